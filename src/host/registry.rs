@@ -1,0 +1,350 @@
+//! Who is connected: control sessions, participant ids, tickets, and the broadcast to all.
+//!
+//! Every message to participants goes through the registry's lock, and a joining session
+//! takes its snapshot of the file list under the same lock. So a participant sees every file
+//! either in its snapshot or as a later `FILE_OFFER` (possibly both: clients treat offers as
+//! idempotent), and never misses one.
+
+use std::collections::HashMap;
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::protocol::{ClientId, FileId, HostLine, Role, Ticket};
+use crate::storage::{FileRecord, Storage};
+
+/// How many messages may wait for a slow participant before it is disconnected.
+const OUTBOX_CAPACITY: usize = 4096;
+
+/// A participant proven by a ticket on a transfer connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Uploader {
+    pub client_id: ClientId,
+    pub username: String,
+    pub key: [u8; 32],
+}
+
+/// One live control session.
+struct Session {
+    client_id: ClientId,
+    username: String,
+    key: [u8; 32],
+    ticket: Ticket,
+    outbox: flume::Sender<Arc<str>>,
+    stream: TcpStream,
+}
+
+#[derive(Default)]
+struct State {
+    next_client_id: ClientId,
+    client_ids: HashMap<[u8; 32], ClientId>,
+    sessions: HashMap<u64, Session>,
+    next_session_id: u64,
+}
+
+/// A participant's request to join, after its key was proven.
+pub(crate) struct Join {
+    pub username: String,
+    pub key: [u8; 32],
+    pub stream: TcpStream,
+}
+
+/// A registered session, as its owner thread sees it.
+pub(crate) struct Joined {
+    pub session_id: u64,
+    pub client_id: ClientId,
+    pub role: Role,
+    pub outbox: flume::Receiver<Arc<str>>,
+}
+
+/// Why a join was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JoinError {
+    #[error("The name '{0}' is taken by another participant; choose another")]
+    NameTaken(String),
+    #[error("Host has too many participants (max {0})")]
+    Full(usize),
+    #[error("Host could not create a session ticket: {0}")]
+    Random(std::io::Error),
+}
+
+/// The registry of sessions.
+pub(crate) struct Registry {
+    state: Mutex<State>,
+    operator: Option<[u8; 32]>,
+    max_sessions: usize,
+}
+
+/// Case-insensitive comparison of display names, so "alice" cannot pose as "Alice".
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
+impl Registry {
+    /// A registry that already knows the participant ids recorded with stored files.
+    pub(crate) fn new(
+        records: &[Arc<FileRecord>],
+        operator: Option<[u8; 32]>,
+        max_sessions: usize,
+    ) -> Self {
+        let mut state = State {
+            next_client_id: 1,
+            ..State::default()
+        };
+        for record in records {
+            if let Some(key) = record.owner {
+                state.client_ids.insert(key, record.uploader_id);
+                state.next_client_id = state.next_client_id.max(record.uploader_id + 1);
+            }
+        }
+        Self {
+            state: Mutex::new(state),
+            operator,
+            max_sessions,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True if `key` is the host operator's.
+    pub(crate) fn is_operator(&self, key: &[u8; 32]) -> bool {
+        self.operator.as_ref() == Some(key)
+    }
+
+    /// The key of the participant that holds `name`, other than `except`: a participant holds
+    /// its name while it is online or owns a stored file.
+    pub(crate) fn name_holder(
+        &self,
+        name: &str,
+        except: Option<&[u8; 32]>,
+        storage: &Storage,
+    ) -> Option<[u8; 32]> {
+        let state = self.state();
+        Self::holder_locked(&state, name, except, storage)
+    }
+
+    fn holder_locked(
+        state: &State,
+        name: &str,
+        except: Option<&[u8; 32]>,
+        storage: &Storage,
+    ) -> Option<[u8; 32]> {
+        let online = state
+            .sessions
+            .values()
+            .filter(|session| same_name(&session.username, name))
+            .map(|session| session.key);
+        let owners = storage
+            .list()
+            .into_iter()
+            .filter(|record| same_name(&record.uploader_name, name))
+            .filter_map(|record| record.owner);
+        online
+            .chain(owners)
+            .find(|key| Some(key) != except)
+    }
+
+    /// Registers a session: assigns the participant's id and ticket, queues `WELCOME` and the
+    /// snapshot for it, and tells the others it is online.
+    pub(crate) fn join(&self, join: Join, storage: &Storage) -> Result<Joined, JoinError> {
+        let mut state = self.state();
+        if state.sessions.len() >= self.max_sessions {
+            return Err(JoinError::Full(self.max_sessions));
+        }
+        if Self::holder_locked(&state, &join.username, Some(&join.key), storage).is_some() {
+            return Err(JoinError::NameTaken(join.username));
+        }
+        let ticket = Ticket(crate::random::random_bytes().map_err(JoinError::Random)?);
+        let client_id = match state.client_ids.get(&join.key) {
+            Some(id) => *id,
+            None => {
+                let id = state.next_client_id;
+                state.next_client_id += 1;
+                state.client_ids.insert(join.key, id);
+                id
+            }
+        };
+        let role = if self.is_operator(&join.key) {
+            Role::Operator
+        } else {
+            Role::Participant
+        };
+        let announce_name_change = state
+            .sessions
+            .values()
+            .any(|s| s.client_id == client_id && s.username != join.username);
+        let first_session = !state.sessions.values().any(|s| s.client_id == client_id);
+
+        let (sender, receiver) = flume::bounded(OUTBOX_CAPACITY);
+        let session_id = state.next_session_id;
+        state.next_session_id += 1;
+        state.sessions.insert(
+            session_id,
+            Session {
+                client_id,
+                username: join.username.clone(),
+                key: join.key,
+                ticket,
+                outbox: sender.clone(),
+                stream: join.stream,
+            },
+        );
+
+        let mut snapshot = HostLine::Welcome {
+            client_id,
+            ticket,
+            role,
+        }
+        .encode();
+        let mut peers: Vec<(ClientId, &str)> = state
+            .sessions
+            .values()
+            .map(|s| (s.client_id, s.username.as_str()))
+            .collect();
+        peers.sort_by_key(|(id, _)| *id);
+        peers.dedup_by_key(|(id, _)| *id);
+        for (peer_id, name) in peers {
+            let name = if peer_id == client_id {
+                join.username.as_str()
+            } else {
+                name
+            };
+            snapshot.push_str(
+                &HostLine::PeerJoined {
+                    client_id: peer_id,
+                    username: name.to_owned(),
+                }
+                .encode(),
+            );
+        }
+        for record in storage.list() {
+            snapshot.push_str(&offer_lines(&record));
+        }
+        snapshot.push_str(&HostLine::End.encode());
+        // The queue is new and empty, so this cannot fail for lack of room.
+        let _ = sender.try_send(Arc::from(snapshot));
+
+        if first_session || announce_name_change {
+            let line = HostLine::PeerJoined {
+                client_id,
+                username: join.username,
+            }
+            .encode();
+            Self::broadcast_locked(&state, &line, Some(session_id));
+        }
+        Ok(Joined {
+            session_id,
+            client_id,
+            role,
+            outbox: receiver,
+        })
+    }
+
+    /// Removes a session; tells the others when its participant has no session left.
+    pub(crate) fn leave(&self, session_id: u64) -> Option<(ClientId, String)> {
+        let mut state = self.state();
+        let session = state.sessions.remove(&session_id)?;
+        let still_online = state
+            .sessions
+            .values()
+            .any(|s| s.client_id == session.client_id);
+        if !still_online {
+            let line = HostLine::PeerLeft {
+                client_id: session.client_id,
+            }
+            .encode();
+            Self::broadcast_locked(&state, &line, None);
+        }
+        Some((session.client_id, session.username))
+    }
+
+    /// Queues a line for one session (a reply). Returns false if the session is gone or
+    /// its queue is full.
+    pub(crate) fn send_to(&self, session_id: u64, line: &str) -> bool {
+        let state = self.state();
+        state
+            .sessions
+            .get(&session_id)
+            .is_some_and(|session| session.outbox.try_send(Arc::from(line)).is_ok())
+    }
+
+    /// Checks an `AUTH` line: the ticket must belong to a live session of `client_id`.
+    pub(crate) fn authenticate(&self, client_id: ClientId, ticket: &Ticket) -> Option<Uploader> {
+        let state = self.state();
+        state
+            .sessions
+            .values()
+            .find(|s| s.client_id == client_id && s.ticket == *ticket)
+            .map(|s| Uploader {
+                client_id: s.client_id,
+                username: s.username.clone(),
+                key: s.key,
+            })
+    }
+
+    /// Tells every participant about a new file.
+    pub(crate) fn announce_offer(&self, record: &FileRecord) {
+        let state = self.state();
+        Self::broadcast_locked(&state, &offer_lines(record), None);
+    }
+
+    /// Tells every participant that a file is gone.
+    pub(crate) fn announce_deleted(&self, file_id: FileId) {
+        let state = self.state();
+        Self::broadcast_locked(&state, &HostLine::FileDeleted { file_id }.encode(), None);
+    }
+
+    /// How many control sessions are open.
+    pub(crate) fn session_count(&self) -> usize {
+        self.state().sessions.len()
+    }
+
+    /// Disconnects every session (on shutdown).
+    pub(crate) fn disconnect_all(&self) {
+        for session in self.state().sessions.values() {
+            let _ = session.stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn broadcast_locked(state: &State, lines: &str, except: Option<u64>) {
+        let message: Arc<str> = Arc::from(lines);
+        for (id, session) in &state.sessions {
+            if Some(*id) == except {
+                continue;
+            }
+            if session.outbox.try_send(Arc::clone(&message)).is_err() {
+                // A participant that stopped reading would hold ever more memory; drop it.
+                tracing::warn!(
+                    "Disconnecting {} (client {}): not reading its messages",
+                    session.username,
+                    session.client_id
+                );
+                let _ = session.stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// `FILE_OFFER` and its `FILE_META`, as sent for one file.
+pub(crate) fn offer_lines(record: &FileRecord) -> String {
+    let mut lines = HostLine::FileOffer {
+        file_id: record.id,
+        name: record.name.clone(),
+        size: record.size,
+        uploader_name: record.uploader_name.clone(),
+        uploader_id: record.uploader_id,
+    }
+    .encode();
+    lines.push_str(
+        &HostLine::FileMeta {
+            file_id: record.id,
+            uploaded_at_ms: record.uploaded_at.timestamp_millis(),
+            sha256: record.sha256,
+        }
+        .encode(),
+    );
+    lines
+}

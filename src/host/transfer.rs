@@ -1,0 +1,367 @@
+//! Transfer connections: the seed's `UPLOAD` and `DOWNLOAD`, plus `AUTH` and `LIST`.
+//!
+//! A connection may carry several commands one after another; a seed client sends one and
+//! closes.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::Shared;
+use super::connection::{printable, read_command, refuse, reply};
+use super::registry::{Uploader, offer_lines};
+use crate::net::{LineReader, is_timeout};
+use crate::protocol::{
+    ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, Sha256Digest, UploadRequest,
+    validate_username,
+};
+use crate::storage::{Content, NewFile};
+use crate::units::format_size;
+
+/// Bytes moved per read or write while streaming a file.
+const IO_BUFFER: usize = 256 * 1024;
+
+/// How long the host keeps reading (and discarding) an upload it has refused mid-way, so the
+/// client can finish writing and then read the reason instead of a reset.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// Serves transfer commands until the client closes, goes idle, or a command fails.
+pub(super) fn serve(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, first: ClientLine) {
+    let mut uploader: Option<Uploader> = None;
+    let mut next = Some(first);
+    while let Some(command) = next.take() {
+        let keep_open = match command {
+            ClientLine::Auth { client_id, ticket } => {
+                uploader = shared.registry.authenticate(client_id, &ticket);
+                if uploader.is_none() {
+                    refuse(
+                        reader.stream(),
+                        "Unknown or expired ticket: join the host again",
+                    );
+                }
+                uploader.is_some()
+            }
+            ClientLine::Upload(request) => {
+                receive_upload(shared, reader, peer, request, uploader.as_ref())
+            }
+            ClientLine::Download { file_id } => send_download(shared, reader, peer, file_id),
+            ClientLine::List => send_list(shared, reader.stream()),
+            ClientLine::Join { .. } => {
+                refuse(reader.stream(), "JOIN must be the first line of a connection");
+                false
+            }
+            ClientLine::Ready
+            | ClientLine::Proof { .. }
+            | ClientLine::Delete { .. }
+            | ClientLine::Ping => {
+                refuse(
+                    reader.stream(),
+                    "Unexpected command here: only UPLOAD, DOWNLOAD, LIST and AUTH are served \
+                     outside a joined session",
+                );
+                false
+            }
+        };
+        if !keep_open {
+            return;
+        }
+        next = read_command(reader, shared.config.timeouts.idle, false);
+    }
+}
+
+/// Who an upload will be listed under, and who may delete it.
+struct Attribution {
+    name: String,
+    client_id: u64,
+    owner: Option<[u8; 32]>,
+}
+
+/// Decides whose upload this is, or why it is refused.
+fn attribute(
+    shared: &Shared,
+    request: &UploadRequest,
+    uploader: Option<&Uploader>,
+) -> Result<Attribution, String> {
+    match uploader {
+        Some(uploader) => {
+            if request.client_id != uploader.client_id {
+                return Err(format!(
+                    "client_id {} is not yours: you joined as client {}",
+                    request.client_id, uploader.client_id
+                ));
+            }
+            if request.username != uploader.username {
+                return Err(format!(
+                    "You joined as '{}', not '{}'",
+                    uploader.username, request.username
+                ));
+            }
+            Ok(Attribution {
+                name: uploader.username.clone(),
+                client_id: uploader.client_id,
+                owner: Some(uploader.key),
+            })
+        }
+        None => {
+            validate_username(&request.username)?;
+            if shared
+                .registry
+                .name_holder(&request.username, None, &shared.storage)
+                .is_some()
+            {
+                return Err(format!(
+                    "The name '{}' belongs to a participant who joined with proof of identity; \
+                     join as that participant to upload under it",
+                    request.username
+                ));
+            }
+            Ok(Attribution {
+                name: request.username.clone(),
+                client_id: GUEST_CLIENT_ID,
+                owner: None,
+            })
+        }
+    }
+}
+
+/// `UPLOAD`: validate, `READY`, receive exactly the announced bytes while hashing, store,
+/// announce, `STORED`. Returns whether the connection may carry another command.
+fn receive_upload(
+    shared: &Shared,
+    reader: &mut LineReader,
+    peer: SocketAddr,
+    request: UploadRequest,
+    uploader: Option<&Uploader>,
+) -> bool {
+    if request.filename.is_empty() {
+        refuse(reader.stream(), "File name is empty");
+        return false;
+    }
+    if request.filename.len() > MAX_FILENAME_BYTES {
+        refuse(
+            reader.stream(),
+            &format!("File name too long (max {MAX_FILENAME_BYTES} bytes)"),
+        );
+        return false;
+    }
+    let attribution = match attribute(shared, &request, uploader) {
+        Ok(attribution) => attribution,
+        Err(reason) => {
+            refuse(reader.stream(), &reason);
+            return false;
+        }
+    };
+    let max = shared.config.max_file_size;
+    if request.size > max {
+        // The seed's wording, with the limit in words people read.
+        refuse(
+            reader.stream(),
+            &format!("File too large (max {max} bytes = {})", format_size(max)),
+        );
+        return false;
+    }
+    let mut incoming = match shared.storage.begin(request.size) {
+        Ok(incoming) => incoming,
+        Err(error) => {
+            tracing::warn!(
+                "Refused '{}' from {}: {error}",
+                printable(&request.filename),
+                printable(&attribution.name)
+            );
+            refuse(reader.stream(), &error.to_string());
+            return false;
+        }
+    };
+    let shown_name = printable(&request.filename);
+    tracing::info!(
+        "Receiving file '{shown_name}' ({} bytes) from {} ({peer})",
+        request.size,
+        printable(&attribution.name)
+    );
+    if reply(reader.stream(), &HostLine::Ready).is_err() {
+        return false;
+    }
+
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; IO_BUFFER];
+    let mut remaining = request.size;
+    if reader.set_read_timeout(shared.config.timeouts.stall).is_err() {
+        return false;
+    }
+    while remaining > 0 {
+        let want = buffer.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let read = match reader.read(&mut buffer[..want]) {
+            Ok(0) => {
+                tracing::warn!(
+                    "Upload of '{shown_name}' cut short: {} of {} bytes arrived; discarded",
+                    request.size - remaining,
+                    request.size
+                );
+                return false;
+            }
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) if is_timeout(&error) => {
+                tracing::warn!(
+                    "Upload of '{shown_name}' stalled after {} of {} bytes; discarded",
+                    request.size - remaining,
+                    request.size
+                );
+                refuse(
+                    reader.stream(),
+                    &format!(
+                        "Upload stalled: no data for {} s",
+                        shared.config.timeouts.stall.as_secs()
+                    ),
+                );
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!("Upload of '{shown_name}' failed: {error}; discarded");
+                return false;
+            }
+        };
+        hasher.update(&buffer[..read]);
+        remaining -= read as u64;
+        if let Err(error) = incoming.write_all(&buffer[..read]) {
+            let error = crate::storage::StorageError::from(error);
+            tracing::error!("Could not store '{shown_name}': {error}; discarded");
+            refuse_mid_upload(reader, &error.to_string(), remaining);
+            return false;
+        }
+    }
+    tracing::info!(
+        "File '{shown_name}' received completely ({} bytes)",
+        request.size
+    );
+
+    let sha256 = Sha256Digest(hasher.finalize().into());
+    let file = NewFile {
+        name: request.filename,
+        uploader_name: attribution.name,
+        uploader_id: attribution.client_id,
+        owner: attribution.owner,
+    };
+    let record = match shared.storage.commit(incoming, file, sha256) {
+        Ok(record) => record,
+        Err(error) => {
+            tracing::error!("Could not store '{shown_name}': {error}; discarded");
+            refuse(reader.stream(), &error.to_string());
+            return false;
+        }
+    };
+    tracing::info!("File '{shown_name}' stored with ID {}", record.id);
+    shared.registry.announce_offer(&record);
+    tracing::info!(
+        "Broadcasted file offer: {shown_name} (ID: {}) to {} session(s)",
+        record.id,
+        shared.registry.session_count()
+    );
+    // A seed client has closed by now; it never reads this line.
+    reply(
+        reader.stream(),
+        &HostLine::Stored {
+            file_id: record.id,
+            sha256,
+        },
+    )
+    .is_ok()
+}
+
+/// Refuses an upload whose bytes are still arriving: send the reason, then read and discard
+/// the rest for a while so the client sees the reason rather than a connection reset.
+fn refuse_mid_upload(reader: &mut LineReader, message: &str, mut remaining: u64) {
+    let _ = reply(reader.stream(), &HostLine::Error(message.to_owned()));
+    let _ = reader.stream().shutdown(Shutdown::Write);
+    let deadline = Instant::now() + DRAIN_LIMIT;
+    let mut sink = [0u8; 64 * 1024];
+    let _ = reader.set_read_timeout(DRAIN_LIMIT);
+    while remaining > 0 && Instant::now() < deadline {
+        match reader.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => remaining = remaining.saturating_sub(read as u64),
+        }
+    }
+}
+
+/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes.
+fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, file_id: u64) -> bool {
+    let (record, content) = match shared.storage.open_content(file_id) {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            refuse(reader.stream(), "File not found");
+            return false;
+        }
+        Err(error) => {
+            tracing::error!("Could not open file {file_id}: {error}");
+            refuse(reader.stream(), &error.to_string());
+            return false;
+        }
+    };
+    let file_line = HostLine::File {
+        name: record.name.clone(),
+        size: record.size,
+    };
+    if reply(reader.stream(), &file_line).is_err() {
+        return false;
+    }
+    match read_command(reader, shared.config.timeouts.command, true) {
+        Some(ClientLine::Ready) => {}
+        _ => return false,
+    }
+    let shown_name = printable(&record.name);
+    tracing::info!("Sending file '{shown_name}' (ID: {file_id}) to {peer}");
+    let stream = reader.stream();
+    if stream
+        .set_write_timeout(Some(shared.config.timeouts.stall))
+        .is_err()
+    {
+        return false;
+    }
+    let sent = match content {
+        Content::Memory(blob) => send_bytes(stream, blob.bytes()),
+        Content::Disk(file) => send_file(stream, file, record.size),
+    };
+    match sent {
+        Ok(()) => {
+            tracing::info!("File '{shown_name}' sent completely");
+            true
+        }
+        Err(error) => {
+            tracing::warn!("Sending '{shown_name}' to {peer} stopped: {error}");
+            false
+        }
+    }
+}
+
+fn send_bytes(mut stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+    for chunk in bytes.chunks(IO_BUFFER * 4) {
+        stream.write_all(chunk)?;
+    }
+    Ok(())
+}
+
+/// Copies a stored file to the socket (the kernel's `sendfile` path where available).
+fn send_file(mut stream: &TcpStream, file: std::fs::File, size: u64) -> io::Result<()> {
+    let copied = io::copy(&mut file.take(size), &mut stream)?;
+    if copied == size {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("stored file is shorter than its {size} bytes"),
+        ))
+    }
+}
+
+/// `LIST`: every file as `FILE_OFFER` + `FILE_META`, then `END`.
+fn send_list(shared: &Shared, mut stream: &TcpStream) -> bool {
+    let mut lines = String::new();
+    for record in shared.storage.list() {
+        lines.push_str(&offer_lines(&record));
+    }
+    lines.push_str(&HostLine::End.encode());
+    stream.write_all(lines.as_bytes()).is_ok()
+}

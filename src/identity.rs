@@ -1,0 +1,128 @@
+//! Participant identity: an Ed25519 key pair that lasts across runs.
+//!
+//! The public key is who a participant is; the host never sees the secret. Joining proves the
+//! key by signing the host's random challenge, so a key cannot be claimed by someone who only
+//! overheard another participant's traffic.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use crate::protocol::{decode_hex, encode_hex};
+
+/// Domain-separated bytes a participant signs to answer `CHALLENGE:<nonce>`.
+pub fn challenge_message(nonce: &[u8; 32]) -> Vec<u8> {
+    let mut message = b"lanshare join v1\0".to_vec();
+    message.extend_from_slice(nonce);
+    message
+}
+
+/// Checks a participant's answer to a challenge.
+pub fn verify_challenge(public_key: &[u8; 32], nonce: &[u8; 32], signature: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(public_key).is_ok_and(|key| {
+        key.verify(&challenge_message(nonce), &Signature::from_bytes(signature))
+            .is_ok()
+    })
+}
+
+/// A participant's key pair.
+pub struct Identity {
+    key: SigningKey,
+}
+
+impl Identity {
+    /// A new random identity.
+    pub fn generate() -> io::Result<Self> {
+        Ok(Self {
+            key: SigningKey::from_bytes(&crate::random::random_bytes::<32>()?),
+        })
+    }
+
+    /// Loads the identity kept in `dir`, creating and saving one on first use.
+    pub fn load_or_create(dir: &Path) -> io::Result<Self> {
+        let path = identity_path(dir);
+        match fs::read_to_string(&path) {
+            Ok(text) => {
+                let secret = decode_hex::<32>(text.trim().as_bytes()).ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("{} is damaged; delete it to make a new identity", path.display()),
+                    )
+                })?;
+                Ok(Self {
+                    key: SigningKey::from_bytes(&secret),
+                })
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let identity = Self::generate()?;
+                identity.save(&path)?;
+                Ok(identity)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let temp = path.with_extension("tmp");
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        io::Write::write_all(&mut file, encode_hex(&self.key.to_bytes()).as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&temp, path)
+    }
+
+    /// The public key: this participant's lasting identity.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// Signs the host's challenge.
+    pub fn answer_challenge(&self, nonce: &[u8; 32]) -> [u8; 64] {
+        self.key.sign(&challenge_message(nonce)).to_bytes()
+    }
+}
+
+/// Where the identity is kept inside a config folder.
+pub fn identity_path(dir: &Path) -> PathBuf {
+    dir.join("identity.key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_challenge_verifies_only_for_its_key_and_nonce() -> io::Result<()> {
+        let alice = Identity::generate()?;
+        let mallory = Identity::generate()?;
+        let nonce = [5u8; 32];
+        let answer = alice.answer_challenge(&nonce);
+        assert!(verify_challenge(&alice.public_key(), &nonce, &answer));
+        assert!(!verify_challenge(&mallory.public_key(), &nonce, &answer));
+        assert!(!verify_challenge(&alice.public_key(), &[6u8; 32], &answer));
+        Ok(())
+    }
+
+    #[test]
+    fn identity_persists_in_its_folder() -> io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let first = Identity::load_or_create(dir.path())?;
+        let second = Identity::load_or_create(dir.path())?;
+        assert_eq!(first.public_key(), second.public_key());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(identity_path(dir.path()))?.permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+//! lanshare: share files on a local network.
+//!
+//! The core (this library without the `gui` feature) holds the wire [`protocol`], the
+//! [`host`] with its [`storage`], and the [`participant`] side. The command line and the
+//! desktop app are thin layers over it.
+
+pub mod protocol;
+pub mod storage;
+pub mod units;
+pub mod random;
+pub mod host;
+pub mod identity;
+pub mod net;

@@ -1,0 +1,750 @@
+//! The lines of the protocol, as types, with their parsers and encoders.
+
+use super::{
+    ClientId, FileId, ProtocolError, Sha256Digest, Ticket, decode_hex, encode_hex, escape,
+    shorten_for_message, unescape,
+};
+
+/// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRequest {
+    /// The uploader's client id as the client claims it (verified only after `AUTH`).
+    pub client_id: ClientId,
+    /// The uploader's name as the client claims it.
+    pub username: String,
+    /// The file's name.
+    pub filename: String,
+    /// Exactly how many raw bytes follow `READY`.
+    pub size: u64,
+}
+
+/// A line sent by a client to the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientLine {
+    /// `UPLOAD:<client_id>:<username>:<filename>:<filesize>` (seed).
+    Upload(UploadRequest),
+    /// `DOWNLOAD:<file_id>` (seed).
+    Download {
+        /// The file asked for.
+        file_id: FileId,
+    },
+    /// `READY` (seed): the client is ready for a download's bytes.
+    Ready,
+    /// `AUTH:<client_id>:<ticket>`: proves that later uploads on this connection come from
+    /// the joined participant `client_id`.
+    Auth {
+        /// The participant's client id.
+        client_id: ClientId,
+        /// The ticket from the participant's `WELCOME`.
+        ticket: Ticket,
+    },
+    /// `LIST`: asks for the current files without joining.
+    List,
+    /// `JOIN:<version>:<username>:<public_key>`: opens a control session.
+    Join {
+        /// Protocol version spoken by the client.
+        version: u32,
+        /// Display name.
+        username: String,
+        /// The participant's Ed25519 public key: its lasting identity.
+        public_key: [u8; 32],
+    },
+    /// `PROOF:<signature>`: the signature over the host's `CHALLENGE`.
+    Proof {
+        /// Ed25519 signature.
+        signature: [u8; 64],
+    },
+    /// `DELETE:<file_id>`: asks the host to remove a file (control session only).
+    Delete {
+        /// The file to delete.
+        file_id: FileId,
+    },
+    /// `PING`: keeps a control session alive; the host answers `PONG`.
+    Ping,
+}
+
+/// What a joined participant may do beyond its own files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// May delete only its own files.
+    Participant,
+    /// The host's operator: may delete any file.
+    Operator,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Participant => "participant",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+/// A line sent by the host to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostLine {
+    /// `READY` (seed): send the upload's bytes now.
+    Ready,
+    /// `ERROR:<message>` (seed). The message is plain text, the rest of the line.
+    Error(String),
+    /// `FILE:<filename>:<filesize>` (seed): the download's bytes follow the client's `READY`.
+    File {
+        /// The file's name.
+        name: String,
+        /// How many bytes will follow.
+        size: u64,
+    },
+    /// `STORED:<file_id>:<sha256>`: the upload is stored and listed.
+    Stored {
+        /// The id assigned to the file.
+        file_id: FileId,
+        /// SHA-256 of the bytes received.
+        sha256: Sha256Digest,
+    },
+    /// `CHALLENGE:<nonce>`: sign this to prove the key sent in `JOIN`.
+    Challenge {
+        /// 32 random bytes.
+        nonce: [u8; 32],
+    },
+    /// `WELCOME:<client_id>:<ticket>:<role>`: the session is open; a snapshot follows.
+    Welcome {
+        /// The participant's id on this host.
+        client_id: ClientId,
+        /// Secret for `AUTH` on transfer connections while the session lasts.
+        ticket: Ticket,
+        /// What the participant may delete.
+        role: Role,
+    },
+    /// `FILE_OFFER:<file_id>:<filename>:<filesize>:<uploader_name>:<uploader_id>` (seed).
+    FileOffer {
+        /// The file's id.
+        file_id: FileId,
+        /// The file's name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Who uploaded it.
+        uploader_name: String,
+        /// The uploader's client id (0 for a guest upload).
+        uploader_id: ClientId,
+    },
+    /// `FILE_META:<file_id>:<uploaded_at_ms>:<sha256>`: sent right after each `FILE_OFFER`.
+    FileMeta {
+        /// The file's id.
+        file_id: FileId,
+        /// Upload time, milliseconds since the Unix epoch (UTC).
+        uploaded_at_ms: i64,
+        /// SHA-256 of the file's bytes.
+        sha256: Sha256Digest,
+    },
+    /// `FILE_DELETED:<file_id>` (seed).
+    FileDeleted {
+        /// The removed file's id.
+        file_id: FileId,
+    },
+    /// `PEER_JOINED:<client_id>:<username>`: a participant is online.
+    PeerJoined {
+        /// Its id.
+        client_id: ClientId,
+        /// Its display name.
+        username: String,
+    },
+    /// `PEER_LEFT:<client_id>`: a participant went offline.
+    PeerLeft {
+        /// Its id.
+        client_id: ClientId,
+    },
+    /// `DELETE_FAILED:<file_id>:<reason>`: a `DELETE` was refused; the session stays open.
+    DeleteFailed {
+        /// The file named in the `DELETE`.
+        file_id: FileId,
+        /// Why, as plain text (the rest of the line).
+        reason: String,
+    },
+    /// `END`: the end of a snapshot (after `WELCOME`, or the reply to `LIST`).
+    End,
+    /// `PONG`: the answer to `PING`.
+    Pong,
+}
+
+/// Splits `line` at its first `:` into the command word and the rest.
+fn split_command(line: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match line.iter().position(|&b| b == b':') {
+        Some(at) => (&line[..at], Some(&line[at + 1..])),
+        None => (line, None),
+    }
+}
+
+/// Walks the `:`-separated fields of a line.
+struct Fields<'a> {
+    command: &'static str,
+    rest: Option<&'a [u8]>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(command: &'static str, rest: Option<&'a [u8]>) -> Self {
+        Self { command, rest }
+    }
+
+    /// The next field, up to the next `:` or the end of the line.
+    fn next(&mut self, field: &'static str) -> Result<&'a [u8], ProtocolError> {
+        let rest = self.rest.ok_or(ProtocolError::MissingField {
+            command: self.command,
+            field,
+        })?;
+        match rest.iter().position(|&b| b == b':') {
+            Some(at) => {
+                self.rest = Some(&rest[at + 1..]);
+                Ok(&rest[..at])
+            }
+            None => {
+                self.rest = None;
+                Ok(rest)
+            }
+        }
+    }
+
+    /// Everything left on the line, `:` included.
+    fn remainder(&mut self, field: &'static str) -> Result<&'a [u8], ProtocolError> {
+        self.rest.take().ok_or(ProtocolError::MissingField {
+            command: self.command,
+            field,
+        })
+    }
+
+    /// Fails if fields are left over.
+    fn finish(self) -> Result<(), ProtocolError> {
+        match self.rest {
+            None => Ok(()),
+            Some(extra) => Err(ProtocolError::BadValue {
+                field: "trailing field",
+                value: shorten_for_message(extra),
+            }),
+        }
+    }
+}
+
+/// Parses a non-negative decimal integer: ASCII digits only, no sign, no spaces.
+fn parse_u64(field: &'static str, text: &[u8]) -> Result<u64, ProtocolError> {
+    let bad = || ProtocolError::BadNumber {
+        field,
+        value: shorten_for_message(text),
+    };
+    if text.is_empty() || !text.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    text.iter().try_fold(0u64, |acc, &digit| {
+        acc.checked_mul(10)
+            .and_then(|acc| acc.checked_add(u64::from(digit - b'0')))
+            .ok_or_else(bad)
+    })
+}
+
+/// Parses a possibly negative decimal integer (used only for timestamps).
+fn parse_i64(field: &'static str, text: &[u8]) -> Result<i64, ProtocolError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| ProtocolError::BadNumber {
+            field,
+            value: shorten_for_message(text),
+        })
+}
+
+fn parse_hex<const N: usize>(field: &'static str, text: &[u8]) -> Result<[u8; N], ProtocolError> {
+    decode_hex(text).ok_or(ProtocolError::BadHex {
+        field,
+        digits: N * 2,
+    })
+}
+
+/// Splits `text` at its last `:`; the seed's `UPLOAD` and `FILE` end with a number, so a name
+/// before it may contain unescaped `:` from clients that do not escape.
+fn split_last_colon(text: &[u8]) -> Option<(&[u8], &[u8])> {
+    let at = text.iter().rposition(|&b| b == b':')?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// Plain text for `ERROR` and `DELETE_FAILED`: control characters become spaces.
+fn plain_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Strips the line ending (`\n` or `\r\n`) if present.
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl ClientLine {
+    /// Parses one line (its `\n` or `\r\n` ending optional).
+    pub fn parse(line: &[u8]) -> Result<Self, ProtocolError> {
+        let line = trim_line_end(line);
+        if line.is_empty() {
+            return Err(ProtocolError::Empty);
+        }
+        let (command, rest) = split_command(line);
+        match command {
+            b"UPLOAD" => parse_upload(rest).map(Self::Upload),
+            b"DOWNLOAD" => {
+                let mut fields = Fields::new("DOWNLOAD", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                fields.finish()?;
+                Ok(Self::Download { file_id })
+            }
+            b"READY" if rest.is_none() => Ok(Self::Ready),
+            b"AUTH" => {
+                let mut fields = Fields::new("AUTH", rest);
+                let client_id = parse_u64("client id", fields.next("client id")?)?;
+                let ticket = Ticket(parse_hex("ticket", fields.next("ticket")?)?);
+                fields.finish()?;
+                Ok(Self::Auth { client_id, ticket })
+            }
+            b"LIST" if rest.is_none() => Ok(Self::List),
+            b"JOIN" => {
+                let mut fields = Fields::new("JOIN", rest);
+                let version = parse_u64("version", fields.next("version")?)?;
+                let username = unescape(fields.next("username")?)?;
+                let public_key = parse_hex("public key", fields.next("public key")?)?;
+                fields.finish()?;
+                let version = u32::try_from(version).map_err(|_| ProtocolError::BadValue {
+                    field: "version",
+                    value: version.to_string(),
+                })?;
+                Ok(Self::Join {
+                    version,
+                    username,
+                    public_key,
+                })
+            }
+            b"PROOF" => {
+                let mut fields = Fields::new("PROOF", rest);
+                let signature = parse_hex("signature", fields.next("signature")?)?;
+                fields.finish()?;
+                Ok(Self::Proof { signature })
+            }
+            b"DELETE" => {
+                let mut fields = Fields::new("DELETE", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                fields.finish()?;
+                Ok(Self::Delete { file_id })
+            }
+            b"PING" if rest.is_none() => Ok(Self::Ping),
+            other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
+        }
+    }
+
+    /// The line as sent on the wire, `\n` included.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Upload(upload) => format!(
+                "UPLOAD:{}:{}:{}:{}\n",
+                upload.client_id,
+                escape(&upload.username),
+                escape(&upload.filename),
+                upload.size
+            ),
+            Self::Download { file_id } => format!("DOWNLOAD:{file_id}\n"),
+            Self::Ready => "READY\n".to_owned(),
+            Self::Auth { client_id, ticket } => format!("AUTH:{client_id}:{ticket}\n"),
+            Self::List => "LIST\n".to_owned(),
+            Self::Join {
+                version,
+                username,
+                public_key,
+            } => format!(
+                "JOIN:{version}:{}:{}\n",
+                escape(username),
+                encode_hex(public_key)
+            ),
+            Self::Proof { signature } => format!("PROOF:{}\n", encode_hex(signature)),
+            Self::Delete { file_id } => format!("DELETE:{file_id}\n"),
+            Self::Ping => "PING\n".to_owned(),
+        }
+    }
+}
+
+/// `UPLOAD:<client_id>:<username>:<filename>:<filesize>`; the file name is everything between
+/// the user name and the last `:`.
+fn parse_upload(rest: Option<&[u8]>) -> Result<UploadRequest, ProtocolError> {
+    let mut fields = Fields::new("UPLOAD", rest);
+    let client_id = fields.next("client id").map_err(|_| ProtocolError::InvalidUpload)?;
+    let username = fields.next("username").map_err(|_| ProtocolError::InvalidUpload)?;
+    let tail = fields
+        .remainder("filename")
+        .map_err(|_| ProtocolError::InvalidUpload)?;
+    let (filename, size) = split_last_colon(tail).ok_or(ProtocolError::InvalidUpload)?;
+    Ok(UploadRequest {
+        client_id: parse_u64("client id", client_id)?,
+        username: unescape(username)?,
+        filename: unescape(filename)?,
+        size: parse_u64("file size", size)?,
+    })
+}
+
+impl HostLine {
+    /// Parses one line (its `\n` or `\r\n` ending optional).
+    pub fn parse(line: &[u8]) -> Result<Self, ProtocolError> {
+        let line = trim_line_end(line);
+        if line.is_empty() {
+            return Err(ProtocolError::Empty);
+        }
+        let (command, rest) = split_command(line);
+        match command {
+            b"READY" if rest.is_none() => Ok(Self::Ready),
+            b"ERROR" => Ok(Self::Error(
+                String::from_utf8_lossy(rest.unwrap_or_default()).into_owned(),
+            )),
+            b"FILE" => {
+                let tail = Fields::new("FILE", rest).remainder("filename")?;
+                let (name, size) = split_last_colon(tail).ok_or(ProtocolError::MissingField {
+                    command: "FILE",
+                    field: "filesize",
+                })?;
+                Ok(Self::File {
+                    name: unescape(name)?,
+                    size: parse_u64("file size", size)?,
+                })
+            }
+            b"STORED" => {
+                let mut fields = Fields::new("STORED", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                let sha256 = Sha256Digest(parse_hex("sha256", fields.next("sha256")?)?);
+                fields.finish()?;
+                Ok(Self::Stored { file_id, sha256 })
+            }
+            b"CHALLENGE" => {
+                let mut fields = Fields::new("CHALLENGE", rest);
+                let nonce = parse_hex("nonce", fields.next("nonce")?)?;
+                fields.finish()?;
+                Ok(Self::Challenge { nonce })
+            }
+            b"WELCOME" => {
+                let mut fields = Fields::new("WELCOME", rest);
+                let client_id = parse_u64("client id", fields.next("client id")?)?;
+                let ticket = Ticket(parse_hex("ticket", fields.next("ticket")?)?);
+                let role = match fields.next("role")? {
+                    b"participant" => Role::Participant,
+                    b"operator" => Role::Operator,
+                    other => {
+                        return Err(ProtocolError::BadValue {
+                            field: "role",
+                            value: shorten_for_message(other),
+                        });
+                    }
+                };
+                fields.finish()?;
+                Ok(Self::Welcome {
+                    client_id,
+                    ticket,
+                    role,
+                })
+            }
+            b"FILE_OFFER" => {
+                let mut fields = Fields::new("FILE_OFFER", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                let name = unescape(fields.next("filename")?)?;
+                let size = parse_u64("file size", fields.next("filesize")?)?;
+                let uploader_name = unescape(fields.next("uploader name")?)?;
+                let uploader_id = parse_u64("uploader id", fields.next("uploader id")?)?;
+                fields.finish()?;
+                Ok(Self::FileOffer {
+                    file_id,
+                    name,
+                    size,
+                    uploader_name,
+                    uploader_id,
+                })
+            }
+            b"FILE_META" => {
+                let mut fields = Fields::new("FILE_META", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                let uploaded_at_ms = parse_i64("upload time", fields.next("upload time")?)?;
+                let sha256 = Sha256Digest(parse_hex("sha256", fields.next("sha256")?)?);
+                fields.finish()?;
+                Ok(Self::FileMeta {
+                    file_id,
+                    uploaded_at_ms,
+                    sha256,
+                })
+            }
+            b"FILE_DELETED" => {
+                let mut fields = Fields::new("FILE_DELETED", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                fields.finish()?;
+                Ok(Self::FileDeleted { file_id })
+            }
+            b"PEER_JOINED" => {
+                let mut fields = Fields::new("PEER_JOINED", rest);
+                let client_id = parse_u64("client id", fields.next("client id")?)?;
+                let username = unescape(fields.next("username")?)?;
+                fields.finish()?;
+                Ok(Self::PeerJoined {
+                    client_id,
+                    username,
+                })
+            }
+            b"PEER_LEFT" => {
+                let mut fields = Fields::new("PEER_LEFT", rest);
+                let client_id = parse_u64("client id", fields.next("client id")?)?;
+                fields.finish()?;
+                Ok(Self::PeerLeft { client_id })
+            }
+            b"DELETE_FAILED" => {
+                let mut fields = Fields::new("DELETE_FAILED", rest);
+                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
+                Ok(Self::DeleteFailed { file_id, reason })
+            }
+            b"END" if rest.is_none() => Ok(Self::End),
+            b"PONG" if rest.is_none() => Ok(Self::Pong),
+            other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
+        }
+    }
+
+    /// The line as sent on the wire, `\n` included.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Ready => "READY\n".to_owned(),
+            Self::Error(message) => format!("ERROR:{}\n", plain_text(message)),
+            Self::File { name, size } => format!("FILE:{}:{size}\n", escape(name)),
+            Self::Stored { file_id, sha256 } => format!("STORED:{file_id}:{sha256}\n"),
+            Self::Challenge { nonce } => format!("CHALLENGE:{}\n", encode_hex(nonce)),
+            Self::Welcome {
+                client_id,
+                ticket,
+                role,
+            } => format!("WELCOME:{client_id}:{ticket}:{}\n", role.as_str()),
+            Self::FileOffer {
+                file_id,
+                name,
+                size,
+                uploader_name,
+                uploader_id,
+            } => format!(
+                "FILE_OFFER:{file_id}:{}:{size}:{}:{uploader_id}\n",
+                escape(name),
+                escape(uploader_name)
+            ),
+            Self::FileMeta {
+                file_id,
+                uploaded_at_ms,
+                sha256,
+            } => format!("FILE_META:{file_id}:{uploaded_at_ms}:{sha256}\n"),
+            Self::FileDeleted { file_id } => format!("FILE_DELETED:{file_id}\n"),
+            Self::PeerJoined {
+                client_id,
+                username,
+            } => format!("PEER_JOINED:{client_id}:{}\n", escape(username)),
+            Self::PeerLeft { client_id } => format!("PEER_LEFT:{client_id}\n"),
+            Self::DeleteFailed { file_id, reason } => {
+                format!("DELETE_FAILED:{file_id}:{}\n", plain_text(reason))
+            }
+            Self::End => "END\n".to_owned(),
+            Self::Pong => "PONG\n".to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(line: &str) -> Result<UploadRequest, ProtocolError> {
+        match ClientLine::parse(line.as_bytes())? {
+            ClientLine::Upload(upload) => Ok(upload),
+            other => panic!("not an upload: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn seed_upload_line_parses_exactly() {
+        let parsed = upload("UPLOAD:3:Alice:report.pdf:2621440\n");
+        assert_eq!(
+            parsed,
+            Ok(UploadRequest {
+                client_id: 3,
+                username: "Alice".into(),
+                filename: "report.pdf".into(),
+                size: 2_621_440,
+            })
+        );
+    }
+
+    #[test]
+    fn seed_encoding_of_plain_names_is_byte_identical() {
+        let line = ClientLine::Upload(UploadRequest {
+            client_id: 3,
+            username: "Alice".into(),
+            filename: "report.pdf".into(),
+            size: 2_621_440,
+        });
+        assert_eq!(line.encode(), "UPLOAD:3:Alice:report.pdf:2621440\n");
+        let offer = HostLine::FileOffer {
+            file_id: 15,
+            name: "report.pdf".into(),
+            size: 2_621_440,
+            uploader_name: "Alice".into(),
+            uploader_id: 3,
+        };
+        assert_eq!(offer.encode(), "FILE_OFFER:15:report.pdf:2621440:Alice:3\n");
+        assert_eq!(
+            HostLine::File {
+                name: "report.pdf".into(),
+                size: 2_621_440
+            }
+            .encode(),
+            "FILE:report.pdf:2621440\n"
+        );
+        assert_eq!(HostLine::FileDeleted { file_id: 15 }.encode(), "FILE_DELETED:15\n");
+        assert_eq!(
+            HostLine::Error("File not found".into()).encode(),
+            "ERROR:File not found\n"
+        );
+    }
+
+    #[test]
+    fn unescaped_colons_from_seed_clients_stay_in_the_name() {
+        let parsed = upload("UPLOAD:1:bob:notes: part 2.txt:10");
+        assert_eq!(parsed.map(|u| u.filename), Ok("notes: part 2.txt".to_owned()));
+    }
+
+    #[test]
+    fn escaped_names_round_trip() {
+        let request = UploadRequest {
+            client_id: 9,
+            username: "a:b%c".into(),
+            filename: "x:\n%😀.txt".into(),
+            size: 1,
+        };
+        let line = ClientLine::Upload(request.clone()).encode();
+        assert_eq!(line.matches('\n').count(), 1);
+        assert_eq!(ClientLine::parse(line.as_bytes()), Ok(ClientLine::Upload(request)));
+    }
+
+    #[test]
+    fn short_upload_gets_the_seed_error() {
+        assert_eq!(upload("UPLOAD:1:bob"), Err(ProtocolError::InvalidUpload));
+        assert_eq!(upload("UPLOAD:1:bob:file"), Err(ProtocolError::InvalidUpload));
+        assert_eq!(
+            ProtocolError::InvalidUpload.to_string(),
+            "Invalid upload command"
+        );
+    }
+
+    #[test]
+    fn bad_sizes_are_refused() {
+        for size in ["-5", "abc", "", "18446744073709551616", " 5", "5 "] {
+            let result = upload(&format!("UPLOAD:1:bob:f:{size}"));
+            assert!(
+                matches!(result, Err(ProtocolError::BadNumber { .. })),
+                "{size:?} gave {result:?}"
+            );
+        }
+        assert_eq!(
+            upload("UPLOAD:1:bob:f:18446744073709551615").map(|u| u.size),
+            Ok(u64::MAX)
+        );
+    }
+
+    #[test]
+    fn unknown_and_empty_commands_are_refused() {
+        assert_eq!(ClientLine::parse(b"\n"), Err(ProtocolError::Empty));
+        assert!(matches!(
+            ClientLine::parse(b"HELLO:there"),
+            Err(ProtocolError::UnknownCommand(word)) if word == "HELLO"
+        ));
+        assert!(matches!(
+            ClientLine::parse(b"READY:extra"),
+            Err(ProtocolError::UnknownCommand(_))
+        ));
+        assert!(matches!(
+            ClientLine::parse(b"DOWNLOAD:1:2"),
+            Err(ProtocolError::BadValue { .. })
+        ));
+    }
+
+    #[test]
+    fn every_client_line_round_trips() {
+        let lines = [
+            ClientLine::Download { file_id: 7 },
+            ClientLine::Ready,
+            ClientLine::Auth {
+                client_id: 4,
+                ticket: Ticket([0xab; 16]),
+            },
+            ClientLine::List,
+            ClientLine::Join {
+                version: 1,
+                username: "Zoë: the 2nd".into(),
+                public_key: [7; 32],
+            },
+            ClientLine::Proof {
+                signature: [9; 64],
+            },
+            ClientLine::Delete { file_id: 12 },
+            ClientLine::Ping,
+        ];
+        for line in lines {
+            assert_eq!(ClientLine::parse(line.encode().as_bytes()), Ok(line));
+        }
+    }
+
+    #[test]
+    fn every_host_line_round_trips() {
+        let lines = [
+            HostLine::Ready,
+            HostLine::Error("Host is busy: try again".into()),
+            HostLine::File {
+                name: "a:b.txt".into(),
+                size: 5,
+            },
+            HostLine::Stored {
+                file_id: 3,
+                sha256: Sha256Digest([1; 32]),
+            },
+            HostLine::Challenge { nonce: [2; 32] },
+            HostLine::Welcome {
+                client_id: 8,
+                ticket: Ticket([3; 16]),
+                role: Role::Operator,
+            },
+            HostLine::FileOffer {
+                file_id: 1,
+                name: "%name%".into(),
+                size: 0,
+                uploader_name: "x:y".into(),
+                uploader_id: 0,
+            },
+            HostLine::FileMeta {
+                file_id: 1,
+                uploaded_at_ms: 1_764_000_000_123,
+                sha256: Sha256Digest([4; 32]),
+            },
+            HostLine::FileDeleted { file_id: 2 },
+            HostLine::PeerJoined {
+                client_id: 5,
+                username: "Bob".into(),
+            },
+            HostLine::PeerLeft { client_id: 5 },
+            HostLine::DeleteFailed {
+                file_id: 2,
+                reason: "Not yours: uploaded by Alice".into(),
+            },
+            HostLine::End,
+            HostLine::Pong,
+        ];
+        for line in lines {
+            assert_eq!(HostLine::parse(line.encode().as_bytes()), Ok(line));
+        }
+    }
+
+    #[test]
+    fn error_text_cannot_break_the_line() {
+        let line = HostLine::Error("bad\nname".into()).encode();
+        assert_eq!(line, "ERROR:bad name\n");
+    }
+}

@@ -1,0 +1,373 @@
+//! Where the host keeps shared files: in memory (the seed's default) or in a directory.
+//!
+//! [`Storage`] owns the catalog of complete files. An upload goes through an [`Incoming`],
+//! which receives the bytes and becomes a listed file only when [`Storage::commit`] is called
+//! after its last byte; dropping an `Incoming` any earlier removes every trace of it.
+
+mod disk;
+mod memory;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+
+use crate::protocol::{ClientId, FileId, Sha256Digest};
+pub use memory::MemoryBlob;
+
+/// Everything the host knows about one stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Id assigned at commit.
+    pub id: FileId,
+    /// Name as uploaded.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Display name of the uploader.
+    pub uploader_name: String,
+    /// Client id of the uploader (0 for guests).
+    pub uploader_id: ClientId,
+    /// When the last byte arrived.
+    pub uploaded_at: DateTime<Utc>,
+    /// SHA-256 of the content, computed while receiving.
+    pub sha256: Sha256Digest,
+    /// Public key of the participant who may delete it; `None` for guest uploads.
+    pub owner: Option<[u8; 32]>,
+}
+
+/// The metadata of an upload that is known before its bytes arrive.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    /// Name as uploaded.
+    pub name: String,
+    /// Display name of the uploader.
+    pub uploader_name: String,
+    /// Client id of the uploader.
+    pub uploader_id: ClientId,
+    /// Key of the uploader, if proven.
+    pub owner: Option<[u8; 32]>,
+}
+
+/// Which backend to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// Keep files in RAM, at most `limit` bytes in all.
+    Memory {
+        /// Total bytes the store may hold, counting uploads in progress.
+        limit: u64,
+    },
+    /// Keep files in this directory; they survive restarts.
+    Disk {
+        /// The store's directory (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The memory store's cap would be exceeded.
+    #[error(
+        "Host storage is full: this file needs {}, only {} of {} is free",
+        crate::units::format_size(*needed),
+        crate::units::format_size(*free),
+        crate::units::format_size(*limit)
+    )]
+    MemoryFull {
+        /// Bytes asked for.
+        needed: u64,
+        /// Bytes still free.
+        free: u64,
+        /// The cap.
+        limit: u64,
+    },
+    /// The disk under the store has no room left.
+    #[error("Host disk is full")]
+    DiskFull,
+    /// The upload delivered a different number of bytes than announced.
+    #[error("Upload incomplete: received {received} of {expected} bytes")]
+    Incomplete {
+        /// Bytes received.
+        received: u64,
+        /// Bytes announced.
+        expected: u64,
+    },
+    /// Any other I/O failure in the store.
+    #[error("Host storage error: {0}")]
+    Io(io::Error),
+}
+
+impl From<io::Error> for StorageError {
+    fn from(error: io::Error) -> Self {
+        if error.kind() == io::ErrorKind::StorageFull {
+            Self::DiskFull
+        } else {
+            Self::Io(error)
+        }
+    }
+}
+
+/// Why a file could not be removed.
+#[derive(Debug)]
+pub enum RemoveError {
+    /// No file has that id.
+    NotFound,
+    /// The check passed to [`Storage::remove_if`] refused; carries the record.
+    Refused(Arc<FileRecord>),
+    /// The store failed to delete it.
+    Storage(StorageError),
+}
+
+/// A stored file's bytes, ready to be sent.
+pub enum Content {
+    /// Shared bytes of the memory store.
+    Memory(Arc<MemoryBlob>),
+    /// An open file of the disk store (positioned at its start).
+    Disk(std::fs::File),
+}
+
+/// A file being received. Write exactly the announced number of bytes, then pass it to
+/// [`Storage::commit`]. Dropping it before then discards everything it holds.
+pub struct Incoming {
+    expected: u64,
+    received: u64,
+    sink: Sink,
+}
+
+enum Sink {
+    Memory(memory::MemoryIncoming),
+    Disk(disk::DiskIncoming),
+}
+
+impl Incoming {
+    /// Bytes announced for this upload.
+    pub fn expected(&self) -> u64 {
+        self.expected
+    }
+
+    /// Bytes written so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+}
+
+impl Write for Incoming {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = self.expected - self.received;
+        if buf.len() as u64 > room {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "more bytes than the upload announced",
+            ));
+        }
+        match &mut self.sink {
+            Sink::Memory(sink) => sink.write_all(buf)?,
+            Sink::Disk(sink) => sink.write_all(buf)?,
+        }
+        self.received += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Entry {
+    record: Arc<FileRecord>,
+    blob: Blob,
+}
+
+enum Blob {
+    Memory(Arc<MemoryBlob>),
+    Disk,
+}
+
+struct Catalog {
+    files: BTreeMap<FileId, Entry>,
+    next_id: FileId,
+}
+
+enum Backend {
+    Memory(memory::MemoryStore),
+    Disk(disk::DiskStore),
+}
+
+/// The host's file store: a catalog of complete files over one backend.
+pub struct Storage {
+    backend: Backend,
+    catalog: Mutex<Catalog>,
+}
+
+impl Storage {
+    /// Opens a store. A disk store lists the files it already holds and removes leftovers of
+    /// uploads that never completed.
+    pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
+        let (backend, records) = match config {
+            StorageConfig::Memory { limit } => {
+                (Backend::Memory(memory::MemoryStore::new(*limit)), Vec::new())
+            }
+            StorageConfig::Disk { dir } => {
+                let (store, records) = disk::DiskStore::open(dir)?;
+                (Backend::Disk(store), records)
+            }
+        };
+        let next_id = records.iter().map(|r| r.id).max().unwrap_or(0) + 1;
+        let files = records
+            .into_iter()
+            .map(|record| {
+                let entry = Entry {
+                    record: Arc::new(record),
+                    blob: Blob::Disk,
+                };
+                (entry.record.id, entry)
+            })
+            .collect();
+        Ok(Self {
+            backend,
+            catalog: Mutex::new(Catalog { files, next_id }),
+        })
+    }
+
+    fn catalog(&self) -> MutexGuard<'_, Catalog> {
+        // A panic while holding the lock cannot leave the catalog half-updated (every update
+        // is a single insert or remove), so a poisoned lock is still safe to use.
+        self.catalog
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Prepares to receive `size` bytes, reserving room for them.
+    pub fn begin(&self, size: u64) -> Result<Incoming, StorageError> {
+        let sink = match &self.backend {
+            Backend::Memory(store) => Sink::Memory(store.begin(size)?),
+            Backend::Disk(store) => Sink::Disk(store.begin()?),
+        };
+        Ok(Incoming {
+            expected: size,
+            received: 0,
+            sink,
+        })
+    }
+
+    /// Stores a fully received upload durably and lists it; returns its record.
+    pub fn commit(
+        &self,
+        incoming: Incoming,
+        file: NewFile,
+        sha256: Sha256Digest,
+    ) -> Result<Arc<FileRecord>, StorageError> {
+        if incoming.received != incoming.expected {
+            return Err(StorageError::Incomplete {
+                received: incoming.received,
+                expected: incoming.expected,
+            });
+        }
+        let id = {
+            let mut catalog = self.catalog();
+            let id = catalog.next_id;
+            catalog.next_id += 1;
+            id
+        };
+        let record = Arc::new(FileRecord {
+            id,
+            name: file.name,
+            size: incoming.expected,
+            uploader_name: file.uploader_name,
+            uploader_id: file.uploader_id,
+            uploaded_at: Utc::now(),
+            sha256,
+            owner: file.owner,
+        });
+        let blob = match (incoming.sink, &self.backend) {
+            (Sink::Memory(sink), _) => Blob::Memory(Arc::new(sink.finish())),
+            (Sink::Disk(sink), Backend::Disk(store)) => {
+                store.commit(sink, &record)?;
+                Blob::Disk
+            }
+            (Sink::Disk(_), Backend::Memory(_)) => {
+                return Err(StorageError::Io(io::Error::other("upload from another store")));
+            }
+        };
+        self.catalog().files.insert(
+            id,
+            Entry {
+                record: Arc::clone(&record),
+                blob,
+            },
+        );
+        Ok(record)
+    }
+
+    /// All complete files, by id.
+    pub fn list(&self) -> Vec<Arc<FileRecord>> {
+        self.catalog()
+            .files
+            .values()
+            .map(|entry| Arc::clone(&entry.record))
+            .collect()
+    }
+
+    /// One file's record.
+    pub fn get(&self, id: FileId) -> Option<Arc<FileRecord>> {
+        self.catalog()
+            .files
+            .get(&id)
+            .map(|entry| Arc::clone(&entry.record))
+    }
+
+    /// Opens a file's bytes for sending. The content stays readable even if the file is
+    /// deleted meanwhile.
+    pub fn open_content(&self, id: FileId) -> Result<Option<(Arc<FileRecord>, Content)>, StorageError> {
+        let (record, memory) = {
+            let catalog = self.catalog();
+            let Some(entry) = catalog.files.get(&id) else {
+                return Ok(None);
+            };
+            let memory = match &entry.blob {
+                Blob::Memory(blob) => Some(Arc::clone(blob)),
+                Blob::Disk => None,
+            };
+            (Arc::clone(&entry.record), memory)
+        };
+        let content = match (memory, &self.backend) {
+            (Some(blob), _) => Content::Memory(blob),
+            (None, Backend::Disk(store)) => Content::Disk(store.open_file(id)?),
+            (None, Backend::Memory(_)) => return Ok(None),
+        };
+        Ok(Some((record, content)))
+    }
+
+    /// Removes a file if `allowed` approves its record.
+    pub fn remove_if(
+        &self,
+        id: FileId,
+        allowed: impl FnOnce(&FileRecord) -> bool,
+    ) -> Result<Arc<FileRecord>, RemoveError> {
+        let entry = {
+            let mut catalog = self.catalog();
+            let Some(entry) = catalog.files.get(&id) else {
+                return Err(RemoveError::NotFound);
+            };
+            if !allowed(&entry.record) {
+                return Err(RemoveError::Refused(Arc::clone(&entry.record)));
+            }
+            catalog.files.remove(&id).ok_or(RemoveError::NotFound)?
+        };
+        if let Backend::Disk(store) = &self.backend {
+            store.remove(id).map_err(RemoveError::Storage)?;
+        }
+        Ok(entry.record)
+    }
+
+    /// Bytes held by the memory store (uploads in progress included); 0 for the disk store.
+    pub fn memory_in_use(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(store) => store.in_use(),
+            Backend::Disk(_) => 0,
+        }
+    }
+}
