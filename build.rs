@@ -17,7 +17,11 @@ fn main() {
         .output()
         .ok()
         .is_some_and(|output| output.status.success() && !output.stdout.is_empty());
-    let suffix = if dirty && revision != "unknown" { "-dirty" } else { "" };
+    let suffix = if dirty && revision != "unknown" {
+        "-dirty"
+    } else {
+        ""
+    };
     println!("cargo:rustc-env=LANSHARE_GIT_REVISION={revision}{suffix}");
     for path in [".git/HEAD", ".git/index", ".git/refs/heads"] {
         if std::path::Path::new(path).exists() {

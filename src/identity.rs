@@ -48,7 +48,10 @@ impl Identity {
                 let secret = decode_hex::<32>(text.trim().as_bytes()).ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
-                        format!("{} is damaged; delete it to make a new identity", path.display()),
+                        format!(
+                            "{} is damaged; delete it to make a new identity",
+                            path.display()
+                        ),
                     )
                 })?;
                 Ok(Self {
@@ -120,7 +123,9 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(identity_path(dir.path()))?.permissions().mode();
+            let mode = fs::metadata(identity_path(dir.path()))?
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         Ok(())

@@ -4,10 +4,12 @@
 //! [`host`] with its [`storage`], and the [`participant`] side. The command line and the
 //! desktop app are thin layers over it.
 
-pub mod protocol;
-pub mod storage;
-pub mod units;
-pub mod random;
+pub mod config;
 pub mod host;
 pub mod identity;
 pub mod net;
+pub mod participant;
+pub mod protocol;
+pub mod random;
+pub mod storage;
+pub mod units;

@@ -22,7 +22,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "m" => 1 << 20,
         "g" => 1 << 30,
         "t" => 1 << 40,
-        _ => return Err(format!("unknown size unit in '{text}' (use B, KB, MB, GB or TB)")),
+        _ => {
+            return Err(format!(
+                "unknown size unit in '{text}' (use B, KB, MB, GB or TB)"
+            ));
+        }
     };
     let bytes = number * multiplier as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {

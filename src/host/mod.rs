@@ -234,7 +234,11 @@ impl Drop for Host {
     }
 }
 
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, mut pool: WorkerPool<(TcpStream, SocketAddr)>) {
+fn accept_loop(
+    shared: &Arc<Shared>,
+    listener: &TcpListener,
+    mut pool: WorkerPool<(TcpStream, SocketAddr)>,
+) {
     for connection in listener.incoming() {
         if shared.stopping.load(Ordering::SeqCst) {
             break;
@@ -269,4 +273,23 @@ fn refuse_busy(mut stream: &TcpStream, workers: usize) {
     ));
     let _ = stream.write_all(line.encode().as_bytes());
     let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// The addresses participants on other machines can use to reach a host on `port`: every
+/// non-loopback interface address, IPv4 first.
+pub fn lan_addresses(port: u16) -> Vec<SocketAddr> {
+    let mut addresses: Vec<SocketAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|interface| !interface.is_loopback())
+        .map(|interface| SocketAddr::new(interface.ip(), port))
+        .filter(|address| match address.ip() {
+            std::net::IpAddr::V4(_) => true,
+            // Link-local IPv6 addresses need a scope id that people cannot type.
+            std::net::IpAddr::V6(ip) => (ip.segments()[0] & 0xffc0) != 0xfe80,
+        })
+        .collect();
+    addresses.sort_by_key(|address| (!address.is_ipv4(), address.ip()));
+    addresses.dedup();
+    addresses
 }

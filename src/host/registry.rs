@@ -142,9 +142,7 @@ impl Registry {
             .into_iter()
             .filter(|record| same_name(&record.uploader_name, name))
             .filter_map(|record| record.owner);
-        online
-            .chain(owners)
-            .find(|key| Some(key) != except)
+        online.chain(owners).find(|key| Some(key) != except)
     }
 
     /// Registers a session: assigns the participant's id and ticket, queues `WELCOME` and the

@@ -131,7 +131,9 @@ fn run(shared: &Arc<Shared>, mut reader: LineReader, peer: SocketAddr, request: 
     while let Some(command) = read_command(&mut reader, shared.config.timeouts.session, false) {
         match command {
             ClientLine::Ping => {
-                shared.registry.send_to(session_id, &HostLine::Pong.encode());
+                shared
+                    .registry
+                    .send_to(session_id, &HostLine::Pong.encode());
             }
             ClientLine::Delete { file_id } => {
                 delete(shared, session_id, &request, file_id);

@@ -49,7 +49,10 @@ pub(super) fn serve(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, 
             ClientLine::Download { file_id } => send_download(shared, reader, peer, file_id),
             ClientLine::List => send_list(shared, reader.stream()),
             ClientLine::Join { .. } => {
-                refuse(reader.stream(), "JOIN must be the first line of a connection");
+                refuse(
+                    reader.stream(),
+                    "JOIN must be the first line of a connection",
+                );
                 false
             }
             ClientLine::Ready
@@ -187,11 +190,16 @@ fn receive_upload(
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; IO_BUFFER];
     let mut remaining = request.size;
-    if reader.set_read_timeout(shared.config.timeouts.stall).is_err() {
+    if reader
+        .set_read_timeout(shared.config.timeouts.stall)
+        .is_err()
+    {
         return false;
     }
     while remaining > 0 {
-        let want = buffer.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let want = buffer
+            .len()
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
         let read = match reader.read(&mut buffer[..want]) {
             Ok(0) => {
                 tracing::warn!(

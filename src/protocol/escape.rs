@@ -80,12 +80,18 @@ mod tests {
     #[test]
     fn unescape_reverses_escape() {
         let name = "100%: done\n\t😀";
-        assert_eq!(unescape(escape(name).as_bytes()).ok(), Some(name.to_owned()));
+        assert_eq!(
+            unescape(escape(name).as_bytes()).ok(),
+            Some(name.to_owned())
+        );
     }
 
     #[test]
     fn lone_percent_from_seed_clients_is_literal() {
-        assert_eq!(unescape(b"50% off.txt").ok(), Some("50% off.txt".to_owned()));
+        assert_eq!(
+            unescape(b"50% off.txt").ok(),
+            Some("50% off.txt".to_owned())
+        );
         assert_eq!(unescape(b"end%").ok(), Some("end%".to_owned()));
         assert_eq!(unescape(b"end%4").ok(), Some("end%4".to_owned()));
         assert_eq!(unescape(b"%zz").ok(), Some("%zz".to_owned()));

@@ -371,8 +371,12 @@ impl ClientLine {
 /// the user name and the last `:`.
 fn parse_upload(rest: Option<&[u8]>) -> Result<UploadRequest, ProtocolError> {
     let mut fields = Fields::new("UPLOAD", rest);
-    let client_id = fields.next("client id").map_err(|_| ProtocolError::InvalidUpload)?;
-    let username = fields.next("username").map_err(|_| ProtocolError::InvalidUpload)?;
+    let client_id = fields
+        .next("client id")
+        .map_err(|_| ProtocolError::InvalidUpload)?;
+    let username = fields
+        .next("username")
+        .map_err(|_| ProtocolError::InvalidUpload)?;
     let tail = fields
         .remainder("filename")
         .map_err(|_| ProtocolError::InvalidUpload)?;
@@ -599,7 +603,10 @@ mod tests {
             .encode(),
             "FILE:report.pdf:2621440\n"
         );
-        assert_eq!(HostLine::FileDeleted { file_id: 15 }.encode(), "FILE_DELETED:15\n");
+        assert_eq!(
+            HostLine::FileDeleted { file_id: 15 }.encode(),
+            "FILE_DELETED:15\n"
+        );
         assert_eq!(
             HostLine::Error("File not found".into()).encode(),
             "ERROR:File not found\n"
@@ -609,7 +616,10 @@ mod tests {
     #[test]
     fn unescaped_colons_from_seed_clients_stay_in_the_name() {
         let parsed = upload("UPLOAD:1:bob:notes: part 2.txt:10");
-        assert_eq!(parsed.map(|u| u.filename), Ok("notes: part 2.txt".to_owned()));
+        assert_eq!(
+            parsed.map(|u| u.filename),
+            Ok("notes: part 2.txt".to_owned())
+        );
     }
 
     #[test]
@@ -622,13 +632,19 @@ mod tests {
         };
         let line = ClientLine::Upload(request.clone()).encode();
         assert_eq!(line.matches('\n').count(), 1);
-        assert_eq!(ClientLine::parse(line.as_bytes()), Ok(ClientLine::Upload(request)));
+        assert_eq!(
+            ClientLine::parse(line.as_bytes()),
+            Ok(ClientLine::Upload(request))
+        );
     }
 
     #[test]
     fn short_upload_gets_the_seed_error() {
         assert_eq!(upload("UPLOAD:1:bob"), Err(ProtocolError::InvalidUpload));
-        assert_eq!(upload("UPLOAD:1:bob:file"), Err(ProtocolError::InvalidUpload));
+        assert_eq!(
+            upload("UPLOAD:1:bob:file"),
+            Err(ProtocolError::InvalidUpload)
+        );
         assert_eq!(
             ProtocolError::InvalidUpload.to_string(),
             "Invalid upload command"
@@ -682,9 +698,7 @@ mod tests {
                 username: "Zoë: the 2nd".into(),
                 public_key: [7; 32],
             },
-            ClientLine::Proof {
-                signature: [9; 64],
-            },
+            ClientLine::Proof { signature: [9; 64] },
             ClientLine::Delete { file_id: 12 },
             ClientLine::Ping,
         ];

@@ -110,10 +110,12 @@ impl fmt::Debug for Sha256Digest {
 impl FromStr for Sha256Digest {
     type Err = ProtocolError;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        decode_hex(text.as_bytes()).map(Self).ok_or(ProtocolError::BadHex {
-            field: "sha256",
-            digits: 64,
-        })
+        decode_hex(text.as_bytes())
+            .map(Self)
+            .ok_or(ProtocolError::BadHex {
+                field: "sha256",
+                digits: 64,
+            })
     }
 }
 

@@ -119,7 +119,10 @@ impl DiskStore {
     pub(super) fn begin(&self) -> Result<DiskIncoming, StorageError> {
         let random = crate::random::random_bytes::<12>()?;
         let path = self.incoming.join(format!("{}.part", encode_hex(&random)));
-        let file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         Ok(DiskIncoming {
             file,
             path: Some(path),

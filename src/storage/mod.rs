@@ -207,9 +207,10 @@ impl Storage {
     /// uploads that never completed.
     pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
         let (backend, records) = match config {
-            StorageConfig::Memory { limit } => {
-                (Backend::Memory(memory::MemoryStore::new(*limit)), Vec::new())
-            }
+            StorageConfig::Memory { limit } => (
+                Backend::Memory(memory::MemoryStore::new(*limit)),
+                Vec::new(),
+            ),
             StorageConfig::Disk { dir } => {
                 let (store, records) = disk::DiskStore::open(dir)?;
                 (Backend::Disk(store), records)
@@ -289,7 +290,9 @@ impl Storage {
                 Blob::Disk
             }
             (Sink::Disk(_), Backend::Memory(_)) => {
-                return Err(StorageError::Io(io::Error::other("upload from another store")));
+                return Err(StorageError::Io(io::Error::other(
+                    "upload from another store",
+                )));
             }
         };
         self.catalog().files.insert(
@@ -321,7 +324,10 @@ impl Storage {
 
     /// Opens a file's bytes for sending. The content stays readable even if the file is
     /// deleted meanwhile.
-    pub fn open_content(&self, id: FileId) -> Result<Option<(Arc<FileRecord>, Content)>, StorageError> {
+    pub fn open_content(
+        &self,
+        id: FileId,
+    ) -> Result<Option<(Arc<FileRecord>, Content)>, StorageError> {
         let (record, memory) = {
             let catalog = self.catalog();
             let Some(entry) = catalog.files.get(&id) else {

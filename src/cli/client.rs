@@ -1,0 +1,259 @@
+//! The participant commands: `send`, `ls`, `get`, `rm`, `watch`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use lanshare::config::{Settings, config_dir, default_username};
+use lanshare::identity::Identity;
+use lanshare::participant::save::Destination;
+use lanshare::participant::worker::{TransferUpdate, spawn_download, spawn_upload};
+use lanshare::participant::{
+    FileEntry, Session, SessionEvent, Snapshot, TransferConnection, resolve_host,
+};
+use lanshare::protocol::validate_username;
+use lanshare::units::format_size;
+
+use super::output::{file_json, file_table, local_time, printable};
+use super::progress::follow;
+use super::{GetArgs, LsArgs, RmArgs, SendArgs, User, WatchArgs};
+
+fn host(text: &str) -> anyhow::Result<SocketAddr> {
+    Ok(resolve_host(text)?)
+}
+
+/// Joins as this user, remembering the name for next time.
+fn join(address: SocketAddr, user: &User) -> anyhow::Result<(Session, Snapshot)> {
+    let dir = config_dir();
+    let mut settings = Settings::load(&dir);
+    let username = user
+        .user
+        .clone()
+        .unwrap_or_else(|| default_username(&settings));
+    validate_username(&username).map_err(anyhow::Error::msg)?;
+    let identity = Identity::load_or_create(&dir)
+        .with_context(|| format!("could not load your identity from {}", dir.display()))?;
+    let joined = Session::join(address, &username, &identity)?;
+    if settings.username.as_deref() != Some(username.as_str()) {
+        settings.username = Some(username);
+        // Remembering is a convenience; failing to is not worth an error.
+        let _ = settings.save(&dir);
+    }
+    Ok(joined)
+}
+
+pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
+    for path in &args.files {
+        let metadata =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if metadata.is_dir() {
+            bail!(
+                "{} is a folder; pass the files in it instead",
+                path.display()
+            );
+        }
+    }
+    let address = host(&args.address.host)?;
+    let (session, _) = join(address, &args.user)?;
+    let mut failures = 0;
+    for path in &args.files {
+        let (sender, events) = flume::unbounded();
+        let label = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let outcome = match spawn_upload(
+            address,
+            Some(session.credentials().clone()),
+            path.clone(),
+            sender,
+        ) {
+            Ok(_) => follow(&label, size, &events),
+            Err(error) => TransferUpdate::Failed(error.to_string()),
+        };
+        match outcome {
+            TransferUpdate::Uploaded(stored) => println!(
+                "Shared '{}' ({}) as #{}",
+                printable(&label),
+                format_size(size),
+                stored.file_id
+            ),
+            TransferUpdate::Failed(reason) => {
+                failures += 1;
+                eprintln!("lanshare: error: {}: {reason}", path.display());
+            }
+            other => {
+                failures += 1;
+                eprintln!("lanshare: error: {}: {other:?}", path.display());
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} of {} file(s) not shared", args.files.len());
+    }
+    Ok(())
+}
+
+fn list(address: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
+    Ok(TransferConnection::connect(address)?.list()?)
+}
+
+pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
+    let files = list(host(&args.address.host)?)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let array: Vec<_> = files.iter().map(file_json).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&array)?)?;
+    } else if files.is_empty() {
+        writeln!(out, "No files are shared yet.")?;
+    } else {
+        write!(out, "{}", file_table(&files))?;
+    }
+    Ok(())
+}
+
+pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
+    let address = host(&args.address.host)?;
+    let files = list(address)?;
+    let destination = |_: &FileEntry| -> anyhow::Result<Destination> {
+        match &args.output {
+            None => Ok(Destination::Folder(PathBuf::from("."))),
+            Some(dir) if dir.is_dir() => Ok(Destination::Folder(dir.clone())),
+            Some(path) if args.ids.len() == 1 => Ok(Destination::Path {
+                path: path.clone(),
+                overwrite: args.force,
+            }),
+            Some(dir) => bail!(
+                "{} is not a folder; with several ids, -o must name an existing folder",
+                dir.display()
+            ),
+        }
+    };
+    let mut failures = 0;
+    for id in &args.ids {
+        let Some(entry) = files.iter().find(|f| f.id == *id) else {
+            failures += 1;
+            eprintln!("lanshare: error: no file with id {id} is shared on the host");
+            continue;
+        };
+        let (sender, events) = flume::unbounded();
+        let outcome = match spawn_download(address, entry.clone(), destination(entry)?, sender) {
+            Ok(_) => follow(&entry.name, entry.size, &events),
+            Err(error) => TransferUpdate::Failed(error.to_string()),
+        };
+        match outcome {
+            TransferUpdate::Downloaded(path) => println!(
+                "Saved '{}' ({}) to {}",
+                printable(&entry.name),
+                format_size(entry.size),
+                path.display()
+            ),
+            TransferUpdate::Failed(reason) => {
+                failures += 1;
+                eprintln!("lanshare: error: #{id}: {reason}");
+            }
+            other => {
+                failures += 1;
+                eprintln!("lanshare: error: #{id}: {other:?}");
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} of {} file(s) not downloaded", args.ids.len());
+    }
+    Ok(())
+}
+
+pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
+    let (session, snapshot) = join(host(&args.address.host)?, &args.user)?;
+    let name = snapshot
+        .files
+        .iter()
+        .find(|f| f.id == args.id)
+        .map(|f| printable(&f.name));
+    session.delete(args.id, Duration::from_secs(15))?;
+    match name {
+        Some(name) => println!("Deleted #{} '{name}'", args.id),
+        None => println!("Deleted #{}", args.id),
+    }
+    Ok(())
+}
+
+pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
+    let address = host(&args.address.host)?;
+    let (session, snapshot) = join(address, &args.user)?;
+    let mut names: HashMap<u64, String> = snapshot
+        .peers
+        .iter()
+        .map(|p| (p.client_id, p.username.clone()))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if !args.json {
+        writeln!(
+            out,
+            "Watching {address}: {} file(s) shared, {} online. Ctrl-C to stop.",
+            snapshot.files.len(),
+            snapshot.peers.len()
+        )?;
+    }
+    out.flush()?;
+    for event in session.events().iter() {
+        let line = match event {
+            SessionEvent::FileOffered(file) => {
+                if args.json {
+                    let mut object = file_json(&file);
+                    object["event"] = "offer".into();
+                    object.to_string()
+                } else {
+                    format!(
+                        "[{}] {} shared {} ({}) as #{}",
+                        local_time(file.uploaded_at),
+                        printable(&file.uploader),
+                        printable(&file.name),
+                        format_size(file.size),
+                        file.id
+                    )
+                }
+            }
+            SessionEvent::FileDeleted(id) => {
+                if args.json {
+                    serde_json::json!({"event": "deleted", "id": id}).to_string()
+                } else {
+                    format!("[{}] #{id} was deleted", now())
+                }
+            }
+            SessionEvent::PeerJoined(peer) => {
+                names.insert(peer.client_id, peer.username.clone());
+                if args.json {
+                    serde_json::json!({"event": "joined", "client_id": peer.client_id,
+                                       "name": peer.username})
+                    .to_string()
+                } else {
+                    format!("[{}] {} is online", now(), printable(&peer.username))
+                }
+            }
+            SessionEvent::PeerLeft(id) => {
+                let name = names.remove(&id).unwrap_or_else(|| format!("client {id}"));
+                if args.json {
+                    serde_json::json!({"event": "left", "client_id": id, "name": name}).to_string()
+                } else {
+                    format!("[{}] {} left", now(), printable(&name))
+                }
+            }
+            SessionEvent::DeleteFailed { .. } => continue,
+            SessionEvent::Closed(reason) => bail!("connection to the host ended: {reason}"),
+        };
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    bail!("connection to the host ended")
+}
+
+fn now() -> String {
+    local_time(chrono::Utc::now())
+}

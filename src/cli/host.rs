@@ -1,0 +1,132 @@
+//! `lanshare host`: the headless host, logging each event with a timestamp.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use lanshare::config::config_dir;
+use lanshare::host::{DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses};
+use lanshare::identity::Identity;
+use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT};
+use lanshare::storage::StorageConfig;
+use lanshare::units::{format_size, parse_size};
+
+fn size_arg(text: &str) -> Result<u64, String> {
+    parse_size(text)
+}
+
+#[derive(Args)]
+pub(super) struct HostArgs {
+    /// Address to listen on: an IP (all interfaces by default), or IP:PORT.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+    bind: String,
+    /// Port to listen on.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Where to keep files: `memory` (lost when the host stops) or a folder (kept).
+    #[arg(long, value_name = "memory|DIR", default_value = "memory")]
+    storage: String,
+    /// Largest file accepted (units count in 1024s: 100MB = 100 MiB).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg,
+          default_value_t = DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
+    /// Total size of all files in the memory store.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg,
+          default_value_t = DEFAULT_MEMORY_LIMIT)]
+    memory_limit: u64,
+    /// Transfers served at once; more connections wait briefly, then get a busy error.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    workers: usize,
+}
+
+impl HostArgs {
+    fn bind_address(&self) -> anyhow::Result<SocketAddr> {
+        if let Ok(address) = self.bind.parse::<SocketAddr>() {
+            return Ok(address);
+        }
+        let ip: IpAddr = self
+            .bind
+            .parse()
+            .with_context(|| format!("'{}' is not an IP address", self.bind))?;
+        Ok(SocketAddr::new(ip, self.port))
+    }
+
+    fn storage(&self) -> StorageConfig {
+        if self.storage.eq_ignore_ascii_case("memory") {
+            StorageConfig::Memory {
+                limit: self.memory_limit,
+            }
+        } else {
+            StorageConfig::Disk {
+                dir: PathBuf::from(&self.storage),
+            }
+        }
+    }
+}
+
+/// Installs the log format of the seed's server: `[YYYY-MM-DD HH:MM:SS] message` on stdout.
+fn install_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LANSHARE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .event_format(super::output::SeedLogFormat)
+        .with_writer(std::io::stdout)
+        .try_init();
+}
+
+pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
+    install_logging();
+    if args.workers == 0 {
+        anyhow::bail!("--workers must be at least 1");
+    }
+    let operator = match Identity::load_or_create(&config_dir()) {
+        Ok(identity) => Some(identity.public_key()),
+        Err(error) => {
+            tracing::warn!("No operator identity ({error}); nobody can delete others' files");
+            None
+        }
+    };
+    let storage = args.storage();
+    let config = HostConfig {
+        bind: args.bind_address()?,
+        storage: storage.clone(),
+        max_file_size: args.max_file_size,
+        workers: args.workers,
+        operator,
+        ..HostConfig::default()
+    };
+    let host = Host::start(config)?;
+    let address = host.local_addr();
+    let store = match &storage {
+        StorageConfig::Memory { limit } => format!("memory store, up to {}", format_size(*limit)),
+        StorageConfig::Disk { dir } => format!(
+            "disk store in {} holding {} file(s)",
+            dir.display(),
+            host.files().len()
+        ),
+    };
+    tracing::info!(
+        "lanshare host {} listening on {address} ({store}; files up to {})",
+        env!("CARGO_PKG_VERSION"),
+        format_size(args.max_file_size)
+    );
+    if address.ip().is_unspecified() {
+        for lan in lan_addresses(address.port()) {
+            tracing::info!("Participants can join at {lan}");
+        }
+    }
+
+    let (stop, stopped) = flume::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = stop.try_send(());
+    })
+    .context("could not install the Ctrl-C handler")?;
+    let _ = stopped.recv();
+    tracing::info!("Shutting down");
+    host.shutdown();
+    tracing::info!("Host stopped");
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! The command line: argument definitions and dispatch. Each command lives in its own module.
+
+mod client;
+mod host;
+mod output;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `lanshare --version`: the crate version and the git revision it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("LANSHARE_GIT_REVISION"),
+    ")"
+);
+
+#[derive(Parser)]
+#[command(
+    name = "lanshare",
+    version = VERSION,
+    about = "Share files on a local network: one host, many participants.",
+    after_help = "Start a host with `lanshare host`; everyone else uses `lanshare send`, `ls`, \
+                  `get`, `rm` and `watch` with --host pointing at it."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a host: receive, store and serve files on the LAN (headless).
+    Host(host::HostArgs),
+    /// Share files with everyone on the host.
+    Send(SendArgs),
+    /// List the shared files.
+    Ls(LsArgs),
+    /// Download shared files by id.
+    Get(GetArgs),
+    /// Delete a file you shared.
+    Rm(RmArgs),
+    /// Follow new and deleted files live.
+    Watch(WatchArgs),
+}
+
+/// Where the host is.
+#[derive(Args)]
+struct HostAddress {
+    /// The host, as HOST or HOST:PORT (port 5005 if omitted).
+    #[arg(long, env = "LANSHARE_HOST", default_value = "127.0.0.1")]
+    host: String,
+}
+
+/// Who you are on the host.
+#[derive(Args)]
+struct User {
+    /// Your display name (default: the name used last, else your OS user name).
+    #[arg(long, env = "LANSHARE_USER")]
+    user: Option<String>,
+}
+
+#[derive(Args)]
+struct SendArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Files to share.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct LsArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct GetArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    /// Ids of the files to download (see `lanshare ls`).
+    #[arg(required = true, value_name = "ID")]
+    ids: Vec<u64>,
+    /// Folder to save into, or (for one file) the path to save as. Default: this folder.
+    #[arg(short, long, value_name = "DIR|PATH")]
+    output: Option<PathBuf>,
+    /// Replace an existing file given with -o PATH.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct RmArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file to delete.
+    #[arg(value_name = "ID")]
+    id: u64,
+}
+
+#[derive(Args)]
+struct WatchArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Print one JSON object per event.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses the arguments, runs the command, and turns an error into one line and exit code 1.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Host(args)) => host::run(&args),
+        Some(Command::Send(args)) => client::send(&args),
+        Some(Command::Ls(args)) => client::ls(&args),
+        Some(Command::Get(args)) => client::get(&args),
+        Some(Command::Rm(args)) => client::rm(&args),
+        Some(Command::Watch(args)) => client::watch(&args),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("lanshare: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

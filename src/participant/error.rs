@@ -1,0 +1,90 @@
+//! What can go wrong on the participant side, worded for the person who sees it.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::protocol::{FileId, ProtocolError};
+
+/// A participant-side failure.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No host answered at the address.
+    #[error("cannot reach the host at {address}: {source}")]
+    Unreachable {
+        /// Where we tried.
+        address: String,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// The address could not be understood or resolved.
+    #[error("'{0}' is not a host address (use HOST or HOST:PORT)")]
+    BadAddress(String),
+    /// The host answered `ERROR:<reason>`.
+    #[error("{0}")]
+    Refused(String),
+    /// The host said something this client does not understand.
+    #[error("unexpected reply from the host: {0}")]
+    Protocol(String),
+    /// The connection broke.
+    #[error("connection to the host lost: {0}")]
+    ConnectionLost(io::Error),
+    /// No file with that id is shared.
+    #[error("no file with id {0} is shared on the host")]
+    NotFound(FileId),
+    /// A local file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Local {
+        /// The file concerned.
+        path: PathBuf,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// The destination exists and overwriting was not asked for.
+    #[error("{} already exists (not overwritten)", .0.display())]
+    Exists(PathBuf),
+    /// The bytes received do not match what the host listed.
+    #[error("'{name}' arrived damaged (SHA-256 mismatch); nothing was saved")]
+    Corrupt {
+        /// The file's name.
+        name: String,
+    },
+    /// The transfer was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// The host's connection to us was replaced by a reconnect or a stop.
+    #[error("the session with the host is closed")]
+    SessionClosed,
+}
+
+impl From<ProtocolError> for Error {
+    fn from(error: ProtocolError) -> Self {
+        Self::Protocol(error.to_string())
+    }
+}
+
+impl Error {
+    /// Wraps a socket error.
+    pub(crate) fn lost(error: io::Error) -> Self {
+        Self::ConnectionLost(error)
+    }
+
+    /// Wraps the error of a local file operation.
+    pub(crate) fn local(path: &std::path::Path, source: io::Error) -> Self {
+        Self::Local {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Connects to `address` with a bounded wait and the options every lanshare connection uses.
+pub(crate) fn connect(address: SocketAddr) -> Result<std::net::TcpStream, Error> {
+    let stream = std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(5))
+        .map_err(|source| Error::Unreachable {
+            address: address.to_string(),
+            source,
+        })?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
