@@ -56,10 +56,7 @@ pub(super) fn read_command(
             if report_timeout {
                 refuse(
                     reader.stream(),
-                    &format!(
-                        "Timed out after {} s waiting for a command",
-                        timeout.as_secs()
-                    ),
+                    &format!("Timed out after {timeout:?} waiting for a command"),
                 );
             }
             return None;

@@ -220,8 +220,8 @@ fn receive_upload(
                 refuse(
                     reader.stream(),
                     &format!(
-                        "Upload stalled: no data for {} s",
-                        shared.config.timeouts.stall.as_secs()
+                        "Upload stalled: no data for {:?}",
+                        shared.config.timeouts.stall
                     ),
                 );
                 return false;

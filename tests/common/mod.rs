@@ -1,0 +1,258 @@
+//! Helpers shared by the integration tests: a real host on 127.0.0.1 port 0, raw protocol
+//! clients, the real binary, and test data.
+#![allow(dead_code)] // Each test file uses a different part of these helpers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use lanshare::host::{Host, HostConfig, Timeouts};
+use lanshare::identity::Identity;
+use lanshare::participant::{Session, Snapshot};
+use lanshare::storage::StorageConfig;
+use sha2::{Digest, Sha256};
+
+pub type TestResult = anyhow::Result<()>;
+
+/// A host config listening on a free loopback port, memory store.
+pub fn config() -> HostConfig {
+    HostConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..HostConfig::default()
+    }
+}
+
+/// A host config with short timeouts, for tests of slow clients.
+pub fn impatient_config() -> HostConfig {
+    HostConfig {
+        timeouts: Timeouts {
+            command: Duration::from_millis(500),
+            idle: Duration::from_millis(500),
+            stall: Duration::from_millis(700),
+            session: Duration::from_secs(5),
+        },
+        ..config()
+    }
+}
+
+/// A host with a disk store in `dir`.
+pub fn disk_config(dir: &Path) -> HostConfig {
+    HostConfig {
+        storage: StorageConfig::Disk {
+            dir: dir.to_path_buf(),
+        },
+        ..config()
+    }
+}
+
+/// Starts a host.
+pub fn start(config: HostConfig) -> anyhow::Result<Host> {
+    Host::start(config)
+}
+
+/// Deterministic pseudo-random bytes (xorshift), different for each seed.
+pub fn data(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// SHA-256 as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A raw TCP client speaking the protocol by hand.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(host: SocketAddr) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(host)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Self { stream })
+    }
+
+    /// Connects from another loopback address (e.g. 127.0.0.2), as a second machine would.
+    pub fn connect_from(source: [u8; 4], host: SocketAddr) -> anyhow::Result<Self> {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        socket.bind(&SocketAddr::from((source, 0)).into())?;
+        socket.connect(&host.into())?;
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        Ok(Self { stream })
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// One `recv`, as the seed's client does (`recv(1024)`).
+    pub fn recv(&mut self, max: usize) -> anyhow::Result<Vec<u8>> {
+        let mut buffer = vec![0u8; max];
+        let read = self.stream.read(&mut buffer)?;
+        buffer.truncate(read);
+        Ok(buffer)
+    }
+
+    /// Reads one line byte by byte (so nothing after it is consumed), without its `\n`.
+    pub fn line(&mut self) -> anyhow::Result<String> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            if self.stream.read(&mut byte)? == 0 {
+                anyhow::bail!(
+                    "connection closed after {:?}",
+                    String::from_utf8_lossy(&line)
+                );
+            }
+            if byte[0] == b'\n' {
+                return Ok(String::from_utf8(line)?);
+            }
+            line.push(byte[0]);
+        }
+    }
+
+    /// Reads exactly `len` bytes.
+    pub fn bytes(&mut self, len: usize) -> anyhow::Result<Vec<u8>> {
+        let mut buffer = vec![0u8; len];
+        self.stream.read_exact(&mut buffer)?;
+        Ok(buffer)
+    }
+
+    /// Reads until the host closes the connection.
+    pub fn rest(&mut self) -> anyhow::Result<Vec<u8>> {
+        let mut rest = Vec::new();
+        self.stream.read_to_end(&mut rest)?;
+        Ok(rest)
+    }
+}
+
+/// Uploads like the seed's client: command, one recv for `READY`, bytes, close.
+pub fn seed_upload(host: SocketAddr, line: &str, bytes: &[u8]) -> anyhow::Result<String> {
+    let mut raw = Raw::connect(host)?;
+    raw.send(line.as_bytes())?;
+    let reply = String::from_utf8(raw.recv(1024)?)?;
+    if reply == "READY\n" {
+        raw.send(bytes)?;
+    }
+    Ok(reply)
+}
+
+/// Waits until `condition` holds, for at most `limit`.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
+}
+
+/// A participant with its own identity.
+pub struct Person {
+    pub name: String,
+    pub identity: Identity,
+}
+
+impl Person {
+    pub fn new(name: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: name.to_owned(),
+            identity: Identity::generate()?,
+        })
+    }
+
+    pub fn join(&self, host: SocketAddr) -> anyhow::Result<(Session, Snapshot)> {
+        Ok(Session::join(host, &self.name, &self.identity)?)
+    }
+}
+
+/// The `lanshare` binary with its own config folder and host address.
+pub struct Cli {
+    pub config_dir: PathBuf,
+    pub host: SocketAddr,
+}
+
+impl Cli {
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lanshare"));
+        command
+            .args(args)
+            .env("LANSHARE_CONFIG_DIR", &self.config_dir)
+            .env("LANSHARE_HOST", self.host.to_string())
+            .env_remove("LANSHARE_USER");
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(self.command(args).output()?)
+    }
+
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(self.command(args).current_dir(dir).output()?)
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Joins by hand on `raw` and returns the `WELCOME` line's client id and ticket after reading
+/// the snapshot up to `END`.
+pub fn raw_join_on(
+    raw: &mut Raw,
+    name: &str,
+    identity: &Identity,
+) -> anyhow::Result<(u64, String)> {
+    use lanshare::protocol::{ClientLine, HostLine, PROTOCOL_VERSION};
+    let join = ClientLine::Join {
+        version: PROTOCOL_VERSION,
+        username: name.into(),
+        public_key: identity.public_key(),
+    };
+    raw.send(join.encode().as_bytes())?;
+    let line = raw.line()?;
+    let HostLine::Challenge { nonce } = HostLine::parse(line.as_bytes())? else {
+        anyhow::bail!("expected a challenge, got {line}");
+    };
+    let proof = ClientLine::Proof {
+        signature: identity.answer_challenge(&nonce),
+    };
+    raw.send(proof.encode().as_bytes())?;
+    let welcome = raw.line()?;
+    let HostLine::Welcome {
+        client_id, ticket, ..
+    } = HostLine::parse(welcome.as_bytes())?
+    else {
+        anyhow::bail!("expected WELCOME, got {welcome}");
+    };
+    while raw.line()? != "END" {}
+    Ok((client_id, ticket.to_string()))
+}
+
+/// Joins by hand from 127.0.0.1 and returns the raw connection after the snapshot.
+pub fn raw_join(host: SocketAddr, name: &str, identity: &Identity) -> anyhow::Result<Raw> {
+    let mut raw = Raw::connect(host)?;
+    raw_join_on(&mut raw, name, identity)?;
+    Ok(raw)
+}

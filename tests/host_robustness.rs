@@ -1,0 +1,420 @@
+//! The host under odd, broken, slow and numerous clients: it answers every bad input with a
+//! clear error, lists only complete files, frees what it held, and keeps serving.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use common::*;
+use lanshare::host::HostConfig;
+use lanshare::participant::{Session, SessionEvent, TransferConnection};
+use lanshare::protocol::{UploadRequest, escape};
+use lanshare::storage::StorageConfig;
+
+fn share(session: &Session, name: &str, bytes: &[u8]) -> anyhow::Result<u64> {
+    let mut connection = TransferConnection::connect(session.host())?;
+    let credentials = session.credentials();
+    connection.authenticate(credentials)?;
+    let stored = connection.upload(
+        UploadRequest {
+            client_id: credentials.client_id,
+            username: credentials.username.clone(),
+            filename: name.into(),
+            size: bytes.len() as u64,
+        },
+        &mut &bytes[..],
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )?;
+    Ok(stored.file_id)
+}
+
+fn fetch(host: SocketAddr, file_id: u64) -> anyhow::Result<Vec<u8>> {
+    let mut connection = TransferConnection::connect(host)?;
+    let mut bytes = Vec::new();
+    connection.download(file_id, &mut bytes, &mut |_| {}, &AtomicBool::new(false))?;
+    Ok(bytes)
+}
+
+/// The host still serves a normal client.
+fn still_serving(host: SocketAddr) -> TestResult {
+    TransferConnection::connect(host)?.list()?;
+    Ok(())
+}
+
+#[test]
+fn odd_file_names_round_trip_exactly() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let alice = Person::new("Zoë: the 2nd %41")?;
+    let (session, _) = alice.join(addr)?;
+    let watcher = Person::new("Watcher")?;
+    let (watch, _) = watcher.join(addr)?;
+    let long_name = format!("{}x", "é".repeat(127)); // 255 bytes
+    assert_eq!(long_name.len(), 255);
+    let names = [
+        "plain.txt".to_owned(),
+        "with spaces (1).txt".to_owned(),
+        "colon:in:the:name".to_owned(),
+        "100% done.txt".to_owned(),
+        "%41 is not A".to_owned(),
+        "line\nbreak\r\nand\ttab".to_owned(),
+        "emoji 😀🎉.png".to_owned(),
+        "../../etc/passwd".to_owned(),
+        "CON".to_owned(),
+        "\u{0}nul\u{7f}del".to_owned(),
+        long_name,
+    ];
+    for (index, name) in names.iter().enumerate() {
+        let content = data(1000 + index, index as u64);
+        let id = share(&session, name, &content)?;
+        let offered = watch.events().recv_timeout(Duration::from_secs(5))?;
+        let SessionEvent::FileOffered(entry) = offered else {
+            anyhow::bail!("expected an offer, got {offered:?}");
+        };
+        assert_eq!(&entry.name, name);
+        assert_eq!(entry.uploader, "Zoë: the 2nd %41");
+        let listed = TransferConnection::connect(addr)?.list()?;
+        assert!(listed.iter().any(|f| f.id == id && &f.name == name));
+        assert!(fetch(addr, id)? == content);
+    }
+    // A plain name goes over the wire byte-identical to the seed's format.
+    assert_eq!(escape("plain.txt"), "plain.txt");
+    Ok(())
+}
+
+#[test]
+fn truncated_uploads_leave_nothing_behind() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let mut raw = Raw::connect(addr)?;
+    raw.send(b"UPLOAD:1:Trent:cut.bin:1000000\n")?;
+    assert_eq!(raw.line()?, "READY");
+    raw.send(&data(400_000, 1))?;
+    assert!(
+        host.memory_in_use() >= 1_000_000,
+        "space is reserved while receiving"
+    );
+    drop(raw);
+    assert!(wait_until(Duration::from_secs(5), || host.memory_in_use() == 0));
+    assert!(host.files().is_empty());
+
+    // Same with the disk store: no listing and no temporary file.
+    let store = tempfile::tempdir()?;
+    let host = start(disk_config(store.path()))?;
+    let mut raw = Raw::connect(host.local_addr())?;
+    raw.send(b"UPLOAD:1:Trent:cut.bin:1000000\n")?;
+    assert_eq!(raw.line()?, "READY");
+    raw.send(&data(400_000, 2))?;
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_dir(store.path().join("incoming")).is_ok_and(|d| d.count() == 1)
+    }));
+    drop(raw);
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_dir(store.path().join("incoming")).is_ok_and(|d| d.count() == 0)
+    }));
+    assert!(host.files().is_empty());
+    assert_eq!(std::fs::read_dir(store.path().join("files"))?.count(), 0);
+    still_serving(host.local_addr())
+}
+
+#[test]
+fn the_memory_store_cap_refuses_clearly_and_frees_on_delete() -> TestResult {
+    let operator = Person::new("Op")?;
+    let host = start(HostConfig {
+        storage: StorageConfig::Memory { limit: 1_000_000 },
+        operator: Some(operator.identity.public_key()),
+        ..config()
+    })?;
+    let addr = host.local_addr();
+    assert_eq!(
+        seed_upload(addr, "UPLOAD:1:Ann:one.bin:600000\n", &data(600_000, 1))?,
+        "READY\n"
+    );
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    let reply = seed_upload(addr, "UPLOAD:1:Ann:two.bin:600000\n", b"")?;
+    assert_eq!(
+        reply,
+        "ERROR:Host storage is full: this file needs 586 KB, only 391 KB of 977 KB is free\n"
+    );
+    let (session, _) = operator.join(addr)?;
+    session.delete(host.files()[0].id, Duration::from_secs(5))?;
+    assert_eq!(host.memory_in_use(), 0);
+    assert_eq!(
+        seed_upload(addr, "UPLOAD:1:Ann:two.bin:600000\n", &data(600_000, 2))?,
+        "READY\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn malformed_and_unknown_commands_get_an_error_and_a_close() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"HELLO\n".to_vec(), "ERROR:Unknown command 'HELLO'"),
+        (b"\n".to_vec(), "ERROR:Empty command"),
+        (b"DOWNLOAD:abc\n".to_vec(), "ERROR:Invalid file id 'abc'"),
+        (b"DOWNLOAD:-1\n".to_vec(), "ERROR:Invalid file id '-1'"),
+        (
+            b"DOWNLOAD:99999999999999999999\n".to_vec(),
+            "ERROR:Invalid file id '99999999999999999999'",
+        ),
+        (
+            b"UPLOAD:1:bob:f:-5\n".to_vec(),
+            "ERROR:Invalid file size '-5'",
+        ),
+        (
+            b"UPLOAD:1:bob:f:18446744073709551616\n".to_vec(),
+            "ERROR:Invalid file size",
+        ),
+        (
+            b"UPLOAD:1:bob:\xff\xfe.txt:5\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
+        (b"UPLOAD:1:bob::5\n".to_vec(), "ERROR:File name is empty"),
+        (b"UPLOAD:1::f:5\n".to_vec(), "ERROR:User name is empty"),
+        (b"READY\n".to_vec(), "ERROR:Unexpected command here"),
+        (b"DELETE:1\n".to_vec(), "ERROR:Unexpected command here"),
+        (
+            b"\x00\x01\x02garbage\xff\n".to_vec(),
+            "ERROR:Unknown command",
+        ),
+        (b"JOIN:1:bob:nothex\n".to_vec(), "ERROR:Invalid public key"),
+        (
+            b"JOIN:2:bob:"
+                .iter()
+                .chain("00".repeat(32).as_bytes())
+                .chain(b"\n")
+                .copied()
+                .collect(),
+            "ERROR:Unsupported protocol version 2",
+        ),
+        (vec![b'A'; 10_000], "ERROR:line too long"),
+    ];
+    for (input, expected) in cases {
+        let mut raw = Raw::connect(addr)?;
+        raw.send(&input)?;
+        let reply = String::from_utf8(raw.rest()?)?;
+        assert!(
+            reply.starts_with(expected) && reply.ends_with('\n') && reply.lines().count() == 1,
+            "{:?} got {reply:?}",
+            String::from_utf8_lossy(&input)
+        );
+    }
+    assert!(host.files().is_empty());
+    still_serving(addr)
+}
+
+#[test]
+fn silent_dripping_and_stalled_clients_time_out() -> TestResult {
+    let host = start(impatient_config())?;
+    let addr = host.local_addr();
+
+    // Says nothing.
+    let mut silent = Raw::connect(addr)?;
+    let started = Instant::now();
+    assert_eq!(
+        silent.line()?,
+        "ERROR:Timed out after 500ms waiting for a command"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // Drips a command slower than the deadline for a whole line.
+    let mut drip = Raw::connect(addr)?;
+    let mut reply = Vec::new();
+    for byte in b"DOWNLOAD:1" {
+        if drip.send(&[*byte]).is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::io::Read::read_to_end(&mut drip.stream, &mut reply);
+    assert!(String::from_utf8_lossy(&reply).starts_with("ERROR:Timed out"));
+
+    // Stops sending mid-upload.
+    let mut stalled = Raw::connect(addr)?;
+    stalled.send(b"UPLOAD:1:Sam:slow.bin:100\n")?;
+    assert_eq!(stalled.line()?, "READY");
+    stalled.send(&[0u8; 10])?;
+    assert_eq!(stalled.line()?, "ERROR:Upload stalled: no data for 700ms");
+    assert!(host.files().is_empty());
+    assert!(wait_until(Duration::from_secs(2), || host.memory_in_use() == 0));
+
+    // Never sends READY after FILE.
+    seed_upload(addr, "UPLOAD:1:Sam:ok.bin:3\n", b"abc")?;
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    let mut lazy = Raw::connect(addr)?;
+    lazy.send(format!("DOWNLOAD:{}\n", host.files()[0].id).as_bytes())?;
+    assert_eq!(lazy.line()?, "FILE:ok.bin:3");
+    assert!(lazy.line()?.starts_with("ERROR:Timed out"));
+    still_serving(addr)
+}
+
+#[test]
+fn a_saturated_pool_says_busy_instead_of_hanging() -> TestResult {
+    let host = start(HostConfig {
+        workers: 2,
+        ..impatient_config()
+    })?;
+    let addr = host.local_addr();
+    // Idle connections take both workers and fill the queue of 2.
+    let idle: Vec<Raw> = (0..6)
+        .map(|_| Raw::connect(addr))
+        .collect::<Result<_, _>>()?;
+    let mut busy = 0;
+    for mut raw in idle {
+        let reply = String::from_utf8(raw.rest()?)?;
+        if reply.starts_with("ERROR:Host is busy: all 2 transfer slots are in use") {
+            busy += 1;
+        } else {
+            assert!(reply.starts_with("ERROR:Timed out"), "{reply:?}");
+        }
+    }
+    assert!(
+        busy >= 2,
+        "{busy} of 6 connections were told the host is busy"
+    );
+    // Once the idle ones time out, a normal client is served.
+    assert!(wait_until(Duration::from_secs(5), || still_serving(addr).is_ok()));
+    Ok(())
+}
+
+#[test]
+fn twenty_concurrent_uploads_and_downloads_keep_every_byte() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let people: Vec<Person> = (0..20)
+        .map(|i| Person::new(&format!("user{i}")))
+        .collect::<Result<_, _>>()?;
+    let barrier = Arc::new(Barrier::new(20));
+    let uploads: Vec<_> = people
+        .into_iter()
+        .enumerate()
+        .map(|(i, person)| {
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || -> anyhow::Result<(u64, String)> {
+                let content = data(1_000_000 + i * 7919, i as u64 + 100);
+                let (session, _) = person.join(addr)?;
+                barrier.wait();
+                let id = share(&session, &format!("file{i}.bin"), &content)?;
+                Ok((id, sha256_hex(&content)))
+            })
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for upload in uploads {
+        expected.push(
+            upload
+                .join()
+                .map_err(|_| anyhow::anyhow!("upload thread panicked"))??,
+        );
+    }
+    assert_eq!(host.files().len(), 20);
+
+    let barrier = Arc::new(Barrier::new(20));
+    let downloads: Vec<_> = expected
+        .iter()
+        .cloned()
+        .map(|(id, hash)| {
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || -> anyhow::Result<bool> {
+                barrier.wait();
+                Ok(sha256_hex(&fetch(addr, id)?) == hash)
+            })
+        })
+        .collect();
+    for download in downloads {
+        assert!(
+            download
+                .join()
+                .map_err(|_| anyhow::anyhow!("download thread panicked"))??
+        );
+    }
+    for record in host.files() {
+        assert!(
+            expected
+                .iter()
+                .any(|(id, hash)| *id == record.id && *hash == record.sha256.to_string())
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn offers_deletions_and_presence_reach_every_watcher() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let watchers: Vec<(Person, Session)> = (0..50)
+        .map(|i| -> anyhow::Result<_> {
+            let person = Person::new(&format!("watcher{i}"))?;
+            let (session, _) = person.join(addr)?;
+            Ok((person, session))
+        })
+        .collect::<Result<_, _>>()?;
+    let alice = Person::new("Alice")?;
+    let (session, snapshot) = alice.join(addr)?;
+    assert_eq!(
+        snapshot.peers.len(),
+        51,
+        "the snapshot lists everyone online"
+    );
+    let id = share(&session, "news.txt", b"hello everyone")?;
+    session.delete(id, Duration::from_secs(5))?;
+    drop(session);
+
+    for (_, watcher) in &watchers {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.len() < 4 {
+            let event = watcher.events().recv_deadline(deadline)?;
+            match event {
+                SessionEvent::PeerJoined(peer) if peer.username.starts_with("watcher") => {}
+                other => seen.push(other),
+            }
+        }
+        assert!(matches!(&seen[0], SessionEvent::PeerJoined(p) if p.username == "Alice"));
+        assert!(matches!(&seen[1], SessionEvent::FileOffered(f)
+            if f.id == id && f.name == "news.txt" && f.uploader == "Alice" && f.size == 14));
+        assert_eq!(seen[2], SessionEvent::FileDeleted(id));
+        assert!(matches!(seen[3], SessionEvent::PeerLeft(_)));
+    }
+    Ok(())
+}
+
+#[test]
+fn control_sessions_answer_ping_and_refuse_transfer_commands() -> TestResult {
+    let host = start(config())?;
+    let person = Person::new("Pat")?;
+    let mut raw = raw_join(host.local_addr(), &person.name, &person.identity)?;
+    raw.send(b"PING\n")?;
+    assert_eq!(raw.line()?, "PONG");
+    raw.send(b"DOWNLOAD:1\n")?;
+    assert_eq!(raw.line()?, "ERROR:Unexpected command in a control session");
+    assert!(raw.rest()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn shutdown_discards_uploads_in_progress_and_returns_promptly() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let host = start(disk_config(store.path()))?;
+    let mut raw = Raw::connect(host.local_addr())?;
+    raw.send(b"UPLOAD:1:Sid:half.bin:1000000\n")?;
+    assert_eq!(raw.line()?, "READY");
+    raw.send(&data(1000, 3))?;
+    let person = Person::new("Pat")?;
+    let (_session, _) = person.join(host.local_addr())?;
+    let started = Instant::now();
+    host.shutdown();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_dir(store.path().join("incoming")).is_ok_and(|d| d.count() == 0)
+    }));
+    let restarted = start(disk_config(store.path()))?;
+    assert!(restarted.files().is_empty());
+    Ok(())
+}
