@@ -43,10 +43,8 @@ pub(super) fn start(
             let _tracked = tracked;
             run(&session_shared, reader, peer, request);
         });
-    if spawned.is_err() {
-        if let Ok(stream) = error_stream {
-            refuse(&stream, "Host cannot take more participants right now");
-        }
+    if let (Err(_), Ok(stream)) = (spawned, error_stream) {
+        refuse(&stream, "Host cannot take more participants right now");
     }
 }
 

@@ -79,10 +79,10 @@ impl TransferHandle {
     /// Stops the transfer; it ends with [`TransferUpdate::Cancelled`].
     pub fn cancel(&self) {
         self.cancel.requested.store(true, Ordering::SeqCst);
-        if let Ok(stream) = self.cancel.stream.lock() {
-            if let Some(stream) = stream.as_ref() {
-                let _ = stream.shutdown(Shutdown::Both);
-            }
+        if let Ok(stream) = self.cancel.stream.lock()
+            && let Some(stream) = stream.as_ref()
+        {
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 }

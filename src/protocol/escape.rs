@@ -46,14 +46,14 @@ pub fn unescape(field: &[u8]) -> Result<String, ProtocolError> {
     let mut index = 0;
     while index < field.len() {
         let byte = field[index];
-        if byte == b'%' && index + 2 < field.len() {
-            if let (Some(high), Some(low)) =
+        if byte == b'%'
+            && index + 2 < field.len()
+            && let (Some(high), Some(low)) =
                 (hex_value(field[index + 1]), hex_value(field[index + 2]))
-            {
-                out.push(high << 4 | low);
-                index += 3;
-                continue;
-            }
+        {
+            out.push(high << 4 | low);
+            index += 3;
+            continue;
         }
         out.push(byte);
         index += 1;

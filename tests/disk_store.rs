@@ -1,0 +1,133 @@
+//! The disk store: files and their metadata survive a restart, leftovers of interrupted work
+//! are cleaned up, and two hosts cannot share one folder.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn files_and_metadata_survive_a_restart() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let alice = Person::new("Alice")?;
+    let content = data(3_000_000, 9);
+    let before = {
+        let host = start(disk_config(store.path()))?;
+        seed_upload(host.local_addr(), "UPLOAD:1:Guest:guest.txt:5\n", b"guest")?;
+        let (session, _) = alice.join(host.local_addr())?;
+        let mut connection = lanshare::participant::TransferConnection::connect(host.local_addr())?;
+        connection.authenticate(session.credentials())?;
+        connection.upload(
+            lanshare::protocol::UploadRequest {
+                client_id: session.client_id(),
+                username: "Alice".into(),
+                filename: "big: one.bin".into(),
+                size: content.len() as u64,
+            },
+            &mut &content[..],
+            &mut |_| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )?;
+        assert!(wait_until(Duration::from_secs(5), || host.files().len() == 2));
+        host.files()
+    };
+
+    let host = start(disk_config(store.path()))?;
+    let after = host.files();
+    assert_eq!(after.len(), 2);
+    for (old, new) in before.iter().zip(&after) {
+        assert_eq!(
+            old, new,
+            "every field is kept, upload time and owner included"
+        );
+    }
+    // Ids continue after the highest stored one.
+    seed_upload(host.local_addr(), "UPLOAD:1:Guest:third.txt:1\n", b"3")?;
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 3));
+    assert_eq!(
+        host.files()[2].id,
+        before.iter().map(|r| r.id).max().unwrap_or(0) + 1
+    );
+
+    // And the bytes are intact.
+    let big = after
+        .iter()
+        .find(|r| r.name == "big: one.bin")
+        .map(|r| r.id);
+    let mut raw = Raw::connect(host.local_addr())?;
+    raw.send(format!("DOWNLOAD:{}\n", big.unwrap_or(0)).as_bytes())?;
+    assert_eq!(raw.line()?, "FILE:big%3A one.bin:3000000");
+    raw.send(b"READY\n")?;
+    assert!(raw.bytes(content.len())? == content);
+    Ok(())
+}
+
+#[test]
+fn leftovers_of_interrupted_work_are_removed_at_start() -> TestResult {
+    let store = tempfile::tempdir()?;
+    {
+        let host = start(disk_config(store.path()))?;
+        seed_upload(host.local_addr(), "UPLOAD:1:Guest:kept.txt:4\n", b"kept")?;
+        assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    }
+    let files = store.path().join("files");
+    // What a host killed at various moments could leave behind:
+    std::fs::write(store.path().join("incoming/abc.part"), b"half an upload")?;
+    std::fs::write(
+        files.join("7.data"),
+        b"data renamed, metadata never written",
+    )?;
+    std::fs::write(files.join("8.json.tmp"), b"{\"half\":")?;
+    std::fs::write(files.join("9.json"), b"not json")?;
+    std::fs::write(files.join("9.data"), b"damaged entry")?;
+
+    let host = start(disk_config(store.path()))?;
+    let names: Vec<String> = host.files().iter().map(|r| r.name.clone()).collect();
+    assert_eq!(names, ["kept.txt"]);
+    let mut left: Vec<String> = std::fs::read_dir(&files)?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    left.sort();
+    assert_eq!(left, ["1.data", "1.json"]);
+    assert_eq!(std::fs::read_dir(store.path().join("incoming"))?.count(), 0);
+    Ok(())
+}
+
+#[test]
+fn two_hosts_cannot_share_a_store() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let _first = start(disk_config(store.path()))?;
+    let second = start(disk_config(store.path()));
+    let message = format!(
+        "{:#}",
+        second
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("second host started"))?
+    );
+    assert!(
+        message.contains("in use by another lanshare host"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[test]
+fn deleted_files_stay_deleted_after_a_restart() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let operator = Person::new("Op")?;
+    {
+        let host = start(lanshare::host::HostConfig {
+            operator: Some(operator.identity.public_key()),
+            ..disk_config(store.path())
+        })?;
+        seed_upload(host.local_addr(), "UPLOAD:1:Guest:gone.txt:4\n", b"gone")?;
+        assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+        let (session, _) = operator.join(host.local_addr())?;
+        session.delete(host.files()[0].id, Duration::from_secs(5))?;
+    }
+    let host = start(disk_config(store.path()))?;
+    assert!(host.files().is_empty());
+    assert_eq!(std::fs::read_dir(store.path().join("files"))?.count(), 0);
+    Ok(())
+}
