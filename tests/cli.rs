@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -255,16 +254,7 @@ fn watch_json_streams_offers_deletions_and_presence() -> TestResult {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let stdout = watch
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let (lines_tx, lines) = flume::unbounded();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
+    let lines = stdout_lines(&mut watch)?;
     assert!(wait_until(Duration::from_secs(10), || host.session_count() == 1));
 
     std::fs::write(dir.path().join("f.txt"), b"frank's")?;
@@ -303,84 +293,6 @@ fn watch_json_streams_offers_deletions_and_presence() -> TestResult {
     let status = wait_for_exit(&mut watch, Duration::from_secs(10))?;
     assert_eq!(status.code(), Some(1));
     Ok(())
-}
-
-fn wait_for_exit(child: &mut Child, limit: Duration) -> anyhow::Result<std::process::ExitStatus> {
-    let deadline = std::time::Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(status);
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill()?;
-            anyhow::bail!("process did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// `lanshare host` as a process, as someone would start it in a terminal.
-struct HostProcess {
-    child: Child,
-    address: SocketAddr,
-    log: flume::Receiver<String>,
-}
-
-impl HostProcess {
-    fn start(config_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lanshare"))
-            .args(["host", "--bind", "127.0.0.1", "--port", "0"])
-            .args(args)
-            .env("LANSHARE_CONFIG_DIR", config_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-        let (log_tx, log) = flume::unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = log_tx.send(line);
-            }
-        });
-        let first = log.recv_timeout(Duration::from_secs(10))?;
-        let address = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .ok_or_else(|| anyhow::anyhow!("no address in {first:?}"))?
-            .parse()?;
-        Ok(Self {
-            child,
-            address,
-            log,
-        })
-    }
-
-    fn wait_for_log(&self, needle: &str) -> anyhow::Result<String> {
-        loop {
-            let line = self.log.recv_timeout(Duration::from_secs(10))?;
-            if line.contains(needle) {
-                return Ok(line);
-            }
-        }
-    }
-
-    fn interrupt(&mut self) -> anyhow::Result<std::process::ExitStatus> {
-        Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()?;
-        wait_for_exit(&mut self.child, Duration::from_secs(10))
-    }
-}
-
-impl Drop for HostProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -4,40 +4,14 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::*;
 use lanshare::host::HostConfig;
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
-use lanshare::protocol::{UploadRequest, escape};
+use lanshare::protocol::escape;
 use lanshare::storage::StorageConfig;
-
-fn share(session: &Session, name: &str, bytes: &[u8]) -> anyhow::Result<u64> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    let stored = connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
-}
-
-fn fetch(host: SocketAddr, file_id: u64) -> anyhow::Result<Vec<u8>> {
-    let mut connection = TransferConnection::connect(host)?;
-    let mut bytes = Vec::new();
-    connection.download(file_id, &mut bytes, &mut |_| {}, &AtomicBool::new(false))?;
-    Ok(bytes)
-}
 
 /// The host still serves a normal client.
 fn still_serving(host: SocketAddr) -> TestResult {

@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
 use std::sync::atomic::AtomicBool;
 
 use common::*;
@@ -50,37 +49,16 @@ fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
 fn a_large_upload_and_download_use_bounded_host_memory() -> TestResult {
     const SIZE: u64 = 768 << 20;
     let dir = tempfile::tempdir()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lanshare"))
-        .args([
-            "host",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
+    let host = HostProcess::start(
+        &dir.path().join("config"),
+        &[
             "--max-file-size",
             "2GiB",
-        ])
-        .arg("--storage")
-        .arg(dir.path().join("store"))
-        .env("LANSHARE_CONFIG_DIR", dir.path().join("config"))
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let mut log = BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    );
-    let mut first = String::new();
-    log.read_line(&mut first)?;
-    let address = first
-        .split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .ok_or_else(|| anyhow::anyhow!("no address in {first:?}"))?
-        .parse()?;
-    std::thread::spawn(move || for _ in log.lines() {});
-
+            "--storage",
+            &dir.path().join("store").to_string_lossy(),
+        ],
+    )?;
+    let address = host.address;
     let pattern = || Pattern {
         block: data(1 << 20, 77),
         position: 0,
@@ -114,10 +92,8 @@ fn a_large_upload_and_download_use_bounded_host_memory() -> TestResult {
     assert_eq!(downloaded.size, SIZE);
     assert_eq!(received.finalize()[..], expected[..]);
 
-    let peak = peak_rss_kib(child.id())?;
+    let peak = peak_rss_kib(host.child.id())?;
     eprintln!("host peak RSS after a {SIZE}-byte upload and download: {peak} KiB");
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(
         peak < 64 * 1024,
         "host peak RSS {peak} KiB for a {SIZE}-byte file"

@@ -4,33 +4,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use common::*;
 use lanshare::host::HostConfig;
 use lanshare::identity::Identity;
-use lanshare::participant::{Error, Session, TransferConnection};
-use lanshare::protocol::{Role, UploadRequest};
-
-/// Uploads `bytes` as the session's participant.
-fn share(session: &Session, name: &str, bytes: &[u8]) -> anyhow::Result<u64> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    let stored = connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
-}
+use lanshare::participant::{Error, Session};
+use lanshare::protocol::Role;
 
 fn second_machine(host: SocketAddr) -> anyhow::Result<Raw> {
     Raw::connect_from([127, 0, 0, 2], host)

@@ -73,7 +73,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             path.clone(),
             sender,
         ) {
-            Ok(_) => follow(&label, size, &events),
+            Ok(handle) => follow(&label, size, &handle, &events),
             Err(error) => TransferUpdate::Failed(error.to_string()),
         };
         match outcome {
@@ -143,7 +143,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
         };
         let (sender, events) = flume::unbounded();
         let outcome = match spawn_download(address, entry.clone(), destination(entry)?, sender) {
-            Ok(_) => follow(&entry.name, entry.size, &events),
+            Ok(handle) => follow(&entry.name, entry.size, &handle, &events),
             Err(error) => TransferUpdate::Failed(error.to_string()),
         };
         match outcome {

@@ -2,17 +2,37 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt;
 
-use lanshare::participant::worker::{TransferEvent, TransferUpdate};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use lanshare::units::{format_rate, format_size};
+
+use lanshare::participant::worker::{TransferEvent, TransferHandle, TransferUpdate};
+
+/// Ctrl-C presses, as a channel (the handler is installed once, on first use).
+fn interrupts() -> &'static flume::Receiver<()> {
+    static INTERRUPTS: once_cell::sync::OnceCell<flume::Receiver<()>> =
+        once_cell::sync::OnceCell::new();
+    INTERRUPTS.get_or_init(|| {
+        let (sender, receiver) = flume::unbounded();
+        // Without the handler Ctrl-C still ends the process, only less tidily.
+        let _ = ctrlc::set_handler(move || {
+            let _ = sender.send(());
+        });
+        receiver
+    })
+}
 
 /// Waits for one transfer's events, drawing a bar with speed and ETA; returns its final
-/// update.
+/// update. Ctrl-C cancels the transfer (which then removes its partial file) and ends the
+/// process once it has.
 pub(super) fn follow(
     label: &str,
     total: u64,
+    handle: &TransferHandle,
     events: &flume::Receiver<TransferEvent>,
 ) -> TransferUpdate {
+    let interrupts = interrupts();
     let bar = ProgressBar::with_draw_target(
         Some(total),
         if std::io::stderr().is_terminal() {
@@ -22,21 +42,50 @@ pub(super) fn follow(
         },
     );
     if let Ok(style) = ProgressStyle::with_template(
-        "{msg:20!} [{bar:30.cyan/blue}] {bytes:>10}/{total_bytes:10} {bytes_per_sec:>11}  ETA {eta}",
+        "{msg:20!} [{bar:30.cyan/blue}] {done:>9} / {total:9} {rate:>11}  ETA {eta}",
     ) {
+        // Sizes in lanshare's own units (1024s, labelled MB as in the seed).
+        let style = style
+            .with_key("done", |state: &ProgressState, out: &mut dyn fmt::Write| {
+                let _ = out.write_str(&format_size(state.pos()));
+            })
+            .with_key(
+                "total",
+                |state: &ProgressState, out: &mut dyn fmt::Write| {
+                    let _ = out.write_str(&format_size(state.len().unwrap_or(0)));
+                },
+            )
+            .with_key("rate", |state: &ProgressState, out: &mut dyn fmt::Write| {
+                let _ = out.write_str(&format_rate(state.per_sec()));
+            });
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(label.to_owned());
+    let mut interrupted = false;
     loop {
-        let Ok(event) = events.recv() else {
-            bar.abandon();
-            return TransferUpdate::Failed("the transfer thread stopped unexpectedly".into());
-        };
-        match event.update {
-            TransferUpdate::Progress { done, .. } => bar.set_position(done),
-            update => {
+        let next = flume::Selector::new()
+            .recv(events, |event| event.map(|e| e.update).map_err(|_| false))
+            .recv(interrupts, |_| Err(true))
+            .wait();
+        match next {
+            Ok(TransferUpdate::Progress { done, .. }) => bar.set_position(done),
+            Ok(update) => {
                 bar.finish_and_clear();
+                if interrupted {
+                    eprintln!("lanshare: interrupted: {label} was not transferred");
+                    std::process::exit(130);
+                }
                 return update;
+            }
+            // Ctrl-C: cancel, and wait for the transfer to clean up (a second one quits now).
+            Err(true) if !interrupted => {
+                interrupted = true;
+                handle.cancel();
+            }
+            Err(true) => std::process::exit(130),
+            Err(false) => {
+                bar.abandon();
+                return TransferUpdate::Failed("the transfer thread stopped unexpectedly".into());
             }
         }
     }

@@ -205,6 +205,33 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The next field as a non-negative number.
+    fn number(&mut self, field: &'static str) -> Result<u64, ProtocolError> {
+        parse_u64(field, self.next(field)?)
+    }
+
+    /// The next field as escaped text.
+    fn text(&mut self, field: &'static str) -> Result<String, ProtocolError> {
+        unescape(self.next(field)?)
+    }
+
+    /// The next field as `N` bytes of hex.
+    fn hex<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], ProtocolError> {
+        parse_hex(field, self.next(field)?)
+    }
+
+    /// A line whose only field is one number, e.g. `DOWNLOAD:<file_id>`.
+    fn single_number(
+        command: &'static str,
+        rest: Option<&'a [u8]>,
+        field: &'static str,
+    ) -> Result<u64, ProtocolError> {
+        let mut fields = Self::new(command, rest);
+        let number = fields.number(field)?;
+        fields.finish()?;
+        Ok(number)
+    }
+
     /// Everything left on the line, `:` included.
     fn remainder(&mut self, field: &'static str) -> Result<&'a [u8], ProtocolError> {
         self.rest.take().ok_or(ProtocolError::MissingField {
@@ -289,26 +316,23 @@ impl ClientLine {
         let (command, rest) = split_command(line);
         match command {
             b"UPLOAD" => parse_upload(rest).map(Self::Upload),
-            b"DOWNLOAD" => {
-                let mut fields = Fields::new("DOWNLOAD", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
-                fields.finish()?;
-                Ok(Self::Download { file_id })
-            }
+            b"DOWNLOAD" => Ok(Self::Download {
+                file_id: Fields::single_number("DOWNLOAD", rest, "file id")?,
+            }),
             b"READY" if rest.is_none() => Ok(Self::Ready),
             b"AUTH" => {
                 let mut fields = Fields::new("AUTH", rest);
-                let client_id = parse_u64("client id", fields.next("client id")?)?;
-                let ticket = Ticket(parse_hex("ticket", fields.next("ticket")?)?);
+                let client_id = fields.number("client id")?;
+                let ticket = Ticket(fields.hex("ticket")?);
                 fields.finish()?;
                 Ok(Self::Auth { client_id, ticket })
             }
             b"LIST" if rest.is_none() => Ok(Self::List),
             b"JOIN" => {
                 let mut fields = Fields::new("JOIN", rest);
-                let version = parse_u64("version", fields.next("version")?)?;
-                let username = unescape(fields.next("username")?)?;
-                let public_key = parse_hex("public key", fields.next("public key")?)?;
+                let version = fields.number("version")?;
+                let username = fields.text("username")?;
+                let public_key = fields.hex("public key")?;
                 fields.finish()?;
                 let version = u32::try_from(version).map_err(|_| ProtocolError::BadValue {
                     field: "version",
@@ -322,16 +346,13 @@ impl ClientLine {
             }
             b"PROOF" => {
                 let mut fields = Fields::new("PROOF", rest);
-                let signature = parse_hex("signature", fields.next("signature")?)?;
+                let signature = fields.hex("signature")?;
                 fields.finish()?;
                 Ok(Self::Proof { signature })
             }
-            b"DELETE" => {
-                let mut fields = Fields::new("DELETE", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
-                fields.finish()?;
-                Ok(Self::Delete { file_id })
-            }
+            b"DELETE" => Ok(Self::Delete {
+                file_id: Fields::single_number("DELETE", rest, "file id")?,
+            }),
             b"PING" if rest.is_none() => Ok(Self::Ping),
             other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
         }
@@ -415,21 +436,21 @@ impl HostLine {
             }
             b"STORED" => {
                 let mut fields = Fields::new("STORED", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
-                let sha256 = Sha256Digest(parse_hex("sha256", fields.next("sha256")?)?);
+                let file_id = fields.number("file id")?;
+                let sha256 = Sha256Digest(fields.hex("sha256")?);
                 fields.finish()?;
                 Ok(Self::Stored { file_id, sha256 })
             }
             b"CHALLENGE" => {
                 let mut fields = Fields::new("CHALLENGE", rest);
-                let nonce = parse_hex("nonce", fields.next("nonce")?)?;
+                let nonce = fields.hex("nonce")?;
                 fields.finish()?;
                 Ok(Self::Challenge { nonce })
             }
             b"WELCOME" => {
                 let mut fields = Fields::new("WELCOME", rest);
-                let client_id = parse_u64("client id", fields.next("client id")?)?;
-                let ticket = Ticket(parse_hex("ticket", fields.next("ticket")?)?);
+                let client_id = fields.number("client id")?;
+                let ticket = Ticket(fields.hex("ticket")?);
                 let role = match fields.next("role")? {
                     b"participant" => Role::Participant,
                     b"operator" => Role::Operator,
@@ -449,11 +470,11 @@ impl HostLine {
             }
             b"FILE_OFFER" => {
                 let mut fields = Fields::new("FILE_OFFER", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
-                let name = unescape(fields.next("filename")?)?;
-                let size = parse_u64("file size", fields.next("filesize")?)?;
-                let uploader_name = unescape(fields.next("uploader name")?)?;
-                let uploader_id = parse_u64("uploader id", fields.next("uploader id")?)?;
+                let file_id = fields.number("file id")?;
+                let name = fields.text("filename")?;
+                let size = fields.number("file size")?;
+                let uploader_name = fields.text("uploader name")?;
+                let uploader_id = fields.number("uploader id")?;
                 fields.finish()?;
                 Ok(Self::FileOffer {
                     file_id,
@@ -465,9 +486,9 @@ impl HostLine {
             }
             b"FILE_META" => {
                 let mut fields = Fields::new("FILE_META", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                let file_id = fields.number("file id")?;
                 let uploaded_at_ms = parse_i64("upload time", fields.next("upload time")?)?;
-                let sha256 = Sha256Digest(parse_hex("sha256", fields.next("sha256")?)?);
+                let sha256 = Sha256Digest(fields.hex("sha256")?);
                 fields.finish()?;
                 Ok(Self::FileMeta {
                     file_id,
@@ -475,31 +496,25 @@ impl HostLine {
                     sha256,
                 })
             }
-            b"FILE_DELETED" => {
-                let mut fields = Fields::new("FILE_DELETED", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
-                fields.finish()?;
-                Ok(Self::FileDeleted { file_id })
-            }
+            b"FILE_DELETED" => Ok(Self::FileDeleted {
+                file_id: Fields::single_number("FILE_DELETED", rest, "file id")?,
+            }),
             b"PEER_JOINED" => {
                 let mut fields = Fields::new("PEER_JOINED", rest);
-                let client_id = parse_u64("client id", fields.next("client id")?)?;
-                let username = unescape(fields.next("username")?)?;
+                let client_id = fields.number("client id")?;
+                let username = fields.text("username")?;
                 fields.finish()?;
                 Ok(Self::PeerJoined {
                     client_id,
                     username,
                 })
             }
-            b"PEER_LEFT" => {
-                let mut fields = Fields::new("PEER_LEFT", rest);
-                let client_id = parse_u64("client id", fields.next("client id")?)?;
-                fields.finish()?;
-                Ok(Self::PeerLeft { client_id })
-            }
+            b"PEER_LEFT" => Ok(Self::PeerLeft {
+                client_id: Fields::single_number("PEER_LEFT", rest, "client id")?,
+            }),
             b"DELETE_FAILED" => {
                 let mut fields = Fields::new("DELETE_FAILED", rest);
-                let file_id = parse_u64("file id", fields.next("file id")?)?;
+                let file_id = fields.number("file id")?;
                 let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
                 Ok(Self::DeleteFailed { file_id, reason })
             }

@@ -2,10 +2,11 @@
 //! clients, the real binary, and test data.
 #![allow(dead_code)] // Each test file uses a different part of these helpers.
 
+use std::io::{BufRead, BufReader};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use lanshare::host::{Host, HostConfig, Timeouts};
@@ -255,4 +256,125 @@ pub fn raw_join(host: SocketAddr, name: &str, identity: &Identity) -> anyhow::Re
     let mut raw = Raw::connect(host)?;
     raw_join_on(&mut raw, name, identity)?;
     Ok(raw)
+}
+
+pub fn wait_for_exit(
+    child: &mut Child,
+    limit: Duration,
+) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            child.kill()?;
+            anyhow::bail!("process did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `lanshare host` as a process, as someone would start it in a terminal.
+pub struct HostProcess {
+    pub child: Child,
+    pub address: SocketAddr,
+    pub log: flume::Receiver<String>,
+}
+
+impl HostProcess {
+    pub fn start(config_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lanshare"))
+            .args(["host", "--bind", "127.0.0.1", "--port", "0"])
+            .args(args)
+            .env("LANSHARE_CONFIG_DIR", config_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let log = stdout_lines(&mut child)?;
+        let first = log.recv_timeout(Duration::from_secs(10))?;
+        let address = first
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .ok_or_else(|| anyhow::anyhow!("no address in {first:?}"))?
+            .parse()?;
+        Ok(Self {
+            child,
+            address,
+            log,
+        })
+    }
+
+    pub fn wait_for_log(&self, needle: &str) -> anyhow::Result<String> {
+        loop {
+            let line = self.log.recv_timeout(Duration::from_secs(10))?;
+            if line.contains(needle) {
+                return Ok(line);
+            }
+        }
+    }
+
+    pub fn interrupt(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()?;
+        wait_for_exit(&mut self.child, Duration::from_secs(10))
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Uploads `bytes` as `name`, proven as the session's participant; returns the file id.
+pub fn share(session: &Session, name: &str, bytes: &[u8]) -> anyhow::Result<u64> {
+    use lanshare::participant::TransferConnection;
+    use lanshare::protocol::UploadRequest;
+    let mut connection = TransferConnection::connect(session.host())?;
+    let credentials = session.credentials();
+    connection.authenticate(credentials)?;
+    let stored = connection.upload(
+        UploadRequest {
+            client_id: credentials.client_id,
+            username: credentials.username.clone(),
+            filename: name.into(),
+            size: bytes.len() as u64,
+        },
+        &mut &bytes[..],
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    Ok(stored.file_id)
+}
+
+/// Downloads a file's bytes into memory.
+pub fn fetch(host: SocketAddr, file_id: u64) -> anyhow::Result<Vec<u8>> {
+    let mut connection = lanshare::participant::TransferConnection::connect(host)?;
+    let mut bytes = Vec::new();
+    connection.download(
+        file_id,
+        &mut bytes,
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    Ok(bytes)
+}
+
+/// A child's stdout, line by line, on a channel (read by a thread of its own).
+pub fn stdout_lines(child: &mut Child) -> anyhow::Result<flume::Receiver<String>> {
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("stdout is not piped"))?;
+    let (sender, lines) = flume::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    Ok(lines)
 }

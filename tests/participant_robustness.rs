@@ -1,0 +1,219 @@
+//! The participant against a broken or hostile host: a download that is cut short, corrupted
+//! or cancelled leaves nothing behind, and nonsense from the host is an error, not a crash.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use lanshare::identity::Identity;
+use lanshare::participant::save::Destination;
+use lanshare::participant::worker::{TransferUpdate, spawn_download};
+use lanshare::participant::{Error, Session, TransferConnection};
+
+const SIZE: usize = 100_000;
+
+/// How the fake host sends file 1's bytes after `READY`.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Sends 40% of the bytes, then closes.
+    CutShort,
+    /// Sends the right number of wrong bytes.
+    Corrupt,
+    /// Sends 1000 bytes, then nothing, holding the connection open.
+    Stall,
+}
+
+/// A host that lists one file (whose real content is `data(SIZE, 1)`) and misbehaves on
+/// `DOWNLOAD` as told.
+fn fake_host(behaviour: Behaviour) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || serve(stream, behaviour));
+        }
+    });
+    Ok(address)
+}
+
+fn serve(mut stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
+    let content = data(SIZE, 1);
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 0 {
+        match line.trim_end() {
+            "LIST" => stream.write_all(
+                format!(
+                    "FILE_OFFER:1:data.bin:{SIZE}:Host:1\nFILE_META:1:1764000000000:{}\nEND\n",
+                    sha256_hex(&content)
+                )
+                .as_bytes(),
+            )?,
+            "DOWNLOAD:1" => {
+                stream.write_all(format!("FILE:data.bin:{SIZE}\n").as_bytes())?;
+                line.clear();
+                reader.read_line(&mut line)?;
+                match behaviour {
+                    Behaviour::CutShort => {
+                        stream.write_all(&content[..SIZE * 4 / 10])?;
+                        return Ok(());
+                    }
+                    Behaviour::Corrupt => stream.write_all(&data(SIZE, 2))?,
+                    Behaviour::Stall => {
+                        stream.write_all(&content[..1000])?;
+                        // Hold the connection until the client goes away.
+                        let mut sink = [0u8; 16];
+                        while reader.read(&mut sink)? > 0 {}
+                        return Ok(());
+                    }
+                }
+            }
+            _ => return Ok(()),
+        }
+        line.clear();
+    }
+    Ok(())
+}
+
+fn empty(dir: &Path) -> anyhow::Result<bool> {
+    Ok(std::fs::read_dir(dir)?.next().is_none())
+}
+
+#[test]
+fn a_download_cut_short_leaves_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host: fake_host(Behaviour::CutShort)?,
+    };
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out)?;
+    let output = cli.run(&["get", "1", "-o", &out.to_string_lossy()])?;
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("#1: connection to the host lost: the host closed the connection after 40000 of 100000 bytes"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(empty(&out)?, "no file and no .part left");
+    Ok(())
+}
+
+#[test]
+fn a_corrupted_download_is_not_kept() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host: fake_host(Behaviour::Corrupt)?,
+    };
+    let target = dir.path().join("out.bin");
+    let output = cli.run(&["get", "1", "-o", &target.to_string_lossy()])?;
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output)
+            .contains("'data.bin' arrived damaged (SHA-256 mismatch); nothing was saved"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!target.exists());
+    assert!(!dir.path().join("out.bin.part").exists());
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_cancels_a_download_and_removes_its_part_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host: fake_host(Behaviour::Stall)?,
+    };
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out)?;
+    let child = cli
+        .command(&["get", "1", "-o", &out.to_string_lossy()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    assert!(wait_until(Duration::from_secs(10), || out
+        .join("data.bin.part")
+        .exists()));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    let output = child.wait_with_output()?;
+    assert_eq!(output.status.code(), Some(130));
+    assert!(stderr(&output).contains("interrupted: data.bin was not transferred"));
+    assert!(empty(&out)?, "the .part file is removed");
+    Ok(())
+}
+
+#[test]
+fn cancelling_a_worker_download_reports_cancelled_and_keeps_nothing() -> TestResult {
+    let host = fake_host(Behaviour::Stall)?;
+    let dir = tempfile::tempdir()?;
+    let entry = TransferConnection::connect(host)?.list()?.remove(0);
+    let (sender, events) = flume::unbounded();
+    let handle = spawn_download(host, entry, Destination::Folder(dir.path().into()), sender)?;
+    // Wait for the first progress, then cancel.
+    let first = events.recv_timeout(Duration::from_secs(10))?;
+    assert!(
+        matches!(first.update, TransferUpdate::Progress { .. }),
+        "{first:?}"
+    );
+    handle.cancel();
+    let last = loop {
+        let event = events.recv_timeout(Duration::from_secs(10))?;
+        if event.update.is_final() {
+            break event;
+        }
+    };
+    assert_eq!(last.update, TransferUpdate::Cancelled);
+    assert_eq!(last.id, handle.id());
+    assert!(empty(dir.path())?);
+    Ok(())
+}
+
+/// A host that answers any first line with `reply`.
+fn scripted_host(reply: &'static [u8]) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut line = String::new();
+            let _ = BufReader::new(&stream).read_line(&mut line);
+            let _ = stream.write_all(reply);
+        }
+    });
+    Ok(address)
+}
+
+#[test]
+fn nonsense_from_a_host_is_an_error_not_a_crash() -> TestResult {
+    let identity = Identity::generate()?;
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"WHAT\n",
+            "unexpected reply from the host: Unknown command 'WHAT'",
+        ),
+        (
+            b"CHALLENGE:zz\n",
+            "unexpected reply from the host: Invalid nonce",
+        ),
+        (b"ERROR:go away\n", "go away"),
+        (b"", "the host closed the connection"),
+    ];
+    for (reply, expected) in cases {
+        let host = scripted_host(reply)?;
+        let error = Session::join(host, "Ann", &identity).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains(expected), "{reply:?}: {message}");
+    }
+    let endless: &'static [u8] = Box::leak(vec![b'x'; 20_000].into_boxed_slice());
+    let host = scripted_host(endless)?;
+    let result = TransferConnection::connect(host)?.list();
+    assert!(matches!(result, Err(Error::Protocol(_))), "{result:?}");
+    Ok(())
+}
