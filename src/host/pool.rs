@@ -29,7 +29,11 @@ impl<T: Send + 'static> WorkerPool<T> {
                     .name(format!("lanshare-worker-{index}"))
                     .spawn(move || {
                         while let Ok(item) = receiver.recv() {
-                            handler(item);
+                            // A bug must not cost the pool a worker: log it and carry on.
+                            let run = std::panic::AssertUnwindSafe(|| handler(item));
+                            if std::panic::catch_unwind(run).is_err() {
+                                tracing::error!("A connection handler panicked; worker continues");
+                            }
                         }
                     })
             })
@@ -63,6 +67,27 @@ impl<T: Send + 'static> WorkerPool<T> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_panicking_item_does_not_cost_a_worker() {
+        let done = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&done);
+        let Ok(mut pool) = WorkerPool::new(
+            1,
+            4,
+            Arc::new(move |item: u32| {
+                assert!(item != 0, "item zero panics");
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        ) else {
+            panic!("pool did not start");
+        };
+        for item in [0, 1, 2] {
+            assert!(pool.try_submit(item).is_ok());
+        }
+        pool.close();
+        assert_eq!(done.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn runs_items_and_refuses_when_saturated() {
