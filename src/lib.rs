@@ -13,3 +13,5 @@ pub mod protocol;
 pub mod random;
 pub mod storage;
 pub mod units;
+#[cfg(feature = "gui")]
+pub mod gui;
