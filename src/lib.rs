@@ -5,6 +5,8 @@
 //! desktop app are thin layers over it.
 
 pub mod config;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod host;
 pub mod identity;
 pub mod net;
@@ -13,5 +15,3 @@ pub mod protocol;
 pub mod random;
 pub mod storage;
 pub mod units;
-#[cfg(feature = "gui")]
-pub mod gui;

@@ -65,12 +65,9 @@ impl Hosting {
         } else {
             vec![host.local_addr()]
         };
-        let session = Participant::join(
-            format!("127.0.0.1:{port}"),
-            name,
-            identity,
-            transfer_events,
-        );
+        let session =
+            Participant::join(format!("127.0.0.1:{port}"), name, identity, transfer_events)
+                .hosting();
         Ok(Self {
             host: Some(host),
             addresses,
@@ -154,14 +151,21 @@ impl Hosting {
             online.join(", ")
         };
         let serving: Element<'_, Message> = if self.serving.is_empty() {
-            text("No transfers right now").size(14).color(theme::MUTED).into()
+            text("No transfers right now")
+                .size(14)
+                .color(theme::MUTED)
+                .into()
         } else {
-            column(self.serving.iter().map(serving_row)).spacing(6).into()
+            column(self.serving.iter().map(serving_row))
+                .spacing(6)
+                .into()
         };
         let panel = container(
             column![
                 row![
-                    text(format!("Hosting on port {port}")).size(22).width(Length::Fill),
+                    text(format!("Hosting on port {port}"))
+                        .size(22)
+                        .width(Length::Fill),
                     button(text("Stop hosting").size(15))
                         .padding([8, 16])
                         .style(theme::danger_button)

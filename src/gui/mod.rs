@@ -305,7 +305,12 @@ impl App {
             .live_feed()
             .map(|feed| feed.drain().into_iter().map(Message::Live).collect())
             .unwrap_or_default();
-        messages.extend(self.transfer_feed.drain().into_iter().map(Message::Transfer));
+        messages.extend(
+            self.transfer_feed
+                .drain()
+                .into_iter()
+                .map(Message::Transfer),
+        );
         messages
     }
 }

@@ -19,7 +19,9 @@ use super::transfers::{Finished, Transfers, Way};
 use crate::identity::Identity;
 use crate::participant::live::{LiveEvent, LiveSession};
 use crate::participant::save::{Destination, safe_file_name};
-use crate::participant::worker::{TransferEvent, TransferId, TransferUpdate, spawn_download, spawn_upload};
+use crate::participant::worker::{
+    TransferEvent, TransferId, TransferUpdate, spawn_download, spawn_upload,
+};
 use crate::participant::{Credentials, FileEntry, SessionEvent};
 use crate::protocol::{ClientId, FileId, Role};
 use crate::units::format_size;
@@ -28,6 +30,8 @@ use crate::units::format_size;
 const MAX_FOLDER_FILES: usize = 10_000;
 /// Notices kept on screen at most.
 const MAX_NOTICES: usize = 4;
+/// The id of the filter box.
+pub const FILTER_INPUT: &str = "filter";
 
 /// Where the connection to the host stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +77,7 @@ pub struct Participant {
     notices: Vec<Notice>,
     next_notice: u64,
     drop_hover: bool,
+    hosting: bool,
 }
 
 /// What the participant screen can be told.
@@ -146,7 +151,15 @@ impl Participant {
             notices: Vec::new(),
             next_notice: 0,
             drop_hover: false,
+            hosting: false,
         }
+    }
+
+    /// Marks this as the host's own session, shown inside the host screen (which has its own
+    /// way out, "Stop hosting").
+    pub fn hosting(mut self) -> Self {
+        self.hosting = true;
+        self
     }
 
     /// The live session's feed (for the app's subscription, or tests).
@@ -349,12 +362,14 @@ impl Participant {
                 format!("'{}' saved to {}", finished.name, path.display()),
             ),
             (_, TransferUpdate::Cancelled) => (false, format!("'{}' cancelled", finished.name)),
-            (Way::Upload, TransferUpdate::Failed(reason)) => {
-                (false, format!("Failed to upload '{}': {reason}", finished.name))
-            }
-            (Way::Download, TransferUpdate::Failed(reason)) => {
-                (false, format!("Failed to download '{}': {reason}", finished.name))
-            }
+            (Way::Upload, TransferUpdate::Failed(reason)) => (
+                false,
+                format!("Failed to upload '{}': {reason}", finished.name),
+            ),
+            (Way::Download, TransferUpdate::Failed(reason)) => (
+                false,
+                format!("Failed to download '{}': {reason}", finished.name),
+            ),
             (_, other) => (false, format!("'{}': {other:?}", finished.name)),
         };
         self.notice(good, text);
@@ -363,7 +378,10 @@ impl Participant {
     /// Starts uploading files (a folder adds every file in it, named by its path inside).
     fn upload(&mut self, paths: Vec<PathBuf>) {
         let Some((host, credentials)) = self.connected() else {
-            self.notice(false, "Not connected to the host: try again once reconnected".into());
+            self.notice(
+                false,
+                "Not connected to the host: try again once reconnected".into(),
+            );
             return;
         };
         let credentials = credentials.clone();
@@ -382,7 +400,10 @@ impl Participant {
         if files.len() > MAX_FOLDER_FILES {
             self.notice(
                 false,
-                format!("Too many files ({}); share at most {MAX_FOLDER_FILES} at once", files.len()),
+                format!(
+                    "Too many files ({}); share at most {MAX_FOLDER_FILES} at once",
+                    files.len()
+                ),
             );
             return;
         }
@@ -429,24 +450,35 @@ impl Participant {
                     || f.uploader.to_lowercase().contains(&filter)
             })
             .collect();
-        files.sort_by(|a, b| (b.uploaded_at, b.id).cmp(&(a.uploaded_at, a.id)));
+        files.sort_by_key(|f| std::cmp::Reverse((f.uploaded_at, f.id)));
         files
     }
 
     /// Draws the screen.
     pub fn view(&self) -> Element<'_, Message> {
-        let body = column![self.header(), self.status_banner(), self.notices(), self.list()]
-            .spacing(12)
-            .padding(16);
+        let body = column![
+            self.header(),
+            self.status_banner(),
+            self.notices(),
+            self.list()
+        ]
+        .spacing(12)
+        .padding(16);
         let mut layers = stack![body];
         if !self.transfers.is_empty() {
             if self.transfers_hidden {
                 layers = layers.push(
                     container(
-                        button(text(format!("{} transfer(s) in progress — show", self.transfers.len())).size(14))
-                            .padding([8, 14])
-                            .style(theme::primary_button)
-                            .on_press(Message::ToggleTransfers),
+                        button(
+                            text(format!(
+                                "{} transfer(s) in progress — show",
+                                self.transfers.len()
+                            ))
+                            .size(14),
+                        )
+                        .padding([8, 14])
+                        .style(theme::primary_button)
+                        .on_press(Message::ToggleTransfers),
                     )
                     .align_bottom(Length::Fill)
                     .align_right(Length::Fill)
@@ -470,20 +502,37 @@ impl Participant {
     fn header(&self) -> Element<'_, Message> {
         let (dot, status) = match &self.connection {
             Connection::Connecting => (theme::WARNING, format!("Connecting to {}…", self.address)),
+            Connection::Connected { .. } if self.hosting => (
+                theme::SUCCESS,
+                format!("Sharing as {} · {} online", self.username, self.peers.len()),
+            ),
             Connection::Connected { host, .. } => (
                 theme::SUCCESS,
-                format!("Connected to {host} as {} · {} online", self.username, self.peers.len()),
+                format!(
+                    "Connected to {host} as {} · {} online",
+                    self.username,
+                    self.peers.len()
+                ),
             ),
             Connection::Lost { .. } => (theme::WARNING, "Reconnecting…".to_owned()),
             Connection::Failed { .. } => (theme::DANGER, "Disconnected".to_owned()),
         };
         let can_upload = self.connected().is_some();
+        let leave = (!self.hosting).then(|| {
+            button(text("Leave").size(15))
+                .padding([8, 16])
+                .style(theme::secondary_button)
+                .on_press(Message::Leave)
+        });
         row![
             column![
                 text("Shared files").size(24),
-                row![text("●").color(dot).size(14), text(status).size(14).color(theme::MUTED)]
-                    .spacing(6)
-                    .align_y(Alignment::Center),
+                row![
+                    text("●").color(dot).size(14),
+                    text(status).size(14).color(theme::MUTED)
+                ]
+                .spacing(6)
+                .align_y(Alignment::Center),
             ]
             .spacing(4)
             .width(Length::Fill),
@@ -491,11 +540,8 @@ impl Participant {
                 .padding([8, 16])
                 .style(theme::primary_button)
                 .on_press_maybe(can_upload.then_some(Message::UploadClicked)),
-            button(text("Leave").size(15))
-                .padding([8, 16])
-                .style(theme::secondary_button)
-                .on_press(Message::Leave),
         ]
+        .push(leave)
         .spacing(10)
         .align_y(Alignment::Center)
         .into()
@@ -537,7 +583,11 @@ impl Participant {
 
     fn notices(&self) -> Element<'_, Message> {
         column(self.notices.iter().map(|notice| {
-            let color = if notice.good { theme::SUCCESS } else { theme::DANGER };
+            let color = if notice.good {
+                theme::SUCCESS
+            } else {
+                theme::DANGER
+            };
             container(
                 row![
                     text(notice.text.clone()).size(14).width(Length::Fill),
@@ -567,6 +617,7 @@ impl Participant {
         };
         let filter = row![
             text_input("Filter by name or uploader", &self.filter)
+                .id(FILTER_INPUT)
                 .on_input(Message::FilterChanged)
                 .padding(8)
                 .style(theme::input)
@@ -599,16 +650,25 @@ impl Participant {
     }
 
     fn file_row<'a>(&self, file: &'a FileEntry) -> Element<'a, Message> {
-        let when = file.uploaded_at.with_timezone(&Local).format("%Y-%m-%d %H:%M");
+        let when = file
+            .uploaded_at
+            .with_timezone(&Local)
+            .format("%Y-%m-%d %H:%M");
         let details = format!(
             "{} • Uploaded by {} • {when}",
             format_size(file.size),
             file.uploader
         );
-        let mut actions = row![button(text("Download").size(14))
-            .padding([8, 16])
-            .style(theme::primary_button)
-            .on_press_maybe(self.connected().is_some().then_some(Message::DownloadClicked(file.id)))]
+        let mut actions = row![
+            button(text("Download").size(14))
+                .padding([8, 16])
+                .style(theme::primary_button)
+                .on_press_maybe(
+                    self.connected()
+                        .is_some()
+                        .then_some(Message::DownloadClicked(file.id))
+                )
+        ]
         .spacing(8);
         if self.may_delete(file) {
             actions = actions.push(

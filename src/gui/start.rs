@@ -6,6 +6,11 @@ use iced::{Alignment, Element, Length};
 use super::theme;
 use crate::protocol::{DEFAULT_PORT, validate_username};
 
+/// The id of the display-name field.
+pub const NAME_INPUT: &str = "name";
+/// The id of the host-address field.
+pub const ADDRESS_INPUT: &str = "address";
+
 /// The two ways to use lanshare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -109,8 +114,11 @@ impl Start {
     pub fn view(&self) -> Element<'_, Message> {
         let choice = |role: Role, title: &'static str, detail: &'static str| {
             button(
-                column![text(title).size(20), text(detail).size(13).color(theme::MUTED)]
-                    .spacing(6),
+                column![
+                    text(title).size(20),
+                    text(detail).size(13).color(theme::MUTED)
+                ]
+                .spacing(6),
             )
             .padding(16)
             .width(Length::Fill)
@@ -134,6 +142,7 @@ impl Start {
         let name = column![
             text("Your name").size(14).color(theme::MUTED),
             text_input("How others see you", &self.name)
+                .id(NAME_INPUT)
                 .on_input(Message::NameChanged)
                 .on_submit(Message::Continue)
                 .padding(10)
@@ -146,11 +155,15 @@ impl Start {
             form = form.push(
                 column![
                     text("Host address").size(14).color(theme::MUTED),
-                    text_input(&format!("e.g. 192.168.1.20 or 192.168.1.20:{DEFAULT_PORT}"), &self.address)
-                        .on_input(Message::AddressChanged)
-                        .on_submit(Message::Continue)
-                        .padding(10)
-                        .style(theme::input),
+                    text_input(
+                        &format!("e.g. 192.168.1.20 or 192.168.1.20:{DEFAULT_PORT}"),
+                        &self.address
+                    )
+                    .id(ADDRESS_INPUT)
+                    .on_input(Message::AddressChanged)
+                    .on_submit(Message::Continue)
+                    .padding(10)
+                    .style(theme::input),
                 ]
                 .spacing(6),
             );
@@ -203,7 +216,12 @@ mod tests {
         assert_eq!(start.error.as_deref(), Some("User name is empty"));
         start.update(Message::NameChanged("Bob".into()));
         assert_eq!(start.update(Message::Continue), Action::None);
-        assert!(start.error.as_deref().is_some_and(|e| e.contains("address")));
+        assert!(
+            start
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("address"))
+        );
         start.update(Message::AddressChanged(" 10.0.0.2 ".into()));
         assert_eq!(
             start.update(Message::Continue),

@@ -42,8 +42,9 @@ impl Running {
 
     fn eta(&self) -> Option<Duration> {
         let rate = self.rate();
-        (rate > 0.0 && self.done > 0)
-            .then(|| Duration::from_secs_f64((self.total - self.done.min(self.total)) as f64 / rate))
+        (rate > 0.0 && self.done > 0).then(|| {
+            Duration::from_secs_f64((self.total - self.done.min(self.total)) as f64 / rate)
+        })
     }
 }
 
@@ -79,7 +80,10 @@ impl Transfers {
 
     /// Applies a worker's event; returns the transfer if this was its end.
     pub fn apply(&mut self, event: TransferEvent) -> Option<Finished> {
-        let index = self.running.iter().position(|t| t.handle.id() == event.id)?;
+        let index = self
+            .running
+            .iter()
+            .position(|t| t.handle.id() == event.id)?;
         match event.update {
             TransferUpdate::Progress { done, total } => {
                 let transfer = &mut self.running[index];
@@ -151,7 +155,9 @@ impl Transfers {
             container(
                 column![
                     row![
-                        text(format!("{arrow} {}", transfer.name)).size(15).width(Length::Fill),
+                        text(format!("{arrow} {}", transfer.name))
+                            .size(15)
+                            .width(Length::Fill),
                         button(text("Cancel").size(13))
                             .padding([4, 10])
                             .style(theme::secondary_button)

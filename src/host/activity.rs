@@ -129,7 +129,10 @@ mod tests {
         upload.set(40);
         let now = activity.snapshot();
         assert_eq!(now.len(), 2);
-        assert_eq!((now[0].name.as_str(), now[0].done, now[0].total), ("a.bin", 40, 100));
+        assert_eq!(
+            (now[0].name.as_str(), now[0].done, now[0].total),
+            ("a.bin", 40, 100)
+        );
         assert_eq!(now[1].direction, Direction::Download);
         drop(upload);
         drop(download);

@@ -25,8 +25,8 @@ use anyhow::Context;
 
 use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, HostLine};
 use crate::storage::{FileRecord, Storage, StorageConfig};
-pub use activity::{ActiveTransfer, Direction};
 use activity::Activity;
+pub use activity::{ActiveTransfer, Direction};
 use pool::WorkerPool;
 use registry::Registry;
 

@@ -70,7 +70,15 @@ impl LiveSession {
             .name("lanshare-live-session".into())
             .spawn({
                 let event_sender = event_sender.clone();
-                move || run(&address, &username, &identity, &command_receiver, &event_sender)
+                move || {
+                    run(
+                        &address,
+                        &username,
+                        &identity,
+                        &command_receiver,
+                        &event_sender,
+                    )
+                }
             });
         if let Err(error) = spawned {
             let _ = event_sender.send(LiveEvent::Failed {
@@ -167,7 +175,10 @@ fn run(
 
 /// Errors that another attempt would only repeat.
 fn is_final(error: &Error) -> bool {
-    matches!(error, Error::Refused(_) | Error::BadAddress(_) | Error::Protocol(_))
+    matches!(
+        error,
+        Error::Refused(_) | Error::BadAddress(_) | Error::Protocol(_)
+    )
 }
 
 /// Forwards a joined session's events and carries out commands until either ends.
