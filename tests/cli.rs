@@ -368,3 +368,22 @@ fn host_arguments_are_checked() -> TestResult {
     assert!(!taken.status.success());
     Ok(())
 }
+
+#[cfg(feature = "gui")]
+#[test]
+fn without_a_display_the_app_explains_instead_of_crashing() -> TestResult {
+    let output = Command::new(env!("CARGO_BIN_EXE_lanshare"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("WAYLAND_SOCKET")
+        .env("LANSHARE_CONFIG_DIR", tempfile::tempdir()?.path())
+        .output()?;
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "lanshare: error: no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is \
+         set)\nhint: `lanshare host` runs a host without a window; `lanshare --help` lists the \
+         other commands\n"
+    );
+    Ok(())
+}

@@ -373,3 +373,111 @@ fn participant_screen_looks_as_committed() -> TestResult {
     assert!(matches_snapshot(&app, "participant")?);
     Ok(())
 }
+
+fn dialog<T>(chosen: Option<T>) -> lanshare::gui::bridge::DialogResult<T> {
+    lanshare::gui::bridge::DialogResult {
+        opened: Instant::now() - Duration::from_secs(2),
+        chosen,
+    }
+}
+
+fn transfer_ended(message: &Message) -> bool {
+    matches!(message, Message::Transfer(e) if e.update.is_final())
+}
+
+#[test]
+fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> TestResult {
+    let host = start(lanshare::host::HostConfig {
+        max_file_size: 1 << 30,
+        ..config()
+    })?;
+    let dir = tempfile::tempdir()?;
+    let launch = Launch::Join {
+        address: host.local_addr().to_string(),
+        user: Some("Bob".into()),
+    };
+    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    pump(&mut app, connected)?;
+    let alice = Person::new("Alice")?;
+    let (session, _) = alice.join(host.local_addr())?;
+    let content = data(3_000_000, 8);
+    let small = share(&session, "small.bin", &content)?;
+    let big = share(&session, "big.bin", &data(200 << 20, 9))?;
+    pump(
+        &mut app,
+        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == big),
+    )?;
+
+    // Download clicked, then the save dialog answered.
+    interact(&mut app, |ui| {
+        ui.click("Download")?;
+        Ok(())
+    })?;
+    let target = dir.path().join("saved.bin");
+    let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
+        small,
+        dialog(Some(target.clone())),
+    )));
+    pump(&mut app, transfer_ended)?;
+    assert!(std::fs::read(&target)? == content);
+    assert!(shows(
+        &app,
+        &format!("'small.bin' saved to {}", target.display())
+    ));
+
+    // A download cancelled from the progress modal leaves no file and no .part.
+    let cancelled = dir.path().join("big.bin");
+    let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
+        big,
+        dialog(Some(cancelled.clone())),
+    )));
+    assert!(shows(&app, "1 transfer in progress"));
+    interact(&mut app, |ui| {
+        ui.click("Cancel")?;
+        Ok(())
+    })?;
+    pump(&mut app, transfer_ended)?;
+    assert!(shows(&app, "'big.bin' cancelled"));
+    assert!(!cancelled.exists());
+    assert!(!dir.path().join("big.bin.part").exists());
+    Ok(())
+}
+
+#[test]
+fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResult {
+    let first = start(config())?;
+    let address = first.local_addr();
+    seed_upload(address, "UPLOAD:1:Old:before.txt:3\n", b"old")?;
+    assert!(wait_until(Duration::from_secs(5), || first.files().len() == 1));
+    let dir = tempfile::tempdir()?;
+    let launch = Launch::Join {
+        address: address.to_string(),
+        user: Some("Bob".into()),
+    };
+    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    pump(&mut app, connected)?;
+    assert!(shows(&app, "before.txt"));
+
+    first.shutdown();
+    pump(&mut app, |m| {
+        matches!(m, Message::Live(LiveEvent::Lost { .. }))
+    })?;
+    let view_text = |app: &App| {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        ui.find("Reconnecting…").is_ok()
+    };
+    assert!(view_text(&app), "the status says it is reconnecting");
+
+    // A new host comes up on the same address with other files: the list follows it.
+    let second = start(lanshare::host::HostConfig {
+        bind: address,
+        ..config()
+    })?;
+    seed_upload(address, "UPLOAD:1:New:after.txt:3\n", b"new")?;
+    assert!(wait_until(Duration::from_secs(5), || second.files().len() == 1));
+    pump(&mut app, connected)?;
+    assert!(shows(&app, "after.txt"));
+    assert!(!shows(&app, "before.txt"));
+    assert!(!view_text(&app));
+    Ok(())
+}

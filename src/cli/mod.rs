@@ -62,6 +62,9 @@ struct GuiArgs {
     /// Your display name (default: the name used last, else your OS user name).
     #[arg(long, env = "LANSHARE_USER")]
     user: Option<String>,
+    /// The port to host on.
+    #[arg(long, default_value_t = lanshare::protocol::DEFAULT_PORT)]
+    port: u16,
 }
 
 #[cfg(feature = "gui")]
@@ -83,8 +86,18 @@ fn gui(args: Option<&GuiArgs>) -> anyhow::Result<()> {
         },
         _ => Launch::Start,
     };
-    lanshare::gui::run(launch).map_err(|error| {
-        error.context("use `lanshare host` for a host without a window, or see `lanshare --help`")
+    let options = lanshare::gui::Options {
+        host_bind: std::net::SocketAddr::from((
+            [0, 0, 0, 0],
+            args.map_or(lanshare::protocol::DEFAULT_PORT, |a| a.port),
+        )),
+        ..lanshare::gui::Options::default()
+    };
+    lanshare::gui::run(launch, options).map_err(|error| {
+        anyhow::anyhow!(
+            "{error:#}\nhint: `lanshare host` runs a host without a window; \
+             `lanshare --help` lists the other commands"
+        )
     })
 }
 

@@ -330,10 +330,26 @@ fn window_icon() -> Option<window::Icon> {
 /// The font the app (and its snapshot tests) draw with.
 pub const FONT: Font = Font::with_name("DejaVu Sans");
 
+/// On Linux and the BSDs a window needs an X11 or Wayland display; without one, iced would
+/// panic while creating its event loop, so say so first.
+fn check_display() -> anyhow::Result<()> {
+    let unix_desktop = cfg!(all(unix, not(target_os = "macos")));
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY", "WAYLAND_SOCKET"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()));
+    if unix_desktop && !has_display {
+        anyhow::bail!(
+            "no display to open a window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+        );
+    }
+    Ok(())
+}
+
 /// Opens the window and runs the app until it is closed.
-pub fn run(launch: Launch) -> anyhow::Result<()> {
+pub fn run(launch: Launch, options: Options) -> anyhow::Result<()> {
+    check_display()?;
     iced::application(
-        move || App::new(launch.clone(), Options::default()),
+        move || App::new(launch.clone(), options.clone()),
         App::update,
         App::view,
     )

@@ -255,19 +255,26 @@ impl Participant {
                 }
             }
             Message::SavePicked(file_id, result) => {
-                let destination = match (result.never_showed(), result.chosen) {
-                    (_, Some(path)) => Some(Destination::Path {
-                        path,
-                        overwrite: true,
-                    }),
-                    // No dialog could be shown: save into Downloads under a free name.
-                    (true, None) => Some(Destination::Folder(
-                        dirs::download_dir().unwrap_or_else(|| PathBuf::from(".")),
-                    )),
-                    (false, None) => None,
-                };
-                if let Some(destination) = destination {
-                    self.download(file_id, destination);
+                if let Some(path) = result.chosen {
+                    self.download(
+                        file_id,
+                        Destination::Path {
+                            path,
+                            overwrite: true,
+                        },
+                    );
+                } else if result.never_showed() {
+                    // No dialog could be shown: save into the downloads folder, under a free
+                    // name, and say where.
+                    let folder = downloads_folder();
+                    self.notice(
+                        true,
+                        format!(
+                            "No save dialog is available on this system; saving into {}",
+                            folder.display()
+                        ),
+                    );
+                    self.download(file_id, Destination::Folder(folder));
                 }
             }
             Message::DeleteClicked(file_id) => self.live.delete(file_id),
@@ -695,6 +702,18 @@ impl Participant {
         .width(Length::Fill)
         .style(theme::card)
         .into()
+    }
+}
+
+/// Where downloads go when no save dialog can be shown: the user's downloads folder (made if
+/// missing), else the home folder's `Downloads`, else the temporary folder.
+fn downloads_folder() -> PathBuf {
+    let folder = dirs::download_dir()
+        .or_else(|| dirs::home_dir().map(|home| home.join("Downloads")))
+        .unwrap_or_else(std::env::temp_dir);
+    match std::fs::create_dir_all(&folder) {
+        Ok(()) => folder,
+        Err(_) => std::env::temp_dir(),
     }
 }
 
