@@ -5,6 +5,7 @@
 //! desktop app are thin layers over it.
 
 pub mod config;
+pub mod discovery;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod host;

@@ -347,6 +347,7 @@ fn host_arguments_are_checked() -> TestResult {
         Command::new(env!("CARGO_BIN_EXE_lanshare"))
             .arg("host")
             .args(args)
+            .env("LANSHARE_NO_DISCOVERY", "1")
             .output()
     };
     let bad_size = run(&["--max-file-size", "lots"])?;

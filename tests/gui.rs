@@ -33,6 +33,8 @@ fn options(dir: &Path, name: &str) -> anyhow::Result<Options> {
     Ok(Options {
         config_dir: dir.to_path_buf(),
         host_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        // Tests send nothing beyond loopback: no announcing, no looking for hosts.
+        discovery: false,
     })
 }
 

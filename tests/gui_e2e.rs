@@ -55,6 +55,8 @@ fn app(config: &Path, args: &[&str]) -> anyhow::Result<Running> {
         Command::new(env!("CARGO_BIN_EXE_lanshare"))
             .args(args)
             .env("LANSHARE_CONFIG_DIR", config)
+            // Tests send nothing beyond loopback: no announcing or looking for hosts.
+            .env("LANSHARE_NO_DISCOVERY", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?,

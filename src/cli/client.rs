@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use lanshare::config::{Settings, config_dir, default_username};
+use lanshare::discovery;
 use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{TransferUpdate, spawn_download, spawn_upload};
@@ -20,10 +21,45 @@ use lanshare::units::format_size;
 
 use super::output::{file_json, file_table, local_time, printable};
 use super::progress::follow;
-use super::{GetArgs, LsArgs, RmArgs, SendArgs, User, WatchArgs};
+use super::{GetArgs, HostsArgs, LsArgs, RmArgs, SendArgs, User, WatchArgs};
 
-fn host(text: &str) -> anyhow::Result<SocketAddr> {
-    Ok(resolve_host(text)?)
+/// The host to talk to: the one given, else the only one found on the network.
+fn host(given: Option<&str>) -> anyhow::Result<SocketAddr> {
+    if let Some(text) = given {
+        return Ok(resolve_host(text)?);
+    }
+    if !discovery::enabled() {
+        bail!(
+            "no --host given, and looking for hosts is off ({})",
+            discovery::NO_DISCOVERY_ENV
+        );
+    }
+    let found = discovery::find_hosts(discovery::DISCOVERY_PORT, Duration::from_secs(2))
+        .context("could not look for hosts on the network")?;
+    match found.as_slice() {
+        [only] => {
+            eprintln!(
+                "Using the host {} at {}",
+                printable(&only.announcement.name),
+                only.address
+            );
+            Ok(only.address)
+        }
+        [] => bail!(
+            "no lanshare host found on the network; pass --host HOST[:PORT] \
+             (see `lanshare hosts`, and README \"Finding hosts\" if broadcasts are blocked)"
+        ),
+        several => {
+            let list: Vec<String> = several
+                .iter()
+                .map(|h| format!("{} ({})", h.address, printable(&h.announcement.name)))
+                .collect();
+            bail!(
+                "several hosts found, pick one with --host: {}",
+                list.join(", ")
+            )
+        }
+    }
 }
 
 /// Joins as this user, remembering the name for next time.
@@ -57,7 +93,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let address = host(&args.address.host)?;
+    let address = host(args.address.host.as_deref())?;
     let (session, _) = join(address, &args.user)?;
     let mut failures = 0;
     for path in &args.files {
@@ -105,7 +141,7 @@ fn list(address: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
 }
 
 pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let files = list(host(&args.address.host)?)?;
+    let files = list(host(args.address.host.as_deref())?)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let array: Vec<_> = files.iter().map(file_json).collect();
@@ -119,7 +155,7 @@ pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
-    let address = host(&args.address.host)?;
+    let address = host(args.address.host.as_deref())?;
     let files = list(address)?;
     let destination = |_: &FileEntry| -> anyhow::Result<Destination> {
         match &args.output {
@@ -171,7 +207,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
-    let (session, snapshot) = join(host(&args.address.host)?, &args.user)?;
+    let (session, snapshot) = join(host(args.address.host.as_deref())?, &args.user)?;
     let name = snapshot
         .files
         .iter()
@@ -186,7 +222,7 @@ pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
-    let address = host(&args.address.host)?;
+    let address = host(args.address.host.as_deref())?;
     let (session, snapshot) = join(address, &args.user)?;
     let mut names: HashMap<u64, String> = snapshot
         .peers
@@ -257,4 +293,75 @@ pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
 
 fn now() -> String {
     local_time(chrono::Utc::now())
+}
+
+pub(super) fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
+    if !discovery::enabled() {
+        bail!("looking for hosts is off ({})", discovery::NO_DISCOVERY_ENV);
+    }
+    let describe = |host: &discovery::FoundHost| {
+        format!(
+            "{}  {}  ({} online, {} files)",
+            host.address,
+            printable(&host.announcement.name),
+            host.announcement.participants,
+            host.announcement.files
+        )
+    };
+    let as_json = |hosts: &[discovery::FoundHost]| {
+        let array: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "address": h.address.to_string(),
+                    "name": h.announcement.name,
+                    "participants": h.announcement.participants,
+                    "files": h.announcement.files,
+                })
+            })
+            .collect();
+        serde_json::Value::Array(array).to_string()
+    };
+    let mut out = std::io::stdout().lock();
+    if args.watch {
+        let browser = discovery::HostBrowser::start(discovery::DISCOVERY_PORT)
+            .context("could not listen for hosts")?;
+        let mut known: Vec<discovery::FoundHost> = Vec::new();
+        for discovery::HostsEvent::Changed(current) in browser.events().iter() {
+            if args.json {
+                writeln!(out, "{}", as_json(&current))?;
+            } else {
+                for host in current
+                    .iter()
+                    .filter(|h| !known.iter().any(|k| k.address == h.address))
+                {
+                    writeln!(out, "[{}] found {}", now(), describe(host))?;
+                }
+                for host in known
+                    .iter()
+                    .filter(|k| !current.iter().any(|h| h.address == k.address))
+                {
+                    writeln!(out, "[{}] gone  {}", now(), describe(host))?;
+                }
+            }
+            out.flush()?;
+            known = current;
+        }
+        return Ok(());
+    }
+    let found = discovery::find_hosts(
+        discovery::DISCOVERY_PORT,
+        Duration::from_secs_f64(args.wait),
+    )
+    .context("could not look for hosts on the network")?;
+    if args.json {
+        writeln!(out, "{}", as_json(&found))?;
+    } else if found.is_empty() {
+        writeln!(out, "No lanshare host found on the network.")?;
+    } else {
+        for host in &found {
+            writeln!(out, "{}", describe(host))?;
+        }
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use lanshare::config::config_dir;
-use lanshare::host::{DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses};
+use lanshare::discovery;
+use lanshare::host::{Announce, DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses};
 use lanshare::identity::Identity;
 use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT};
 use lanshare::storage::StorageConfig;
@@ -39,6 +40,12 @@ pub(super) struct HostArgs {
     /// Transfers served at once; more connections wait briefly, then get a busy error.
     #[arg(long, value_name = "N", default_value_t = 64)]
     workers: usize,
+    /// The name participants see when they look for hosts (default: this machine's name).
+    #[arg(long)]
+    name: Option<String>,
+    /// Do not announce this host on the network (participants then need its address).
+    #[arg(long)]
+    no_announce: bool,
 }
 
 impl HostArgs {
@@ -90,12 +97,17 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         }
     };
     let storage = args.storage();
+    let announce = (!args.no_announce && discovery::enabled()).then(|| Announce {
+        name: args.name.clone().unwrap_or_else(discovery::machine_name),
+        port: discovery::DISCOVERY_PORT,
+    });
     let config = HostConfig {
         bind: args.bind_address()?,
         storage: storage.clone(),
         max_file_size: args.max_file_size,
         workers: args.workers,
         operator,
+        announce: announce.clone(),
         ..HostConfig::default()
     };
     let host = Host::start(config)?;
@@ -117,6 +129,14 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         for lan in lan_addresses(address.port()) {
             tracing::info!("Participants can join at {lan}");
         }
+    }
+    match &announce {
+        Some(announce) => tracing::info!(
+            "Announcing '{}' on the network (UDP port {})",
+            announce.name,
+            announce.port
+        ),
+        None => tracing::info!("Not announcing on the network: participants need the address"),
     }
 
     let (stop, stopped) = flume::bounded::<()>(1);

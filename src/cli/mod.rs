@@ -45,6 +45,8 @@ enum Command {
     Rm(RmArgs),
     /// Follow new and deleted files live.
     Watch(WatchArgs),
+    /// List the lanshare hosts on the network.
+    Hosts(HostsArgs),
     /// Open the desktop app (what a double-click does), optionally straight into a role.
     #[cfg(feature = "gui")]
     Gui(GuiArgs),
@@ -104,9 +106,24 @@ fn gui(args: Option<&GuiArgs>) -> anyhow::Result<()> {
 /// Where the host is.
 #[derive(Args)]
 struct HostAddress {
-    /// The host, as HOST or HOST:PORT (port 5005 if omitted).
-    #[arg(long, env = "LANSHARE_HOST", default_value = "127.0.0.1")]
-    host: String,
+    /// The host, as HOST or HOST:PORT (port 5005 if omitted). Default: the only host found on
+    /// the network.
+    #[arg(long, env = "LANSHARE_HOST")]
+    host: Option<String>,
+}
+
+#[derive(Args)]
+struct HostsArgs {
+    /// Print JSON: an array of {address, name, participants, files} (one array per change
+    /// with --watch).
+    #[arg(long)]
+    json: bool,
+    /// Keep listening and print hosts as they appear and go.
+    #[arg(long)]
+    watch: bool,
+    /// How long to listen, in seconds.
+    #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+    wait: f64,
 }
 
 /// Who you are on the host.
@@ -184,6 +201,7 @@ pub fn run() -> ExitCode {
         Some(Command::Get(args)) => client::get(&args),
         Some(Command::Rm(args)) => client::rm(&args),
         Some(Command::Watch(args)) => client::watch(&args),
+        Some(Command::Hosts(args)) => client::hosts(&args),
         #[cfg(feature = "gui")]
         Some(Command::Gui(args)) => gui(Some(&args)),
         #[cfg(feature = "gui")]

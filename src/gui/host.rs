@@ -10,7 +10,7 @@ use iced::{Alignment, Element, Length, Task};
 
 use super::participant::{self, Participant};
 use super::theme;
-use crate::host::{ActiveTransfer, Direction, Host, HostConfig, lan_addresses};
+use crate::host::{ActiveTransfer, Announce, Direction, Host, HostConfig, lan_addresses};
 use crate::identity::Identity;
 use crate::participant::worker::TransferEvent;
 use crate::units::format_size;
@@ -47,15 +47,18 @@ pub enum Action {
 }
 
 impl Hosting {
-    /// Starts a host on `bind` and joins it as `name` with `identity` (the operator).
+    /// Starts a host on `bind` (announced on the network if `announce` says so) and joins it
+    /// as `name` with `identity` (the operator).
     pub fn start(
         bind: SocketAddr,
+        announce: Option<Announce>,
         name: String,
         identity: Arc<Identity>,
         transfer_events: flume::Sender<TransferEvent>,
     ) -> anyhow::Result<Self> {
         let host = Host::start(HostConfig {
             bind,
+            announce,
             operator: Some(identity.public_key()),
             ..HostConfig::default()
         })?;

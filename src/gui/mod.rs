@@ -19,6 +19,8 @@ use std::time::Duration;
 use iced::{Element, Font, Subscription, Task, Theme, window};
 
 use crate::config::{Settings, config_dir, default_username};
+use crate::discovery::{self, HostBrowser, HostsEvent};
+use crate::host::Announce;
 use crate::identity::Identity;
 use crate::participant::live::LiveEvent;
 use crate::participant::worker::TransferEvent;
@@ -54,6 +56,8 @@ pub struct Options {
     pub config_dir: PathBuf,
     /// Where the host listens when this app hosts.
     pub host_bind: SocketAddr,
+    /// Whether to announce this app's host and look for others on the network.
+    pub discovery: bool,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
         Self {
             config_dir: config_dir(),
             host_bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            discovery: discovery::enabled(),
         }
     }
 }
@@ -88,11 +93,14 @@ pub enum Message {
     Drop(DropEvent),
     /// Half a second passed (refreshes the host screen and countdowns).
     Tick,
+    /// The hosts seen on the network changed.
+    Hosts(HostsEvent),
 }
 
 /// The app.
 pub struct App {
     screen: Screen,
+    browser: Option<(HostBrowser, Feed<HostsEvent>)>,
     options: Options,
     identity: Result<Arc<Identity>, String>,
     transfer_sender: flume::Sender<TransferEvent>,
@@ -124,6 +132,7 @@ impl App {
         );
         let mut app = Self {
             screen: Screen::Start(start),
+            browser: None,
             options,
             identity,
             transfer_sender,
@@ -131,7 +140,7 @@ impl App {
         };
         let name = |user: Option<String>| user.unwrap_or_else(|| default_username(&settings));
         match launch {
-            Launch::Start => {}
+            Launch::Start => app.look_for_hosts(),
             Launch::Host { user } => app.launch(start::Action::Host { name: name(user) }),
             Launch::Join { address, user } => app.launch(start::Action::Join {
                 address,
@@ -139,6 +148,24 @@ impl App {
             }),
         }
         app
+    }
+
+    /// On the start screen, lists the hosts on the network as they come and go.
+    fn look_for_hosts(&mut self) {
+        if !self.options.discovery {
+            return;
+        }
+        let Screen::Start(start) = &mut self.screen else {
+            return;
+        };
+        match HostBrowser::start(discovery::DISCOVERY_PORT) {
+            Ok(browser) => {
+                let feed = Feed::new(browser.events().clone());
+                self.browser = Some((browser, feed));
+                *start = start.clone().looking_for_hosts();
+            }
+            Err(error) => tracing::warn!("Not looking for hosts on the network: {error}"),
+        }
     }
 
     /// Leaves the start screen for hosting or joining, or stays there with the reason.
@@ -154,13 +181,21 @@ impl App {
         match action {
             start::Action::None => return,
             start::Action::Host { name } => {
+                let announce = self.options.discovery.then(|| Announce {
+                    name: format!("{name} on {}", discovery::machine_name()),
+                    port: discovery::DISCOVERY_PORT,
+                });
                 match Hosting::start(
                     self.options.host_bind,
+                    announce,
                     name.clone(),
                     identity,
                     self.transfer_sender.clone(),
                 ) {
-                    Ok(hosting) => self.screen = Screen::Host(Box::new(hosting)),
+                    Ok(hosting) => {
+                        self.screen = Screen::Host(Box::new(hosting));
+                        self.browser = None;
+                    }
                     Err(error) => {
                         let reason = format!(
                             "Could not start hosting: {error:#}. Is another host running on this computer?"
@@ -173,6 +208,7 @@ impl App {
                 settings.username = Some(name);
             }
             start::Action::Join { address, name } => {
+                self.browser = None;
                 self.screen = Screen::Participant(Box::new(Participant::join(
                     address.clone(),
                     name.clone(),
@@ -205,6 +241,7 @@ impl App {
             Some(error) => start.with_error(error),
             None => start,
         });
+        self.look_for_hosts();
     }
 
     /// Handles a message.
@@ -213,6 +250,7 @@ impl App {
             Message::Live(event) => self.route(participant::Message::Live(event)),
             Message::Transfer(event) => self.route(participant::Message::Transfer(event)),
             Message::Drop(event) => self.route(participant::Message::Drop(event)),
+            Message::Hosts(event) => Message::Start(start::Message::Hosts(event)),
             Message::Tick => match self.screen {
                 Screen::Host(_) => Message::Host(host::Message::Tick),
                 _ => Message::Participant(participant::Message::Tick),
@@ -291,6 +329,9 @@ impl App {
             self.transfer_feed.subscription().map(Message::Transfer),
             bridge::file_drops().map(Message::Drop),
         ];
+        if let Some((_, feed)) = &self.browser {
+            subscriptions.push(feed.subscription().map(Message::Hosts));
+        }
         if let Some(feed) = self.live_feed() {
             subscriptions.push(feed.subscription().map(Message::Live));
             subscriptions.push(bridge::every(Duration::from_millis(500)).map(|_| Message::Tick));

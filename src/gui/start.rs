@@ -4,6 +4,7 @@ use iced::widget::{button, column, container, row, text, text_input};
 use iced::{Alignment, Element, Length};
 
 use super::theme;
+use crate::discovery::{FoundHost, HostsEvent};
 use crate::protocol::{DEFAULT_PORT, validate_username};
 
 /// The id of the display-name field.
@@ -27,6 +28,8 @@ pub struct Start {
     name: String,
     address: String,
     error: Option<String>,
+    /// Hosts found on the network; `None` while not looking.
+    found: Option<Vec<FoundHost>>,
 }
 
 /// What the start screen can be told.
@@ -40,6 +43,10 @@ pub enum Message {
     AddressChanged(String),
     /// Continue was pressed (or Enter in a field).
     Continue,
+    /// The hosts seen on the network changed.
+    Hosts(HostsEvent),
+    /// "Join" was pressed on a host found on the network.
+    JoinFound(std::net::SocketAddr),
 }
 
 /// What the app should do after an update.
@@ -69,7 +76,14 @@ impl Start {
             name,
             address,
             error: None,
+            found: None,
         }
+    }
+
+    /// Shows the hosts found on the network (an empty list reads "looking…").
+    pub fn looking_for_hosts(mut self) -> Self {
+        self.found = Some(Vec::new());
+        self
     }
 
     /// Shows why the last attempt failed.
@@ -87,6 +101,16 @@ impl Start {
             }
             Message::NameChanged(name) => self.name = name,
             Message::AddressChanged(address) => self.address = address,
+            Message::Hosts(HostsEvent::Changed(hosts)) => {
+                if self.found.is_some() {
+                    self.found = Some(hosts);
+                }
+            }
+            Message::JoinFound(address) => {
+                self.address = address.to_string();
+                self.role = Role::Participant;
+                return self.update(Message::Continue);
+            }
             Message::Continue => {
                 let name = self.name.trim().to_owned();
                 if let Err(reason) = validate_username(&name) {
@@ -151,6 +175,9 @@ impl Start {
         .spacing(6);
 
         let mut form = column![roles, name].spacing(20);
+        if let (Role::Participant, Some(found)) = (self.role, &self.found) {
+            form = form.push(found_hosts(found));
+        }
         if self.role == Role::Participant {
             form = form.push(
                 column![
@@ -205,6 +232,46 @@ impl Start {
     }
 }
 
+/// The hosts found on the network, each with a Join button.
+fn found_hosts(found: &[FoundHost]) -> Element<'_, Message> {
+    let title = text("Hosts on your network").size(14).color(theme::MUTED);
+    if found.is_empty() {
+        return column![
+            title,
+            text("Looking for hosts… (or type an address below)")
+                .size(14)
+                .color(theme::MUTED),
+        ]
+        .spacing(6)
+        .into();
+    }
+    let rows = found.iter().map(|host| {
+        let details = format!(
+            "{} · {} online · {} files",
+            host.address, host.announcement.participants, host.announcement.files
+        );
+        container(
+            row![
+                column![
+                    text(host.announcement.name.clone()).size(16),
+                    text(details).size(13).color(theme::MUTED),
+                ]
+                .spacing(2)
+                .width(Length::Fill),
+                button(text("Join").size(14))
+                    .padding([6, 16])
+                    .style(theme::primary_button)
+                    .on_press(Message::JoinFound(host.address)),
+            ]
+            .align_y(Alignment::Center),
+        )
+        .padding(10)
+        .style(theme::card_raised)
+        .into()
+    });
+    column![title, column(rows).spacing(6)].spacing(6).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +301,30 @@ mod tests {
         assert_eq!(
             start.update(Message::Continue),
             Action::Host { name: "Bob".into() }
+        );
+    }
+
+    #[test]
+    fn a_host_found_on_the_network_joins_in_one_click() {
+        let mut start = Start::new(Role::Host, "Bob".into(), String::new()).looking_for_hosts();
+        let address = std::net::SocketAddr::from(([10, 0, 0, 7], 5005));
+        let found = FoundHost {
+            address,
+            announcement: crate::discovery::Announcement {
+                host_id: "ab".into(),
+                port: 5005,
+                participants: 2,
+                files: 5,
+                name: "Hana".into(),
+            },
+        };
+        start.update(Message::Hosts(HostsEvent::Changed(vec![found])));
+        assert_eq!(
+            start.update(Message::JoinFound(address)),
+            Action::Join {
+                address: "10.0.0.7:5005".into(),
+                name: "Bob".into()
+            }
         );
     }
 }

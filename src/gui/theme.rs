@@ -56,6 +56,16 @@ pub fn card(_: &Theme) -> container::Style {
     }
 }
 
+/// A card inside a card (a host found on the network).
+pub fn card_raised(_: &Theme) -> container::Style {
+    container::Style {
+        background: Some(Background::Color(CARD_HOVER)),
+        border: rounded(6.0),
+        text_color: Some(TEXT),
+        ..container::Style::default()
+    }
+}
+
 /// A banner in `color` (connection lost, notices).
 pub fn banner(color: Color) -> impl Fn(&Theme) -> container::Style {
     move |_| container::Style {

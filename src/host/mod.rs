@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::discovery::{BeaconInfo, HostBeacon};
 use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, HostLine};
 use crate::storage::{FileRecord, Storage, StorageConfig};
 use activity::Activity;
@@ -71,6 +72,17 @@ pub struct HostConfig {
     pub operator: Option<[u8; 32]>,
     /// Timeouts for slow or silent clients.
     pub timeouts: Timeouts,
+    /// Announce the host on the LAN (off unless set: a library user opts in).
+    pub announce: Option<Announce>,
+}
+
+/// How a host announces itself to participants looking for hosts ([`crate::discovery`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announce {
+    /// The name participants see.
+    pub name: String,
+    /// The UDP port of discovery (normally [`crate::discovery::DISCOVERY_PORT`]).
+    pub port: u16,
 }
 
 /// Default memory-store cap: 1 GiB.
@@ -88,6 +100,7 @@ impl Default for HostConfig {
             max_sessions: 1024,
             operator: None,
             timeouts: Timeouts::default(),
+            announce: None,
         }
     }
 }
@@ -140,6 +153,7 @@ pub struct Host {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
     listener: Option<JoinHandle<()>>,
+    beacon: Option<HostBeacon>,
 }
 
 impl Host {
@@ -171,10 +185,32 @@ impl Host {
         let listener = std::thread::Builder::new()
             .name("lanshare-listener".into())
             .spawn(move || accept_loop(&listener_shared, &listener, pool))?;
+        let beacon = shared.config.announce.as_ref().and_then(|announce| {
+            let counts_from = Arc::clone(&shared);
+            let info = BeaconInfo {
+                name: announce.name.clone(),
+                port: local_addr.port(),
+                counts: Box::new(move || {
+                    (
+                        counts_from.registry.participant_count(),
+                        counts_from.storage.list().len(),
+                    )
+                }),
+            };
+            HostBeacon::start(info, announce.port)
+                .inspect_err(|error| {
+                    tracing::warn!(
+                        "Not announcing on the LAN (UDP port {}): {error}",
+                        announce.port
+                    );
+                })
+                .ok()
+        });
         Ok(Self {
             shared,
             local_addr,
             listener: Some(listener),
+            beacon,
         })
     }
 
@@ -213,6 +249,8 @@ impl Host {
         let Some(listener) = self.listener.take() else {
             return;
         };
+        // Say goodbye first, so browsers forget this host at once.
+        self.beacon = None;
         self.shared.stopping.store(true, Ordering::SeqCst);
         // Wake the listener out of accept().
         let mut wake = self.local_addr;

@@ -300,6 +300,15 @@ impl Registry {
         self.state().sessions.len()
     }
 
+    /// How many participants are online (a participant may have several sessions).
+    pub(crate) fn participant_count(&self) -> usize {
+        let state = self.state();
+        let mut ids: Vec<ClientId> = state.sessions.values().map(|s| s.client_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
     /// Disconnects every session (on shutdown).
     pub(crate) fn disconnect_all(&self) {
         for session in self.state().sessions.values() {

@@ -197,6 +197,8 @@ impl Cli {
             .args(args)
             .env("LANSHARE_CONFIG_DIR", &self.config_dir)
             .env("LANSHARE_HOST", self.host.to_string())
+            // Tests send nothing beyond loopback: no broadcasting to look for hosts.
+            .env("LANSHARE_NO_DISCOVERY", "1")
             .env_remove("LANSHARE_USER");
         command
     }
@@ -285,7 +287,14 @@ pub struct HostProcess {
 impl HostProcess {
     pub fn start(config_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lanshare"))
-            .args(["host", "--bind", "127.0.0.1", "--port", "0"])
+            .args([
+                "host",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-announce",
+            ])
             .args(args)
             .env("LANSHARE_CONFIG_DIR", config_dir)
             .stdout(Stdio::piped())

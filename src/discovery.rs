@@ -1,0 +1,425 @@
+//! Finding hosts on the LAN without typing addresses: UDP broadcast queries.
+//!
+//! A running host listens on UDP port [`DISCOVERY_PORT`]. A participant looking for hosts
+//! broadcasts a `QUERY` to every IPv4 interface (and to 127.0.0.1, for a host on the same
+//! machine) every [`QUERY_INTERVAL`]; each host answers the asker directly with an `ANNOUNCE`.
+//! A host that has not answered for [`HOST_EXPIRY`] is gone; a host that stops says `BYE` to
+//! whoever asked recently. The datagrams are one line of text (PROTOCOL.md, "Discovery"):
+//!
+//! ```text
+//! LANSHARE:1:QUERY
+//! LANSHARE:1:ANNOUNCE:<host_id>:<tcp_port>:<participants>:<files>:<name>
+//! LANSHARE:1:BYE:<host_id>
+//! ```
+//!
+//! Why broadcast and not mDNS: multicast is what home and office Wi-Fi most often filters
+//! (IGMP snooping, "multicast optimisation"), while subnet broadcast reaches every machine of
+//! the segment; it needs no daemon and no dependency. Why ask rather than have hosts beacon:
+//! the answer comes at once, only the host needs a fixed port (so any number of participants
+//! on one machine can look at the same time), and a host's silence is a reliable sign it left.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::protocol::{DEFAULT_PORT, encode_hex, escape, unescape};
+
+/// The UDP port of discovery (the same number as the TCP port).
+pub const DISCOVERY_PORT: u16 = DEFAULT_PORT;
+/// How often a participant that is looking asks again.
+pub const QUERY_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a host may stay silent before it counts as gone.
+pub const HOST_EXPIRY: Duration = Duration::from_secs(7);
+/// How long a host remembers an asker, to say `BYE` to it.
+const ASKER_MEMORY: Duration = Duration::from_secs(30);
+
+const PREFIX: &str = "LANSHARE:1:";
+
+/// One discovery datagram.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Beacon {
+    /// "Which hosts are there?"
+    Query,
+    /// "A host is here."
+    Announce(Announcement),
+    /// "This host is stopping."
+    Bye {
+        /// The stopping host's id.
+        host_id: String,
+    },
+}
+
+/// What a host says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// Random id of this host process (tells apart hosts on one machine).
+    pub host_id: String,
+    /// The TCP port participants connect to.
+    pub port: u16,
+    /// Participants online.
+    pub participants: usize,
+    /// Files shared.
+    pub files: usize,
+    /// The host's display name.
+    pub name: String,
+}
+
+impl Beacon {
+    /// The datagram's bytes.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Query => format!("{PREFIX}QUERY"),
+            Self::Announce(a) => format!(
+                "{PREFIX}ANNOUNCE:{}:{}:{}:{}:{}",
+                a.host_id,
+                a.port,
+                a.participants,
+                a.files,
+                escape(&a.name)
+            ),
+            Self::Bye { host_id } => format!("{PREFIX}BYE:{host_id}"),
+        }
+    }
+
+    /// Parses a datagram; anything else on the port is ignored (`None`).
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?.trim_end();
+        let rest = text.strip_prefix(PREFIX)?;
+        let mut fields = rest.split(':');
+        match fields.next()? {
+            "QUERY" => Some(Self::Query),
+            "BYE" => Some(Self::Bye {
+                host_id: valid_id(fields.next()?)?,
+            }),
+            "ANNOUNCE" => {
+                let host_id = valid_id(fields.next()?)?;
+                let port = fields.next()?.parse().ok()?;
+                let participants = fields.next()?.parse().ok()?;
+                let files = fields.next()?.parse().ok()?;
+                let name = unescape(fields.next()?.as_bytes()).ok()?;
+                if fields.next().is_some() || name.chars().count() > 128 {
+                    return None;
+                }
+                Some(Self::Announce(Announcement {
+                    host_id,
+                    port,
+                    participants,
+                    files,
+                    name,
+                }))
+            }
+            _ => None,
+        }
+    }
+}
+
+fn valid_id(text: &str) -> Option<String> {
+    (!text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| text.to_owned())
+}
+
+/// Where to send a query: the broadcast address of every IPv4 interface, and 127.0.0.1 for a
+/// host on this machine.
+fn broadcast_targets(port: u16) -> Vec<SocketAddr> {
+    let mut targets: Vec<SocketAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|interface| {
+            let loopback = interface.is_loopback();
+            match interface.addr {
+                if_addrs::IfAddr::V4(v4) if loopback => Some(v4.ip),
+                if_addrs::IfAddr::V4(v4) => Some(v4.broadcast.unwrap_or(Ipv4Addr::BROADCAST)),
+                if_addrs::IfAddr::V6(_) => None,
+            }
+        })
+        .map(|ip| SocketAddr::new(IpAddr::V4(ip), port))
+        .collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// The host's UDP socket on `port`, which a second host on this machine may share, able to
+/// send broadcasts.
+fn shared_socket(port: u16) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos"))))]
+    socket.set_reuse_port(true)?;
+    socket.set_broadcast(true)?;
+    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    Ok(socket.into())
+}
+
+fn send_everywhere(socket: &UdpSocket, message: &str, port: u16) {
+    for target in broadcast_targets(port) {
+        // An interface that cannot broadcast right now is simply skipped.
+        let _ = socket.send_to(message.as_bytes(), target);
+    }
+}
+
+/// What a running host's beacon announces.
+pub struct BeaconInfo {
+    /// The host's display name.
+    pub name: String,
+    /// The TCP port.
+    pub port: u16,
+    /// Participants online and files shared, asked for at each announcement.
+    pub counts: Box<dyn Fn() -> (usize, usize) + Send>,
+}
+
+/// A host's discovery thread, answering queries; dropping it says `BYE` and stops it.
+pub struct HostBeacon {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HostBeacon {
+    /// Starts answering queries on `discovery_port` (normally [`DISCOVERY_PORT`]) with `info`.
+    pub fn start(info: BeaconInfo, discovery_port: u16) -> io::Result<Self> {
+        let socket = shared_socket(discovery_port)?;
+        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let host_id = encode_hex(&crate::random::random_bytes::<8>()?);
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::Builder::new()
+            .name("lanshare-beacon".into())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || answer(&socket, &info, &host_id, &stop)
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for HostBeacon {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn answer(socket: &UdpSocket, info: &BeaconInfo, host_id: &str, stop: &AtomicBool) {
+    let announcement = || {
+        let (participants, files) = (info.counts)();
+        Beacon::Announce(Announcement {
+            host_id: host_id.to_owned(),
+            port: info.port,
+            participants,
+            files,
+            name: info.name.clone(),
+        })
+        .encode()
+    };
+    let mut askers: HashMap<SocketAddr, Instant> = HashMap::new();
+    let mut buffer = [0u8; 512];
+    while !stop.load(Ordering::SeqCst) {
+        if let Ok((len, from)) = socket.recv_from(&mut buffer)
+            && Beacon::parse(&buffer[..len]) == Some(Beacon::Query)
+        {
+            let _ = socket.send_to(announcement().as_bytes(), from);
+            askers.insert(from, Instant::now());
+            askers.retain(|_, asked| asked.elapsed() < ASKER_MEMORY);
+        }
+    }
+    let bye = Beacon::Bye {
+        host_id: host_id.to_owned(),
+    }
+    .encode();
+    for asker in askers.keys() {
+        let _ = socket.send_to(bye.as_bytes(), asker);
+    }
+}
+
+/// A host found on the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundHost {
+    /// Where to connect.
+    pub address: SocketAddr,
+    /// What it announced.
+    pub announcement: Announcement,
+}
+
+/// A change in the hosts seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostsEvent {
+    /// The hosts seen now, sorted by name then address (sent whenever they change).
+    Changed(Vec<FoundHost>),
+}
+
+/// Watches for hosts on a thread of its own, reporting changes over a flume channel until
+/// dropped.
+pub struct HostBrowser {
+    events: flume::Receiver<HostsEvent>,
+    stop: Arc<AtomicBool>,
+}
+
+impl HostBrowser {
+    /// Starts asking for hosts listening on `discovery_port` (normally [`DISCOVERY_PORT`]).
+    pub fn start(discovery_port: u16) -> io::Result<Self> {
+        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+        socket.set_broadcast(true)?;
+        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let (sender, events) = flume::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        std::thread::Builder::new()
+            .name("lanshare-browse".into())
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || browse(&socket, discovery_port, &sender, &stop)
+            })?;
+        Ok(Self { events, stop })
+    }
+
+    /// The browser's events.
+    pub fn events(&self) -> &flume::Receiver<HostsEvent> {
+        &self.events
+    }
+}
+
+impl Drop for HostBrowser {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Hosts heard from, with when, and what was last reported.
+#[derive(Default)]
+struct Seen {
+    hosts: HashMap<String, (FoundHost, Instant)>,
+    last_sent: Option<Vec<FoundHost>>,
+}
+
+impl Seen {
+    /// The hosts, if they changed since the last report.
+    fn changes(&mut self) -> Option<Vec<FoundHost>> {
+        self.hosts
+            .retain(|_, (_, heard)| heard.elapsed() < HOST_EXPIRY);
+        let mut now: Vec<FoundHost> = self.hosts.values().map(|(h, _)| h.clone()).collect();
+        now.sort_by(|a, b| {
+            (&a.announcement.name, a.address).cmp(&(&b.announcement.name, b.address))
+        });
+        (self.last_sent.as_ref() != Some(&now)).then(|| {
+            self.last_sent = Some(now.clone());
+            now
+        })
+    }
+}
+
+/// Asks every [`QUERY_INTERVAL`], collects the answers, and reports changes.
+fn browse(socket: &UdpSocket, port: u16, events: &flume::Sender<HostsEvent>, stop: &AtomicBool) {
+    let mut seen = Seen::default();
+    let mut next_query = Instant::now();
+    let mut buffer = [0u8; 512];
+    while !stop.load(Ordering::SeqCst) {
+        if Instant::now() >= next_query {
+            send_everywhere(socket, &Beacon::Query.encode(), port);
+            next_query = Instant::now() + QUERY_INTERVAL;
+        }
+        if let Ok((len, from)) = socket.recv_from(&mut buffer) {
+            match Beacon::parse(&buffer[..len]) {
+                Some(Beacon::Announce(announcement)) => {
+                    let address = SocketAddr::new(from.ip(), announcement.port);
+                    let key = announcement.host_id.clone();
+                    seen.hosts.insert(
+                        key,
+                        (
+                            FoundHost {
+                                address,
+                                announcement,
+                            },
+                            Instant::now(),
+                        ),
+                    );
+                }
+                Some(Beacon::Bye { host_id }) => {
+                    seen.hosts.remove(&host_id);
+                }
+                Some(Beacon::Query) | None => {}
+            }
+        }
+        if let Some(hosts) = seen.changes()
+            && events.send(HostsEvent::Changed(hosts)).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Listens for `wait` and returns the hosts heard (what `lanshare hosts` prints).
+pub fn find_hosts(discovery_port: u16, wait: Duration) -> io::Result<Vec<FoundHost>> {
+    let browser = HostBrowser::start(discovery_port)?;
+    let deadline = Instant::now() + wait;
+    let mut hosts = Vec::new();
+    while let Ok(HostsEvent::Changed(now)) = browser.events().recv_deadline(deadline) {
+        hosts = now;
+    }
+    Ok(hosts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beacons_round_trip_and_garbage_is_ignored() {
+        let announce = Beacon::Announce(Announcement {
+            host_id: "0123456789abcdef".into(),
+            port: 5005,
+            participants: 3,
+            files: 12,
+            name: "Hana's: laptop".into(),
+        });
+        for beacon in [
+            Beacon::Query,
+            announce,
+            Beacon::Bye {
+                host_id: "ab".into(),
+            },
+        ] {
+            assert_eq!(Beacon::parse(beacon.encode().as_bytes()), Some(beacon));
+        }
+        for junk in [
+            &b""[..],
+            b"hello",
+            b"LANSHARE:2:QUERY",
+            b"LANSHARE:1:ANNOUNCE:zz:1:1:1:x",
+            b"LANSHARE:1:ANNOUNCE:ab:99999:1:1:x",
+            b"LANSHARE:1:ANNOUNCE:ab:1:1:1:x:extra",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(Beacon::parse(junk), None, "{junk:?}");
+        }
+    }
+}
+
+/// Set to anything non-empty to turn discovery off (no beacon, no browsing): for tests, and
+/// for networks where broadcasts are unwelcome.
+pub const NO_DISCOVERY_ENV: &str = "LANSHARE_NO_DISCOVERY";
+
+/// True unless [`NO_DISCOVERY_ENV`] turns discovery off.
+pub fn enabled() -> bool {
+    std::env::var_os(NO_DISCOVERY_ENV).is_none_or(|v| v.is_empty())
+}
+
+/// This machine's name, for announcing a host (`lanshare host` on `laptop`).
+pub fn machine_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "lanshare host".to_owned())
+}
