@@ -367,6 +367,27 @@ pub fn find_hosts(discovery_port: u16, wait: Duration) -> io::Result<Vec<FoundHo
     Ok(hosts)
 }
 
+/// Set to anything non-empty to turn discovery off (no beacon, no browsing): for tests, and
+/// for networks where broadcasts are unwelcome.
+pub const NO_DISCOVERY_ENV: &str = "LANSHARE_NO_DISCOVERY";
+
+/// True unless [`NO_DISCOVERY_ENV`] turns discovery off.
+pub fn enabled() -> bool {
+    std::env::var_os(NO_DISCOVERY_ENV).is_none_or(|v| v.is_empty())
+}
+
+/// This machine's name, for announcing a host (`lanshare host` on `laptop`).
+pub fn machine_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "lanshare host".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,25 +422,4 @@ mod tests {
             assert_eq!(Beacon::parse(junk), None, "{junk:?}");
         }
     }
-}
-
-/// Set to anything non-empty to turn discovery off (no beacon, no browsing): for tests, and
-/// for networks where broadcasts are unwelcome.
-pub const NO_DISCOVERY_ENV: &str = "LANSHARE_NO_DISCOVERY";
-
-/// True unless [`NO_DISCOVERY_ENV`] turns discovery off.
-pub fn enabled() -> bool {
-    std::env::var_os(NO_DISCOVERY_ENV).is_none_or(|v| v.is_empty())
-}
-
-/// This machine's name, for announcing a host (`lanshare host` on `laptop`).
-pub fn machine_name() -> String {
-    ["/proc/sys/kernel/hostname", "/etc/hostname"]
-        .iter()
-        .find_map(|path| std::fs::read_to_string(path).ok())
-        .or_else(|| std::env::var("COMPUTERNAME").ok())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "lanshare host".to_owned())
 }
