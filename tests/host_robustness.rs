@@ -4,11 +4,12 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lanshare::host::HostConfig;
+use lanshare::host::{HostConfig, Timeouts};
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
 use lanshare::protocol::escape;
 use lanshare::storage::StorageConfig;
@@ -229,31 +230,153 @@ fn silent_dripping_and_stalled_clients_time_out() -> TestResult {
 }
 
 #[test]
-fn a_saturated_pool_says_busy_instead_of_hanging() -> TestResult {
+fn idle_connections_take_no_transfer_slot_and_a_full_host_says_busy() -> TestResult {
     let host = start(HostConfig {
-        workers: 2,
+        workers: 1,
         ..impatient_config()
     })?;
     let addr = host.local_addr();
-    // Idle connections take both workers and fill the queue of 2.
-    let idle: Vec<Raw> = (0..6)
+    // Connections that say nothing hold no slot: the one slot still serves an upload.
+    let idle: Vec<Raw> = (0..10)
         .map(|_| Raw::connect(addr))
         .collect::<Result<_, _>>()?;
-    let mut busy = 0;
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 10));
+    let mut first = Raw::connect(addr)?;
+    first.send(b"UPLOAD:1:Ann:slot.bin:100\n")?;
+    assert_eq!(first.line()?, "READY");
+    // That upload now holds the slot (it sends nothing more). A second one waits for it …
+    let mut waiting = Raw::connect(addr)?;
+    waiting.send(b"UPLOAD:1:Ann:waiting.bin:5\n")?;
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .transfers_waiting
+        == 1));
+    // … and a third is told at once that the host is busy, rather than left hanging.
+    let started = Instant::now();
+    let mut third = Raw::connect(addr)?;
+    third.send(b"UPLOAD:1:Ann:third.bin:5\n")?;
+    assert_eq!(
+        third.line()?,
+        "ERROR:Host is busy: all 1 transfer slots are in use, try again shortly"
+    );
+    assert!(started.elapsed() < Duration::from_millis(400));
+    // The waiting one gives up when the slot stays taken longer than a command may wait.
+    assert!(waiting.line()?.starts_with("ERROR:Host is busy"));
+    assert!(first.line()?.starts_with("ERROR:Upload stalled"));
     for mut raw in idle {
+        assert!(String::from_utf8(raw.rest()?)?.starts_with("ERROR:Timed out"));
+    }
+    assert_eq!(host.stats().refused, 2);
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
+    assert_eq!(
+        seed_upload(addr, "UPLOAD:1:Ann:later.bin:5\n", b"later")?,
+        "READY\n"
+    );
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    Ok(())
+}
+
+#[test]
+fn two_thousand_idle_connections_do_not_keep_a_normal_client_waiting() -> TestResult {
+    // Both ends of every connection live in this process: make room for them.
+    let limit = lanshare::host::raise_descriptor_limit()?;
+    let flood = 2000.min(usize::try_from(limit)?.saturating_sub(400));
+    assert!(
+        flood >= 500,
+        "the open-file limit ({limit}) is too low for this test"
+    );
+    if flood < 2000 {
+        eprintln!("open-file limit {limit}: flooding with {flood} connections instead of 2000");
+    }
+    let host = start(HostConfig {
+        timeouts: Timeouts {
+            command: Duration::from_secs(3),
+            ..impatient_config().timeouts
+        },
+        ..config()
+    })?;
+    let addr = host.local_addr();
+    let cap = HostConfig::default().max_connections_per_address;
+
+    // Another machine (127.0.0.2) opens connections as fast as it can and says nothing.
+    let opened = Arc::new(AtomicUsize::new(0));
+    let flooder = {
+        let opened = Arc::clone(&opened);
+        std::thread::spawn(move || -> anyhow::Result<Vec<Raw>> {
+            let mut held = Vec::with_capacity(flood);
+            for _ in 0..flood {
+                held.push(Raw::connect_from([127, 0, 0, 2], addr)?);
+                opened.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(held)
+        })
+    };
+
+    // Meanwhile a normal client is served within a second, again and again.
+    assert!(wait_until(Duration::from_secs(10), || opened
+        .load(Ordering::Relaxed)
+        > 200));
+    let mut round = 0u64;
+    while !flooder.is_finished() || round < 3 {
+        let started = Instant::now();
+        let reply = seed_upload(
+            addr,
+            &format!("UPLOAD:1:Norma:during-{round}.bin:4\n"),
+            b"data",
+        )?;
+        assert_eq!(reply, "READY\n");
+        still_serving(addr)?;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a normal client waited {:?} with {} flooding connections open",
+            started.elapsed(),
+            opened.load(Ordering::Relaxed)
+        );
+        round += 1;
+    }
+    let held = flooder
+        .join()
+        .map_err(|_| anyhow::anyhow!("flooding thread panicked"))??;
+    assert!(wait_until(Duration::from_secs(5), || host.files().len()
+        as u64
+        == round));
+
+    // The host kept only its cap from that address and told every other one why, at once.
+    assert!(
+        wait_until(Duration::from_secs(5), || host.stats().refused
+            == (flood - cap) as u64),
+        "{:?}",
+        host.stats()
+    );
+    assert!(host.stats().connections <= cap + 2, "{:?}", host.stats());
+    let mut refused = 0;
+    let mut timed_out = 0;
+    for mut raw in held {
         let reply = String::from_utf8(raw.rest()?)?;
-        if reply.starts_with("ERROR:Host is busy: all 2 transfer slots are in use") {
-            busy += 1;
+        if reply.starts_with(&format!(
+            "ERROR:Too many connections from 127.0.0.2 (max {cap})"
+        )) {
+            refused += 1;
         } else {
-            assert!(reply.starts_with("ERROR:Timed out"), "{reply:?}");
+            assert!(reply.starts_with("ERROR:Timed out after 3s"), "{reply:?}");
+            timed_out += 1;
         }
     }
-    assert!(
-        busy >= 2,
-        "{busy} of 6 connections were told the host is busy"
-    );
-    // Once the idle ones time out, a normal client is served.
-    assert!(wait_until(Duration::from_secs(5), || still_serving(addr).is_ok()));
+    assert_eq!((refused, timed_out), (flood - cap, cap));
+    // The idle ones were timed out, and that machine may connect again.
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
+    let mut again = Raw::connect_from([127, 0, 0, 2], addr)?;
+    again.send(b"LIST\n")?;
+    assert!(again.line()?.starts_with("FILE_OFFER:"));
     Ok(())
 }
 

@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use lanshare::config::config_dir;
-use lanshare::host::{DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses};
+use lanshare::host::{
+    DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses, raise_descriptor_limit,
+};
 use lanshare::identity::Identity;
 use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT};
 use lanshare::storage::StorageConfig;
@@ -89,6 +91,10 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
             None
         }
     };
+    match raise_descriptor_limit() {
+        Ok(limit) => tracing::debug!("Open-file limit: {limit}"),
+        Err(error) => tracing::warn!("Could not raise the open-file limit: {error}"),
+    }
     let storage = args.storage();
     let config = HostConfig {
         bind: args.bind_address()?,

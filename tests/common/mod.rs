@@ -33,6 +33,7 @@ pub fn impatient_config() -> HostConfig {
             idle: Duration::from_millis(500),
             stall: Duration::from_millis(700),
             session: Duration::from_secs(5),
+            wrong_passcode: Duration::from_millis(300),
         },
         ..config()
     }
