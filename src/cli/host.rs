@@ -11,7 +11,7 @@ use lanshare::host::{
     DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses, raise_descriptor_limit,
 };
 use lanshare::identity::Identity;
-use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT};
+use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode};
 use lanshare::storage::StorageConfig;
 use lanshare::units::{format_size, parse_size};
 
@@ -38,9 +38,13 @@ pub(super) struct HostArgs {
     #[arg(long, value_name = "SIZE", value_parser = size_arg,
           default_value_t = DEFAULT_MEMORY_LIMIT)]
     memory_limit: u64,
-    /// Transfers served at once; more connections wait briefly, then get a busy error.
+    /// Transfers served at once; more wait briefly for a free slot, then get a busy error.
     #[arg(long, value_name = "N", default_value_t = 64)]
     workers: usize,
+    /// Require this passcode to join, list and transfer (people give it with --passcode or
+    /// LANSHARE_PASSCODE). Without it, everyone on the network may share, as in the seed.
+    #[arg(long, env = "LANSHARE_PASSCODE", hide_env_values = true)]
+    passcode: Option<String>,
 }
 
 impl HostArgs {
@@ -84,6 +88,10 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         anyhow::bail!("--workers must be at least 1");
     }
+    if let Some(passcode) = &args.passcode {
+        Passcode::new(passcode.as_str())
+            .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?;
+    }
     let operator = match Identity::load_or_create(&config_dir()) {
         Ok(identity) => Some(identity.public_key()),
         Err(error) => {
@@ -101,6 +109,7 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         storage: storage.clone(),
         max_file_size: args.max_file_size,
         workers: args.workers,
+        passcode: args.passcode.clone(),
         operator,
         ..HostConfig::default()
     };
@@ -123,6 +132,9 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         for lan in lan_addresses(address.port()) {
             tracing::info!("Participants can join at {lan}");
         }
+    }
+    if args.passcode.is_some() {
+        tracing::info!("Joining, listing and transfers require the passcode");
     }
 
     let (stop, stopped) = flume::bounded::<()>(1);

@@ -53,6 +53,10 @@ struct HostAddress {
     /// The host, as HOST or HOST:PORT (port 5005 if omitted).
     #[arg(long, env = "LANSHARE_HOST", default_value = "127.0.0.1")]
     host: String,
+    /// The host's passcode, if it was started with one (better set in the environment, where
+    /// other users cannot see it).
+    #[arg(long, env = "LANSHARE_PASSCODE", hide_env_values = true)]
+    passcode: Option<String>,
 }
 
 /// Who you are on the host.

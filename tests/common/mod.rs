@@ -198,7 +198,8 @@ impl Cli {
             .args(args)
             .env("LANSHARE_CONFIG_DIR", &self.config_dir)
             .env("LANSHARE_HOST", self.host.to_string())
-            .env_remove("LANSHARE_USER");
+            .env_remove("LANSHARE_USER")
+            .env_remove("LANSHARE_PASSCODE");
         command
     }
 
@@ -289,6 +290,7 @@ impl HostProcess {
             .args(["host", "--bind", "127.0.0.1", "--port", "0"])
             .args(args)
             .env("LANSHARE_CONFIG_DIR", config_dir)
+            .env_remove("LANSHARE_PASSCODE")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
