@@ -4,7 +4,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -169,6 +169,52 @@ fn malformed_and_unknown_commands_get_an_error_and_a_close() -> TestResult {
             "ERROR:Unsupported protocol version 2",
         ),
         (vec![b'A'; 10_000], "ERROR:line too long"),
+        // Sizes: not a number, above the limit, the largest number there is.
+        (
+            b"UPLOAD:1:bob:f:12abc\n".to_vec(),
+            "ERROR:Invalid file size '12abc'",
+        ),
+        (
+            b"UPLOAD:1:bob:f:104857601\n".to_vec(),
+            "ERROR:File too large (max 104857600 bytes = 100 MB)",
+        ),
+        (
+            b"UPLOAD:1:bob:f:18446744073709551615\n".to_vec(),
+            "ERROR:File too large (max 104857600 bytes = 100 MB)",
+        ),
+        // Ids and numbers that overflow their types.
+        (
+            b"UPLOAD:18446744073709551616:bob:f:5\n".to_vec(),
+            "ERROR:Invalid client id '18446744073709551616'",
+        ),
+        (
+            format!("AUTH:18446744073709551616:{}\n", "ab".repeat(16)).into_bytes(),
+            "ERROR:Invalid client id",
+        ),
+        (
+            format!("AUTH:1:{}\n", "ab".repeat(17)).into_bytes(),
+            "ERROR:Invalid ticket: expected 32 hex digits",
+        ),
+        (
+            format!("JOIN:4294967296:bob:{}\n", "00".repeat(32)).into_bytes(),
+            "ERROR:Invalid version '4294967296'",
+        ),
+        (b"DOWNLOAD:0x10\n".to_vec(), "ERROR:Invalid file id '0x10'"),
+        (b"DOWNLOAD:+1\n".to_vec(), "ERROR:Invalid file id '+1'"),
+        // Invalid UTF-8 in every kind of field.
+        (
+            b"UPLOAD:1:\xc3\x28:f:5\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
+        (
+            b"UPLOAD:1:bob:%C3%28:5\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
+        (b"PASS:\xff\n".to_vec(), "ERROR:Command is not valid UTF-8"),
+        (
+            b"JOIN:1:\xed\xa0\x80:00\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
     ];
     for (input, expected) in cases {
         let mut raw = Raw::connect(addr)?;
@@ -182,6 +228,184 @@ fn malformed_and_unknown_commands_get_an_error_and_a_close() -> TestResult {
     }
     assert!(host.files().is_empty());
     still_serving(addr)
+}
+
+#[test]
+fn a_ten_megabyte_line_without_a_newline_is_cut_off_at_the_line_limit() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let mut raw = Raw::connect(addr)?;
+    let mut writer = raw.stream.try_clone()?;
+    // The writer may be cut off (reset) by the host's close: that is the point.
+    let sender = std::thread::spawn(move || {
+        let line = vec![b'U'; 10 * 1024 * 1024];
+        std::io::Write::write_all(&mut writer, &line).is_ok()
+    });
+    assert_eq!(raw.line()?, "ERROR:line too long (max 8192 bytes)");
+    let all_sent = sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))?;
+    assert!(
+        !all_sent,
+        "the host read the whole 10 MB instead of closing"
+    );
+    assert_eq!(host.memory_in_use(), 0);
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
+    still_serving(addr)
+}
+
+#[test]
+fn bytes_beyond_the_announced_size_are_the_next_command() -> TestResult {
+    let host = start(impatient_config())?;
+    let addr = host.local_addr();
+    // Announce 5, send 5 and a valid command in the same write: the command is served.
+    let mut raw = Raw::connect(addr)?;
+    raw.send(b"UPLOAD:1:Ann:five.txt:5\nhelloLIST\n")?;
+    assert_eq!(raw.line()?, "READY");
+    let stored = raw.line()?;
+    assert!(stored.starts_with("STORED:1:"), "{stored}");
+    assert!(raw.line()?.starts_with("FILE_OFFER:1:five.txt:5:Ann:0"));
+    assert!(raw.line()?.starts_with("FILE_META:1:"));
+    assert_eq!(raw.line()?, "END");
+    // Announce 5, send more that is no command: the 5 are stored, the rest refused.
+    let mut raw = Raw::connect(addr)?;
+    raw.send(b"UPLOAD:1:Ann:six.txt:5\nhello, and more bytes than announced\n")?;
+    assert_eq!(raw.line()?, "READY");
+    assert!(raw.line()?.starts_with("STORED:2:"));
+    assert_eq!(
+        raw.line()?,
+        "ERROR:Unknown command ', and more bytes than announced'"
+    );
+    assert!(raw.rest()?.is_empty());
+    let sizes: Vec<u64> = host.files().iter().map(|f| f.size).collect();
+    assert_eq!(sizes, [5, 5]);
+    assert_eq!(fetch(addr, 2)?, b"hello");
+    Ok(())
+}
+
+#[test]
+fn an_upload_dripping_a_byte_a_second_is_stopped() -> TestResult {
+    let host = start(HostConfig {
+        timeouts: Timeouts {
+            stall: Duration::from_millis(1500),
+            ..impatient_config().timeouts
+        },
+        min_transfer_rate: 1024,
+        ..impatient_config()
+    })?;
+    let addr = host.local_addr();
+    let mut drip = Raw::connect(addr)?;
+    drip.send(b"UPLOAD:1:Drew:drip.bin:100\n")?;
+    assert_eq!(drip.line()?, "READY");
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .uploads_in_progress
+        == 1));
+    let started = Instant::now();
+    let mut sent = 0;
+    // One byte a second, never long enough apart to count as a stall.
+    while drip.send(b"x").is_ok() && sent < 10 {
+        sent += 1;
+        std::thread::sleep(Duration::from_secs(1));
+        if host.stats().uploads_in_progress == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        drip.line()?,
+        "ERROR:Upload too slow: slower than 1 KB/s over 1.5s"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(host.files().is_empty());
+    assert!(wait_until(Duration::from_secs(2), || host.memory_in_use() == 0));
+    still_serving(addr)
+}
+
+/// Asks for file `id` and says `READY`, then reads nothing.
+fn stop_reading_after_ready(addr: SocketAddr, id: u64) -> anyhow::Result<Raw> {
+    let mut raw = Raw::connect(addr)?;
+    raw.send(format!("DOWNLOAD:{id}\n").as_bytes())?;
+    assert!(raw.line()?.starts_with("FILE:"));
+    raw.send(b"READY\n")?;
+    Ok(raw)
+}
+
+#[test]
+fn a_download_whose_reader_stops_or_crawls_is_cut_off_and_frees_its_slot() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let content = data(24 << 20, 7);
+    for storage in [
+        StorageConfig::Memory { limit: 64 << 20 },
+        StorageConfig::Disk {
+            dir: store.path().to_path_buf(),
+        },
+    ] {
+        let host = start(HostConfig {
+            storage,
+            workers: 1,
+            min_transfer_rate: 256 * 1024,
+            ..impatient_config()
+        })?;
+        let addr = host.local_addr();
+        let line = format!("UPLOAD:1:Ann:big.bin:{}\n", content.len());
+        assert_eq!(seed_upload(addr, &line, &content)?, "READY\n");
+        assert!(wait_until(Duration::from_secs(10), || host.files().len() == 1));
+        let id = host.files()[0].id;
+
+        // Stops reading: the socket's buffers fill, the host's writes stall, it gives up.
+        let stopped = stop_reading_after_ready(addr, id)?;
+        assert!(wait_until(Duration::from_secs(5), || host
+            .stats()
+            .downloads_in_progress
+            == 1));
+        assert!(wait_until(Duration::from_secs(5), || host
+            .stats()
+            .downloads_in_progress
+            == 0));
+        // Crawls: reads 4 KiB every 100 ms, well under the minimum pace, never stalling.
+        let crawler = stop_reading_after_ready(addr, id)?;
+        let crawling = Arc::new(AtomicBool::new(true));
+        let crawl = {
+            let crawling = Arc::clone(&crawling);
+            let mut stream = crawler.stream.try_clone()?;
+            std::thread::spawn(move || {
+                let mut chunk = vec![0u8; 4096];
+                let mut received = 0;
+                while crawling.load(Ordering::Relaxed) {
+                    match std::io::Read::read(&mut stream, &mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => received += read,
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                received
+            })
+        };
+        assert!(wait_until(Duration::from_secs(5), || host
+            .stats()
+            .downloads_in_progress
+            == 1));
+        assert!(wait_until(Duration::from_secs(20), || host
+            .stats()
+            .downloads_in_progress
+            == 0));
+        crawling.store(false, Ordering::Relaxed);
+        let crawled = crawl
+            .join()
+            .map_err(|_| anyhow::anyhow!("crawler panicked"))?;
+        // What the socket still holds is all it will ever get: less than the file.
+        let mut crawler = crawler;
+        let rest = crawler.rest().map(|rest| rest.len()).unwrap_or(0);
+        assert!(crawled + rest < content.len(), "the crawler got everything");
+        // The one transfer slot is free again, and the file is intact.
+        assert!(fetch(addr, id)? == content);
+        drop(stopped);
+        drop(host);
+    }
+    Ok(())
 }
 
 #[test]
