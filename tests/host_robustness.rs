@@ -341,6 +341,7 @@ fn a_download_whose_reader_stops_or_crawls_is_cut_off_and_frees_its_slot() -> Te
         StorageConfig::Memory { limit: 64 << 20 },
         StorageConfig::Disk {
             dir: store.path().to_path_buf(),
+            limit: None,
         },
     ] {
         let host = start(HostConfig {

@@ -38,6 +38,9 @@ pub(super) struct HostArgs {
     #[arg(long, value_name = "SIZE", value_parser = size_arg,
           default_value_t = DEFAULT_MEMORY_LIMIT)]
     memory_limit: u64,
+    /// Total size of all files in a folder store (default: as much as the disk has room for).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    disk_limit: Option<u64>,
     /// Transfers served at once; more wait briefly for a free slot, then get a busy error.
     #[arg(long, value_name = "N", default_value_t = 64)]
     workers: usize,
@@ -67,6 +70,7 @@ impl HostArgs {
         } else {
             StorageConfig::Disk {
                 dir: PathBuf::from(&self.storage),
+                limit: self.disk_limit,
             }
         }
     }
@@ -117,10 +121,14 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     let address = host.local_addr();
     let store = match &storage {
         StorageConfig::Memory { limit } => format!("memory store, up to {}", format_size(*limit)),
-        StorageConfig::Disk { dir } => format!(
-            "disk store in {} holding {} file(s)",
+        StorageConfig::Disk { dir, limit } => format!(
+            "disk store in {} holding {} file(s){}",
             dir.display(),
-            host.files().len()
+            host.files().len(),
+            limit.map_or(String::new(), |limit| format!(
+                ", up to {}",
+                format_size(limit)
+            ))
         ),
     };
     tracing::info!(

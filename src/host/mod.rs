@@ -343,6 +343,12 @@ impl Host {
         self.shared.storage.memory_in_use()
     }
 
+    /// Bytes counted against the disk store's `limit`, uploads in progress included (0 for the
+    /// memory store or without a limit).
+    pub fn disk_in_use(&self) -> u64 {
+        self.shared.storage.disk_in_use()
+    }
+
     /// Connections, transfers in progress and bytes moved.
     pub fn stats(&self) -> HostStats {
         let counters = &self.shared.counters;
