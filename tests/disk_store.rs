@@ -178,14 +178,18 @@ fn the_disk_limit_refuses_clearly_and_keeps_every_stored_file_intact() -> TestRe
     let host = start(limited(1_000_000))?;
     let addr = host.local_addr();
     assert_eq!(host.disk_in_use(), 700_000);
-    for (record, content) in host.files().iter().zip(&contents) {
+    let by_name = |name: &str| host.files().into_iter().find(|record| record.name == name);
+    for (index, content) in contents.iter().enumerate() {
+        let record = by_name(&format!("file{index}.bin"))
+            .ok_or_else(|| anyhow::anyhow!("file{index}.bin is gone"))?;
         assert_eq!(record.sha256.to_string(), sha256_hex(content));
         assert!(fetch(addr, record.id)? == *content);
     }
     assert!(seed_upload(addr, "UPLOAD:1:Ann:big.bin:400000\n", b"")?.starts_with("ERROR:"));
     // Deleting makes room.
     let (session, _) = operator.join(addr)?;
-    session.delete(host.files()[0].id, Duration::from_secs(5))?;
+    let first = by_name("file0.bin").map_or(0, |record| record.id);
+    session.delete(first, Duration::from_secs(5))?;
     assert_eq!(host.disk_in_use(), 400_000);
     assert_eq!(
         seed_upload(addr, "UPLOAD:1:Ann:big.bin:400000\n", &data(400_000, 4))?,
