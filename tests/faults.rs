@@ -434,7 +434,11 @@ fn a_full_disk_gets_the_uploader_a_clear_error_and_keeps_every_stored_file() -> 
     let listed = listing(addr)?;
     assert_eq!(listed.len(), 2);
     for (id, (name, hash)) in &listed {
-        let content = if name == "kept0.bin" { &kept[0] } else { &kept[1] };
+        let content = if name == "kept0.bin" {
+            &kept[0]
+        } else {
+            &kept[1]
+        };
         assert_eq!(hash, &sha256_hex(content), "{name}");
         assert!(fetch(addr, *id)? == *content);
     }
@@ -447,5 +451,60 @@ fn a_full_disk_gets_the_uploader_a_clear_error_and_keeps_every_stored_file() -> 
     );
     assert!(wait_until(Duration::from_secs(5), || listing(addr)
         .is_ok_and(|files| files.len() == 3)));
+    Ok(())
+}
+
+#[test]
+fn a_host_out_of_file_descriptors_refuses_with_a_reason_and_recovers() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let plain = HostProcess::command(&dir.path().join("host"), &[]);
+    // The host may open at most 40 files: a few connections use them all up.
+    let mut limited = Command::new("sh");
+    limited
+        .args(["-c", "ulimit -n 40 && exec \"$0\" \"$@\""])
+        .arg(plain.get_program())
+        .args(plain.get_args())
+        .env("LANSHARE_CONFIG_DIR", dir.path().join("host"));
+    let mut host = HostProcess::spawn(limited)?;
+    let addr = host.address;
+    // Idle connections from eight machines, five each (well under the per-address cap).
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for machine in 2..10u8 {
+        for _ in 0..5 {
+            let mut raw = Raw::connect_from([127, 0, 0, machine], addr)?;
+            raw.stream
+                .set_read_timeout(Some(Duration::from_millis(150)))?;
+            match raw.line() {
+                Ok(line) => {
+                    assert_eq!(
+                        line,
+                        "ERROR:Host is busy: out of connections, try again shortly"
+                    );
+                    refused += 1;
+                }
+                // Still open and waiting for a command: admitted.
+                Err(_) => held.push(raw),
+            }
+        }
+    }
+    assert!(refused > 0, "the host never ran out ({} held)", held.len());
+    assert!(!held.is_empty());
+    // It accepted them with the descriptor it keeps spare for this, and said so (once).
+    host.wait_for_log("warning: Out of file descriptors")?;
+    // A normal client is told the same at once, rather than left hanging in the backlog.
+    let started = Instant::now();
+    let mut late = Raw::connect(addr)?;
+    late.send(b"LIST\n")?;
+    assert!(late.line()?.starts_with("ERROR:Host is busy"));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // When the idle connections go away, the host serves again, as if nothing happened.
+    drop(held);
+    assert!(wait_until(Duration::from_secs(10), || {
+        seed_upload(addr, "UPLOAD:1:Guest:after.txt:5\n", b"after").is_ok_and(|r| r == "READY\n")
+    }));
+    assert!(wait_until(Duration::from_secs(5), || listing(addr)
+        .is_ok_and(|files| files.len() == 1)));
+    assert!(host.child.try_wait()?.is_none(), "the host died");
     Ok(())
 }
