@@ -1,0 +1,304 @@
+//! The soak test: a real `lanshare host` process under many participants looping uploads,
+//! listings, downloads (checked against the listed SHA-256) and deletes for a few minutes,
+//! while a troublemaker keeps breaking off uploads, sending garbage and leaving connections
+//! idle. It reports operations, errors (which must be zero) and the host's memory, threads and
+//! open files over time (which must stay flat). Not run by `cargo test`; run it with
+//!
+//! ```sh
+//! cargo test --release --test soak -- --ignored --nocapture
+//! ```
+//!
+//! `LANSHARE_SOAK_SECS` (default 180) and `LANSHARE_SOAK_PARTICIPANTS` (default 16) change
+//! its length and load. RELIABILITY.md records its results.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use lanshare::participant::{Error, Session, TransferConnection};
+use lanshare::protocol::UploadRequest;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What everyone did, counted.
+#[derive(Default)]
+struct Tally {
+    uploads: AtomicU64,
+    downloads: AtomicU64,
+    listings: AtomicU64,
+    deletes: AtomicU64,
+    joins: AtomicU64,
+    bytes: AtomicU64,
+    /// A file deleted between someone's listing and their download of it: expected.
+    vanished: AtomicU64,
+    troubles: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Tally {
+    fn operations(&self) -> u64 {
+        [
+            &self.uploads,
+            &self.downloads,
+            &self.listings,
+            &self.deletes,
+            &self.joins,
+        ]
+        .iter()
+        .map(|count| count.load(Ordering::Relaxed))
+        .sum()
+    }
+}
+
+/// A line of `/proc/<pid>/status`, as a number (kB for memory).
+fn status_field(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
+/// One participant's loop until `running` turns false.
+fn participant(
+    addr: SocketAddr,
+    index: u64,
+    running: &AtomicBool,
+    tally: &Tally,
+) -> anyhow::Result<()> {
+    let person = Person::new(&format!("soak{index}"))?;
+    let mut round = 0u64;
+    while running.load(Ordering::Relaxed) {
+        // A session lasts a few dozen operations, then the participant leaves and rejoins.
+        let (session, _) = person.join(addr)?;
+        tally.joins.fetch_add(1, Ordering::Relaxed);
+        let mut mine: VecDeque<u64> = VecDeque::new();
+        for _ in 0..40 {
+            if !running.load(Ordering::Relaxed) {
+                break;
+            }
+            round += 1;
+            let seed = index * 1_000_003 + round;
+            let size = 1_000 + (seed * 7_919 % 2_000_000) as usize;
+            let content = data(size, seed);
+            mine.push_back(upload(&session, &format!("f{index}-{round}.bin"), &content)?);
+            tally.uploads.fetch_add(1, Ordering::Relaxed);
+            tally.bytes.fetch_add(size as u64, Ordering::Relaxed);
+
+            let files = TransferConnection::connect(addr)?.list()?;
+            tally.listings.fetch_add(1, Ordering::Relaxed);
+            if let Some(entry) = files.get((seed % files.len().max(1) as u64) as usize) {
+                let mut received = Vec::new();
+                let mut connection = TransferConnection::connect(addr)?;
+                match connection.download(
+                    entry.id,
+                    &mut received,
+                    &mut |_| {},
+                    &AtomicBool::new(false),
+                ) {
+                    Ok(downloaded) => {
+                        anyhow::ensure!(
+                            downloaded.sha256 == entry.sha256 && downloaded.size == entry.size,
+                            "file {} arrived different from its listing",
+                            entry.id
+                        );
+                        tally.downloads.fetch_add(1, Ordering::Relaxed);
+                        tally.bytes.fetch_add(entry.size, Ordering::Relaxed);
+                    }
+                    Err(Error::NotFound(_)) => {
+                        tally.vanished.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            while mine.len() > 3 {
+                if let Some(id) = mine.pop_front() {
+                    session.delete(id, Duration::from_secs(30))?;
+                    tally.deletes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        for id in mine {
+            session.delete(id, Duration::from_secs(30))?;
+            tally.deletes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+fn upload(session: &Session, name: &str, content: &[u8]) -> anyhow::Result<u64> {
+    let mut connection = TransferConnection::connect(session.host())?;
+    let credentials = session.credentials();
+    connection.authenticate(credentials)?;
+    let stored = connection.upload(
+        UploadRequest {
+            client_id: credentials.client_id,
+            username: credentials.username.clone(),
+            filename: name.into(),
+            size: content.len() as u64,
+        },
+        &mut &content[..],
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )?;
+    Ok(stored.file_id)
+}
+
+/// Breaks things all the time: uploads cut off half-way, garbage, idle connections.
+fn troublemaker(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
+    let mut idle = VecDeque::new();
+    let mut round = 0u64;
+    while running.load(Ordering::Relaxed) {
+        round += 1;
+        let _ = (|| -> anyhow::Result<()> {
+            let mut cut = Raw::connect_from([127, 0, 0, 66], addr)?;
+            cut.send(b"UPLOAD:1:Trouble:cut.bin:1000000\n")?;
+            if cut.line()? == "READY" {
+                cut.send(&data(100_000, round))?;
+            }
+            let mut garbage = Raw::connect_from([127, 0, 0, 66], addr)?;
+            garbage.send(&data(300, round))?;
+            garbage.send(b"\n")?;
+            idle.push_back(Raw::connect_from([127, 0, 0, 67], addr)?);
+            if idle.len() > 20 {
+                idle.pop_front();
+            }
+            Ok(())
+        })();
+        tally.troubles.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "takes minutes: cargo test --release --test soak -- --ignored --nocapture"]
+fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
+    let seconds = setting("LANSHARE_SOAK_SECS", 180);
+    let participants = setting("LANSHARE_SOAK_PARTICIPANTS", 16);
+    let dir = tempfile::tempdir()?;
+    let host = HostProcess::start(&dir.path().join("host"), &["--memory-limit", "2GiB"])?;
+    let addr = host.address;
+    let pid = host.child.id();
+    let running = Arc::new(AtomicBool::new(true));
+    let tally = Arc::new(Tally::default());
+    let mut workers: Vec<_> = (0..participants)
+        .map(|index| {
+            let running = Arc::clone(&running);
+            let tally = Arc::clone(&tally);
+            std::thread::spawn(move || {
+                let result = participant(addr, index, &running, &tally);
+                if let Err(error) = &result {
+                    tally.errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("participant {index}: {error:#}");
+                }
+                result.is_ok()
+            })
+        })
+        .collect();
+    let trouble = {
+        let running = Arc::clone(&running);
+        let tally = Arc::clone(&tally);
+        std::thread::spawn(move || {
+            troublemaker(addr, &running, &tally);
+            true
+        })
+    };
+    workers.push(trouble);
+
+    println!(
+        "soak: {participants} participants + 1 troublemaker for {seconds} s against pid {pid}"
+    );
+    println!("  time     ops   uploads  downloads  deletes  errors   RSS MB  threads  files");
+    let started = Instant::now();
+    let mut samples = Vec::new();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        std::thread::sleep(Duration::from_secs(10).min(
+            Duration::from_secs(seconds).saturating_sub(started.elapsed()) + Duration::from_millis(1),
+        ));
+        let rss = status_field(pid, "VmRSS:");
+        let threads = status_field(pid, "Threads:");
+        let files = open_files(pid);
+        samples.push((rss, threads, files));
+        println!(
+            "{:>5} s {:>8} {:>9} {:>10} {:>8} {:>7} {:>8} {:>8} {:>6}",
+            started.elapsed().as_secs(),
+            tally.operations(),
+            tally.uploads.load(Ordering::Relaxed),
+            tally.downloads.load(Ordering::Relaxed),
+            tally.deletes.load(Ordering::Relaxed),
+            tally.errors.load(Ordering::Relaxed),
+            rss / 1024,
+            threads,
+            files
+        );
+    }
+    running.store(false, Ordering::Relaxed);
+    let finished = workers
+        .into_iter()
+        .map(|worker| worker.join().unwrap_or(false))
+        .filter(|ok| !ok)
+        .count();
+    // Once everyone has left and every idle connection closed, the host is back to its
+    // resting state: no file, threads and open files as at the start.
+    let rested = wait_until(Duration::from_secs(20), || {
+        status_field(pid, "Threads:") <= 3 && listing_is_empty(addr)
+    });
+    let end = (
+        status_field(pid, "VmRSS:"),
+        status_field(pid, "Threads:"),
+        open_files(pid),
+    );
+    println!(
+        "done: {} operations ({} uploads, {} downloads, {} listings, {} deletes, {} joins), \
+         {:.1} GB moved, {} vanished between listing and download, {} troublemaker rounds, \
+         {} errors; at rest: RSS {} MB, {} threads, {} open files",
+        tally.operations(),
+        tally.uploads.load(Ordering::Relaxed),
+        tally.downloads.load(Ordering::Relaxed),
+        tally.listings.load(Ordering::Relaxed),
+        tally.deletes.load(Ordering::Relaxed),
+        tally.joins.load(Ordering::Relaxed),
+        tally.bytes.load(Ordering::Relaxed) as f64 / 1e9,
+        tally.vanished.load(Ordering::Relaxed),
+        tally.troubles.load(Ordering::Relaxed),
+        tally.errors.load(Ordering::Relaxed),
+        end.0 / 1024,
+        end.1,
+        end.2
+    );
+    assert_eq!(finished, 0, "some participants failed");
+    assert_eq!(tally.errors.load(Ordering::Relaxed), 0);
+    assert!(rested, "the host did not come back to rest");
+    // Flat: the second half's highest RSS is within 64 MB of the first half's.
+    let half = samples.len() / 2;
+    let first = samples[..half].iter().map(|s| s.0).max().unwrap_or(0);
+    let second = samples[half..].iter().map(|s| s.0).max().unwrap_or(0);
+    assert!(
+        second <= first + 64 * 1024,
+        "host memory grew from {} MB to {} MB",
+        first / 1024,
+        second / 1024
+    );
+    Ok(())
+}
+
+fn listing_is_empty(addr: SocketAddr) -> bool {
+    TransferConnection::connect(addr)
+        .and_then(|mut connection| connection.list())
+        .is_ok_and(|files| files.is_empty())
+}
