@@ -96,7 +96,11 @@ fn participant(
             let seed = index * 1_000_003 + round;
             let size = 1_000 + (seed * 7_919 % 2_000_000) as usize;
             let content = data(size, seed);
-            mine.push_back(upload(&session, &format!("f{index}-{round}.bin"), &content)?);
+            mine.push_back(upload(
+                &session,
+                &format!("f{index}-{round}.bin"),
+                &content,
+            )?);
             tally.uploads.fetch_add(1, Ordering::Relaxed);
             tally.bytes.fetch_add(size as u64, Ordering::Relaxed);
 
@@ -228,7 +232,8 @@ fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
     let mut samples = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_secs(10).min(
-            Duration::from_secs(seconds).saturating_sub(started.elapsed()) + Duration::from_millis(1),
+            Duration::from_secs(seconds).saturating_sub(started.elapsed())
+                + Duration::from_millis(1),
         ));
         let rss = status_field(pid, "VmRSS:");
         let threads = status_field(pid, "Threads:");

@@ -39,6 +39,8 @@ fn serve(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     if shared.stopping.load(Ordering::SeqCst) {
         return;
     }
+    // No write may wait on a client that stopped reading for longer than a stall.
+    let _ = stream.set_write_timeout(Some(shared.config.timeouts.stall));
     let mut reader = LineReader::new(stream);
     let mut access = Access {
         passcode: shared.gate.is_open(),

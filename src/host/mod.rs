@@ -385,6 +385,7 @@ impl Host {
         }
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
         let _ = listener.join();
+        self.shared.slots.close();
         self.shared.registry.disconnect_all();
         for stream in self.shared.connections().open.values() {
             let _ = stream.shutdown(Shutdown::Both);
@@ -488,6 +489,17 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
                     );
                 }
                 spare = listener.try_clone().ok();
+                continue;
+            }
+            // A client that gave up before it was accepted: nothing to do.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
                 continue;
             }
             Err(error) => {

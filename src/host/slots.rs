@@ -10,6 +10,7 @@ use std::time::Duration;
 struct State {
     free: usize,
     waiting: usize,
+    closed: bool,
 }
 
 /// The slots, shared by every connection.
@@ -41,6 +42,7 @@ impl TransferSlots {
             state: Mutex::new(State {
                 free: slots,
                 waiting: 0,
+                closed: false,
             }),
             freed: Condvar::new(),
         }
@@ -62,24 +64,30 @@ impl TransferSlots {
         self.state().waiting
     }
 
+    /// Gives no more slots, and wakes every transfer waiting for one (the host is stopping).
+    pub(super) fn close(&self) {
+        self.state().closed = true;
+        self.freed.notify_all();
+    }
+
     /// Takes a slot, waiting at most `wait` for one. `None` means the host is busy: every
-    /// slot stayed taken, or too many transfers are waiting already.
+    /// slot stayed taken, or too many transfers are waiting already (or it is stopping).
     pub(super) fn acquire(&self, wait: Duration) -> Option<Slot<'_>> {
         let mut state = self.state();
-        if state.free == 0 {
+        if state.free == 0 && !state.closed {
             if state.waiting >= self.max_waiting {
                 return None;
             }
             state.waiting += 1;
             let (waited, _) = self
                 .freed
-                .wait_timeout_while(state, wait, |state| state.free == 0)
+                .wait_timeout_while(state, wait, |state| state.free == 0 && !state.closed)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             state = waited;
             state.waiting -= 1;
-            if state.free == 0 {
-                return None;
-            }
+        }
+        if state.free == 0 || state.closed {
+            return None;
         }
         state.free -= 1;
         Some(Slot { slots: self })
@@ -114,5 +122,24 @@ mod tests {
         drop(first);
         assert!(waiter.join().unwrap_or(false));
         assert_eq!(slots.state().free, 1);
+    }
+
+    #[test]
+    fn closing_wakes_waiters_and_gives_no_more_slots() {
+        let slots = Arc::new(TransferSlots::new(1, 1));
+        let held = slots.acquire(Duration::ZERO);
+        let waiter = {
+            let slots = Arc::clone(&slots);
+            std::thread::spawn(move || slots.acquire(Duration::from_secs(60)).is_some())
+        };
+        while slots.waiting() == 0 {
+            std::thread::yield_now();
+        }
+        let started = Instant::now();
+        slots.close();
+        assert!(!waiter.join().unwrap_or(true));
+        assert!(started.elapsed() < Duration::from_secs(10));
+        drop(held);
+        assert!(slots.acquire(Duration::ZERO).is_none());
     }
 }
