@@ -717,7 +717,16 @@ fn control_sessions_answer_ping_and_refuse_transfer_commands() -> TestResult {
     raw.send(b"DOWNLOAD:1\n")?;
     assert_eq!(raw.line()?, "ERROR:Unexpected command in a control session");
     assert!(raw.rest()?.is_empty());
-    Ok(())
+    // An id that overflows ends the session with the reason; the host carries on.
+    let mut raw = raw_join(host.local_addr(), &person.name, &person.identity)?;
+    raw.send(b"DELETE:18446744073709551616\n")?;
+    assert!(
+        raw.line()?
+            .starts_with("ERROR:Invalid file id '18446744073709551616'")
+    );
+    assert!(raw.rest()?.is_empty());
+    assert!(wait_until(Duration::from_secs(5), || host.session_count() == 0));
+    still_serving(host.local_addr())
 }
 
 #[test]
