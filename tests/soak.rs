@@ -189,21 +189,37 @@ fn troublemaker(addr: SocketAddr, running: &AtomicBool, tally: &Tally) {
     }
 }
 
-#[test]
-#[ignore = "takes minutes: cargo test --release --test soak -- --ignored --nocapture"]
-fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
-    let seconds = setting("LANSHARE_SOAK_SECS", 180);
-    let participants = setting("LANSHARE_SOAK_PARTICIPANTS", 16);
-    let dir = tempfile::tempdir()?;
-    let host = HostProcess::start(&dir.path().join("host"), &["--memory-limit", "2GiB"])?;
-    let addr = host.address;
-    let pid = host.child.id();
+/// The host process at one moment.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    rss_kb: u64,
+    threads: u64,
+    open_files: usize,
+}
+
+fn sample(pid: u32) -> Sample {
+    Sample {
+        rss_kb: status_field(pid, "VmRSS:"),
+        threads: status_field(pid, "Threads:"),
+        open_files: open_files(pid),
+    }
+}
+
+/// Runs every participant and the troublemaker for `seconds`, printing a line every 10 s;
+/// returns the samples taken under load and how many participants failed.
+fn load(
+    addr: SocketAddr,
+    pid: u32,
+    participants: u64,
+    seconds: u64,
+    tally: &Arc<Tally>,
+    clock: Instant,
+) -> (Vec<Sample>, usize) {
     let running = Arc::new(AtomicBool::new(true));
-    let tally = Arc::new(Tally::default());
     let mut workers: Vec<_> = (0..participants)
         .map(|index| {
             let running = Arc::clone(&running);
-            let tally = Arc::clone(&tally);
+            let tally = Arc::clone(tally);
             std::thread::spawn(move || {
                 let result = participant(addr, index, &running, &tally);
                 if let Err(error) = &result {
@@ -214,64 +230,90 @@ fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
             })
         })
         .collect();
-    let trouble = {
+    workers.push({
         let running = Arc::clone(&running);
-        let tally = Arc::clone(&tally);
+        let tally = Arc::clone(tally);
         std::thread::spawn(move || {
             troublemaker(addr, &running, &tally);
             true
         })
-    };
-    workers.push(trouble);
-
-    println!(
-        "soak: {participants} participants + 1 troublemaker for {seconds} s against pid {pid}"
-    );
-    println!("  time     ops   uploads  downloads  deletes  errors   RSS MB  threads  files");
+    });
     let started = Instant::now();
     let mut samples = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
-        std::thread::sleep(Duration::from_secs(10).min(
-            Duration::from_secs(seconds).saturating_sub(started.elapsed())
-                + Duration::from_millis(1),
-        ));
-        let rss = status_field(pid, "VmRSS:");
-        let threads = status_field(pid, "Threads:");
-        let files = open_files(pid);
-        samples.push((rss, threads, files));
+        let left = Duration::from_secs(seconds).saturating_sub(started.elapsed());
+        std::thread::sleep(Duration::from_secs(10).min(left + Duration::from_millis(1)));
+        let now = sample(pid);
+        samples.push(now);
         println!(
             "{:>5} s {:>8} {:>9} {:>10} {:>8} {:>7} {:>8} {:>8} {:>6}",
-            started.elapsed().as_secs(),
+            clock.elapsed().as_secs(),
             tally.operations(),
             tally.uploads.load(Ordering::Relaxed),
             tally.downloads.load(Ordering::Relaxed),
             tally.deletes.load(Ordering::Relaxed),
             tally.errors.load(Ordering::Relaxed),
-            rss / 1024,
-            threads,
-            files
+            now.rss_kb / 1024,
+            now.threads,
+            now.open_files
         );
     }
     running.store(false, Ordering::Relaxed);
-    let finished = workers
+    let failed = workers
         .into_iter()
         .map(|worker| worker.join().unwrap_or(false))
         .filter(|ok| !ok)
         .count();
-    // Once everyone has left and every idle connection closed, the host is back to its
-    // resting state: no file, threads and open files as at the start.
-    let rested = wait_until(Duration::from_secs(20), || {
-        status_field(pid, "Threads:") <= 3 && listing_is_empty(addr)
-    });
-    let end = (
-        status_field(pid, "VmRSS:"),
-        status_field(pid, "Threads:"),
-        open_files(pid),
+    (samples, failed)
+}
+
+/// Waits until everyone has left (no file listed, no connection thread) and samples the host
+/// at rest.
+fn at_rest(addr: SocketAddr, pid: u32, label: &str) -> anyhow::Result<Sample> {
+    anyhow::ensure!(
+        wait_until(Duration::from_secs(30), || {
+            status_field(pid, "Threads:") <= 3 && listing_is_empty(addr)
+        }),
+        "the host did not come back to rest: {:?}",
+        sample(pid)
     );
+    // Let the listing's own connection close.
+    std::thread::sleep(Duration::from_millis(200));
+    let rest = sample(pid);
+    println!(
+        "  at rest {label}: RSS {} MB, {} threads, {} open files",
+        rest.rss_kb / 1024,
+        rest.threads,
+        rest.open_files
+    );
+    Ok(rest)
+}
+
+#[test]
+#[ignore = "takes minutes: cargo test --release --test soak -- --ignored --nocapture"]
+fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
+    let seconds = setting("LANSHARE_SOAK_SECS", 180);
+    let participants = setting("LANSHARE_SOAK_PARTICIPANTS", 16);
+    let dir = tempfile::tempdir()?;
+    let host = HostProcess::start(&dir.path().join("host"), &["--memory-limit", "2GiB"])?;
+    let addr = host.address;
+    let pid = host.child.id();
+    let tally = Arc::new(Tally::default());
+    let clock = Instant::now();
+    println!(
+        "soak: {participants} participants + 1 troublemaker for {seconds} s against pid {pid}, \
+         in two halves with a rest between"
+    );
+    let start = at_rest(addr, pid, "at the start")?;
+    println!("  time     ops   uploads  downloads  deletes  errors   RSS MB  threads  files");
+    let (first, failed_first) = load(addr, pid, participants, seconds / 2, &tally, clock);
+    let middle = at_rest(addr, pid, "half-way")?;
+    let (second, failed_second) = load(addr, pid, participants, seconds / 2, &tally, clock);
+    let end = at_rest(addr, pid, "at the end")?;
     println!(
         "done: {} operations ({} uploads, {} downloads, {} listings, {} deletes, {} joins), \
          {:.1} GB moved, {} vanished between listing and download, {} troublemaker rounds, \
-         {} errors; at rest: RSS {} MB, {} threads, {} open files",
+         {} errors",
         tally.operations(),
         tally.uploads.load(Ordering::Relaxed),
         tally.downloads.load(Ordering::Relaxed),
@@ -282,22 +324,32 @@ fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
         tally.vanished.load(Ordering::Relaxed),
         tally.troubles.load(Ordering::Relaxed),
         tally.errors.load(Ordering::Relaxed),
-        end.0 / 1024,
-        end.1,
-        end.2
     );
-    assert_eq!(finished, 0, "some participants failed");
+    assert_eq!(failed_first + failed_second, 0, "some participants failed");
     assert_eq!(tally.errors.load(Ordering::Relaxed), 0);
-    assert!(rested, "the host did not come back to rest");
-    // Flat: the second half's highest RSS is within 64 MB of the first half's.
-    let half = samples.len() / 2;
-    let first = samples[..half].iter().map(|s| s.0).max().unwrap_or(0);
-    let second = samples[half..].iter().map(|s| s.0).max().unwrap_or(0);
+    // Nothing leaks: after the second half the host rests where it rested after the first,
+    // with as many threads and open files as when it started.
+    assert_eq!(
+        (end.threads, end.open_files),
+        (start.threads, start.open_files)
+    );
+    assert_eq!(
+        (middle.threads, middle.open_files),
+        (start.threads, start.open_files)
+    );
     assert!(
-        second <= first + 64 * 1024,
-        "host memory grew from {} MB to {} MB",
-        first / 1024,
-        second / 1024
+        end.rss_kb <= middle.rss_kb + 16 * 1024,
+        "resting memory grew from {} MB to {} MB",
+        middle.rss_kb / 1024,
+        end.rss_kb / 1024
+    );
+    // Flat under load too: the second half peaks within 64 MB of the first.
+    let peak = |samples: &[Sample]| samples.iter().map(|s| s.rss_kb).max().unwrap_or(0);
+    assert!(
+        peak(&second) <= peak(&first) + 64 * 1024,
+        "host memory under load grew from {} MB to {} MB",
+        peak(&first) / 1024,
+        peak(&second) / 1024
     );
     Ok(())
 }
