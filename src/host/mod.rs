@@ -2,12 +2,12 @@
 //!
 //! A listener thread admits each connection (at most [`HostConfig::max_connections`] open, and
 //! [`HostConfig::max_connections_per_address`] from one IP address) and gives it a thread of its
-//! own ([`connection`]), which reads its commands. Waiting for a command costs a thread and a
-//! socket, nothing more: an upload or a download takes one of the [`slots`] only while its bytes
-//! move ([`transfer`]), and a transfer that moves too slowly is stopped ([`pace`]). A `JOIN`
-//! turns the connection into a control session ([`session`]), registered in the [`registry`],
+//! own (`connection`), which reads its commands. Waiting for a command costs a thread and a
+//! socket, nothing more: an upload or a download takes one of the `slots` only while its bytes
+//! move (`transfer`), and a transfer that moves too slowly is stopped (`pace`). A `JOIN`
+//! turns the connection into a control session (`session`), registered in the `registry`,
 //! which broadcasts offers and deletions to every session. A host with a passcode checks it,
-//! slowing down repeated wrong guesses from one address ([`gate`]).
+//! slowing down repeated wrong guesses from one address (`gate`).
 
 mod connection;
 mod gate;
