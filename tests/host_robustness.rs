@@ -9,7 +9,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lanshare::host::{HostConfig, Timeouts};
+use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
 use lanshare::protocol::escape;
 use lanshare::storage::StorageConfig;
@@ -507,47 +507,50 @@ fn idle_connections_take_no_transfer_slot_and_a_full_host_says_busy() -> TestRes
     Ok(())
 }
 
-#[test]
-fn two_thousand_idle_connections_do_not_keep_a_normal_client_waiting() -> TestResult {
-    // Both ends of every connection live in this process: make room for them.
+/// A host whose idle connections time out after 3 s.
+fn flood_host() -> anyhow::Result<Host> {
+    start(HostConfig {
+        timeouts: Timeouts {
+            command: Duration::from_secs(3),
+            ..impatient_config().timeouts
+        },
+        ..config()
+    })
+}
+
+/// Opens up to 2,000 connections that say nothing, the n-th from address `source(n)`, as
+/// fast as it can, while a normal client on 127.0.0.1 keeps uploading and listing: each of its
+/// rounds must be served within a second. Returns the idle connections, still open.
+fn flood_while_serving(host: &Host, source: fn(usize) -> [u8; 4]) -> anyhow::Result<Vec<Raw>> {
+    // Both ends of every connection live in this process (the host keeps two descriptors
+    // for each): make room for them.
     let limit = lanshare::host::raise_descriptor_limit()?;
-    let flood = 2000.min(usize::try_from(limit)?.saturating_sub(400));
-    assert!(
+    let flood = 2000.min(usize::try_from(limit)?.saturating_sub(400) / 3);
+    anyhow::ensure!(
         flood >= 500,
         "the open-file limit ({limit}) is too low for this test"
     );
     if flood < 2000 {
         eprintln!("open-file limit {limit}: flooding with {flood} connections instead of 2000");
     }
-    let host = start(HostConfig {
-        timeouts: Timeouts {
-            command: Duration::from_secs(3),
-            ..impatient_config().timeouts
-        },
-        ..config()
-    })?;
     let addr = host.local_addr();
-    let cap = HostConfig::default().max_connections_per_address;
-
-    // Another machine (127.0.0.2) opens connections as fast as it can and says nothing.
     let opened = Arc::new(AtomicUsize::new(0));
     let flooder = {
         let opened = Arc::clone(&opened);
         std::thread::spawn(move || -> anyhow::Result<Vec<Raw>> {
             let mut held = Vec::with_capacity(flood);
-            for _ in 0..flood {
-                held.push(Raw::connect_from([127, 0, 0, 2], addr)?);
+            for n in 0..flood {
+                held.push(Raw::connect_from(source(n), addr)?);
                 opened.fetch_add(1, Ordering::Relaxed);
             }
             Ok(held)
         })
     };
-
-    // Meanwhile a normal client is served within a second, again and again.
     assert!(wait_until(Duration::from_secs(10), || opened
         .load(Ordering::Relaxed)
         > 200));
-    let mut round = 0u64;
+    let files_before = host.files().len();
+    let mut round = 0;
     while !flooder.is_finished() || round < 3 {
         let started = Instant::now();
         let reply = seed_upload(
@@ -569,8 +572,18 @@ fn two_thousand_idle_connections_do_not_keep_a_normal_client_waiting() -> TestRe
         .join()
         .map_err(|_| anyhow::anyhow!("flooding thread panicked"))??;
     assert!(wait_until(Duration::from_secs(5), || host.files().len()
-        as u64
-        == round));
+        == files_before + round));
+    Ok(held)
+}
+
+#[test]
+fn two_thousand_idle_connections_from_one_machine_do_not_keep_a_normal_client_waiting() -> TestResult
+{
+    let host = flood_host()?;
+    let addr = host.local_addr();
+    let cap = HostConfig::default().max_connections_per_address;
+    let held = flood_while_serving(&host, |_| [127, 0, 0, 2])?;
+    let flood = held.len();
 
     // The host kept only its cap from that address and told every other one why, at once.
     assert!(
@@ -602,6 +615,26 @@ fn two_thousand_idle_connections_do_not_keep_a_normal_client_waiting() -> TestRe
     let mut again = Raw::connect_from([127, 0, 0, 2], addr)?;
     again.send(b"LIST\n")?;
     assert!(again.line()?.starts_with("FILE_OFFER:"));
+    Ok(())
+}
+
+#[test]
+fn two_thousand_idle_connections_from_as_many_machines_do_not_keep_a_normal_client_waiting()
+-> TestResult {
+    let host = flood_host()?;
+    // One connection from each of 2,000 addresses: no cap applies, every one is admitted and
+    // waits on a thread of its own, holding no transfer slot.
+    let held = flood_while_serving(&host, |n| [127, 1, (n / 250) as u8, (n % 250) as u8 + 1])?;
+    assert_eq!(host.stats().refused, 0);
+    assert!(host.stats().connections >= held.len().saturating_sub(100));
+    for mut raw in held {
+        let reply = String::from_utf8(raw.rest()?)?;
+        assert!(reply.starts_with("ERROR:Timed out after 3s"), "{reply:?}");
+    }
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
     Ok(())
 }
 

@@ -318,6 +318,9 @@ impl DiskIncoming {
 impl Drop for DiskIncoming {
     fn drop(&mut self) {
         if let Some(path) = &self.path {
+            // Emptying the file frees its room at once; the open handle would otherwise keep
+            // it taken until after the name is gone.
+            let _ = self.file.set_len(0);
             let _ = fs::remove_file(path);
         }
     }
