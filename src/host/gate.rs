@@ -14,6 +14,8 @@ use super::address_key;
 const MAX_BACKOFF_FACTOR: u32 = 64;
 /// Addresses remembered at most; beyond it, the wait that ends first is forgotten.
 const MAX_REMEMBERED: usize = 4096;
+/// Wrong guesses this long after the last wait ended no longer count.
+const FORGET_AFTER: Duration = Duration::from_secs(600);
 
 /// Why a passcode was not accepted. The text is what the client is told after `ERROR:`.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -79,8 +81,9 @@ impl Gate {
             return Ok(());
         };
         let now = Instant::now();
+        let key = address_key(ip);
         let mut strikes = self.strikes();
-        if let Some(entry) = strikes.get(&address_key(ip))
+        if let Some(entry) = strikes.get(&key)
             && entry.until > now
         {
             return Err(Refused::Wait {
@@ -95,12 +98,12 @@ impl Gate {
             .zip(given.iter())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if difference == 0 {
-            strikes.remove(&address_key(ip));
+            strikes.remove(&key);
             return Ok(());
         }
-        let key = address_key(ip);
         let count = strikes
             .get(&key)
+            .filter(|entry| now < entry.until + FORGET_AFTER)
             .map_or(1, |entry| entry.count.saturating_add(1));
         let factor = 2u32.saturating_pow(count - 1).min(MAX_BACKOFF_FACTOR);
         if strikes.len() >= MAX_REMEMBERED && !strikes.contains_key(&key) {
