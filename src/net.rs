@@ -45,7 +45,9 @@ impl LineReader {
     pub fn new(stream: TcpStream) -> Self {
         Self {
             stream,
-            buffer: vec![0; MAX_LINE_BYTES.max(64 * 1024)].into_boxed_slice(),
+            // A line is read into at most this much; raw bytes after it are read straight
+            // from the stream. An idle connection costs no more.
+            buffer: vec![0; MAX_LINE_BYTES].into_boxed_slice(),
             start: 0,
             end: 0,
         }
@@ -82,8 +84,7 @@ impl LineReader {
                 return Err(LineError::TimedOut);
             }
             self.stream.set_read_timeout(Some(remaining))?;
-            let limit = MAX_LINE_BYTES.min(self.buffer.len());
-            match self.stream.read(&mut self.buffer[self.end..limit]) {
+            match self.stream.read(&mut self.buffer[self.end..]) {
                 Ok(0) if self.end == 0 => return Ok(None),
                 Ok(0) => return Err(LineError::Truncated),
                 Ok(read) => self.end += read,

@@ -172,8 +172,14 @@ fn errors_are_one_clear_line_and_a_failure_exit() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("big.bin"), data(3000, 1))?;
 
-    // Host unreachable.
-    let free_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    // Host unreachable. A socket bound but not listening keeps its port closed for as long as
+    // it lives (a port merely freed again could be taken by another test's host meanwhile).
+    let closed = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    closed.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+    let free_port = closed
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| anyhow::anyhow!("not an IP socket"))?;
     let nobody = user(dir.path(), "nobody", free_port);
     let error = failed(&nobody.run(&["ls"])?);
     assert!(

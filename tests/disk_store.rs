@@ -131,3 +131,70 @@ fn deleted_files_stay_deleted_after_a_restart() -> TestResult {
     assert_eq!(std::fs::read_dir(store.path().join("files"))?.count(), 0);
     Ok(())
 }
+
+#[test]
+fn the_disk_limit_refuses_clearly_and_keeps_every_stored_file_intact() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let operator = Person::new("Op")?;
+    let limited = |limit: u64| lanshare::host::HostConfig {
+        storage: lanshare::storage::StorageConfig::Disk {
+            dir: store.path().to_path_buf(),
+            limit: Some(limit),
+        },
+        operator: Some(operator.identity.public_key()),
+        ..config()
+    };
+    let contents = [data(300_000, 1), data(400_000, 2)];
+    {
+        let host = start(limited(1_000_000))?;
+        let addr = host.local_addr();
+        for (index, content) in contents.iter().enumerate() {
+            let line = format!("UPLOAD:1:Ann:file{index}.bin:{}\n", content.len());
+            assert_eq!(seed_upload(addr, &line, content)?, "READY\n");
+        }
+        assert!(wait_until(Duration::from_secs(5), || host.files().len() == 2));
+        assert_eq!(host.disk_in_use(), 700_000);
+        // An upload in progress holds its room too.
+        let mut pending = Raw::connect(addr)?;
+        pending.send(b"UPLOAD:1:Ann:pending.bin:200000\n")?;
+        assert_eq!(pending.line()?, "READY");
+        assert_eq!(host.disk_in_use(), 900_000);
+        assert_eq!(
+            seed_upload(addr, "UPLOAD:1:Ann:big.bin:200000\n", b"")?,
+            "ERROR:Host storage is full: this file needs 195 KB, only 97.7 KB of 977 KB is free\n"
+        );
+        drop(pending);
+        assert!(wait_until(Duration::from_secs(5), || host.disk_in_use() == 700_000));
+        // The uploader using the command line reads the same reason.
+        let error = cli_send_refused(addr, 400_000)?;
+        assert!(
+            error.contains(
+                "Host storage is full: this file needs 391 KB, only 293 KB of 977 KB is free"
+            ),
+            "{error}"
+        );
+    }
+    // After a restart the stored files count against the limit again, and are intact.
+    let host = start(limited(1_000_000))?;
+    let addr = host.local_addr();
+    assert_eq!(host.disk_in_use(), 700_000);
+    let by_name = |name: &str| host.files().into_iter().find(|record| record.name == name);
+    for (index, content) in contents.iter().enumerate() {
+        let record = by_name(&format!("file{index}.bin"))
+            .ok_or_else(|| anyhow::anyhow!("file{index}.bin is gone"))?;
+        assert_eq!(record.sha256.to_string(), sha256_hex(content));
+        assert!(fetch(addr, record.id)? == *content);
+    }
+    assert!(seed_upload(addr, "UPLOAD:1:Ann:big.bin:400000\n", b"")?.starts_with("ERROR:"));
+    // Deleting makes room.
+    let (session, _) = operator.join(addr)?;
+    let first = by_name("file0.bin").map_or(0, |record| record.id);
+    session.delete(first, Duration::from_secs(5))?;
+    assert_eq!(host.disk_in_use(), 400_000);
+    assert_eq!(
+        seed_upload(addr, "UPLOAD:1:Ann:big.bin:400000\n", &data(400_000, 4))?,
+        "READY\n"
+    );
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 2));
+    Ok(())
+}

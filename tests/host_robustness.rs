@@ -4,11 +4,12 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lanshare::host::HostConfig;
+use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
 use lanshare::protocol::escape;
 use lanshare::storage::StorageConfig;
@@ -168,6 +169,52 @@ fn malformed_and_unknown_commands_get_an_error_and_a_close() -> TestResult {
             "ERROR:Unsupported protocol version 2",
         ),
         (vec![b'A'; 10_000], "ERROR:line too long"),
+        // Sizes: not a number, above the limit, the largest number there is.
+        (
+            b"UPLOAD:1:bob:f:12abc\n".to_vec(),
+            "ERROR:Invalid file size '12abc'",
+        ),
+        (
+            b"UPLOAD:1:bob:f:104857601\n".to_vec(),
+            "ERROR:File too large (max 104857600 bytes = 100 MB)",
+        ),
+        (
+            b"UPLOAD:1:bob:f:18446744073709551615\n".to_vec(),
+            "ERROR:File too large (max 104857600 bytes = 100 MB)",
+        ),
+        // Ids and numbers that overflow their types.
+        (
+            b"UPLOAD:18446744073709551616:bob:f:5\n".to_vec(),
+            "ERROR:Invalid client id '18446744073709551616'",
+        ),
+        (
+            format!("AUTH:18446744073709551616:{}\n", "ab".repeat(16)).into_bytes(),
+            "ERROR:Invalid client id",
+        ),
+        (
+            format!("AUTH:1:{}\n", "ab".repeat(17)).into_bytes(),
+            "ERROR:Invalid ticket: expected 32 hex digits",
+        ),
+        (
+            format!("JOIN:4294967296:bob:{}\n", "00".repeat(32)).into_bytes(),
+            "ERROR:Invalid version '4294967296'",
+        ),
+        (b"DOWNLOAD:0x10\n".to_vec(), "ERROR:Invalid file id '0x10'"),
+        (b"DOWNLOAD:+1\n".to_vec(), "ERROR:Invalid file id '+1'"),
+        // Invalid UTF-8 in every kind of field.
+        (
+            b"UPLOAD:1:\xc3\x28:f:5\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
+        (
+            b"UPLOAD:1:bob:%C3%28:5\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
+        (b"PASS:\xff\n".to_vec(), "ERROR:Command is not valid UTF-8"),
+        (
+            b"JOIN:1:\xed\xa0\x80:00\n".to_vec(),
+            "ERROR:Command is not valid UTF-8",
+        ),
     ];
     for (input, expected) in cases {
         let mut raw = Raw::connect(addr)?;
@@ -181,6 +228,185 @@ fn malformed_and_unknown_commands_get_an_error_and_a_close() -> TestResult {
     }
     assert!(host.files().is_empty());
     still_serving(addr)
+}
+
+#[test]
+fn a_ten_megabyte_line_without_a_newline_is_cut_off_at_the_line_limit() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let mut raw = Raw::connect(addr)?;
+    let mut writer = raw.stream.try_clone()?;
+    // The writer may be cut off (reset) by the host's close: that is the point.
+    let sender = std::thread::spawn(move || {
+        let line = vec![b'U'; 10 * 1024 * 1024];
+        std::io::Write::write_all(&mut writer, &line).is_ok()
+    });
+    assert_eq!(raw.line()?, "ERROR:line too long (max 8192 bytes)");
+    let all_sent = sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer panicked"))?;
+    assert!(
+        !all_sent,
+        "the host read the whole 10 MB instead of closing"
+    );
+    assert_eq!(host.memory_in_use(), 0);
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
+    still_serving(addr)
+}
+
+#[test]
+fn bytes_beyond_the_announced_size_are_the_next_command() -> TestResult {
+    let host = start(impatient_config())?;
+    let addr = host.local_addr();
+    // Announce 5, send 5 and a valid command in the same write: the command is served.
+    let mut raw = Raw::connect(addr)?;
+    raw.send(b"UPLOAD:1:Ann:five.txt:5\nhelloLIST\n")?;
+    assert_eq!(raw.line()?, "READY");
+    let stored = raw.line()?;
+    assert!(stored.starts_with("STORED:1:"), "{stored}");
+    assert!(raw.line()?.starts_with("FILE_OFFER:1:five.txt:5:Ann:0"));
+    assert!(raw.line()?.starts_with("FILE_META:1:"));
+    assert_eq!(raw.line()?, "END");
+    // Announce 5, send more that is no command: the 5 are stored, the rest refused.
+    let mut raw = Raw::connect(addr)?;
+    raw.send(b"UPLOAD:1:Ann:six.txt:5\nhello, and more bytes than announced\n")?;
+    assert_eq!(raw.line()?, "READY");
+    assert!(raw.line()?.starts_with("STORED:2:"));
+    assert_eq!(
+        raw.line()?,
+        "ERROR:Unknown command ', and more bytes than announced'"
+    );
+    assert!(raw.rest()?.is_empty());
+    let sizes: Vec<u64> = host.files().iter().map(|f| f.size).collect();
+    assert_eq!(sizes, [5, 5]);
+    assert_eq!(fetch(addr, 2)?, b"hello");
+    Ok(())
+}
+
+#[test]
+fn an_upload_dripping_a_byte_a_second_is_stopped() -> TestResult {
+    let host = start(HostConfig {
+        timeouts: Timeouts {
+            stall: Duration::from_millis(1500),
+            ..impatient_config().timeouts
+        },
+        min_transfer_rate: 1024,
+        ..impatient_config()
+    })?;
+    let addr = host.local_addr();
+    let mut drip = Raw::connect(addr)?;
+    drip.send(b"UPLOAD:1:Drew:drip.bin:100\n")?;
+    assert_eq!(drip.line()?, "READY");
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .uploads_in_progress
+        == 1));
+    let started = Instant::now();
+    let mut sent = 0;
+    // One byte a second, never long enough apart to count as a stall.
+    while drip.send(b"x").is_ok() && sent < 10 {
+        sent += 1;
+        std::thread::sleep(Duration::from_secs(1));
+        if host.stats().uploads_in_progress == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        drip.line()?,
+        "ERROR:Upload too slow: slower than 1 KB/s over 1.5s"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(host.files().is_empty());
+    assert!(wait_until(Duration::from_secs(2), || host.memory_in_use() == 0));
+    still_serving(addr)
+}
+
+/// Asks for file `id` and says `READY`, then reads nothing.
+fn stop_reading_after_ready(addr: SocketAddr, id: u64) -> anyhow::Result<Raw> {
+    let mut raw = Raw::connect(addr)?;
+    raw.send(format!("DOWNLOAD:{id}\n").as_bytes())?;
+    assert!(raw.line()?.starts_with("FILE:"));
+    raw.send(b"READY\n")?;
+    Ok(raw)
+}
+
+#[test]
+fn a_download_whose_reader_stops_or_crawls_is_cut_off_and_frees_its_slot() -> TestResult {
+    let store = tempfile::tempdir()?;
+    let content = data(24 << 20, 7);
+    for storage in [
+        StorageConfig::Memory { limit: 64 << 20 },
+        StorageConfig::Disk {
+            dir: store.path().to_path_buf(),
+            limit: None,
+        },
+    ] {
+        let host = start(HostConfig {
+            storage,
+            workers: 1,
+            min_transfer_rate: 256 * 1024,
+            ..impatient_config()
+        })?;
+        let addr = host.local_addr();
+        let line = format!("UPLOAD:1:Ann:big.bin:{}\n", content.len());
+        assert_eq!(seed_upload(addr, &line, &content)?, "READY\n");
+        assert!(wait_until(Duration::from_secs(10), || host.files().len() == 1));
+        let id = host.files()[0].id;
+
+        // Stops reading: the socket's buffers fill, the host's writes stall, it gives up.
+        let stopped = stop_reading_after_ready(addr, id)?;
+        assert!(wait_until(Duration::from_secs(5), || host
+            .stats()
+            .downloads_in_progress
+            == 1));
+        assert!(wait_until(Duration::from_secs(5), || host
+            .stats()
+            .downloads_in_progress
+            == 0));
+        // Crawls: reads 4 KiB every 100 ms, well under the minimum pace, never stalling.
+        let crawler = stop_reading_after_ready(addr, id)?;
+        let crawling = Arc::new(AtomicBool::new(true));
+        let crawl = {
+            let crawling = Arc::clone(&crawling);
+            let mut stream = crawler.stream.try_clone()?;
+            std::thread::spawn(move || {
+                let mut chunk = vec![0u8; 4096];
+                let mut received = 0;
+                while crawling.load(Ordering::Relaxed) {
+                    match std::io::Read::read(&mut stream, &mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => received += read,
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                received
+            })
+        };
+        assert!(wait_until(Duration::from_secs(5), || host
+            .stats()
+            .downloads_in_progress
+            == 1));
+        assert!(wait_until(Duration::from_secs(20), || host
+            .stats()
+            .downloads_in_progress
+            == 0));
+        crawling.store(false, Ordering::Relaxed);
+        let crawled = crawl
+            .join()
+            .map_err(|_| anyhow::anyhow!("crawler panicked"))?;
+        // What the socket still holds is all it will ever get: less than the file.
+        let mut crawler = crawler;
+        let rest = crawler.rest().map(|rest| rest.len()).unwrap_or(0);
+        assert!(crawled + rest < content.len(), "the crawler got everything");
+        // The one transfer slot is free again, and the file is intact.
+        assert!(fetch(addr, id)? == content);
+        drop(stopped);
+        drop(host);
+    }
+    Ok(())
 }
 
 #[test]
@@ -229,31 +455,186 @@ fn silent_dripping_and_stalled_clients_time_out() -> TestResult {
 }
 
 #[test]
-fn a_saturated_pool_says_busy_instead_of_hanging() -> TestResult {
+fn idle_connections_take_no_transfer_slot_and_a_full_host_says_busy() -> TestResult {
     let host = start(HostConfig {
-        workers: 2,
+        workers: 1,
         ..impatient_config()
     })?;
     let addr = host.local_addr();
-    // Idle connections take both workers and fill the queue of 2.
-    let idle: Vec<Raw> = (0..6)
+    // Connections that say nothing hold no slot: the one slot still serves an upload.
+    let idle: Vec<Raw> = (0..10)
         .map(|_| Raw::connect(addr))
         .collect::<Result<_, _>>()?;
-    let mut busy = 0;
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 10));
+    let mut first = Raw::connect(addr)?;
+    first.send(b"UPLOAD:1:Ann:slot.bin:100\n")?;
+    assert_eq!(first.line()?, "READY");
+    // That upload now holds the slot (it sends nothing more). A second one waits for it …
+    let mut waiting = Raw::connect(addr)?;
+    waiting.send(b"UPLOAD:1:Ann:waiting.bin:5\n")?;
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .transfers_waiting
+        == 1));
+    // … and a third is told at once that the host is busy, rather than left hanging.
+    let started = Instant::now();
+    let mut third = Raw::connect(addr)?;
+    third.send(b"UPLOAD:1:Ann:third.bin:5\n")?;
+    assert_eq!(
+        third.line()?,
+        "ERROR:Host is busy: all 1 transfer slots are in use, try again shortly"
+    );
+    assert!(started.elapsed() < Duration::from_millis(400));
+    // The waiting one gives up when the slot stays taken longer than a command may wait.
+    assert!(waiting.line()?.starts_with("ERROR:Host is busy"));
+    assert!(first.line()?.starts_with("ERROR:Upload stalled"));
     for mut raw in idle {
+        assert!(String::from_utf8(raw.rest()?)?.starts_with("ERROR:Timed out"));
+    }
+    assert_eq!(host.stats().refused, 2);
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
+    assert_eq!(
+        seed_upload(addr, "UPLOAD:1:Ann:later.bin:5\n", b"later")?,
+        "READY\n"
+    );
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    Ok(())
+}
+
+/// A host whose idle connections time out after 3 s.
+fn flood_host() -> anyhow::Result<Host> {
+    start(HostConfig {
+        timeouts: Timeouts {
+            command: Duration::from_secs(3),
+            ..impatient_config().timeouts
+        },
+        ..config()
+    })
+}
+
+/// Opens up to 2,000 connections that say nothing, the n-th from address `source(n)`, as
+/// fast as it can, while a normal client on 127.0.0.1 keeps uploading and listing: each of its
+/// rounds must be served within a second. Returns the idle connections, still open.
+fn flood_while_serving(host: &Host, source: fn(usize) -> [u8; 4]) -> anyhow::Result<Vec<Raw>> {
+    // Both ends of every connection live in this process (the host keeps two descriptors
+    // for each): make room for them.
+    let limit = lanshare::host::raise_descriptor_limit()?;
+    let flood = 2000.min(usize::try_from(limit)?.saturating_sub(400) / 3);
+    anyhow::ensure!(
+        flood >= 500,
+        "the open-file limit ({limit}) is too low for this test"
+    );
+    if flood < 2000 {
+        eprintln!("open-file limit {limit}: flooding with {flood} connections instead of 2000");
+    }
+    let addr = host.local_addr();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let flooder = {
+        let opened = Arc::clone(&opened);
+        std::thread::spawn(move || -> anyhow::Result<Vec<Raw>> {
+            let mut held = Vec::with_capacity(flood);
+            for n in 0..flood {
+                held.push(Raw::connect_from(source(n), addr)?);
+                opened.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(held)
+        })
+    };
+    assert!(wait_until(Duration::from_secs(10), || opened
+        .load(Ordering::Relaxed)
+        > 200));
+    let files_before = host.files().len();
+    let mut round = 0;
+    while !flooder.is_finished() || round < 3 {
+        let started = Instant::now();
+        let reply = seed_upload(
+            addr,
+            &format!("UPLOAD:1:Norma:during-{round}.bin:4\n"),
+            b"data",
+        )?;
+        assert_eq!(reply, "READY\n");
+        still_serving(addr)?;
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a normal client waited {:?} with {} flooding connections open",
+            started.elapsed(),
+            opened.load(Ordering::Relaxed)
+        );
+        round += 1;
+    }
+    let held = flooder
+        .join()
+        .map_err(|_| anyhow::anyhow!("flooding thread panicked"))??;
+    assert!(wait_until(Duration::from_secs(5), || host.files().len()
+        == files_before + round));
+    Ok(held)
+}
+
+#[test]
+fn two_thousand_idle_connections_from_one_machine_do_not_keep_a_normal_client_waiting() -> TestResult
+{
+    let host = flood_host()?;
+    let addr = host.local_addr();
+    let cap = HostConfig::default().max_connections_per_address;
+    let held = flood_while_serving(&host, |_| [127, 0, 0, 2])?;
+    let flood = held.len();
+
+    // The host kept only its cap from that address and told every other one why, at once.
+    assert!(
+        wait_until(Duration::from_secs(5), || host.stats().refused
+            == (flood - cap) as u64),
+        "{:?}",
+        host.stats()
+    );
+    assert!(host.stats().connections <= cap + 2, "{:?}", host.stats());
+    let mut refused = 0;
+    let mut timed_out = 0;
+    for mut raw in held {
         let reply = String::from_utf8(raw.rest()?)?;
-        if reply.starts_with("ERROR:Host is busy: all 2 transfer slots are in use") {
-            busy += 1;
+        if reply.starts_with(&format!(
+            "ERROR:Too many connections from 127.0.0.2 (max {cap})"
+        )) {
+            refused += 1;
         } else {
-            assert!(reply.starts_with("ERROR:Timed out"), "{reply:?}");
+            assert!(reply.starts_with("ERROR:Timed out after 3s"), "{reply:?}");
+            timed_out += 1;
         }
     }
-    assert!(
-        busy >= 2,
-        "{busy} of 6 connections were told the host is busy"
-    );
-    // Once the idle ones time out, a normal client is served.
-    assert!(wait_until(Duration::from_secs(5), || still_serving(addr).is_ok()));
+    assert_eq!((refused, timed_out), (flood - cap, cap));
+    // The idle ones were timed out, and that machine may connect again.
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
+    let mut again = Raw::connect_from([127, 0, 0, 2], addr)?;
+    again.send(b"LIST\n")?;
+    assert!(again.line()?.starts_with("FILE_OFFER:"));
+    Ok(())
+}
+
+#[test]
+fn two_thousand_idle_connections_from_as_many_machines_do_not_keep_a_normal_client_waiting()
+-> TestResult {
+    let host = flood_host()?;
+    // One connection from each of 2,000 addresses: no cap applies, every one is admitted and
+    // waits on a thread of its own, holding no transfer slot.
+    let held = flood_while_serving(&host, |n| [127, 1, (n / 250) as u8, (n % 250) as u8 + 1])?;
+    assert_eq!(host.stats().refused, 0);
+    assert!(host.stats().connections >= held.len().saturating_sub(100));
+    for mut raw in held {
+        let reply = String::from_utf8(raw.rest()?)?;
+        assert!(reply.starts_with("ERROR:Timed out after 3s"), "{reply:?}");
+    }
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 0));
     Ok(())
 }
 
@@ -369,25 +750,43 @@ fn control_sessions_answer_ping_and_refuse_transfer_commands() -> TestResult {
     raw.send(b"DOWNLOAD:1\n")?;
     assert_eq!(raw.line()?, "ERROR:Unexpected command in a control session");
     assert!(raw.rest()?.is_empty());
-    Ok(())
+    // An id that overflows ends the session with the reason; the host carries on.
+    let mut raw = raw_join(host.local_addr(), &person.name, &person.identity)?;
+    raw.send(b"DELETE:18446744073709551616\n")?;
+    assert!(
+        raw.line()?
+            .starts_with("ERROR:Invalid file id '18446744073709551616'")
+    );
+    assert!(raw.rest()?.is_empty());
+    assert!(wait_until(Duration::from_secs(5), || host.session_count() == 0));
+    still_serving(host.local_addr())
 }
 
 #[test]
 fn shutdown_discards_uploads_in_progress_and_returns_promptly() -> TestResult {
     let store = tempfile::tempdir()?;
-    let host = start(disk_config(store.path()))?;
+    let host = start(HostConfig {
+        workers: 1,
+        ..disk_config(store.path())
+    })?;
     let mut raw = Raw::connect(host.local_addr())?;
     raw.send(b"UPLOAD:1:Sid:half.bin:1000000\n")?;
     assert_eq!(raw.line()?, "READY");
     raw.send(&data(1000, 3))?;
+    // A second upload waits for the one transfer slot.
+    let mut waiting = Raw::connect(host.local_addr())?;
+    waiting.send(b"UPLOAD:1:Sid:waiting.bin:10\n")?;
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .transfers_waiting
+        == 1));
     let person = Person::new("Pat")?;
     let (_session, _) = person.join(host.local_addr())?;
     let started = Instant::now();
     host.shutdown();
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(wait_until(Duration::from_secs(5), || {
-        std::fs::read_dir(store.path().join("incoming")).is_ok_and(|d| d.count() == 0)
-    }));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // Every thread has let go of the store: nothing is left in it, and a new host opens it.
+    assert_eq!(std::fs::read_dir(store.path().join("incoming"))?.count(), 0);
     let restarted = start(disk_config(store.path()))?;
     assert!(restarted.files().is_empty());
     Ok(())

@@ -12,16 +12,17 @@ use lanshare::config::{Settings, config_dir, default_username};
 use lanshare::discovery;
 use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
-use lanshare::participant::worker::{TransferUpdate, spawn_download, spawn_upload};
+use lanshare::participant::worker::{TransferUpdate, spawn_download_with, spawn_upload};
 use lanshare::participant::{
-    FileEntry, Session, SessionEvent, Snapshot, TransferConnection, resolve_host,
+    Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
+    resolve_host,
 };
-use lanshare::protocol::validate_username;
+use lanshare::protocol::{Passcode, validate_username};
 use lanshare::units::format_size;
 
 use super::output::{file_json, file_table, local_time, printable};
 use super::progress::follow;
-use super::{GetArgs, HostsArgs, LsArgs, RmArgs, SendArgs, User, WatchArgs};
+use super::{GetArgs, HostAddress, HostsArgs, LsArgs, RmArgs, SendArgs, User, WatchArgs};
 
 /// The host to talk to: the one given, else the only one found on the network.
 fn host(given: Option<&str>) -> anyhow::Result<SocketAddr> {
@@ -62,8 +63,38 @@ fn host(given: Option<&str>) -> anyhow::Result<SocketAddr> {
     }
 }
 
+/// Where the host is, and its passcode if one was given.
+struct Target {
+    address: SocketAddr,
+    passcode: Option<Passcode>,
+}
+
+fn target(given: &HostAddress) -> anyhow::Result<Target> {
+    let passcode = match &given.passcode {
+        Some(text) => Some(
+            Passcode::new(text.as_str())
+                .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?,
+        ),
+        None => None,
+    };
+    Ok(Target {
+        address: host(given.host.as_deref())?,
+        passcode,
+    })
+}
+
+/// A participant error, with a hint when the host asked for a passcode.
+fn explain(error: Error) -> anyhow::Error {
+    match &error {
+        Error::Refused(reason) if reason == "This host requires a passcode" => {
+            anyhow::anyhow!("{reason}: give it with --passcode or LANSHARE_PASSCODE")
+        }
+        _ => error.into(),
+    }
+}
+
 /// Joins as this user, remembering the name for next time.
-fn join(address: SocketAddr, user: &User) -> anyhow::Result<(Session, Snapshot)> {
+fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
     let dir = config_dir();
     let mut settings = Settings::load(&dir);
     let username = user
@@ -73,7 +104,11 @@ fn join(address: SocketAddr, user: &User) -> anyhow::Result<(Session, Snapshot)>
     validate_username(&username).map_err(anyhow::Error::msg)?;
     let identity = Identity::load_or_create(&dir)
         .with_context(|| format!("could not load your identity from {}", dir.display()))?;
-    let joined = Session::join(address, &username, &identity)?;
+    let options = JoinOptions {
+        passcode: target.passcode.clone(),
+    };
+    let joined =
+        Session::join_with(target.address, &username, &identity, &options).map_err(explain)?;
     if settings.username.as_deref() != Some(username.as_str()) {
         settings.username = Some(username);
         // Remembering is a convenience; failing to is not worth an error.
@@ -93,8 +128,8 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let address = host(args.address.host.as_deref())?;
-    let (session, _) = join(address, &args.user)?;
+    let target = target(&args.address)?;
+    let (session, _) = join(&target, &args.user)?;
     let mut failures = 0;
     for path in &args.files {
         let (sender, events) = flume::unbounded();
@@ -104,7 +139,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             .unwrap_or_default();
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let outcome = match spawn_upload(
-            address,
+            target.address,
             Some(session.credentials().clone()),
             path.clone(),
             label.clone(),
@@ -136,12 +171,16 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(address: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
-    Ok(TransferConnection::connect(address)?.list()?)
+fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
+    let mut connection = TransferConnection::connect(target.address)?;
+    if let Some(passcode) = &target.passcode {
+        connection.send_passcode(passcode)?;
+    }
+    connection.list().map_err(explain)
 }
 
 pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let files = list(host(args.address.host.as_deref())?)?;
+    let files = list(&target(&args.address)?)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let array: Vec<_> = files.iter().map(file_json).collect();
@@ -155,8 +194,8 @@ pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
-    let address = host(args.address.host.as_deref())?;
-    let files = list(address)?;
+    let target = target(&args.address)?;
+    let files = list(&target)?;
     let destination = |_: &FileEntry| -> anyhow::Result<Destination> {
         match &args.output {
             None => Ok(Destination::Folder(PathBuf::from("."))),
@@ -179,7 +218,14 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
             continue;
         };
         let (sender, events) = flume::unbounded();
-        let outcome = match spawn_download(address, entry.clone(), destination(entry)?, sender) {
+        let download = spawn_download_with(
+            target.address,
+            target.passcode.clone(),
+            entry.clone(),
+            destination(entry)?,
+            sender,
+        );
+        let outcome = match download {
             Ok(handle) => follow(&entry.name, entry.size, &handle, &events),
             Err(error) => TransferUpdate::Failed(error.to_string()),
         };
@@ -207,7 +253,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
-    let (session, snapshot) = join(host(args.address.host.as_deref())?, &args.user)?;
+    let (session, snapshot) = join(&target(&args.address)?, &args.user)?;
     let name = snapshot
         .files
         .iter()
@@ -222,8 +268,9 @@ pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
-    let address = host(args.address.host.as_deref())?;
-    let (session, snapshot) = join(address, &args.user)?;
+    let target = target(&args.address)?;
+    let address = target.address;
+    let (session, snapshot) = join(&target, &args.user)?;
     let mut names: HashMap<u64, String> = snapshot
         .peers
         .iter()

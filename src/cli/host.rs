@@ -8,9 +8,11 @@ use clap::Args;
 
 use lanshare::config::config_dir;
 use lanshare::discovery;
-use lanshare::host::{Announce, DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses};
+use lanshare::host::{
+    Announce, DEFAULT_MEMORY_LIMIT, Host, HostConfig, lan_addresses, raise_descriptor_limit,
+};
 use lanshare::identity::Identity;
-use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT};
+use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode};
 use lanshare::storage::StorageConfig;
 use lanshare::units::{format_size, parse_size};
 
@@ -37,7 +39,10 @@ pub(super) struct HostArgs {
     #[arg(long, value_name = "SIZE", value_parser = size_arg,
           default_value_t = DEFAULT_MEMORY_LIMIT)]
     memory_limit: u64,
-    /// Transfers served at once; more connections wait briefly, then get a busy error.
+    /// Total size of all files in a folder store (default: as much as the disk has room for).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    disk_limit: Option<u64>,
+    /// Transfers served at once; more wait briefly for a free slot, then get a busy error.
     #[arg(long, value_name = "N", default_value_t = 64)]
     workers: usize,
     /// The name participants see when they look for hosts (default: this machine's name).
@@ -46,6 +51,10 @@ pub(super) struct HostArgs {
     /// Do not announce this host on the network (participants then need its address).
     #[arg(long)]
     no_announce: bool,
+    /// Require this passcode to join, list and transfer (people give it with --passcode or
+    /// LANSHARE_PASSCODE). Without it, everyone on the network may share, as in the seed.
+    #[arg(long, env = "LANSHARE_PASSCODE", hide_env_values = true)]
+    passcode: Option<String>,
 }
 
 impl HostArgs {
@@ -68,6 +77,7 @@ impl HostArgs {
         } else {
             StorageConfig::Disk {
                 dir: PathBuf::from(&self.storage),
+                limit: self.disk_limit,
             }
         }
     }
@@ -89,6 +99,10 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         anyhow::bail!("--workers must be at least 1");
     }
+    if let Some(passcode) = &args.passcode {
+        Passcode::new(passcode.as_str())
+            .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?;
+    }
     let operator = match Identity::load_or_create(&config_dir()) {
         Ok(identity) => Some(identity.public_key()),
         Err(error) => {
@@ -96,6 +110,10 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
             None
         }
     };
+    match raise_descriptor_limit() {
+        Ok(limit) => tracing::debug!("Open-file limit: {limit}"),
+        Err(error) => tracing::warn!("Could not raise the open-file limit: {error}"),
+    }
     let storage = args.storage();
     let announce = (!args.no_announce && discovery::enabled()).then(|| Announce {
         name: args.name.clone().unwrap_or_else(discovery::machine_name),
@@ -106,6 +124,7 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         storage: storage.clone(),
         max_file_size: args.max_file_size,
         workers: args.workers,
+        passcode: args.passcode.clone(),
         operator,
         announce: announce.clone(),
         ..HostConfig::default()
@@ -114,10 +133,14 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     let address = host.local_addr();
     let store = match &storage {
         StorageConfig::Memory { limit } => format!("memory store, up to {}", format_size(*limit)),
-        StorageConfig::Disk { dir } => format!(
-            "disk store in {} holding {} file(s)",
+        StorageConfig::Disk { dir, limit } => format!(
+            "disk store in {} holding {} file(s){}",
             dir.display(),
-            host.files().len()
+            host.files().len(),
+            limit.map_or(String::new(), |limit| format!(
+                ", up to {}",
+                format_size(limit)
+            ))
         ),
     };
     tracing::info!(
@@ -137,6 +160,9 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
             announce.port
         ),
         None => tracing::info!("Not announcing on the network: participants need the address"),
+    }
+    if args.passcode.is_some() {
+        tracing::info!("Joining, listing and transfers require the passcode");
     }
 
     let (stop, stopped) = flume::bounded::<()>(1);

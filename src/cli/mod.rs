@@ -110,6 +110,10 @@ struct HostAddress {
     /// the network.
     #[arg(long, env = "LANSHARE_HOST")]
     host: Option<String>,
+    /// The host's passcode, if it was started with one (better set in the environment, where
+    /// other users cannot see it).
+    #[arg(long, env = "LANSHARE_PASSCODE", hide_env_values = true)]
+    passcode: Option<String>,
 }
 
 #[derive(Args)]

@@ -1,4 +1,8 @@
-//! The first steps of every connection: read its first command and route it.
+//! One connection, on a thread of its own: read its commands, check the passcode, route them.
+//!
+//! Waiting for a command holds nothing but this thread and the socket; a transfer takes a
+//! transfer slot only while its bytes move, and a `JOIN` makes the connection a control session
+//! for the rest of its life.
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -6,39 +10,135 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{Shared, session, transfer};
+use super::gate::Refused;
+use super::registry::Uploader;
+use super::{Shared, Tracked, session, transfer};
 use crate::net::{LineError, LineReader};
 use crate::protocol::{ClientLine, HostLine};
 
-/// Serves one accepted connection on a pool worker.
-pub(super) fn serve(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
-    let Some(tracked) = shared.track(&stream) else {
-        return;
-    };
+/// Serves one admitted connection until it closes. A bug in a handler ends this connection
+/// only, never the host.
+pub(super) fn run(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr, tracked: Tracked) {
+    let serve = std::panic::AssertUnwindSafe(|| serve(shared, stream, peer));
+    if std::panic::catch_unwind(serve).is_err() {
+        tracing::error!("The handler of a connection from {peer} panicked; the host carries on");
+    }
+    drop(tracked);
+}
+
+/// What a connection has proven so far.
+struct Access {
+    /// The host's passcode was given, or the host has none, or `AUTH` proved a participant
+    /// (who gave it to join).
+    passcode: bool,
+    /// The joined participant that `AUTH` proved, for the uploads that follow.
+    uploader: Option<Uploader>,
+}
+
+fn serve(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     if shared.stopping.load(Ordering::SeqCst) {
         return;
     }
+    // No write may wait on a client that stopped reading for longer than a stall.
+    let _ = stream.set_write_timeout(Some(shared.config.timeouts.stall));
     let mut reader = LineReader::new(stream);
-    let Some(first) = read_command(&mut reader, shared.config.timeouts.command, true) else {
-        return;
+    let mut access = Access {
+        passcode: shared.gate.is_open(),
+        uploader: None,
     };
-    match first {
-        ClientLine::Join {
-            version,
-            username,
-            public_key,
-        } => session::start(
-            shared,
-            reader,
-            tracked,
-            peer,
-            session::JoinRequest {
+    // Until the first command other than PASS, a silent client is told it timed out; after
+    // it, a connection idle between commands is closed silently.
+    let mut started = false;
+    loop {
+        let (timeout, report) = if started {
+            (shared.config.timeouts.idle, false)
+        } else {
+            (shared.config.timeouts.command, true)
+        };
+        let Some(command) = read_command(&mut reader, timeout, report) else {
+            return;
+        };
+        let keep_open = match command {
+            ClientLine::Pass { passcode } => {
+                match shared.gate.check(peer.ip(), passcode.as_str()) {
+                    Ok(()) => access.passcode = true,
+                    Err(refused) => {
+                        tracing::warn!("Refused a passcode from {peer}: {refused}");
+                        refuse(reader.stream(), &refused.to_string());
+                        return;
+                    }
+                }
+                continue;
+            }
+            ClientLine::Join {
                 version,
                 username,
                 public_key,
-            },
-        ),
-        other => transfer::serve(shared, &mut reader, peer, other),
+            } if !started => {
+                if access.passcode {
+                    let request = session::JoinRequest {
+                        version,
+                        username,
+                        public_key,
+                    };
+                    session::run(shared, reader, peer, request);
+                } else {
+                    refuse(reader.stream(), &Refused::Missing.to_string());
+                }
+                return;
+            }
+            ClientLine::Join { .. } => {
+                refuse(
+                    reader.stream(),
+                    "JOIN must come before any other command on a connection (PASS aside)",
+                );
+                false
+            }
+            ClientLine::Auth { client_id, ticket } => {
+                access.uploader = shared.registry.authenticate(client_id, &ticket);
+                if access.uploader.is_some() {
+                    access.passcode = true;
+                } else {
+                    refuse(
+                        reader.stream(),
+                        "Unknown or expired ticket: join the host again",
+                    );
+                }
+                access.uploader.is_some()
+            }
+            ClientLine::Upload(_) | ClientLine::Download { .. } | ClientLine::List
+                if !access.passcode =>
+            {
+                refuse(reader.stream(), &Refused::Missing.to_string());
+                false
+            }
+            ClientLine::Upload(request) => transfer::receive_upload(
+                shared,
+                &mut reader,
+                peer,
+                request,
+                access.uploader.as_ref(),
+            ),
+            ClientLine::Download { file_id } => {
+                transfer::send_download(shared, &mut reader, peer, file_id)
+            }
+            ClientLine::List => transfer::send_list(shared, reader.stream()),
+            ClientLine::Ready
+            | ClientLine::Proof { .. }
+            | ClientLine::Delete { .. }
+            | ClientLine::Ping => {
+                refuse(
+                    reader.stream(),
+                    "Unexpected command here: only UPLOAD, DOWNLOAD, LIST, AUTH and PASS are \
+                     served outside a joined session",
+                );
+                false
+            }
+        };
+        if !keep_open {
+            return;
+        }
+        started = true;
     }
 }
 

@@ -1,25 +1,30 @@
 //! The host: accepts connections on one port, stores files, and keeps participants informed.
 //!
-//! A listener thread accepts connections and hands them to a bounded pool of worker threads
-//! ([`pool`]). A worker reads the first line: a transfer (`UPLOAD`, `DOWNLOAD`, `LIST`,
-//! `AUTH`) is served on the worker ([`transfer`]); a `JOIN` becomes a control session on
-//! threads of its own ([`session`]), registered in the [`registry`], which broadcasts offers
-//! and deletions to every session.
+//! A listener thread admits each connection (at most [`HostConfig::max_connections`] open, and
+//! [`HostConfig::max_connections_per_address`] from one IP address) and gives it a thread of its
+//! own (`connection`), which reads its commands. Waiting for a command costs a thread and a
+//! socket, nothing more: an upload or a download takes one of the `slots` only while its bytes
+//! move (`transfer`), and a transfer that moves too slowly is stopped (`pace`). A `JOIN`
+//! turns the connection into a control session (`session`), registered in the `registry`,
+//! which broadcasts offers and deletions to every session. A host with a passcode checks it,
+//! slowing down repeated wrong guesses from one address (`gate`).
 
 mod activity;
 mod connection;
-mod pool;
+mod gate;
+mod pace;
 mod registry;
 mod session;
+mod slots;
 mod transfer;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::io::{self, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -28,8 +33,9 @@ use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, HostLine};
 use crate::storage::{FileRecord, Storage, StorageConfig};
 use activity::Activity;
 pub use activity::{ActiveTransfer, Direction};
-use pool::WorkerPool;
+use gate::Gate;
 use registry::Registry;
+use slots::TransferSlots;
 
 /// How long the host waits at each step before giving up on a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +44,14 @@ pub struct Timeouts {
     pub command: Duration,
     /// Between commands on a connection that stays open.
     pub idle: Duration,
-    /// Mid-transfer, with no byte moving in either direction.
+    /// Mid-transfer, with no byte moving in either direction; also the window over which a
+    /// transfer's pace is measured against [`HostConfig::min_transfer_rate`].
     pub stall: Duration,
     /// On a control session with no line at all (clients send `PING` well within it).
     pub session: Duration,
+    /// How long an address must wait after its first wrong passcode; each further wrong
+    /// passcode in a row doubles it, up to 64 times as long.
+    pub wrong_passcode: Duration,
 }
 
 impl Default for Timeouts {
@@ -51,6 +61,7 @@ impl Default for Timeouts {
             idle: Duration::from_secs(30),
             stall: Duration::from_secs(30),
             session: Duration::from_secs(60),
+            wrong_passcode: Duration::from_secs(1),
         }
     }
 }
@@ -64,10 +75,21 @@ pub struct HostConfig {
     pub storage: StorageConfig,
     /// Largest accepted file, in bytes.
     pub max_file_size: u64,
-    /// Worker threads serving transfers at once.
+    /// Uploads and downloads served at once; as many more wait up to [`Timeouts::command`] for
+    /// a free slot, and any beyond that are told the host is busy.
     pub workers: usize,
+    /// Connections open at once, of every kind (transfers, sessions, and connections that have
+    /// not sent a command yet). Beyond it a new connection is told the host is busy.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_connections_per_address: usize,
     /// Control sessions allowed at once.
     pub max_sessions: usize,
+    /// Slowest pace a transfer may keep, in bytes per second, averaged over each
+    /// [`Timeouts::stall`]; a slower upload or download is stopped.
+    pub min_transfer_rate: u64,
+    /// If set, joining and every transfer require this passcode (`PASS`, see PROTOCOL.md).
+    pub passcode: Option<String>,
     /// The participant key of the host's operator, who may delete any file.
     pub operator: Option<[u8; 32]>,
     /// Timeouts for slow or silent clients.
@@ -97,7 +119,11 @@ impl Default for HostConfig {
             },
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             workers: 64,
+            max_connections: 2048,
+            max_connections_per_address: 64,
             max_sessions: 1024,
+            min_transfer_rate: 4096,
+            passcode: None,
             operator: None,
             timeouts: Timeouts::default(),
             announce: None,
@@ -105,86 +131,209 @@ impl Default for HostConfig {
     }
 }
 
+/// What a host is doing, for monitoring and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// Connections open now, of every kind.
+    pub connections: usize,
+    /// Uploads whose bytes are arriving now.
+    pub uploads_in_progress: usize,
+    /// Downloads whose bytes are being sent now.
+    pub downloads_in_progress: usize,
+    /// Uploads and downloads waiting for a free transfer slot.
+    pub transfers_waiting: usize,
+    /// File bytes received since the host started (uploads, complete or not).
+    pub bytes_received: u64,
+    /// File bytes sent since the host started.
+    pub bytes_sent: u64,
+    /// Connections refused since the host started (busy, too many from one address, or out of
+    /// file descriptors).
+    pub refused: u64,
+}
+
+/// Running totals the host's threads update.
+#[derive(Default)]
+struct Counters {
+    uploads: AtomicUsize,
+    downloads: AtomicUsize,
+    bytes_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// Every open connection (so shutdown can close them), counted per address for the caps.
+#[derive(Default)]
+struct Connections {
+    open: HashMap<u64, TcpStream>,
+    per_address: HashMap<IpAddr, usize>,
+}
+
 /// State shared by the host's threads.
 struct Shared {
     config: HostConfig,
     storage: Storage,
     registry: Registry,
+    slots: TransferSlots,
+    gate: Gate,
+    counters: Counters,
     stopping: AtomicBool,
-    open: Mutex<HashMap<u64, TcpStream>>,
+    connections: Mutex<Connections>,
     next_connection: AtomicU64,
     activity: Activity,
 }
 
 impl Shared {
-    /// Remembers a connection so shutdown can close it; forgotten when the guard drops.
-    fn track(self: &Arc<Self>, stream: &TcpStream) -> Option<Tracked> {
-        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
-        let clone = stream.try_clone().ok()?;
-        self.open
+    fn connections(&self) -> MutexGuard<'_, Connections> {
+        self.connections
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id, clone);
-        Some(Tracked {
+    }
+
+    /// Admits a new connection if the caps allow it; it is counted until the guard drops.
+    /// Otherwise returns the reason to send the client.
+    fn admit(self: &Arc<Self>, stream: &TcpStream, ip: IpAddr) -> Result<Tracked, String> {
+        let key = address_key(ip);
+        let mut connections = self.connections();
+        let total = self.config.max_connections;
+        if connections.open.len() >= total {
+            return Err(format!(
+                "Host is busy: {total} connections are open, try again shortly"
+            ));
+        }
+        let per_address = self.config.max_connections_per_address;
+        let from_ip = connections.per_address.get(&key).copied().unwrap_or(0);
+        if from_ip >= per_address {
+            return Err(format!(
+                "Too many connections from {ip} (max {per_address}): close some and try again"
+            ));
+        }
+        let clone = stream
+            .try_clone()
+            .map_err(|_| "Host is busy: out of connections, try again shortly".to_owned())?;
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        connections.open.insert(id, clone);
+        *connections.per_address.entry(key).or_insert(0) += 1;
+        Ok(Tracked {
             shared: Arc::clone(self),
             id,
+            key,
         })
+    }
+
+    /// Tells a client it is refused, and counts it.
+    fn refuse(&self, stream: &TcpStream, message: &str) {
+        self.counters.refused.fetch_add(1, Ordering::Relaxed);
+        refuse_quickly(stream, message);
     }
 }
 
-/// Removes a connection from the host's open set when dropped.
+/// Whom an address stands for when connections and wrong passcodes are counted: the address
+/// itself for IPv4, its /64 network for IPv6, where one machine may pick any address in its
+/// network.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
+/// Keeps a connection counted as open; removes it from the host's open set when dropped.
 struct Tracked {
     shared: Arc<Shared>,
     id: u64,
+    key: IpAddr,
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        self.shared
-            .open
+        let mut connections = self.shared.connections();
+        connections.open.remove(&self.id);
+        if let Some(count) = connections.per_address.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                connections.per_address.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// How many connection threads are running, so that shutdown can wait for them. Kept apart
+/// from [`Shared`] so that a thread can count itself out after it let go of the host's state.
+#[derive(Default)]
+struct LiveThreads {
+    count: Mutex<usize>,
+    ended: Condvar,
+}
+
+impl LiveThreads {
+    fn count(&self) -> MutexGuard<'_, usize> {
+        self.count
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.id);
+    }
+
+    /// Counts a thread about to start; it counts itself out by dropping the result.
+    fn enter(self: &Arc<Self>) -> Alive {
+        *self.count() += 1;
+        Alive(Arc::clone(self))
+    }
+}
+
+/// One running connection thread.
+struct Alive(Arc<LiveThreads>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        *self.0.count() -= 1;
+        self.0.ended.notify_all();
     }
 }
 
 /// A running host. Dropping it shuts it down.
 pub struct Host {
     shared: Arc<Shared>,
+    live: Arc<LiveThreads>,
     local_addr: SocketAddr,
     listener: Option<JoinHandle<()>>,
     beacon: Option<HostBeacon>,
 }
+
+/// Stack size of connection threads: transfers keep their buffers on the heap.
+const CONNECTION_STACK: usize = 512 * 1024;
+
+/// How long shutdown waits for connection threads to finish after closing their sockets.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
 impl Host {
     /// Opens the store, binds the port and starts serving.
     pub fn start(config: HostConfig) -> anyhow::Result<Self> {
         let storage = Storage::open(&config.storage).context("could not open the file store")?;
         let registry = Registry::new(&storage.list(), config.operator, config.max_sessions);
-        let listener = TcpListener::bind(config.bind)
-            .with_context(|| format!("could not listen on {}", config.bind))?;
+        let listener =
+            listen(config.bind).with_context(|| format!("could not listen on {}", config.bind))?;
         let local_addr = listener.local_addr()?;
+        let workers = config.workers.max(1);
         let shared = Arc::new(Shared {
+            slots: TransferSlots::new(workers, workers),
+            gate: Gate::new(config.passcode.as_deref(), config.timeouts.wrong_passcode),
             config,
             storage,
             registry,
+            counters: Counters::default(),
             stopping: AtomicBool::new(false),
-            open: Mutex::new(HashMap::new()),
+            connections: Mutex::new(Connections::default()),
             next_connection: AtomicU64::new(0),
             activity: Activity::default(),
         });
-        let handler_shared = Arc::clone(&shared);
-        let pool = WorkerPool::new(
-            shared.config.workers,
-            shared.config.workers,
-            Arc::new(move |(stream, peer): (TcpStream, SocketAddr)| {
-                connection::serve(&handler_shared, stream, peer);
-            }),
-        )?;
+        let live = Arc::new(LiveThreads::default());
         let listener_shared = Arc::clone(&shared);
+        let listener_live = Arc::clone(&live);
         let listener = std::thread::Builder::new()
             .name("lanshare-listener".into())
-            .spawn(move || accept_loop(&listener_shared, &listener, pool))?;
+            .spawn(move || accept_loop(&listener_shared, &listener, &listener_live))?;
         let beacon = shared.config.announce.as_ref().and_then(|announce| {
             let counts_from = Arc::clone(&shared);
             let info = BeaconInfo {
@@ -208,6 +357,7 @@ impl Host {
         });
         Ok(Self {
             shared,
+            live,
             local_addr,
             listener: Some(listener),
             beacon,
@@ -239,8 +389,28 @@ impl Host {
         self.shared.storage.memory_in_use()
     }
 
+    /// Bytes counted against the disk store's `limit`, uploads in progress included (0 for the
+    /// memory store or without a limit).
+    pub fn disk_in_use(&self) -> u64 {
+        self.shared.storage.disk_in_use()
+    }
+
+    /// Connections, transfers in progress and bytes moved.
+    pub fn stats(&self) -> HostStats {
+        let counters = &self.shared.counters;
+        HostStats {
+            connections: self.shared.connections().open.len(),
+            uploads_in_progress: counters.uploads.load(Ordering::Relaxed),
+            downloads_in_progress: counters.downloads.load(Ordering::Relaxed),
+            transfers_waiting: self.shared.slots.waiting(),
+            bytes_received: counters.bytes_received.load(Ordering::Relaxed),
+            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+            refused: counters.refused.load(Ordering::Relaxed),
+        }
+    }
+
     /// Stops accepting, closes every connection (unfinished uploads are discarded) and waits
-    /// for the worker threads.
+    /// for the connection threads.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -262,17 +432,19 @@ impl Host {
             });
         }
         let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        let _ = listener.join();
+        self.shared.slots.close();
         self.shared.registry.disconnect_all();
-        for stream in self
-            .shared
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-        {
+        for stream in self.shared.connections().open.values() {
             let _ = stream.shutdown(Shutdown::Both);
         }
-        let _ = listener.join();
+        // Each connection thread drops what it holds (an unfinished upload among it), lets go
+        // of the host's state, and then counts itself out; wait for the last one, so that the
+        // store is closed once the host is dropped.
+        let _ = self
+            .live
+            .ended
+            .wait_timeout_while(self.live.count(), SHUTDOWN_WAIT, |count| *count > 0);
     }
 }
 
@@ -282,45 +454,158 @@ impl Drop for Host {
     }
 }
 
-fn accept_loop(
-    shared: &Arc<Shared>,
-    listener: &TcpListener,
-    mut pool: WorkerPool<(TcpStream, SocketAddr)>,
-) {
-    for connection in listener.incoming() {
+/// Connections the system may hold for the listener before it accepts them.
+const BACKLOG: i32 = 1024;
+
+/// Binds the listening socket, with room for a burst of connections (a flood from one
+/// client must not crowd out the next person's connection before the host sees it).
+fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // As the standard library does: a restarted host can bind again at once.
+    if !cfg!(windows) {
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(&address.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// True for the accept errors that mean this process has no file descriptor left.
+fn out_of_descriptors(error: &io::Error) -> bool {
+    // EMFILE and ENFILE have these numbers on Linux, the BSDs and macOS; WSAEMFILE on Windows.
+    let codes: &[i32] = if cfg!(windows) { &[10024] } else { &[23, 24] };
+    error
+        .raw_os_error()
+        .is_some_and(|code| codes.contains(&code))
+}
+
+/// Logs a warning at most once per interval, counting how many were held back.
+struct Throttled {
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttled {
+    const INTERVAL: Duration = Duration::from_secs(10);
+
+    fn warn(&mut self, message: &str) {
+        if self
+            .last
+            .is_some_and(|last| last.elapsed() < Self::INTERVAL)
+        {
+            self.held_back += 1;
+            return;
+        }
+        if self.held_back > 0 {
+            tracing::warn!("{message} (and {} more like it)", self.held_back);
+        } else {
+            tracing::warn!("{message}");
+        }
+        self.last = Some(Instant::now());
+        self.held_back = 0;
+    }
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThreads>) {
+    // A spare descriptor, given up when the process runs out so that the connection waiting
+    // in the backlog can still be accepted and told why, instead of hanging there.
+    let mut spare = listener.try_clone().ok();
+    let mut warnings = Throttled {
+        last: None,
+        held_back: 0,
+    };
+    loop {
+        let accepted = listener.accept();
         if shared.stopping.load(Ordering::SeqCst) {
             break;
         }
-        let stream = match connection {
-            Ok(stream) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) if out_of_descriptors(&error) && spare.is_some() => {
+                warnings.warn(&format!(
+                    "Out of file descriptors ({error}): refusing connections"
+                ));
+                drop(spare.take());
+                if let Ok((stream, _)) = listener.accept() {
+                    shared.refuse(
+                        &stream,
+                        "Host is busy: out of connections, try again shortly",
+                    );
+                }
+                spare = listener.try_clone().ok();
+                continue;
+            }
+            // A client that gave up before it was accepted: nothing to do.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
             Err(error) => {
-                tracing::warn!("Could not accept a connection: {error}");
-                // Out of file descriptors and similar: back off instead of spinning.
+                warnings.warn(&format!("Could not accept a connection: {error}"));
+                // Out of descriptors with no spare left, and similar: back off, don't spin.
                 std::thread::sleep(Duration::from_millis(50));
+                spare = spare.or_else(|| listener.try_clone().ok());
                 continue;
             }
         };
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
         let _ = stream.set_nodelay(true);
-        if let Err((stream, peer)) = pool.try_submit((stream, peer)) {
-            tracing::warn!("Busy: refused a connection from {peer}");
-            refuse_busy(&stream, shared.config.workers);
+        let tracked = match shared.admit(&stream, peer.ip()) {
+            Ok(tracked) => tracked,
+            Err(reason) => {
+                warnings.warn(&format!("Refused a connection from {peer}: {reason}"));
+                shared.refuse(&stream, &reason);
+                continue;
+            }
+        };
+        let connection_shared = Arc::clone(shared);
+        let alive = live.enter();
+        let spawned = std::thread::Builder::new()
+            .name("lanshare-connection".into())
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                connection::run(&connection_shared, stream, peer, tracked);
+                drop(connection_shared);
+                drop(alive);
+            });
+        if let Err(error) = spawned {
+            // The connection closes as its thread's closure is dropped: the client sees the
+            // connection end, never a hang.
+            warnings.warn(&format!("Could not start a thread for {peer}: {error}"));
         }
     }
-    pool.close();
 }
 
-/// Tells a client that every worker is taken. Small enough to fit any socket buffer, so the
-/// listener never waits on it.
-fn refuse_busy(mut stream: &TcpStream, workers: usize) {
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
-    let line = HostLine::Error(format!(
-        "Host is busy: all {workers} transfer slots are in use, try again shortly"
-    ));
-    let _ = stream.write_all(line.encode().as_bytes());
-    let _ = stream.shutdown(Shutdown::Both);
+/// Sends a refusal without ever blocking the caller (one short line fits any socket buffer),
+/// then discards what the client has sent so far, so that closing does not reset the
+/// connection before the client has read the reason.
+fn refuse_quickly(mut stream: &TcpStream, message: &str) {
+    let _ = stream.set_nonblocking(true);
+    let _ = stream.write_all(HostLine::Error(message.to_owned()).encode().as_bytes());
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 4096];
+    for _ in 0..16 {
+        if !matches!(io::Read::read(&mut stream, &mut sink), Ok(read) if read > 0) {
+            break;
+        }
+    }
+}
+
+/// Raises this process's limit on open files (each connection takes a few) as far as the
+/// system allows, and returns the new limit. A host calls this before starting, so that it can
+/// keep [`HostConfig::max_connections`] open; where the limit cannot be raised, the host still
+/// copes when it runs out (it refuses new connections with a reason until some close).
+pub fn raise_descriptor_limit() -> io::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX)
 }
 
 /// The addresses participants on other machines can use to reach a host on `port`: every
@@ -332,9 +617,9 @@ pub fn lan_addresses(port: u16) -> Vec<SocketAddr> {
         .filter(|interface| !interface.is_loopback())
         .map(|interface| SocketAddr::new(interface.ip(), port))
         .filter(|address| match address.ip() {
-            std::net::IpAddr::V4(_) => true,
+            IpAddr::V4(_) => true,
             // Link-local IPv6 addresses need a scope id that people cannot type.
-            std::net::IpAddr::V6(ip) => (ip.segments()[0] & 0xffc0) != 0xfe80,
+            IpAddr::V6(ip) => (ip.segments()[0] & 0xffc0) != 0xfe80,
         })
         .collect();
     addresses.sort_by_key(|address| (!address.is_ipv4(), address.ip()));

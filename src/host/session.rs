@@ -1,22 +1,22 @@
 //! Control sessions: `JOIN` with proof of identity, then offers, deletions and presence.
 //!
-//! A session runs on two threads of its own, not on a pool worker: one reads the
-//! participant's lines, one writes what the registry queues for it, so a slow participant
-//! never delays anyone else.
+//! A session runs on two threads: its connection's, which reads the participant's lines, and
+//! one that writes what the registry queues for it, so a slow participant never delays anyone
+//! else. Neither holds a transfer slot.
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 
+use super::Shared;
 use super::connection::{printable, read_command, refuse, reply};
 use super::registry::{Join, Joined};
-use super::{Shared, Tracked};
 use crate::identity::verify_challenge;
 use crate::net::LineReader;
 use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, validate_username};
 use crate::storage::RemoveError;
 
-/// Stack size of session threads: they hold little.
+/// Stack size of session writer threads: they hold little.
 const SESSION_STACK: usize = 256 * 1024;
 
 /// The fields of a `JOIN` line.
@@ -26,29 +26,13 @@ pub(super) struct JoinRequest {
     pub public_key: [u8; 32],
 }
 
-/// Moves a joining connection onto its own thread, freeing the pool worker.
-pub(super) fn start(
+/// Runs a control session on the connection's thread until the participant leaves.
+pub(super) fn run(
     shared: &Arc<Shared>,
-    reader: LineReader,
-    tracked: Tracked,
+    mut reader: LineReader,
     peer: SocketAddr,
     request: JoinRequest,
 ) {
-    let error_stream = reader.stream().try_clone();
-    let session_shared = Arc::clone(shared);
-    let spawned = std::thread::Builder::new()
-        .name("lanshare-session".into())
-        .stack_size(SESSION_STACK)
-        .spawn(move || {
-            let _tracked = tracked;
-            run(&session_shared, reader, peer, request);
-        });
-    if let (Err(_), Ok(stream)) = (spawned, error_stream) {
-        refuse(&stream, "Host cannot take more participants right now");
-    }
-}
-
-fn run(shared: &Arc<Shared>, mut reader: LineReader, peer: SocketAddr, request: JoinRequest) {
     let stream = reader.stream();
     if request.version != PROTOCOL_VERSION {
         refuse(

@@ -1,18 +1,22 @@
-//! Transfer connections: the seed's `UPLOAD` and `DOWNLOAD`, plus `AUTH` and `LIST`.
+//! Transfer commands: the seed's `UPLOAD` and `DOWNLOAD`, plus `LIST`.
 //!
-//! A connection may carry several commands one after another; a seed client sends one and
-//! closes.
+//! A connection may carry several commands one after another ([`super::connection`] reads
+//! them); a seed client sends one and closes. Each upload and download holds a transfer slot
+//! while its bytes move, and keeps up a minimum pace ([`super::pace`]).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use super::Shared;
-use super::activity::{Direction, Tracker};
+use super::activity::Direction;
 use super::connection::{printable, read_command, refuse, reply};
+use super::pace::Pace;
 use super::registry::{Uploader, offer_lines};
+use super::slots::Slot;
 use crate::net::{LineReader, is_timeout};
 use crate::protocol::{
     ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, Sha256Digest, UploadRequest,
@@ -27,53 +31,6 @@ const IO_BUFFER: usize = 256 * 1024;
 /// How long the host keeps reading (and discarding) an upload it has refused mid-way, so the
 /// client can finish writing and then read the reason instead of a reset.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
-
-/// Serves transfer commands until the client closes, goes idle, or a command fails.
-pub(super) fn serve(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, first: ClientLine) {
-    let mut uploader: Option<Uploader> = None;
-    let mut next = Some(first);
-    while let Some(command) = next.take() {
-        let keep_open = match command {
-            ClientLine::Auth { client_id, ticket } => {
-                uploader = shared.registry.authenticate(client_id, &ticket);
-                if uploader.is_none() {
-                    refuse(
-                        reader.stream(),
-                        "Unknown or expired ticket: join the host again",
-                    );
-                }
-                uploader.is_some()
-            }
-            ClientLine::Upload(request) => {
-                receive_upload(shared, reader, peer, request, uploader.as_ref())
-            }
-            ClientLine::Download { file_id } => send_download(shared, reader, peer, file_id),
-            ClientLine::List => send_list(shared, reader.stream()),
-            ClientLine::Join { .. } => {
-                refuse(
-                    reader.stream(),
-                    "JOIN must be the first line of a connection",
-                );
-                false
-            }
-            ClientLine::Ready
-            | ClientLine::Proof { .. }
-            | ClientLine::Delete { .. }
-            | ClientLine::Ping => {
-                refuse(
-                    reader.stream(),
-                    "Unexpected command here: only UPLOAD, DOWNLOAD, LIST and AUTH are served \
-                     outside a joined session",
-                );
-                false
-            }
-        };
-        if !keep_open {
-            return;
-        }
-        next = read_command(reader, shared.config.timeouts.idle, false);
-    }
-}
 
 /// Who an upload will be listed under, and who may delete it.
 struct Attribution {
@@ -130,9 +87,43 @@ fn attribute(
     }
 }
 
+/// Takes a transfer slot, or tells the client the host is busy.
+fn take_slot<'a>(shared: &'a Shared, stream: &TcpStream) -> Option<Slot<'a>> {
+    let slot = shared.slots.acquire(shared.config.timeouts.command);
+    if slot.is_none() {
+        shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+        refuse(
+            stream,
+            &format!(
+                "Host is busy: all {} transfer slots are in use, try again shortly",
+                shared.slots.count()
+            ),
+        );
+    }
+    slot
+}
+
+/// Starts watching the pace of a transfer whose bytes begin to move now; it shows among the
+/// host's transfers in progress until it ends.
+fn pace<'a>(
+    shared: &'a Shared,
+    direction: Direction,
+    name: &str,
+    peer: SocketAddr,
+    total: u64,
+) -> Pace<'a> {
+    Pace::start(
+        &shared.counters,
+        shared.activity.track(name, peer, direction, total),
+        direction,
+        shared.config.timeouts.stall,
+        shared.config.min_transfer_rate,
+    )
+}
+
 /// `UPLOAD`: validate, `READY`, receive exactly the announced bytes while hashing, store,
 /// announce, `STORED`. Returns whether the connection may carry another command.
-fn receive_upload(
+pub(super) fn receive_upload(
     shared: &Shared,
     reader: &mut LineReader,
     peer: SocketAddr,
@@ -166,6 +157,9 @@ fn receive_upload(
         );
         return false;
     }
+    let Some(_slot) = take_slot(shared, reader.stream()) else {
+        return false;
+    };
     let mut incoming = match shared.storage.begin(request.size) {
         Ok(incoming) => incoming,
         Err(error) => {
@@ -188,12 +182,16 @@ fn receive_upload(
         return false;
     }
 
-    let tracker = shared
-        .activity
-        .track(&request.filename, peer, Direction::Upload, request.size);
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; IO_BUFFER];
     let mut remaining = request.size;
+    let mut pace = pace(
+        shared,
+        Direction::Upload,
+        &request.filename,
+        peer,
+        request.size,
+    );
     if reader
         .set_read_timeout(shared.config.timeouts.stall)
         .is_err()
@@ -237,7 +235,15 @@ fn receive_upload(
         };
         hasher.update(&buffer[..read]);
         remaining -= read as u64;
-        tracker.set(request.size - remaining);
+        if let Err(slow) = pace.moved(read as u64) {
+            tracing::warn!(
+                "Upload of '{shown_name}' too slow ({slow}) after {} of {} bytes; discarded",
+                request.size - remaining,
+                request.size
+            );
+            refuse(reader.stream(), &format!("Upload too slow: {slow}"));
+            return false;
+        }
         if let Err(error) = incoming.write_all(&buffer[..read]) {
             let error = crate::storage::StorageError::from(error);
             tracing::error!("Could not store '{shown_name}': {error}; discarded");
@@ -245,7 +251,7 @@ fn receive_upload(
             return false;
         }
     }
-    drop(tracker);
+    drop(pace);
     tracing::info!(
         "File '{shown_name}' received completely ({} bytes)",
         request.size
@@ -301,7 +307,12 @@ fn refuse_mid_upload(reader: &mut LineReader, message: &str, mut remaining: u64)
 }
 
 /// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes.
-fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, file_id: u64) -> bool {
+pub(super) fn send_download(
+    shared: &Shared,
+    reader: &mut LineReader,
+    peer: SocketAddr,
+    file_id: u64,
+) -> bool {
     let (record, content) = match shared.storage.open_content(file_id) {
         Ok(Some(found)) => found,
         Ok(None) => {
@@ -325,6 +336,9 @@ fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, fil
         Some(ClientLine::Ready) => {}
         _ => return false,
     }
+    let Some(_slot) = take_slot(shared, reader.stream()) else {
+        return false;
+    };
     let shown_name = printable(&record.name);
     tracing::info!("Sending file '{shown_name}' (ID: {file_id}) to {peer}");
     let stream = reader.stream();
@@ -334,14 +348,11 @@ fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, fil
     {
         return false;
     }
-    let tracker = shared
-        .activity
-        .track(&record.name, peer, Direction::Download, record.size);
+    let mut pace = pace(shared, Direction::Download, &record.name, peer, record.size);
     let sent = match content {
-        Content::Memory(blob) => send_bytes(stream, blob.bytes(), &tracker),
-        Content::Disk(file) => send_file(stream, file, record.size, &tracker),
+        Content::Memory(blob) => send_bytes(stream, blob.bytes(), &mut pace),
+        Content::Disk(file) => send_file(stream, &file, record.size, &mut pace),
     };
-    drop(tracker);
     match sent {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
@@ -354,44 +365,49 @@ fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, fil
     }
 }
 
-/// How many bytes a download sends between two progress updates.
-const PROGRESS_STEP: usize = 4 << 20;
-
-fn send_bytes(mut stream: &TcpStream, bytes: &[u8], tracker: &Tracker<'_>) -> io::Result<()> {
+/// Sends bytes from memory, checking the pace after every write.
+fn send_bytes(mut stream: &TcpStream, bytes: &[u8], pace: &mut Pace) -> io::Result<()> {
     let mut sent = 0;
-    for chunk in bytes.chunks(PROGRESS_STEP) {
-        stream.write_all(chunk)?;
-        sent += chunk.len() as u64;
-        tracker.set(sent);
+    while sent < bytes.len() {
+        let end = bytes.len().min(sent + IO_BUFFER * 4);
+        let written = match stream.write(&bytes[sent..end]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => written,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        sent += written;
+        pace.moved(written as u64)?;
     }
     Ok(())
 }
 
-/// Copies a stored file to the socket (the kernel's `sendfile` path where available).
+/// Copies a stored file to the socket (the kernel's `sendfile` path where available), a
+/// chunk at a time so that the pace is checked between chunks.
 fn send_file(
     mut stream: &TcpStream,
-    mut file: std::fs::File,
+    file: &std::fs::File,
     size: u64,
-    tracker: &Tracker<'_>,
+    pace: &mut Pace,
 ) -> io::Result<()> {
-    let mut sent = 0;
-    while sent < size {
-        let step = (size - sent).min(PROGRESS_STEP as u64);
-        let copied = io::copy(&mut (&mut file).take(step), &mut stream)?;
-        if copied == 0 {
+    let mut left = size;
+    while left > 0 {
+        let chunk = left.min(IO_BUFFER as u64);
+        let copied = io::copy(&mut file.take(chunk), &mut stream)?;
+        if copied < chunk {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("stored file is shorter than its {size} bytes"),
             ));
         }
-        sent += copied;
-        tracker.set(sent);
+        left -= copied;
+        pace.moved(copied)?;
     }
     Ok(())
 }
 
 /// `LIST`: every file as `FILE_OFFER` + `FILE_META`, then `END`.
-fn send_list(shared: &Shared, mut stream: &TcpStream) -> bool {
+pub(super) fn send_list(shared: &Shared, mut stream: &TcpStream) -> bool {
     let mut lines = String::new();
     for record in shared.storage.list() {
         lines.push_str(&offer_lines(&record));

@@ -17,7 +17,7 @@ pub mod worker;
 
 pub use address::resolve_host;
 pub use error::Error;
-pub use session::{Credentials, Peer, Session, SessionEvent, Snapshot};
+pub use session::{Credentials, JoinOptions, Peer, Session, SessionEvent, Snapshot};
 pub use transfer::{Stored, TransferConnection};
 pub use worker::{TransferEvent, TransferHandle, TransferId};
 

@@ -12,7 +12,9 @@ use super::error::connect;
 use super::{Error, FileEntry};
 use crate::identity::Identity;
 use crate::net::{LineError, LineReader};
-use crate::protocol::{ClientId, ClientLine, FileId, HostLine, PROTOCOL_VERSION, Role, Ticket};
+use crate::protocol::{
+    ClientId, ClientLine, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
+};
 
 /// How long the client waits for each reply during the handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,9 +73,17 @@ pub struct Credentials {
     pub ticket: Ticket,
 }
 
+/// How to join, beyond the host's address, a name and an identity.
+#[derive(Debug, Clone, Default)]
+pub struct JoinOptions {
+    /// The host's passcode, for a host started with one.
+    pub passcode: Option<Passcode>,
+}
+
 /// An open control session. Dropping it leaves the host.
 pub struct Session {
     host: SocketAddr,
+    passcode: Option<Passcode>,
     credentials: Credentials,
     role: Role,
     writer: Arc<Mutex<TcpStream>>,
@@ -88,17 +98,33 @@ impl Session {
         username: &str,
         identity: &Identity,
     ) -> Result<(Self, Snapshot), Error> {
+        Self::join_with(host, username, identity, &JoinOptions::default())
+    }
+
+    /// [`Session::join`] with options: the host's passcode, if it asks for one.
+    pub fn join_with(
+        host: SocketAddr,
+        username: &str,
+        identity: &Identity,
+        options: &JoinOptions,
+    ) -> Result<(Self, Snapshot), Error> {
         let stream = connect(host)?;
         let mut reader = LineReader::new(stream.try_clone().map_err(Error::lost)?);
         let mut writer = stream;
+        let mut opening = match &options.passcode {
+            Some(passcode) => ClientLine::Pass {
+                passcode: passcode.clone(),
+            }
+            .encode(),
+            None => String::new(),
+        };
         let join = ClientLine::Join {
             version: PROTOCOL_VERSION,
             username: username.to_owned(),
             public_key: identity.public_key(),
         };
-        writer
-            .write_all(join.encode().as_bytes())
-            .map_err(Error::lost)?;
+        opening.push_str(&join.encode());
+        writer.write_all(opening.as_bytes()).map_err(Error::lost)?;
         let nonce = match read_reply(&mut reader, HANDSHAKE_TIMEOUT)? {
             HostLine::Challenge { nonce } => nonce,
             other => return Err(unexpected(&other)),
@@ -129,6 +155,7 @@ impl Session {
         Ok((
             Self {
                 host,
+                passcode: options.passcode.clone(),
                 credentials: Credentials {
                     client_id,
                     username: username.to_owned(),
@@ -145,6 +172,13 @@ impl Session {
     /// The host's address.
     pub fn host(&self) -> SocketAddr {
         self.host
+    }
+
+    /// The passcode this session joined with, for transfers that need it (downloads, see
+    /// [`worker::spawn_download_with`](super::worker::spawn_download_with)); uploads proven with
+    /// [`Session::credentials`] need none.
+    pub fn passcode(&self) -> Option<&Passcode> {
+        self.passcode.as_ref()
     }
 
     /// This participant's id on the host.

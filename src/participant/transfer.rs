@@ -12,7 +12,7 @@ use super::error::connect;
 use super::session::{Credentials, OfferAssembler, read_reply};
 use super::{Error, FileEntry};
 use crate::net::{LineReader, is_timeout};
-use crate::protocol::{ClientLine, FileId, HostLine, Sha256Digest, UploadRequest};
+use crate::protocol::{ClientLine, FileId, HostLine, Passcode, Sha256Digest, UploadRequest};
 
 /// Bytes moved per read or write while streaming a file.
 const IO_BUFFER: usize = 256 * 1024;
@@ -69,8 +69,17 @@ impl TransferConnection {
             .map_err(Error::lost)
     }
 
+    /// Presents the host's passcode for the commands that follow (no reply; a wrong passcode
+    /// shows as an `ERROR` in place of the next reply). A host without a passcode ignores it.
+    pub fn send_passcode(&mut self, passcode: &Passcode) -> Result<(), Error> {
+        self.send(&ClientLine::Pass {
+            passcode: passcode.clone(),
+        })
+    }
+
     /// Proves the participant's identity for the uploads that follow (no reply; a bad ticket
-    /// shows as an `ERROR` in place of the next reply).
+    /// shows as an `ERROR` in place of the next reply). On a host with a passcode, a valid
+    /// ticket stands for it: the participant gave it to join.
     pub fn authenticate(&mut self, credentials: &Credentials) -> Result<(), Error> {
         self.send(&ClientLine::Auth {
             client_id: credentials.client_id,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::save::{Destination, download_file};
 use super::{Credentials, Error, FileEntry, Stored, TransferConnection};
-use crate::protocol::{GUEST_CLIENT_ID, UploadRequest};
+use crate::protocol::{GUEST_CLIENT_ID, Passcode, UploadRequest};
 
 /// Identifies one transfer within this process.
 pub type TransferId = u64;
@@ -157,9 +157,17 @@ fn spawn(
     Ok(handle)
 }
 
-/// Connects and lets a later `cancel` shut the connection down.
-fn connect(host: SocketAddr, cancel: &Cancel) -> Result<TransferConnection, Error> {
-    let connection = TransferConnection::connect(host)?;
+/// Connects, presents the passcode if there is one, and lets a later `cancel` shut the
+/// connection down.
+fn connect(
+    host: SocketAddr,
+    passcode: Option<&Passcode>,
+    cancel: &Cancel,
+) -> Result<TransferConnection, Error> {
+    let mut connection = TransferConnection::connect(host)?;
+    if let Some(passcode) = passcode {
+        connection.send_passcode(passcode)?;
+    }
     if let (Ok(mut slot), Ok(clone)) = (cancel.stream.lock(), connection.stream().try_clone()) {
         *slot = Some(clone);
     }
@@ -178,6 +186,19 @@ pub fn spawn_upload(
     name: String,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
+    spawn_upload_with(host, None, credentials, path, name, events)
+}
+
+/// [`spawn_upload`] to a host with a passcode. Only a guest upload needs it: `credentials`
+/// stand for the passcode the participant joined with.
+pub fn spawn_upload_with(
+    host: SocketAddr,
+    passcode: Option<Passcode>,
+    credentials: Option<Credentials>,
+    path: PathBuf,
+    name: String,
+    events: flume::Sender<TransferEvent>,
+) -> Result<TransferHandle, Error> {
     let file = File::open(&path).map_err(|e| Error::local(&path, e))?;
     let metadata = file.metadata().map_err(|e| Error::local(&path, e))?;
     if metadata.is_dir() {
@@ -188,7 +209,7 @@ pub fn spawn_upload(
     }
     let size = metadata.len();
     spawn("upload", events, size, move |reporter, cancel| {
-        let mut connection = connect(host, cancel)?;
+        let mut connection = connect(host, passcode.as_ref(), cancel)?;
         let (client_id, username) = match &credentials {
             Some(credentials) => {
                 connection.authenticate(credentials)?;
@@ -221,8 +242,19 @@ pub fn spawn_download(
     destination: Destination,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
+    spawn_download_with(host, None, entry, destination, events)
+}
+
+/// [`spawn_download`] from a host with a passcode (e.g. [`Session::passcode`](super::Session::passcode)).
+pub fn spawn_download_with(
+    host: SocketAddr,
+    passcode: Option<Passcode>,
+    entry: FileEntry,
+    destination: Destination,
+    events: flume::Sender<TransferEvent>,
+) -> Result<TransferHandle, Error> {
     spawn("download", events, entry.size, move |reporter, cancel| {
-        let mut connection = connect(host, cancel)?;
+        let mut connection = connect(host, passcode.as_ref(), cancel)?;
         let path = download_file(
             &mut connection,
             &entry,

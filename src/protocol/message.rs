@@ -1,8 +1,8 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
 use super::{
-    ClientId, FileId, ProtocolError, Sha256Digest, Ticket, decode_hex, encode_hex, escape,
-    shorten_for_message, unescape,
+    ClientId, FileId, Passcode, ProtocolError, Sha256Digest, Ticket, decode_hex, encode_hex,
+    escape, shorten_for_message, unescape,
 };
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
@@ -61,6 +61,11 @@ pub enum ClientLine {
     },
     /// `PING`: keeps a control session alive; the host answers `PONG`.
     Ping,
+    /// `PASS:<passcode>`: presents the host's passcode for the rest of the connection.
+    Pass {
+        /// The passcode.
+        passcode: Passcode,
+    },
 }
 
 /// What a joined participant may do beyond its own files.
@@ -354,6 +359,14 @@ impl ClientLine {
                 file_id: Fields::single_number("DELETE", rest, "file id")?,
             }),
             b"PING" if rest.is_none() => Ok(Self::Ping),
+            b"PASS" => {
+                let mut fields = Fields::new("PASS", rest);
+                // Any text is taken: one that breaks the rules of Passcode::new is simply not
+                // the host's passcode.
+                let passcode = Passcode(fields.text("passcode")?);
+                fields.finish()?;
+                Ok(Self::Pass { passcode })
+            }
             other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
         }
     }
@@ -384,6 +397,7 @@ impl ClientLine {
             Self::Proof { signature } => format!("PROOF:{}\n", encode_hex(signature)),
             Self::Delete { file_id } => format!("DELETE:{file_id}\n"),
             Self::Ping => "PING\n".to_owned(),
+            Self::Pass { passcode } => format!("PASS:{}\n", escape(passcode.as_str())),
         }
     }
 }
@@ -716,6 +730,9 @@ mod tests {
             ClientLine::Proof { signature: [9; 64] },
             ClientLine::Delete { file_id: 12 },
             ClientLine::Ping,
+            ClientLine::Pass {
+                passcode: Passcode::new("50%: open sesame").unwrap_or_else(|e| panic!("{e}")),
+            },
         ];
         for line in lines {
             assert_eq!(ClientLine::parse(line.encode().as_bytes()), Ok(line));

@@ -31,6 +31,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Longest file name, in bytes of UTF-8 (before escaping).
 pub const MAX_FILENAME_BYTES: usize = 1024;
+/// Longest passcode, in characters.
+pub const MAX_PASSCODE_CHARS: usize = 128;
 /// The `uploader_id` of files uploaded without proof of identity (bare seed-style uploads).
 pub const GUEST_CLIENT_ID: ClientId = 0;
 
@@ -133,6 +135,43 @@ impl fmt::Debug for Ticket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Tickets are secrets: keep them out of logs.
         f.write_str("Ticket(…)")
+    }
+}
+
+/// A host's passcode, as a client presents it with `PASS`. Like a ticket it is a secret, so
+/// its `Debug` form hides it. (A `PASS` line may carry any text; only passcodes made with
+/// [`Passcode::new`] can be set on a host or typed by a person.)
+#[derive(Clone, PartialEq, Eq)]
+pub struct Passcode(pub(crate) String);
+
+impl Passcode {
+    /// Checks and wraps a passcode: 1 to [`MAX_PASSCODE_CHARS`] characters, no control
+    /// characters. Returns the reason when it is not acceptable.
+    pub fn new(text: impl Into<String>) -> Result<Self, String> {
+        let text = text.into();
+        if text.is_empty() {
+            return Err("Passcode is empty".to_owned());
+        }
+        if text.chars().count() > MAX_PASSCODE_CHARS {
+            return Err(format!(
+                "Passcode too long (max {MAX_PASSCODE_CHARS} characters)"
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err("Passcode contains control characters".to_owned());
+        }
+        Ok(Self(text))
+    }
+
+    /// The passcode's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Passcode(…)")
     }
 }
 

@@ -13,10 +13,13 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::budget::{Budget, Reservation};
 use super::{FileRecord, StorageError};
 use crate::protocol::{FileId, Sha256Digest, decode_hex, encode_hex};
 
@@ -65,17 +68,29 @@ impl Metadata {
     }
 }
 
+/// Free space the disk must keep beyond an upload's bytes: room for its metadata.
+const HEADROOM: u64 = 64 * 1024;
+
 /// The disk backend.
 pub(super) struct DiskStore {
     files: PathBuf,
     incoming: PathBuf,
     /// Held open so that the directory's lock lasts as long as the store.
     _lock: File,
+    /// The cap on the store's files, if one was set.
+    budget: Option<Arc<Budget>>,
+    /// Bytes that uploads in progress have announced but not yet written: free space already
+    /// promised to them.
+    promised: Arc<AtomicU64>,
 }
 
 impl DiskStore {
-    /// Opens (or creates) a store directory and returns the complete files it holds.
-    pub(super) fn open(dir: &Path) -> Result<(Self, Vec<FileRecord>), StorageError> {
+    /// Opens (or creates) a store directory, holding at most `limit` bytes of files if given,
+    /// and returns the complete files it holds.
+    pub(super) fn open(
+        dir: &Path,
+        limit: Option<u64>,
+    ) -> Result<(Self, Vec<FileRecord>), StorageError> {
         let files = dir.join("files");
         let incoming = dir.join("incoming");
         fs::create_dir_all(&files)?;
@@ -102,9 +117,21 @@ impl DiskStore {
                 files,
                 incoming,
                 _lock: lock,
+                budget: limit.map(Budget::new),
+                promised: Arc::new(AtomicU64::new(0)),
             },
             records,
         ))
+    }
+
+    /// Counts a stored file against the cap, if there is one.
+    pub(super) fn claim(&self, bytes: u64) -> Option<Reservation> {
+        self.budget.as_ref().map(|budget| budget.claim(bytes))
+    }
+
+    /// Bytes of files and uploads in progress counted against the cap (0 without a cap).
+    pub(super) fn in_use(&self) -> u64 {
+        self.budget.as_ref().map_or(0, |budget| budget.in_use())
     }
 
     fn data_path(&self, id: FileId) -> PathBuf {
@@ -115,8 +142,22 @@ impl DiskStore {
         self.files.join(format!("{id}.json"))
     }
 
-    /// Creates a temporary file for an upload.
-    pub(super) fn begin(&self) -> Result<DiskIncoming, StorageError> {
+    /// Creates a temporary file for an upload of `size` bytes, once the cap (if any) and the
+    /// disk's free space, less what other uploads in progress will still write, have room.
+    pub(super) fn begin(&self, size: u64) -> Result<DiskIncoming, StorageError> {
+        let reservation = match &self.budget {
+            Some(budget) => Some(budget.reserve(size)?),
+            None => None,
+        };
+        let promise = Promise::new(&self.promised, size);
+        let available = fs4::available_space(&self.incoming)?;
+        let promised = self.promised.load(Ordering::SeqCst);
+        if available < promised.saturating_add(HEADROOM) {
+            return Err(StorageError::DiskSpace {
+                needed: size,
+                free: available.saturating_sub(promised - size),
+            });
+        }
         let random = crate::random::random_bytes::<12>()?;
         let path = self.incoming.join(format!("{}.part", encode_hex(&random)));
         let file = OpenOptions::new()
@@ -126,15 +167,18 @@ impl DiskStore {
         Ok(DiskIncoming {
             file,
             path: Some(path),
+            promise,
+            reservation,
         })
     }
 
     /// Makes a fully received upload a stored file (see the module comment for the steps).
+    /// Returns its share of the cap, held as long as the file is.
     pub(super) fn commit(
         &self,
         mut incoming: DiskIncoming,
         record: &FileRecord,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Option<Reservation>, StorageError> {
         incoming.file.sync_all()?;
         let data_path = self.data_path(record.id);
         if let Some(part) = &incoming.path {
@@ -157,7 +201,7 @@ impl DiskStore {
             let _ = fs::remove_file(&data_path);
             let _ = fs::remove_file(self.files.join(format!("{}.json.tmp", record.id)));
         }
-        written
+        written.map(|()| incoming.reservation.take())
     }
 
     /// Opens a stored file for reading.
@@ -227,21 +271,56 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Free space promised to one upload: what it announced and has not written yet.
+struct Promise {
+    promised: Arc<AtomicU64>,
+    left: u64,
+}
+
+impl Promise {
+    fn new(promised: &Arc<AtomicU64>, bytes: u64) -> Self {
+        promised.fetch_add(bytes, Ordering::SeqCst);
+        Self {
+            promised: Arc::clone(promised),
+            left: bytes,
+        }
+    }
+
+    fn kept(&mut self, bytes: u64) {
+        let bytes = bytes.min(self.left);
+        self.left -= bytes;
+        self.promised.fetch_sub(bytes, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Promise {
+    fn drop(&mut self) {
+        self.promised.fetch_sub(self.left, Ordering::SeqCst);
+    }
+}
+
 /// An upload into a temporary file, removed on drop unless committed.
 pub(super) struct DiskIncoming {
     file: File,
     path: Option<PathBuf>,
+    promise: Promise,
+    reservation: Option<Reservation>,
 }
 
 impl DiskIncoming {
     pub(super) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)
+        self.file.write_all(bytes)?;
+        self.promise.kept(bytes.len() as u64);
+        Ok(())
     }
 }
 
 impl Drop for DiskIncoming {
     fn drop(&mut self) {
         if let Some(path) = &self.path {
+            // Emptying the file frees its room at once; the open handle would otherwise keep
+            // it taken until after the name is gone.
+            let _ = self.file.set_len(0);
             let _ = fs::remove_file(path);
         }
     }

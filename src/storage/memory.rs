@@ -1,34 +1,9 @@
 //! The in-memory store: each file is one buffer, and all of them together stay under a cap.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::StorageError;
-
-/// Bytes of the cap currently promised to uploads and files.
-struct Budget {
-    limit: u64,
-    used: Mutex<u64>,
-}
-
-impl Budget {
-    fn used(&self) -> std::sync::MutexGuard<'_, u64> {
-        self.used
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// A claim on part of the budget, given back when dropped.
-struct Reservation {
-    budget: Arc<Budget>,
-    bytes: u64,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        *self.budget.used() -= self.bytes;
-    }
-}
+use super::budget::{Budget, Reservation};
 
 /// The memory backend.
 pub(super) struct MemoryStore {
@@ -38,35 +13,17 @@ pub(super) struct MemoryStore {
 impl MemoryStore {
     pub(super) fn new(limit: u64) -> Self {
         Self {
-            budget: Arc::new(Budget {
-                limit,
-                used: Mutex::new(0),
-            }),
+            budget: Budget::new(limit),
         }
     }
 
     /// Reserves `size` bytes of the cap and a buffer for them.
     pub(super) fn begin(&self, size: u64) -> Result<MemoryIncoming, StorageError> {
-        let reservation = {
-            let mut used = self.budget.used();
-            let free = self.budget.limit.saturating_sub(*used);
-            if size > free {
-                return Err(StorageError::MemoryFull {
-                    needed: size,
-                    free,
-                    limit: self.budget.limit,
-                });
-            }
-            *used += size;
-            Reservation {
-                budget: Arc::clone(&self.budget),
-                bytes: size,
-            }
-        };
-        let capacity = usize::try_from(size).map_err(|_| StorageError::MemoryFull {
+        let reservation = self.budget.reserve(size)?;
+        let capacity = usize::try_from(size).map_err(|_| StorageError::Full {
             needed: size,
             free: 0,
-            limit: self.budget.limit,
+            limit: self.budget.limit(),
         })?;
         // The whole buffer is asked for at once, so it never moves or doubles while filling;
         // the OS backs its pages only as bytes arrive.
@@ -77,7 +34,7 @@ impl MemoryStore {
     }
 
     pub(super) fn in_use(&self) -> u64 {
-        *self.budget.used()
+        self.budget.in_use()
     }
 }
 

@@ -4,6 +4,7 @@
 //! which receives the bytes and becomes a listed file only when [`Storage::commit`] is called
 //! after its last byte; dropping an `Incoming` any earlier removes every trace of it.
 
+mod budget;
 mod disk;
 mod memory;
 
@@ -63,20 +64,23 @@ pub enum StorageConfig {
     Disk {
         /// The store's directory (created if missing).
         dir: PathBuf,
+        /// Total bytes the store may hold, counting uploads in progress; without it, as much as
+        /// the disk has room for.
+        limit: Option<u64>,
     },
 }
 
 /// Why the store refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// The memory store's cap would be exceeded.
+    /// The store's cap (`--memory-limit`, `--disk-limit`) would be exceeded.
     #[error(
         "Host storage is full: this file needs {}, only {} of {} is free",
         crate::units::format_size(*needed),
         crate::units::format_size(*free),
         crate::units::format_size(*limit)
     )]
-    MemoryFull {
+    Full {
         /// Bytes asked for.
         needed: u64,
         /// Bytes still free.
@@ -87,6 +91,18 @@ pub enum StorageError {
     /// The disk under the store has no room left.
     #[error("Host disk is full")]
     DiskFull,
+    /// The disk under the store has too little room for an upload.
+    #[error(
+        "Host disk is full: this file needs {}, only {} is free",
+        crate::units::format_size(*needed),
+        crate::units::format_size(*free)
+    )]
+    DiskSpace {
+        /// Bytes asked for.
+        needed: u64,
+        /// Bytes free on the disk, less what uploads in progress will still write.
+        free: u64,
+    },
     /// The upload delivered a different number of bytes than announced.
     #[error("Upload incomplete: received {received} of {expected} bytes")]
     Incomplete {
@@ -183,7 +199,10 @@ struct Entry {
 
 enum Blob {
     Memory(Arc<MemoryBlob>),
-    Disk,
+    Disk {
+        /// The file's share of the disk store's cap, if it has one.
+        _space: Option<budget::Reservation>,
+    },
 }
 
 struct Catalog {
@@ -211,8 +230,8 @@ impl Storage {
                 Backend::Memory(memory::MemoryStore::new(*limit)),
                 Vec::new(),
             ),
-            StorageConfig::Disk { dir } => {
-                let (store, records) = disk::DiskStore::open(dir)?;
+            StorageConfig::Disk { dir, limit } => {
+                let (store, records) = disk::DiskStore::open(dir, *limit)?;
                 (Backend::Disk(store), records)
             }
         };
@@ -220,9 +239,13 @@ impl Storage {
         let files = records
             .into_iter()
             .map(|record| {
+                let space = match &backend {
+                    Backend::Disk(store) => store.claim(record.size),
+                    Backend::Memory(_) => None,
+                };
                 let entry = Entry {
                     record: Arc::new(record),
-                    blob: Blob::Disk,
+                    blob: Blob::Disk { _space: space },
                 };
                 (entry.record.id, entry)
             })
@@ -245,7 +268,7 @@ impl Storage {
     pub fn begin(&self, size: u64) -> Result<Incoming, StorageError> {
         let sink = match &self.backend {
             Backend::Memory(store) => Sink::Memory(store.begin(size)?),
-            Backend::Disk(store) => Sink::Disk(store.begin()?),
+            Backend::Disk(store) => Sink::Disk(store.begin(size)?),
         };
         Ok(Incoming {
             expected: size,
@@ -285,10 +308,9 @@ impl Storage {
         });
         let blob = match (incoming.sink, &self.backend) {
             (Sink::Memory(sink), _) => Blob::Memory(Arc::new(sink.finish())),
-            (Sink::Disk(sink), Backend::Disk(store)) => {
-                store.commit(sink, &record)?;
-                Blob::Disk
-            }
+            (Sink::Disk(sink), Backend::Disk(store)) => Blob::Disk {
+                _space: store.commit(sink, &record)?,
+            },
             (Sink::Disk(_), Backend::Memory(_)) => {
                 return Err(StorageError::Io(io::Error::other(
                     "upload from another store",
@@ -335,7 +357,7 @@ impl Storage {
             };
             let memory = match &entry.blob {
                 Blob::Memory(blob) => Some(Arc::clone(blob)),
-                Blob::Disk => None,
+                Blob::Disk { .. } => None,
             };
             (Arc::clone(&entry.record), memory)
         };
@@ -374,6 +396,15 @@ impl Storage {
         match &self.backend {
             Backend::Memory(store) => store.in_use(),
             Backend::Disk(_) => 0,
+        }
+    }
+
+    /// Bytes counted against the disk store's cap (uploads in progress included); 0 for the
+    /// memory store and for a disk store without a cap.
+    pub fn disk_in_use(&self) -> u64 {
+        match &self.backend {
+            Backend::Memory(_) => 0,
+            Backend::Disk(store) => store.in_use(),
         }
     }
 }

@@ -33,6 +33,7 @@ pub fn impatient_config() -> HostConfig {
             idle: Duration::from_millis(500),
             stall: Duration::from_millis(700),
             session: Duration::from_secs(5),
+            wrong_passcode: Duration::from_millis(300),
         },
         ..config()
     }
@@ -43,6 +44,7 @@ pub fn disk_config(dir: &Path) -> HostConfig {
     HostConfig {
         storage: StorageConfig::Disk {
             dir: dir.to_path_buf(),
+            limit: None,
         },
         ..config()
     }
@@ -199,7 +201,8 @@ impl Cli {
             .env("LANSHARE_HOST", self.host.to_string())
             // Tests send nothing beyond loopback: no broadcasting to look for hosts.
             .env("LANSHARE_NO_DISCOVERY", "1")
-            .env_remove("LANSHARE_USER");
+            .env_remove("LANSHARE_USER")
+            .env_remove("LANSHARE_PASSCODE");
         command
     }
 
@@ -210,6 +213,21 @@ impl Cli {
     pub fn run_in(&self, dir: &Path, args: &[&str]) -> anyhow::Result<Output> {
         Ok(self.command(args).current_dir(dir).output()?)
     }
+}
+
+/// Shares `len` bytes with `lanshare send` as a new user, expecting it to fail; returns what
+/// it printed on stderr.
+pub fn cli_send_refused(host: SocketAddr, len: usize) -> anyhow::Result<String> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("refused.bin");
+    std::fs::write(&file, data(len, 77))?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host,
+    };
+    let output = cli.run(&["send", "--user", "Cleo", &file.to_string_lossy()])?;
+    anyhow::ensure!(!output.status.success(), "the upload was accepted");
+    Ok(stderr(&output))
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -286,7 +304,13 @@ pub struct HostProcess {
 
 impl HostProcess {
     pub fn start(config_dir: &Path, args: &[&str]) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lanshare"))
+        Self::spawn(Self::command(config_dir, args))
+    }
+
+    /// `lanshare host` on a free loopback port, with its own config folder.
+    pub fn command(config_dir: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lanshare"));
+        command
             .args([
                 "host",
                 "--bind",
@@ -297,17 +321,34 @@ impl HostProcess {
             ])
             .args(args)
             .env("LANSHARE_CONFIG_DIR", config_dir)
+            .env_remove("LANSHARE_PASSCODE");
+        command
+    }
+
+    /// Starts a host from a command like [`HostProcess::command`]'s (possibly wrapped in
+    /// another program) and reads the address it listens on from its first log line.
+    pub fn spawn(mut command: Command) -> anyhow::Result<Self> {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
         let log = stdout_lines(&mut child)?;
-        let first = log.recv_timeout(Duration::from_secs(10))?;
-        let address = first
-            .split("listening on ")
-            .nth(1)
-            .and_then(|rest| rest.split(' ').next())
-            .ok_or_else(|| anyhow::anyhow!("no address in {first:?}"))?
-            .parse()?;
+        // Lines about cleaning up the store may come first.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let address = loop {
+            let Ok(line) = log.recv_deadline(deadline) else {
+                let _ = child.kill();
+                let output = child.wait_with_output()?;
+                anyhow::bail!("the host did not start: {}", stderr(&output));
+            };
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest
+                    .split(' ')
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("no address in {line:?}"))?
+                    .parse()?;
+            }
+        };
         Ok(Self {
             child,
             address,
