@@ -1,4 +1,5 @@
-//! One connection, on a thread of its own: read its commands, check the passcode, route them.
+//! One connection, on a thread of the server pool: read its commands, check the passcode,
+//! route them.
 //!
 //! Waiting for a command holds nothing but this thread and the socket; a transfer takes a
 //! transfer slot only while its bytes move, and a `JOIN` makes the connection a control session

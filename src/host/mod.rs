@@ -1,8 +1,9 @@
 //! The host: accepts connections on one port, stores files, and keeps participants informed.
 //!
 //! A listener thread admits each connection (at most [`HostConfig::max_connections`] open, and
-//! [`HostConfig::max_connections_per_address`] from one IP address) and gives it a thread of its
-//! own (`connection`), which reads its commands. Waiting for a command costs a thread and a
+//! [`HostConfig::max_connections_per_address`] from one IP address) and hands it to a thread of
+//! the server pool (`pool`: threads reused from connection to connection, started as needed,
+//! retired when idle), which reads its commands (`connection`). Waiting for a command costs a thread and a
 //! socket, nothing more: an upload or a download takes one of the `slots` only while its bytes
 //! move (`transfer`), and a transfer that moves too slowly is stopped (`pace`). A `JOIN`
 //! turns the connection into a control session (`session`), registered in the `registry`,
@@ -13,6 +14,7 @@ mod activity;
 mod connection;
 mod gate;
 mod pace;
+mod pool;
 mod registry;
 mod session;
 mod slots;
@@ -34,6 +36,7 @@ use crate::storage::{FileRecord, Storage, StorageConfig};
 use activity::Activity;
 pub use activity::{ActiveTransfer, Direction};
 use gate::Gate;
+use pool::ServerPool;
 use registry::Registry;
 use slots::TransferSlots;
 
@@ -260,8 +263,8 @@ impl Drop for Tracked {
     }
 }
 
-/// How many connection threads are running, so that shutdown can wait for them. Kept apart
-/// from [`Shared`] so that a thread can count itself out after it let go of the host's state.
+/// How many connections are being served, so that shutdown can wait for them. Kept apart
+/// from [`Shared`] so that a job can count itself out after it let go of the host's state.
 #[derive(Default)]
 struct LiveThreads {
     count: Mutex<usize>,
@@ -282,7 +285,7 @@ impl LiveThreads {
     }
 }
 
-/// One running connection thread.
+/// One connection being served.
 struct Alive(Arc<LiveThreads>);
 
 impl Drop for Alive {
@@ -511,6 +514,7 @@ impl Throttled {
 }
 
 fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThreads>) {
+    let pool = ServerPool::new(CONNECTION_STACK, pool::IDLE_RETIRE);
     // A spare descriptor, given up when the process runs out so that the connection waiting
     // in the backlog can still be accepted and told why, instead of hanging there.
     let mut spare = listener.try_clone().ok();
@@ -569,14 +573,11 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
         };
         let connection_shared = Arc::clone(shared);
         let alive = live.enter();
-        let spawned = std::thread::Builder::new()
-            .name("lanshare-connection".into())
-            .stack_size(CONNECTION_STACK)
-            .spawn(move || {
-                connection::run(&connection_shared, stream, peer, tracked);
-                drop(connection_shared);
-                drop(alive);
-            });
+        let spawned = pool.execute(Box::new(move || {
+            connection::run(&connection_shared, stream, peer, tracked);
+            drop(connection_shared);
+            drop(alive);
+        }));
         if let Err(error) = spawned {
             // The connection closes as its thread's closure is dropped: the client sees the
             // connection end, never a hang.
