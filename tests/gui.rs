@@ -16,7 +16,7 @@ use common::*;
 use iced::widget;
 use lanshare::config::Settings;
 use lanshare::gui::participant::Message as ParticipantMessage;
-use lanshare::gui::start::ADDRESS_INPUT;
+use lanshare::gui::start::{ADDRESS_INPUT, PASSCODE_INPUT};
 use lanshare::gui::{App, FONT, Launch, Message, Options};
 use lanshare::participant::live::LiveEvent;
 use lanshare::participant::worker::TransferUpdate;
@@ -126,6 +126,7 @@ fn a_file_shared_by_someone_else_appears_with_its_metadata() -> TestResult {
     let launch = Launch::Join {
         address: host.local_addr().to_string(),
         user: Some("Bob".into()),
+        passcode: None,
     };
     let mut app = App::new(launch, options(dir.path(), "Bob")?);
     pump(&mut app, connected)?;
@@ -165,6 +166,7 @@ fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
     let launch = Launch::Join {
         address: host.local_addr().to_string(),
         user: Some("Bob".into()),
+        passcode: None,
     };
     let mut app = App::new(launch, options(dir.path(), "Bob")?);
     pump(&mut app, connected)?;
@@ -225,6 +227,7 @@ fn a_failed_connection_shows_its_error_on_the_start_screen() -> TestResult {
     let launch = Launch::Join {
         address: closed.to_string(),
         user: Some("Bob".into()),
+        passcode: None,
     };
     let mut app = App::new(launch, options(dir.path(), "Bob")?);
     pump(&mut app, |m| {
@@ -246,6 +249,7 @@ fn hosting_from_the_app_shares_like_a_participant() -> TestResult {
     let mut app = App::new(
         Launch::Host {
             user: Some("Hana".into()),
+            passcode: None,
         },
         options(dir.path(), "Hana")?,
     );
@@ -342,6 +346,7 @@ fn participant_screen_looks_as_committed() -> TestResult {
     let launch = Launch::Join {
         address: "127.0.0.1:1".into(),
         user: Some("Bob".into()),
+        passcode: None,
     };
     let mut app = App::new(launch, options(dir.path(), "Bob")?);
     let connected = LiveEvent::Connected {
@@ -397,6 +402,7 @@ fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> Test
     let launch = Launch::Join {
         address: host.local_addr().to_string(),
         user: Some("Bob".into()),
+        passcode: None,
     };
     let mut app = App::new(launch, options(dir.path(), "Bob")?);
     pump(&mut app, connected)?;
@@ -455,6 +461,7 @@ fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResul
     let launch = Launch::Join {
         address: address.to_string(),
         user: Some("Bob".into()),
+        passcode: None,
     };
     let mut app = App::new(launch, options(dir.path(), "Bob")?);
     pump(&mut app, connected)?;
@@ -481,5 +488,99 @@ fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResul
     assert!(shows(&app, "after.txt"));
     assert!(!shows(&app, "before.txt"));
     assert!(!view_text(&app));
+    Ok(())
+}
+
+#[test]
+fn a_host_with_a_passcode_turns_away_a_window_without_it_and_lets_it_in_with_it() -> TestResult {
+    let host = start(lanshare::host::HostConfig {
+        passcode: Some("open sesame".into()),
+        ..config()
+    })?;
+    let dir = tempfile::tempdir()?;
+    let launch = Launch::Join {
+        address: host.local_addr().to_string(),
+        user: Some("Bob".into()),
+        passcode: None,
+    };
+    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    pump(&mut app, |m| {
+        matches!(m, Message::Live(LiveEvent::Failed { .. }))
+    })?;
+    assert!(shows(&app, "This host requires a passcode"));
+
+    // Back on the start screen, the address remembered: type the passcode and connect.
+    assert!(shows(&app, &host.local_addr().to_string()));
+    interact(&mut app, |ui| {
+        ui.click(widget::Id::new(PASSCODE_INPUT))?;
+        ui.typewrite("open sesame");
+        ui.click("Connect")?;
+        Ok(())
+    })?;
+    pump(&mut app, connected)?;
+
+    // Downloads carry the passcode too.
+    let alice = Person::new("Alice")?;
+    let (session, _) = lanshare::participant::Session::join_with(
+        host.local_addr(),
+        &alice.name,
+        &alice.identity,
+        &lanshare::participant::JoinOptions {
+            passcode: lanshare::protocol::Passcode::new("open sesame").ok(),
+        },
+    )?;
+    let id = share(&session, "secret.txt", b"for members")?;
+    pump(
+        &mut app,
+        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
+    )?;
+    let target = dir.path().join("secret.txt");
+    let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
+        id,
+        dialog(Some(target.clone())),
+    )));
+    pump(&mut app, transfer_ended)?;
+    assert_eq!(std::fs::read(&target)?, b"for members");
+    Ok(())
+}
+
+#[test]
+fn hosting_with_a_passcode_shows_it_and_requires_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut app = App::new(
+        Launch::Host {
+            user: Some("Hana".into()),
+            passcode: lanshare::protocol::Passcode::new("4711").ok(),
+        },
+        options(dir.path(), "Hana")?,
+    );
+    pump(&mut app, connected)?;
+    assert!(shows(&app, "Passcode: 4711 (participants need it to join)"));
+    let port: u16 = app
+        .title()
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no port in the title"))?;
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let guest = Person::new("Gus")?;
+    let refused = guest
+        .join(address)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("This host requires a passcode"),
+        "{refused}"
+    );
+    let joined = lanshare::participant::Session::join_with(
+        address,
+        &guest.name,
+        &guest.identity,
+        &lanshare::participant::JoinOptions {
+            passcode: lanshare::protocol::Passcode::new("4711").ok(),
+        },
+    );
+    assert!(joined.is_ok());
     Ok(())
 }

@@ -67,17 +67,31 @@ struct GuiArgs {
     /// The port to host on.
     #[arg(long, default_value_t = lanshare::protocol::DEFAULT_PORT)]
     port: u16,
+    /// The passcode: required from participants with --host-mode, given to the host with
+    /// --join.
+    #[arg(long, env = "LANSHARE_PASSCODE", hide_env_values = true)]
+    passcode: Option<String>,
 }
 
 #[cfg(feature = "gui")]
 fn gui(args: Option<&GuiArgs>) -> anyhow::Result<()> {
     use lanshare::gui::Launch;
+    let passcode = match args.and_then(|a| a.passcode.as_deref()) {
+        Some(text) => Some(
+            lanshare::protocol::Passcode::new(text)
+                .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?,
+        ),
+        None => None,
+    };
     let launch = match args {
         Some(GuiArgs {
             host_mode: true,
             user,
             ..
-        }) => Launch::Host { user: user.clone() },
+        }) => Launch::Host {
+            user: user.clone(),
+            passcode,
+        },
         Some(GuiArgs {
             join: Some(address),
             user,
@@ -85,6 +99,7 @@ fn gui(args: Option<&GuiArgs>) -> anyhow::Result<()> {
         }) => Launch::Join {
             address: address.clone(),
             user: user.clone(),
+            passcode,
         },
         _ => Launch::Start,
     };

@@ -13,11 +13,13 @@ use super::theme;
 use crate::host::{ActiveTransfer, Announce, Direction, Host, HostConfig, lan_addresses};
 use crate::identity::Identity;
 use crate::participant::worker::TransferEvent;
+use crate::protocol::Passcode;
 use crate::units::format_size;
 
 /// The host screen's state.
 pub struct Hosting {
     host: Option<Host>,
+    passcode: Option<Passcode>,
     addresses: Vec<SocketAddr>,
     session: Participant,
     serving: Vec<ActiveTransfer>,
@@ -52,6 +54,7 @@ impl Hosting {
     pub fn start(
         bind: SocketAddr,
         announce: Option<Announce>,
+        passcode: Option<Passcode>,
         name: String,
         identity: Arc<Identity>,
         transfer_events: flume::Sender<TransferEvent>,
@@ -59,6 +62,7 @@ impl Hosting {
         let host = Host::start(HostConfig {
             bind,
             announce,
+            passcode: passcode.as_ref().map(|p| p.as_str().to_owned()),
             operator: Some(identity.public_key()),
             ..HostConfig::default()
         })?;
@@ -68,11 +72,17 @@ impl Hosting {
         } else {
             vec![host.local_addr()]
         };
-        let session =
-            Participant::join(format!("127.0.0.1:{port}"), name, identity, transfer_events)
-                .hosting();
+        let session = Participant::join(
+            format!("127.0.0.1:{port}"),
+            name,
+            identity,
+            passcode.clone(),
+            transfer_events,
+        )
+        .hosting();
         Ok(Self {
             host: Some(host),
+            passcode,
             addresses,
             session,
             serving: Vec::new(),
@@ -177,6 +187,14 @@ impl Hosting {
                 .align_y(Alignment::Center),
                 text("Participants join at").size(13).color(theme::MUTED),
                 addresses,
+                text(match &self.passcode {
+                    Some(passcode) => format!(
+                        "Passcode: {} (participants need it to join)",
+                        passcode.as_str()
+                    ),
+                    None => "No passcode: everyone on the network may join".to_owned(),
+                })
+                .size(14),
                 row![
                     text("Online:").size(14).color(theme::MUTED),
                     text(online).size(14),

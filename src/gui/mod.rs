@@ -24,7 +24,7 @@ use crate::host::Announce;
 use crate::identity::Identity;
 use crate::participant::live::LiveEvent;
 use crate::participant::worker::TransferEvent;
-use crate::protocol::DEFAULT_PORT;
+use crate::protocol::{DEFAULT_PORT, Passcode};
 use bridge::{DropEvent, Feed};
 use host::Hosting;
 use participant::Participant;
@@ -39,6 +39,8 @@ pub enum Launch {
     Host {
         /// Display name (default: the remembered one).
         user: Option<String>,
+        /// The passcode participants will need, if any.
+        passcode: Option<Passcode>,
     },
     /// Joining straight away (`lanshare gui --join HOST[:PORT]`).
     Join {
@@ -46,6 +48,8 @@ pub enum Launch {
         address: String,
         /// Display name (default: the remembered one).
         user: Option<String>,
+        /// The host's passcode, if it has one.
+        passcode: Option<Passcode>,
     },
 }
 
@@ -141,10 +145,18 @@ impl App {
         let name = |user: Option<String>| user.unwrap_or_else(|| default_username(&settings));
         match launch {
             Launch::Start => app.look_for_hosts(),
-            Launch::Host { user } => app.launch(start::Action::Host { name: name(user) }),
-            Launch::Join { address, user } => app.launch(start::Action::Join {
+            Launch::Host { user, passcode } => app.launch(start::Action::Host {
+                name: name(user),
+                passcode,
+            }),
+            Launch::Join {
+                address,
+                user,
+                passcode,
+            } => app.launch(start::Action::Join {
                 address,
                 name: name(user),
+                passcode,
             }),
         }
         app
@@ -180,7 +192,7 @@ impl App {
         let mut settings = Settings::load(&self.options.config_dir);
         match action {
             start::Action::None => return,
-            start::Action::Host { name } => {
+            start::Action::Host { name, passcode } => {
                 let announce = self.options.discovery.then(|| Announce {
                     name: format!("{name} on {}", discovery::machine_name()),
                     port: discovery::DISCOVERY_PORT,
@@ -188,6 +200,7 @@ impl App {
                 match Hosting::start(
                     self.options.host_bind,
                     announce,
+                    passcode,
                     name.clone(),
                     identity,
                     self.transfer_sender.clone(),
@@ -207,12 +220,17 @@ impl App {
                 settings.hosting = Some(true);
                 settings.username = Some(name);
             }
-            start::Action::Join { address, name } => {
+            start::Action::Join {
+                address,
+                name,
+                passcode,
+            } => {
                 self.browser = None;
                 self.screen = Screen::Participant(Box::new(Participant::join(
                     address.clone(),
                     name.clone(),
                     identity,
+                    passcode,
                     self.transfer_sender.clone(),
                 )));
                 settings.hosting = Some(false);

@@ -20,10 +20,10 @@ use crate::identity::Identity;
 use crate::participant::live::{LiveEvent, LiveSession};
 use crate::participant::save::{Destination, safe_file_name};
 use crate::participant::worker::{
-    TransferEvent, TransferId, TransferUpdate, spawn_download, spawn_upload,
+    TransferEvent, TransferId, TransferUpdate, spawn_download_with, spawn_upload,
 };
 use crate::participant::{Credentials, FileEntry, SessionEvent};
-use crate::protocol::{ClientId, FileId, Role};
+use crate::protocol::{ClientId, FileId, Passcode, Role};
 use crate::units::format_size;
 
 /// Most files one dropped or chosen folder may add.
@@ -64,6 +64,7 @@ struct Notice {
 pub struct Participant {
     address: String,
     username: String,
+    passcode: Option<Passcode>,
     live: LiveSession,
     feed: Feed<LiveEvent>,
     connection: Connection,
@@ -126,18 +127,26 @@ pub enum Action {
 }
 
 impl Participant {
-    /// Starts joining `address` as `username`; transfer events go to `transfer_events`.
+    /// Starts joining `address` as `username` (with the host's `passcode`, if it has one);
+    /// transfer events go to `transfer_events`.
     pub fn join(
         address: String,
         username: String,
         identity: Arc<Identity>,
+        passcode: Option<Passcode>,
         transfer_events: flume::Sender<TransferEvent>,
     ) -> Self {
-        let live = LiveSession::start(address.clone(), username.clone(), identity);
+        let live = LiveSession::start(
+            address.clone(),
+            username.clone(),
+            identity,
+            passcode.clone(),
+        );
         let feed = Feed::new(live.events().clone());
         Self {
             address,
             username,
+            passcode,
             live,
             feed,
             connection: Connection::Connecting,
@@ -438,7 +447,14 @@ impl Participant {
         let file = file.clone();
         let name = file.name.clone();
         let size = file.size;
-        match spawn_download(host, file, destination, self.transfer_events.clone()) {
+        let passcode = self.passcode.clone();
+        match spawn_download_with(
+            host,
+            passcode,
+            file,
+            destination,
+            self.transfer_events.clone(),
+        ) {
             Ok(handle) => self.transfers.add(handle, name, Way::Download, size),
             Err(error) => self.notice(false, format!("Failed to download '{name}': {error}")),
         }

@@ -5,12 +5,14 @@ use iced::{Alignment, Element, Length};
 
 use super::theme;
 use crate::discovery::{FoundHost, HostsEvent};
-use crate::protocol::{DEFAULT_PORT, validate_username};
+use crate::protocol::{DEFAULT_PORT, Passcode, validate_username};
 
 /// The id of the display-name field.
 pub const NAME_INPUT: &str = "name";
 /// The id of the host-address field.
 pub const ADDRESS_INPUT: &str = "address";
+/// The id of the passcode field.
+pub const PASSCODE_INPUT: &str = "passcode";
 
 /// The two ways to use lanshare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct Start {
     role: Role,
     name: String,
     address: String,
+    /// Never saved: typed again each time.
+    passcode: String,
     error: Option<String>,
     /// Hosts found on the network; `None` while not looking.
     found: Option<Vec<FoundHost>>,
@@ -41,6 +45,8 @@ pub enum Message {
     NameChanged(String),
     /// The host address was edited.
     AddressChanged(String),
+    /// The passcode was edited.
+    PasscodeChanged(String),
     /// Continue was pressed (or Enter in a field).
     Continue,
     /// The hosts seen on the network changed.
@@ -58,6 +64,8 @@ pub enum Action {
     Host {
         /// Display name.
         name: String,
+        /// The passcode participants will need, if any.
+        passcode: Option<Passcode>,
     },
     /// Join the host at `address` as `name`.
     Join {
@@ -65,6 +73,8 @@ pub enum Action {
         address: String,
         /// Display name.
         name: String,
+        /// The host's passcode, if it asks for one.
+        passcode: Option<Passcode>,
     },
 }
 
@@ -75,6 +85,7 @@ impl Start {
             role,
             name,
             address,
+            passcode: String::new(),
             error: None,
             found: None,
         }
@@ -101,6 +112,7 @@ impl Start {
             }
             Message::NameChanged(name) => self.name = name,
             Message::AddressChanged(address) => self.address = address,
+            Message::PasscodeChanged(passcode) => self.passcode = passcode,
             Message::Hosts(HostsEvent::Changed(hosts)) => {
                 if self.found.is_some() {
                     self.found = Some(hosts);
@@ -117,16 +129,30 @@ impl Start {
                     self.error = Some(reason);
                     return Action::None;
                 }
+                let passcode = match self.passcode.as_str() {
+                    "" => None,
+                    text => match Passcode::new(text) {
+                        Ok(passcode) => Some(passcode),
+                        Err(reason) => {
+                            self.error = Some(reason);
+                            return Action::None;
+                        }
+                    },
+                };
                 self.error = None;
                 return match self.role {
-                    Role::Host => Action::Host { name },
+                    Role::Host => Action::Host { name, passcode },
                     Role::Participant => {
                         let address = self.address.trim().to_owned();
                         if address.is_empty() {
                             self.error = Some("Type the host's address, e.g. 192.168.1.20".into());
                             return Action::None;
                         }
-                        Action::Join { address, name }
+                        Action::Join {
+                            address,
+                            name,
+                            passcode,
+                        }
                     }
                 };
             }
@@ -195,6 +221,23 @@ impl Start {
                 .spacing(6),
             );
         }
+        let passcode_hint = match self.role {
+            Role::Host => "Passcode (optional): participants will need it to join",
+            Role::Participant => "Passcode (only if the host asks for one)",
+        };
+        form = form.push(
+            column![
+                text(passcode_hint).size(14).color(theme::MUTED),
+                text_input("No passcode", &self.passcode)
+                    .id(PASSCODE_INPUT)
+                    .secure(true)
+                    .on_input(Message::PasscodeChanged)
+                    .on_submit(Message::Continue)
+                    .padding(10)
+                    .style(theme::input),
+            ]
+            .spacing(6),
+        );
         if let Some(error) = &self.error {
             form = form.push(
                 container(text(error.clone()).size(14))
@@ -294,13 +337,18 @@ mod tests {
             start.update(Message::Continue),
             Action::Join {
                 address: "10.0.0.2".into(),
-                name: "Bob".into()
+                name: "Bob".into(),
+                passcode: None,
             }
         );
         start.update(Message::RoleChosen(Role::Host));
+        start.update(Message::PasscodeChanged("open sesame".into()));
         assert_eq!(
             start.update(Message::Continue),
-            Action::Host { name: "Bob".into() }
+            Action::Host {
+                name: "Bob".into(),
+                passcode: Passcode::new("open sesame").ok(),
+            }
         );
     }
 
@@ -323,7 +371,8 @@ mod tests {
             start.update(Message::JoinFound(address)),
             Action::Join {
                 address: "10.0.0.7:5005".into(),
-                name: "Bob".into()
+                name: "Bob".into(),
+                passcode: None,
             }
         );
     }

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Credentials, Error, Session, SessionEvent, Snapshot, resolve_host};
+use super::{Credentials, Error, JoinOptions, Session, SessionEvent, Snapshot, resolve_host};
 use crate::identity::Identity;
-use crate::protocol::{FileId, Role};
+use crate::protocol::{FileId, Passcode, Role};
 
 /// Waits between attempts to rejoin: 1 s, 2 s, 4 s, … up to 30 s.
 pub fn backoff(attempt: u32) -> Duration {
@@ -62,22 +62,30 @@ pub struct LiveSession {
 }
 
 impl LiveSession {
-    /// Starts joining `address` (`HOST` or `HOST:PORT`) as `username`.
-    pub fn start(address: String, username: String, identity: Arc<Identity>) -> Self {
+    /// Starts joining `address` (`HOST` or `HOST:PORT`) as `username`, with the host's
+    /// `passcode` if it has one.
+    pub fn start(
+        address: String,
+        username: String,
+        identity: Arc<Identity>,
+        passcode: Option<Passcode>,
+    ) -> Self {
         let (commands, command_receiver) = flume::unbounded();
         let (event_sender, events) = flume::unbounded();
         let spawned = std::thread::Builder::new()
             .name("lanshare-live-session".into())
             .spawn({
                 let event_sender = event_sender.clone();
+                let options = JoinOptions { passcode };
                 move || {
                     run(
                         &address,
                         &username,
                         &identity,
+                        &options,
                         &command_receiver,
                         &event_sender,
-                    )
+                    );
                 }
             });
         if let Err(error) = spawned {
@@ -115,14 +123,16 @@ fn run(
     address: &str,
     username: &str,
     identity: &Identity,
+    options: &JoinOptions,
     commands: &flume::Receiver<Command>,
     events: &flume::Sender<LiveEvent>,
 ) {
     let mut ever_connected = false;
     let mut attempt = 0;
     loop {
-        let joined = resolve_host(address)
-            .and_then(|host| Session::join(host, username, identity).map(|j| (host, j)));
+        let joined = resolve_host(address).and_then(|host| {
+            Session::join_with(host, username, identity, options).map(|joined| (host, joined))
+        });
         let reason = match joined {
             Ok((host, (session, snapshot))) => {
                 ever_connected = true;
