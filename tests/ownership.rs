@@ -180,3 +180,43 @@ fn ownership_survives_a_host_restart_with_the_disk_store() -> TestResult {
     assert!(host.files().is_empty());
     Ok(())
 }
+
+#[test]
+fn a_ticket_outlives_its_session_briefly_so_a_cut_transfer_can_go_on() -> TestResult {
+    let host = start(config())?;
+    let alice = Person::new("Alice")?;
+    let (session, _) = alice.join(host.local_addr())?;
+    let credentials = session.credentials().clone();
+    drop(session);
+    assert!(wait_until(Duration::from_secs(5), || host.session_count() == 0));
+
+    // The session is gone; its ticket still proves Alice for a while.
+    let mut connection = lanshare::participant::TransferConnection::connect(host.local_addr())?;
+    connection.authenticate(&credentials)?;
+    let stored = connection.upload(
+        lanshare::protocol::UploadRequest {
+            client_id: credentials.client_id,
+            username: credentials.username.clone(),
+            filename: "late.txt".into(),
+            size: 4,
+        },
+        &mut &b"late"[..],
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    assert_eq!(host.files()[0].uploader_name, "Alice");
+    assert_eq!(host.files()[0].id, stored.file_id);
+
+    // Never for anyone else's id.
+    let mut raw = Raw::connect(host.local_addr())?;
+    raw.send(
+        format!(
+            "AUTH:{}:{}\nLIST\n",
+            credentials.client_id + 1,
+            credentials.ticket
+        )
+        .as_bytes(),
+    )?;
+    assert!(raw.line()?.starts_with("ERROR:Unknown or expired ticket"));
+    Ok(())
+}

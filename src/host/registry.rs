@@ -8,9 +8,14 @@
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::protocol::{ClientId, FileId, HostLine, Role, Ticket};
 use crate::storage::{FileRecord, Storage};
+
+/// How long a ticket stays valid after its session ended, so that a transfer cut off together
+/// with its participant's session (a laptop asleep, Wi-Fi gone) can reconnect and resume.
+pub(crate) const TICKET_GRACE: Duration = Duration::from_secs(600);
 
 /// How many messages may wait for a slow participant before it is disconnected.
 const OUTBOX_CAPACITY: usize = 4096;
@@ -39,6 +44,8 @@ struct State {
     client_ids: HashMap<[u8; 32], ClientId>,
     sessions: HashMap<u64, Session>,
     next_session_id: u64,
+    /// Tickets of sessions that ended, still honoured until the instant given.
+    ended_tickets: HashMap<Ticket, (Uploader, Instant)>,
 }
 
 /// A participant's request to join, after its key was proven.
@@ -245,6 +252,16 @@ impl Registry {
     pub(crate) fn leave(&self, session_id: u64) -> Option<(ClientId, String)> {
         let mut state = self.state();
         let session = state.sessions.remove(&session_id)?;
+        let now = Instant::now();
+        state.ended_tickets.retain(|_, (_, until)| *until > now);
+        let uploader = Uploader {
+            client_id: session.client_id,
+            username: session.username.clone(),
+            key: session.key,
+        };
+        state
+            .ended_tickets
+            .insert(session.ticket, (uploader, now + TICKET_GRACE));
         let still_online = state
             .sessions
             .values()
@@ -270,9 +287,10 @@ impl Registry {
     }
 
     /// Checks an `AUTH` line: the ticket must belong to a live session of `client_id`.
+    /// A ticket is valid while its session is open and for [`TICKET_GRACE`] after.
     pub(crate) fn authenticate(&self, client_id: ClientId, ticket: &Ticket) -> Option<Uploader> {
         let state = self.state();
-        state
+        let live = state
             .sessions
             .values()
             .find(|s| s.client_id == client_id && s.ticket == *ticket)
@@ -280,7 +298,16 @@ impl Registry {
                 client_id: s.client_id,
                 username: s.username.clone(),
                 key: s.key,
-            })
+            });
+        live.or_else(|| {
+            state
+                .ended_tickets
+                .get(ticket)
+                .filter(|(uploader, until)| {
+                    uploader.client_id == client_id && *until > Instant::now()
+                })
+                .map(|(uploader, _)| uploader.clone())
+        })
     }
 
     /// Tells every participant about a new file.
