@@ -5,6 +5,8 @@
 //! desktop app are thin layers over it.
 
 pub mod config;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod host;
 pub mod identity;
 pub mod net;

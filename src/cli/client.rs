@@ -71,6 +71,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             address,
             Some(session.credentials().clone()),
             path.clone(),
+            label.clone(),
             sender,
         ) {
             Ok(handle) => follow(&label, size, &handle, &events),

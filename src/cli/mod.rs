@@ -45,6 +45,47 @@ enum Command {
     Rm(RmArgs),
     /// Follow new and deleted files live.
     Watch(WatchArgs),
+    /// Open the desktop app (what a double-click does), optionally straight into a role.
+    #[cfg(feature = "gui")]
+    Gui(GuiArgs),
+}
+
+#[cfg(feature = "gui")]
+#[derive(Args)]
+struct GuiArgs {
+    /// Start hosting right away.
+    #[arg(long, conflicts_with = "join")]
+    host_mode: bool,
+    /// Join the host at HOST[:PORT] right away.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    join: Option<String>,
+    /// Your display name (default: the name used last, else your OS user name).
+    #[arg(long, env = "LANSHARE_USER")]
+    user: Option<String>,
+}
+
+#[cfg(feature = "gui")]
+fn gui(args: Option<&GuiArgs>) -> anyhow::Result<()> {
+    use lanshare::gui::Launch;
+    let launch = match args {
+        Some(GuiArgs {
+            host_mode: true,
+            user,
+            ..
+        }) => Launch::Host { user: user.clone() },
+        Some(GuiArgs {
+            join: Some(address),
+            user,
+            ..
+        }) => Launch::Join {
+            address: address.clone(),
+            user: user.clone(),
+        },
+        _ => Launch::Start,
+    };
+    lanshare::gui::run(launch).map_err(|error| {
+        error.context("use `lanshare host` for a host without a window, or see `lanshare --help`")
+    })
 }
 
 /// Where the host is.
@@ -130,6 +171,11 @@ pub fn run() -> ExitCode {
         Some(Command::Get(args)) => client::get(&args),
         Some(Command::Rm(args)) => client::rm(&args),
         Some(Command::Watch(args)) => client::watch(&args),
+        #[cfg(feature = "gui")]
+        Some(Command::Gui(args)) => gui(Some(&args)),
+        #[cfg(feature = "gui")]
+        None => gui(None),
+        #[cfg(not(feature = "gui"))]
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

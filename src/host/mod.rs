@@ -6,6 +6,7 @@
 //! threads of its own ([`session`]), registered in the [`registry`], which broadcasts offers
 //! and deletions to every session.
 
+mod activity;
 mod connection;
 mod pool;
 mod registry;
@@ -24,6 +25,8 @@ use anyhow::Context;
 
 use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, HostLine};
 use crate::storage::{FileRecord, Storage, StorageConfig};
+use activity::Activity;
+pub use activity::{ActiveTransfer, Direction};
 use pool::WorkerPool;
 use registry::Registry;
 
@@ -97,6 +100,7 @@ struct Shared {
     stopping: AtomicBool,
     open: Mutex<HashMap<u64, TcpStream>>,
     next_connection: AtomicU64,
+    activity: Activity,
 }
 
 impl Shared {
@@ -153,6 +157,7 @@ impl Host {
             stopping: AtomicBool::new(false),
             open: Mutex::new(HashMap::new()),
             next_connection: AtomicU64::new(0),
+            activity: Activity::default(),
         });
         let handler_shared = Arc::clone(&shared);
         let pool = WorkerPool::new(
@@ -186,6 +191,11 @@ impl Host {
     /// How many control sessions are open.
     pub fn session_count(&self) -> usize {
         self.shared.registry.session_count()
+    }
+
+    /// The transfers being served right now.
+    pub fn transfers(&self) -> Vec<ActiveTransfer> {
+        self.shared.activity.snapshot()
     }
 
     /// Bytes held by the memory store, uploads in progress included.

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use super::Shared;
+use super::activity::{Direction, Tracker};
 use super::connection::{printable, read_command, refuse, reply};
 use super::registry::{Uploader, offer_lines};
 use crate::net::{LineReader, is_timeout};
@@ -187,6 +188,9 @@ fn receive_upload(
         return false;
     }
 
+    let tracker = shared
+        .activity
+        .track(&request.filename, peer, Direction::Upload, request.size);
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; IO_BUFFER];
     let mut remaining = request.size;
@@ -233,6 +237,7 @@ fn receive_upload(
         };
         hasher.update(&buffer[..read]);
         remaining -= read as u64;
+        tracker.set(request.size - remaining);
         if let Err(error) = incoming.write_all(&buffer[..read]) {
             let error = crate::storage::StorageError::from(error);
             tracing::error!("Could not store '{shown_name}': {error}; discarded");
@@ -240,6 +245,7 @@ fn receive_upload(
             return false;
         }
     }
+    drop(tracker);
     tracing::info!(
         "File '{shown_name}' received completely ({} bytes)",
         request.size
@@ -328,10 +334,14 @@ fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, fil
     {
         return false;
     }
+    let tracker = shared
+        .activity
+        .track(&record.name, peer, Direction::Download, record.size);
     let sent = match content {
-        Content::Memory(blob) => send_bytes(stream, blob.bytes()),
-        Content::Disk(file) => send_file(stream, file, record.size),
+        Content::Memory(blob) => send_bytes(stream, blob.bytes(), &tracker),
+        Content::Disk(file) => send_file(stream, file, record.size, &tracker),
     };
+    drop(tracker);
     match sent {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
@@ -344,24 +354,40 @@ fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, fil
     }
 }
 
-fn send_bytes(mut stream: &TcpStream, bytes: &[u8]) -> io::Result<()> {
-    for chunk in bytes.chunks(IO_BUFFER * 4) {
+/// How many bytes a download sends between two progress updates.
+const PROGRESS_STEP: usize = 4 << 20;
+
+fn send_bytes(mut stream: &TcpStream, bytes: &[u8], tracker: &Tracker<'_>) -> io::Result<()> {
+    let mut sent = 0;
+    for chunk in bytes.chunks(PROGRESS_STEP) {
         stream.write_all(chunk)?;
+        sent += chunk.len() as u64;
+        tracker.set(sent);
     }
     Ok(())
 }
 
 /// Copies a stored file to the socket (the kernel's `sendfile` path where available).
-fn send_file(mut stream: &TcpStream, file: std::fs::File, size: u64) -> io::Result<()> {
-    let copied = io::copy(&mut file.take(size), &mut stream)?;
-    if copied == size {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("stored file is shorter than its {size} bytes"),
-        ))
+fn send_file(
+    mut stream: &TcpStream,
+    mut file: std::fs::File,
+    size: u64,
+    tracker: &Tracker<'_>,
+) -> io::Result<()> {
+    let mut sent = 0;
+    while sent < size {
+        let step = (size - sent).min(PROGRESS_STEP as u64);
+        let copied = io::copy(&mut (&mut file).take(step), &mut stream)?;
+        if copied == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("stored file is shorter than its {size} bytes"),
+            ));
+        }
+        sent += copied;
+        tracker.set(sent);
     }
+    Ok(())
 }
 
 /// `LIST`: every file as `FILE_OFFER` + `FILE_META`, then `END`.

@@ -2,12 +2,14 @@
 //!
 //! - [`Session`]: the control session (join with proof of identity, live events, delete);
 //! - [`TransferConnection`]: one connection for uploads, downloads and listings;
+//! - [`live`]: a session that rejoins by itself after losing the host;
 //! - [`worker`]: transfers on background threads reporting [`TransferEvent`]s over flume,
 //!   which is what the command line and the desktop app consume;
 //! - [`save`]: where downloads land, under names that are safe on every OS.
 
 mod address;
 mod error;
+pub mod live;
 pub mod save;
 mod session;
 mod transfer;

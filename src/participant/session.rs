@@ -61,7 +61,7 @@ pub enum SessionEvent {
 }
 
 /// What proves this participant on transfer connections.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// The participant's id on the host.
     pub client_id: ClientId,

@@ -169,25 +169,24 @@ fn connect(host: SocketAddr, cancel: &Cancel) -> Result<TransferConnection, Erro
     Ok(connection)
 }
 
-/// Uploads the file at `path` on a new thread. With `credentials`, it is shared as that
-/// participant; without, as a guest (like a seed client).
+/// Uploads the file at `path` on a new thread, shared under `name`. With `credentials`, it is
+/// shared as that participant; without, as a guest (like a seed client).
 pub fn spawn_upload(
     host: SocketAddr,
     credentials: Option<Credentials>,
     path: PathBuf,
+    name: String,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
     let file = File::open(&path).map_err(|e| Error::local(&path, e))?;
-    let size = file.metadata().map_err(|e| Error::local(&path, e))?.len();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| {
-            Error::local(
-                &path,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file"),
-            )
-        })?;
+    let metadata = file.metadata().map_err(|e| Error::local(&path, e))?;
+    if metadata.is_dir() {
+        return Err(Error::local(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a folder"),
+        ));
+    }
+    let size = metadata.len();
     spawn("upload", events, size, move |reporter, cancel| {
         let mut connection = connect(host, cancel)?;
         let (client_id, username) = match &credentials {

@@ -1,0 +1,164 @@
+//! All glue between worker threads and Iced, in one place.
+//!
+//! Workers (the live session, transfers, tickers) report over flume channels. A [`Feed`]
+//! wraps one channel's receiver with a stable id so Iced can run it as a subscription; the
+//! same feeds can be drained directly ([`Feed::drain`]) to drive the app without a window,
+//! as the tests do.
+
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use iced::futures::Stream;
+use iced::{Subscription, Task};
+
+/// One worker's channel, identified for Iced.
+pub struct Feed<T> {
+    id: u64,
+    receiver: flume::Receiver<T>,
+}
+
+impl<T> Clone for Feed<T> {
+    fn clone(&self) -> Self {
+        Self {
+            id: self.id,
+            receiver: self.receiver.clone(),
+        }
+    }
+}
+
+impl<T> Hash for Feed<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl<T: Send + 'static> Feed<T> {
+    /// Wraps a receiver; each feed gets a new id, so a new worker means a new subscription.
+    pub fn new(receiver: flume::Receiver<T>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            receiver,
+        }
+    }
+
+    /// The feed as an Iced subscription.
+    pub fn subscription(&self) -> Subscription<T> {
+        Subscription::run_with(self.clone(), Self::stream)
+    }
+
+    fn stream(feed: &Self) -> impl Stream<Item = T> + use<T> {
+        feed.receiver.clone().into_stream()
+    }
+
+    /// Everything the worker has sent so far, without waiting.
+    pub fn drain(&self) -> Vec<T> {
+        self.receiver.try_iter().collect()
+    }
+}
+
+/// A subscription that fires every `period` (the thread-pool executor has no timers).
+pub fn every(period: Duration) -> Subscription<Instant> {
+    Subscription::run_with(period, |period| {
+        let (sender, receiver) = flume::bounded(1);
+        let period = *period;
+        let _ = std::thread::Builder::new()
+            .name("lanshare-ticker".into())
+            .spawn(move || {
+                // Stops when the subscription (and so the receiver) goes away.
+                while sender.send(Instant::now()).is_ok() {
+                    std::thread::sleep(period);
+                }
+            });
+        receiver.into_stream()
+    })
+}
+
+/// Files dropped onto (or hovering over) the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropEvent {
+    /// A file is being dragged over the window.
+    Hovered,
+    /// The drag left the window.
+    Left,
+    /// A file was dropped.
+    Dropped(PathBuf),
+}
+
+/// Window file-drop events as a subscription.
+pub fn file_drops() -> Subscription<DropEvent> {
+    iced::event::listen_with(|event, _status, _window| match event {
+        iced::Event::Window(iced::window::Event::FileHovered(_)) => Some(DropEvent::Hovered),
+        iced::Event::Window(iced::window::Event::FilesHoveredLeft) => Some(DropEvent::Left),
+        iced::Event::Window(iced::window::Event::FileDropped(path)) => {
+            Some(DropEvent::Dropped(path))
+        }
+        _ => None,
+    })
+}
+
+/// What a file dialog returned, and when it was opened (a dialog that "closes" within a few
+/// hundredths of a second never showed: no portal or zenity on this system).
+#[derive(Debug, Clone)]
+pub struct DialogResult<T> {
+    /// When the dialog was asked for.
+    pub opened: Instant,
+    /// The choice, or `None` if cancelled (or no dialog could be shown).
+    pub chosen: Option<T>,
+}
+
+impl<T> DialogResult<T> {
+    /// True if the dialog returned nothing so fast that no person could have cancelled it.
+    pub fn never_showed(&self) -> bool {
+        self.chosen.is_none() && self.opened.elapsed() < Duration::from_millis(300)
+    }
+}
+
+/// Opens a multi-file picker.
+pub fn pick_files() -> Task<DialogResult<Vec<PathBuf>>> {
+    let opened = Instant::now();
+    Task::perform(
+        rfd::AsyncFileDialog::new()
+            .set_title("Share files with everyone")
+            .pick_files(),
+        move |files| DialogResult {
+            opened,
+            chosen: files.map(|files| files.iter().map(|f| f.path().to_path_buf()).collect()),
+        },
+    )
+}
+
+/// Opens a save dialog proposing `name` in the user's downloads folder.
+pub fn pick_save_path(name: String) -> Task<DialogResult<PathBuf>> {
+    let opened = Instant::now();
+    let mut dialog = rfd::AsyncFileDialog::new()
+        .set_title("Save file as")
+        .set_file_name(name);
+    if let Some(folder) = dirs::download_dir() {
+        dialog = dialog.set_directory(folder);
+    }
+    Task::perform(dialog.save_file(), move |file| DialogResult {
+        opened,
+        chosen: file.map(|f| f.path().to_path_buf()),
+    })
+}
+
+/// Shows a desktop notification from a thread of its own, so a slow or missing notification
+/// service never holds up the window. Failures are logged and otherwise ignored.
+pub fn notify(summary: String, body: String) {
+    let _ = std::thread::Builder::new()
+        .name("lanshare-notify".into())
+        .spawn(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("lanshare")
+                .summary(&summary)
+                .body(&body)
+                .icon("document-send")
+                .show();
+            if let Err(error) = shown {
+                tracing::debug!("No desktop notification ({error})");
+            }
+        });
+}

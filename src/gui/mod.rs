@@ -1,0 +1,352 @@
+//! The desktop app (feature `gui`): a thin Iced layer over the core.
+//!
+//! One module per screen — [`start`], [`host`], [`participant`] — each with its own
+//! `Message`, `update` and `view`; [`transfers`] is the progress modal they share; all glue
+//! between worker threads and Iced lives in [`bridge`]; the look lives in [`theme`].
+
+pub mod bridge;
+pub mod host;
+pub mod participant;
+pub mod start;
+pub mod theme;
+pub mod transfers;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iced::{Element, Font, Subscription, Task, Theme, window};
+
+use crate::config::{Settings, config_dir, default_username};
+use crate::identity::Identity;
+use crate::participant::live::LiveEvent;
+use crate::participant::worker::TransferEvent;
+use crate::protocol::DEFAULT_PORT;
+use bridge::{DropEvent, Feed};
+use host::Hosting;
+use participant::Participant;
+use start::{Role, Start};
+
+/// How the app starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// On the start screen (a double-click).
+    Start,
+    /// Hosting straight away (`lanshare gui --host-mode`).
+    Host {
+        /// Display name (default: the remembered one).
+        user: Option<String>,
+    },
+    /// Joining straight away (`lanshare gui --join HOST[:PORT]`).
+    Join {
+        /// `HOST` or `HOST:PORT`.
+        address: String,
+        /// Display name (default: the remembered one).
+        user: Option<String>,
+    },
+}
+
+/// Where the app keeps things and listens; tests point these elsewhere.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config folder (identity and remembered choices).
+    pub config_dir: PathBuf,
+    /// Where the host listens when this app hosts.
+    pub host_bind: SocketAddr,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            config_dir: config_dir(),
+            host_bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+        }
+    }
+}
+
+enum Screen {
+    Start(Start),
+    Host(Box<Hosting>),
+    Participant(Box<Participant>),
+}
+
+/// Everything the app can be told.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// For the start screen.
+    Start(start::Message),
+    /// For the host screen.
+    Host(host::Message),
+    /// For the participant screen.
+    Participant(participant::Message),
+    /// A live-session event, for whichever screen holds the session.
+    Live(LiveEvent),
+    /// A transfer event, likewise.
+    Transfer(TransferEvent),
+    /// A file dragged over or dropped on the window.
+    Drop(DropEvent),
+    /// Half a second passed (refreshes the host screen and countdowns).
+    Tick,
+}
+
+/// The app.
+pub struct App {
+    screen: Screen,
+    options: Options,
+    identity: Result<Arc<Identity>, String>,
+    transfer_sender: flume::Sender<TransferEvent>,
+    transfer_feed: Feed<TransferEvent>,
+}
+
+impl App {
+    /// Creates the app as `launch` says.
+    pub fn new(launch: Launch, options: Options) -> Self {
+        let settings = Settings::load(&options.config_dir);
+        let identity = Identity::load_or_create(&options.config_dir)
+            .map(Arc::new)
+            .map_err(|error| {
+                format!(
+                    "Could not load your identity from {}: {error}",
+                    options.config_dir.display()
+                )
+            });
+        let (transfer_sender, receiver) = flume::unbounded();
+        let role = if settings.hosting == Some(true) {
+            Role::Host
+        } else {
+            Role::Participant
+        };
+        let start = Start::new(
+            role,
+            default_username(&settings),
+            settings.last_host.clone().unwrap_or_default(),
+        );
+        let mut app = Self {
+            screen: Screen::Start(start),
+            options,
+            identity,
+            transfer_sender,
+            transfer_feed: Feed::new(receiver),
+        };
+        let name = |user: Option<String>| user.unwrap_or_else(|| default_username(&settings));
+        match launch {
+            Launch::Start => {}
+            Launch::Host { user } => app.launch(start::Action::Host { name: name(user) }),
+            Launch::Join { address, user } => app.launch(start::Action::Join {
+                address,
+                name: name(user),
+            }),
+        }
+        app
+    }
+
+    /// Leaves the start screen for hosting or joining, or stays there with the reason.
+    fn launch(&mut self, action: start::Action) {
+        let identity = match &self.identity {
+            Ok(identity) => Arc::clone(identity),
+            Err(error) => {
+                self.back_to_start(Some(error.clone()));
+                return;
+            }
+        };
+        let mut settings = Settings::load(&self.options.config_dir);
+        match action {
+            start::Action::None => return,
+            start::Action::Host { name } => {
+                match Hosting::start(
+                    self.options.host_bind,
+                    name.clone(),
+                    identity,
+                    self.transfer_sender.clone(),
+                ) {
+                    Ok(hosting) => self.screen = Screen::Host(Box::new(hosting)),
+                    Err(error) => {
+                        let reason = format!(
+                            "Could not start hosting: {error:#}. Is another host running on this computer?"
+                        );
+                        self.back_to_start(Some(reason));
+                        return;
+                    }
+                }
+                settings.hosting = Some(true);
+                settings.username = Some(name);
+            }
+            start::Action::Join { address, name } => {
+                self.screen = Screen::Participant(Box::new(Participant::join(
+                    address.clone(),
+                    name.clone(),
+                    identity,
+                    self.transfer_sender.clone(),
+                )));
+                settings.hosting = Some(false);
+                settings.username = Some(name);
+                settings.last_host = Some(address);
+            }
+        }
+        if let Err(error) = settings.save(&self.options.config_dir) {
+            tracing::warn!("Could not remember your choices: {error}");
+        }
+    }
+
+    fn back_to_start(&mut self, error: Option<String>) {
+        let settings = Settings::load(&self.options.config_dir);
+        let role = if matches!(self.screen, Screen::Host(_)) || settings.hosting == Some(true) {
+            Role::Host
+        } else {
+            Role::Participant
+        };
+        let start = Start::new(
+            role,
+            default_username(&settings),
+            settings.last_host.unwrap_or_default(),
+        );
+        self.screen = Screen::Start(match error {
+            Some(error) => start.with_error(error),
+            None => start,
+        });
+    }
+
+    /// Handles a message.
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        let message = match message {
+            Message::Live(event) => self.route(participant::Message::Live(event)),
+            Message::Transfer(event) => self.route(participant::Message::Transfer(event)),
+            Message::Drop(event) => self.route(participant::Message::Drop(event)),
+            Message::Tick => match self.screen {
+                Screen::Host(_) => Message::Host(host::Message::Tick),
+                _ => Message::Participant(participant::Message::Tick),
+            },
+            other => other,
+        };
+        match (&mut self.screen, message) {
+            (Screen::Start(start), Message::Start(message)) => {
+                let action = start.update(message);
+                self.launch(action);
+            }
+            (Screen::Participant(screen), Message::Participant(message)) => {
+                match screen.update(message) {
+                    participant::Action::None => {}
+                    participant::Action::Run(task) => return task.map(Message::Participant),
+                    participant::Action::Leave => self.back_to_start(None),
+                    participant::Action::Failed(reason) => self.back_to_start(Some(reason)),
+                }
+            }
+            (Screen::Host(screen), Message::Host(message)) => match screen.update(message) {
+                host::Action::None => {}
+                host::Action::Run(task) => return task.map(Message::Host),
+                host::Action::Stopped(reason) => self.back_to_start(reason),
+            },
+            // A message for a screen that is gone (e.g. a late event after leaving).
+            _ => {}
+        }
+        Task::none()
+    }
+
+    /// Wraps a participant message for whichever screen holds the participant.
+    fn route(&self, message: participant::Message) -> Message {
+        match self.screen {
+            Screen::Host(_) => Message::Host(host::Message::Session(message)),
+            _ => Message::Participant(message),
+        }
+    }
+
+    /// Draws the current screen.
+    pub fn view(&self) -> Element<'_, Message> {
+        match &self.screen {
+            Screen::Start(start) => start.view().map(Message::Start),
+            Screen::Host(hosting) => hosting.view().map(Message::Host),
+            Screen::Participant(screen) => screen.view().map(Message::Participant),
+        }
+    }
+
+    /// The window title.
+    pub fn title(&self) -> String {
+        match &self.screen {
+            Screen::Start(_) => "lanshare".to_owned(),
+            Screen::Host(hosting) => format!(
+                "lanshare — hosting on port {}",
+                hosting.port().unwrap_or_default()
+            ),
+            Screen::Participant(_) => "lanshare — shared files".to_owned(),
+        }
+    }
+
+    /// The dark theme.
+    pub fn theme(&self) -> Theme {
+        theme::theme()
+    }
+
+    fn live_feed(&self) -> Option<&Feed<LiveEvent>> {
+        match &self.screen {
+            Screen::Start(_) => None,
+            Screen::Host(hosting) => Some(hosting.session().feed()),
+            Screen::Participant(screen) => Some(screen.feed()),
+        }
+    }
+
+    /// The workers' channels and window events, as subscriptions.
+    pub fn subscription(&self) -> Subscription<Message> {
+        let mut subscriptions = vec![
+            self.transfer_feed.subscription().map(Message::Transfer),
+            bridge::file_drops().map(Message::Drop),
+        ];
+        if let Some(feed) = self.live_feed() {
+            subscriptions.push(feed.subscription().map(Message::Live));
+            subscriptions.push(bridge::every(Duration::from_millis(500)).map(|_| Message::Tick));
+        }
+        Subscription::batch(subscriptions)
+    }
+
+    /// Everything the workers have reported so far, as messages: what the subscriptions
+    /// deliver in a window, for driving the app without one.
+    pub fn pending(&self) -> Vec<Message> {
+        let mut messages: Vec<Message> = self
+            .live_feed()
+            .map(|feed| feed.drain().into_iter().map(Message::Live).collect())
+            .unwrap_or_default();
+        messages.extend(
+            self.transfer_feed
+                .drain()
+                .into_iter()
+                .map(Message::Transfer),
+        );
+        messages
+    }
+}
+
+/// The window icon, from resources/icon.png.
+fn window_icon() -> Option<window::Icon> {
+    let decoder = png::Decoder::new(std::io::Cursor::new(include_bytes!(
+        "../../resources/icon.png"
+    )));
+    let mut reader = decoder.read_info().ok()?;
+    let mut rgba = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut rgba).ok()?;
+    rgba.truncate(info.buffer_size());
+    window::icon::from_rgba(rgba, info.width, info.height).ok()
+}
+
+/// The font the app (and its snapshot tests) draw with.
+pub const FONT: Font = Font::with_name("DejaVu Sans");
+
+/// Opens the window and runs the app until it is closed.
+pub fn run(launch: Launch) -> anyhow::Result<()> {
+    iced::application(
+        move || App::new(launch.clone(), Options::default()),
+        App::update,
+        App::view,
+    )
+    .title(App::title)
+    .subscription(App::subscription)
+    .theme(App::theme)
+    .default_font(FONT)
+    .window(window::Settings {
+        size: iced::Size::new(980.0, 720.0),
+        min_size: Some(iced::Size::new(640.0, 480.0)),
+        icon: window_icon(),
+        ..window::Settings::default()
+    })
+    .run()
+    .map_err(|error| anyhow::anyhow!("could not open the lanshare window: {error}"))
+}

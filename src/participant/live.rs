@@ -1,0 +1,221 @@
+//! A control session that stays up: it joins, follows the host, and after losing the host
+//! rejoins with backoff, starting again from a fresh snapshot.
+//!
+//! Everything runs on one worker thread, reporting [`LiveEvent`]s over a flume channel; the
+//! desktop app turns that channel into an Iced subscription.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Credentials, Error, Session, SessionEvent, Snapshot, resolve_host};
+use crate::identity::Identity;
+use crate::protocol::{FileId, Role};
+
+/// Waits between attempts to rejoin: 1 s, 2 s, 4 s, … up to 30 s.
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30))
+}
+
+/// What a live session reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// Joined (or rejoined): everything the host holds now. Replaces any earlier state.
+    Connected {
+        /// The host's address.
+        host: SocketAddr,
+        /// This participant's id on the host.
+        client_id: u64,
+        /// Whether this participant is the host's operator.
+        role: Role,
+        /// Proof of identity for transfers.
+        credentials: Credentials,
+        /// Files and participants at the moment of joining.
+        snapshot: Snapshot,
+    },
+    /// Something changed on the host.
+    Session(SessionEvent),
+    /// The host was lost; the next attempt to rejoin comes after `retry_in`.
+    Lost {
+        /// Why it was lost.
+        reason: String,
+        /// When the next attempt starts.
+        retry_in: Duration,
+    },
+    /// Joining failed in a way retrying cannot fix (the first attempt failed, or the host
+    /// refused us). The worker has stopped.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+enum Command {
+    Delete(FileId),
+    Stop,
+}
+
+/// A running live session. Dropping it stops the worker and leaves the host.
+pub struct LiveSession {
+    commands: flume::Sender<Command>,
+    events: flume::Receiver<LiveEvent>,
+}
+
+impl LiveSession {
+    /// Starts joining `address` (`HOST` or `HOST:PORT`) as `username`.
+    pub fn start(address: String, username: String, identity: Arc<Identity>) -> Self {
+        let (commands, command_receiver) = flume::unbounded();
+        let (event_sender, events) = flume::unbounded();
+        let spawned = std::thread::Builder::new()
+            .name("lanshare-live-session".into())
+            .spawn({
+                let event_sender = event_sender.clone();
+                move || {
+                    run(
+                        &address,
+                        &username,
+                        &identity,
+                        &command_receiver,
+                        &event_sender,
+                    )
+                }
+            });
+        if let Err(error) = spawned {
+            let _ = event_sender.send(LiveEvent::Failed {
+                reason: format!("could not start the session thread: {error}"),
+            });
+        }
+        Self { commands, events }
+    }
+
+    /// The session's events, in order.
+    pub fn events(&self) -> &flume::Receiver<LiveEvent> {
+        &self.events
+    }
+
+    /// Asks the host to delete a file; the answer arrives as an event.
+    pub fn delete(&self, file_id: FileId) {
+        let _ = self.commands.send(Command::Delete(file_id));
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        let _ = self.commands.send(Command::Stop);
+    }
+}
+
+/// How following one joined session ended.
+enum Ended {
+    Lost(String),
+    Stopped,
+}
+
+fn run(
+    address: &str,
+    username: &str,
+    identity: &Identity,
+    commands: &flume::Receiver<Command>,
+    events: &flume::Sender<LiveEvent>,
+) {
+    let mut ever_connected = false;
+    let mut attempt = 0;
+    loop {
+        let joined = resolve_host(address)
+            .and_then(|host| Session::join(host, username, identity).map(|j| (host, j)));
+        let reason = match joined {
+            Ok((host, (session, snapshot))) => {
+                ever_connected = true;
+                attempt = 0;
+                let connected = LiveEvent::Connected {
+                    host,
+                    client_id: session.client_id(),
+                    role: session.role(),
+                    credentials: session.credentials().clone(),
+                    snapshot,
+                };
+                if events.send(connected).is_err() {
+                    return;
+                }
+                match follow(&session, commands, events) {
+                    Ended::Lost(reason) => reason,
+                    Ended::Stopped => return,
+                }
+            }
+            Err(error) if !ever_connected || is_final(&error) => {
+                let _ = events.send(LiveEvent::Failed {
+                    reason: error.to_string(),
+                });
+                return;
+            }
+            Err(error) => error.to_string(),
+        };
+        let retry_in = backoff(attempt);
+        attempt += 1;
+        if events.send(LiveEvent::Lost { reason, retry_in }).is_err() {
+            return;
+        }
+        // Wait out the backoff, still answering Stop; deletes cannot be sent meanwhile.
+        let deadline = std::time::Instant::now() + retry_in;
+        loop {
+            match commands.recv_deadline(deadline) {
+                Ok(Command::Stop) | Err(flume::RecvTimeoutError::Disconnected) => return,
+                Ok(Command::Delete(file_id)) => {
+                    let refused = SessionEvent::DeleteFailed {
+                        file_id,
+                        reason: "not connected to the host".into(),
+                    };
+                    let _ = events.send(LiveEvent::Session(refused));
+                }
+                Err(flume::RecvTimeoutError::Timeout) => break,
+            }
+        }
+    }
+}
+
+/// Errors that another attempt would only repeat.
+fn is_final(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Refused(_) | Error::BadAddress(_) | Error::Protocol(_)
+    )
+}
+
+/// Forwards a joined session's events and carries out commands until either ends.
+fn follow(
+    session: &Session,
+    commands: &flume::Receiver<Command>,
+    events: &flume::Sender<LiveEvent>,
+) -> Ended {
+    loop {
+        let next = flume::Selector::new()
+            .recv(session.events(), |event| event.map(Ok).map_err(|_| ()))
+            .recv(commands, |command| command.map(Err).map_err(|_| ()))
+            .wait();
+        match next {
+            Ok(Ok(SessionEvent::Closed(reason))) => return Ended::Lost(reason),
+            Ok(Ok(event)) => {
+                if events.send(LiveEvent::Session(event)).is_err() {
+                    return Ended::Stopped;
+                }
+            }
+            Ok(Err(Command::Delete(file_id))) => {
+                if session.request_delete(file_id).is_err() {
+                    return Ended::Lost("the connection to the host broke".into());
+                }
+            }
+            Ok(Err(Command::Stop)) | Err(()) => return Ended::Stopped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_thirty_seconds() {
+        let waits: Vec<u64> = (0..8).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
+}
