@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use lanshare::config::{Settings, config_dir, default_username};
 use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
-use lanshare::participant::worker::{TransferUpdate, spawn_download, spawn_upload};
+use lanshare::participant::worker::{TransferUpdate, UploadItem, spawn_downloads, spawn_uploads};
 use lanshare::participant::{
     FileEntry, Session, SessionEvent, Snapshot, TransferConnection, resolve_host,
 };
@@ -59,28 +59,28 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     }
     let address = host(&args.address.host)?;
     let (session, _) = join(address, &args.user)?;
+    let items: Vec<UploadItem> = args
+        .files
+        .iter()
+        .cloned()
+        .map(UploadItem::from_path)
+        .collect();
+    // One connection carries them all, one after another.
+    let (sender, events) = flume::unbounded();
+    let handles = spawn_uploads(
+        address,
+        Some(session.credentials().clone()),
+        items.clone(),
+        sender,
+    )?;
     let mut failures = 0;
-    for path in &args.files {
-        let (sender, events) = flume::unbounded();
-        let label = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for (item, handle) in items.iter().zip(&handles) {
+        let path = &item.path;
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let outcome = match spawn_upload(
-            address,
-            Some(session.credentials().clone()),
-            path.clone(),
-            label.clone(),
-            sender,
-        ) {
-            Ok(handle) => follow(&label, size, &handle, &events),
-            Err(error) => TransferUpdate::Failed(error.to_string()),
-        };
-        match outcome {
+        match follow(&item.name, size, handle, &events) {
             TransferUpdate::Uploaded(stored) => println!(
                 "Shared '{}' ({}) as #{}",
-                printable(&label),
+                printable(&item.name),
                 format_size(size),
                 stored.file_id
             ),
@@ -136,18 +136,22 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
         }
     };
     let mut failures = 0;
+    let mut wanted = Vec::new();
     for id in &args.ids {
-        let Some(entry) = files.iter().find(|f| f.id == *id) else {
-            failures += 1;
-            eprintln!("lanshare: error: no file with id {id} is shared on the host");
-            continue;
-        };
-        let (sender, events) = flume::unbounded();
-        let outcome = match spawn_download(address, entry.clone(), destination(entry)?, sender) {
-            Ok(handle) => follow(&entry.name, entry.size, &handle, &events),
-            Err(error) => TransferUpdate::Failed(error.to_string()),
-        };
-        match outcome {
+        match files.iter().find(|f| f.id == *id) {
+            Some(entry) => wanted.push((entry.clone(), destination(entry)?)),
+            None => {
+                failures += 1;
+                eprintln!("lanshare: error: no file with id {id} is shared on the host");
+            }
+        }
+    }
+    // One connection carries them all, one after another.
+    let (sender, events) = flume::unbounded();
+    let handles = spawn_downloads(address, wanted.clone(), sender)?;
+    for ((entry, _), handle) in wanted.iter().zip(&handles) {
+        let id = entry.id;
+        match follow(&entry.name, entry.size, handle, &events) {
             TransferUpdate::Downloaded(path) => println!(
                 "Saved '{}' ({}) to {}",
                 printable(&entry.name),

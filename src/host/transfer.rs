@@ -7,22 +7,17 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::Shared;
 use super::activity::{Direction, Tracker};
 use super::connection::{printable, read_command, refuse, reply};
 use super::registry::{Uploader, offer_lines};
-use crate::net::{LineReader, is_timeout};
+use crate::net::{self, LineReader, is_timeout};
+use crate::pipeline::PipelineError;
 use crate::protocol::{
-    ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, Sha256Digest, UploadRequest,
-    validate_username,
+    ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, UploadRequest, validate_username,
 };
-use crate::storage::{Content, NewFile};
+use crate::storage::{Content, NewFile, StorageError};
 use crate::units::format_size;
-
-/// Bytes moved per read or write while streaming a file.
-const IO_BUFFER: usize = 256 * 1024;
 
 /// How long the host keeps reading (and discarding) an upload it has refused mid-way, so the
 /// client can finish writing and then read the reason instead of a reset.
@@ -191,36 +186,25 @@ fn receive_upload(
     let tracker = shared
         .activity
         .track(&request.filename, peer, Direction::Upload, request.size);
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; IO_BUFFER];
-    let mut remaining = request.size;
     if reader
         .set_read_timeout(shared.config.timeouts.stall)
         .is_err()
     {
         return false;
     }
-    while remaining > 0 {
-        let want = buffer
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        let read = match reader.read(&mut buffer[..want]) {
-            Ok(0) => {
-                tracing::warn!(
-                    "Upload of '{shown_name}' cut short: {} of {} bytes arrived; discarded",
-                    request.size - remaining,
-                    request.size
-                );
-                return false;
-            }
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) if is_timeout(&error) => {
-                tracing::warn!(
-                    "Upload of '{shown_name}' stalled after {} of {} bytes; discarded",
-                    request.size - remaining,
-                    request.size
-                );
+    let received = incoming.receive(reader, &mut |done| {
+        tracker.set(done);
+        true
+    });
+    drop(tracker);
+    let sha256 = match received {
+        Ok(sha256) => sha256,
+        Err(PipelineError::Source { error, received }) => {
+            let progress = format!("{received} of {} bytes", request.size);
+            if error.kind() == io::ErrorKind::UnexpectedEof {
+                tracing::warn!("Upload of '{shown_name}' cut short: {progress} arrived; discarded");
+            } else if is_timeout(&error) {
+                tracing::warn!("Upload of '{shown_name}' stalled after {progress}; discarded");
                 refuse(
                     reader.stream(),
                     &format!(
@@ -228,30 +212,26 @@ fn receive_upload(
                         shared.config.timeouts.stall
                     ),
                 );
-                return false;
+            } else {
+                tracing::warn!(
+                    "Upload of '{shown_name}' failed after {progress}: {error}; discarded"
+                );
             }
-            Err(error) => {
-                tracing::warn!("Upload of '{shown_name}' failed: {error}; discarded");
-                return false;
-            }
-        };
-        hasher.update(&buffer[..read]);
-        remaining -= read as u64;
-        tracker.set(request.size - remaining);
-        if let Err(error) = incoming.write_all(&buffer[..read]) {
-            let error = crate::storage::StorageError::from(error);
-            tracing::error!("Could not store '{shown_name}': {error}; discarded");
-            refuse_mid_upload(reader, &error.to_string(), remaining);
             return false;
         }
-    }
-    drop(tracker);
+        Err(PipelineError::Sink { error, received }) => {
+            let error = StorageError::from(error);
+            tracing::error!("Could not store '{shown_name}': {error}; discarded");
+            refuse_mid_upload(reader, &error.to_string(), request.size - received);
+            return false;
+        }
+        Err(PipelineError::Stopped) => return false,
+    };
     tracing::info!(
         "File '{shown_name}' received completely ({} bytes)",
         request.size
     );
 
-    let sha256 = Sha256Digest(hasher.finalize().into());
     let file = NewFile {
         name: request.filename,
         uploader_name: attribution.name,
@@ -339,7 +319,7 @@ fn send_download(shared: &Shared, reader: &mut LineReader, peer: SocketAddr, fil
         .track(&record.name, peer, Direction::Download, record.size);
     let sent = match content {
         Content::Memory(blob) => send_bytes(stream, blob.bytes(), &tracker),
-        Content::Disk(file) => send_file(stream, file, record.size, &tracker),
+        Content::Disk(file) => send_stored_file(stream, file, record.size, &tracker),
     };
     drop(tracker);
     match sent {
@@ -367,9 +347,9 @@ fn send_bytes(mut stream: &TcpStream, bytes: &[u8], tracker: &Tracker<'_>) -> io
     Ok(())
 }
 
-/// Copies a stored file to the socket (the kernel's `sendfile` path where available).
-fn send_file(
-    mut stream: &TcpStream,
+/// Copies a stored file to the socket (with `sendfile` on Linux, see [`net::send_file`]).
+fn send_stored_file(
+    stream: &TcpStream,
     mut file: std::fs::File,
     size: u64,
     tracker: &Tracker<'_>,
@@ -377,7 +357,7 @@ fn send_file(
     let mut sent = 0;
     while sent < size {
         let step = (size - sent).min(PROGRESS_STEP as u64);
-        let copied = io::copy(&mut (&mut file).take(step), &mut stream)?;
+        let copied = net::send_file(stream, &mut file, step)?;
         if copied == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -11,14 +11,16 @@
 //! either a complete file or leftovers that the next start removes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{FileRecord, StorageError};
+use crate::pipeline::{PipelineError, copy_hashing};
 use crate::protocol::{FileId, Sha256Digest, decode_hex, encode_hex};
+use crate::writeback::WritebackFile;
 
 /// What `files/<id>.json` holds.
 #[derive(Serialize, Deserialize)]
@@ -124,7 +126,7 @@ impl DiskStore {
             .create_new(true)
             .open(&path)?;
         Ok(DiskIncoming {
-            file,
+            file: WritebackFile::new(file),
             path: Some(path),
         })
     }
@@ -135,7 +137,7 @@ impl DiskStore {
         mut incoming: DiskIncoming,
         record: &FileRecord,
     ) -> Result<(), StorageError> {
-        incoming.file.sync_all()?;
+        incoming.file.sync()?;
         let data_path = self.data_path(record.id);
         if let Some(part) = &incoming.path {
             fs::rename(part, &data_path)?;
@@ -229,13 +231,20 @@ fn remove_if_present(path: &Path) -> io::Result<()> {
 
 /// An upload into a temporary file, removed on drop unless committed.
 pub(super) struct DiskIncoming {
-    file: File,
+    file: WritebackFile,
     path: Option<PathBuf>,
 }
 
 impl DiskIncoming {
-    pub(super) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)
+    /// Receives `size` bytes from `source` into the file, hashing them on the way; the file
+    /// goes to disk while it fills.
+    pub(super) fn receive(
+        &mut self,
+        source: &mut dyn Read,
+        size: u64,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Sha256Digest, PipelineError> {
+        copy_hashing(source, &mut self.file, size, progress)
     }
 }
 
