@@ -2,7 +2,9 @@
 //!
 //! The command line renders these events as progress bars; the desktop app turns the same
 //! channel into an Iced subscription. Progress is sent at most every 50 ms (about 20 updates a
-//! second) plus once at the end, however fast the transfer runs.
+//! second) plus once at the end, however fast the transfer runs. Several transfers can run as
+//! a queue on one thread over one connection ([`spawn_uploads`], [`spawn_downloads`]), which
+//! spares many small files a connection (and an `AUTH`) each.
 
 use std::fs::File;
 use std::net::{Shutdown, SocketAddr, TcpStream};
