@@ -250,7 +250,11 @@ fn record_rate(
     timed: std::io::Result<Duration>,
 ) {
     match timed {
-        Ok(elapsed) => results.record(key, rate(workload, elapsed)),
+        Ok(elapsed) => {
+            let value = rate(workload, elapsed);
+            eprintln!("  {key}: {}", Figure::new(value, rate_unit(workload)));
+            results.record(key, value);
+        }
         Err(error) => results.fail(key, error.to_string()),
     }
 }
