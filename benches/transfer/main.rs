@@ -4,7 +4,8 @@
 //!
 //! Options (after `--`): `--reps N` (default 3; each row is the median), `--only
 //! loopback,lan,latency,scale`, `--big SIZE` (default 1GiB), `--small N` (default 1000),
-//! `--workdir DIR` (default: a temporary folder under `target/`).
+//! `--workdir DIR` (default: a temporary folder under `target/`), `--no-warm` (do not touch
+//! memory before each timed transfer; see [`workload::warm_memory`]).
 
 mod http;
 mod lan;
@@ -66,6 +67,7 @@ impl Section {
 /// What this run measures.
 struct Options {
     reps: usize,
+    warm: bool,
     sections: Vec<Section>,
     big: u64,
     small: usize,
@@ -75,6 +77,7 @@ struct Options {
 fn parse_options(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         reps: 3,
+        warm: true,
         sections: Section::ALL.to_vec(),
         big: 1 << 30,
         small: 1000,
@@ -94,6 +97,7 @@ fn parse_options(args: &[String]) -> anyhow::Result<Options> {
                 options.big = lanshare_units(&value()?)?;
             }
             "--workdir" => options.workdir = Some(PathBuf::from(value()?)),
+            "--no-warm" => options.warm = false,
             "--only" => {
                 let wanted = value()?;
                 options.sections = wanted
@@ -261,6 +265,132 @@ fn record_rate(
 
 const DIRECTIONS: [&str; 2] = ["up", "down"];
 
+/// A system measured on loopback, running for one repetition and keeping what it receives.
+enum Contender {
+    /// A `lanshare host` and the command line that talks to it.
+    Lanshare {
+        store: Store,
+        host: HostProcess,
+        participant: Participant,
+        dir: PathBuf,
+    },
+    /// dufs or miniserve, driven by curl.
+    Http {
+        server: Server,
+        running: HttpServer,
+        dir: PathBuf,
+    },
+}
+
+impl Contender {
+    /// Starts lanshare with `store` in `dir`, recording its memory just after it started.
+    fn lanshare(store: Store, dir: PathBuf, results: &mut Results) -> std::io::Result<Self> {
+        let host = HostProcess::start_loopback(store, &dir)?;
+        results.record(
+            &format!("rss/idle/{}", store.name()),
+            host.peak_rss()? as f64,
+        );
+        let participant = Participant {
+            wrapper: Vec::new(),
+            config_dir: dir.join("participant"),
+            host: host.address,
+        };
+        Ok(Self::Lanshare {
+            store,
+            host,
+            participant,
+            dir,
+        })
+    }
+
+    /// The start of its result keys.
+    fn key(&self) -> String {
+        match self {
+            Self::Lanshare { store, .. } => format!("lanshare/{}", store.name()),
+            Self::Http { server, .. } => format!("http/{}", server.name()),
+        }
+    }
+
+    /// Uploads `workload`, then downloads it, each timed after warming memory; records both.
+    fn round_trip(&self, workload: &Workload, options: &Options, results: &mut Results) {
+        let key = format!("{}/{}", self.key(), workload.key);
+        warm_before(options, workload);
+        match self {
+            Self::Lanshare {
+                store,
+                host,
+                participant,
+                dir,
+            } => {
+                let ids = match participant.send(&workload.files) {
+                    Ok((elapsed, ids)) => {
+                        if workload.key == "big" {
+                            match host.peak_rss() {
+                                Ok(rss) => {
+                                    results.record(&format!("rss/{}", store.name()), rss as f64)
+                                }
+                                Err(error) => results
+                                    .fail(&format!("rss/{}", store.name()), error.to_string()),
+                            }
+                        }
+                        let verified = lanshare::verify_listed(participant, &workload.files, &ids);
+                        record_rate(
+                            results,
+                            &format!("{key}/up"),
+                            workload,
+                            verified.map(|()| elapsed),
+                        );
+                        ids
+                    }
+                    Err(error) => return results.fail(&format!("{key}/up"), error.to_string()),
+                };
+                let downloads = dir.join("downloads");
+                warm_before(options, workload);
+                let down = participant.get(&ids, &downloads).and_then(|elapsed| {
+                    lanshare::verify_downloads(&workload.files, &downloads).map(|()| elapsed)
+                });
+                record_rate(results, &format!("{key}/down"), workload, down);
+            }
+            Self::Http { running, dir, .. } => {
+                let up = running.upload(&workload.files, dir);
+                let uploaded = up.is_ok();
+                record_rate(results, &format!("{key}/up"), workload, up);
+                if uploaded {
+                    warm_before(options, workload);
+                    let down = running.download(&workload.files, &dir.join("downloads"), dir);
+                    record_rate(results, &format!("{key}/down"), workload, down);
+                }
+            }
+        }
+    }
+
+    /// Stops it and removes what it stored.
+    fn stop(self) {
+        let dir = match self {
+            Self::Lanshare { host, dir, .. } => {
+                host.stop();
+                dir
+            }
+            Self::Http { running, dir, .. } => {
+                drop(running);
+                dir
+            }
+        };
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Gives the next timed transfer warm memory, unless the run said `--no-warm` (see
+/// [`workload::warm_memory`]).
+fn warm_before(options: &Options, workload: &Workload) {
+    if options.warm {
+        workload::warm_memory(workload.bytes());
+    }
+}
+
+/// Every workload through every system, one workload at a time, with the raw copy measured
+/// just before and just after the systems, so that each figure and its baselines are measured
+/// within moments of each other.
 fn loopback(
     options: &Options,
     work: &Path,
@@ -270,16 +400,15 @@ fn loopback(
 ) {
     for rep in 1..=options.reps {
         eprintln!("loopback, repetition {rep} of {}", options.reps);
-        for workload in workloads {
-            let timed = raw::loopback_copy(&workload.files, &work.join("raw-out"));
-            record_rate(results, &format!("raw/{}", workload.key), workload, timed);
-        }
+        let mut contenders = Vec::new();
         for store in [Store::Memory, Store::Disk] {
             let dir = work.join(format!("lanshare-{}", store.name()));
-            if let Err(error) = lanshare_round(store, &dir, workloads, results) {
-                results.fail(&format!("lanshare/{}", store.name()), error.to_string());
+            match Contender::lanshare(store, dir, results) {
+                Ok(contender) => contenders.push(contender),
+                Err(error) => {
+                    results.fail(&format!("lanshare/{}", store.name()), error.to_string())
+                }
             }
-            let _ = std::fs::remove_dir_all(&dir);
         }
         for (server, available) in servers {
             if available.is_err() {
@@ -287,69 +416,30 @@ fn loopback(
             }
             let dir = work.join(server.name());
             match HttpServer::start(*server, &dir) {
-                Ok(running) => {
-                    for workload in workloads {
-                        let key = format!("http/{}/{}", server.name(), workload.key);
-                        let up = running.upload(&workload.files, &dir);
-                        let uploaded = up.is_ok();
-                        record_rate(results, &format!("{key}/up"), workload, up);
-                        if uploaded {
-                            let down =
-                                running.download(&workload.files, &dir.join("downloads"), &dir);
-                            record_rate(results, &format!("{key}/down"), workload, down);
-                        }
-                    }
-                }
+                Ok(running) => contenders.push(Contender::Http {
+                    server: *server,
+                    running,
+                    dir,
+                }),
                 Err(error) => results.fail(&format!("http/{}", server.name()), error.to_string()),
             }
-            let _ = std::fs::remove_dir_all(&dir);
+        }
+        for workload in workloads {
+            let raw_copy = |results: &mut Results| {
+                warm_before(options, workload);
+                let timed = raw::loopback_copy(&workload.files, &work.join("raw-out"));
+                record_rate(results, &format!("raw/{}", workload.key), workload, timed);
+            };
+            raw_copy(results);
+            for contender in &contenders {
+                contender.round_trip(workload, options, results);
+            }
+            raw_copy(results);
+        }
+        for contender in contenders {
+            contender.stop();
         }
     }
-}
-
-/// One host with `store`: every workload uploaded then downloaded with the command line.
-fn lanshare_round(
-    store: Store,
-    dir: &Path,
-    workloads: &[Workload],
-    results: &mut Results,
-) -> std::io::Result<()> {
-    let host = HostProcess::start_loopback(store, dir)?;
-    results.record(
-        &format!("rss/idle/{}", store.name()),
-        host.peak_rss()? as f64,
-    );
-    let participant = Participant {
-        wrapper: Vec::new(),
-        config_dir: dir.join("participant"),
-        host: host.address,
-    };
-    for workload in workloads {
-        let key = format!("lanshare/{}/{}", store.name(), workload.key);
-        let ids = match participant.send(&workload.files) {
-            Ok((elapsed, ids)) => {
-                if workload.key == "big" {
-                    results.record(&format!("rss/{}", store.name()), host.peak_rss()? as f64);
-                }
-                match lanshare::verify_listed(&participant, &workload.files, &ids) {
-                    Ok(()) => record_rate(results, &format!("{key}/up"), workload, Ok(elapsed)),
-                    Err(error) => results.fail(&format!("{key}/up"), error.to_string()),
-                }
-                ids
-            }
-            Err(error) => {
-                results.fail(&format!("{key}/up"), error.to_string());
-                continue;
-            }
-        };
-        let downloads = dir.join("downloads");
-        let down = participant.get(&ids, &downloads).and_then(|elapsed| {
-            lanshare::verify_downloads(&workload.files, &downloads).map(|()| elapsed)
-        });
-        record_rate(results, &format!("{key}/down"), workload, down);
-    }
-    host.stop();
-    Ok(())
 }
 
 fn loopback_rows(

@@ -72,6 +72,29 @@ pub fn fill_pseudo_random(bytes: &mut [u8], state: &mut u64) {
     }
 }
 
+/// Touches, then frees, enough memory for a transfer of `bytes` (twice that, plus 256 MiB, at
+/// most 3 GiB), so that the transfer that follows finds warm memory.
+///
+/// Virtual machines like the one this benchmark was written on hand free memory back to their
+/// hypervisor (Linux "free page reporting", in 8 MiB blocks here); touching such memory again
+/// costs about 2 s per GiB in the kernel. Whether a transfer's page cache or buffers land in
+/// such memory is luck, and it swung single runs by 3x. Touching memory just before each timed
+/// transfer, for lanshare and every baseline alike, takes the luck out; `--no-warm` leaves it in.
+pub fn warm_memory(bytes: u64) {
+    let wanted = bytes
+        .saturating_mul(2)
+        .saturating_add(256 << 20)
+        .min(3 << 30);
+    let Ok(len) = usize::try_from(wanted) else {
+        return;
+    };
+    let mut memory = vec![0u8; len];
+    for page in memory.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    std::hint::black_box(&memory);
+}
+
 /// Lower-case hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
