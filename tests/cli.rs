@@ -127,6 +127,51 @@ fn send_ls_get_rm_as_a_new_user_would() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn many_files_go_up_and_down_in_parallel_lanes() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let bob = user(dir.path(), "bob", host.local_addr());
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work)?;
+    let names: Vec<String> = (0..9).map(|i| format!("f{i}.bin")).collect();
+    for (index, name) in names.iter().enumerate() {
+        std::fs::write(work.join(name), data(10_000 + index * 70_001, index as u64))?;
+    }
+    let mut args = vec!["--user", "Bob"];
+    args.extend(names.iter().map(String::as_str));
+    let sent = cli_send(&bob, &work, &args)?;
+    // Lines come in the order given; ids in the order the host stored them.
+    let mut ids = Vec::new();
+    for (line, name) in sent.lines().zip(&names) {
+        assert!(line.starts_with(&format!("Shared '{name}'")), "{line}");
+        ids.push(line.rsplit('#').next().unwrap_or_default().to_owned());
+    }
+    assert_eq!(ids.len(), names.len());
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out)?;
+    let mut args = vec![
+        "get".to_owned(),
+        "-o".into(),
+        out.to_string_lossy().into_owned(),
+    ];
+    args.extend(ids);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(&bob.run(&args)?);
+    for name in &names {
+        assert_eq!(
+            std::fs::read(out.join(name))?,
+            std::fs::read(work.join(name))?
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(&out)?.count(),
+        names.len(),
+        "no .part left"
+    );
+    Ok(())
+}
+
 fn cli_send(cli: &Cli, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let mut all = vec!["send"];
     all.extend_from_slice(args);

@@ -223,7 +223,8 @@ fn a_host_killed_mid_upload_restarts_with_exactly_the_complete_files() -> TestRe
                 .into_iter()
                 .flatten()
                 .flatten()
-                .any(|entry| entry.metadata().is_ok_and(|m| m.len() >= 1_000_000))
+                // The host writes in large blocks: some of what it got is on disk.
+                .any(|entry| entry.metadata().is_ok_and(|m| m.len() > 0))
         }));
         let mut host = host;
         host.child.kill()?;
@@ -456,12 +457,21 @@ fn a_full_disk_gets_the_uploader_a_clear_error_and_keeps_every_stored_file() -> 
 
 #[test]
 fn a_host_out_of_file_descriptors_refuses_with_a_reason_and_recovers() -> TestResult {
+    // A connection takes two descriptors, so which step runs out first (accepting, or keeping
+    // a handle to track it) depends on the limit's parity: try both.
+    for limit in [40, 41] {
+        out_of_descriptors_with_limit(limit)?;
+    }
+    Ok(())
+}
+
+fn out_of_descriptors_with_limit(limit: u32) -> TestResult {
     let dir = tempfile::tempdir()?;
     let plain = HostProcess::command(&dir.path().join("host"), &[]);
-    // The host may open at most 40 files: a few connections use them all up.
+    // The host may open at most `limit` files: a few connections use them all up.
     let mut limited = Command::new("sh");
     limited
-        .args(["-c", "ulimit -n 40 && exec \"$0\" \"$@\""])
+        .args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\"")])
         .arg(plain.get_program())
         .args(plain.get_args())
         .env("LANSHARE_CONFIG_DIR", dir.path().join("host"));

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
@@ -79,19 +79,26 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A command line against a fake host behaving as told, and an empty folder to save into
+/// (both inside the returned temporary folder).
+fn cli_against(behaviour: Behaviour) -> anyhow::Result<(tempfile::TempDir, Cli, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host: fake_host(behaviour)?,
+    };
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out)?;
+    Ok((dir, cli, out))
+}
+
 fn empty(dir: &Path) -> anyhow::Result<bool> {
     Ok(std::fs::read_dir(dir)?.next().is_none())
 }
 
 #[test]
 fn a_download_cut_short_leaves_nothing() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("config"),
-        host: fake_host(Behaviour::CutShort)?,
-    };
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out)?;
+    let (_dir, cli, out) = cli_against(Behaviour::CutShort)?;
     let output = cli.run(&["get", "1", "-o", &out.to_string_lossy()])?;
     assert!(!output.status.success());
     assert!(
@@ -126,13 +133,7 @@ fn a_corrupted_download_is_not_kept() -> TestResult {
 
 #[test]
 fn ctrl_c_cancels_a_download_and_removes_its_part_file() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("config"),
-        host: fake_host(Behaviour::Stall)?,
-    };
-    let out = dir.path().join("out");
-    std::fs::create_dir(&out)?;
+    let (_dir, cli, out) = cli_against(Behaviour::Stall)?;
     let child = cli
         .command(&["get", "1", "-o", &out.to_string_lossy()])
         .stderr(std::process::Stdio::piped())
@@ -173,6 +174,30 @@ fn cancelling_a_worker_download_reports_cancelled_and_keeps_nothing() -> TestRes
     assert_eq!(last.update, TransferUpdate::Cancelled);
     assert_eq!(last.id, handle.id());
     assert!(empty(dir.path())?);
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_during_many_downloads_removes_every_part_file() -> TestResult {
+    let (_dir, cli, out) = cli_against(Behaviour::Stall)?;
+    // Six downloads run in four lanes at once: four `.part` files exist together.
+    let mut args = vec!["get", "-o"];
+    let out_text = out.to_string_lossy().into_owned();
+    args.push(&out_text);
+    args.extend(["1"; 6]);
+    let child = cli
+        .command(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_dir(&out).map_or(0, Iterator::count) == 4
+    }));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    let output = child.wait_with_output()?;
+    assert_eq!(output.status.code(), Some(130));
+    assert!(empty(&out)?, "every lane removed its .part file");
     Ok(())
 }
 

@@ -12,7 +12,9 @@ use lanshare::config::{Settings, config_dir, default_username};
 use lanshare::discovery;
 use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
-use lanshare::participant::worker::{TransferUpdate, spawn_download_with, spawn_upload};
+use lanshare::participant::worker::{
+    TransferEvent, TransferHandle, TransferUpdate, UploadItem, spawn_downloads, spawn_uploads,
+};
 use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
     resolve_host,
@@ -130,28 +132,30 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     }
     let target = target(&args.address)?;
     let (session, _) = join(&target, &args.user)?;
-    let mut failures = 0;
-    for path in &args.files {
-        let (sender, events) = flume::unbounded();
-        let label = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let outcome = match spawn_upload(
+    let items: Vec<UploadItem> = args
+        .files
+        .iter()
+        .cloned()
+        .map(UploadItem::from_path)
+        .collect();
+    let credentials = session.credentials().clone();
+    let lanes = start_lanes(items.clone(), |lane, events| {
+        spawn_uploads(
             target.address,
-            Some(session.credentials().clone()),
-            path.clone(),
-            label.clone(),
-            sender,
-        ) {
-            Ok(handle) => follow(&label, size, &handle, &events),
-            Err(error) => TransferUpdate::Failed(error.to_string()),
-        };
-        match outcome {
+            target.passcode.clone(),
+            Some(credentials.clone()),
+            lane,
+            events,
+        )
+    })?;
+    let mut failures = 0;
+    for (index, item) in items.iter().enumerate() {
+        let path = &item.path;
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        match follow_in_lanes(&lanes, index, &item.name, size) {
             TransferUpdate::Uploaded(stored) => println!(
                 "Shared '{}' ({}) as #{}",
-                printable(&label),
+                printable(&item.name),
                 format_size(size),
                 stored.file_id
             ),
@@ -169,6 +173,55 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         bail!("{failures} of {} file(s) not shared", args.files.len());
     }
     Ok(())
+}
+
+/// Transfers that run at once when there are more files than this, each lane a queue over one
+/// connection: many small files wait on the host's and the disk's round trips, and several
+/// lanes overlap those waits. A few files go one after another, so they keep their order.
+const LANES: usize = 4;
+
+/// One lane: its transfers' handles, in order, and the channel of their events.
+type Lane = (Vec<TransferHandle>, flume::Receiver<TransferEvent>);
+
+/// Deals `items` round-robin into [`LANES`] lanes (one if there are no more items than lanes)
+/// and starts each with `start`.
+fn start_lanes<T>(
+    items: Vec<T>,
+    mut start: impl FnMut(Vec<T>, flume::Sender<TransferEvent>) -> Result<Vec<TransferHandle>, Error>,
+) -> anyhow::Result<Vec<Lane>> {
+    let count = if items.len() > LANES { LANES } else { 1 };
+    let mut dealt: Vec<Vec<T>> = (0..count).map(|_| Vec::new()).collect();
+    for (index, item) in items.into_iter().enumerate() {
+        dealt[index % count].push(item);
+    }
+    dealt
+        .into_iter()
+        .map(|lane| {
+            let (sender, events) = flume::unbounded();
+            Ok((start(lane, sender)?, events))
+        })
+        .collect()
+}
+
+/// Follows the `index`-th transfer of those dealt by [`start_lanes`] to its end (the others
+/// run meanwhile); returns its final update. On Ctrl-C every lane's transfers are cancelled
+/// and waited for, so no lane leaves a partial file behind.
+fn follow_in_lanes(lanes: &[Lane], index: usize, label: &str, size: u64) -> TransferUpdate {
+    let (handles, events) = &lanes[index % lanes.len()];
+    let stop_all = || {
+        for (handles, _) in lanes {
+            handles.iter().for_each(TransferHandle::cancel);
+        }
+        // A lane's channel closes when its thread has ended every transfer it held.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for (_, events) in lanes {
+            while events.recv_deadline(deadline).is_ok() {}
+        }
+    };
+    match handles.get(index / lanes.len()) {
+        Some(handle) => follow(label, size, handle, events, &stop_all),
+        None => TransferUpdate::Failed("the transfer was not started".into()),
+    }
 }
 
 fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
@@ -211,25 +264,22 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
         }
     };
     let mut failures = 0;
+    let mut wanted = Vec::new();
     for id in &args.ids {
-        let Some(entry) = files.iter().find(|f| f.id == *id) else {
-            failures += 1;
-            eprintln!("lanshare: error: no file with id {id} is shared on the host");
-            continue;
-        };
-        let (sender, events) = flume::unbounded();
-        let download = spawn_download_with(
-            target.address,
-            target.passcode.clone(),
-            entry.clone(),
-            destination(entry)?,
-            sender,
-        );
-        let outcome = match download {
-            Ok(handle) => follow(&entry.name, entry.size, &handle, &events),
-            Err(error) => TransferUpdate::Failed(error.to_string()),
-        };
-        match outcome {
+        match files.iter().find(|f| f.id == *id) {
+            Some(entry) => wanted.push((entry.clone(), destination(entry)?)),
+            None => {
+                failures += 1;
+                eprintln!("lanshare: error: no file with id {id} is shared on the host");
+            }
+        }
+    }
+    let lanes = start_lanes(wanted.clone(), |lane, events| {
+        spawn_downloads(target.address, target.passcode.clone(), lane, events)
+    })?;
+    for (index, (entry, _)) in wanted.iter().enumerate() {
+        let id = entry.id;
+        match follow_in_lanes(&lanes, index, &entry.name, entry.size) {
             TransferUpdate::Downloaded(path) => println!(
                 "Saved '{}' ({}) to {}",
                 printable(&entry.name),

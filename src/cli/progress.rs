@@ -24,13 +24,15 @@ fn interrupts() -> &'static flume::Receiver<()> {
 }
 
 /// Waits for one transfer's events, drawing a bar with speed and ETA; returns its final
-/// update. Ctrl-C cancels the transfer (which then removes its partial file) and ends the
-/// process once it has.
+/// update. Ctrl-C cancels the transfer (which then removes its partial file), then calls
+/// `stop_others` (which must cancel any other transfer running and wait until they have
+/// cleaned up too) and ends the process.
 pub(super) fn follow(
     label: &str,
     total: u64,
     handle: &TransferHandle,
     events: &flume::Receiver<TransferEvent>,
+    stop_others: &dyn Fn(),
 ) -> TransferUpdate {
     let interrupts = interrupts();
     let bar = ProgressBar::with_draw_target(
@@ -72,6 +74,7 @@ pub(super) fn follow(
             Ok(update) => {
                 bar.finish_and_clear();
                 if interrupted {
+                    stop_others();
                     eprintln!("lanshare: interrupted: {label} was not transferred");
                     std::process::exit(130);
                 }

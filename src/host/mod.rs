@@ -194,25 +194,23 @@ impl Shared {
 
     /// Admits a new connection if the caps allow it; it is counted until the guard drops.
     /// Otherwise returns the reason to send the client.
-    fn admit(self: &Arc<Self>, stream: &TcpStream, ip: IpAddr) -> Result<Tracked, String> {
+    fn admit(self: &Arc<Self>, stream: &TcpStream, ip: IpAddr) -> Result<Tracked, Refusal> {
         let key = address_key(ip);
         let mut connections = self.connections();
         let total = self.config.max_connections;
         if connections.open.len() >= total {
-            return Err(format!(
+            return Err(Refusal::Caps(format!(
                 "Host is busy: {total} connections are open, try again shortly"
-            ));
+            )));
         }
         let per_address = self.config.max_connections_per_address;
         let from_ip = connections.per_address.get(&key).copied().unwrap_or(0);
         if from_ip >= per_address {
-            return Err(format!(
+            return Err(Refusal::Caps(format!(
                 "Too many connections from {ip} (max {per_address}): close some and try again"
-            ));
+            )));
         }
-        let clone = stream
-            .try_clone()
-            .map_err(|_| "Host is busy: out of connections, try again shortly".to_owned())?;
+        let clone = stream.try_clone().map_err(Refusal::NoDescriptor)?;
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         connections.open.insert(id, clone);
         *connections.per_address.entry(key).or_insert(0) += 1;
@@ -229,6 +227,17 @@ impl Shared {
         refuse_quickly(stream, message);
     }
 }
+
+/// Why a connection was not admitted.
+enum Refusal {
+    /// A connection cap is reached; the reason to send the client.
+    Caps(String),
+    /// The process has no file descriptor left to track the connection with.
+    NoDescriptor(io::Error),
+}
+
+/// What a client refused for want of file descriptors is told.
+const OUT_OF_DESCRIPTORS: &str = "Host is busy: out of connections, try again shortly";
 
 /// Whom an address stands for when connections and wrong passcodes are counted: the address
 /// itself for IPv4, its /64 network for IPv6, where one machine may pick any address in its
@@ -486,30 +495,33 @@ fn out_of_descriptors(error: &io::Error) -> bool {
         .is_some_and(|code| codes.contains(&code))
 }
 
-/// Logs a warning at most once per interval, counting how many were held back.
+/// Logs each kind of warning at most once per interval, counting how many were held back, so
+/// that a flood of one kind never hides the first of another.
+#[derive(Default)]
 struct Throttled {
-    last: Option<Instant>,
-    held_back: u64,
+    kinds: HashMap<&'static str, (Instant, u64)>,
 }
 
 impl Throttled {
     const INTERVAL: Duration = Duration::from_secs(10);
 
-    fn warn(&mut self, message: &str) {
-        if self
-            .last
-            .is_some_and(|last| last.elapsed() < Self::INTERVAL)
-        {
-            self.held_back += 1;
-            return;
+    fn warn(&mut self, kind: &'static str, message: &str) {
+        match self.kinds.get_mut(kind) {
+            Some((last, held_back)) if last.elapsed() < Self::INTERVAL => *held_back += 1,
+            Some((last, held_back)) => {
+                if *held_back > 0 {
+                    tracing::warn!("{message} (and {held_back} more like it)");
+                } else {
+                    tracing::warn!("{message}");
+                }
+                *last = Instant::now();
+                *held_back = 0;
+            }
+            None => {
+                tracing::warn!("{message}");
+                self.kinds.insert(kind, (Instant::now(), 0));
+            }
         }
-        if self.held_back > 0 {
-            tracing::warn!("{message} (and {} more like it)", self.held_back);
-        } else {
-            tracing::warn!("{message}");
-        }
-        self.last = Some(Instant::now());
-        self.held_back = 0;
     }
 }
 
@@ -518,10 +530,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
     // A spare descriptor, given up when the process runs out so that the connection waiting
     // in the backlog can still be accepted and told why, instead of hanging there.
     let mut spare = listener.try_clone().ok();
-    let mut warnings = Throttled {
-        last: None,
-        held_back: 0,
-    };
+    let mut warnings = Throttled::default();
     loop {
         let accepted = listener.accept();
         if shared.stopping.load(Ordering::SeqCst) {
@@ -530,15 +539,13 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) if out_of_descriptors(&error) && spare.is_some() => {
-                warnings.warn(&format!(
-                    "Out of file descriptors ({error}): refusing connections"
-                ));
+                warnings.warn(
+                    "descriptors",
+                    &format!("Out of file descriptors ({error}): refusing connections"),
+                );
                 drop(spare.take());
                 if let Ok((stream, _)) = listener.accept() {
-                    shared.refuse(
-                        &stream,
-                        "Host is busy: out of connections, try again shortly",
-                    );
+                    shared.refuse(&stream, OUT_OF_DESCRIPTORS);
                 }
                 spare = listener.try_clone().ok();
                 continue;
@@ -555,7 +562,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
                 continue;
             }
             Err(error) => {
-                warnings.warn(&format!("Could not accept a connection: {error}"));
+                warnings.warn("accept", &format!("Could not accept a connection: {error}"));
                 // Out of descriptors with no spare left, and similar: back off, don't spin.
                 std::thread::sleep(Duration::from_millis(50));
                 spare = spare.or_else(|| listener.try_clone().ok());
@@ -565,9 +572,20 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
         let _ = stream.set_nodelay(true);
         let tracked = match shared.admit(&stream, peer.ip()) {
             Ok(tracked) => tracked,
-            Err(reason) => {
-                warnings.warn(&format!("Refused a connection from {peer}: {reason}"));
+            Err(Refusal::Caps(reason)) => {
+                warnings.warn(
+                    "refused",
+                    &format!("Refused a connection from {peer}: {reason}"),
+                );
                 shared.refuse(&stream, &reason);
+                continue;
+            }
+            Err(Refusal::NoDescriptor(error)) => {
+                warnings.warn(
+                    "descriptors",
+                    &format!("Out of file descriptors ({error}): refusing connections"),
+                );
+                shared.refuse(&stream, OUT_OF_DESCRIPTORS);
                 continue;
             }
         };
@@ -581,7 +599,10 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, live: &Arc<LiveThre
         if let Err(error) = spawned {
             // The connection closes as its thread's closure is dropped: the client sees the
             // connection end, never a hang.
-            warnings.warn(&format!("Could not start a thread for {peer}: {error}"));
+            warnings.warn(
+                "thread",
+                &format!("Could not start a thread for {peer}: {error}"),
+            );
         }
     }
 }

@@ -9,24 +9,19 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::Shared;
 use super::activity::Direction;
 use super::connection::{printable, read_command, refuse, reply};
 use super::pace::Pace;
 use super::registry::{Uploader, offer_lines};
 use super::slots::Slot;
-use crate::net::{LineReader, is_timeout};
+use crate::net::{self, LineReader, is_timeout};
+use crate::pipeline::PipelineError;
 use crate::protocol::{
-    ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, Sha256Digest, UploadRequest,
-    validate_username,
+    ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, UploadRequest, validate_username,
 };
-use crate::storage::{Content, NewFile};
+use crate::storage::{Content, NewFile, StorageError};
 use crate::units::format_size;
-
-/// Bytes moved per read or write while streaming a file.
-const IO_BUFFER: usize = 256 * 1024;
 
 /// How long the host keeps reading (and discarding) an upload it has refused mid-way, so the
 /// client can finish writing and then read the reason instead of a reset.
@@ -182,9 +177,6 @@ pub(super) fn receive_upload(
         return false;
     }
 
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; IO_BUFFER];
-    let mut remaining = request.size;
     let mut pace = pace(
         shared,
         Direction::Upload,
@@ -198,27 +190,28 @@ pub(super) fn receive_upload(
     {
         return false;
     }
-    while remaining > 0 {
-        let want = buffer
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
-        let read = match reader.read(&mut buffer[..want]) {
-            Ok(0) => {
-                tracing::warn!(
-                    "Upload of '{shown_name}' cut short: {} of {} bytes arrived; discarded",
-                    request.size - remaining,
-                    request.size
-                );
-                return false;
+    let mut too_slow = None;
+    let mut counted = 0;
+    let received = incoming.receive(reader, &mut |done| {
+        let moved = pace.moved(done - counted);
+        counted = done;
+        match moved {
+            Ok(()) => true,
+            Err(slow) => {
+                too_slow = Some(slow);
+                false
             }
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) if is_timeout(&error) => {
-                tracing::warn!(
-                    "Upload of '{shown_name}' stalled after {} of {} bytes; discarded",
-                    request.size - remaining,
-                    request.size
-                );
+        }
+    });
+    drop(pace);
+    let sha256 = match received {
+        Ok(sha256) => sha256,
+        Err(PipelineError::Source { error, received }) => {
+            let progress = format!("{received} of {} bytes", request.size);
+            if error.kind() == io::ErrorKind::UnexpectedEof {
+                tracing::warn!("Upload of '{shown_name}' cut short: {progress} arrived; discarded");
+            } else if is_timeout(&error) {
+                tracing::warn!("Upload of '{shown_name}' stalled after {progress}; discarded");
                 refuse(
                     reader.stream(),
                     &format!(
@@ -226,38 +219,36 @@ pub(super) fn receive_upload(
                         shared.config.timeouts.stall
                     ),
                 );
-                return false;
+            } else {
+                tracing::warn!(
+                    "Upload of '{shown_name}' failed after {progress}: {error}; discarded"
+                );
             }
-            Err(error) => {
-                tracing::warn!("Upload of '{shown_name}' failed: {error}; discarded");
-                return false;
-            }
-        };
-        hasher.update(&buffer[..read]);
-        remaining -= read as u64;
-        if let Err(slow) = pace.moved(read as u64) {
-            tracing::warn!(
-                "Upload of '{shown_name}' too slow ({slow}) after {} of {} bytes; discarded",
-                request.size - remaining,
-                request.size
-            );
-            refuse(reader.stream(), &format!("Upload too slow: {slow}"));
             return false;
         }
-        if let Err(error) = incoming.write_all(&buffer[..read]) {
-            let error = crate::storage::StorageError::from(error);
+        Err(PipelineError::Sink { error, received }) => {
+            let error = StorageError::from(error);
             tracing::error!("Could not store '{shown_name}': {error}; discarded");
-            refuse_mid_upload(reader, &error.to_string(), remaining);
+            refuse_mid_upload(reader, &error.to_string(), request.size - received);
             return false;
         }
-    }
-    drop(pace);
+        Err(PipelineError::Stopped) => {
+            if let Some(slow) = too_slow {
+                tracing::warn!(
+                    "Upload of '{shown_name}' too slow ({slow}) after {counted} of {} bytes; \
+                     discarded",
+                    request.size
+                );
+                refuse(reader.stream(), &format!("Upload too slow: {slow}"));
+            }
+            return false;
+        }
+    };
     tracing::info!(
         "File '{shown_name}' received completely ({} bytes)",
         request.size
     );
 
-    let sha256 = Sha256Digest(hasher.finalize().into());
     let file = NewFile {
         name: request.filename,
         uploader_name: attribution.name,
@@ -351,7 +342,7 @@ pub(super) fn send_download(
     let mut pace = pace(shared, Direction::Download, &record.name, peer, record.size);
     let sent = match content {
         Content::Memory(blob) => send_bytes(stream, blob.bytes(), &mut pace),
-        Content::Disk(file) => send_file(stream, &file, record.size, &mut pace),
+        Content::Disk(file) => send_stored_file(stream, file, record.size, &mut pace),
     };
     match sent {
         Ok(()) => {
@@ -369,7 +360,7 @@ pub(super) fn send_download(
 fn send_bytes(mut stream: &TcpStream, bytes: &[u8], pace: &mut Pace) -> io::Result<()> {
     let mut sent = 0;
     while sent < bytes.len() {
-        let end = bytes.len().min(sent + IO_BUFFER * 4);
+        let end = bytes.len().min(sent + SEND_STEP as usize);
         let written = match stream.write(&bytes[sent..end]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(written) => written,
@@ -382,19 +373,22 @@ fn send_bytes(mut stream: &TcpStream, bytes: &[u8], pace: &mut Pace) -> io::Resu
     Ok(())
 }
 
-/// Copies a stored file to the socket (the kernel's `sendfile` path where available), a
-/// chunk at a time so that the pace is checked between chunks.
-fn send_file(
-    mut stream: &TcpStream,
-    file: &std::fs::File,
+/// Bytes of a stored file sent between two pace checks.
+const SEND_STEP: u64 = 1 << 20;
+
+/// Copies a stored file to the socket (with `sendfile` on Linux, see [`net::send_file`]), a
+/// step at a time so that the pace is checked between steps.
+fn send_stored_file(
+    stream: &TcpStream,
+    mut file: std::fs::File,
     size: u64,
     pace: &mut Pace,
 ) -> io::Result<()> {
     let mut left = size;
     while left > 0 {
-        let chunk = left.min(IO_BUFFER as u64);
-        let copied = io::copy(&mut file.take(chunk), &mut stream)?;
-        if copied < chunk {
+        let step = left.min(SEND_STEP);
+        let copied = net::send_file(stream, &mut file, step)?;
+        if copied < step {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 format!("stored file is shorter than its {size} bytes"),

@@ -4,11 +4,12 @@
 //! host listed, and only then given its final name.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use super::{Error, FileEntry, TransferConnection};
+use crate::writeback::WritebackFile;
 
 /// Where to save a download.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,18 +183,17 @@ pub fn download_file(
 ) -> Result<PathBuf, Error> {
     let (target, mut part) = reserve(destination, &entry.name)?;
     let file = part.file.take().ok_or(Error::Cancelled)?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
+    // Bytes arrive in large chunks, so they are written as they come, without a buffer; the
+    // file goes to disk while it fills, so the sync below is short.
+    let mut writer = WritebackFile::new(file);
     let downloaded = connection.download(entry.id, &mut writer, progress, cancel)?;
-    let file = writer
-        .into_inner()
-        .map_err(|e| Error::local(&part.path, e.into_error()))?;
     if downloaded.size != entry.size || downloaded.sha256 != entry.sha256 {
         return Err(Error::Corrupt {
             name: entry.name.clone(),
         });
     }
-    file.sync_all().map_err(|e| Error::local(&part.path, e))?;
-    drop(file);
+    writer.sync().map_err(|e| Error::local(&part.path, e))?;
+    drop(writer);
     let overwrite = matches!(
         destination,
         Destination::Path {

@@ -1,21 +1,22 @@
 //! Transfer connections: upload, download and list over one TCP connection, which may carry
 //! several commands one after another.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use sha2::{Digest, Sha256};
 
 use super::error::connect;
 use super::session::{Credentials, OfferAssembler, read_reply};
 use super::{Error, FileEntry};
-use crate::net::{LineReader, is_timeout};
+use crate::net::{LineReader, is_timeout, send_file};
+use crate::pipeline::{self, PipelineError};
 use crate::protocol::{ClientLine, FileId, HostLine, Passcode, Sha256Digest, UploadRequest};
 
-/// Bytes moved per read or write while streaming a file.
-const IO_BUFFER: usize = 256 * 1024;
+/// Bytes sent per `sendfile` call (and between two progress reports) when uploading a file.
+const SEND_STEP: u64 = 4 * 1024 * 1024;
 /// How long a reply may take to begin.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long storing a fully sent upload may take on the host (it syncs to disk).
@@ -114,6 +115,122 @@ impl TransferConnection {
         cancel: &AtomicBool,
     ) -> Result<Stored, Error> {
         let size = request.size;
+        self.begin_upload(request)?;
+        let mut stream = self.reader.stream();
+        let copied = pipeline::copy_hashing(source, &mut stream, size, &mut |sent| {
+            progress(sent);
+            !cancel.load(Ordering::Relaxed)
+        });
+        let local = match copied {
+            Ok(local) => local,
+            Err(PipelineError::Sink { error, .. }) => {
+                return Err(self.reason_for_broken_upload(error));
+            }
+            Err(PipelineError::Source { error, received }) => {
+                let _ = self.stream().shutdown(Shutdown::Both);
+                let error = if error.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the file shrank while uploading ({received} of {size} bytes)"),
+                    )
+                } else {
+                    error
+                };
+                return Err(Error::Local {
+                    path: "upload source".into(),
+                    source: error,
+                });
+            }
+            Err(PipelineError::Stopped) => {
+                let _ = self.stream().shutdown(Shutdown::Both);
+                return Err(Error::Cancelled);
+            }
+        };
+        self.finish_upload(local)
+    }
+
+    /// Uploads the file at `path` (its first `request.size` bytes) under `request`'s names,
+    /// like [`TransferConnection::upload`]. A large file goes out through the kernel's
+    /// file-to-socket copy while a second thread hashes it from its own handle.
+    pub fn upload_file(
+        &mut self,
+        request: UploadRequest,
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<Stored, Error> {
+        let mut file = File::open(path).map_err(|e| Error::local(path, e))?;
+        if request.size < pipeline::PARALLEL_FROM {
+            return self.upload(request, &mut file, progress, cancel);
+        }
+        let mut for_hashing = File::open(path).map_err(|e| Error::local(path, e))?;
+        let size = request.size;
+        self.begin_upload(request)?;
+        let stop_hashing = AtomicBool::new(false);
+        let (sent, hashed) = std::thread::scope(|scope| {
+            let hashing =
+                scope.spawn(|| pipeline::hash_exactly(&mut for_hashing, size, &stop_hashing));
+            let sent = self.send_file(&mut file, size, progress, cancel);
+            if sent.is_err() {
+                stop_hashing.store(true, Ordering::Relaxed);
+            }
+            (sent, hashing.join())
+        });
+        sent?;
+        let local = match hashed {
+            Ok(Ok(local)) => local,
+            Ok(Err(error)) => {
+                let _ = self.stream().shutdown(Shutdown::Both);
+                return Err(Error::local(path, error));
+            }
+            Err(_) => {
+                let _ = self.stream().shutdown(Shutdown::Both);
+                return Err(Error::local(
+                    path,
+                    io::Error::other("the hashing thread panicked"),
+                ));
+            }
+        };
+        self.finish_upload(local)
+    }
+
+    /// Sends `size` bytes of `file` from its current position, `SEND_STEP` at a time.
+    fn send_file(
+        &mut self,
+        file: &mut File,
+        size: u64,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<(), Error> {
+        let mut sent = 0;
+        while sent < size {
+            if cancel.load(Ordering::Relaxed) {
+                let _ = self.stream().shutdown(Shutdown::Both);
+                return Err(Error::Cancelled);
+            }
+            let step = (size - sent).min(SEND_STEP);
+            let copied = match send_file(self.reader.stream(), file, step) {
+                Ok(copied) => copied,
+                Err(error) => return Err(self.reason_for_broken_upload(error)),
+            };
+            if copied == 0 {
+                let _ = self.stream().shutdown(Shutdown::Both);
+                return Err(Error::Local {
+                    path: "upload source".into(),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the file shrank while uploading ({sent} of {size} bytes)"),
+                    ),
+                });
+            }
+            sent += copied;
+            progress(sent);
+        }
+        Ok(())
+    }
+
+    /// `UPLOAD`, then waits for `READY`.
+    fn begin_upload(&mut self, request: UploadRequest) -> Result<(), Error> {
         self.send(&ClientLine::Upload(request))?;
         match read_reply(&mut self.reader, REPLY_TIMEOUT)? {
             HostLine::Ready => {}
@@ -121,46 +238,11 @@ impl TransferConnection {
             other => return Err(Error::Protocol(other.encode().trim_end().to_owned())),
         }
         let _ = self.stream().set_write_timeout(Some(STALL_TIMEOUT));
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; IO_BUFFER];
-        let mut sent = 0u64;
-        let mut source = source.take(size);
-        loop {
-            if cancel.load(Ordering::Relaxed) {
-                let _ = self.stream().shutdown(Shutdown::Both);
-                return Err(Error::Cancelled);
-            }
-            let read = match source.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(read) => read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => {
-                    let _ = self.stream().shutdown(Shutdown::Both);
-                    return Err(Error::Local {
-                        path: "upload source".into(),
-                        source: error,
-                    });
-                }
-            };
-            hasher.update(&buffer[..read]);
-            let mut stream = self.reader.stream();
-            if let Err(error) = stream.write_all(&buffer[..read]) {
-                return Err(self.reason_for_broken_upload(error));
-            }
-            sent += read as u64;
-            progress(sent);
-        }
-        if sent != size {
-            let _ = self.stream().shutdown(Shutdown::Both);
-            return Err(Error::Local {
-                path: "upload source".into(),
-                source: io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("the file shrank while uploading ({sent} of {size} bytes)"),
-                ),
-            });
-        }
-        let local = Sha256Digest(hasher.finalize().into());
+        Ok(())
+    }
+
+    /// After the last byte: waits for `STORED` and checks the host's digest against `local`.
+    fn finish_upload(&mut self, local: Sha256Digest) -> Result<Stored, Error> {
         match read_reply(&mut self.reader, COMMIT_TIMEOUT)? {
             HostLine::Stored { file_id, sha256 } if sha256 == local => {
                 Ok(Stored { file_id, sha256 })
@@ -203,47 +285,39 @@ impl TransferConnection {
         self.reader
             .set_read_timeout(STALL_TIMEOUT)
             .map_err(Error::lost)?;
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0u8; IO_BUFFER];
-        let mut received = 0u64;
-        while received < size {
-            if cancel.load(Ordering::Relaxed) {
+        let copied = pipeline::copy_hashing(&mut self.reader, sink, size, &mut |received| {
+            progress(received);
+            !cancel.load(Ordering::Relaxed)
+        });
+        let sha256 = match copied {
+            Ok(sha256) => sha256,
+            Err(PipelineError::Source { error, received }) => {
+                let error = if error.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the host closed the connection after {received} of {size} bytes"),
+                    )
+                } else if is_timeout(&error) {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no data for {} s", STALL_TIMEOUT.as_secs()),
+                    )
+                } else {
+                    error
+                };
+                return Err(Error::lost(error));
+            }
+            Err(PipelineError::Sink { error, .. }) => {
+                return Err(Error::Local {
+                    path: name.into(),
+                    source: error,
+                });
+            }
+            Err(PipelineError::Stopped) => {
                 let _ = self.stream().shutdown(Shutdown::Both);
                 return Err(Error::Cancelled);
             }
-            let want = buffer
-                .len()
-                .min(usize::try_from(size - received).unwrap_or(usize::MAX));
-            let read = match self.reader.read(&mut buffer[..want]) {
-                Ok(0) => {
-                    return Err(Error::lost(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("the host closed the connection after {received} of {size} bytes"),
-                    )));
-                }
-                Ok(read) => read,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) if is_timeout(&error) => {
-                    return Err(Error::lost(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no data for {} s", STALL_TIMEOUT.as_secs()),
-                    )));
-                }
-                Err(error) => return Err(Error::lost(error)),
-            };
-            hasher.update(&buffer[..read]);
-            sink.write_all(&buffer[..read])
-                .map_err(|source| Error::Local {
-                    path: name.clone().into(),
-                    source,
-                })?;
-            received += read as u64;
-            progress(received);
-        }
-        Ok(Downloaded {
-            name,
-            size,
-            sha256: Sha256Digest(hasher.finalize().into()),
-        })
+        };
+        Ok(Downloaded { name, size, sha256 })
     }
 }

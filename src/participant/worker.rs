@@ -2,7 +2,9 @@
 //!
 //! The command line renders these events as progress bars; the desktop app turns the same
 //! channel into an Iced subscription. Progress is sent at most every 50 ms (about 20 updates a
-//! second) plus once at the end, however fast the transfer runs.
+//! second) plus once at the end, however fast the transfer runs. Several transfers can run as
+//! a queue on one thread over one connection ([`spawn_uploads`], [`spawn_downloads`]), which
+//! spares many small files a connection (and an `AUTH`) each.
 
 use std::fs::File;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -131,43 +133,92 @@ impl Reporter {
     }
 }
 
-fn spawn(
+/// Runs transfers one after another on one new thread, over one connection while it lasts:
+/// `work` gets a transfer's index, reporter and cancel flag, and the connection the transfer
+/// before it left open (none at first, or after a failure); it puts back the connection for
+/// the next one. `totals` holds each transfer's size; the handles come back in its order.
+fn spawn_queue<W>(
     name: &str,
     events: flume::Sender<TransferEvent>,
-    total: u64,
-    work: impl FnOnce(&mut Reporter, &Cancel) -> Result<TransferUpdate, Error> + Send + 'static,
-) -> std::io::Result<TransferHandle> {
-    let handle = TransferHandle {
-        id: next_id(),
-        cancel: Arc::new(Cancel::default()),
-    };
-    let mut reporter = Reporter {
-        id: handle.id,
-        total,
-        events,
-        last: None,
-    };
-    let cancel = Arc::clone(&handle.cancel);
+    totals: &[u64],
+    mut work: W,
+) -> std::io::Result<Vec<TransferHandle>>
+where
+    W: FnMut(
+            usize,
+            &mut Reporter,
+            &Cancel,
+            &mut Option<TransferConnection>,
+        ) -> Result<TransferUpdate, Error>
+        + Send
+        + 'static,
+{
+    let handles: Vec<TransferHandle> = totals
+        .iter()
+        .map(|_| TransferHandle {
+            id: next_id(),
+            cancel: Arc::new(Cancel::default()),
+        })
+        .collect();
+    let jobs: Vec<(Reporter, Arc<Cancel>)> = handles
+        .iter()
+        .zip(totals)
+        .map(|(handle, &total)| {
+            let reporter = Reporter {
+                id: handle.id,
+                total,
+                events: events.clone(),
+                last: None,
+            };
+            (reporter, Arc::clone(&handle.cancel))
+        })
+        .collect();
+    let first = handles.first().map_or(0, |handle| handle.id);
     std::thread::Builder::new()
-        .name(format!("lanshare-{name}-{}", handle.id))
+        .name(format!("lanshare-{name}-{first}"))
         .spawn(move || {
-            let result = work(&mut reporter, &cancel);
-            reporter.finish(result, cancel.requested.load(Ordering::SeqCst));
+            let mut connection = None;
+            for (index, (mut reporter, cancel)) in jobs.into_iter().enumerate() {
+                let result = if cancel.requested.load(Ordering::SeqCst) {
+                    Err(Error::Cancelled)
+                } else {
+                    work(index, &mut reporter, &cancel, &mut connection)
+                };
+                // This transfer's cancel must not reach the connection the next one uses.
+                if let Ok(mut stream) = cancel.stream.lock() {
+                    *stream = None;
+                }
+                if result.is_err() {
+                    connection = None;
+                }
+                reporter.finish(result, cancel.requested.load(Ordering::SeqCst));
+            }
         })?;
-    Ok(handle)
+    Ok(handles)
 }
 
-/// Connects, presents the passcode if there is one, and lets a later `cancel` shut the
-/// connection down.
-fn connect(
+/// The connection kept from the transfer before, or a new one (passcode presented and
+/// authenticated with `credentials`, if given); either way one that `cancel` can shut down.
+fn connection_for(
+    kept: &mut Option<TransferConnection>,
     host: SocketAddr,
     passcode: Option<&Passcode>,
+    credentials: Option<&Credentials>,
     cancel: &Cancel,
 ) -> Result<TransferConnection, Error> {
-    let mut connection = TransferConnection::connect(host)?;
-    if let Some(passcode) = passcode {
-        connection.send_passcode(passcode)?;
-    }
+    let connection = match kept.take() {
+        Some(connection) => connection,
+        None => {
+            let mut connection = TransferConnection::connect(host)?;
+            if let Some(passcode) = passcode {
+                connection.send_passcode(passcode)?;
+            }
+            if let Some(credentials) = credentials {
+                connection.authenticate(credentials)?;
+            }
+            connection
+        }
+    };
     if let (Ok(mut slot), Ok(clone)) = (cancel.stream.lock(), connection.stream().try_clone()) {
         *slot = Some(clone);
     }
@@ -175,6 +226,26 @@ fn connect(
         return Err(Error::Cancelled);
     }
     Ok(connection)
+}
+
+/// A file to upload: where it is and the name to share it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadItem {
+    /// The file.
+    pub path: PathBuf,
+    /// The name it is shared under.
+    pub name: String,
+}
+
+impl UploadItem {
+    /// The file at `path`, shared under its own file name.
+    pub fn from_path(path: PathBuf) -> Self {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self { path, name }
+    }
 }
 
 /// Uploads the file at `path` on a new thread, shared under `name`. With `credentials`, it is
@@ -199,39 +270,72 @@ pub fn spawn_upload_with(
     name: String,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
-    let file = File::open(&path).map_err(|e| Error::local(&path, e))?;
-    let metadata = file.metadata().map_err(|e| Error::local(&path, e))?;
-    if metadata.is_dir() {
-        return Err(Error::local(
-            &path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a folder"),
-        ));
+    let mut handles = spawn_uploads(
+        host,
+        passcode,
+        credentials,
+        vec![UploadItem { path, name }],
+        events,
+    )?;
+    handles
+        .pop()
+        .ok_or_else(|| Error::lost(std::io::Error::other("no transfer was started")))
+}
+
+/// Uploads files one after another on one new thread, over one connection (one `AUTH`), as
+/// [`spawn_upload_with`] does for one. Every file is checked before any is sent: a missing,
+/// unreadable or folder path is an error and nothing starts. Returns a handle per file, in
+/// order; each file reports its own events.
+pub fn spawn_uploads(
+    host: SocketAddr,
+    passcode: Option<Passcode>,
+    credentials: Option<Credentials>,
+    items: Vec<UploadItem>,
+    events: flume::Sender<TransferEvent>,
+) -> Result<Vec<TransferHandle>, Error> {
+    let mut sizes = Vec::with_capacity(items.len());
+    for item in &items {
+        let path = &item.path;
+        let metadata = File::open(path)
+            .and_then(|file| file.metadata())
+            .map_err(|e| Error::local(path, e))?;
+        if metadata.is_dir() {
+            return Err(Error::local(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a folder"),
+            ));
+        }
+        sizes.push(metadata.len());
     }
-    let size = metadata.len();
-    spawn("upload", events, size, move |reporter, cancel| {
-        let mut connection = connect(host, passcode.as_ref(), cancel)?;
-        let (client_id, username) = match &credentials {
-            Some(credentials) => {
-                connection.authenticate(credentials)?;
-                (credentials.client_id, credentials.username.clone())
-            }
-            None => (GUEST_CLIENT_ID, "guest".to_owned()),
-        };
-        let request = UploadRequest {
-            client_id,
-            username,
-            filename: name,
-            size,
-        };
-        let mut file = file;
-        let stored = connection.upload(
-            request,
-            &mut file,
-            &mut |done| reporter.progress(done),
-            &cancel.requested,
-        )?;
-        Ok(TransferUpdate::Uploaded(stored))
-    })
+    let totals = sizes.clone();
+    spawn_queue(
+        "upload",
+        events,
+        &totals,
+        move |index, reporter, cancel, kept| {
+            let item = &items[index];
+            let mut connection =
+                connection_for(kept, host, passcode.as_ref(), credentials.as_ref(), cancel)?;
+            let (client_id, username) = match &credentials {
+                Some(credentials) => (credentials.client_id, credentials.username.clone()),
+                None => (GUEST_CLIENT_ID, "guest".to_owned()),
+            };
+            let request = UploadRequest {
+                client_id,
+                username,
+                filename: item.name.clone(),
+                size: sizes[index],
+            };
+            let stored = connection.upload_file(
+                request,
+                &item.path,
+                &mut |done| reporter.progress(done),
+                &cancel.requested,
+            )?;
+            *kept = Some(connection);
+            Ok(TransferUpdate::Uploaded(stored))
+        },
+    )
     .map_err(Error::lost)
 }
 
@@ -253,16 +357,39 @@ pub fn spawn_download_with(
     destination: Destination,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
-    spawn("download", events, entry.size, move |reporter, cancel| {
-        let mut connection = connect(host, passcode.as_ref(), cancel)?;
-        let path = download_file(
-            &mut connection,
-            &entry,
-            &destination,
-            &mut |done| reporter.progress(done),
-            &cancel.requested,
-        )?;
-        Ok(TransferUpdate::Downloaded(path))
-    })
+    let mut handles = spawn_downloads(host, passcode, vec![(entry, destination)], events)?;
+    handles
+        .pop()
+        .ok_or_else(|| Error::lost(std::io::Error::other("no transfer was started")))
+}
+
+/// Downloads files one after another on one new thread, over one connection, as
+/// [`spawn_download_with`] does for one. Returns a handle per file, in order; each file
+/// reports its own events.
+pub fn spawn_downloads(
+    host: SocketAddr,
+    passcode: Option<Passcode>,
+    items: Vec<(FileEntry, Destination)>,
+    events: flume::Sender<TransferEvent>,
+) -> Result<Vec<TransferHandle>, Error> {
+    let totals: Vec<u64> = items.iter().map(|(entry, _)| entry.size).collect();
+    spawn_queue(
+        "download",
+        events,
+        &totals,
+        move |index, reporter, cancel, kept| {
+            let (entry, destination) = &items[index];
+            let mut connection = connection_for(kept, host, passcode.as_ref(), None, cancel)?;
+            let path = download_file(
+                &mut connection,
+                entry,
+                destination,
+                &mut |done| reporter.progress(done),
+                &cancel.requested,
+            )?;
+            *kept = Some(connection);
+            Ok(TransferUpdate::Downloaded(path))
+        },
+    )
     .map_err(Error::lost)
 }

@@ -11,17 +11,20 @@
 //! either a complete file or leftovers that the next start removes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::budget::{Budget, Reservation};
 use super::{FileRecord, StorageError};
+use crate::pipeline::{PipelineError, copy_hashing};
 use crate::protocol::{FileId, Sha256Digest, decode_hex, encode_hex};
+use crate::writeback::WritebackFile;
 
 /// What `files/<id>.json` holds.
 #[derive(Serialize, Deserialize)]
@@ -100,7 +103,7 @@ impl DiskStore {
             .truncate(false)
             .write(true)
             .open(dir.join("lock"))?;
-        if lock.try_lock().is_err() {
+        if !lock_soon(&lock) {
             return Err(StorageError::Io(io::Error::new(
                 io::ErrorKind::ResourceBusy,
                 format!("{} is in use by another lanshare host", dir.display()),
@@ -165,7 +168,7 @@ impl DiskStore {
             .create_new(true)
             .open(&path)?;
         Ok(DiskIncoming {
-            file,
+            file: WritebackFile::new(file),
             path: Some(path),
             promise,
             reservation,
@@ -179,7 +182,7 @@ impl DiskStore {
         mut incoming: DiskIncoming,
         record: &FileRecord,
     ) -> Result<Option<Reservation>, StorageError> {
-        incoming.file.sync_all()?;
+        incoming.file.sync()?;
         let data_path = self.data_path(record.id);
         if let Some(part) = &incoming.path {
             fs::rename(part, &data_path)?;
@@ -301,17 +304,46 @@ impl Drop for Promise {
 
 /// An upload into a temporary file, removed on drop unless committed.
 pub(super) struct DiskIncoming {
-    file: File,
+    file: WritebackFile,
     path: Option<PathBuf>,
     promise: Promise,
     reservation: Option<Reservation>,
 }
 
 impl DiskIncoming {
-    pub(super) fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
-        self.promise.kept(bytes.len() as u64);
-        Ok(())
+    /// Receives `size` bytes from `source` into the file, hashing them on the way; the file
+    /// goes to disk while it fills, and the free space promised to it is released as it does.
+    pub(super) fn receive(
+        &mut self,
+        source: &mut dyn Read,
+        size: u64,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Sha256Digest, PipelineError> {
+        let promise = &mut self.promise;
+        let mut counted = 0;
+        copy_hashing(source, &mut self.file, size, &mut |received| {
+            promise.kept(received - counted);
+            counted = received;
+            progress(received)
+        })
+    }
+}
+
+/// How long opening a store waits for a host that is still letting go of it (one that has
+/// just stopped, say) before calling it in use.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Takes the store's lock, waiting up to [`LOCK_WAIT`] for another holder to let go.
+fn lock_soon(lock: &File) -> bool {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        if lock.try_lock().is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

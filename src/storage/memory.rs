@@ -1,9 +1,12 @@
 //! The in-memory store: each file is one buffer, and all of them together stay under a cap.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use super::StorageError;
 use super::budget::{Budget, Reservation};
+use crate::pipeline::{PipelineError, fill_hashing};
+use crate::protocol::Sha256Digest;
 
 /// The memory backend.
 pub(super) struct MemoryStore {
@@ -25,11 +28,10 @@ impl MemoryStore {
             free: 0,
             limit: self.budget.limit(),
         })?;
-        // The whole buffer is asked for at once, so it never moves or doubles while filling;
-        // the OS backs its pages only as bytes arrive.
-        let mut data = Vec::new();
-        data.try_reserve_exact(capacity)
-            .map_err(|_| StorageError::Io(std::io::Error::from(std::io::ErrorKind::OutOfMemory)))?;
+        // The whole buffer is asked for at once, so it never moves or doubles while filling,
+        // and zeroed, which the OS does lazily: pages are backed only as bytes arrive. The
+        // size is within the cap, checked above.
+        let data = vec![0u8; capacity];
         Ok(MemoryIncoming { data, reservation })
     }
 
@@ -45,9 +47,13 @@ pub(super) struct MemoryIncoming {
 }
 
 impl MemoryIncoming {
-    pub(super) fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.data.extend_from_slice(bytes);
-        Ok(())
+    /// Receives the whole file from `source` straight into its buffer, hashing it on the way.
+    pub(super) fn receive(
+        &mut self,
+        source: &mut dyn Read,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Sha256Digest, PipelineError> {
+        fill_hashing(source, &mut self.data, progress)
     }
 
     pub(super) fn finish(self) -> MemoryBlob {

@@ -9,12 +9,13 @@ mod disk;
 mod memory;
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
+use crate::pipeline::PipelineError;
 use crate::protocol::{ClientId, FileId, Sha256Digest};
 pub use memory::MemoryBlob;
 
@@ -145,7 +146,7 @@ pub enum Content {
     Disk(std::fs::File),
 }
 
-/// A file being received. Write exactly the announced number of bytes, then pass it to
+/// A file being received. [`Incoming::receive`] its bytes, then pass it to
 /// [`Storage::commit`]. Dropping it before then discards everything it holds.
 pub struct Incoming {
     expected: u64,
@@ -164,31 +165,31 @@ impl Incoming {
         self.expected
     }
 
-    /// Bytes written so far.
+    /// Bytes received so far.
     pub fn received(&self) -> u64 {
         self.received
     }
-}
 
-impl Write for Incoming {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = self.expected - self.received;
-        if buf.len() as u64 > room {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "more bytes than the upload announced",
-            ));
+    /// Receives the announced number of bytes from `source` and stores them, computing their
+    /// SHA-256 on a second thread (see [`crate::pipeline`]). `progress` is told the bytes
+    /// received so far and returns false to stop.
+    pub fn receive(
+        &mut self,
+        source: &mut dyn Read,
+        progress: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Sha256Digest, PipelineError> {
+        if self.received > 0 {
+            return Err(PipelineError::Sink {
+                error: io::Error::other("this upload was received already"),
+                received: 0,
+            });
         }
-        match &mut self.sink {
-            Sink::Memory(sink) => sink.write_all(buf)?,
-            Sink::Disk(sink) => sink.write_all(buf)?,
-        }
-        self.received += buf.len() as u64;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        let digest = match &mut self.sink {
+            Sink::Memory(sink) => sink.receive(source, progress)?,
+            Sink::Disk(sink) => sink.receive(source, self.expected, progress)?,
+        };
+        self.received = self.expected;
+        Ok(digest)
     }
 }
 

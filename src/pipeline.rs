@@ -1,0 +1,362 @@
+//! Moving a transfer's bytes while a second thread computes their SHA-256.
+//!
+//! Hashing (about 2 GB/s with the CPU's SHA instructions) costs as much as moving the bytes
+//! through the kernel, so doing both on one thread halves the speed. Here the thread that
+//! moves the bytes hands each finished chunk to a hashing thread and goes on at once. Memory
+//! stays bounded: into a caller's buffer nothing is copied, and into a writer at most
+//! [`CHUNKS_IN_FLIGHT`] chunks are in flight. Transfers smaller than [`PARALLEL_FROM`] hash on
+//! the moving thread: starting a thread would cost more than it saves.
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::protocol::Sha256Digest;
+
+/// Bytes handed to the hashing thread at a time.
+pub const CHUNK: usize = 512 * 1024;
+/// Chunks of a transfer into a writer that may be in flight at once: its whole buffer memory.
+pub const CHUNKS_IN_FLIGHT: usize = 4;
+/// Transfers of fewer bytes hash on the moving thread.
+pub const PARALLEL_FROM: u64 = 2 * 1024 * 1024;
+
+/// Why a transfer stopped before all its bytes moved.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The source failed or ended early (an early end is an `UnexpectedEof` error).
+    #[error("{error} (after {received} bytes)")]
+    Source {
+        /// What went wrong.
+        error: io::Error,
+        /// Bytes received before it did.
+        received: u64,
+    },
+    /// Writing the bytes where they belong failed.
+    #[error("{error} (after {received} bytes)")]
+    Sink {
+        /// What went wrong.
+        error: io::Error,
+        /// Bytes received before it did.
+        received: u64,
+    },
+    /// The progress callback asked to stop.
+    #[error("stopped")]
+    Stopped,
+}
+
+/// Reads from `source` until `chunk` is full; counts what arrives in `received` and tells
+/// `progress` after each read (it returns false to stop).
+fn fill(
+    source: &mut dyn Read,
+    chunk: &mut [u8],
+    received: &mut u64,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), PipelineError> {
+    let mut filled = 0;
+    while filled < chunk.len() {
+        match source.read(&mut chunk[filled..]) {
+            Ok(0) => {
+                return Err(PipelineError::Source {
+                    error: io::Error::new(io::ErrorKind::UnexpectedEof, "the stream ended early"),
+                    received: *received,
+                });
+            }
+            Ok(read) => {
+                filled += read;
+                *received += read as u64;
+                if !progress(*received) {
+                    return Err(PipelineError::Stopped);
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                return Err(PipelineError::Source {
+                    error,
+                    received: *received,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn finish(hasher: Sha256) -> Sha256Digest {
+    Sha256Digest(hasher.finalize().into())
+}
+
+fn hashing_thread_lost(received: u64) -> PipelineError {
+    PipelineError::Sink {
+        error: io::Error::other("the hashing thread stopped"),
+        received,
+    }
+}
+
+/// Fills `target` with exactly its length of bytes from `source`, storing them in place;
+/// returns their SHA-256. `progress` is told the bytes received so far after each read and
+/// returns false to stop.
+pub fn fill_hashing(
+    source: &mut dyn Read,
+    target: &mut [u8],
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Sha256Digest, PipelineError> {
+    let mut received = 0;
+    if (target.len() as u64) < PARALLEL_FROM {
+        let mut hasher = Sha256::new();
+        for chunk in target.chunks_mut(CHUNK) {
+            fill(source, chunk, &mut received, progress)?;
+            hasher.update(&*chunk);
+        }
+        return Ok(finish(hasher));
+    }
+    std::thread::scope(|scope| {
+        // The chunks are borrowed from `target`, so the queue holds no memory of its own.
+        let (filled, to_hash) = flume::unbounded::<&[u8]>();
+        let hashing = scope.spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in to_hash.iter() {
+                hasher.update(chunk);
+            }
+            finish(hasher)
+        });
+        let moved = fill_and_hand_over(source, target, &filled, &mut received, progress);
+        drop(filled);
+        let digest = hashing.join().map_err(|_| hashing_thread_lost(received));
+        moved.and(digest)
+    })
+}
+
+/// Fills `target` chunk by chunk, handing each full chunk to the hashing thread.
+fn fill_and_hand_over<'a>(
+    source: &mut dyn Read,
+    target: &'a mut [u8],
+    filled: &flume::Sender<&'a [u8]>,
+    received: &mut u64,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<(), PipelineError> {
+    for chunk in target.chunks_mut(CHUNK) {
+        fill(source, chunk, received, progress)?;
+        let chunk: &[u8] = chunk;
+        filled
+            .send(chunk)
+            .map_err(|_| hashing_thread_lost(*received))?;
+    }
+    Ok(())
+}
+
+/// Moves exactly `size` bytes from `source` into `sink`; returns their SHA-256. `progress`
+/// is told the bytes received so far after each read and returns false to stop.
+pub fn copy_hashing(
+    source: &mut dyn Read,
+    sink: &mut dyn Write,
+    size: u64,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Sha256Digest, PipelineError> {
+    let mut received = 0;
+    let chunk_len =
+        |received: u64| usize::try_from((size - received).min(CHUNK as u64)).unwrap_or(CHUNK);
+    if size < PARALLEL_FROM {
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; chunk_len(0)];
+        while received < size {
+            let chunk = &mut buffer[..chunk_len(received)];
+            fill(source, chunk, &mut received, progress)?;
+            hasher.update(&*chunk);
+            sink.write_all(chunk)
+                .map_err(|error| PipelineError::Sink { error, received })?;
+        }
+        return Ok(finish(hasher));
+    }
+    std::thread::scope(|scope| {
+        // Buffers go round: filled and written here, hashed there, then handed back.
+        let (filled, to_hash) = flume::bounded::<(Vec<u8>, usize)>(CHUNKS_IN_FLIGHT);
+        let (hashed, reusable) = flume::bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let hashing = scope.spawn(move || {
+            let mut hasher = Sha256::new();
+            for (buffer, len) in to_hash.iter() {
+                hasher.update(&buffer[..len]);
+                // Nobody takes it back once receiving has stopped; that is fine.
+                let _ = hashed.try_send(buffer);
+            }
+            finish(hasher)
+        });
+        let moved = (|| {
+            let mut allocated = 0;
+            while received < size {
+                let mut buffer = match reusable.try_recv() {
+                    Ok(buffer) => buffer,
+                    Err(_) if allocated < CHUNKS_IN_FLIGHT => {
+                        allocated += 1;
+                        vec![0u8; CHUNK]
+                    }
+                    Err(_) => reusable.recv().map_err(|_| hashing_thread_lost(received))?,
+                };
+                let len = chunk_len(received);
+                fill(source, &mut buffer[..len], &mut received, progress)?;
+                sink.write_all(&buffer[..len])
+                    .map_err(|error| PipelineError::Sink { error, received })?;
+                filled
+                    .send((buffer, len))
+                    .map_err(|_| hashing_thread_lost(received))?;
+            }
+            Ok(())
+        })();
+        drop(filled);
+        let digest = hashing.join().map_err(|_| hashing_thread_lost(received));
+        moved.and(digest)
+    })
+}
+
+/// Hashes exactly `size` bytes of `source` (a file being sent by another thread, say);
+/// setting `stop` ends it early with an `Interrupted` error.
+pub fn hash_exactly(
+    source: &mut dyn Read,
+    size: u64,
+    stop: &AtomicBool,
+) -> io::Result<Sha256Digest> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK];
+    let mut left = size;
+    while left > 0 {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "hashing stopped",
+            ));
+        }
+        let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
+        match source.read(&mut buffer[..want]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file shrank while it was read ({} of {size} bytes)",
+                        size - left
+                    ),
+                ));
+            }
+            Ok(read) => {
+                hasher.update(&buffer[..read]);
+                left -= read as u64;
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(finish(hasher))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    fn digest(bytes: &[u8]) -> Sha256Digest {
+        Sha256Digest(Sha256::digest(bytes).into())
+    }
+
+    /// A reader that hands out at most `step` bytes per read, like a socket.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let count = out.len().min(self.step).min(self.bytes.len());
+            out[..count].copy_from_slice(&self.bytes[..count]);
+            self.bytes = &self.bytes[count..];
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn small_and_large_transfers_store_and_hash_every_byte() -> Result<(), PipelineError> {
+        for len in [0, 1, 1000, CHUNK + 7, PARALLEL_FROM as usize + 12345] {
+            let bytes = pattern(len);
+            let mut target = vec![0u8; len];
+            let mut reports = Vec::new();
+            let got = fill_hashing(
+                &mut Trickle {
+                    bytes: &bytes,
+                    step: 70_001,
+                },
+                &mut target,
+                &mut |done| {
+                    reports.push(done);
+                    true
+                },
+            )?;
+            assert_eq!(got, digest(&bytes));
+            assert_eq!(target, bytes);
+            assert_eq!(reports.last().copied().unwrap_or(0), len as u64);
+
+            let mut sink = Vec::new();
+            let got = copy_hashing(
+                &mut Trickle {
+                    bytes: &bytes,
+                    step: 99_999,
+                },
+                &mut sink,
+                len as u64,
+                &mut |_| true,
+            )?;
+            assert_eq!(got, digest(&bytes));
+            assert_eq!(sink, bytes);
+
+            let hashed = hash_exactly(&mut &bytes[..], len as u64, &AtomicBool::new(false));
+            assert_eq!(hashed.ok(), Some(digest(&bytes)));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_short_source_or_a_stop_ends_the_transfer() {
+        let bytes = pattern(PARALLEL_FROM as usize * 2);
+        let mut target = vec![0u8; bytes.len() + 10];
+        let short = fill_hashing(&mut &bytes[..], &mut target, &mut |_| true);
+        assert!(matches!(
+            short,
+            Err(PipelineError::Source { received, .. }) if received == bytes.len() as u64
+        ));
+
+        let mut sink = Vec::new();
+        let stopped = copy_hashing(
+            &mut &bytes[..],
+            &mut sink,
+            bytes.len() as u64,
+            &mut |done| done < CHUNK as u64 * 2,
+        );
+        assert!(matches!(stopped, Err(PipelineError::Stopped)));
+        assert!(sink.len() < bytes.len());
+
+        let shrunk = hash_exactly(&mut &bytes[..10], 20, &AtomicBool::new(false));
+        assert!(shrunk.is_err());
+        let stopped = hash_exactly(&mut &bytes[..], 20, &AtomicBool::new(true));
+        assert!(stopped.is_err());
+    }
+
+    #[test]
+    fn a_failing_sink_is_reported_as_such() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let bytes = pattern(PARALLEL_FROM as usize + 1);
+        let failed = copy_hashing(&mut &bytes[..], &mut Full, bytes.len() as u64, &mut |_| {
+            true
+        });
+        assert!(matches!(
+            failed,
+            Err(PipelineError::Sink { error, .. }) if error.kind() == io::ErrorKind::StorageFull
+        ));
+    }
+}
