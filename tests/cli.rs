@@ -409,6 +409,13 @@ fn host_arguments_are_checked() -> TestResult {
     );
     let bad_bind = run(&["--bind", "not-an-ip"])?;
     assert!(stderr(&bad_bind).contains("'not-an-ip' is not an IP address"));
+    let no_connections = run(&["--max-per-address", "0"])?;
+    assert!(!no_connections.status.success());
+    assert!(
+        stderr(&no_connections).contains("--max-per-address must be at least 1"),
+        "{}",
+        stderr(&no_connections)
+    );
     let busy = TcpListener::bind("127.0.0.1:0")?;
     let port = busy.local_addr()?.port().to_string();
     let taken = run(&["--bind", "127.0.0.1", "--port", &port])?;
@@ -437,5 +444,24 @@ fn without_a_display_the_app_explains_instead_of_crashing() -> TestResult {
          set)\nhint: `lanshare host` runs a host without a window; `lanshare --help` lists the \
          other commands\n"
     );
+    Ok(())
+}
+
+#[test]
+fn max_per_address_caps_the_connections_of_one_machine() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let host = HostProcess::start(dir.path(), &["--max-per-address", "2"])?;
+    let first = Raw::connect(host.address)?;
+    let second = Raw::connect(host.address)?;
+    let mut third = Raw::connect(host.address)?;
+    assert_eq!(
+        third.line()?,
+        "ERROR:Too many connections from 127.0.0.1 (max 2): close some and try again"
+    );
+    // Another machine is not held back by this one.
+    let mut other = Raw::connect_from([127, 0, 0, 2], host.address)?;
+    other.send(b"LIST\n")?;
+    assert_eq!(other.line()?, "END");
+    drop((first, second));
     Ok(())
 }

@@ -57,6 +57,8 @@ impl HostProcess {
             .args(["host", "--bind", &bind.to_string()])
             .args(["--storage", &storage])
             .args(["--memory-limit", "4GiB", "--max-file-size", "2GiB"])
+            // Every participant of the benchmark connects from 127.0.0.1.
+            .args(["--max-per-address", "1024"])
             .env("LANSHARE_CONFIG_DIR", dir.join("host-config"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -2,10 +2,11 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use crate::workload::StartLine;
 use lanshare::identity::Identity;
 use lanshare::participant::{Credentials, Session, SessionEvent, TransferConnection};
 use lanshare::protocol::{Sha256Digest, UploadRequest};
@@ -120,32 +121,46 @@ impl Crowd {
     }
 }
 
-/// Runs `count` transfers on threads that all start at one barrier; returns the burst.
+/// Runs `count` transfers on threads that all start at one barrier; returns the burst, timed
+/// from the first transfer's start to the last one's end as the workers saw them (the thread
+/// that waits for them may be scheduled long after the barrier opens).
 fn run_burst<F, W>(count: usize, make: F) -> Burst
 where
-    F: Fn(usize, Arc<Barrier>) -> W,
+    F: Fn(usize, Arc<StartLine>) -> W,
     W: FnOnce() -> Result<u64, String> + Send + 'static,
 {
-    let start = Arc::new(Barrier::new(count + 1));
+    let start = StartLine::new(count + 1);
     let workers: Vec<_> = (0..count)
-        .map(|index| std::thread::spawn(make(index, Arc::clone(&start))))
+        .map(|index| {
+            let work = make(index, Arc::clone(&start));
+            std::thread::spawn(move || {
+                let result = work();
+                (result, Instant::now())
+            })
+        })
         .collect();
     start.wait();
-    let started = Instant::now();
+    let released = Instant::now();
     let mut errors = 0;
     let mut stored = Vec::new();
+    let mut last_end = released;
     for worker in workers {
         match worker.join() {
-            Ok(Ok(id)) => stored.push(id),
-            Ok(Err(error)) => {
-                eprintln!("  transfer failed: {error}");
-                errors += 1;
+            Ok((result, ended)) => {
+                last_end = last_end.max(ended);
+                match result {
+                    Ok(id) => stored.push(id),
+                    Err(error) => {
+                        eprintln!("  transfer failed: {error}");
+                        errors += 1;
+                    }
+                }
             }
             Err(_) => errors += 1,
         }
     }
     Burst {
-        elapsed: started.elapsed(),
+        elapsed: last_end.saturating_duration_since(start.opened_or(released)),
         errors,
         stored,
     }

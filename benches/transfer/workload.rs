@@ -4,6 +4,8 @@
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
@@ -168,5 +170,41 @@ pub fn size_label(bytes: u64) -> String {
         b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
         b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
         b => format!("{b} B"),
+    }
+}
+
+/// A barrier for work that must start at once, which also notes when it opened: the earliest
+/// moment any waiter left it. (The thread that timed from its own return might be scheduled
+/// long after the others have started, or even finished.)
+pub struct StartLine {
+    barrier: Barrier,
+    opened: Mutex<Option<Instant>>,
+}
+
+impl StartLine {
+    /// A start line for `waiters` threads.
+    pub fn new(waiters: usize) -> Arc<Self> {
+        Arc::new(Self {
+            barrier: Barrier::new(waiters),
+            opened: Mutex::new(None),
+        })
+    }
+
+    /// Waits for every waiter, then notes the moment.
+    pub fn wait(&self) {
+        self.barrier.wait();
+        let now = Instant::now();
+        if let Ok(mut opened) = self.opened.lock() {
+            *opened = Some(opened.map_or(now, |earliest| earliest.min(now)));
+        }
+    }
+
+    /// When the first waiter left; `fallback` if none has.
+    pub fn opened_or(&self, fallback: Instant) -> Instant {
+        self.opened
+            .lock()
+            .ok()
+            .and_then(|opened| *opened)
+            .unwrap_or(fallback)
     }
 }

@@ -45,6 +45,10 @@ pub(super) struct HostArgs {
     /// Transfers served at once; more wait briefly for a free slot, then get a busy error.
     #[arg(long, value_name = "N", default_value_t = 64)]
     workers: usize,
+    /// Connections one machine (IP address) may hold open at once; more are refused. Raise it
+    /// when many participants share one address (a terminal server, a NAT, a benchmark).
+    #[arg(long, value_name = "N", default_value_t = HostConfig::default().max_connections_per_address)]
+    max_per_address: usize,
     /// The name participants see when they look for hosts (default: this machine's name).
     #[arg(long)]
     name: Option<String>,
@@ -99,6 +103,9 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     if args.workers == 0 {
         anyhow::bail!("--workers must be at least 1");
     }
+    if args.max_per_address == 0 {
+        anyhow::bail!("--max-per-address must be at least 1");
+    }
     if let Some(passcode) = &args.passcode {
         Passcode::new(passcode.as_str())
             .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?;
@@ -124,6 +131,7 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         storage: storage.clone(),
         max_file_size: args.max_file_size,
         workers: args.workers,
+        max_connections_per_address: args.max_per_address,
         passcode: args.passcode.clone(),
         operator,
         announce: announce.clone(),
