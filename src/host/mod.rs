@@ -357,13 +357,16 @@ impl Host {
         let live = Arc::new(LiveThreads::default());
         let listener_shared = Arc::clone(&shared);
         let listener_live = Arc::clone(&live);
-        let listener = std::thread::Builder::new()
-            .name("lanshare-listener".into())
-            .spawn(move || accept_loop(&listener_shared, &listener, &listener_live))?;
         let sweeper_shared = Arc::clone(&shared);
         let sweeper = std::thread::Builder::new()
             .name("lanshare-sweeper".into())
             .spawn(move || sweeper_shared.parked.run_sweeper())?;
+        let listener = std::thread::Builder::new()
+            .name("lanshare-listener".into())
+            .spawn(move || accept_loop(&listener_shared, &listener, &listener_live))
+            .inspect_err(|_| {
+                shared.parked.stop();
+            })?;
         let beacon = shared.config.announce.as_ref().and_then(|announce| {
             let counts_from = Arc::clone(&shared);
             let info = BeaconInfo {

@@ -267,10 +267,15 @@ const RETRY_LONGEST: Duration = Duration::from_secs(10);
 /// How long a transfer keeps reconnecting without moving a byte before it fails.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
 
-/// True for failures that another connection may get past: the connection broke, or the
-/// host could not be reached (it may be back in a moment).
-fn worth_retrying(error: &Error) -> bool {
-    matches!(error, Error::ConnectionLost(_) | Error::Unreachable { .. })
+/// True for failures that another connection may get past: the connection broke, or, once it
+/// has broken before, the host could not be reached (it may be back in a moment). A host
+/// unreachable from the start is an error at once.
+fn worth_retrying(error: &Error, lost_before: bool) -> bool {
+    match error {
+        Error::ConnectionLost(_) => true,
+        Error::Unreachable { .. } => lost_before,
+        _ => false,
+    }
 }
 
 impl Cancel {
@@ -303,11 +308,13 @@ fn with_retries(
     let mut pause = RETRY_FIRST;
     let mut last_progress = Instant::now();
     let mut best = reporter.done;
+    let mut lost_before = false;
     loop {
         let error = match attempt(reporter, kept) {
-            Err(error) if worth_retrying(&error) => error,
+            Err(error) if worth_retrying(&error, lost_before) => error,
             done => return done,
         };
+        lost_before = true;
         *kept = None;
         if cancel.requested.load(Ordering::SeqCst) {
             return Err(Error::Cancelled);
