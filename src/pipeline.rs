@@ -100,9 +100,20 @@ pub fn fill_hashing(
     target: &mut [u8],
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Sha256Digest, PipelineError> {
+    fill_hashing_after(Sha256::new(), source, target, progress)
+}
+
+/// [`fill_hashing`] for the rest of a file whose first bytes `prefix` has hashed already: the
+/// digest returned is the whole file's.
+pub fn fill_hashing_after(
+    prefix: Sha256,
+    source: &mut dyn Read,
+    target: &mut [u8],
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Sha256Digest, PipelineError> {
     let mut received = 0;
+    let mut hasher = prefix;
     if (target.len() as u64) < PARALLEL_FROM {
-        let mut hasher = Sha256::new();
         for chunk in target.chunks_mut(CHUNK) {
             fill(source, chunk, &mut received, progress)?;
             hasher.update(&*chunk);
@@ -113,7 +124,6 @@ pub fn fill_hashing(
         // The chunks are borrowed from `target`, so the queue holds no memory of its own.
         let (filled, to_hash) = flume::unbounded::<&[u8]>();
         let hashing = scope.spawn(move || {
-            let mut hasher = Sha256::new();
             for chunk in to_hash.iter() {
                 hasher.update(chunk);
             }
@@ -144,23 +154,63 @@ fn fill_and_hand_over<'a>(
     Ok(())
 }
 
+/// After the source failed part-way through a chunk (whose first byte was byte `before`),
+/// writes what did arrive of it, so that the sink holds exactly the bytes the error counts as
+/// received: a resumed transfer continues from there.
+fn keep_partial_chunk(
+    error: &PipelineError,
+    sink: &mut dyn Write,
+    chunk: &[u8],
+    before: u64,
+) -> Result<(), PipelineError> {
+    let PipelineError::Source { received, .. } = error else {
+        return Ok(());
+    };
+    let arrived = usize::try_from(received - before)
+        .unwrap_or(0)
+        .min(chunk.len());
+    sink.write_all(&chunk[..arrived])
+        .map_err(|error| PipelineError::Sink {
+            error,
+            received: before,
+        })
+}
+
 /// Moves exactly `size` bytes from `source` into `sink`; returns their SHA-256. `progress`
-/// is told the bytes received so far after each read and returns false to stop.
+/// is told the bytes received so far after each read and returns false to stop. If the
+/// source fails, every byte it delivered has been written to `sink` (a cut download or upload
+/// can continue from there).
 pub fn copy_hashing(
     source: &mut dyn Read,
     sink: &mut dyn Write,
     size: u64,
     progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<Sha256Digest, PipelineError> {
+    copy_hashing_after(Sha256::new(), source, sink, size, progress)
+}
+
+/// [`copy_hashing`] for the last `size` bytes of a file whose first bytes `prefix` has hashed
+/// already: the digest returned is the whole file's.
+pub fn copy_hashing_after(
+    prefix: Sha256,
+    source: &mut dyn Read,
+    sink: &mut dyn Write,
+    size: u64,
+    progress: &mut dyn FnMut(u64) -> bool,
+) -> Result<Sha256Digest, PipelineError> {
     let mut received = 0;
+    let mut hasher = prefix;
     let chunk_len =
         |received: u64| usize::try_from((size - received).min(CHUNK as u64)).unwrap_or(CHUNK);
     if size < PARALLEL_FROM {
-        let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; chunk_len(0)];
         while received < size {
             let chunk = &mut buffer[..chunk_len(received)];
-            fill(source, chunk, &mut received, progress)?;
+            let before = received;
+            if let Err(error) = fill(source, chunk, &mut received, progress) {
+                keep_partial_chunk(&error, sink, chunk, before)?;
+                return Err(error);
+            }
             hasher.update(&*chunk);
             sink.write_all(chunk)
                 .map_err(|error| PipelineError::Sink { error, received })?;
@@ -172,7 +222,6 @@ pub fn copy_hashing(
         let (filled, to_hash) = flume::bounded::<(Vec<u8>, usize)>(CHUNKS_IN_FLIGHT);
         let (hashed, reusable) = flume::bounded::<Vec<u8>>(CHUNKS_IN_FLIGHT);
         let hashing = scope.spawn(move || {
-            let mut hasher = Sha256::new();
             for (buffer, len) in to_hash.iter() {
                 hasher.update(&buffer[..len]);
                 // Nobody takes it back once receiving has stopped; that is fine.
@@ -192,7 +241,11 @@ pub fn copy_hashing(
                     Err(_) => reusable.recv().map_err(|_| hashing_thread_lost(received))?,
                 };
                 let len = chunk_len(received);
-                fill(source, &mut buffer[..len], &mut received, progress)?;
+                let before = received;
+                if let Err(error) = fill(source, &mut buffer[..len], &mut received, progress) {
+                    keep_partial_chunk(&error, sink, &buffer[..len], before)?;
+                    return Err(error);
+                }
                 sink.write_all(&buffer[..len])
                     .map_err(|error| PipelineError::Sink { error, received })?;
                 filled
@@ -214,7 +267,22 @@ pub fn hash_exactly(
     size: u64,
     stop: &AtomicBool,
 ) -> io::Result<Sha256Digest> {
-    let mut hasher = Sha256::new();
+    hash_into(Sha256::new(), source, size, stop).map(finish)
+}
+
+/// Hashes the first `size` bytes of `source` and returns the unfinished hash, to be continued
+/// with the rest of the file (a resumed transfer's kept bytes).
+pub fn hash_prefix(source: &mut dyn Read, size: u64) -> io::Result<Sha256> {
+    hash_into(Sha256::new(), source, size, &AtomicBool::new(false))
+}
+
+/// Feeds exactly `size` bytes of `source` to `hasher`.
+fn hash_into(
+    mut hasher: Sha256,
+    source: &mut dyn Read,
+    size: u64,
+    stop: &AtomicBool,
+) -> io::Result<Sha256> {
     let mut buffer = vec![0u8; CHUNK];
     let mut left = size;
     while left > 0 {
@@ -243,7 +311,7 @@ pub fn hash_exactly(
             Err(error) => return Err(error),
         }
     }
-    Ok(finish(hasher))
+    Ok(hasher)
 }
 
 #[cfg(test)]
@@ -337,6 +405,40 @@ mod tests {
         assert!(shrunk.is_err());
         let stopped = hash_exactly(&mut &bytes[..], 20, &AtomicBool::new(true));
         assert!(stopped.is_err());
+    }
+
+    #[test]
+    fn a_cut_source_leaves_every_byte_it_delivered_in_the_sink() {
+        for len in [1000, PARALLEL_FROM as usize + CHUNK + 777] {
+            let bytes = pattern(len);
+            let cut = len - 333;
+            let mut sink = Vec::new();
+            let result = copy_hashing(
+                &mut Trickle {
+                    bytes: &bytes[..cut],
+                    step: 65_536,
+                },
+                &mut sink,
+                len as u64,
+                &mut |_| true,
+            );
+            assert!(matches!(
+                result,
+                Err(PipelineError::Source { received, .. }) if received == cut as u64
+            ));
+            assert_eq!(sink, &bytes[..cut]);
+            // Continuing from the cut with the prefix's hash gives the whole file's digest.
+            let prefix = hash_prefix(&mut &sink[..], cut as u64).unwrap_or_default();
+            let rest = copy_hashing_after(
+                prefix,
+                &mut &bytes[cut..],
+                &mut sink,
+                (len - cut) as u64,
+                &mut |_| true,
+            );
+            assert_eq!(rest.ok(), Some(digest(&bytes)));
+            assert_eq!(sink, bytes);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! [`SYNC_EVERY`] bytes while writing goes on, so the final sync finds little left to do.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::thread::JoinHandle;
 
 /// Bytes written between two background syncs.
@@ -72,6 +72,11 @@ impl WritebackFile {
     /// Truncates or extends the file (emptying an abandoned upload frees its room at once).
     pub fn set_len(&self, len: u64) -> io::Result<()> {
         self.file.set_len(len)
+    }
+
+    /// Moves the position where the next write goes.
+    pub fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
+        self.file.seek(position)
     }
 
     fn request_sync(&mut self) {

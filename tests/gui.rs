@@ -584,3 +584,61 @@ fn hosting_with_a_passcode_shows_it_and_requires_it() -> TestResult {
     assert!(joined.is_ok());
     Ok(())
 }
+
+#[test]
+fn a_download_whose_link_drops_shows_resuming_and_still_arrives_whole() -> TestResult {
+    use common::proxy::{CuttingProxy, Flow, Link};
+    let host = start(config())?;
+    let size = 8 << 20;
+    // The app's session passes whole; its download is cut after 2 MiB, then passes.
+    let proxy = CuttingProxy::start(
+        host.local_addr(),
+        Flow::ToClient,
+        vec![Link::Whole, Link::CutAfter(2 << 20)],
+        Link::Whole,
+    )?;
+    let dir = tempfile::tempdir()?;
+    let launch = Launch::Join {
+        address: proxy.address().to_string(),
+        user: Some("Bob".into()),
+        passcode: None,
+    };
+    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    pump(&mut app, connected)?;
+    let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let content = data(size, 12);
+    let id = share(&session, "flaky.bin", &content)?;
+    pump(
+        &mut app,
+        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
+    )?;
+    let target = dir.path().join("flaky.bin");
+    let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
+        id,
+        dialog(Some(target.clone())),
+    )));
+    let mut lost_at = None;
+    pump(&mut app, |m| match m {
+        Message::Transfer(e) => match e.update {
+            TransferUpdate::Resuming { done, .. } => {
+                lost_at = Some(done);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    })?;
+    let done = lost_at.unwrap_or_default();
+    assert!(shows(
+        &app,
+        &format!(
+            "Resuming… (connection lost at {} of {})",
+            lanshare::units::format_size(done),
+            lanshare::units::format_size(size as u64)
+        )
+    ));
+    pump(&mut app, transfer_ended)?;
+    assert!(std::fs::read(&target)? == content);
+    assert_eq!(proxy.cuts(), 1);
+    Ok(())
+}

@@ -1,5 +1,6 @@
-//! The participant against a broken or hostile host: a download that is cut short, corrupted
-//! or cancelled leaves nothing behind, and nonsense from the host is an error, not a crash.
+//! The participant against a broken or hostile host: a download that is corrupted or cancelled
+//! leaves nothing behind, one cut short continues from its `.part` file, and nonsense from the
+//! host is an error, not a crash.
 
 mod common;
 
@@ -19,7 +20,8 @@ const SIZE: usize = 100_000;
 /// How the fake host sends file 1's bytes after `READY`.
 #[derive(Clone, Copy)]
 enum Behaviour {
-    /// Sends 40% of the bytes, then closes.
+    /// Sends 40% of the bytes, then closes; serves `DOWNLOAD:1:<offset>` (a resumed
+    /// download) properly.
     CutShort,
     /// Sends the right number of wrong bytes.
     Corrupt,
@@ -72,6 +74,15 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
                     }
                 }
             }
+            resumed if resumed.starts_with("DOWNLOAD:1:") => {
+                let offset: usize = resumed["DOWNLOAD:1:".len()..].parse()?;
+                stream.write_all(format!("FILE:data.bin:{SIZE}\n").as_bytes())?;
+                line.clear();
+                reader.read_line(&mut line)?;
+                if line.trim_end() == "READY" {
+                    stream.write_all(&content[offset..])?;
+                }
+            }
             _ => return Ok(()),
         }
         line.clear();
@@ -97,16 +108,17 @@ fn empty(dir: &Path) -> anyhow::Result<bool> {
 }
 
 #[test]
-fn a_download_cut_short_leaves_nothing() -> TestResult {
+fn a_download_cut_short_continues_from_its_part_file() -> TestResult {
     let (_dir, cli, out) = cli_against(Behaviour::CutShort)?;
     let output = cli.run(&["get", "1", "-o", &out.to_string_lossy()])?;
-    assert!(!output.status.success());
+    assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("#1: connection to the host lost: the host closed the connection after 40000 of 100000 bytes"),
+        stderr(&output).contains("Resuming… data.bin from"),
         "{}",
         stderr(&output)
     );
-    assert!(empty(&out)?, "no file and no .part left");
+    assert!(std::fs::read(out.join("data.bin"))? == data(SIZE, 1));
+    assert!(!out.join("data.bin.part").exists());
     Ok(())
 }
 

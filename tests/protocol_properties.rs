@@ -50,7 +50,8 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
                 size,
             })
         ),
-        any::<u64>().prop_map(|file_id| ClientLine::Download { file_id }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(file_id, offset)| ClientLine::Download { file_id, offset }),
         Just(ClientLine::Ready),
         (any::<u64>(), bytes::<16>()).prop_map(|(client_id, ticket)| ClientLine::Auth {
             client_id,

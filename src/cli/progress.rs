@@ -70,7 +70,21 @@ pub(super) fn follow(
             .recv(interrupts, |_| Err(true))
             .wait();
         match next {
-            Ok(TransferUpdate::Progress { done, .. }) => bar.set_position(done),
+            Ok(TransferUpdate::Progress { done, .. }) => {
+                bar.set_message(label.to_owned());
+                bar.set_position(done);
+            }
+            Ok(TransferUpdate::Resuming { done, total }) => {
+                bar.set_message(format!("Resuming… {label}"));
+                bar.set_position(done);
+                bar.suspend(|| {
+                    eprintln!(
+                        "Resuming… {label} from {} of {}",
+                        format_size(done),
+                        format_size(total)
+                    );
+                });
+            }
             Ok(update) => {
                 bar.finish_and_clear();
                 if interrupted {

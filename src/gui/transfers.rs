@@ -27,6 +27,8 @@ struct Running {
     done: u64,
     total: u64,
     started: Instant,
+    /// The connection was lost and the transfer is reconnecting.
+    resuming: bool,
 }
 
 impl Running {
@@ -75,6 +77,7 @@ impl Transfers {
             done: 0,
             total,
             started: Instant::now(),
+            resuming: false,
         });
     }
 
@@ -89,6 +92,14 @@ impl Transfers {
                 let transfer = &mut self.running[index];
                 transfer.done = done;
                 transfer.total = total;
+                transfer.resuming = false;
+                None
+            }
+            TransferUpdate::Resuming { done, total } => {
+                let transfer = &mut self.running[index];
+                transfer.done = done;
+                transfer.total = total;
+                transfer.resuming = true;
                 None
             }
             outcome => {
@@ -146,12 +157,20 @@ impl Transfers {
                 .eta()
                 .map(|eta| format!(" · ETA {}", format_duration(eta)))
                 .unwrap_or_default();
-            let figures = format!(
-                "{} of {} · {percent:.0}% · {}{eta}",
-                format_size(transfer.done),
-                format_size(transfer.total),
-                format_rate(transfer.rate()),
-            );
+            let figures = if transfer.resuming {
+                format!(
+                    "Resuming… (connection lost at {} of {})",
+                    format_size(transfer.done),
+                    format_size(transfer.total),
+                )
+            } else {
+                format!(
+                    "{} of {} · {percent:.0}% · {}{eta}",
+                    format_size(transfer.done),
+                    format_size(transfer.total),
+                    format_rate(transfer.rate()),
+                )
+            };
             container(
                 column![
                     row![

@@ -107,7 +107,10 @@ fn serve(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
                 }
                 access.uploader.is_some()
             }
-            ClientLine::Upload(_) | ClientLine::Download { .. } | ClientLine::List
+            ClientLine::Upload(_)
+            | ClientLine::UploadResume { .. }
+            | ClientLine::Download { .. }
+            | ClientLine::List
                 if !access.passcode =>
             {
                 refuse(reader.stream(), &Refused::Missing.to_string());
@@ -119,9 +122,18 @@ fn serve(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
                 peer,
                 request,
                 access.uploader.as_ref(),
+                None,
             ),
-            ClientLine::Download { file_id } => {
-                transfer::send_download(shared, &mut reader, peer, file_id)
+            ClientLine::UploadResume { key, request } => transfer::receive_upload(
+                shared,
+                &mut reader,
+                peer,
+                request,
+                access.uploader.as_ref(),
+                Some(key),
+            ),
+            ClientLine::Download { file_id, offset } => {
+                transfer::send_download(shared, &mut reader, peer, file_id, offset)
             }
             ClientLine::List => transfer::send_list(shared, reader.stream()),
             ClientLine::Ready
@@ -130,8 +142,8 @@ fn serve(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             | ClientLine::Ping => {
                 refuse(
                     reader.stream(),
-                    "Unexpected command here: only UPLOAD, DOWNLOAD, LIST, AUTH and PASS are \
-                     served outside a joined session",
+                    "Unexpected command here: only UPLOAD, UPLOAD_RESUME, DOWNLOAD, LIST, AUTH \
+                     and PASS are served outside a joined session",
                 );
                 false
             }

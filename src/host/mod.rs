@@ -14,6 +14,7 @@ mod activity;
 mod connection;
 mod gate;
 mod pace;
+mod parked;
 mod pool;
 mod registry;
 mod session;
@@ -36,6 +37,7 @@ use crate::storage::{FileRecord, Storage, StorageConfig};
 use activity::Activity;
 pub use activity::{ActiveTransfer, Direction};
 use gate::Gate;
+use parked::ParkedUploads;
 use pool::ServerPool;
 use registry::Registry;
 use slots::TransferSlots;
@@ -99,7 +101,14 @@ pub struct HostConfig {
     pub timeouts: Timeouts,
     /// Announce the host on the LAN (off unless set: a library user opts in).
     pub announce: Option<Announce>,
+    /// How long an `UPLOAD_RESUME` upload cut off mid-way is kept for its sender to continue;
+    /// meanwhile it still counts against the store's cap.
+    pub resume_window: Duration,
 }
+
+/// How long cut-off resumable uploads are kept by default: 10 minutes, as long as a ticket
+/// outlives its session.
+pub const DEFAULT_RESUME_WINDOW: Duration = Duration::from_secs(600);
 
 /// How a host announces itself to participants looking for hosts ([`crate::discovery`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +139,7 @@ impl Default for HostConfig {
             operator: None,
             timeouts: Timeouts::default(),
             announce: None,
+            resume_window: DEFAULT_RESUME_WINDOW,
         }
     }
 }
@@ -183,6 +193,7 @@ struct Shared {
     connections: Mutex<Connections>,
     next_connection: AtomicU64,
     activity: Activity,
+    parked: ParkedUploads,
 }
 
 impl Shared {
@@ -310,6 +321,7 @@ pub struct Host {
     live: Arc<LiveThreads>,
     local_addr: SocketAddr,
     listener: Option<JoinHandle<()>>,
+    sweeper: Option<JoinHandle<()>>,
     beacon: Option<HostBeacon>,
 }
 
@@ -328,6 +340,7 @@ impl Host {
             listen(config.bind).with_context(|| format!("could not listen on {}", config.bind))?;
         let local_addr = listener.local_addr()?;
         let workers = config.workers.max(1);
+        let config_resume_window = config.resume_window;
         let shared = Arc::new(Shared {
             slots: TransferSlots::new(workers, workers),
             gate: Gate::new(config.passcode.as_deref(), config.timeouts.wrong_passcode),
@@ -339,13 +352,21 @@ impl Host {
             connections: Mutex::new(Connections::default()),
             next_connection: AtomicU64::new(0),
             activity: Activity::default(),
+            parked: ParkedUploads::new(config_resume_window),
         });
         let live = Arc::new(LiveThreads::default());
         let listener_shared = Arc::clone(&shared);
         let listener_live = Arc::clone(&live);
+        let sweeper_shared = Arc::clone(&shared);
+        let sweeper = std::thread::Builder::new()
+            .name("lanshare-sweeper".into())
+            .spawn(move || sweeper_shared.parked.run_sweeper())?;
         let listener = std::thread::Builder::new()
             .name("lanshare-listener".into())
-            .spawn(move || accept_loop(&listener_shared, &listener, &listener_live))?;
+            .spawn(move || accept_loop(&listener_shared, &listener, &listener_live))
+            .inspect_err(|_| {
+                shared.parked.stop();
+            })?;
         let beacon = shared.config.announce.as_ref().and_then(|announce| {
             let counts_from = Arc::clone(&shared);
             let info = BeaconInfo {
@@ -372,6 +393,7 @@ impl Host {
             live,
             local_addr,
             listener: Some(listener),
+            sweeper: Some(sweeper),
             beacon,
         })
     }
@@ -407,6 +429,11 @@ impl Host {
         self.shared.storage.disk_in_use()
     }
 
+    /// Cut-off resumable uploads kept now for their senders to continue.
+    pub fn parked_uploads(&self) -> usize {
+        self.shared.parked.count()
+    }
+
     /// Connections, transfers in progress and bytes moved.
     pub fn stats(&self) -> HostStats {
         let counters = &self.shared.counters;
@@ -421,8 +448,8 @@ impl Host {
         }
     }
 
-    /// Stops accepting, closes every connection (unfinished uploads are discarded) and waits
-    /// for the connection threads.
+    /// Stops accepting, closes every connection (unfinished uploads, parked ones included, are
+    /// discarded) and waits for the connection threads.
     pub fn shutdown(mut self) {
         self.stop();
     }
@@ -457,6 +484,10 @@ impl Host {
             .live
             .ended
             .wait_timeout_while(self.live.count(), SHUTDOWN_WAIT, |count| *count > 0);
+        self.shared.parked.stop();
+        if let Some(sweeper) = self.sweeper.take() {
+            let _ = sweeper.join();
+        }
     }
 }
 

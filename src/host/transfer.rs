@@ -4,7 +4,7 @@
 //! them); a seed client sends one and closes. Each upload and download holds a transfer slot
 //! while its bytes move, and keeps up a minimum pace ([`super::pace`]).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -18,9 +18,10 @@ use super::slots::Slot;
 use crate::net::{self, LineReader, is_timeout};
 use crate::pipeline::PipelineError;
 use crate::protocol::{
-    ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, UploadRequest, validate_username,
+    ClientId, ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, ResumeKey, UploadRequest,
+    validate_username,
 };
-use crate::storage::{Content, NewFile, StorageError};
+use crate::storage::{Content, Incoming, NewFile, StorageError};
 use crate::units::format_size;
 
 /// How long the host keeps reading (and discarding) an upload it has refused mid-way, so the
@@ -116,15 +117,61 @@ fn pace<'a>(
     )
 }
 
-/// `UPLOAD`: validate, `READY`, receive exactly the announced bytes while hashing, store,
-/// announce, `STORED`. Returns whether the connection may carry another command.
+/// Reserves room for a new upload; uploads parked for resuming make way if the store is
+/// full, oldest first.
+fn begin_upload(shared: &Shared, size: u64) -> Result<Incoming, StorageError> {
+    loop {
+        match shared.storage.begin(size) {
+            Err(StorageError::Full { .. } | StorageError::DiskSpace { .. })
+                if shared.parked.free_oldest() => {}
+            result => return result,
+        }
+    }
+}
+
+/// The upload to continue for a resumable request (a parked one of the same participant,
+/// file name and size), or a new one.
+fn resumed_or_new(
+    shared: &Shared,
+    request: &UploadRequest,
+    resume: Option<(ClientId, ResumeKey)>,
+) -> Result<Incoming, StorageError> {
+    let parked = resume.and_then(|(client_id, key)| {
+        shared
+            .parked
+            .take(client_id, key, &request.filename, request.size)
+    });
+    match parked {
+        Some(incoming) => Ok(incoming),
+        None => begin_upload(shared, request.size),
+    }
+}
+
+/// `UPLOAD` (`resume_key` `None`): validate, `READY`, receive exactly the announced bytes
+/// while hashing, store, announce, `STORED`. `UPLOAD_RESUME` (`resume_key` given, after `AUTH`
+/// only): the same, but `RESUME_FROM:<offset>` in place of `READY` and only the bytes after
+/// `offset`; if the connection breaks, the bytes received are kept for a later
+/// `UPLOAD_RESUME` with the same key. Returns whether the connection may carry another
+/// command.
 pub(super) fn receive_upload(
     shared: &Shared,
     reader: &mut LineReader,
     peer: SocketAddr,
     request: UploadRequest,
     uploader: Option<&Uploader>,
+    resume_key: Option<ResumeKey>,
 ) -> bool {
+    let resume = match (resume_key, uploader) {
+        (None, _) => None,
+        (Some(key), Some(uploader)) => Some((uploader.client_id, key)),
+        (Some(_), None) => {
+            refuse(
+                reader.stream(),
+                "UPLOAD_RESUME needs AUTH first: only a joined participant can resume an upload",
+            );
+            return false;
+        }
+    };
     if request.filename.is_empty() {
         refuse(reader.stream(), "File name is empty");
         return false;
@@ -155,7 +202,7 @@ pub(super) fn receive_upload(
     let Some(_slot) = take_slot(shared, reader.stream()) else {
         return false;
     };
-    let mut incoming = match shared.storage.begin(request.size) {
+    let mut incoming = match resumed_or_new(shared, &request, resume) {
         Ok(incoming) => incoming,
         Err(error) => {
             tracing::warn!(
@@ -168,12 +215,22 @@ pub(super) fn receive_upload(
         }
     };
     let shown_name = printable(&request.filename);
+    let offset = incoming.received();
     tracing::info!(
-        "Receiving file '{shown_name}' ({} bytes) from {} ({peer})",
+        "Receiving file '{shown_name}' ({} bytes{}) from {} ({peer})",
         request.size,
+        if offset > 0 {
+            format!(", resuming after {offset}")
+        } else {
+            String::new()
+        },
         printable(&attribution.name)
     );
-    if reply(reader.stream(), &HostLine::Ready).is_err() {
+    let go_ahead = match resume {
+        Some(_) => HostLine::ResumeFrom { offset },
+        None => HostLine::Ready,
+    };
+    if reply(reader.stream(), &go_ahead).is_err() {
         return false;
     }
 
@@ -182,7 +239,7 @@ pub(super) fn receive_upload(
         Direction::Upload,
         &request.filename,
         peer,
-        request.size,
+        request.size - offset,
     );
     if reader
         .set_read_timeout(shared.config.timeouts.stall)
@@ -206,22 +263,33 @@ pub(super) fn receive_upload(
     drop(pace);
     let sha256 = match received {
         Ok(sha256) => sha256,
-        Err(PipelineError::Source { error, received }) => {
-            let progress = format!("{received} of {} bytes", request.size);
+        Err(PipelineError::Source { error, .. }) => {
+            let progress = format!("{} of {} bytes", incoming.received(), request.size);
+            let fate = if resume.is_some() {
+                "kept for resuming"
+            } else {
+                "discarded"
+            };
+            let stalled = is_timeout(&error);
             if error.kind() == io::ErrorKind::UnexpectedEof {
-                tracing::warn!("Upload of '{shown_name}' cut short: {progress} arrived; discarded");
-            } else if is_timeout(&error) {
-                tracing::warn!("Upload of '{shown_name}' stalled after {progress}; discarded");
+                tracing::warn!("Upload of '{shown_name}' cut short: {progress} arrived; {fate}");
+            } else if stalled {
+                tracing::warn!("Upload of '{shown_name}' stalled after {progress}; {fate}");
+            } else {
+                tracing::warn!("Upload of '{shown_name}' failed after {progress}: {error}; {fate}");
+            }
+            if let Some((client_id, key)) = resume {
+                shared
+                    .parked
+                    .park(client_id, key, request.filename, incoming);
+            }
+            if stalled {
                 refuse(
                     reader.stream(),
                     &format!(
                         "Upload stalled: no data for {:?}",
                         shared.config.timeouts.stall
                     ),
-                );
-            } else {
-                tracing::warn!(
-                    "Upload of '{shown_name}' failed after {progress}: {error}; discarded"
                 );
             }
             return false;
@@ -297,12 +365,13 @@ fn refuse_mid_upload(reader: &mut LineReader, message: &str, mut remaining: u64)
     }
 }
 
-/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes.
+/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on.
 pub(super) fn send_download(
     shared: &Shared,
     reader: &mut LineReader,
     peer: SocketAddr,
     file_id: u64,
+    offset: u64,
 ) -> bool {
     let (record, content) = match shared.storage.open_content(file_id) {
         Ok(Some(found)) => found,
@@ -316,6 +385,16 @@ pub(super) fn send_download(
             return false;
         }
     };
+    if offset > record.size {
+        refuse(
+            reader.stream(),
+            &format!(
+                "Offset {offset} is beyond the end of '{}' ({} bytes)",
+                record.name, record.size
+            ),
+        );
+        return false;
+    }
     let file_line = HostLine::File {
         name: record.name.clone(),
         size: record.size,
@@ -331,7 +410,11 @@ pub(super) fn send_download(
         return false;
     };
     let shown_name = printable(&record.name);
-    tracing::info!("Sending file '{shown_name}' (ID: {file_id}) to {peer}");
+    if offset > 0 {
+        tracing::info!("Sending file '{shown_name}' (ID: {file_id}) from byte {offset} to {peer}");
+    } else {
+        tracing::info!("Sending file '{shown_name}' (ID: {file_id}) to {peer}");
+    }
     let stream = reader.stream();
     if stream
         .set_write_timeout(Some(shared.config.timeouts.stall))
@@ -339,10 +422,20 @@ pub(super) fn send_download(
     {
         return false;
     }
-    let mut pace = pace(shared, Direction::Download, &record.name, peer, record.size);
+    let remaining = record.size - offset;
+    let mut pace = pace(shared, Direction::Download, &record.name, peer, remaining);
     let sent = match content {
-        Content::Memory(blob) => send_bytes(stream, blob.bytes(), &mut pace),
-        Content::Disk(file) => send_stored_file(stream, file, record.size, &mut pace),
+        Content::Memory(blob) => {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX);
+            send_bytes(
+                stream,
+                blob.bytes().get(start..).unwrap_or_default(),
+                &mut pace,
+            )
+        }
+        Content::Disk(mut file) => file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| send_stored_file(stream, file, remaining, &mut pace)),
     };
     match sent {
         Ok(()) => {

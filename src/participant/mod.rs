@@ -10,6 +10,7 @@
 mod address;
 mod error;
 pub mod live;
+mod resume;
 pub mod save;
 mod session;
 mod transfer;
@@ -17,8 +18,9 @@ pub mod worker;
 
 pub use address::resolve_host;
 pub use error::Error;
+pub use resume::upload_key;
 pub use session::{Credentials, JoinOptions, Peer, Session, SessionEvent, Snapshot};
-pub use transfer::{Stored, TransferConnection};
+pub use transfer::{Downloaded, Stored, TransferConnection};
 pub use worker::{TransferEvent, TransferHandle, TransferId};
 
 use chrono::{DateTime, Utc};

@@ -1,14 +1,18 @@
 //! Where downloads land: safe names, no silent overwrites, nothing left behind on failure.
 //!
 //! A download is written to `<destination>.part`, checked against the size and SHA-256 the
-//! host listed, and only then given its final name.
+//! host listed, and only then given its final name. A `.part` file left by a lost connection
+//! is continued by the next attempt at the same destination.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{Error, FileEntry, TransferConnection};
+use sha2::{Digest, Sha256};
+
+use super::{Downloaded, Error, FileEntry, TransferConnection};
+use crate::pipeline::hash_prefix;
 use crate::writeback::WritebackFile;
 
 /// Where to save a download.
@@ -91,20 +95,41 @@ fn part_path(path: &Path) -> PathBuf {
     PathBuf::from(part)
 }
 
-/// A `.part` file that is removed when dropped unless it was moved into place.
+/// A `.part` file, locked while this download uses it, and removed when dropped unless it was
+/// moved into place or is kept for resuming.
 struct PartFile {
     path: PathBuf,
     file: Option<File>,
+    keep: bool,
 }
 
 impl Drop for PartFile {
     fn drop(&mut self) {
         self.file = None;
-        let _ = fs::remove_file(&self.path);
+        if !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
-/// Picks the final path and creates its `.part` file.
+/// Opens the `.part` file at `path` for this download: a new one, or one left by an earlier
+/// attempt (whose bytes are continued), unless another download holds it (`None`).
+fn claim_part(path: &Path) -> io::Result<Option<File>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().read(true).write(true).open(path)?
+        }
+        opened => opened?,
+    };
+    Ok(file.try_lock().is_ok().then_some(file))
+}
+
+/// Picks the final path and opens its `.part` file (continuing one an earlier attempt left).
 fn reserve(destination: &Destination, name: &str) -> Result<(PathBuf, PartFile), Error> {
     match destination {
         Destination::Folder(folder) => {
@@ -119,17 +144,19 @@ fn reserve(destination: &Destination, name: &str) -> Result<(PathBuf, PartFile),
                     continue;
                 }
                 let part = part_path(&candidate);
-                match OpenOptions::new().write(true).create_new(true).open(&part) {
-                    Ok(file) => {
+                match claim_part(&part) {
+                    Ok(Some(file)) => {
                         return Ok((
                             candidate,
                             PartFile {
                                 path: part,
                                 file: Some(file),
+                                keep: false,
                             },
                         ));
                     }
-                    Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                    // Another download is writing it.
+                    Ok(None) => continue,
                     Err(error) => return Err(Error::local(&part, error)),
                 }
             }
@@ -140,12 +167,22 @@ fn reserve(destination: &Destination, name: &str) -> Result<(PathBuf, PartFile),
                 return Err(Error::Exists(path.clone()));
             }
             let part = part_path(path);
-            let file = File::create(&part).map_err(|e| Error::local(&part, e))?;
+            let file = claim_part(&part)
+                .and_then(|file| {
+                    file.ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::ResourceBusy,
+                            "another download is writing this file",
+                        )
+                    })
+                })
+                .map_err(|e| Error::local(&part, e))?;
             Ok((
                 path.clone(),
                 PartFile {
                     path: part,
                     file: Some(file),
+                    keep: false,
                 },
             ))
         }
@@ -173,7 +210,13 @@ fn finish(part: &Path, target: &Path, overwrite: bool) -> Result<(), Error> {
 }
 
 /// Downloads `entry` over `connection` to `destination`, verified against the listed size and
-/// SHA-256. Returns where it was saved. On any failure nothing is left at the destination.
+/// SHA-256. Returns where it was saved.
+///
+/// A `.part` file left by an earlier attempt at the same destination is continued: its bytes
+/// are hashed and only the rest is asked for. If the connection is lost, the `.part` file is
+/// kept for the next attempt; on any other failure nothing is left at the destination. If a
+/// continued download does not match the listed SHA-256, it starts over from the first byte
+/// once.
 pub fn download_file(
     connection: &mut TransferConnection,
     entry: &FileEntry,
@@ -182,15 +225,32 @@ pub fn download_file(
     cancel: &AtomicBool,
 ) -> Result<PathBuf, Error> {
     let (target, mut part) = reserve(destination, &entry.name)?;
-    let file = part.file.take().ok_or(Error::Cancelled)?;
+    let mut file = part.file.take().ok_or(Error::Cancelled)?;
+    let (offset, prefix) =
+        kept_prefix(&mut file, entry.size).map_err(|e| Error::local(&part.path, e))?;
     // Bytes arrive in large chunks, so they are written as they come, without a buffer; the
     // file goes to disk while it fills, so the sync below is short.
     let mut writer = WritebackFile::new(file);
-    let downloaded = connection.download(entry.id, &mut writer, progress, cancel)?;
-    if downloaded.size != entry.size || downloaded.sha256 != entry.sha256 {
+    let mut downloaded =
+        connection.download_from(entry.id, offset, prefix, &mut writer, progress, cancel);
+    let damaged = |downloaded: &Result<Downloaded, Error>| matches!(downloaded, Ok(got) if got.size != entry.size || got.sha256 != entry.sha256);
+    if offset > 0 && damaged(&downloaded) {
+        // The kept bytes were not this file's (or were damaged): once more, from the start.
+        writer
+            .set_len(0)
+            .and_then(|()| writer.seek(SeekFrom::Start(0)).map(drop))
+            .map_err(|e| Error::local(&part.path, e))?;
+        downloaded =
+            connection.download_from(entry.id, 0, Sha256::new(), &mut writer, progress, cancel);
+    }
+    if damaged(&downloaded) {
         return Err(Error::Corrupt {
             name: entry.name.clone(),
         });
+    }
+    if let Err(error) = downloaded {
+        part.keep = matches!(error, Error::ConnectionLost(_)) && !cancel.load(Ordering::SeqCst);
+        return Err(error);
     }
     writer.sync().map_err(|e| Error::local(&part.path, e))?;
     drop(writer);
@@ -203,6 +263,19 @@ pub fn download_file(
     );
     finish(&part.path, &target, overwrite)?;
     Ok(target)
+}
+
+/// How many bytes of a `.part` file can be continued (none if it is longer than the file,
+/// which cannot be this download's), with their hash; leaves the file positioned after them.
+fn kept_prefix(file: &mut File, size: u64) -> io::Result<(u64, Sha256)> {
+    let mut kept = file.metadata()?.len();
+    if kept > size {
+        file.set_len(0)?;
+        kept = 0;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let prefix = hash_prefix(file, kept)?;
+    Ok((kept, prefix))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! several commands one after another.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,11 @@ use super::session::{Credentials, OfferAssembler, read_reply};
 use super::{Error, FileEntry};
 use crate::net::{LineReader, is_timeout, send_file};
 use crate::pipeline::{self, PipelineError};
-use crate::protocol::{ClientLine, FileId, HostLine, Passcode, Sha256Digest, UploadRequest};
+use sha2::{Digest, Sha256};
+
+use crate::protocol::{
+    ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, UploadRequest,
+};
 
 /// Bytes sent per `sendfile` call (and between two progress reports) when uploading a file.
 const SEND_STEP: u64 = 4 * 1024 * 1024;
@@ -106,7 +110,8 @@ impl TransferConnection {
     }
 
     /// Uploads `size` bytes from `source` under `request`'s names. `progress` is told the
-    /// bytes sent so far; setting `cancel` stops the upload (the host keeps nothing).
+    /// bytes sent so far (0 first, once the host said `READY`); setting `cancel` stops the
+    /// upload (the host keeps nothing).
     pub fn upload(
         &mut self,
         request: UploadRequest,
@@ -115,7 +120,8 @@ impl TransferConnection {
         cancel: &AtomicBool,
     ) -> Result<Stored, Error> {
         let size = request.size;
-        self.begin_upload(request)?;
+        self.begin_upload(request, None)?;
+        progress(0);
         let mut stream = self.reader.stream();
         let copied = pipeline::copy_hashing(source, &mut stream, size, &mut |sent| {
             progress(sent);
@@ -159,18 +165,52 @@ impl TransferConnection {
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> Result<Stored, Error> {
-        let mut file = File::open(path).map_err(|e| Error::local(path, e))?;
         if request.size < pipeline::PARALLEL_FROM {
+            let mut file = File::open(path).map_err(|e| Error::local(path, e))?;
             return self.upload(request, &mut file, progress, cancel);
         }
+        self.send_file_upload(request, None, path, progress, cancel)
+    }
+
+    /// Uploads the file at `path` like [`TransferConnection::upload_file`], with
+    /// `UPLOAD_RESUME` (after [`TransferConnection::authenticate`] only): if the host kept
+    /// part of an earlier attempt under `key`, only the rest is sent; if this attempt is cut
+    /// off, the host keeps what arrived for the next one. `progress` is told the bytes the host
+    /// has so far, the kept ones included: first the offset it continues from.
+    pub fn resume_upload_file(
+        &mut self,
+        key: ResumeKey,
+        request: UploadRequest,
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<Stored, Error> {
+        self.send_file_upload(request, Some(key), path, progress, cancel)
+    }
+
+    /// Sends `UPLOAD` (or `UPLOAD_RESUME` with `key`), then the file from where the host asks
+    /// for it, while a second thread hashes the whole file from its own handle; then checks
+    /// the host's digest.
+    fn send_file_upload(
+        &mut self,
+        request: UploadRequest,
+        key: Option<ResumeKey>,
+        path: &Path,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<Stored, Error> {
+        let mut file = File::open(path).map_err(|e| Error::local(path, e))?;
         let mut for_hashing = File::open(path).map_err(|e| Error::local(path, e))?;
         let size = request.size;
-        self.begin_upload(request)?;
+        let offset = self.begin_upload(request, key)?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::local(path, e))?;
+        progress(offset);
         let stop_hashing = AtomicBool::new(false);
         let (sent, hashed) = std::thread::scope(|scope| {
             let hashing =
                 scope.spawn(|| pipeline::hash_exactly(&mut for_hashing, size, &stop_hashing));
-            let sent = self.send_file(&mut file, size, progress, cancel);
+            let sent = self.send_file(&mut file, offset, size, progress, cancel);
             if sent.is_err() {
                 stop_hashing.store(true, Ordering::Relaxed);
             }
@@ -194,15 +234,17 @@ impl TransferConnection {
         self.finish_upload(local)
     }
 
-    /// Sends `size` bytes of `file` from its current position, `SEND_STEP` at a time.
+    /// Sends the bytes of `file` from `offset` (its current position) up to `size`,
+    /// `SEND_STEP` at a time.
     fn send_file(
         &mut self,
         file: &mut File,
+        offset: u64,
         size: u64,
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> Result<(), Error> {
-        let mut sent = 0;
+        let mut sent = offset;
         while sent < size {
             if cancel.load(Ordering::Relaxed) {
                 let _ = self.stream().shutdown(Shutdown::Both);
@@ -229,16 +271,26 @@ impl TransferConnection {
         Ok(())
     }
 
-    /// `UPLOAD`, then waits for `READY`.
-    fn begin_upload(&mut self, request: UploadRequest) -> Result<(), Error> {
-        self.send(&ClientLine::Upload(request))?;
-        match read_reply(&mut self.reader, REPLY_TIMEOUT)? {
-            HostLine::Ready => {}
-            HostLine::Error(reason) => return Err(Error::Refused(reason)),
-            other => return Err(Error::Protocol(other.encode().trim_end().to_owned())),
-        }
+    /// `UPLOAD` (or `UPLOAD_RESUME` with `key`), then waits for `READY` (or `RESUME_FROM`);
+    /// returns the offset from which the host wants the bytes.
+    fn begin_upload(
+        &mut self,
+        request: UploadRequest,
+        key: Option<ResumeKey>,
+    ) -> Result<u64, Error> {
+        let size = request.size;
+        self.send(&match key {
+            Some(key) => ClientLine::UploadResume { key, request },
+            None => ClientLine::Upload(request),
+        })?;
+        let offset = match (read_reply(&mut self.reader, REPLY_TIMEOUT)?, key) {
+            (HostLine::Ready, None) => 0,
+            (HostLine::ResumeFrom { offset }, Some(_)) if offset <= size => offset,
+            (HostLine::Error(reason), _) => return Err(Error::Refused(reason)),
+            (other, _) => return Err(Error::Protocol(other.encode().trim_end().to_owned())),
+        };
         let _ = self.stream().set_write_timeout(Some(STALL_TIMEOUT));
-        Ok(())
+        Ok(offset)
     }
 
     /// After the last byte: waits for `STORED` and checks the host's digest against `local`.
@@ -272,7 +324,24 @@ impl TransferConnection {
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> Result<Downloaded, Error> {
-        self.send(&ClientLine::Download { file_id })?;
+        self.download_from(file_id, 0, Sha256::new(), sink, progress, cancel)
+    }
+
+    /// Downloads file `file_id` from byte `offset` on into `sink`, continuing a download whose
+    /// first `offset` bytes the caller has already and `prefix` has hashed: the result's size
+    /// and SHA-256 are the whole file's, and `progress` is told the bytes held so far, the
+    /// first `offset` included (`offset` itself first, once the host has answered). With an interrupted connection, `sink` has received every
+    /// byte that arrived (so the next attempt can continue after them).
+    pub fn download_from(
+        &mut self,
+        file_id: FileId,
+        offset: u64,
+        prefix: Sha256,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<Downloaded, Error> {
+        self.send(&ClientLine::Download { file_id, offset })?;
         let (name, size) = match read_reply(&mut self.reader, REPLY_TIMEOUT)? {
             HostLine::File { name, size } => (name, size),
             HostLine::Error(reason) if reason == "File not found" => {
@@ -281,21 +350,36 @@ impl TransferConnection {
             HostLine::Error(reason) => return Err(Error::Refused(reason)),
             other => return Err(Error::Protocol(other.encode().trim_end().to_owned())),
         };
+        if offset > size {
+            return Err(Error::Protocol(format!(
+                "FILE announced {size} bytes, fewer than the {offset} asked to skip"
+            )));
+        }
         self.send(&ClientLine::Ready)?;
+        progress(offset);
         self.reader
             .set_read_timeout(STALL_TIMEOUT)
             .map_err(Error::lost)?;
-        let copied = pipeline::copy_hashing(&mut self.reader, sink, size, &mut |received| {
-            progress(received);
-            !cancel.load(Ordering::Relaxed)
-        });
+        let copied = pipeline::copy_hashing_after(
+            prefix,
+            &mut self.reader,
+            sink,
+            size - offset,
+            &mut |received| {
+                progress(offset + received);
+                !cancel.load(Ordering::Relaxed)
+            },
+        );
         let sha256 = match copied {
             Ok(sha256) => sha256,
             Err(PipelineError::Source { error, received }) => {
                 let error = if error.kind() == io::ErrorKind::UnexpectedEof {
                     io::Error::new(
                         io::ErrorKind::UnexpectedEof,
-                        format!("the host closed the connection after {received} of {size} bytes"),
+                        format!(
+                            "the host closed the connection after {} of {size} bytes",
+                            offset + received
+                        ),
                     )
                 } else if is_timeout(&error) {
                     io::Error::new(

@@ -4,7 +4,9 @@
 //! channel into an Iced subscription. Progress is sent at most every 50 ms (about 20 updates a
 //! second) plus once at the end, however fast the transfer runs. Several transfers can run as
 //! a queue on one thread over one connection ([`spawn_uploads`], [`spawn_downloads`]), which
-//! spares many small files a connection (and an `AUTH`) each.
+//! spares many small files a connection (and an `AUTH`) each. A transfer whose connection is
+//! lost reconnects by itself and continues where it stopped (`UPLOAD_RESUME`, or `DOWNLOAD`
+//! from the `.part` file's length), reporting [`TransferUpdate::Resuming`] meanwhile.
 
 use std::fs::File;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -14,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::save::{Destination, download_file};
-use super::{Credentials, Error, FileEntry, Stored, TransferConnection};
+use super::{Credentials, Error, FileEntry, Stored, TransferConnection, upload_key};
 use crate::protocol::{GUEST_CLIENT_ID, Passcode, UploadRequest};
 
 /// Identifies one transfer within this process.
@@ -41,6 +43,14 @@ pub enum TransferUpdate {
     Failed(String),
     /// The transfer was cancelled; nothing of it is kept.
     Cancelled,
+    /// The connection was lost; the transfer will continue from `done` bytes once it
+    /// reconnects (it tries again for a while, waiting longer each time).
+    Resuming {
+        /// Bytes the host (upload) or the `.part` file (download) held when it was lost.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
 }
 
 /// One event of one transfer.
@@ -55,7 +65,7 @@ pub struct TransferEvent {
 impl TransferUpdate {
     /// True for the last event a transfer sends.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Self::Progress { .. })
+        !matches!(self, Self::Progress { .. } | Self::Resuming { .. })
     }
 }
 
@@ -98,12 +108,14 @@ fn next_id() -> TransferId {
 struct Reporter {
     id: TransferId,
     total: u64,
+    done: u64,
     events: flume::Sender<TransferEvent>,
     last: Option<Instant>,
 }
 
 impl Reporter {
     fn progress(&mut self, done: u64) {
+        self.done = done;
         let due = self
             .last
             .is_none_or(|last| last.elapsed() >= PROGRESS_INTERVAL);
@@ -113,6 +125,25 @@ impl Reporter {
                 done,
                 total: self.total,
             });
+        }
+    }
+
+    /// Progress callback for one attempt: its first report is where the attempt starts, and
+    /// a start after byte 0 is reported as [`TransferUpdate::Resuming`].
+    fn attempt_progress(&mut self) -> impl FnMut(u64) + '_ {
+        let mut starting = true;
+        move |done| {
+            if std::mem::take(&mut starting) {
+                self.done = done;
+                if done > 0 {
+                    self.send(TransferUpdate::Resuming {
+                        done,
+                        total: self.total,
+                    });
+                }
+            } else {
+                self.progress(done);
+            }
         }
     }
 
@@ -167,6 +198,7 @@ where
             let reporter = Reporter {
                 id: handle.id,
                 total,
+                done: 0,
                 events: events.clone(),
                 last: None,
             };
@@ -226,6 +258,84 @@ fn connection_for(
         return Err(Error::Cancelled);
     }
     Ok(connection)
+}
+
+/// The first wait before reconnecting a transfer whose connection was lost.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// The longest wait between two reconnection attempts (each failed one doubles the wait).
+const RETRY_LONGEST: Duration = Duration::from_secs(10);
+/// How long a transfer keeps reconnecting without moving a byte before it fails.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+
+/// True for failures that another connection may get past: the connection broke, or, once it
+/// has broken before, the host could not be reached (it may be back in a moment). A host
+/// unreachable from the start is an error at once.
+fn worth_retrying(error: &Error, lost_before: bool) -> bool {
+    match error {
+        Error::ConnectionLost(_) => true,
+        Error::Unreachable { .. } => lost_before,
+        _ => false,
+    }
+}
+
+impl Cancel {
+    /// Waits `pause` unless the transfer is cancelled meanwhile; returns whether it was.
+    fn cancelled_within(&self, pause: Duration) -> bool {
+        let deadline = Instant::now() + pause;
+        while Instant::now() < deadline {
+            if self.requested.load(Ordering::SeqCst) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50).min(pause));
+        }
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails for good. When its connection is lost, it
+/// reports [`TransferUpdate::Resuming`], waits (0.5 s, doubling up to 10 s), and tries again on
+/// a new connection: the attempt continues where the last left off. It gives up after
+/// [`GIVE_UP_AFTER`] without a byte of progress.
+fn with_retries(
+    reporter: &mut Reporter,
+    cancel: &Cancel,
+    kept: &mut Option<TransferConnection>,
+    mut attempt: impl FnMut(
+        &mut Reporter,
+        &mut Option<TransferConnection>,
+    ) -> Result<TransferUpdate, Error>,
+) -> Result<TransferUpdate, Error> {
+    let mut pause = RETRY_FIRST;
+    let mut last_progress = Instant::now();
+    let mut best = reporter.done;
+    let mut lost_before = false;
+    loop {
+        let error = match attempt(reporter, kept) {
+            Err(error) if worth_retrying(&error, lost_before) => error,
+            done => return done,
+        };
+        lost_before = true;
+        *kept = None;
+        if cancel.requested.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
+        }
+        if reporter.done > best {
+            best = reporter.done;
+            last_progress = Instant::now();
+            pause = RETRY_FIRST;
+        }
+        if last_progress.elapsed() >= GIVE_UP_AFTER {
+            return Err(error);
+        }
+        reporter.send(TransferUpdate::Resuming {
+            done: reporter.done,
+            total: reporter.total,
+        });
+        if cancel.cancelled_within(pause) {
+            return Err(Error::Cancelled);
+        }
+        pause = (pause * 2).min(RETRY_LONGEST);
+    }
 }
 
 /// A file to upload: where it is and the name to share it under.
@@ -314,26 +424,43 @@ pub fn spawn_uploads(
         &totals,
         move |index, reporter, cancel, kept| {
             let item = &items[index];
-            let mut connection =
-                connection_for(kept, host, passcode.as_ref(), credentials.as_ref(), cancel)?;
             let (client_id, username) = match &credentials {
                 Some(credentials) => (credentials.client_id, credentials.username.clone()),
                 None => (GUEST_CLIENT_ID, "guest".to_owned()),
             };
-            let request = UploadRequest {
-                client_id,
-                username,
-                filename: item.name.clone(),
-                size: sizes[index],
+            // Only a joined participant's upload can be resumed; a guest's starts over.
+            let resume_key = match &credentials {
+                Some(_) => Some(
+                    upload_key(client_id, &item.path, &item.name)
+                        .map_err(|e| Error::local(&item.path, e))?,
+                ),
+                None => None,
             };
-            let stored = connection.upload_file(
-                request,
-                &item.path,
-                &mut |done| reporter.progress(done),
-                &cancel.requested,
-            )?;
-            *kept = Some(connection);
-            Ok(TransferUpdate::Uploaded(stored))
+            with_retries(reporter, cancel, kept, |reporter, kept| {
+                let mut connection =
+                    connection_for(kept, host, passcode.as_ref(), credentials.as_ref(), cancel)?;
+                let request = UploadRequest {
+                    client_id,
+                    username: username.clone(),
+                    filename: item.name.clone(),
+                    size: sizes[index],
+                };
+                let progress = &mut reporter.attempt_progress();
+                let stored = match resume_key {
+                    Some(key) => connection.resume_upload_file(
+                        key,
+                        request,
+                        &item.path,
+                        progress,
+                        &cancel.requested,
+                    ),
+                    None => {
+                        connection.upload_file(request, &item.path, progress, &cancel.requested)
+                    }
+                }?;
+                *kept = Some(connection);
+                Ok(TransferUpdate::Uploaded(stored))
+            })
         },
     )
     .map_err(Error::lost)
@@ -379,16 +506,18 @@ pub fn spawn_downloads(
         &totals,
         move |index, reporter, cancel, kept| {
             let (entry, destination) = &items[index];
-            let mut connection = connection_for(kept, host, passcode.as_ref(), None, cancel)?;
-            let path = download_file(
-                &mut connection,
-                entry,
-                destination,
-                &mut |done| reporter.progress(done),
-                &cancel.requested,
-            )?;
-            *kept = Some(connection);
-            Ok(TransferUpdate::Downloaded(path))
+            with_retries(reporter, cancel, kept, |reporter, kept| {
+                let mut connection = connection_for(kept, host, passcode.as_ref(), None, cancel)?;
+                let path = download_file(
+                    &mut connection,
+                    entry,
+                    destination,
+                    &mut reporter.attempt_progress(),
+                    &cancel.requested,
+                )?;
+                *kept = Some(connection);
+                Ok(TransferUpdate::Downloaded(path))
+            })
         },
     )
     .map_err(Error::lost)

@@ -1,8 +1,8 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
 use super::{
-    ClientId, FileId, Passcode, ProtocolError, Sha256Digest, Ticket, decode_hex, encode_hex,
-    escape, shorten_for_message, unescape,
+    ClientId, FileId, Passcode, ProtocolError, ResumeKey, Sha256Digest, Ticket, decode_hex,
+    encode_hex, escape, shorten_for_message, unescape,
 };
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
@@ -23,10 +23,21 @@ pub struct UploadRequest {
 pub enum ClientLine {
     /// `UPLOAD:<client_id>:<username>:<filename>:<filesize>` (seed).
     Upload(UploadRequest),
-    /// `DOWNLOAD:<file_id>` (seed).
+    /// `UPLOAD_RESUME:<key>:<client_id>:<username>:<filename>:<filesize>`: an upload that the
+    /// host keeps if it is cut off, so that the same participant can continue it.
+    UploadResume {
+        /// The client's name for this upload (the same on every attempt), 32 bytes.
+        key: ResumeKey,
+        /// What `UPLOAD` would carry.
+        request: UploadRequest,
+    },
+    /// `DOWNLOAD:<file_id>` (seed), or `DOWNLOAD:<file_id>:<offset>` to receive the file from
+    /// byte `offset` on.
     Download {
         /// The file asked for.
         file_id: FileId,
+        /// The first byte to send (0 for the whole file, sent as the seed's line).
+        offset: u64,
     },
     /// `READY` (seed): the client is ready for a download's bytes.
     Ready,
@@ -99,6 +110,11 @@ pub enum HostLine {
         name: String,
         /// How many bytes will follow.
         size: u64,
+    },
+    /// `RESUME_FROM:<offset>`: the reply to `UPLOAD_RESUME`: send the file from byte `offset`.
+    ResumeFrom {
+        /// Bytes of the upload the host holds already.
+        offset: u64,
     },
     /// `STORED:<file_id>:<sha256>`: the upload is stored and listed.
     Stored {
@@ -321,9 +337,26 @@ impl ClientLine {
         let (command, rest) = split_command(line);
         match command {
             b"UPLOAD" => parse_upload(rest).map(Self::Upload),
-            b"DOWNLOAD" => Ok(Self::Download {
-                file_id: Fields::single_number("DOWNLOAD", rest, "file id")?,
-            }),
+            b"UPLOAD_RESUME" => {
+                let (key, rest) = match rest.map(split_command) {
+                    Some((key, rest)) => (key, rest),
+                    None => (&[][..], None),
+                };
+                Ok(Self::UploadResume {
+                    key: ResumeKey(parse_hex("resume key", key)?),
+                    request: parse_upload(rest)?,
+                })
+            }
+            b"DOWNLOAD" => {
+                let mut fields = Fields::new("DOWNLOAD", rest);
+                let file_id = fields.number("file id")?;
+                let offset = match fields.rest {
+                    Some(_) => fields.number("offset")?,
+                    None => 0,
+                };
+                fields.finish()?;
+                Ok(Self::Download { file_id, offset })
+            }
             b"READY" if rest.is_none() => Ok(Self::Ready),
             b"AUTH" => {
                 let mut fields = Fields::new("AUTH", rest);
@@ -381,7 +414,15 @@ impl ClientLine {
                 escape(&upload.filename),
                 upload.size
             ),
-            Self::Download { file_id } => format!("DOWNLOAD:{file_id}\n"),
+            Self::UploadResume { key, request } => format!(
+                "UPLOAD_RESUME:{key}:{}:{}:{}:{}\n",
+                request.client_id,
+                escape(&request.username),
+                escape(&request.filename),
+                request.size
+            ),
+            Self::Download { file_id, offset: 0 } => format!("DOWNLOAD:{file_id}\n"),
+            Self::Download { file_id, offset } => format!("DOWNLOAD:{file_id}:{offset}\n"),
             Self::Ready => "READY\n".to_owned(),
             Self::Auth { client_id, ticket } => format!("AUTH:{client_id}:{ticket}\n"),
             Self::List => "LIST\n".to_owned(),
@@ -402,8 +443,8 @@ impl ClientLine {
     }
 }
 
-/// `UPLOAD:<client_id>:<username>:<filename>:<filesize>`; the file name is everything between
-/// the user name and the last `:`.
+/// `<client_id>:<username>:<filename>:<filesize>` after `UPLOAD:` (or after `UPLOAD_RESUME`'s
+/// key); the file name is everything between the user name and the last `:`.
 fn parse_upload(rest: Option<&[u8]>) -> Result<UploadRequest, ProtocolError> {
     let mut fields = Fields::new("UPLOAD", rest);
     let client_id = fields
@@ -448,6 +489,9 @@ impl HostLine {
                     size: parse_u64("file size", size)?,
                 })
             }
+            b"RESUME_FROM" => Ok(Self::ResumeFrom {
+                offset: Fields::single_number("RESUME_FROM", rest, "offset")?,
+            }),
             b"STORED" => {
                 let mut fields = Fields::new("STORED", rest);
                 let file_id = fields.number("file id")?;
@@ -544,6 +588,7 @@ impl HostLine {
             Self::Ready => "READY\n".to_owned(),
             Self::Error(message) => format!("ERROR:{}\n", plain_text(message)),
             Self::File { name, size } => format!("FILE:{}:{size}\n", escape(name)),
+            Self::ResumeFrom { offset } => format!("RESUME_FROM:{offset}\n"),
             Self::Stored { file_id, sha256 } => format!("STORED:{file_id}:{sha256}\n"),
             Self::Challenge { nonce } => format!("CHALLENGE:{}\n", encode_hex(nonce)),
             Self::Welcome {
@@ -583,214 +628,5 @@ impl HostLine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn upload(line: &str) -> Result<UploadRequest, ProtocolError> {
-        match ClientLine::parse(line.as_bytes())? {
-            ClientLine::Upload(upload) => Ok(upload),
-            other => panic!("not an upload: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn seed_upload_line_parses_exactly() {
-        let parsed = upload("UPLOAD:3:Alice:report.pdf:2621440\n");
-        assert_eq!(
-            parsed,
-            Ok(UploadRequest {
-                client_id: 3,
-                username: "Alice".into(),
-                filename: "report.pdf".into(),
-                size: 2_621_440,
-            })
-        );
-    }
-
-    #[test]
-    fn seed_encoding_of_plain_names_is_byte_identical() {
-        let line = ClientLine::Upload(UploadRequest {
-            client_id: 3,
-            username: "Alice".into(),
-            filename: "report.pdf".into(),
-            size: 2_621_440,
-        });
-        assert_eq!(line.encode(), "UPLOAD:3:Alice:report.pdf:2621440\n");
-        let offer = HostLine::FileOffer {
-            file_id: 15,
-            name: "report.pdf".into(),
-            size: 2_621_440,
-            uploader_name: "Alice".into(),
-            uploader_id: 3,
-        };
-        assert_eq!(offer.encode(), "FILE_OFFER:15:report.pdf:2621440:Alice:3\n");
-        assert_eq!(
-            HostLine::File {
-                name: "report.pdf".into(),
-                size: 2_621_440
-            }
-            .encode(),
-            "FILE:report.pdf:2621440\n"
-        );
-        assert_eq!(
-            HostLine::FileDeleted { file_id: 15 }.encode(),
-            "FILE_DELETED:15\n"
-        );
-        assert_eq!(
-            HostLine::Error("File not found".into()).encode(),
-            "ERROR:File not found\n"
-        );
-    }
-
-    #[test]
-    fn unescaped_colons_from_seed_clients_stay_in_the_name() {
-        let parsed = upload("UPLOAD:1:bob:notes: part 2.txt:10");
-        assert_eq!(
-            parsed.map(|u| u.filename),
-            Ok("notes: part 2.txt".to_owned())
-        );
-    }
-
-    #[test]
-    fn escaped_names_round_trip() {
-        let request = UploadRequest {
-            client_id: 9,
-            username: "a:b%c".into(),
-            filename: "x:\n%😀.txt".into(),
-            size: 1,
-        };
-        let line = ClientLine::Upload(request.clone()).encode();
-        assert_eq!(line.matches('\n').count(), 1);
-        assert_eq!(
-            ClientLine::parse(line.as_bytes()),
-            Ok(ClientLine::Upload(request))
-        );
-    }
-
-    #[test]
-    fn short_upload_gets_the_seed_error() {
-        assert_eq!(upload("UPLOAD:1:bob"), Err(ProtocolError::InvalidUpload));
-        assert_eq!(
-            upload("UPLOAD:1:bob:file"),
-            Err(ProtocolError::InvalidUpload)
-        );
-        assert_eq!(
-            ProtocolError::InvalidUpload.to_string(),
-            "Invalid upload command"
-        );
-    }
-
-    #[test]
-    fn bad_sizes_are_refused() {
-        for size in ["-5", "abc", "", "18446744073709551616", " 5", "5 "] {
-            let result = upload(&format!("UPLOAD:1:bob:f:{size}"));
-            assert!(
-                matches!(result, Err(ProtocolError::BadNumber { .. })),
-                "{size:?} gave {result:?}"
-            );
-        }
-        assert_eq!(
-            upload("UPLOAD:1:bob:f:18446744073709551615").map(|u| u.size),
-            Ok(u64::MAX)
-        );
-    }
-
-    #[test]
-    fn unknown_and_empty_commands_are_refused() {
-        assert_eq!(ClientLine::parse(b"\n"), Err(ProtocolError::Empty));
-        assert!(matches!(
-            ClientLine::parse(b"HELLO:there"),
-            Err(ProtocolError::UnknownCommand(word)) if word == "HELLO"
-        ));
-        assert!(matches!(
-            ClientLine::parse(b"READY:extra"),
-            Err(ProtocolError::UnknownCommand(_))
-        ));
-        assert!(matches!(
-            ClientLine::parse(b"DOWNLOAD:1:2"),
-            Err(ProtocolError::BadValue { .. })
-        ));
-    }
-
-    #[test]
-    fn every_client_line_round_trips() {
-        let lines = [
-            ClientLine::Download { file_id: 7 },
-            ClientLine::Ready,
-            ClientLine::Auth {
-                client_id: 4,
-                ticket: Ticket([0xab; 16]),
-            },
-            ClientLine::List,
-            ClientLine::Join {
-                version: 1,
-                username: "Zoë: the 2nd".into(),
-                public_key: [7; 32],
-            },
-            ClientLine::Proof { signature: [9; 64] },
-            ClientLine::Delete { file_id: 12 },
-            ClientLine::Ping,
-            ClientLine::Pass {
-                passcode: Passcode::new("50%: open sesame").unwrap_or_else(|e| panic!("{e}")),
-            },
-        ];
-        for line in lines {
-            assert_eq!(ClientLine::parse(line.encode().as_bytes()), Ok(line));
-        }
-    }
-
-    #[test]
-    fn every_host_line_round_trips() {
-        let lines = [
-            HostLine::Ready,
-            HostLine::Error("Host is busy: try again".into()),
-            HostLine::File {
-                name: "a:b.txt".into(),
-                size: 5,
-            },
-            HostLine::Stored {
-                file_id: 3,
-                sha256: Sha256Digest([1; 32]),
-            },
-            HostLine::Challenge { nonce: [2; 32] },
-            HostLine::Welcome {
-                client_id: 8,
-                ticket: Ticket([3; 16]),
-                role: Role::Operator,
-            },
-            HostLine::FileOffer {
-                file_id: 1,
-                name: "%name%".into(),
-                size: 0,
-                uploader_name: "x:y".into(),
-                uploader_id: 0,
-            },
-            HostLine::FileMeta {
-                file_id: 1,
-                uploaded_at_ms: 1_764_000_000_123,
-                sha256: Sha256Digest([4; 32]),
-            },
-            HostLine::FileDeleted { file_id: 2 },
-            HostLine::PeerJoined {
-                client_id: 5,
-                username: "Bob".into(),
-            },
-            HostLine::PeerLeft { client_id: 5 },
-            HostLine::DeleteFailed {
-                file_id: 2,
-                reason: "Not yours: uploaded by Alice".into(),
-            },
-            HostLine::End,
-            HostLine::Pong,
-        ];
-        for line in lines {
-            assert_eq!(HostLine::parse(line.encode().as_bytes()), Ok(line));
-        }
-    }
-
-    #[test]
-    fn error_text_cannot_break_the_line() {
-        let line = HostLine::Error("bad\nname".into()).encode();
-        assert_eq!(line, "ERROR:bad name\n");
-    }
-}
+#[path = "message_tests.rs"]
+mod tests;

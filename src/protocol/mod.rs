@@ -121,6 +121,18 @@ impl FromStr for Sha256Digest {
     }
 }
 
+/// The client's name for a resumable upload (`UPLOAD_RESUME`): 32 bytes, the same on every
+/// attempt at the same upload. The host keeps a cut-off upload under it for the participant
+/// who sent it, and only for that participant.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ResumeKey(pub [u8; 32]);
+
+impl fmt::Display for ResumeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&encode_hex(&self.0))
+    }
+}
+
 /// A session ticket: proof, on a transfer connection, of a joined participant's identity.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ticket(pub [u8; 16]);

@@ -11,7 +11,7 @@
 //! either a complete file or leftovers that the next start removes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::budget::{Budget, Reservation};
 use super::{FileRecord, StorageError};
-use crate::pipeline::{PipelineError, copy_hashing};
+use crate::pipeline::{PipelineError, copy_hashing_after, hash_prefix};
 use crate::protocol::{FileId, Sha256Digest, decode_hex, encode_hex};
 use crate::writeback::WritebackFile;
 
@@ -311,21 +312,50 @@ pub(super) struct DiskIncoming {
 }
 
 impl DiskIncoming {
-    /// Receives `size` bytes from `source` into the file, hashing them on the way; the file
-    /// goes to disk while it fills, and the free space promised to it is released as it does.
+    /// Receives the file's bytes after its first `kept` from `source` (it is `size` bytes in
+    /// all), hashing them on the way; returns the whole file's digest (the kept bytes are read
+    /// back and hashed first). The file goes to disk while it fills, and the free space
+    /// promised to it is released as it does.
     pub(super) fn receive(
         &mut self,
         source: &mut dyn Read,
+        kept: u64,
         size: u64,
         progress: &mut dyn FnMut(u64) -> bool,
     ) -> Result<Sha256Digest, PipelineError> {
+        let prefix = self
+            .hash_kept(kept)
+            .map_err(|error| PipelineError::Sink { error, received: 0 })?;
         let promise = &mut self.promise;
         let mut counted = 0;
-        copy_hashing(source, &mut self.file, size, &mut |received| {
-            promise.kept(received - counted);
-            counted = received;
-            progress(received)
-        })
+        copy_hashing_after(
+            prefix,
+            source,
+            &mut self.file,
+            size - kept,
+            &mut |received| {
+                promise.kept(received - counted);
+                counted = received;
+                progress(received)
+            },
+        )
+    }
+}
+
+impl DiskIncoming {
+    /// Hashes the first `kept` bytes written, and makes sure the file ends right after them
+    /// (where the next write goes).
+    fn hash_kept(&mut self, kept: u64) -> io::Result<Sha256> {
+        let path = self
+            .path
+            .as_ref()
+            .ok_or_else(|| io::Error::other("upload committed"))?;
+        self.file.set_len(kept)?;
+        self.file.seek(SeekFrom::Start(kept))?;
+        if kept == 0 {
+            return Ok(Sha256::new());
+        }
+        hash_prefix(&mut File::open(path)?, kept)
     }
 }
 

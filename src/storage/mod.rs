@@ -148,6 +148,10 @@ pub enum Content {
 
 /// A file being received. [`Incoming::receive`] its bytes, then pass it to
 /// [`Storage::commit`]. Dropping it before then discards everything it holds.
+///
+/// If the connection breaks mid-way, the bytes that did arrive stay in it
+/// ([`Incoming::received`]); another call to [`Incoming::receive`] continues after them (the
+/// host keeps such uploads for a while, see `UPLOAD_RESUME`).
 pub struct Incoming {
     expected: u64,
     received: u64,
@@ -165,31 +169,40 @@ impl Incoming {
         self.expected
     }
 
-    /// Bytes received so far.
+    /// Bytes received and kept so far.
     pub fn received(&self) -> u64 {
         self.received
     }
 
-    /// Receives the announced number of bytes from `source` and stores them, computing their
-    /// SHA-256 on a second thread (see [`crate::pipeline`]). `progress` is told the bytes
-    /// received so far and returns false to stop.
+    /// Receives the rest of the announced bytes from `source` (all of them, unless an earlier
+    /// call was cut short) and stores them, computing their SHA-256 on a second thread (see
+    /// [`crate::pipeline`]). Returns the digest of the whole file: the bytes kept from before
+    /// are hashed again first. `progress` is told the bytes received by this call so far and
+    /// returns false to stop. If `source` fails or ends early, the bytes it delivered are kept
+    /// and counted in [`Incoming::received`].
     pub fn receive(
         &mut self,
         source: &mut dyn Read,
         progress: &mut dyn FnMut(u64) -> bool,
     ) -> Result<Sha256Digest, PipelineError> {
-        if self.received > 0 {
+        if self.received == self.expected && self.expected > 0 {
             return Err(PipelineError::Sink {
                 error: io::Error::other("this upload was received already"),
                 received: 0,
             });
         }
-        let digest = match &mut self.sink {
-            Sink::Memory(sink) => sink.receive(source, progress)?,
-            Sink::Disk(sink) => sink.receive(source, self.expected, progress)?,
+        let kept = self.received;
+        let result = match &mut self.sink {
+            Sink::Memory(sink) => sink.receive(source, kept, progress),
+            Sink::Disk(sink) => sink.receive(source, kept, self.expected, progress),
         };
-        self.received = self.expected;
-        Ok(digest)
+        match &result {
+            Ok(_) => self.received = self.expected,
+            Err(PipelineError::Source { received, .. }) => self.received = kept + received,
+            // Bytes of a stopped or failed write may be half stored: start over if resumed.
+            Err(_) => self.received = 0,
+        }
+        result
     }
 }
 

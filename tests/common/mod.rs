@@ -2,6 +2,8 @@
 //! clients, the real binary, and test data.
 #![allow(dead_code)] // Each test file uses a different part of these helpers.
 
+pub mod proxy;
+
 use std::io::{BufRead, BufReader};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,0 +1,181 @@
+//! Uploads cut off mid-way (`UPLOAD_RESUME`), kept for a while so that their sender can
+//! continue them instead of starting over.
+//!
+//! A parked upload is an [`Incoming`] with the bytes that arrived: it still holds its share of
+//! the store's cap (and, in the disk store, its `incoming/*.part` file). It is filed under the
+//! verified participant who sent it and the client's resume key, so no one else can take it
+//! over. It is freed when taken back, when it expires (a sweeper thread looks every few
+//! seconds), when its participant parks too many, when a new upload needs its room, or when
+//! the host stops.
+
+use std::collections::HashMap;
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::protocol::{ClientId, ResumeKey};
+use crate::storage::Incoming;
+
+/// How many cut-off uploads one participant may have parked at once; parking another frees
+/// the oldest of them.
+pub(super) const MAX_PARKED_PER_PARTICIPANT: usize = 4;
+
+/// Longest pause between two sweeps of expired uploads.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// One cut-off upload.
+struct Parked {
+    incoming: Incoming,
+    filename: String,
+    parked_at: Instant,
+}
+
+/// Where a parked upload is filed: who sent it, and the client's key for it.
+type Slot = (ClientId, ResumeKey);
+
+/// The cut-off uploads the host keeps.
+pub(super) struct ParkedUploads {
+    kept_for: Duration,
+    uploads: Mutex<HashMap<Slot, Parked>>,
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update is a single insert or remove: a poisoned lock is still consistent.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ParkedUploads {
+    /// Keeps each parked upload for `kept_for`.
+    pub(super) fn new(kept_for: Duration) -> Self {
+        Self {
+            kept_for,
+            uploads: Mutex::new(HashMap::new()),
+            stopped: Mutex::new(false),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Keeps a cut-off upload of `client_id` under `key`, replacing any kept there before.
+    /// An upload with no byte received is not worth keeping and is dropped.
+    pub(super) fn park(
+        &self,
+        client_id: ClientId,
+        key: ResumeKey,
+        filename: String,
+        incoming: Incoming,
+    ) {
+        if incoming.received() == 0 {
+            return;
+        }
+        let mut freed = Vec::new();
+        {
+            let mut uploads = lock(&self.uploads);
+            let parked = Parked {
+                incoming,
+                filename,
+                parked_at: Instant::now(),
+            };
+            freed.extend(uploads.insert((client_id, key), parked));
+            let mut theirs: Vec<(Slot, Instant)> = uploads
+                .iter()
+                .filter(|((owner, _), _)| *owner == client_id)
+                .map(|(slot, parked)| (*slot, parked.parked_at))
+                .collect();
+            theirs.sort_by_key(|(_, parked_at)| *parked_at);
+            let excess = theirs.len().saturating_sub(MAX_PARKED_PER_PARTICIPANT);
+            for (slot, _) in theirs.into_iter().take(excess) {
+                freed.extend(uploads.remove(&slot));
+            }
+        }
+        // Dropped outside the lock: a disk upload's file is deleted on drop.
+        drop(freed);
+    }
+
+    /// Takes back the upload `client_id` parked under `key`, if it is for the same file name
+    /// and size; one parked for another file is freed.
+    pub(super) fn take(
+        &self,
+        client_id: ClientId,
+        key: ResumeKey,
+        filename: &str,
+        size: u64,
+    ) -> Option<Incoming> {
+        let parked = lock(&self.uploads).remove(&(client_id, key))?;
+        let same_file = parked.filename == filename && parked.incoming.expected() == size;
+        let fresh = parked.parked_at.elapsed() < self.kept_for;
+        (same_file && fresh).then_some(parked.incoming)
+    }
+
+    /// Frees the upload parked longest ago, to make room for a new one; false if none is.
+    pub(super) fn free_oldest(&self) -> bool {
+        let oldest = {
+            let mut uploads = lock(&self.uploads);
+            let slot = uploads
+                .iter()
+                .min_by_key(|(_, parked)| parked.parked_at)
+                .map(|(slot, _)| *slot);
+            slot.and_then(|slot| uploads.remove(&slot))
+        };
+        oldest.is_some()
+    }
+
+    /// How many uploads are parked now.
+    pub(super) fn count(&self) -> usize {
+        lock(&self.uploads).len()
+    }
+
+    /// Frees the uploads kept longer than allowed.
+    fn sweep(&self) {
+        let expired: Vec<Parked> = {
+            let mut uploads = lock(&self.uploads);
+            let slots: Vec<Slot> = uploads
+                .iter()
+                .filter(|(_, parked)| parked.parked_at.elapsed() >= self.kept_for)
+                .map(|(slot, _)| *slot)
+                .collect();
+            slots
+                .iter()
+                .filter_map(|slot| uploads.remove(slot))
+                .collect()
+        };
+        for parked in &expired {
+            tracing::info!(
+                "Discarded the cut-off upload of '{}' ({} of {} bytes): not resumed within {:?}",
+                super::connection::printable(&parked.filename),
+                parked.incoming.received(),
+                parked.incoming.expected(),
+                self.kept_for
+            );
+        }
+    }
+
+    /// Sweeps expired uploads until [`ParkedUploads::stop`]; run on a thread of its own.
+    pub(super) fn run_sweeper(&self) {
+        let pause = (self.kept_for / 4).clamp(Duration::from_millis(50), SWEEP_EVERY);
+        let mut stopped = lock(&self.stopped);
+        while !*stopped {
+            stopped = self
+                .wake
+                .wait_timeout(stopped, pause)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+            if !*stopped {
+                self.sweep();
+            }
+        }
+    }
+
+    /// Ends the sweeper and frees every parked upload (the host is stopping).
+    pub(super) fn stop(&self) {
+        *lock(&self.stopped) = true;
+        self.wake.notify_all();
+        let all: Vec<Parked> = lock(&self.uploads)
+            .drain()
+            .map(|(_, parked)| parked)
+            .collect();
+        drop(all);
+    }
+}

@@ -1,0 +1,287 @@
+//! Tests of the protocol lines' parsers and encoders.
+
+use super::*;
+
+fn upload(line: &str) -> Result<UploadRequest, ProtocolError> {
+    match ClientLine::parse(line.as_bytes())? {
+        ClientLine::Upload(upload) => Ok(upload),
+        other => panic!("not an upload: {other:?}"),
+    }
+}
+
+#[test]
+fn seed_upload_line_parses_exactly() {
+    let parsed = upload("UPLOAD:3:Alice:report.pdf:2621440\n");
+    assert_eq!(
+        parsed,
+        Ok(UploadRequest {
+            client_id: 3,
+            username: "Alice".into(),
+            filename: "report.pdf".into(),
+            size: 2_621_440,
+        })
+    );
+}
+
+#[test]
+fn seed_encoding_of_plain_names_is_byte_identical() {
+    let line = ClientLine::Upload(UploadRequest {
+        client_id: 3,
+        username: "Alice".into(),
+        filename: "report.pdf".into(),
+        size: 2_621_440,
+    });
+    assert_eq!(line.encode(), "UPLOAD:3:Alice:report.pdf:2621440\n");
+    let offer = HostLine::FileOffer {
+        file_id: 15,
+        name: "report.pdf".into(),
+        size: 2_621_440,
+        uploader_name: "Alice".into(),
+        uploader_id: 3,
+    };
+    assert_eq!(offer.encode(), "FILE_OFFER:15:report.pdf:2621440:Alice:3\n");
+    assert_eq!(
+        HostLine::File {
+            name: "report.pdf".into(),
+            size: 2_621_440
+        }
+        .encode(),
+        "FILE:report.pdf:2621440\n"
+    );
+    assert_eq!(
+        HostLine::FileDeleted { file_id: 15 }.encode(),
+        "FILE_DELETED:15\n"
+    );
+    assert_eq!(
+        HostLine::Error("File not found".into()).encode(),
+        "ERROR:File not found\n"
+    );
+}
+
+#[test]
+fn unescaped_colons_from_seed_clients_stay_in_the_name() {
+    let parsed = upload("UPLOAD:1:bob:notes: part 2.txt:10");
+    assert_eq!(
+        parsed.map(|u| u.filename),
+        Ok("notes: part 2.txt".to_owned())
+    );
+}
+
+#[test]
+fn escaped_names_round_trip() {
+    let request = UploadRequest {
+        client_id: 9,
+        username: "a:b%c".into(),
+        filename: "x:\n%😀.txt".into(),
+        size: 1,
+    };
+    let line = ClientLine::Upload(request.clone()).encode();
+    assert_eq!(line.matches('\n').count(), 1);
+    assert_eq!(
+        ClientLine::parse(line.as_bytes()),
+        Ok(ClientLine::Upload(request))
+    );
+}
+
+#[test]
+fn short_upload_gets_the_seed_error() {
+    assert_eq!(upload("UPLOAD:1:bob"), Err(ProtocolError::InvalidUpload));
+    assert_eq!(
+        upload("UPLOAD:1:bob:file"),
+        Err(ProtocolError::InvalidUpload)
+    );
+    assert_eq!(
+        ProtocolError::InvalidUpload.to_string(),
+        "Invalid upload command"
+    );
+}
+
+#[test]
+fn bad_sizes_are_refused() {
+    for size in ["-5", "abc", "", "18446744073709551616", " 5", "5 "] {
+        let result = upload(&format!("UPLOAD:1:bob:f:{size}"));
+        assert!(
+            matches!(result, Err(ProtocolError::BadNumber { .. })),
+            "{size:?} gave {result:?}"
+        );
+    }
+    assert_eq!(
+        upload("UPLOAD:1:bob:f:18446744073709551615").map(|u| u.size),
+        Ok(u64::MAX)
+    );
+}
+
+#[test]
+fn unknown_and_empty_commands_are_refused() {
+    assert_eq!(ClientLine::parse(b"\n"), Err(ProtocolError::Empty));
+    assert!(matches!(
+        ClientLine::parse(b"HELLO:there"),
+        Err(ProtocolError::UnknownCommand(word)) if word == "HELLO"
+    ));
+    assert!(matches!(
+        ClientLine::parse(b"READY:extra"),
+        Err(ProtocolError::UnknownCommand(_))
+    ));
+    assert!(matches!(
+        ClientLine::parse(b"DOWNLOAD:1:2:3"),
+        Err(ProtocolError::BadValue { .. })
+    ));
+}
+
+#[test]
+fn every_client_line_round_trips() {
+    let lines = [
+        ClientLine::Download {
+            file_id: 7,
+            offset: 0,
+        },
+        ClientLine::Download {
+            file_id: 7,
+            offset: 1_048_576,
+        },
+        ClientLine::UploadResume {
+            key: ResumeKey([0x5a; 32]),
+            request: UploadRequest {
+                client_id: 4,
+                username: "Zoë".into(),
+                filename: "a:b%.bin".into(),
+                size: 99,
+            },
+        },
+        ClientLine::Ready,
+        ClientLine::Auth {
+            client_id: 4,
+            ticket: Ticket([0xab; 16]),
+        },
+        ClientLine::List,
+        ClientLine::Join {
+            version: 1,
+            username: "Zoë: the 2nd".into(),
+            public_key: [7; 32],
+        },
+        ClientLine::Proof { signature: [9; 64] },
+        ClientLine::Delete { file_id: 12 },
+        ClientLine::Ping,
+        ClientLine::Pass {
+            passcode: Passcode::new("50%: open sesame").unwrap_or_else(|e| panic!("{e}")),
+        },
+    ];
+    for line in lines {
+        assert_eq!(ClientLine::parse(line.encode().as_bytes()), Ok(line));
+    }
+}
+
+#[test]
+fn every_host_line_round_trips() {
+    let lines = [
+        HostLine::Ready,
+        HostLine::Error("Host is busy: try again".into()),
+        HostLine::File {
+            name: "a:b.txt".into(),
+            size: 5,
+        },
+        HostLine::ResumeFrom { offset: 4096 },
+        HostLine::Stored {
+            file_id: 3,
+            sha256: Sha256Digest([1; 32]),
+        },
+        HostLine::Challenge { nonce: [2; 32] },
+        HostLine::Welcome {
+            client_id: 8,
+            ticket: Ticket([3; 16]),
+            role: Role::Operator,
+        },
+        HostLine::FileOffer {
+            file_id: 1,
+            name: "%name%".into(),
+            size: 0,
+            uploader_name: "x:y".into(),
+            uploader_id: 0,
+        },
+        HostLine::FileMeta {
+            file_id: 1,
+            uploaded_at_ms: 1_764_000_000_123,
+            sha256: Sha256Digest([4; 32]),
+        },
+        HostLine::FileDeleted { file_id: 2 },
+        HostLine::PeerJoined {
+            client_id: 5,
+            username: "Bob".into(),
+        },
+        HostLine::PeerLeft { client_id: 5 },
+        HostLine::DeleteFailed {
+            file_id: 2,
+            reason: "Not yours: uploaded by Alice".into(),
+        },
+        HostLine::End,
+        HostLine::Pong,
+    ];
+    for line in lines {
+        assert_eq!(HostLine::parse(line.encode().as_bytes()), Ok(line));
+    }
+}
+
+#[test]
+fn error_text_cannot_break_the_line() {
+    let line = HostLine::Error("bad\nname".into()).encode();
+    assert_eq!(line, "ERROR:bad name\n");
+}
+
+#[test]
+fn resume_lines_are_exact() {
+    let key = ResumeKey([0xab; 32]);
+    let line = ClientLine::UploadResume {
+        key,
+        request: UploadRequest {
+            client_id: 3,
+            username: "Alice".into(),
+            filename: "report.pdf".into(),
+            size: 2_621_440,
+        },
+    };
+    assert_eq!(
+        line.encode(),
+        format!(
+            "UPLOAD_RESUME:{}:3:Alice:report.pdf:2621440\n",
+            "ab".repeat(32)
+        )
+    );
+    assert_eq!(
+        HostLine::ResumeFrom { offset: 1_048_576 }.encode(),
+        "RESUME_FROM:1048576\n"
+    );
+    // Offset 0 is the seed's line; any other offset is a third field.
+    let whole = ClientLine::Download {
+        file_id: 15,
+        offset: 0,
+    };
+    assert_eq!(whole.encode(), "DOWNLOAD:15\n");
+    assert_eq!(ClientLine::parse(b"DOWNLOAD:15:0"), Ok(whole));
+    assert_eq!(
+        ClientLine::parse(b"DOWNLOAD:15:1000"),
+        Ok(ClientLine::Download {
+            file_id: 15,
+            offset: 1000
+        })
+    );
+}
+
+#[test]
+fn bad_resume_lines_are_refused() {
+    for line in [
+        "UPLOAD_RESUME",
+        "UPLOAD_RESUME:abcd:3:Alice:f:1",
+        "DOWNLOAD:15:-1",
+        "DOWNLOAD:15:1:2",
+        "RESUME_FROM:x",
+    ] {
+        let client = ClientLine::parse(line.as_bytes());
+        let host = HostLine::parse(line.as_bytes());
+        assert!(client.is_err() && host.is_err(), "{line} was accepted");
+    }
+    let short = format!("UPLOAD_RESUME:{}:3:Alice", "00".repeat(32));
+    assert_eq!(
+        ClientLine::parse(short.as_bytes()),
+        Err(ProtocolError::InvalidUpload)
+    );
+}
