@@ -250,6 +250,62 @@ fn only_the_participant_who_sent_a_cut_upload_can_resume_it() -> TestResult {
 }
 
 #[test]
+fn a_retry_whose_stored_reply_was_lost_is_told_the_file_is_there_not_listed_twice() -> TestResult {
+    let host = start(config())?;
+    let key = ResumeKey([5; 32]);
+    let content = data(SIZE, 65);
+    let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let alice = session.credentials();
+    // The whole file arrives, but the client is gone before it reads STORED.
+    let (mut raw, reply) = raw_resume(host.local_addr(), alice, alice.client_id, key, SIZE)?;
+    assert_eq!(reply, "RESUME_FROM:0");
+    raw.send(&content)?;
+    drop(raw);
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    let id = host.files()[0].id;
+
+    // Its retry is told the file is all there, and which it is.
+    let (mut raw, reply) = raw_resume(host.local_addr(), alice, alice.client_id, key, SIZE)?;
+    assert_eq!(reply, format!("RESUME_FROM:{SIZE}"));
+    assert_eq!(raw.line()?, format!("STORED:{id}:{}", sha256_hex(&content)));
+    assert_eq!(host.files().len(), 1, "listed once");
+
+    // Through the library too: the same file under the same key is not sent again.
+    let mut connection = TransferConnection::connect(host.local_addr())?;
+    connection.authenticate(alice)?;
+    let request = lanshare::protocol::UploadRequest {
+        client_id: alice.client_id,
+        username: "Alice".into(),
+        filename: "half.bin".into(),
+        size: SIZE as u64,
+    };
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("half.bin");
+    std::fs::write(&path, &content)?;
+    let mut offsets = Vec::new();
+    let stored = connection.resume_upload_file(
+        key,
+        request,
+        &path,
+        &mut |done| offsets.push(done),
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    assert_eq!(
+        offsets.first(),
+        Some(&(SIZE as u64)),
+        "nothing was sent again"
+    );
+    assert_eq!(stored.file_id, id);
+    assert_eq!(host.files().len(), 1);
+
+    // Once it is deleted, the same upload is a new one.
+    session.delete(id, Duration::from_secs(5))?;
+    let (_, reply) = raw_resume(host.local_addr(), alice, alice.client_id, key, SIZE)?;
+    assert_eq!(reply, "RESUME_FROM:0");
+    Ok(())
+}
+
+#[test]
 fn a_cut_upload_not_resumed_in_time_is_freed() -> TestResult {
     let host = start(HostConfig {
         resume_window: Duration::from_millis(300),

@@ -77,6 +77,8 @@ pub(super) fn follow(
             Ok(TransferUpdate::Resuming { done, total }) => {
                 bar.set_message(format!("Resuming… {label}"));
                 bar.set_position(done);
+                // Speed and time left count only what the new connection moves.
+                bar.reset_eta();
                 bar.suspend(|| {
                     eprintln!(
                         "Resuming… {label} from {} of {}",

@@ -26,17 +26,20 @@ struct Running {
     way: Way,
     done: u64,
     total: u64,
+    /// When the bytes of this connection began to move: at the start, or when it resumed.
     started: Instant,
+    /// Bytes done at `started` (those an earlier connection moved).
+    done_before: u64,
     /// The connection was lost and the transfer is reconnecting.
     resuming: bool,
 }
 
 impl Running {
-    /// Average speed since the start, in bytes per second.
+    /// Average speed since the start (or the last resume), in bytes per second.
     fn rate(&self) -> f64 {
         let seconds = self.started.elapsed().as_secs_f64();
         if seconds > 0.0 {
-            self.done as f64 / seconds
+            self.done.saturating_sub(self.done_before) as f64 / seconds
         } else {
             0.0
         }
@@ -44,7 +47,7 @@ impl Running {
 
     fn eta(&self) -> Option<Duration> {
         let rate = self.rate();
-        (rate > 0.0 && self.done > 0).then(|| {
+        (rate > 0.0 && self.done > self.done_before).then(|| {
             Duration::from_secs_f64((self.total - self.done.min(self.total)) as f64 / rate)
         })
     }
@@ -77,6 +80,7 @@ impl Transfers {
             done: 0,
             total,
             started: Instant::now(),
+            done_before: 0,
             resuming: false,
         });
     }
@@ -100,6 +104,9 @@ impl Transfers {
                 transfer.done = done;
                 transfer.total = total;
                 transfer.resuming = true;
+                // The speed counts only what the new connection moves.
+                transfer.started = Instant::now();
+                transfer.done_before = done;
                 None
             }
             outcome => {

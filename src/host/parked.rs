@@ -7,12 +7,16 @@
 //! over. It is freed when taken back, when it expires (a sweeper thread looks every few
 //! seconds), when its participant parks too many, when a new upload needs its room, or when
 //! the host stops.
+//!
+//! It also remembers, for as long, which resumable uploads were stored: a client whose
+//! connection broke after the last byte but before `STORED` arrived retries, and is told the
+//! file is already there instead of sending it again (and listing it twice).
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{ClientId, ResumeKey};
+use crate::protocol::{ClientId, FileId, ResumeKey, Sha256Digest};
 use crate::storage::Incoming;
 
 /// How many cut-off uploads one participant may have parked at once; parking another frees
@@ -29,6 +33,19 @@ struct Parked {
     parked_at: Instant,
 }
 
+/// How many stored uploads are remembered per participant; remembering another forgets the
+/// oldest.
+const MAX_REMEMBERED_PER_PARTICIPANT: usize = 64;
+
+/// A resumable upload that was stored.
+struct Finished {
+    filename: String,
+    size: u64,
+    file_id: FileId,
+    sha256: Sha256Digest,
+    stored_at: Instant,
+}
+
 /// Where a parked upload is filed: who sent it, and the client's key for it.
 type Slot = (ClientId, ResumeKey);
 
@@ -36,6 +53,7 @@ type Slot = (ClientId, ResumeKey);
 pub(super) struct ParkedUploads {
     kept_for: Duration,
     uploads: Mutex<HashMap<Slot, Parked>>,
+    finished: Mutex<HashMap<Slot, Finished>>,
     stopped: Mutex<bool>,
     wake: Condvar,
 }
@@ -53,6 +71,7 @@ impl ParkedUploads {
         Self {
             kept_for,
             uploads: Mutex::new(HashMap::new()),
+            finished: Mutex::new(HashMap::new()),
             stopped: Mutex::new(false),
             wake: Condvar::new(),
         }
@@ -109,6 +128,51 @@ impl ParkedUploads {
         (same_file && fresh).then_some(parked.incoming)
     }
 
+    /// Remembers that the upload `client_id` sent under `key` is stored as `file_id`.
+    pub(super) fn remember_stored(
+        &self,
+        (client_id, key): (ClientId, ResumeKey),
+        filename: &str,
+        size: u64,
+        (file_id, sha256): (FileId, Sha256Digest),
+    ) {
+        let mut finished = lock(&self.finished);
+        finished.insert(
+            (client_id, key),
+            Finished {
+                filename: filename.to_owned(),
+                size,
+                file_id,
+                sha256,
+                stored_at: Instant::now(),
+            },
+        );
+        let mut theirs: Vec<(Slot, Instant)> = finished
+            .iter()
+            .filter(|((owner, _), _)| *owner == client_id)
+            .map(|(slot, done)| (*slot, done.stored_at))
+            .collect();
+        theirs.sort_by_key(|(_, stored_at)| *stored_at);
+        let excess = theirs.len().saturating_sub(MAX_REMEMBERED_PER_PARTICIPANT);
+        for (slot, _) in theirs.into_iter().take(excess) {
+            finished.remove(&slot);
+        }
+    }
+
+    /// The file stored, within the window, for the upload `client_id` sends under `key`, if
+    /// it was the same file name and size.
+    pub(super) fn stored_before(
+        &self,
+        (client_id, key): (ClientId, ResumeKey),
+        filename: &str,
+        size: u64,
+    ) -> Option<(FileId, Sha256Digest)> {
+        let finished = lock(&self.finished);
+        let done = finished.get(&(client_id, key))?;
+        (done.filename == filename && done.size == size && done.stored_at.elapsed() < self.kept_for)
+            .then_some((done.file_id, done.sha256))
+    }
+
     /// Frees the upload parked longest ago, to make room for a new one; false if none is.
     pub(super) fn free_oldest(&self) -> bool {
         let oldest = {
@@ -127,8 +191,9 @@ impl ParkedUploads {
         lock(&self.uploads).len()
     }
 
-    /// Frees the uploads kept longer than allowed.
+    /// Frees the uploads kept longer than allowed, and forgets stored ones as old.
     fn sweep(&self) {
+        lock(&self.finished).retain(|_, done| done.stored_at.elapsed() < self.kept_for);
         let expired: Vec<Parked> = {
             let mut uploads = lock(&self.uploads);
             let slots: Vec<Slot> = uploads

@@ -199,6 +199,23 @@ pub(super) fn receive_upload(
         );
         return false;
     }
+    if let Some(resume) = resume
+        && let Some((file_id, sha256)) =
+            shared
+                .parked
+                .stored_before(resume, &request.filename, request.size)
+        && shared.storage.get(file_id).is_some()
+    {
+        // The upload was stored, but its STORED never reached the client.
+        tracing::info!(
+            "'{}' from {} is already stored with ID {file_id}",
+            printable(&request.filename),
+            printable(&attribution.name)
+        );
+        let offset = request.size;
+        return reply(reader.stream(), &HostLine::ResumeFrom { offset }).is_ok()
+            && reply(reader.stream(), &HostLine::Stored { file_id, sha256 }).is_ok();
+    }
     let Some(_slot) = take_slot(shared, reader.stream()) else {
         return false;
     };
@@ -332,6 +349,11 @@ pub(super) fn receive_upload(
         }
     };
     tracing::info!("File '{shown_name}' stored with ID {}", record.id);
+    if let Some(resume) = resume {
+        shared
+            .parked
+            .remember_stored(resume, &record.name, request.size, (record.id, sha256));
+    }
     shared.registry.announce_offer(&record);
     tracing::info!(
         "Broadcasted file offer: {shown_name} (ID: {}) to {} session(s)",
