@@ -58,6 +58,27 @@ pub(super) struct ParkedUploads {
     wake: Condvar,
 }
 
+/// Removes `client_id`'s oldest entries (by `since`) beyond `cap`; returns them.
+fn remove_oldest_beyond<T>(
+    entries: &mut HashMap<Slot, T>,
+    client_id: ClientId,
+    cap: usize,
+    since: impl Fn(&T) -> Instant,
+) -> Vec<T> {
+    let mut theirs: Vec<(Slot, Instant)> = entries
+        .iter()
+        .filter(|((owner, _), _)| *owner == client_id)
+        .map(|(slot, entry)| (*slot, since(entry)))
+        .collect();
+    theirs.sort_by_key(|(_, at)| *at);
+    let excess = theirs.len().saturating_sub(cap);
+    theirs
+        .into_iter()
+        .take(excess)
+        .filter_map(|(slot, _)| entries.remove(&slot))
+        .collect()
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update is a single insert or remove: a poisoned lock is still consistent.
     mutex
@@ -98,16 +119,12 @@ impl ParkedUploads {
                 parked_at: Instant::now(),
             };
             freed.extend(uploads.insert((client_id, key), parked));
-            let mut theirs: Vec<(Slot, Instant)> = uploads
-                .iter()
-                .filter(|((owner, _), _)| *owner == client_id)
-                .map(|(slot, parked)| (*slot, parked.parked_at))
-                .collect();
-            theirs.sort_by_key(|(_, parked_at)| *parked_at);
-            let excess = theirs.len().saturating_sub(MAX_PARKED_PER_PARTICIPANT);
-            for (slot, _) in theirs.into_iter().take(excess) {
-                freed.extend(uploads.remove(&slot));
-            }
+            freed.extend(remove_oldest_beyond(
+                &mut uploads,
+                client_id,
+                MAX_PARKED_PER_PARTICIPANT,
+                |parked| parked.parked_at,
+            ));
         }
         // Dropped outside the lock: a disk upload's file is deleted on drop.
         drop(freed);
@@ -147,16 +164,12 @@ impl ParkedUploads {
                 stored_at: Instant::now(),
             },
         );
-        let mut theirs: Vec<(Slot, Instant)> = finished
-            .iter()
-            .filter(|((owner, _), _)| *owner == client_id)
-            .map(|(slot, done)| (*slot, done.stored_at))
-            .collect();
-        theirs.sort_by_key(|(_, stored_at)| *stored_at);
-        let excess = theirs.len().saturating_sub(MAX_REMEMBERED_PER_PARTICIPANT);
-        for (slot, _) in theirs.into_iter().take(excess) {
-            finished.remove(&slot);
-        }
+        remove_oldest_beyond(
+            &mut finished,
+            client_id,
+            MAX_REMEMBERED_PER_PARTICIPANT,
+            |done| done.stored_at,
+        );
     }
 
     /// The file stored, within the window, for the upload `client_id` sends under `key`, if
