@@ -463,3 +463,89 @@ fn a_rerun_of_the_command_line_continues_a_cut_upload_and_download() -> TestResu
     );
     Ok(())
 }
+
+/// Sends half of a resumable `SIZE`-byte upload under `key` as `credentials`, then drops the
+/// link.
+fn cut_after_half(
+    host: &Host,
+    credentials: &Credentials,
+    key: ResumeKey,
+    content: &[u8],
+) -> TestResult {
+    let (mut raw, reply) = raw_resume(
+        host.local_addr(),
+        credentials,
+        credentials.client_id,
+        key,
+        SIZE,
+    )?;
+    assert_eq!(reply, "RESUME_FROM:0");
+    raw.send(&content[..SIZE / 2])?;
+    drop(raw);
+    Ok(())
+}
+
+#[test]
+fn a_participant_keeps_at_most_four_cut_uploads_and_the_oldest_goes_first() -> TestResult {
+    let host = start(config())?;
+    let content = data(SIZE, 66);
+    let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let alice = session.credentials();
+    for index in 1..=5u8 {
+        // Its room is reserved once RESUME_FROM has come back; once it is kept, the kept
+        // uploads (four at most) hold exactly their room.
+        cut_after_half(&host, alice, ResumeKey([index; 32]), &content)?;
+        let expected = usize::from(index).min(4);
+        assert!(
+            wait_until(Duration::from_secs(5), || host.parked_uploads() == expected
+                && host.memory_in_use() == (expected * SIZE) as u64),
+            "after {index} cuts: {} kept, {} bytes held",
+            host.parked_uploads(),
+            host.memory_in_use()
+        );
+    }
+    // The first is gone; the last is still there to continue.
+    let (_, first) = raw_resume(
+        host.local_addr(),
+        alice,
+        alice.client_id,
+        ResumeKey([1; 32]),
+        SIZE,
+    )?;
+    assert_eq!(first, "RESUME_FROM:0");
+    let (_, last) = raw_resume(
+        host.local_addr(),
+        alice,
+        alice.client_id,
+        ResumeKey([5; 32]),
+        SIZE,
+    )?;
+    assert_eq!(last, format!("RESUME_FROM:{}", SIZE / 2));
+    Ok(())
+}
+
+#[test]
+fn a_new_upload_that_needs_the_room_of_cut_ones_gets_it() -> TestResult {
+    // Room for one and a half files: a kept upload and a new one do not both fit.
+    let host = start(HostConfig {
+        storage: lanshare::storage::StorageConfig::Memory {
+            limit: (SIZE + SIZE / 2) as u64,
+        },
+        ..config()
+    })?;
+    let content = data(SIZE, 67);
+    let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
+    cut_after_half(&host, alice.credentials(), ResumeKey([3; 32]), &content)?;
+    assert!(wait_until(Duration::from_secs(5), || host.parked_uploads() == 1));
+
+    let reply = seed_upload(
+        host.local_addr(),
+        &format!("UPLOAD:1:Guest:new.bin:{SIZE}\n"),
+        &content,
+    )?;
+    assert_eq!(reply, "READY\n");
+    assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+    assert_eq!(host.parked_uploads(), 0, "the kept upload made way");
+    assert_eq!(host.memory_in_use(), SIZE as u64);
+    Ok(())
+}
