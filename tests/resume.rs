@@ -549,3 +549,51 @@ fn a_new_upload_that_needs_the_room_of_cut_ones_gets_it() -> TestResult {
     assert_eq!(host.memory_in_use(), SIZE as u64);
     Ok(())
 }
+
+#[test]
+fn a_running_get_whose_link_drops_says_resuming_once_and_finishes() -> TestResult {
+    let host = start(config())?;
+    let content = data(SIZE, 68);
+    let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let mut connection = TransferConnection::connect(host.local_addr())?;
+    connection.authenticate(session.credentials())?;
+    let stored = connection.upload(
+        lanshare::protocol::UploadRequest {
+            client_id: session.client_id(),
+            username: "Alice".into(),
+            filename: "flaky.bin".into(),
+            size: SIZE as u64,
+        },
+        &mut &content[..],
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    // `get` lists through a whole link; its download is cut after a third, then gets through.
+    let proxy = CuttingProxy::start(
+        host.local_addr(),
+        Flow::ToClient,
+        vec![Link::Whole, Link::CutAfter(SIZE as u64 / 3)],
+        Link::Whole,
+    )?;
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host: proxy.address(),
+    };
+    let output = cli.run(&[
+        "get",
+        &stored.file_id.to_string(),
+        "-o",
+        &dir.path().to_string_lossy(),
+    ])?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert_eq!(
+        said.matches("Resuming… flaky.bin from").count(),
+        1,
+        "{said}"
+    );
+    assert!(std::fs::read(dir.path().join("flaky.bin"))? == content);
+    assert_eq!(proxy.cuts(), 1);
+    Ok(())
+}

@@ -64,6 +64,9 @@ pub(super) fn follow(
     }
     bar.set_message(label.to_owned());
     let mut interrupted = false;
+    // Where the last "Resuming…" line said the transfer continues from: the worker reports a
+    // resume when the link drops and again when it continues, often at the same byte.
+    let mut resumed_from = None;
     loop {
         let next = flume::Selector::new()
             .recv(events, |event| event.map(|e| e.update).map_err(|_| false))
@@ -79,13 +82,16 @@ pub(super) fn follow(
                 bar.set_position(done);
                 // Speed and time left count only what the new connection moves.
                 bar.reset_eta();
-                bar.suspend(|| {
-                    eprintln!(
-                        "Resuming… {label} from {} of {}",
-                        format_size(done),
-                        format_size(total)
-                    );
-                });
+                if resumed_from != Some(done) {
+                    resumed_from = Some(done);
+                    bar.suspend(|| {
+                        eprintln!(
+                            "Resuming… {label} from {} of {}",
+                            format_size(done),
+                            format_size(total)
+                        );
+                    });
+                }
             }
             Ok(update) => {
                 bar.finish_and_clear();
