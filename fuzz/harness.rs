@@ -12,7 +12,7 @@ use std::time::Duration;
 use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
-use lanshare::protocol::{ClientLine, HostLine, escape, unescape};
+use lanshare::protocol::{ClientLine, HostLine, ResumeKey, UploadRequest, escape, unescape};
 use lanshare::storage::StorageConfig;
 
 /// Checks that an encoded line is exactly one line.
@@ -171,7 +171,7 @@ pub fn participant_replies(bytes: &[u8]) {
         return;
     };
     let address = fake_host(reply.to_vec());
-    match mode % 3 {
+    match mode % 4 {
         0 => {
             if let Ok(mut connection) = TransferConnection::connect(address) {
                 let _ = connection.list();
@@ -192,11 +192,41 @@ pub fn participant_replies(bytes: &[u8]) {
                 }
             }
         }
-        _ => {
+        2 => {
             if let Ok(mut connection) = TransferConnection::connect(address) {
                 let mut sink = Vec::new();
                 let _ = connection.download(1, &mut sink, &mut |_| {}, &AtomicBool::new(false));
             }
         }
+        _ => resumable_upload(address),
     }
+}
+
+/// A resumable upload of a small file to `address`, whatever it answers (`RESUME_FROM` with any
+/// offset, an error, garbage, nothing).
+fn resumable_upload(address: SocketAddr) {
+    let path = std::env::temp_dir().join(format!(
+        "lanshare-fuzz-upload-{}-{:?}.bin",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    if std::fs::write(&path, b"0123456789").is_err() {
+        return;
+    }
+    if let Ok(mut connection) = TransferConnection::connect(address) {
+        let request = UploadRequest {
+            client_id: 1,
+            username: "fuzz".into(),
+            filename: "upload.bin".into(),
+            size: 10,
+        };
+        let _ = connection.resume_upload_file(
+            ResumeKey([1; 32]),
+            request,
+            &path,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        );
+    }
+    let _ = std::fs::remove_file(&path);
 }
