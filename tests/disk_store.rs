@@ -16,19 +16,7 @@ fn files_and_metadata_survive_a_restart() -> TestResult {
         let host = start(disk_config(store.path()))?;
         seed_upload(host.local_addr(), "UPLOAD:1:Guest:guest.txt:5\n", b"guest")?;
         let (session, _) = alice.join(host.local_addr())?;
-        let mut connection = lanshare::participant::TransferConnection::connect(host.local_addr())?;
-        connection.authenticate(session.credentials())?;
-        connection.upload(
-            lanshare::protocol::UploadRequest {
-                client_id: session.client_id(),
-                username: "Alice".into(),
-                filename: "big: one.bin".into(),
-                size: content.len() as u64,
-            },
-            &mut &content[..],
-            &mut |_| {},
-            &std::sync::atomic::AtomicBool::new(false),
-        )?;
+        share(&session, "big: one.bin", &content)?;
         assert!(wait_until(Duration::from_secs(5), || host.files().len() == 2));
         host.files()
     };

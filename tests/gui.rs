@@ -83,6 +83,16 @@ fn interact(
 }
 
 /// True if the current view shows exactly this text.
+/// The app launched straight into joining `address` as Bob, with its settings in `dir`.
+fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
+    let launch = Launch::Join {
+        address: address.to_string(),
+        user: Some("Bob".into()),
+        passcode: None,
+    };
+    Ok(App::new(launch, options(dir, "Bob")?))
+}
+
 fn shows(app: &App, text: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
     ui.find(text).is_ok()
@@ -123,12 +133,7 @@ fn choosing_participant_and_connecting_reaches_the_file_list() -> TestResult {
 fn a_file_shared_by_someone_else_appears_with_its_metadata() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: host.local_addr().to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
     pump(&mut app, connected)?;
 
     let alice = Person::new("Alice")?;
@@ -163,12 +168,7 @@ fn a_file_shared_by_someone_else_appears_with_its_metadata() -> TestResult {
 fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: host.local_addr().to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
     pump(&mut app, connected)?;
 
     // Bob drops a file onto the window; Alice shares one too.
@@ -224,12 +224,7 @@ fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
 fn a_failed_connection_shows_its_error_on_the_start_screen() -> TestResult {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: closed.to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(closed, dir.path())?;
     pump(&mut app, |m| {
         matches!(m, Message::Live(LiveEvent::Failed { .. }))
     })?;
@@ -343,12 +338,7 @@ fn participant_screen_looks_as_committed() -> TestResult {
     let dir = tempfile::tempdir()?;
     // Nothing listens on port 1: the session's own events are never pumped here; the screen's
     // state comes from the snapshot below, as if the host had sent it.
-    let launch = Launch::Join {
-        address: "127.0.0.1:1".into(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining("127.0.0.1:1", dir.path())?;
     let connected = LiveEvent::Connected {
         host: SocketAddr::from(([192, 168, 1, 20], 5005)),
         client_id: 2,
@@ -399,12 +389,7 @@ fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> Test
         ..config()
     })?;
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: host.local_addr().to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
     pump(&mut app, connected)?;
     let alice = Person::new("Alice")?;
     let (session, _) = alice.join(host.local_addr())?;
@@ -458,12 +443,7 @@ fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResul
     seed_upload(address, "UPLOAD:1:Old:before.txt:3\n", b"old")?;
     assert!(wait_until(Duration::from_secs(5), || first.files().len() == 1));
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: address.to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(address, dir.path())?;
     pump(&mut app, connected)?;
     assert!(shows(&app, "before.txt"));
 
@@ -498,12 +478,7 @@ fn a_host_with_a_passcode_turns_away_a_window_without_it_and_lets_it_in_with_it(
         ..config()
     })?;
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: host.local_addr().to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
     pump(&mut app, |m| {
         matches!(m, Message::Live(LiveEvent::Failed { .. }))
     })?;
@@ -598,12 +573,7 @@ fn a_download_whose_link_drops_shows_resuming_and_still_arrives_whole() -> TestR
         Link::Whole,
     )?;
     let dir = tempfile::tempdir()?;
-    let launch = Launch::Join {
-        address: proxy.address().to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    let mut app = App::new(launch, options(dir.path(), "Bob")?);
+    let mut app = bob_joining(proxy.address(), dir.path())?;
     pump(&mut app, connected)?;
     let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
     let content = data(size, 12);

@@ -555,19 +555,7 @@ fn a_running_get_whose_link_drops_says_resuming_once_and_finishes() -> TestResul
     let host = start(config())?;
     let content = data(SIZE, 68);
     let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
-    let mut connection = TransferConnection::connect(host.local_addr())?;
-    connection.authenticate(session.credentials())?;
-    let stored = connection.upload(
-        lanshare::protocol::UploadRequest {
-            client_id: session.client_id(),
-            username: "Alice".into(),
-            filename: "flaky.bin".into(),
-            size: SIZE as u64,
-        },
-        &mut &content[..],
-        &mut |_| {},
-        &std::sync::atomic::AtomicBool::new(false),
-    )?;
+    let file_id = share(&session, "flaky.bin", &content)?;
     // `get` lists through a whole link; its download is cut after a third, then gets through.
     let proxy = CuttingProxy::start(
         host.local_addr(),
@@ -582,7 +570,7 @@ fn a_running_get_whose_link_drops_says_resuming_once_and_finishes() -> TestResul
     };
     let output = cli.run(&[
         "get",
-        &stored.file_id.to_string(),
+        &file_id.to_string(),
         "-o",
         &dir.path().to_string_lossy(),
     ])?;

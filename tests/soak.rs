@@ -21,8 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use lanshare::participant::{Error, Session, TransferConnection};
-use lanshare::protocol::UploadRequest;
+use lanshare::participant::{Error, TransferConnection};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -97,11 +96,7 @@ fn participant(
             let seed = index * 1_000_003 + round;
             let size = 1_000 + (seed * 7_919 % 2_000_000) as usize;
             let content = data(size, seed);
-            mine.push_back(upload(
-                &session,
-                &format!("f{index}-{round}.bin"),
-                &content,
-            )?);
+            mine.push_back(share(&session, &format!("f{index}-{round}.bin"), &content)?);
             tally.uploads.fetch_add(1, Ordering::Relaxed);
             tally.bytes.fetch_add(size as u64, Ordering::Relaxed);
 
@@ -144,24 +139,6 @@ fn participant(
         }
     }
     Ok(())
-}
-
-fn upload(session: &Session, name: &str, content: &[u8]) -> anyhow::Result<u64> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    let stored = connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: content.len() as u64,
-        },
-        &mut &content[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
 }
 
 /// Breaks things all the time: uploads cut off half-way, garbage, idle connections.

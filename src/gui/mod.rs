@@ -124,16 +124,7 @@ impl App {
                 )
             });
         let (transfer_sender, receiver) = flume::unbounded();
-        let role = if settings.hosting == Some(true) {
-            Role::Host
-        } else {
-            Role::Participant
-        };
-        let start = Start::new(
-            role,
-            default_username(&settings),
-            settings.last_host.clone().unwrap_or_default(),
-        );
+        let start = start_from(&settings, false);
         let mut app = Self {
             screen: Screen::Start(start),
             browser: None,
@@ -245,16 +236,7 @@ impl App {
 
     fn back_to_start(&mut self, error: Option<String>) {
         let settings = Settings::load(&self.options.config_dir);
-        let role = if matches!(self.screen, Screen::Host(_)) || settings.hosting == Some(true) {
-            Role::Host
-        } else {
-            Role::Participant
-        };
-        let start = Start::new(
-            role,
-            default_username(&settings),
-            settings.last_host.unwrap_or_default(),
-        );
+        let start = start_from(&settings, matches!(self.screen, Screen::Host(_)));
         self.screen = Screen::Start(match error {
             Some(error) => start.with_error(error),
             None => start,
@@ -372,6 +354,21 @@ impl App {
         );
         messages
     }
+}
+
+/// The start screen as the remembered `settings` set it up: the role last picked (Host also
+/// when `was_hosting`), the name and the last host's address.
+fn start_from(settings: &Settings, was_hosting: bool) -> Start {
+    let role = if was_hosting || settings.hosting == Some(true) {
+        Role::Host
+    } else {
+        Role::Participant
+    };
+    Start::new(
+        role,
+        default_username(settings),
+        settings.last_host.clone().unwrap_or_default(),
+    )
 }
 
 /// The window icon, from resources/icon.png.
