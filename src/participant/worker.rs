@@ -367,33 +367,25 @@ pub fn spawn_upload(
     name: String,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
-    spawn_upload_with(host, None, credentials, path, name, events)
-}
-
-/// [`spawn_upload`] to a host with a passcode. Only a guest upload needs it: `credentials`
-/// stand for the passcode the participant joined with.
-pub fn spawn_upload_with(
-    host: SocketAddr,
-    passcode: Option<Passcode>,
-    credentials: Option<Credentials>,
-    path: PathBuf,
-    name: String,
-    events: flume::Sender<TransferEvent>,
-) -> Result<TransferHandle, Error> {
-    let mut handles = spawn_uploads(
+    let handles = spawn_uploads(
         host,
-        passcode,
+        None,
         credentials,
         vec![UploadItem { path, name }],
         events,
     )?;
+    only_handle(handles)
+}
+
+/// The handle of a queue of one transfer.
+fn only_handle(mut handles: Vec<TransferHandle>) -> Result<TransferHandle, Error> {
     handles
         .pop()
         .ok_or_else(|| Error::lost(std::io::Error::other("no transfer was started")))
 }
 
 /// Uploads files one after another on one new thread, over one connection (one `AUTH`), as
-/// [`spawn_upload_with`] does for one. Every file is checked before any is sent: a missing,
+/// [`spawn_upload`] does for one (with a host's `passcode`, if it has one). Every file is checked before any is sent: a missing,
 /// unreadable or folder path is an error and nothing starts. Returns a handle per file, in
 /// order; each file reports its own events.
 pub fn spawn_uploads(
@@ -484,10 +476,12 @@ pub fn spawn_download_with(
     destination: Destination,
     events: flume::Sender<TransferEvent>,
 ) -> Result<TransferHandle, Error> {
-    let mut handles = spawn_downloads(host, passcode, vec![(entry, destination)], events)?;
-    handles
-        .pop()
-        .ok_or_else(|| Error::lost(std::io::Error::other("no transfer was started")))
+    only_handle(spawn_downloads(
+        host,
+        passcode,
+        vec![(entry, destination)],
+        events,
+    )?)
 }
 
 /// Downloads files one after another on one new thread, over one connection, as
