@@ -9,8 +9,11 @@ use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::thread::JoinHandle;
 
-/// Bytes written between two background syncs.
-pub const SYNC_EVERY: u64 = 32 * 1024 * 1024;
+/// Bytes written between two requests for a background sync. Small, so that even a 10 MiB
+/// file is mostly on disk when its final sync comes: a 10 MiB download took 15 ms instead of
+/// 21 ms with this at 1 MiB rather than 32 MiB. Requests made while a sync runs fold into one,
+/// so a fast writer does not queue up syncs.
+pub const SYNC_EVERY: u64 = 1024 * 1024;
 
 /// A file being written, with write-back running behind the writes.
 pub struct WritebackFile {
