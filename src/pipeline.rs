@@ -1,7 +1,10 @@
-//! Moving a transfer's bytes while a second thread computes their SHA-256.
+//! Moving a transfer's bytes while a second thread hashes them.
 //!
-//! Hashing (about 2 GB/s with the CPU's SHA instructions) costs as much as moving the bytes
-//! through the kernel, so doing both on one thread halves the speed. Here the thread that
+//! What they are hashed with is a [`StreamHash`]: SHA-256 for a download, SHA-256 and the
+//! transfer check for an upload the host receives ([`UploadHash`]), the transfer check alone
+//! for an upload being sent ([`CheckHash`]). SHA-256 (about 2 GB/s with the CPU's SHA
+//! instructions) costs as much as moving the bytes through the kernel, so doing both on one
+//! thread halves the speed. Here the thread that
 //! moves the bytes hands each finished chunk to a hashing thread and goes on at once. Memory
 //! stays bounded: into a caller's buffer nothing is copied, and into a writer at most
 //! [`CHUNKS_IN_FLIGHT`] chunks are in flight. Transfers smaller than [`PARALLEL_FROM`] hash on
@@ -11,8 +14,74 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::Xxh3;
 
-use crate::protocol::Sha256Digest;
+use crate::protocol::{Sha256Digest, TransferCheck};
+
+/// A running hash of a transfer's bytes, fed in order, chunk by chunk.
+pub trait StreamHash: Send {
+    /// The hash of all the bytes.
+    type Output: Send;
+    /// Feeds the next bytes.
+    fn update(&mut self, bytes: &[u8]);
+    /// The hash of everything fed.
+    fn finish(self) -> Self::Output;
+}
+
+impl StreamHash for Sha256 {
+    type Output = Sha256Digest;
+    fn update(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+    fn finish(self) -> Sha256Digest {
+        Sha256Digest(self.finalize().into())
+    }
+}
+
+/// The transfer check alone: what an uploader computes of the bytes it sends.
+#[derive(Clone, Default)]
+pub struct CheckHash(Xxh3);
+
+impl StreamHash for CheckHash {
+    type Output = TransferCheck;
+    fn update(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+    fn finish(self) -> TransferCheck {
+        TransferCheck(self.0.digest128().to_be_bytes())
+    }
+}
+
+/// Both digests of an upload: the SHA-256 the host lists, and the transfer check the uploader
+/// compares with its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UploadDigests {
+    /// SHA-256 of the bytes.
+    pub sha256: Sha256Digest,
+    /// Their transfer check.
+    pub check: TransferCheck,
+}
+
+/// What the host hashes an upload with: SHA-256 and the transfer check, in one pass.
+#[derive(Clone, Default)]
+pub struct UploadHash {
+    sha256: Sha256,
+    check: CheckHash,
+}
+
+impl StreamHash for UploadHash {
+    type Output = UploadDigests;
+    fn update(&mut self, bytes: &[u8]) {
+        StreamHash::update(&mut self.sha256, bytes);
+        self.check.update(bytes);
+    }
+    fn finish(self) -> UploadDigests {
+        UploadDigests {
+            sha256: self.sha256.finish(),
+            check: self.check.finish(),
+        }
+    }
+}
 
 /// Bytes handed to the hashing thread at a time.
 pub const CHUNK: usize = 512 * 1024;
@@ -81,10 +150,6 @@ fn fill(
     Ok(())
 }
 
-fn finish(hasher: Sha256) -> Sha256Digest {
-    Sha256Digest(hasher.finalize().into())
-}
-
 fn hashing_thread_lost(received: u64) -> PipelineError {
     PipelineError::Sink {
         error: io::Error::other("the hashing thread stopped"),
@@ -92,33 +157,23 @@ fn hashing_thread_lost(received: u64) -> PipelineError {
     }
 }
 
-/// Fills `target` with exactly its length of bytes from `source`, storing them in place;
-/// returns their SHA-256. `progress` is told the bytes received so far after each read and
+/// Fills `target` with exactly its length of bytes from `source`, storing them in place, and
+/// feeds them to `hasher` (which may hold a file's first bytes already: the result is then the
+/// whole file's hash). `progress` is told the bytes received so far after each read and
 /// returns false to stop.
-pub fn fill_hashing(
+pub fn fill_hashing<H: StreamHash>(
+    mut hasher: H,
     source: &mut dyn Read,
     target: &mut [u8],
     progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<Sha256Digest, PipelineError> {
-    fill_hashing_after(Sha256::new(), source, target, progress)
-}
-
-/// [`fill_hashing`] for the rest of a file whose first bytes `prefix` has hashed already: the
-/// digest returned is the whole file's.
-pub fn fill_hashing_after(
-    prefix: Sha256,
-    source: &mut dyn Read,
-    target: &mut [u8],
-    progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<Sha256Digest, PipelineError> {
+) -> Result<H::Output, PipelineError> {
     let mut received = 0;
-    let mut hasher = prefix;
     if (target.len() as u64) < PARALLEL_FROM {
         for chunk in target.chunks_mut(CHUNK) {
             fill(source, chunk, &mut received, progress)?;
-            hasher.update(&*chunk);
+            hasher.update(chunk);
         }
-        return Ok(finish(hasher));
+        return Ok(hasher.finish());
     }
     std::thread::scope(|scope| {
         // The chunks are borrowed from `target`, so the queue holds no memory of its own.
@@ -127,7 +182,7 @@ pub fn fill_hashing_after(
             for chunk in to_hash.iter() {
                 hasher.update(chunk);
             }
-            finish(hasher)
+            hasher.finish()
         });
         let moved = fill_and_hand_over(source, target, &filled, &mut received, progress);
         drop(filled);
@@ -176,30 +231,19 @@ fn keep_partial_chunk(
         })
 }
 
-/// Moves exactly `size` bytes from `source` into `sink`; returns their SHA-256. `progress`
-/// is told the bytes received so far after each read and returns false to stop. If the
-/// source fails, every byte it delivered has been written to `sink` (a cut download or upload
-/// can continue from there).
-pub fn copy_hashing(
+/// Moves exactly `size` bytes from `source` into `sink`, feeding them to `hasher` (which may
+/// hold a file's first bytes already: the result is then the whole file's hash). `progress`
+/// is told the bytes received so far after each read and returns false to stop. If the source
+/// fails, every byte it delivered has been written to `sink` (a cut download or upload can
+/// continue from there).
+pub fn copy_hashing<H: StreamHash>(
+    mut hasher: H,
     source: &mut dyn Read,
     sink: &mut dyn Write,
     size: u64,
     progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<Sha256Digest, PipelineError> {
-    copy_hashing_after(Sha256::new(), source, sink, size, progress)
-}
-
-/// [`copy_hashing`] for the last `size` bytes of a file whose first bytes `prefix` has hashed
-/// already: the digest returned is the whole file's.
-pub fn copy_hashing_after(
-    prefix: Sha256,
-    source: &mut dyn Read,
-    sink: &mut dyn Write,
-    size: u64,
-    progress: &mut dyn FnMut(u64) -> bool,
-) -> Result<Sha256Digest, PipelineError> {
+) -> Result<H::Output, PipelineError> {
     let mut received = 0;
-    let mut hasher = prefix;
     let chunk_len =
         |received: u64| usize::try_from((size - received).min(CHUNK as u64)).unwrap_or(CHUNK);
     if size < PARALLEL_FROM {
@@ -211,11 +255,11 @@ pub fn copy_hashing_after(
                 keep_partial_chunk(&error, sink, chunk, before)?;
                 return Err(error);
             }
-            hasher.update(&*chunk);
+            hasher.update(chunk);
             sink.write_all(chunk)
                 .map_err(|error| PipelineError::Sink { error, received })?;
         }
-        return Ok(finish(hasher));
+        return Ok(hasher.finish());
     }
     std::thread::scope(|scope| {
         // Buffers go round: filled and written here, hashed there, then handed back.
@@ -227,7 +271,7 @@ pub fn copy_hashing_after(
                 // Nobody takes it back once receiving has stopped; that is fine.
                 let _ = hashed.try_send(buffer);
             }
-            finish(hasher)
+            hasher.finish()
         });
         let moved = (|| {
             let mut allocated = 0;
@@ -260,29 +304,30 @@ pub fn copy_hashing_after(
     })
 }
 
-/// Hashes exactly `size` bytes of `source` (a file being sent by another thread, say);
-/// setting `stop` ends it early with an `Interrupted` error.
-pub fn hash_exactly(
+/// Hashes exactly `size` bytes of `source` (a file being sent by another thread, say) with
+/// `hasher`; setting `stop` ends it early with an `Interrupted` error.
+pub fn hash_exactly<H: StreamHash>(
+    hasher: H,
     source: &mut dyn Read,
     size: u64,
     stop: &AtomicBool,
-) -> io::Result<Sha256Digest> {
-    hash_into(Sha256::new(), source, size, stop).map(finish)
+) -> io::Result<H::Output> {
+    hash_into(hasher, source, size, stop).map(StreamHash::finish)
 }
 
-/// Hashes the first `size` bytes of `source` and returns the unfinished hash, to be continued
-/// with the rest of the file (a resumed transfer's kept bytes).
-pub fn hash_prefix(source: &mut dyn Read, size: u64) -> io::Result<Sha256> {
-    hash_into(Sha256::new(), source, size, &AtomicBool::new(false))
+/// Feeds the first `size` bytes of `source` to `hasher` and returns it unfinished, to be
+/// continued with the rest of the file (a resumed transfer's kept bytes).
+pub fn hash_prefix<H: StreamHash>(hasher: H, source: &mut dyn Read, size: u64) -> io::Result<H> {
+    hash_into(hasher, source, size, &AtomicBool::new(false))
 }
 
 /// Feeds exactly `size` bytes of `source` to `hasher`.
-fn hash_into(
-    mut hasher: Sha256,
+fn hash_into<H: StreamHash>(
+    mut hasher: H,
     source: &mut dyn Read,
     size: u64,
     stop: &AtomicBool,
-) -> io::Result<Sha256> {
+) -> io::Result<H> {
     let mut buffer = vec![0u8; CHUNK];
     let mut left = size;
     while left > 0 {
@@ -326,6 +371,13 @@ mod tests {
         Sha256Digest(Sha256::digest(bytes).into())
     }
 
+    fn both(bytes: &[u8]) -> UploadDigests {
+        UploadDigests {
+            sha256: digest(bytes),
+            check: TransferCheck::of(bytes),
+        }
+    }
+
     /// A reader that hands out at most `step` bytes per read, like a socket.
     struct Trickle<'a> {
         bytes: &'a [u8],
@@ -348,6 +400,7 @@ mod tests {
             let mut target = vec![0u8; len];
             let mut reports = Vec::new();
             let got = fill_hashing(
+                UploadHash::default(),
                 &mut Trickle {
                     bytes: &bytes,
                     step: 70_001,
@@ -358,12 +411,13 @@ mod tests {
                     true
                 },
             )?;
-            assert_eq!(got, digest(&bytes));
+            assert_eq!(got, both(&bytes));
             assert_eq!(target, bytes);
             assert_eq!(reports.last().copied().unwrap_or(0), len as u64);
 
             let mut sink = Vec::new();
             let got = copy_hashing(
+                CheckHash::default(),
                 &mut Trickle {
                     bytes: &bytes,
                     step: 99_999,
@@ -372,10 +426,15 @@ mod tests {
                 len as u64,
                 &mut |_| true,
             )?;
-            assert_eq!(got, digest(&bytes));
+            assert_eq!(got, TransferCheck::of(&bytes));
             assert_eq!(sink, bytes);
 
-            let hashed = hash_exactly(&mut &bytes[..], len as u64, &AtomicBool::new(false));
+            let hashed = hash_exactly(
+                Sha256::new(),
+                &mut &bytes[..],
+                len as u64,
+                &AtomicBool::new(false),
+            );
             assert_eq!(hashed.ok(), Some(digest(&bytes)));
         }
         Ok(())
@@ -385,7 +444,7 @@ mod tests {
     fn a_short_source_or_a_stop_ends_the_transfer() {
         let bytes = pattern(PARALLEL_FROM as usize * 2);
         let mut target = vec![0u8; bytes.len() + 10];
-        let short = fill_hashing(&mut &bytes[..], &mut target, &mut |_| true);
+        let short = fill_hashing(Sha256::new(), &mut &bytes[..], &mut target, &mut |_| true);
         assert!(matches!(
             short,
             Err(PipelineError::Source { received, .. }) if received == bytes.len() as u64
@@ -393,6 +452,7 @@ mod tests {
 
         let mut sink = Vec::new();
         let stopped = copy_hashing(
+            Sha256::new(),
             &mut &bytes[..],
             &mut sink,
             bytes.len() as u64,
@@ -401,9 +461,14 @@ mod tests {
         assert!(matches!(stopped, Err(PipelineError::Stopped)));
         assert!(sink.len() < bytes.len());
 
-        let shrunk = hash_exactly(&mut &bytes[..10], 20, &AtomicBool::new(false));
+        let shrunk = hash_exactly(
+            Sha256::new(),
+            &mut &bytes[..10],
+            20,
+            &AtomicBool::new(false),
+        );
         assert!(shrunk.is_err());
-        let stopped = hash_exactly(&mut &bytes[..], 20, &AtomicBool::new(true));
+        let stopped = hash_exactly(Sha256::new(), &mut &bytes[..], 20, &AtomicBool::new(true));
         assert!(stopped.is_err());
     }
 
@@ -414,6 +479,7 @@ mod tests {
             let cut = len - 333;
             let mut sink = Vec::new();
             let result = copy_hashing(
+                UploadHash::default(),
                 &mut Trickle {
                     bytes: &bytes[..cut],
                     step: 65_536,
@@ -427,16 +493,17 @@ mod tests {
                 Err(PipelineError::Source { received, .. }) if received == cut as u64
             ));
             assert_eq!(sink, &bytes[..cut]);
-            // Continuing from the cut with the prefix's hash gives the whole file's digest.
-            let prefix = hash_prefix(&mut &sink[..], cut as u64).unwrap_or_default();
-            let rest = copy_hashing_after(
+            // Continuing from the cut with the prefix's hash gives the whole file's digests.
+            let prefix =
+                hash_prefix(UploadHash::default(), &mut &sink[..], cut as u64).unwrap_or_default();
+            let rest = copy_hashing(
                 prefix,
                 &mut &bytes[cut..],
                 &mut sink,
                 (len - cut) as u64,
                 &mut |_| true,
             );
-            assert_eq!(rest.ok(), Some(digest(&bytes)));
+            assert_eq!(rest.ok(), Some(both(&bytes)));
             assert_eq!(sink, bytes);
         }
     }
@@ -453,9 +520,13 @@ mod tests {
             }
         }
         let bytes = pattern(PARALLEL_FROM as usize + 1);
-        let failed = copy_hashing(&mut &bytes[..], &mut Full, bytes.len() as u64, &mut |_| {
-            true
-        });
+        let failed = copy_hashing(
+            Sha256::new(),
+            &mut &bytes[..],
+            &mut Full,
+            bytes.len() as u64,
+            &mut |_| true,
+        );
         assert!(matches!(
             failed,
             Err(PipelineError::Sink { error, .. }) if error.kind() == io::ErrorKind::StorageFull

@@ -254,3 +254,69 @@ fn nonsense_from_a_host_is_an_error_not_a_crash() -> TestResult {
     assert!(matches!(result, Err(Error::Protocol(_))), "{result:?}");
     Ok(())
 }
+
+/// A host that takes one upload whole, then answers `STORED` with the right SHA-256 and the
+/// transfer check `check_of`'s bytes have.
+fn host_storing_as(check_of: &'static [u8]) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    std::thread::spawn(move || -> anyhow::Result<()> {
+        let (stream, _) = listener.accept()?;
+        let mut reader = BufReader::new(&stream);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let size: usize = line.trim_end().rsplit(':').next().unwrap_or("0").parse()?;
+        (&stream).write_all(b"READY\n")?;
+        let mut received = vec![0u8; size];
+        reader.read_exact(&mut received)?;
+        let stored = format!(
+            "STORED:9:{}:{}\n",
+            sha256_hex(&received),
+            lanshare::protocol::TransferCheck::of(check_of)
+        );
+        (&stream).write_all(stored.as_bytes())?;
+        Ok(())
+    });
+    Ok(address)
+}
+
+#[test]
+fn an_upload_the_host_received_differently_is_an_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Large enough to hash on the second thread, as a large file does.
+    let content = data(3 << 20, 7);
+    let path = dir.path().join("sent.bin");
+    std::fs::write(&path, &content)?;
+    let size = content.len() as u64;
+    let request = || lanshare::protocol::UploadRequest {
+        client_id: 1,
+        username: "Ann".into(),
+        filename: "sent.bin".into(),
+        size,
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+
+    let host = host_storing_as(b"other bytes")?;
+    let result =
+        TransferConnection::connect(host)?.upload_file(request(), &path, &mut |_| {}, &never);
+    let Err(error) = result else {
+        panic!("a mismatching transfer check was accepted");
+    };
+    assert!(
+        matches!(error, Error::UploadDamaged { file_id: 9 }),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("transfer check mismatch"),
+        "{error}"
+    );
+
+    // The same exchange with the check of the bytes sent is a success.
+    let content: &'static [u8] = Box::leak(content.into_boxed_slice());
+    let host = host_storing_as(content)?;
+    let stored =
+        TransferConnection::connect(host)?.upload_file(request(), &path, &mut |_| {}, &never)?;
+    assert_eq!(stored.file_id, 9);
+    assert_eq!(stored.sha256.to_string(), sha256_hex(content));
+    Ok(())
+}

@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use lanshare::host::Host;
 use lanshare::protocol::{
-    ClientLine, HostLine, MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, Ticket, UploadRequest,
-    escape, unescape,
+    ClientLine, HostLine, MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, Ticket, TransferCheck,
+    UploadRequest, escape, unescape,
 };
 use proptest::prelude::*;
 
@@ -79,7 +79,13 @@ fn host_line() -> impl Strategy<Value = HostLine> {
         Just(HostLine::Ready),
         plain_text().prop_map(HostLine::Error),
         (any::<String>(), any::<u64>()).prop_map(|(name, size)| HostLine::File { name, size }),
-        (any::<u64>(), digest()).prop_map(|(file_id, sha256)| HostLine::Stored { file_id, sha256 }),
+        (any::<u64>(), digest(), bytes::<16>()).prop_map(|(file_id, sha256, check)| {
+            HostLine::Stored {
+                file_id,
+                sha256,
+                check: TransferCheck(check),
+            }
+        }),
         bytes::<32>().prop_map(|nonce| HostLine::Challenge { nonce }),
         (any::<u64>(), bytes::<16>(), any::<bool>()).prop_map(|(client_id, ticket, operator)| {
             HostLine::Welcome {

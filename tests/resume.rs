@@ -13,7 +13,7 @@ use lanshare::host::{Host, HostConfig};
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{TransferEvent, TransferUpdate, spawn_download, spawn_upload};
 use lanshare::participant::{Credentials, Session, TransferConnection};
-use lanshare::protocol::ResumeKey;
+use lanshare::protocol::{ResumeKey, TransferCheck};
 
 /// Size of the files cut again and again: several MiB, beyond the pipeline's parallel size.
 const SIZE: usize = 6 << 20;
@@ -239,10 +239,14 @@ fn only_the_participant_who_sent_a_cut_upload_can_resume_it() -> TestResult {
     let (mut raw, reply) = raw_resume(host.local_addr(), alice, alice_id, key, SIZE)?;
     assert_eq!(reply, format!("RESUME_FROM:{}", SIZE / 2));
     raw.send(&content[SIZE / 2..])?;
-    let stored = raw.line()?;
-    assert!(
-        stored.ends_with(&format!(":{}", sha256_hex(&content))),
-        "{stored}"
+    // Both digests are the whole file's: the kept half was hashed again for each.
+    assert_eq!(
+        raw.line()?,
+        format!(
+            "STORED:1:{}:{}",
+            sha256_hex(&content),
+            TransferCheck::of(&content)
+        )
     );
     assert_eq!(host.files().len(), 1);
     assert_eq!(host.parked_uploads(), 0);
@@ -267,7 +271,14 @@ fn a_retry_whose_stored_reply_was_lost_is_told_the_file_is_there_not_listed_twic
     // Its retry is told the file is all there, and which it is.
     let (mut raw, reply) = raw_resume(host.local_addr(), alice, alice.client_id, key, SIZE)?;
     assert_eq!(reply, format!("RESUME_FROM:{SIZE}"));
-    assert_eq!(raw.line()?, format!("STORED:{id}:{}", sha256_hex(&content)));
+    assert_eq!(
+        raw.line()?,
+        format!(
+            "STORED:{id}:{}:{}",
+            sha256_hex(&content),
+            TransferCheck::of(&content)
+        )
+    );
     assert_eq!(host.files().len(), 1, "listed once");
 
     // Through the library too: the same file under the same key is not sent again.

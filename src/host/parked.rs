@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{ClientId, FileId, ResumeKey, Sha256Digest};
+use crate::pipeline::UploadDigests;
+use crate::protocol::{ClientId, FileId, ResumeKey};
 use crate::storage::Incoming;
 
 /// How many cut-off uploads one participant may have parked at once; parking another frees
@@ -42,7 +43,7 @@ struct Finished {
     filename: String,
     size: u64,
     file_id: FileId,
-    sha256: Sha256Digest,
+    digests: UploadDigests,
     stored_at: Instant,
 }
 
@@ -151,7 +152,7 @@ impl ParkedUploads {
         (client_id, key): (ClientId, ResumeKey),
         filename: &str,
         size: u64,
-        (file_id, sha256): (FileId, Sha256Digest),
+        (file_id, digests): (FileId, UploadDigests),
     ) {
         let mut finished = lock(&self.finished);
         finished.insert(
@@ -160,7 +161,7 @@ impl ParkedUploads {
                 filename: filename.to_owned(),
                 size,
                 file_id,
-                sha256,
+                digests,
                 stored_at: Instant::now(),
             },
         );
@@ -179,11 +180,11 @@ impl ParkedUploads {
         (client_id, key): (ClientId, ResumeKey),
         filename: &str,
         size: u64,
-    ) -> Option<(FileId, Sha256Digest)> {
+    ) -> Option<(FileId, UploadDigests)> {
         let finished = lock(&self.finished);
         let done = finished.get(&(client_id, key))?;
         (done.filename == filename && done.size == size && done.stored_at.elapsed() < self.kept_for)
-            .then_some((done.file_id, done.sha256))
+            .then_some((done.file_id, done.digests))
     }
 
     /// Frees the upload parked longest ago, to make room for a new one; false if none is.

@@ -16,7 +16,7 @@ use super::pace::Pace;
 use super::registry::{Uploader, offer_lines};
 use super::slots::Slot;
 use crate::net::{self, LineReader, is_timeout};
-use crate::pipeline::PipelineError;
+use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
     ClientId, ClientLine, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, ResumeKey, UploadRequest,
     validate_username,
@@ -200,7 +200,7 @@ pub(super) fn receive_upload(
         return false;
     }
     if let Some(resume) = resume
-        && let Some((file_id, sha256)) =
+        && let Some((file_id, digests)) =
             shared
                 .parked
                 .stored_before(resume, &request.filename, request.size)
@@ -214,7 +214,7 @@ pub(super) fn receive_upload(
         );
         let offset = request.size;
         return reply(reader.stream(), &HostLine::ResumeFrom { offset }).is_ok()
-            && reply(reader.stream(), &HostLine::Stored { file_id, sha256 }).is_ok();
+            && reply(reader.stream(), &stored_line(file_id, digests)).is_ok();
     }
     let Some(_slot) = take_slot(shared, reader.stream()) else {
         return false;
@@ -278,8 +278,8 @@ pub(super) fn receive_upload(
         }
     });
     drop(pace);
-    let sha256 = match received {
-        Ok(sha256) => sha256,
+    let digests = match received {
+        Ok(digests) => digests,
         Err(PipelineError::Source { error, .. }) => {
             let progress = format!("{} of {} bytes", incoming.received(), request.size);
             let fate = if resume.is_some() {
@@ -340,7 +340,7 @@ pub(super) fn receive_upload(
         uploader_id: attribution.client_id,
         owner: attribution.owner,
     };
-    let record = match shared.storage.commit(incoming, file, sha256) {
+    let record = match shared.storage.commit(incoming, file, digests.sha256) {
         Ok(record) => record,
         Err(error) => {
             tracing::error!("Could not store '{shown_name}': {error}; discarded");
@@ -352,7 +352,7 @@ pub(super) fn receive_upload(
     if let Some(resume) = resume {
         shared
             .parked
-            .remember_stored(resume, &record.name, request.size, (record.id, sha256));
+            .remember_stored(resume, &record.name, request.size, (record.id, digests));
     }
     shared.registry.announce_offer(&record);
     tracing::info!(
@@ -361,14 +361,16 @@ pub(super) fn receive_upload(
         shared.registry.session_count()
     );
     // A seed client has closed by now; it never reads this line.
-    reply(
-        reader.stream(),
-        &HostLine::Stored {
-            file_id: record.id,
-            sha256,
-        },
-    )
-    .is_ok()
+    reply(reader.stream(), &stored_line(record.id, digests)).is_ok()
+}
+
+/// The `STORED` line of a stored upload.
+fn stored_line(file_id: u64, digests: UploadDigests) -> HostLine {
+    HostLine::Stored {
+        file_id,
+        sha256: digests.sha256,
+        check: digests.check,
+    }
 }
 
 /// Refuses an upload whose bytes are still arriving: send the reason, then read and discard

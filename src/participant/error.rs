@@ -49,6 +49,15 @@ pub enum Error {
         /// The file's name.
         name: String,
     },
+    /// The host stored other bytes than were sent: its transfer check differs from ours.
+    #[error(
+        "the host's copy (#{file_id}) differs from the file sent (transfer check mismatch); \
+         delete it and send the file again"
+    )]
+    UploadDamaged {
+        /// The id the host stored the damaged copy under.
+        file_id: FileId,
+    },
     /// The transfer was cancelled.
     #[error("cancelled")]
     Cancelled,

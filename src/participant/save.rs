@@ -274,7 +274,7 @@ fn kept_prefix(file: &mut File, size: u64) -> io::Result<(u64, Sha256)> {
         kept = 0;
     }
     file.seek(SeekFrom::Start(0))?;
-    let prefix = hash_prefix(file, kept)?;
+    let prefix = hash_prefix(Sha256::new(), file, kept)?;
     Ok((kept, prefix))
 }
 

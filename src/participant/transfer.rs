@@ -12,11 +12,11 @@ use super::error::connect;
 use super::session::{Credentials, OfferAssembler, read_reply};
 use super::{Error, FileEntry};
 use crate::net::{LineReader, is_timeout, send_file};
-use crate::pipeline::{self, PipelineError};
+use crate::pipeline::{self, CheckHash, PipelineError};
 use sha2::{Digest, Sha256};
 
 use crate::protocol::{
-    ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, UploadRequest,
+    ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, TransferCheck, UploadRequest,
 };
 
 /// Bytes sent per `sendfile` call (and between two progress reports) when uploading a file.
@@ -123,10 +123,16 @@ impl TransferConnection {
         self.begin_upload(request, None)?;
         progress(0);
         let mut stream = self.reader.stream();
-        let copied = pipeline::copy_hashing(source, &mut stream, size, &mut |sent| {
-            progress(sent);
-            !cancel.load(Ordering::Relaxed)
-        });
+        let copied = pipeline::copy_hashing(
+            CheckHash::default(),
+            source,
+            &mut stream,
+            size,
+            &mut |sent| {
+                progress(sent);
+                !cancel.load(Ordering::Relaxed)
+            },
+        );
         let local = match copied {
             Ok(local) => local,
             Err(PipelineError::Sink { error, .. }) => {
@@ -208,8 +214,9 @@ impl TransferConnection {
         progress(offset);
         let stop_hashing = AtomicBool::new(false);
         let (sent, hashed) = std::thread::scope(|scope| {
-            let hashing =
-                scope.spawn(|| pipeline::hash_exactly(&mut for_hashing, size, &stop_hashing));
+            let hashing = scope.spawn(|| {
+                pipeline::hash_exactly(CheckHash::default(), &mut for_hashing, size, &stop_hashing)
+            });
             let sent = self.send_file(&mut file, offset, size, progress, cancel);
             if sent.is_err() {
                 stop_hashing.store(true, Ordering::Relaxed);
@@ -293,15 +300,16 @@ impl TransferConnection {
         Ok(offset)
     }
 
-    /// After the last byte: waits for `STORED` and checks the host's digest against `local`.
-    fn finish_upload(&mut self, local: Sha256Digest) -> Result<Stored, Error> {
+    /// After the last byte: waits for `STORED` and checks the host's transfer check against
+    /// `local`, this side's check of the whole file.
+    fn finish_upload(&mut self, local: TransferCheck) -> Result<Stored, Error> {
         match read_reply(&mut self.reader, COMMIT_TIMEOUT)? {
-            HostLine::Stored { file_id, sha256 } if sha256 == local => {
-                Ok(Stored { file_id, sha256 })
-            }
-            HostLine::Stored { .. } => Err(Error::Corrupt {
-                name: "upload".into(),
-            }),
+            HostLine::Stored {
+                file_id,
+                sha256,
+                check,
+            } if check == local => Ok(Stored { file_id, sha256 }),
+            HostLine::Stored { file_id, .. } => Err(Error::UploadDamaged { file_id }),
             HostLine::Error(reason) => Err(Error::Refused(reason)),
             other => Err(Error::Protocol(other.encode().trim_end().to_owned())),
         }
@@ -360,7 +368,7 @@ impl TransferConnection {
         self.reader
             .set_read_timeout(STALL_TIMEOUT)
             .map_err(Error::lost)?;
-        let copied = pipeline::copy_hashing_after(
+        let copied = pipeline::copy_hashing(
             prefix,
             &mut self.reader,
             sink,

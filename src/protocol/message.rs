@@ -1,8 +1,8 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
 use super::{
-    ClientId, FileId, Passcode, ProtocolError, ResumeKey, Sha256Digest, Ticket, decode_hex,
-    encode_hex, escape, shorten_for_message, unescape,
+    ClientId, FileId, Passcode, ProtocolError, ResumeKey, Sha256Digest, Ticket, TransferCheck,
+    decode_hex, encode_hex, escape, shorten_for_message, unescape,
 };
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
@@ -116,12 +116,14 @@ pub enum HostLine {
         /// Bytes of the upload the host holds already.
         offset: u64,
     },
-    /// `STORED:<file_id>:<sha256>`: the upload is stored and listed.
+    /// `STORED:<file_id>:<sha256>:<check>`: the upload is stored and listed.
     Stored {
         /// The id assigned to the file.
         file_id: FileId,
         /// SHA-256 of the bytes received.
         sha256: Sha256Digest,
+        /// The transfer check of the bytes received.
+        check: TransferCheck,
     },
     /// `CHALLENGE:<nonce>`: sign this to prove the key sent in `JOIN`.
     Challenge {
@@ -496,8 +498,13 @@ impl HostLine {
                 let mut fields = Fields::new("STORED", rest);
                 let file_id = fields.number("file id")?;
                 let sha256 = Sha256Digest(fields.hex("sha256")?);
+                let check = TransferCheck(fields.hex("check")?);
                 fields.finish()?;
-                Ok(Self::Stored { file_id, sha256 })
+                Ok(Self::Stored {
+                    file_id,
+                    sha256,
+                    check,
+                })
             }
             b"CHALLENGE" => {
                 let mut fields = Fields::new("CHALLENGE", rest);
@@ -589,7 +596,11 @@ impl HostLine {
             Self::Error(message) => format!("ERROR:{}\n", plain_text(message)),
             Self::File { name, size } => format!("FILE:{}:{size}\n", escape(name)),
             Self::ResumeFrom { offset } => format!("RESUME_FROM:{offset}\n"),
-            Self::Stored { file_id, sha256 } => format!("STORED:{file_id}:{sha256}\n"),
+            Self::Stored {
+                file_id,
+                sha256,
+                check,
+            } => format!("STORED:{file_id}:{sha256}:{check}\n"),
             Self::Challenge { nonce } => format!("CHALLENGE:{}\n", encode_hex(nonce)),
             Self::Welcome {
                 client_id,

@@ -184,6 +184,7 @@ fn every_host_line_round_trips() {
         HostLine::Stored {
             file_id: 3,
             sha256: Sha256Digest([1; 32]),
+            check: TransferCheck([9; 16]),
         },
         HostLine::Challenge { nonce: [2; 32] },
         HostLine::Welcome {
@@ -284,4 +285,32 @@ fn bad_resume_lines_are_refused() {
         ClientLine::parse(short.as_bytes()),
         Err(ProtocolError::InvalidUpload)
     );
+}
+
+#[test]
+fn stored_carries_the_sha256_and_the_transfer_check() {
+    let sha256 = "ab".repeat(32);
+    let check = TransferCheck::of(b"hello");
+    let line = format!("STORED:7:{sha256}:{check}");
+    // XXH3-128 in its canonical (big-endian) form, as other implementations print it.
+    assert_eq!(
+        TransferCheck::of(b"0123456789").to_string(),
+        "e353667619ec664b49655fc9692165fb"
+    );
+    assert_eq!(
+        HostLine::parse(line.as_bytes()),
+        Ok(HostLine::Stored {
+            file_id: 7,
+            sha256: Sha256Digest([0xab; 32]),
+            check,
+        })
+    );
+    // Without the check the line is incomplete; a short or non-hex check is refused.
+    for bad in [
+        format!("STORED:7:{sha256}"),
+        format!("STORED:7:{sha256}:abc"),
+        format!("STORED:7:{sha256}:{}", "zz".repeat(16)),
+    ] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
 }

@@ -20,11 +20,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::budget::{Budget, Reservation};
 use super::{FileRecord, StorageError};
-use crate::pipeline::{PipelineError, copy_hashing_after, hash_prefix};
+use crate::pipeline::{PipelineError, UploadDigests, UploadHash, copy_hashing, hash_prefix};
 use crate::protocol::{FileId, Sha256Digest, decode_hex, encode_hex};
 use crate::writeback::WritebackFile;
 
@@ -340,13 +339,13 @@ impl DiskIncoming {
         kept: u64,
         size: u64,
         progress: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<Sha256Digest, PipelineError> {
+    ) -> Result<UploadDigests, PipelineError> {
         let prefix = self
             .hash_kept(kept)
             .map_err(|error| PipelineError::Sink { error, received: 0 })?;
         let promise = &mut self.promise;
         let mut counted = 0;
-        copy_hashing_after(
+        copy_hashing(
             prefix,
             source,
             &mut self.file,
@@ -363,7 +362,7 @@ impl DiskIncoming {
 impl DiskIncoming {
     /// Hashes the first `kept` bytes written, and makes sure the file ends right after them
     /// (where the next write goes).
-    fn hash_kept(&mut self, kept: u64) -> io::Result<Sha256> {
+    fn hash_kept(&mut self, kept: u64) -> io::Result<UploadHash> {
         let path = self
             .path
             .as_ref()
@@ -371,9 +370,9 @@ impl DiskIncoming {
         self.file.set_len(kept)?;
         self.file.seek(SeekFrom::Start(kept))?;
         if kept == 0 {
-            return Ok(Sha256::new());
+            return Ok(UploadHash::default());
         }
-        hash_prefix(&mut File::open(path)?, kept)
+        hash_prefix(UploadHash::default(), &mut File::open(path)?, kept)
     }
 }
 

@@ -5,10 +5,7 @@ use std::sync::Arc;
 
 use super::StorageError;
 use super::budget::{Budget, Reservation};
-use sha2::{Digest, Sha256};
-
-use crate::pipeline::{PipelineError, fill_hashing_after};
-use crate::protocol::Sha256Digest;
+use crate::pipeline::{PipelineError, StreamHash, UploadDigests, UploadHash, fill_hashing};
 
 /// The memory backend.
 pub(super) struct MemoryStore {
@@ -50,19 +47,20 @@ pub(super) struct MemoryIncoming {
 
 impl MemoryIncoming {
     /// Receives the file after its first `kept` bytes from `source` straight into its buffer,
-    /// hashing it on the way; returns the whole file's digest.
+    /// hashing it on the way; returns the whole file's digests.
     pub(super) fn receive(
         &mut self,
         source: &mut dyn Read,
         kept: u64,
         progress: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<Sha256Digest, PipelineError> {
+    ) -> Result<UploadDigests, PipelineError> {
         let kept = usize::try_from(kept)
             .unwrap_or(usize::MAX)
             .min(self.data.len());
         let (before, rest) = self.data.split_at_mut(kept);
-        let prefix = Sha256::new_with_prefix(&*before);
-        fill_hashing_after(prefix, source, rest, progress)
+        let mut prefix = UploadHash::default();
+        prefix.update(before);
+        fill_hashing(prefix, source, rest, progress)
     }
 
     pub(super) fn finish(self) -> MemoryBlob {

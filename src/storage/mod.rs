@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
-use crate::pipeline::PipelineError;
+use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{ClientId, FileId, Sha256Digest};
 pub use memory::MemoryBlob;
 
@@ -175,16 +175,16 @@ impl Incoming {
     }
 
     /// Receives the rest of the announced bytes from `source` (all of them, unless an earlier
-    /// call was cut short) and stores them, computing their SHA-256 on a second thread (see
-    /// [`crate::pipeline`]). Returns the digest of the whole file: the bytes kept from before
-    /// are hashed again first. `progress` is told the bytes received by this call so far and
+    /// call was cut short) and stores them, computing their SHA-256 and transfer check on a
+    /// second thread (see [`crate::pipeline`]). Returns the digests of the whole file: the
+    /// bytes kept from before are hashed again first. `progress` is told the bytes received by this call so far and
     /// returns false to stop. If `source` fails or ends early, the bytes it delivered are kept
     /// and counted in [`Incoming::received`].
     pub fn receive(
         &mut self,
         source: &mut dyn Read,
         progress: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<Sha256Digest, PipelineError> {
+    ) -> Result<UploadDigests, PipelineError> {
         if self.received == self.expected && self.expected > 0 {
             return Err(PipelineError::Sink {
                 error: io::Error::other("this upload was received already"),
