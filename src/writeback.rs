@@ -3,22 +3,34 @@
 //! A stored upload or a finished download is synced before it counts (see ARCHITECTURE.md).
 //! Syncing a gigabyte only at the end waits for the whole gigabyte to reach the disk at that
 //! moment. A [`WritebackFile`] asks for write-back on a background thread every
-//! [`SYNC_EVERY`] bytes while writing goes on, so the final sync finds little left to do.
+//! so many bytes ([`sync_interval`]) while writing goes on, so the final sync finds little left
+//! to do.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::thread::JoinHandle;
 
-/// Bytes written between two requests for a background sync. Small, so that even a 10 MiB
-/// file is mostly on disk when its final sync comes: a 10 MiB download took 15 ms instead of
-/// 21 ms with this at 1 MiB rather than 32 MiB. Requests made while a sync runs fold into one,
-/// so a fast writer does not queue up syncs.
-pub const SYNC_EVERY: u64 = 1024 * 1024;
+/// The fewest bytes written between two requests for a background sync. Small, so that even a
+/// 10 MiB file is mostly on disk when its final sync comes: a 10 MiB download took 15 ms
+/// instead of 21 ms with syncs every 1 MiB rather than every 32 MiB.
+pub const SYNC_EVERY_MIN: u64 = 1024 * 1024;
+/// The most bytes written between two requests for a background sync.
+pub const SYNC_EVERY_MAX: u64 = 32 * 1024 * 1024;
+
+/// Bytes to write before the next background sync once `written` are: a sixteenth of them,
+/// within [`SYNC_EVERY_MIN`] and [`SYNC_EVERY_MAX`]. So the final sync has at most about a
+/// sixteenth of the file left, and a large file is not synced thousands of times (syncing a
+/// 1 GiB download every 1 MiB took 7% of the downloader's CPU time, against 4% every 32 MiB).
+/// Requests made while a sync runs fold into one, so a fast writer does not queue them up.
+pub fn sync_interval(written: u64) -> u64 {
+    (written / 16).clamp(SYNC_EVERY_MIN, SYNC_EVERY_MAX)
+}
 
 /// A file being written, with write-back running behind the writes.
 pub struct WritebackFile {
     file: File,
     unsynced: u64,
+    written: u64,
     syncer: Option<Syncer>,
 }
 
@@ -60,6 +72,7 @@ impl WritebackFile {
         Self {
             file,
             unsynced: 0,
+            written: 0,
             syncer: None,
         }
     }
@@ -97,7 +110,8 @@ impl Write for WritebackFile {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         let written = self.file.write(bytes)?;
         self.unsynced += written as u64;
-        if self.unsynced >= SYNC_EVERY {
+        self.written += written as u64;
+        if self.unsynced >= sync_interval(self.written) {
             self.unsynced = 0;
             self.request_sync();
         }
@@ -119,15 +133,23 @@ mod tests {
         let path = dir.path().join("data");
         let mut file = WritebackFile::new(File::create(&path)?);
         let block = vec![5u8; 1 << 20];
-        for _ in 0..(SYNC_EVERY / (1 << 20)) * 2 + 3 {
+        for _ in 0..(SYNC_EVERY_MIN / (1 << 20)) * 2 + 3 {
             file.write_all(&block)?;
         }
         assert!(file.syncer.is_some(), "a background sync was started");
         file.sync()?;
         assert_eq!(
             std::fs::metadata(&path)?.len(),
-            (SYNC_EVERY * 2) + (3 << 20)
+            (SYNC_EVERY_MIN * 2) + (3 << 20)
         );
         Ok(())
+    }
+
+    #[test]
+    fn the_interval_grows_with_the_file_within_its_bounds() {
+        assert_eq!(sync_interval(0), SYNC_EVERY_MIN);
+        assert_eq!(sync_interval(10 << 20), SYNC_EVERY_MIN);
+        assert_eq!(sync_interval(64 << 20), 4 << 20);
+        assert_eq!(sync_interval(1 << 30), SYNC_EVERY_MAX);
     }
 }
