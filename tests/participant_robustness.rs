@@ -192,7 +192,8 @@ fn cancelling_a_worker_download_reports_cancelled_and_keeps_nothing() -> TestRes
 #[test]
 fn ctrl_c_during_many_downloads_removes_every_part_file() -> TestResult {
     let (_dir, cli, out) = cli_against(Behaviour::Stall)?;
-    // Six downloads run in four lanes at once: four `.part` files exist together.
+    // Six small downloads run in six lanes at once (small files get up to 16): six `.part`
+    // files exist together.
     let mut args = vec!["get", "-o"];
     let out_text = out.to_string_lossy().into_owned();
     args.push(&out_text);
@@ -202,7 +203,7 @@ fn ctrl_c_during_many_downloads_removes_every_part_file() -> TestResult {
         .stderr(std::process::Stdio::piped())
         .spawn()?;
     assert!(wait_until(Duration::from_secs(10), || {
-        std::fs::read_dir(&out).map_or(0, Iterator::count) == 4
+        std::fs::read_dir(&out).map_or(0, Iterator::count) == 6
     }));
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
