@@ -154,9 +154,8 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         )
     })?;
     let mut failures = 0;
-    for (index, item) in items.iter().enumerate() {
+    for ((index, item), &size) in items.iter().enumerate().zip(&sizes) {
         let path = &item.path;
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         match follow_in_lanes(&lanes, index, &item.name, size) {
             TransferUpdate::Uploaded(stored) => println!(
                 "Shared '{}' ({}) as #{}",

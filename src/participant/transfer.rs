@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+
 use super::error::connect;
 use super::session::{Credentials, OfferAssembler, read_reply};
 use super::{Error, FileEntry};
 use crate::net::{LineReader, is_timeout, send_file};
 use crate::pipeline::{self, CheckHash, PipelineError};
-use sha2::{Digest, Sha256};
-
 use crate::protocol::{
     ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, TransferCheck, UploadRequest,
 };
@@ -195,8 +195,8 @@ impl TransferConnection {
     }
 
     /// Sends `UPLOAD` (or `UPLOAD_RESUME` with `key`), then the file from where the host asks
-    /// for it, while a second thread hashes the whole file from its own handle; then checks
-    /// the host's digest.
+    /// for it, while a second thread computes the whole file's transfer check from its own
+    /// handle; then compares it with the host's.
     fn send_file_upload(
         &mut self,
         request: UploadRequest,
@@ -338,8 +338,9 @@ impl TransferConnection {
     /// Downloads file `file_id` from byte `offset` on into `sink`, continuing a download whose
     /// first `offset` bytes the caller has already and `prefix` has hashed: the result's size
     /// and SHA-256 are the whole file's, and `progress` is told the bytes held so far, the
-    /// first `offset` included (`offset` itself first, once the host has answered). With an interrupted connection, `sink` has received every
-    /// byte that arrived (so the next attempt can continue after them).
+    /// first `offset` included (`offset` itself first, once the host has answered). With an
+    /// interrupted connection, `sink` has received every byte that arrived (so the next attempt
+    /// can continue after them).
     pub fn download_from(
         &mut self,
         file_id: FileId,

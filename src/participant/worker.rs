@@ -385,8 +385,9 @@ fn only_handle(mut handles: Vec<TransferHandle>) -> Result<TransferHandle, Error
 }
 
 /// Uploads files one after another on one new thread, over one connection (one `AUTH`), as
-/// [`spawn_upload`] does for one (with a host's `passcode`, if it has one). Every file is checked before any is sent: a missing,
-/// unreadable or folder path is an error and nothing starts. Returns a handle per file, in
+/// [`spawn_upload`] does for one (with a host's `passcode`, if it has one). Every file is
+/// checked before any is sent: a missing, unreadable or folder path is an error and nothing
+/// starts. Returns a handle per file, in
 /// order; each file reports its own events.
 pub fn spawn_uploads(
     host: SocketAddr,

@@ -409,20 +409,10 @@ impl ClientLine {
     /// The line as sent on the wire, `\n` included.
     pub fn encode(&self) -> String {
         match self {
-            Self::Upload(upload) => format!(
-                "UPLOAD:{}:{}:{}:{}\n",
-                upload.client_id,
-                escape(&upload.username),
-                escape(&upload.filename),
-                upload.size
-            ),
-            Self::UploadResume { key, request } => format!(
-                "UPLOAD_RESUME:{key}:{}:{}:{}:{}\n",
-                request.client_id,
-                escape(&request.username),
-                escape(&request.filename),
-                request.size
-            ),
+            Self::Upload(upload) => format!("UPLOAD:{}\n", upload.encode_fields()),
+            Self::UploadResume { key, request } => {
+                format!("UPLOAD_RESUME:{key}:{}\n", request.encode_fields())
+            }
             Self::Download { file_id, offset: 0 } => format!("DOWNLOAD:{file_id}\n"),
             Self::Download { file_id, offset } => format!("DOWNLOAD:{file_id}:{offset}\n"),
             Self::Ready => "READY\n".to_owned(),
@@ -442,6 +432,20 @@ impl ClientLine {
             Self::Ping => "PING\n".to_owned(),
             Self::Pass { passcode } => format!("PASS:{}\n", escape(passcode.as_str())),
         }
+    }
+}
+
+impl UploadRequest {
+    /// `<client_id>:<username>:<filename>:<filesize>`, names escaped: what follows `UPLOAD:`
+    /// (or `UPLOAD_RESUME`'s key); [`parse_upload`] reads it back.
+    fn encode_fields(&self) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            self.client_id,
+            escape(&self.username),
+            escape(&self.filename),
+            self.size
+        )
     }
 }
 

@@ -357,9 +357,7 @@ impl DiskIncoming {
             },
         )
     }
-}
 
-impl DiskIncoming {
     /// Hashes the first `kept` bytes written, and makes sure the file ends right after them
     /// (where the next write goes).
     fn hash_kept(&mut self, kept: u64) -> io::Result<UploadHash> {

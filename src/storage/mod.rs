@@ -177,9 +177,9 @@ impl Incoming {
     /// Receives the rest of the announced bytes from `source` (all of them, unless an earlier
     /// call was cut short) and stores them, computing their SHA-256 and transfer check on a
     /// second thread (see [`crate::pipeline`]). Returns the digests of the whole file: the
-    /// bytes kept from before are hashed again first. `progress` is told the bytes received by this call so far and
-    /// returns false to stop. If `source` fails or ends early, the bytes it delivered are kept
-    /// and counted in [`Incoming::received`].
+    /// bytes kept from before are hashed again first. `progress` is told the bytes received by
+    /// this call so far and returns false to stop. If `source` fails or ends early, the bytes
+    /// it delivered are kept and counted in [`Incoming::received`].
     pub fn receive(
         &mut self,
         source: &mut dyn Read,
