@@ -12,7 +12,9 @@ use std::time::Duration;
 use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
-use lanshare::protocol::{ClientLine, HostLine, ResumeKey, UploadRequest, escape, unescape};
+use lanshare::protocol::{
+    ClientLine, HostLine, Passcode, ResumeKey, UploadRequest, escape, unescape,
+};
 use lanshare::storage::StorageConfig;
 
 /// Checks that an encoded line is exactly one line.
@@ -83,7 +85,7 @@ fn fuzz_host(with_passcode: bool) -> Host {
         storage: StorageConfig::Memory { limit: 4 << 20 },
         max_file_size: 1 << 20,
         workers: 2,
-        passcode: with_passcode.then(|| "fuzz".to_owned()),
+        passcode: with_passcode.then(|| Passcode::new("fuzz").ok()).flatten(),
         timeouts: Timeouts {
             command: Duration::from_millis(500),
             idle: Duration::from_millis(500),
@@ -124,7 +126,7 @@ pub fn host_connection(bytes: &[u8]) {
         Duration::from_secs(5),
     );
     let listed = TransferConnection::connect(address).and_then(|mut connection| {
-        if let Ok(passcode) = lanshare::protocol::Passcode::new("fuzz") {
+        if let Ok(passcode) = Passcode::new("fuzz") {
             connection.send_passcode(&passcode)?;
         }
         connection.list()

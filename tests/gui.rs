@@ -474,7 +474,9 @@ fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResul
 #[test]
 fn a_host_with_a_passcode_turns_away_a_window_without_it_and_lets_it_in_with_it() -> TestResult {
     let host = start(lanshare::host::HostConfig {
-        passcode: Some("open sesame".into()),
+        passcode: Some(
+            lanshare::protocol::Passcode::new("open sesame").map_err(anyhow::Error::msg)?,
+        ),
         ..config()
     })?;
     let dir = tempfile::tempdir()?;

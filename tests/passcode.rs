@@ -21,7 +21,7 @@ fn passcode(text: &str) -> anyhow::Result<Passcode> {
 
 fn guarded_host() -> anyhow::Result<Host> {
     start(HostConfig {
-        passcode: Some(SECRET.to_owned()),
+        passcode: Some(passcode(SECRET)?),
         ..impatient_config()
     })
 }

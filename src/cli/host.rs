@@ -106,10 +106,12 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     if args.max_per_address == 0 {
         anyhow::bail!("--max-per-address must be at least 1");
     }
-    if let Some(passcode) = &args.passcode {
-        Passcode::new(passcode.as_str())
-            .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?;
-    }
+    let passcode = args
+        .passcode
+        .as_deref()
+        .map(Passcode::new)
+        .transpose()
+        .map_err(|reason| anyhow::anyhow!("--passcode: {reason}"))?;
     let operator = match Identity::load_or_create(&config_dir()) {
         Ok(identity) => Some(identity.public_key()),
         Err(error) => {
@@ -132,7 +134,7 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         max_file_size: args.max_file_size,
         workers: args.workers,
         max_connections_per_address: args.max_per_address,
-        passcode: args.passcode.clone(),
+        passcode,
         operator,
         announce: announce.clone(),
         ..HostConfig::default()

@@ -62,7 +62,7 @@ impl Hosting {
         let host = Host::start(HostConfig {
             bind,
             announce,
-            passcode: passcode.as_ref().map(|p| p.as_str().to_owned()),
+            passcode: passcode.clone(),
             operator: Some(identity.public_key()),
             ..HostConfig::default()
         })?;

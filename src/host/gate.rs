@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::address_key;
+use super::admission::address_key;
+use crate::protocol::Passcode;
 
 /// Each wrong passcode in a row doubles the wait, up to this many times the first one.
 const MAX_BACKOFF_FACTOR: u32 = 64;
@@ -55,9 +56,9 @@ fn digest(passcode: &str) -> [u8; 32] {
 
 impl Gate {
     /// A gate for `passcode` (none: the host is open to everyone on the network).
-    pub(super) fn new(passcode: Option<&str>, first_wait: Duration) -> Self {
+    pub(super) fn new(passcode: Option<&Passcode>, first_wait: Duration) -> Self {
         Self {
-            digest: passcode.map(digest),
+            digest: passcode.map(|passcode| digest(passcode.as_str())),
             first_wait,
             strikes: Mutex::new(HashMap::new()),
         }
@@ -142,9 +143,10 @@ mod tests {
     }
 
     #[test]
-    fn wrong_guesses_wait_longer_each_time_per_address() {
+    fn wrong_guesses_wait_longer_each_time_per_address() -> anyhow::Result<()> {
         let wait = Duration::from_millis(40);
-        let gate = Gate::new(Some("open sesame"), wait);
+        let passcode = Passcode::new("open sesame").map_err(anyhow::Error::msg)?;
+        let gate = Gate::new(Some(&passcode), wait);
         assert!(!gate.is_open());
         assert_eq!(gate.check(HOME, "open sesame"), Ok(()));
         assert_eq!(gate.check(HOME, "guess"), Err(Refused::Wrong));
@@ -169,6 +171,7 @@ mod tests {
         assert_eq!(gate.check(HOME, "nope"), Err(Refused::Wrong));
         std::thread::sleep(wait);
         assert_eq!(gate.check(HOME, "open sesame"), Ok(()));
+        Ok(())
     }
 
     #[test]

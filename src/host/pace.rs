@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::Counters;
 use super::activity::{Direction, Tracker};
+use super::state::Counters;
 use crate::units::format_rate;
 
 /// A transfer that fell below the minimum pace.

@@ -223,7 +223,7 @@ impl ParkedUploads {
         for parked in &expired {
             tracing::info!(
                 "Discarded the cut-off upload of '{}' ({} of {} bytes): not resumed within {:?}",
-                super::connection::printable(&parked.filename),
+                super::wire::printable(&parked.filename),
                 parked.incoming.received(),
                 parked.incoming.expected(),
                 self.kept_for

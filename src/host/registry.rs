@@ -163,15 +163,7 @@ impl Registry {
             return Err(JoinError::NameTaken(join.username));
         }
         let ticket = Ticket(crate::random::random_bytes().map_err(JoinError::Random)?);
-        let client_id = match state.client_ids.get(&join.key) {
-            Some(id) => *id,
-            None => {
-                let id = state.next_client_id;
-                state.next_client_id += 1;
-                state.client_ids.insert(join.key, id);
-                id
-            }
-        };
+        let client_id = Self::client_id_locked(&mut state, join.key);
         let role = if self.is_operator(&join.key) {
             Role::Operator
         } else {
@@ -197,38 +189,12 @@ impl Registry {
                 stream: join.stream,
             },
         );
-
-        let mut snapshot = HostLine::Welcome {
+        let welcome = HostLine::Welcome {
             client_id,
             ticket,
             role,
-        }
-        .encode();
-        let mut peers: Vec<(ClientId, &str)> = state
-            .sessions
-            .values()
-            .map(|s| (s.client_id, s.username.as_str()))
-            .collect();
-        peers.sort_by_key(|(id, _)| *id);
-        peers.dedup_by_key(|(id, _)| *id);
-        for (peer_id, name) in peers {
-            let name = if peer_id == client_id {
-                join.username.as_str()
-            } else {
-                name
-            };
-            snapshot.push_str(
-                &HostLine::PeerJoined {
-                    client_id: peer_id,
-                    username: name.to_owned(),
-                }
-                .encode(),
-            );
-        }
-        for record in storage.list() {
-            snapshot.push_str(&offer_lines(&record));
-        }
-        snapshot.push_str(&HostLine::End.encode());
+        };
+        let snapshot = Self::snapshot_locked(&state, welcome, client_id, &join.username, storage);
         // The queue is new and empty, so this cannot fail for lack of room.
         let _ = sender.try_send(Arc::from(snapshot));
 
@@ -246,6 +212,51 @@ impl Registry {
             role,
             outbox: receiver,
         })
+    }
+
+    /// The participant's client id: the one its key had before, or a new one.
+    fn client_id_locked(state: &mut State, key: [u8; 32]) -> ClientId {
+        if let Some(id) = state.client_ids.get(&key) {
+            return *id;
+        }
+        let id = state.next_client_id;
+        state.next_client_id += 1;
+        state.client_ids.insert(key, id);
+        id
+    }
+
+    /// What a joining session is sent first: `WELCOME`, everyone online (itself under its new
+    /// name), every file, `END`.
+    fn snapshot_locked(
+        state: &State,
+        welcome: HostLine,
+        client_id: ClientId,
+        username: &str,
+        storage: &Storage,
+    ) -> String {
+        let mut snapshot = welcome.encode();
+        let mut peers: Vec<(ClientId, &str)> = state
+            .sessions
+            .values()
+            .map(|s| (s.client_id, s.username.as_str()))
+            .collect();
+        peers.sort_by_key(|(id, _)| *id);
+        peers.dedup_by_key(|(id, _)| *id);
+        for (peer_id, name) in peers {
+            let name = if peer_id == client_id { username } else { name };
+            snapshot.push_str(
+                &HostLine::PeerJoined {
+                    client_id: peer_id,
+                    username: name.to_owned(),
+                }
+                .encode(),
+            );
+        }
+        for record in storage.list() {
+            snapshot.push_str(&offer_lines(&record));
+        }
+        snapshot.push_str(&HostLine::End.encode());
+        snapshot
     }
 
     /// Removes a session; tells the others when its participant has no session left.

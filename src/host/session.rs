@@ -5,15 +5,14 @@
 //! else. Neither holds a transfer slot.
 
 use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
-use super::Shared;
-use super::connection::{printable, read_command, refuse, reply};
 use super::registry::{Join, Joined};
+use super::state::Shared;
+use super::wire::{Connection, Silence, printable};
 use crate::identity::verify_challenge;
-use crate::net::LineReader;
-use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, validate_username};
+use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, Role, validate_username};
 use crate::storage::RemoveError;
 
 /// Stack size of session writer threads: they hold little.
@@ -27,90 +26,20 @@ pub(super) struct JoinRequest {
 }
 
 /// Runs a control session on the connection's thread until the participant leaves.
-pub(super) fn run(
-    shared: &Arc<Shared>,
-    mut reader: LineReader,
-    peer: SocketAddr,
-    request: JoinRequest,
-) {
-    let stream = reader.stream();
-    if request.version != PROTOCOL_VERSION {
-        refuse(
-            stream,
-            &format!(
-                "Unsupported protocol version {} (this host speaks {PROTOCOL_VERSION})",
-                request.version
-            ),
-        );
+pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: JoinRequest) {
+    if !handshake(shared, &mut connection, &request) {
         return;
     }
-    if let Err(reason) = validate_username(&request.username) {
-        refuse(stream, &reason);
+    let Some(joined) = register(shared, &connection, &request) else {
         return;
-    }
-    let Ok(nonce) = crate::random::random_bytes::<32>() else {
-        refuse(stream, "Host could not create a challenge");
-        return;
-    };
-    if reply(stream, &HostLine::Challenge { nonce }).is_err() {
-        return;
-    }
-    match read_command(&mut reader, shared.config.timeouts.command, true) {
-        Some(ClientLine::Proof { signature }) => {
-            if !verify_challenge(&request.public_key, &nonce, &signature) {
-                refuse(reader.stream(), "Identity proof failed");
-                return;
-            }
-        }
-        Some(_) => {
-            refuse(reader.stream(), "Expected PROOF after CHALLENGE");
-            return;
-        }
-        None => return,
-    }
-    let Ok(registry_stream) = reader.stream().try_clone() else {
-        return;
-    };
-    let joined = shared.registry.join(
-        Join {
-            username: request.username.clone(),
-            key: request.public_key,
-            stream: registry_stream,
-        },
-        &shared.storage,
-    );
-    let joined = match joined {
-        Ok(joined) => joined,
-        Err(error) => {
-            refuse(reader.stream(), &error.to_string());
-            return;
-        }
     };
     let name = printable(&request.username);
-    tracing::info!(
-        "{name} joined as client {} from {peer}{}",
-        joined.client_id,
-        if joined.role == crate::protocol::Role::Operator {
-            " (host operator)"
-        } else {
-            ""
-        }
-    );
     let Joined {
         session_id, outbox, ..
     } = joined;
-    if let Ok(writer_stream) = reader.stream().try_clone() {
-        let stall = shared.config.timeouts.stall;
-        let spawned = std::thread::Builder::new()
-            .name("lanshare-session-writer".into())
-            .stack_size(SESSION_STACK)
-            .spawn(move || write_outbox(&writer_stream, &outbox, stall));
-        if spawned.is_err() {
-            let _ = reader.stream().shutdown(Shutdown::Both);
-        }
-    }
-
-    while let Some(command) = read_command(&mut reader, shared.config.timeouts.session, false) {
+    start_writer(shared, &connection, outbox);
+    let timeout = shared.config.timeouts.session;
+    while let Some(command) = connection.read_command(timeout, Silence::Close) {
         match command {
             ClientLine::Ping => {
                 shared
@@ -129,6 +58,89 @@ pub(super) fn run(
     }
     shared.registry.leave(session_id);
     tracing::info!("{name} left");
+}
+
+/// Checks the version and name, sends `CHALLENGE` and verifies the `PROOF`. On failure the
+/// client has been told why; returns false.
+fn handshake(shared: &Shared, connection: &mut Connection, request: &JoinRequest) -> bool {
+    if request.version != PROTOCOL_VERSION {
+        connection.refuse(format_args!(
+            "Unsupported protocol version {} (this host speaks {PROTOCOL_VERSION})",
+            request.version
+        ));
+        return false;
+    }
+    if let Err(reason) = validate_username(&request.username) {
+        connection.refuse(reason);
+        return false;
+    }
+    let Ok(nonce) = crate::random::random_bytes::<32>() else {
+        connection.refuse("Host could not create a challenge");
+        return false;
+    };
+    if connection.reply(&HostLine::Challenge { nonce }).is_err() {
+        return false;
+    }
+    match connection.read_command(shared.config.timeouts.command, Silence::Report) {
+        Some(ClientLine::Proof { signature }) => {
+            let proven = verify_challenge(&request.public_key, &nonce, &signature);
+            if !proven {
+                connection.refuse("Identity proof failed");
+            }
+            proven
+        }
+        Some(_) => {
+            connection.refuse("Expected PROOF after CHALLENGE");
+            false
+        }
+        None => false,
+    }
+}
+
+/// Registers the proven participant's session, or tells it why not.
+fn register(shared: &Shared, connection: &Connection, request: &JoinRequest) -> Option<Joined> {
+    let stream = connection.try_clone_stream().ok()?;
+    let join = Join {
+        username: request.username.clone(),
+        key: request.public_key,
+        stream,
+    };
+    match shared.registry.join(join, &shared.storage) {
+        Ok(joined) => {
+            tracing::info!(
+                "{} joined as client {} from {}{}",
+                printable(&request.username),
+                joined.client_id,
+                connection.peer(),
+                if joined.role == Role::Operator {
+                    " (host operator)"
+                } else {
+                    ""
+                }
+            );
+            Some(joined)
+        }
+        Err(error) => {
+            connection.refuse(error);
+            None
+        }
+    }
+}
+
+/// Starts the thread that writes what the registry queues for this session. Without it the
+/// session cannot be told anything, so it is closed.
+fn start_writer(shared: &Shared, connection: &Connection, outbox: flume::Receiver<Arc<str>>) {
+    let Ok(stream) = connection.try_clone_stream() else {
+        return;
+    };
+    let stall = shared.config.timeouts.stall;
+    let spawned = std::thread::Builder::new()
+        .name("lanshare-session-writer".into())
+        .stack_size(SESSION_STACK)
+        .spawn(move || write_outbox(&stream, &outbox, stall));
+    if spawned.is_err() {
+        let _ = connection.stream().shutdown(Shutdown::Both);
+    }
 }
 
 /// Sends queued lines until the session ends, then closes the socket.

@@ -54,7 +54,7 @@ pub fn disk_config(dir: &Path) -> HostConfig {
 
 /// Starts a host.
 pub fn start(config: HostConfig) -> anyhow::Result<Host> {
-    Host::start(config)
+    Ok(Host::start(config)?)
 }
 
 /// Deterministic pseudo-random bytes (xorshift), different for each seed.

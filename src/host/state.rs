@@ -1,0 +1,66 @@
+//! The state every thread of a host shares.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use super::activity::Activity;
+use super::admission::Admission;
+use super::config::HostConfig;
+use super::gate::Gate;
+use super::parked::ParkedUploads;
+use super::registry::Registry;
+use super::slots::TransferSlots;
+use crate::storage::Storage;
+
+/// Running totals the host's threads update.
+#[derive(Default)]
+pub(super) struct Counters {
+    /// Uploads whose bytes are arriving now.
+    pub uploads: AtomicUsize,
+    /// Downloads whose bytes are being sent now.
+    pub downloads: AtomicUsize,
+    /// File bytes received since the host started.
+    pub bytes_received: AtomicU64,
+    /// File bytes sent since the host started.
+    pub bytes_sent: AtomicU64,
+    /// Connections and transfers refused for want of room since the host started.
+    pub refused: AtomicU64,
+}
+
+impl Counters {
+    /// Counts one refusal for want of room.
+    pub(super) fn count_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// State shared by the host's threads.
+pub(super) struct Shared {
+    /// What the host was started with.
+    pub config: HostConfig,
+    /// The files.
+    pub storage: Storage,
+    /// Sessions, client ids, tickets, and the broadcast.
+    pub registry: Registry,
+    /// Transfers moving bytes at once.
+    pub slots: TransferSlots,
+    /// The passcode check.
+    pub gate: Gate,
+    /// Running totals.
+    pub counters: Counters,
+    /// Set once shutdown begins.
+    pub stopping: AtomicBool,
+    /// Open connections, counted against the caps.
+    pub admission: Arc<Admission>,
+    /// Transfers being served now, for the Host screen.
+    pub activity: Activity,
+    /// Cut-off resumable uploads kept for their senders.
+    pub parked: ParkedUploads,
+}
+
+impl Shared {
+    /// True once the host is shutting down.
+    pub(super) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}

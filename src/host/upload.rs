@@ -1,0 +1,428 @@
+//! The seed's `UPLOAD`, and lanshare's resumable `UPLOAD_RESUME`.
+//!
+//! An upload goes through four steps: check the request (names, size, whose it is), reserve
+//! room and a transfer slot, receive the bytes while they are hashed, then commit the file and
+//! announce it. A connection may carry several commands one after another
+//! ([`super::connection`] reads them); a seed client sends one and closes.
+
+use std::io;
+
+use super::activity::Direction;
+use super::registry::Uploader;
+use super::state::Shared;
+use super::transfer::{start_pace, take_slot};
+use super::wire::{Connection, printable};
+use crate::net::is_timeout;
+use crate::pipeline::{PipelineError, UploadDigests};
+use crate::protocol::{
+    ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, ResumeKey, UploadRequest,
+    validate_username,
+};
+use crate::storage::{Incoming, NewFile, StorageError};
+use crate::units::format_size;
+
+/// Who an upload will be listed under, and who may delete it.
+struct Attribution {
+    name: String,
+    client_id: u64,
+    owner: Option<[u8; 32]>,
+}
+
+/// Decides whose upload this is, or why it is refused.
+fn attribute(
+    shared: &Shared,
+    request: &UploadRequest,
+    uploader: Option<&Uploader>,
+) -> Result<Attribution, String> {
+    match uploader {
+        Some(uploader) => {
+            if request.client_id != uploader.client_id {
+                return Err(format!(
+                    "client_id {} is not yours: you joined as client {}",
+                    request.client_id, uploader.client_id
+                ));
+            }
+            if request.username != uploader.username {
+                return Err(format!(
+                    "You joined as '{}', not '{}'",
+                    uploader.username, request.username
+                ));
+            }
+            Ok(Attribution {
+                name: uploader.username.clone(),
+                client_id: uploader.client_id,
+                owner: Some(uploader.key),
+            })
+        }
+        None => {
+            validate_username(&request.username)?;
+            if shared
+                .registry
+                .name_holder(&request.username, None, &shared.storage)
+                .is_some()
+            {
+                return Err(format!(
+                    "The name '{}' belongs to a participant who joined with proof of identity; \
+                     join as that participant to upload under it",
+                    request.username
+                ));
+            }
+            Ok(Attribution {
+                name: request.username.clone(),
+                client_id: GUEST_CLIENT_ID,
+                owner: None,
+            })
+        }
+    }
+}
+
+/// Reserves room for a new upload; uploads parked for resuming make way if the store is
+/// full, oldest first.
+fn begin_upload(shared: &Shared, size: u64) -> Result<Incoming, StorageError> {
+    loop {
+        match shared.storage.begin(size) {
+            Err(StorageError::Full { .. } | StorageError::DiskSpace { .. })
+                if shared.parked.free_oldest() => {}
+            result => return result,
+        }
+    }
+}
+
+/// The upload to continue for a resumable request (a parked one of the same participant,
+/// file name and size), or a new one.
+fn resumed_or_new(
+    shared: &Shared,
+    request: &UploadRequest,
+    resume: Option<(ClientId, ResumeKey)>,
+) -> Result<Incoming, StorageError> {
+    let parked = resume.and_then(|(client_id, key)| {
+        shared
+            .parked
+            .take(client_id, key, &request.filename, request.size)
+    });
+    match parked {
+        Some(incoming) => Ok(incoming),
+        None => begin_upload(shared, request.size),
+    }
+}
+
+/// A checked upload request: what it is, whose it is, and where resuming files it.
+struct Checked {
+    request: UploadRequest,
+    attribution: Attribution,
+    /// The participant and key a resumable upload is kept under.
+    resume: Option<(ClientId, ResumeKey)>,
+}
+
+/// `UPLOAD` (`resume_key` `None`): validate, `READY`, receive exactly the announced bytes
+/// while hashing, store, announce, `STORED`. `UPLOAD_RESUME` (`resume_key` given, after `AUTH`
+/// only): the same, but `RESUME_FROM:<offset>` in place of `READY` and only the bytes after
+/// `offset`; if the connection breaks, the bytes received are kept for a later
+/// `UPLOAD_RESUME` with the same key. Returns whether the connection may carry another
+/// command.
+pub(super) fn receive(
+    shared: &Shared,
+    connection: &mut Connection,
+    request: UploadRequest,
+    uploader: Option<&Uploader>,
+    resume_key: Option<ResumeKey>,
+) -> bool {
+    let checked = match check(shared, request, uploader, resume_key) {
+        Ok(checked) => checked,
+        Err(reason) => {
+            connection.refuse(reason);
+            return false;
+        }
+    };
+    if let Some(stored) = stored_before(shared, &checked) {
+        return stored.confirm(connection, checked.request.size);
+    }
+    let Some(_slot) = take_slot(shared, connection) else {
+        return false;
+    };
+    let Some(incoming) = reserve(shared, connection, &checked) else {
+        return false;
+    };
+    let Some((incoming, digests)) = receive_bytes(shared, connection, &checked, incoming) else {
+        return false;
+    };
+    let Some(stored) = commit(shared, connection, checked, incoming, digests) else {
+        return false;
+    };
+    // A seed client has closed by now; it never reads this line.
+    connection.reply(&stored.line()).is_ok()
+}
+
+/// Checks names, size and attribution; the reason to refuse otherwise.
+fn check(
+    shared: &Shared,
+    request: UploadRequest,
+    uploader: Option<&Uploader>,
+    resume_key: Option<ResumeKey>,
+) -> Result<Checked, String> {
+    let resume = match (resume_key, uploader) {
+        (None, _) => None,
+        (Some(key), Some(uploader)) => Some((uploader.client_id, key)),
+        (Some(_), None) => {
+            return Err(
+                "UPLOAD_RESUME needs AUTH first: only a joined participant can resume \
+                        an upload"
+                    .to_owned(),
+            );
+        }
+    };
+    if request.filename.is_empty() {
+        return Err("File name is empty".to_owned());
+    }
+    if request.filename.len() > MAX_FILENAME_BYTES {
+        return Err(format!(
+            "File name too long (max {MAX_FILENAME_BYTES} bytes)"
+        ));
+    }
+    let attribution = attribute(shared, &request, uploader)?;
+    let max = shared.config.max_file_size;
+    if request.size > max {
+        // The seed's wording, with the limit in words people read.
+        return Err(format!(
+            "File too large (max {max} bytes = {})",
+            format_size(max)
+        ));
+    }
+    Ok(Checked {
+        request,
+        attribution,
+        resume,
+    })
+}
+
+/// A file stored from an upload, and the digests to confirm it with.
+struct StoredFile {
+    file_id: crate::protocol::FileId,
+    digests: UploadDigests,
+}
+
+impl StoredFile {
+    /// The `STORED` line that confirms it.
+    fn line(&self) -> HostLine {
+        HostLine::Stored {
+            file_id: self.file_id,
+            sha256: self.digests.sha256,
+            check: self.digests.check,
+        }
+    }
+
+    /// Tells a resuming client that all `size` bytes are here, and what they were stored as.
+    fn confirm(&self, connection: &Connection, size: u64) -> bool {
+        connection
+            .reply(&HostLine::ResumeFrom { offset: size })
+            .is_ok()
+            && connection.reply(&self.line()).is_ok()
+    }
+}
+
+/// A resumable upload that was stored, but whose `STORED` never reached the client.
+fn stored_before(shared: &Shared, checked: &Checked) -> Option<StoredFile> {
+    let request = &checked.request;
+    let (file_id, digests) =
+        shared
+            .parked
+            .stored_before(checked.resume?, &request.filename, request.size)?;
+    shared.storage.get(file_id)?;
+    tracing::info!(
+        "'{}' from {} is already stored with ID {file_id}",
+        printable(&request.filename),
+        printable(&checked.attribution.name)
+    );
+    Some(StoredFile { file_id, digests })
+}
+
+/// Reserves room (or takes back a parked upload) and tells the client to send: `READY`, or
+/// `RESUME_FROM` with the bytes kept.
+fn reserve(shared: &Shared, connection: &Connection, checked: &Checked) -> Option<Incoming> {
+    let request = &checked.request;
+    let incoming = match resumed_or_new(shared, request, checked.resume) {
+        Ok(incoming) => incoming,
+        Err(error) => {
+            tracing::warn!(
+                "Refused '{}' from {}: {error}",
+                printable(&request.filename),
+                printable(&checked.attribution.name)
+            );
+            connection.refuse(error);
+            return None;
+        }
+    };
+    let offset = incoming.received();
+    tracing::info!(
+        "Receiving file '{}' ({} bytes{}) from {} ({})",
+        printable(&request.filename),
+        request.size,
+        if offset > 0 {
+            format!(", resuming after {offset}")
+        } else {
+            String::new()
+        },
+        printable(&checked.attribution.name),
+        connection.peer()
+    );
+    let go_ahead = match checked.resume {
+        Some(_) => HostLine::ResumeFrom { offset },
+        None => HostLine::Ready,
+    };
+    connection.reply(&go_ahead).ok()?;
+    Some(incoming)
+}
+
+/// Receives the rest of the bytes at a watched pace. If they do not all arrive, says why
+/// (parking a resumable upload for later) and returns `None`.
+fn receive_bytes(
+    shared: &Shared,
+    connection: &mut Connection,
+    checked: &Checked,
+    mut incoming: Incoming,
+) -> Option<(Incoming, UploadDigests)> {
+    let request = &checked.request;
+    let peer = connection.peer();
+    let offset = incoming.received();
+    let mut pace = start_pace(
+        shared,
+        Direction::Upload,
+        &request.filename,
+        peer,
+        request.size - offset,
+    );
+    connection
+        .set_read_timeout(shared.config.timeouts.stall)
+        .ok()?;
+    let mut too_slow = None;
+    let mut counted = 0;
+    let received = incoming.receive(connection, &mut |done| {
+        let moved = pace.moved(done - counted);
+        counted = done;
+        match moved {
+            Ok(()) => true,
+            Err(slow) => {
+                too_slow = Some(slow);
+                false
+            }
+        }
+    });
+    drop(pace);
+    let error = match received {
+        Ok(digests) => {
+            tracing::info!(
+                "File '{}' received completely ({} bytes)",
+                printable(&request.filename),
+                request.size
+            );
+            return Some((incoming, digests));
+        }
+        Err(error) => error,
+    };
+    let shown_name = printable(&request.filename);
+    match error {
+        PipelineError::Source { error, .. } => {
+            source_failed(shared, connection, checked, incoming, &error);
+        }
+        PipelineError::Sink { error, received } => {
+            let error = StorageError::from(error);
+            tracing::error!("Could not store '{shown_name}': {error}; discarded");
+            connection.refuse_draining(error, request.size - received);
+        }
+        PipelineError::Stopped => {
+            if let Some(slow) = too_slow {
+                tracing::warn!(
+                    "Upload of '{shown_name}' too slow ({slow}) after {counted} of {} bytes; \
+                     discarded",
+                    request.size
+                );
+                connection.refuse(format_args!("Upload too slow: {slow}"));
+            }
+        }
+    }
+    None
+}
+
+/// The client's bytes stopped coming: log how far it got, keep a resumable upload for later,
+/// and tell a stalled client why it is cut off.
+fn source_failed(
+    shared: &Shared,
+    connection: &Connection,
+    checked: &Checked,
+    incoming: Incoming,
+    error: &io::Error,
+) {
+    let request = &checked.request;
+    let shown_name = printable(&request.filename);
+    let progress = format!("{} of {} bytes", incoming.received(), request.size);
+    let fate = if checked.resume.is_some() {
+        "kept for resuming"
+    } else {
+        "discarded"
+    };
+    let stalled = is_timeout(error);
+    if error.kind() == io::ErrorKind::UnexpectedEof {
+        tracing::warn!("Upload of '{shown_name}' cut short: {progress} arrived; {fate}");
+    } else if stalled {
+        tracing::warn!("Upload of '{shown_name}' stalled after {progress}; {fate}");
+    } else {
+        tracing::warn!("Upload of '{shown_name}' failed after {progress}: {error}; {fate}");
+    }
+    if let Some((client_id, key)) = checked.resume {
+        shared
+            .parked
+            .park(client_id, key, request.filename.clone(), incoming);
+    }
+    if stalled {
+        connection.refuse(format_args!(
+            "Upload stalled: no data for {:?}",
+            shared.config.timeouts.stall
+        ));
+    }
+}
+
+/// Makes the received upload a listed file and tells every session about it.
+fn commit(
+    shared: &Shared,
+    connection: &Connection,
+    checked: Checked,
+    incoming: Incoming,
+    digests: UploadDigests,
+) -> Option<StoredFile> {
+    let Checked {
+        request,
+        attribution,
+        resume,
+    } = checked;
+    let shown_name = printable(&request.filename);
+    let file = NewFile {
+        name: request.filename,
+        uploader_name: attribution.name,
+        uploader_id: attribution.client_id,
+        owner: attribution.owner,
+    };
+    let record = match shared.storage.commit(incoming, file, digests.sha256) {
+        Ok(record) => record,
+        Err(error) => {
+            tracing::error!("Could not store '{shown_name}': {error}; discarded");
+            connection.refuse(error);
+            return None;
+        }
+    };
+    tracing::info!("File '{shown_name}' stored with ID {}", record.id);
+    if let Some(resume) = resume {
+        shared
+            .parked
+            .remember_stored(resume, &record.name, request.size, (record.id, digests));
+    }
+    shared.registry.announce_offer(&record);
+    tracing::info!(
+        "Broadcasted file offer: {shown_name} (ID: {}) to {} session(s)",
+        record.id,
+        shared.registry.session_count()
+    );
+    Some(StoredFile {
+        file_id: record.id,
+        digests,
+    })
+}
