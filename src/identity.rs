@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
-use crate::protocol::{decode_hex, encode_hex};
+use crate::protocol::{PublicKey, decode_hex, encode_hex};
 
 /// Domain-separated bytes a participant signs to answer `CHALLENGE:<nonce>`.
 pub fn challenge_message(nonce: &[u8; 32]) -> Vec<u8> {
@@ -20,8 +20,8 @@ pub fn challenge_message(nonce: &[u8; 32]) -> Vec<u8> {
 }
 
 /// Checks a participant's answer to a challenge.
-pub fn verify_challenge(public_key: &[u8; 32], nonce: &[u8; 32], signature: &[u8; 64]) -> bool {
-    VerifyingKey::from_bytes(public_key).is_ok_and(|key| {
+pub fn verify_challenge(public_key: &PublicKey, nonce: &[u8; 32], signature: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(&public_key.0).is_ok_and(|key| {
         key.verify(&challenge_message(nonce), &Signature::from_bytes(signature))
             .is_ok()
     })
@@ -83,8 +83,8 @@ impl Identity {
     }
 
     /// The public key: this participant's lasting identity.
-    pub fn public_key(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.key.verifying_key().to_bytes())
     }
 
     /// Signs the host's challenge.

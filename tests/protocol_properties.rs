@@ -62,7 +62,7 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
             |(version, username, public_key)| ClientLine::Join {
                 version,
                 username,
-                public_key,
+                public_key: lanshare::protocol::PublicKey(public_key),
             }
         ),
         bytes::<64>().prop_map(|signature| ClientLine::Proof { signature }),

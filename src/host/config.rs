@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode};
+use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode, PublicKey};
 use crate::storage::StorageConfig;
 
 /// How long the host waits at each step before giving up on a client.
@@ -60,7 +60,7 @@ pub struct HostConfig {
     /// If set, joining and every transfer require this passcode (`PASS`, see PROTOCOL.md).
     pub passcode: Option<Passcode>,
     /// The participant key of the host's operator, who may delete any file.
-    pub operator: Option<[u8; 32]>,
+    pub operator: Option<PublicKey>,
     /// Timeouts for slow or silent clients.
     pub timeouts: Timeouts,
     /// Announce the host on the LAN (off unless set: a library user opts in).

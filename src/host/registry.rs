@@ -10,7 +10,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::protocol::{ClientId, FileId, HostLine, Role, Ticket};
+use crate::protocol::{ClientId, FileId, HostLine, PublicKey, Role, Ticket};
 use crate::storage::{FileRecord, Storage};
 
 /// How long a ticket stays valid after its session ended, so that a transfer cut off together
@@ -25,14 +25,14 @@ const OUTBOX_CAPACITY: usize = 4096;
 pub(crate) struct Uploader {
     pub client_id: ClientId,
     pub username: String,
-    pub key: [u8; 32],
+    pub key: PublicKey,
 }
 
 /// One live control session.
 struct Session {
     client_id: ClientId,
     username: String,
-    key: [u8; 32],
+    key: PublicKey,
     ticket: Ticket,
     outbox: flume::Sender<Arc<str>>,
     stream: TcpStream,
@@ -41,7 +41,7 @@ struct Session {
 #[derive(Default)]
 struct State {
     next_client_id: ClientId,
-    client_ids: HashMap<[u8; 32], ClientId>,
+    client_ids: HashMap<PublicKey, ClientId>,
     sessions: HashMap<u64, Session>,
     next_session_id: u64,
     /// Tickets of sessions that ended, still honoured until the instant given.
@@ -51,7 +51,7 @@ struct State {
 /// A participant's request to join, after its key was proven.
 pub(crate) struct Join {
     pub username: String,
-    pub key: [u8; 32],
+    pub key: PublicKey,
     pub stream: TcpStream,
 }
 
@@ -77,7 +77,7 @@ pub(crate) enum JoinError {
 /// The registry of sessions.
 pub(crate) struct Registry {
     state: Mutex<State>,
-    operator: Option<[u8; 32]>,
+    operator: Option<PublicKey>,
     max_sessions: usize,
 }
 
@@ -90,7 +90,7 @@ impl Registry {
     /// A registry that already knows the participant ids recorded with stored files.
     pub(crate) fn new(
         records: &[Arc<FileRecord>],
-        operator: Option<[u8; 32]>,
+        operator: Option<PublicKey>,
         max_sessions: usize,
     ) -> Self {
         let mut state = State {
@@ -117,7 +117,7 @@ impl Registry {
     }
 
     /// True if `key` is the host operator's.
-    pub(crate) fn is_operator(&self, key: &[u8; 32]) -> bool {
+    pub(crate) fn is_operator(&self, key: &PublicKey) -> bool {
         self.operator.as_ref() == Some(key)
     }
 
@@ -126,9 +126,9 @@ impl Registry {
     pub(crate) fn name_holder(
         &self,
         name: &str,
-        except: Option<&[u8; 32]>,
+        except: Option<&PublicKey>,
         storage: &Storage,
-    ) -> Option<[u8; 32]> {
+    ) -> Option<PublicKey> {
         let state = self.state();
         Self::holder_locked(&state, name, except, storage)
     }
@@ -136,9 +136,9 @@ impl Registry {
     fn holder_locked(
         state: &State,
         name: &str,
-        except: Option<&[u8; 32]>,
+        except: Option<&PublicKey>,
         storage: &Storage,
-    ) -> Option<[u8; 32]> {
+    ) -> Option<PublicKey> {
         let online = state
             .sessions
             .values()
@@ -215,7 +215,7 @@ impl Registry {
     }
 
     /// The participant's client id: the one its key had before, or a new one.
-    fn client_id_locked(state: &mut State, key: [u8; 32]) -> ClientId {
+    fn client_id_locked(state: &mut State, key: PublicKey) -> ClientId {
         if let Some(id) = state.client_ids.get(&key) {
             return *id;
         }

@@ -12,7 +12,7 @@ use super::registry::{Join, Joined};
 use super::state::Shared;
 use super::wire::{Connection, Silence, printable};
 use crate::identity::verify_challenge;
-use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, Role, validate_username};
+use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, PublicKey, Role, validate_username};
 use crate::storage::RemoveError;
 
 /// Stack size of session writer threads: they hold little.
@@ -22,7 +22,7 @@ const SESSION_STACK: usize = 256 * 1024;
 pub(super) struct JoinRequest {
     pub version: u32,
     pub username: String,
-    pub public_key: [u8; 32],
+    pub public_key: PublicKey,
 }
 
 /// Runs a control session on the connection's thread until the participant leaves.

@@ -15,7 +15,7 @@ use super::wire::{Connection, printable};
 use crate::net::is_timeout;
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
-    ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, ResumeKey, UploadRequest,
+    ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, UploadRequest,
     validate_username,
 };
 use crate::storage::{Incoming, NewFile, StorageError};
@@ -25,7 +25,7 @@ use crate::units::format_size;
 struct Attribution {
     name: String,
     client_id: u64,
-    owner: Option<[u8; 32]>,
+    owner: Option<PublicKey>,
 }
 
 /// Decides whose upload this is, or why it is refused.

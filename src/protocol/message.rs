@@ -1,8 +1,8 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
 use super::{
-    ClientId, FileId, Passcode, ProtocolError, ResumeKey, Sha256Digest, Ticket, TransferCheck,
-    decode_hex, encode_hex, escape, shorten_for_message, unescape,
+    ClientId, FileId, Passcode, ProtocolError, PublicKey, ResumeKey, Sha256Digest, Ticket,
+    TransferCheck, decode_hex, encode_hex, escape, shorten_for_message, unescape,
 };
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
@@ -58,7 +58,7 @@ pub enum ClientLine {
         /// Display name.
         username: String,
         /// The participant's Ed25519 public key: its lasting identity.
-        public_key: [u8; 32],
+        public_key: PublicKey,
     },
     /// `PROOF:<signature>`: the signature over the host's `CHALLENGE`.
     Proof {
@@ -372,7 +372,7 @@ impl ClientLine {
                 let mut fields = Fields::new("JOIN", rest);
                 let version = fields.number("version")?;
                 let username = fields.text("username")?;
-                let public_key = fields.hex("public key")?;
+                let public_key = PublicKey(fields.hex("public key")?);
                 fields.finish()?;
                 let version = u32::try_from(version).map_err(|_| ProtocolError::BadValue {
                     field: "version",
@@ -422,11 +422,7 @@ impl ClientLine {
                 version,
                 username,
                 public_key,
-            } => format!(
-                "JOIN:{version}:{}:{}\n",
-                escape(username),
-                encode_hex(public_key)
-            ),
+            } => format!("JOIN:{version}:{}:{public_key}\n", escape(username)),
             Self::Proof { signature } => format!("PROOF:{}\n", encode_hex(signature)),
             Self::Delete { file_id } => format!("DELETE:{file_id}\n"),
             Self::Ping => "PING\n".to_owned(),

@@ -157,7 +157,7 @@ fn every_client_line_round_trips() {
         ClientLine::Join {
             version: 1,
             username: "Zoë: the 2nd".into(),
-            public_key: [7; 32],
+            public_key: PublicKey([7; 32]),
         },
         ClientLine::Proof { signature: [9; 64] },
         ClientLine::Delete { file_id: 12 },

@@ -121,6 +121,23 @@ impl FromStr for Sha256Digest {
     }
 }
 
+/// A participant's Ed25519 public key: who it is, across sessions and restarts (it owns the
+/// files it shares). Written on the wire and on disk as 64 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&encode_hex(&self.0))
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({self})")
+    }
+}
+
 /// The transfer check: XXH3-128 of a file's bytes, written on the wire as 32 lower-case hex
 /// digits. An uploader compares its own with the host's to know the host received exactly its
 /// bytes. The file's SHA-256 stays what the host lists and downloads are verified against;

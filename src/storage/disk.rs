@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::budget::{Budget, Reservation};
 use super::{FileRecord, StorageError};
 use crate::pipeline::{PipelineError, UploadDigests, UploadHash, copy_hashing, hash_prefix};
-use crate::protocol::{FileId, Sha256Digest, decode_hex, encode_hex};
+use crate::protocol::{FileId, PublicKey, Sha256Digest, decode_hex, encode_hex};
 use crate::writeback::WritebackFile;
 
 /// What `files/<id>.json` holds.
@@ -50,13 +50,13 @@ impl Metadata {
             uploader_id: record.uploader_id,
             uploaded_at: record.uploaded_at,
             sha256: record.sha256.to_string(),
-            owner: record.owner.map(|key| encode_hex(&key)),
+            owner: record.owner.map(|key| key.to_string()),
         }
     }
 
     fn into_record(self) -> Option<FileRecord> {
         let owner = match self.owner {
-            Some(hex) => Some(decode_hex(hex.as_bytes())?),
+            Some(hex) => Some(PublicKey(decode_hex(hex.as_bytes())?)),
             None => None,
         };
         Some(FileRecord {

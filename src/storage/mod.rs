@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::pipeline::{PipelineError, UploadDigests};
-use crate::protocol::{ClientId, FileId, Sha256Digest};
+use crate::protocol::{ClientId, FileId, PublicKey, Sha256Digest};
 pub use memory::MemoryBlob;
 
 /// Everything the host knows about one stored file.
@@ -37,7 +37,7 @@ pub struct FileRecord {
     /// SHA-256 of the content, computed while receiving.
     pub sha256: Sha256Digest,
     /// Public key of the participant who may delete it; `None` for guest uploads.
-    pub owner: Option<[u8; 32]>,
+    pub owner: Option<PublicKey>,
 }
 
 /// The metadata of an upload that is known before its bytes arrive.
@@ -50,7 +50,7 @@ pub struct NewFile {
     /// Client id of the uploader.
     pub uploader_id: ClientId,
     /// Key of the uploader, if proven.
-    pub owner: Option<[u8; 32]>,
+    pub owner: Option<PublicKey>,
 }
 
 /// Which backend to use.
