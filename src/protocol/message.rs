@@ -1,9 +1,11 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
-use super::{
+use super::escape::{escape, unescape};
+use super::fields::{
     ClientId, FileId, Passcode, ProtocolError, PublicKey, ResumeKey, Sha256Digest, Ticket,
-    TransferCheck, decode_hex, encode_hex, escape, shorten_for_message, unescape,
+    TransferCheck, shorten_for_message,
 };
+use super::hex::{decode_hex, encode_hex};
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::StorageError;
+use super::record::StorageError;
 
 /// Bytes of a cap currently promised to uploads and files.
 pub(super) struct Budget {

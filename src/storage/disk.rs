@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::budget::{Budget, Reservation};
-use super::{FileRecord, StorageError};
+use super::record::{FileRecord, StorageError};
 use crate::pipeline::{PipelineError, UploadDigests, UploadHash, copy_hashing, hash_prefix};
 use crate::protocol::{FileId, PublicKey, Sha256Digest, decode_hex, encode_hex};
 use crate::writeback::WritebackFile;

@@ -3,8 +3,8 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use super::StorageError;
 use super::budget::{Budget, Reservation};
+use super::record::StorageError;
 use crate::pipeline::{PipelineError, StreamHash, UploadDigests, UploadHash, fill_hashing};
 
 /// The memory backend.

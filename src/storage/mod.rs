@@ -7,136 +7,18 @@
 mod budget;
 mod disk;
 mod memory;
+mod record;
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::pipeline::{PipelineError, UploadDigests};
-use crate::protocol::{ClientId, FileId, PublicKey, Sha256Digest};
+use crate::protocol::{FileId, Sha256Digest};
 pub use memory::MemoryBlob;
-
-/// Everything the host knows about one stored file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileRecord {
-    /// Id assigned at commit.
-    pub id: FileId,
-    /// Name as uploaded.
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Display name of the uploader.
-    pub uploader_name: String,
-    /// Client id of the uploader (0 for guests).
-    pub uploader_id: ClientId,
-    /// When the last byte arrived.
-    pub uploaded_at: DateTime<Utc>,
-    /// SHA-256 of the content, computed while receiving.
-    pub sha256: Sha256Digest,
-    /// Public key of the participant who may delete it; `None` for guest uploads.
-    pub owner: Option<PublicKey>,
-}
-
-/// The metadata of an upload that is known before its bytes arrive.
-#[derive(Debug, Clone)]
-pub struct NewFile {
-    /// Name as uploaded.
-    pub name: String,
-    /// Display name of the uploader.
-    pub uploader_name: String,
-    /// Client id of the uploader.
-    pub uploader_id: ClientId,
-    /// Key of the uploader, if proven.
-    pub owner: Option<PublicKey>,
-}
-
-/// Which backend to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageConfig {
-    /// Keep files in RAM, at most `limit` bytes in all.
-    Memory {
-        /// Total bytes the store may hold, counting uploads in progress.
-        limit: u64,
-    },
-    /// Keep files in this directory; they survive restarts.
-    Disk {
-        /// The store's directory (created if missing).
-        dir: PathBuf,
-        /// Total bytes the store may hold, counting uploads in progress; without it, as much as
-        /// the disk has room for.
-        limit: Option<u64>,
-    },
-}
-
-/// Why the store refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The store's cap (`--memory-limit`, `--disk-limit`) would be exceeded.
-    #[error(
-        "Host storage is full: this file needs {}, only {} of {} is free",
-        crate::units::format_size(*needed),
-        crate::units::format_size(*free),
-        crate::units::format_size(*limit)
-    )]
-    Full {
-        /// Bytes asked for.
-        needed: u64,
-        /// Bytes still free.
-        free: u64,
-        /// The cap.
-        limit: u64,
-    },
-    /// The disk under the store has no room left.
-    #[error("Host disk is full")]
-    DiskFull,
-    /// The disk under the store has too little room for an upload.
-    #[error(
-        "Host disk is full: this file needs {}, only {} is free",
-        crate::units::format_size(*needed),
-        crate::units::format_size(*free)
-    )]
-    DiskSpace {
-        /// Bytes asked for.
-        needed: u64,
-        /// Bytes free on the disk, less what uploads in progress will still write.
-        free: u64,
-    },
-    /// The upload delivered a different number of bytes than announced.
-    #[error("Upload incomplete: received {received} of {expected} bytes")]
-    Incomplete {
-        /// Bytes received.
-        received: u64,
-        /// Bytes announced.
-        expected: u64,
-    },
-    /// Any other I/O failure in the store.
-    #[error("Host storage error: {0}")]
-    Io(io::Error),
-}
-
-impl From<io::Error> for StorageError {
-    fn from(error: io::Error) -> Self {
-        if error.kind() == io::ErrorKind::StorageFull {
-            Self::DiskFull
-        } else {
-            Self::Io(error)
-        }
-    }
-}
-
-/// Why a file could not be removed.
-#[derive(Debug)]
-pub enum RemoveError {
-    /// No file has that id.
-    NotFound,
-    /// The check passed to [`Storage::remove_if`] refused; carries the record.
-    Refused(Arc<FileRecord>),
-    /// The store failed to delete it.
-    Storage(StorageError),
-}
+pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError};
 
 /// A stored file's bytes, ready to be sent.
 pub enum Content {
