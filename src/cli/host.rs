@@ -100,6 +100,23 @@ fn install_logging() {
 
 pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
     install_logging();
+    let config = host_config(args)?;
+    let host = Host::start(config)?;
+    log_start(args, &host);
+    let (stop, stopped) = flume::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = stop.try_send(());
+    })
+    .context("could not install the Ctrl-C handler")?;
+    let _ = stopped.recv();
+    tracing::info!("Shutting down");
+    host.shutdown();
+    tracing::info!("Host stopped");
+    Ok(())
+}
+
+/// The host's configuration from the command line, checked.
+fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
     if args.workers == 0 {
         anyhow::bail!("--workers must be at least 1");
     }
@@ -123,25 +140,28 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         Ok(limit) => tracing::debug!("Open-file limit: {limit}"),
         Err(error) => tracing::warn!("Could not raise the open-file limit: {error}"),
     }
-    let storage = args.storage();
     let announce = (!args.no_announce && discovery::enabled()).then(|| Announce {
         name: args.name.clone().unwrap_or_else(discovery::machine_name),
         port: discovery::DISCOVERY_PORT,
     });
-    let config = HostConfig {
+    Ok(HostConfig {
         bind: args.bind_address()?,
-        storage: storage.clone(),
+        storage: args.storage(),
         max_file_size: args.max_file_size,
         workers: args.workers,
         max_connections_per_address: args.max_per_address,
         passcode,
         operator,
-        announce: announce.clone(),
+        announce,
         ..HostConfig::default()
-    };
-    let host = Host::start(config)?;
+    })
+}
+
+/// Logs where the host listens, what it stores, how to reach it and what it asks for.
+fn log_start(args: &HostArgs, host: &Host) {
     let address = host.local_addr();
-    let store = match &storage {
+    let config = host.config();
+    let store = match &config.storage {
         StorageConfig::Memory { limit } => format!("memory store, up to {}", format_size(*limit)),
         StorageConfig::Disk { dir, limit } => format!(
             "disk store in {} holding {} file(s){}",
@@ -163,7 +183,7 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
             tracing::info!("Participants can join at {lan}");
         }
     }
-    match &announce {
+    match &config.announce {
         Some(announce) => tracing::info!(
             "Announcing '{}' on the network (UDP port {})",
             announce.name,
@@ -171,18 +191,7 @@ pub(super) fn run(args: &HostArgs) -> anyhow::Result<()> {
         ),
         None => tracing::info!("Not announcing on the network: participants need the address"),
     }
-    if args.passcode.is_some() {
+    if config.passcode.is_some() {
         tracing::info!("Joining, listing and transfers require the passcode");
     }
-
-    let (stop, stopped) = flume::bounded::<()>(1);
-    ctrlc::set_handler(move || {
-        let _ = stop.try_send(());
-    })
-    .context("could not install the Ctrl-C handler")?;
-    let _ = stopped.recv();
-    tracing::info!("Shutting down");
-    host.shutdown();
-    tracing::info!("Host stopped");
-    Ok(())
 }

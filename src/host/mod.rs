@@ -142,6 +142,11 @@ impl Host {
         })
     }
 
+    /// What the host was started with.
+    pub fn config(&self) -> &HostConfig {
+        &self.shared.config
+    }
+
     /// The address the host listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
