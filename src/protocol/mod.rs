@@ -3,12 +3,15 @@
 //! Every exchange on the port (5005 by default) is a line of UTF-8 ended by `\n`, optionally
 //! followed by raw file bytes. The seed's commands (`UPLOAD`, `DOWNLOAD`, `READY`, `FILE`,
 //! `ERROR`, `FILE_OFFER`, `FILE_DELETED`) keep their exact format; lanshare adds a control
-//! session (`JOIN` …) and a few replies. PROTOCOL.md is the byte-for-byte description.
+//! session (`JOIN` …) and a few replies. Discovery's UDP datagrams ([`DiscoveryDatagram`])
+//! are one line each too. PROTOCOL.md is the byte-for-byte description.
 
+mod discovery;
 mod escape;
 mod hex;
 mod message;
 
+pub use discovery::{Announcement, DiscoveryDatagram};
 pub use escape::{escape, unescape};
 pub use hex::{decode_hex, encode_hex};
 pub use message::{ClientLine, HostLine, Role, UploadRequest};
