@@ -168,7 +168,7 @@ impl Write for Connection {
     }
 }
 
-/// Shuts a [`Connection`] down from another thread, e.g. to cancel a transfer on it.
+/// Shuts a connection to the host down from another thread, e.g. to cancel a transfer on it.
 #[derive(Debug)]
 pub struct ShutdownHandle {
     stream: TcpStream,
