@@ -4,13 +4,8 @@
 //! broadcasts a `QUERY` to every IPv4 interface (and to 127.0.0.1, for a host on the same
 //! machine) every [`QUERY_INTERVAL`]; each host answers the asker directly with an `ANNOUNCE`.
 //! A host that has not answered for [`HOST_EXPIRY`] is gone; a host that stops says `BYE` to
-//! whoever asked recently. The datagrams are one line of text (PROTOCOL.md, "Discovery"):
-//!
-//! ```text
-//! LANSHARE:1:QUERY
-//! LANSHARE:1:ANNOUNCE:<host_id>:<tcp_port>:<participants>:<files>:<name>
-//! LANSHARE:1:BYE:<host_id>
-//! ```
+//! whoever asked recently. The datagrams, one line of text each, are parsed and encoded by
+//! [`DiscoveryDatagram`] (PROTOCOL.md, "Discovery"); this module holds the sockets and threads.
 //!
 //! Why broadcast and not mDNS: multicast is what home and office Wi-Fi most often filters
 //! (IGMP snooping, "multicast optimisation"), while subnet broadcast reaches every machine of
@@ -28,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::protocol::{DEFAULT_PORT, encode_hex, escape, unescape};
+/// What a host announces about itself (see [`FoundHost`]).
+pub use crate::protocol::Announcement;
+use crate::protocol::{DEFAULT_PORT, DiscoveryDatagram, encode_hex};
 
 /// The UDP port of discovery (the same number as the TCP port).
 pub const DISCOVERY_PORT: u16 = DEFAULT_PORT;
@@ -38,91 +35,6 @@ pub const QUERY_INTERVAL: Duration = Duration::from_secs(2);
 pub const HOST_EXPIRY: Duration = Duration::from_secs(7);
 /// How long a host remembers an asker, to say `BYE` to it.
 const ASKER_MEMORY: Duration = Duration::from_secs(30);
-
-const PREFIX: &str = "LANSHARE:1:";
-
-/// One discovery datagram.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Beacon {
-    /// "Which hosts are there?"
-    Query,
-    /// "A host is here."
-    Announce(Announcement),
-    /// "This host is stopping."
-    Bye {
-        /// The stopping host's id.
-        host_id: String,
-    },
-}
-
-/// What a host says about itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Announcement {
-    /// Random id of this host process (tells apart hosts on one machine).
-    pub host_id: String,
-    /// The TCP port participants connect to.
-    pub port: u16,
-    /// Participants online.
-    pub participants: usize,
-    /// Files shared.
-    pub files: usize,
-    /// The host's display name.
-    pub name: String,
-}
-
-impl Beacon {
-    /// The datagram's bytes.
-    pub fn encode(&self) -> String {
-        match self {
-            Self::Query => format!("{PREFIX}QUERY"),
-            Self::Announce(a) => format!(
-                "{PREFIX}ANNOUNCE:{}:{}:{}:{}:{}",
-                a.host_id,
-                a.port,
-                a.participants,
-                a.files,
-                escape(&a.name)
-            ),
-            Self::Bye { host_id } => format!("{PREFIX}BYE:{host_id}"),
-        }
-    }
-
-    /// Parses a datagram; anything else on the port is ignored (`None`).
-    pub fn parse(bytes: &[u8]) -> Option<Self> {
-        let text = std::str::from_utf8(bytes).ok()?.trim_end();
-        let rest = text.strip_prefix(PREFIX)?;
-        let mut fields = rest.split(':');
-        match fields.next()? {
-            "QUERY" => Some(Self::Query),
-            "BYE" => Some(Self::Bye {
-                host_id: valid_id(fields.next()?)?,
-            }),
-            "ANNOUNCE" => {
-                let host_id = valid_id(fields.next()?)?;
-                let port = fields.next()?.parse().ok()?;
-                let participants = fields.next()?.parse().ok()?;
-                let files = fields.next()?.parse().ok()?;
-                let name = unescape(fields.next()?.as_bytes()).ok()?;
-                if fields.next().is_some() || name.chars().count() > 128 {
-                    return None;
-                }
-                Some(Self::Announce(Announcement {
-                    host_id,
-                    port,
-                    participants,
-                    files,
-                    name,
-                }))
-            }
-            _ => None,
-        }
-    }
-}
-
-fn valid_id(text: &str) -> Option<String> {
-    (!text.is_empty() && text.len() <= 32 && text.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| text.to_owned())
-}
 
 /// Where to send a query: the broadcast address of every IPv4 interface, and 127.0.0.1 for a
 /// host on this machine.
@@ -212,7 +124,7 @@ impl Drop for HostBeacon {
 fn answer(socket: &UdpSocket, info: &BeaconInfo, host_id: &str, stop: &AtomicBool) {
     let announcement = || {
         let (participants, files) = (info.counts)();
-        Beacon::Announce(Announcement {
+        DiscoveryDatagram::Announce(Announcement {
             host_id: host_id.to_owned(),
             port: info.port,
             participants,
@@ -225,14 +137,14 @@ fn answer(socket: &UdpSocket, info: &BeaconInfo, host_id: &str, stop: &AtomicBoo
     let mut buffer = [0u8; 512];
     while !stop.load(Ordering::SeqCst) {
         if let Ok((len, from)) = socket.recv_from(&mut buffer)
-            && Beacon::parse(&buffer[..len]) == Some(Beacon::Query)
+            && DiscoveryDatagram::parse(&buffer[..len]) == Some(DiscoveryDatagram::Query)
         {
             let _ = socket.send_to(announcement().as_bytes(), from);
             askers.insert(from, Instant::now());
             askers.retain(|_, asked| asked.elapsed() < ASKER_MEMORY);
         }
     }
-    let bye = Beacon::Bye {
+    let bye = DiscoveryDatagram::Bye {
         host_id: host_id.to_owned(),
     }
     .encode();
@@ -323,12 +235,12 @@ fn browse(socket: &UdpSocket, port: u16, events: &flume::Sender<HostsEvent>, sto
     let mut buffer = [0u8; 512];
     while !stop.load(Ordering::SeqCst) {
         if Instant::now() >= next_query {
-            send_everywhere(socket, &Beacon::Query.encode(), port);
+            send_everywhere(socket, &DiscoveryDatagram::Query.encode(), port);
             next_query = Instant::now() + QUERY_INTERVAL;
         }
         if let Ok((len, from)) = socket.recv_from(&mut buffer) {
-            match Beacon::parse(&buffer[..len]) {
-                Some(Beacon::Announce(announcement)) => {
+            match DiscoveryDatagram::parse(&buffer[..len]) {
+                Some(DiscoveryDatagram::Announce(announcement)) => {
                     let address = SocketAddr::new(from.ip(), announcement.port);
                     let key = announcement.host_id.clone();
                     seen.hosts.insert(
@@ -342,10 +254,10 @@ fn browse(socket: &UdpSocket, port: u16, events: &flume::Sender<HostsEvent>, sto
                         ),
                     );
                 }
-                Some(Beacon::Bye { host_id }) => {
+                Some(DiscoveryDatagram::Bye { host_id }) => {
                     seen.hosts.remove(&host_id);
                 }
-                Some(Beacon::Query) | None => {}
+                Some(DiscoveryDatagram::Query) | None => {}
             }
         }
         if let Some(hosts) = seen.changes()
@@ -386,40 +298,4 @@ pub fn machine_name() -> String {
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "lanshare host".to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn beacons_round_trip_and_garbage_is_ignored() {
-        let announce = Beacon::Announce(Announcement {
-            host_id: "0123456789abcdef".into(),
-            port: 5005,
-            participants: 3,
-            files: 12,
-            name: "Hana's: laptop".into(),
-        });
-        for beacon in [
-            Beacon::Query,
-            announce,
-            Beacon::Bye {
-                host_id: "ab".into(),
-            },
-        ] {
-            assert_eq!(Beacon::parse(beacon.encode().as_bytes()), Some(beacon));
-        }
-        for junk in [
-            &b""[..],
-            b"hello",
-            b"LANSHARE:2:QUERY",
-            b"LANSHARE:1:ANNOUNCE:zz:1:1:1:x",
-            b"LANSHARE:1:ANNOUNCE:ab:99999:1:1:x",
-            b"LANSHARE:1:ANNOUNCE:ab:1:1:1:x:extra",
-            b"\xff\xfe",
-        ] {
-            assert_eq!(Beacon::parse(junk), None, "{junk:?}");
-        }
-    }
 }

@@ -2,13 +2,13 @@
 //!
 //! What they are hashed with is a [`StreamHash`]: SHA-256 for a download, SHA-256 and the
 //! transfer check for an upload the host receives ([`UploadHash`]), the transfer check alone
-//! for an upload being sent ([`CheckHash`]). SHA-256 (about 2 GB/s with the CPU's SHA
-//! instructions) costs as much as moving the bytes through the kernel, so doing both on one
-//! thread halves the speed. Here the thread that moves the bytes hands each finished chunk to
-//! a hashing thread and goes on at once. Memory stays bounded: into a caller's buffer nothing is
-//! copied, and into a writer at most [`CHUNKS_IN_FLIGHT`] chunks are in flight. Transfers
-//! smaller than [`PARALLEL_FROM`] hash on the moving thread: starting a thread would cost more
-//! than it saves.
+//! for an upload being sent ([`CheckHash`]). SHA-256 costs about as much CPU as moving the
+//! bytes through the kernel (BENCHMARKS.md, "Figures behind design choices"), so doing both on
+//! one thread leaves each waiting for the other. Here the thread that moves the bytes hands each
+//! finished chunk to a hashing thread and goes on at once. Memory stays bounded: into a caller's
+//! buffer nothing is copied, and into a writer at most [`CHUNKS_IN_FLIGHT`] chunks are in
+//! flight. Transfers smaller than [`PARALLEL_FROM`] hash on the moving thread: starting a thread
+//! would cost more than it saves.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};

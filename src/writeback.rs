@@ -11,16 +11,16 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::thread::JoinHandle;
 
 /// The fewest bytes written between two requests for a background sync. Small, so that even a
-/// 10 MiB file is mostly on disk when its final sync comes: a 10 MiB download took 15 ms
-/// instead of 21 ms with syncs every 1 MiB rather than every 32 MiB.
+/// file of a few MiB is mostly on disk when its final sync comes, which shortens that sync
+/// (BENCHMARKS.md, "Figures behind design choices").
 pub const SYNC_EVERY_MIN: u64 = 1024 * 1024;
 /// The most bytes written between two requests for a background sync.
 pub const SYNC_EVERY_MAX: u64 = 32 * 1024 * 1024;
 
 /// Bytes to write before the next background sync once `written` are: a sixteenth of them,
 /// within [`SYNC_EVERY_MIN`] and [`SYNC_EVERY_MAX`]. So the final sync has at most about a
-/// sixteenth of the file left, and a large file is not synced thousands of times (syncing a
-/// 1 GiB download every 1 MiB took 7% of the downloader's CPU time, against 4% every 32 MiB).
+/// sixteenth of the file left, and a large file is not synced thousands of times, each of which
+/// costs the writer CPU time (BENCHMARKS.md, "Figures behind design choices").
 /// Requests made while a sync runs fold into one, so a fast writer does not queue them up.
 pub fn sync_interval(written: u64) -> u64 {
     (written / 16).clamp(SYNC_EVERY_MIN, SYNC_EVERY_MAX)

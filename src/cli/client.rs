@@ -187,7 +187,7 @@ const LANES: usize = 4;
 
 /// Lanes for files that average under [`SMALL_FILE`]: their time goes almost all to round
 /// trips and syncs, which more lanes overlap further (the disk batches syncs that arrive
-/// together). 300 uploads of 10 KiB to a disk store took 0.14 s in 4 lanes, 0.11 s in 16.
+/// together; BENCHMARKS.md, "Figures behind design choices").
 const SMALL_FILE_LANES: usize = 16;
 
 /// Files smaller than this on average count as small (see [`SMALL_FILE_LANES`]).

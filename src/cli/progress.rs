@@ -35,33 +35,7 @@ pub(super) fn follow(
     stop_others: &dyn Fn(),
 ) -> TransferUpdate {
     let interrupts = interrupts();
-    let bar = ProgressBar::with_draw_target(
-        Some(total),
-        if std::io::stderr().is_terminal() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:20!} [{bar:30.cyan/blue}] {done:>9} / {total:9} {rate:>11}  ETA {eta}",
-    ) {
-        // Sizes in lanshare's own units (1024s, labelled MB as in the seed).
-        let style = style
-            .with_key("done", |state: &ProgressState, out: &mut dyn fmt::Write| {
-                let _ = out.write_str(&format_size(state.pos()));
-            })
-            .with_key(
-                "total",
-                |state: &ProgressState, out: &mut dyn fmt::Write| {
-                    let _ = out.write_str(&format_size(state.len().unwrap_or(0)));
-                },
-            )
-            .with_key("rate", |state: &ProgressState, out: &mut dyn fmt::Write| {
-                let _ = out.write_str(&format_rate(state.per_sec()));
-            });
-        bar.set_style(style.progress_chars("=> "));
-    }
+    let bar = transfer_bar(total);
     bar.set_message(label.to_owned());
     let mut interrupted = false;
     // Where the last "Resuming…" line said the transfer continues from: the worker reports a
@@ -114,4 +88,37 @@ pub(super) fn follow(
             }
         }
     }
+}
+
+/// A bar for a transfer of `total` bytes with speed and time left, drawn on stderr if it is a
+/// terminal (hidden otherwise).
+fn transfer_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(total),
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg:20!} [{bar:30.cyan/blue}] {done:>9} / {total:9} {rate:>11}  ETA {eta}",
+    ) {
+        // Sizes in lanshare's own units (1024s, labelled MB as in the seed).
+        let style = style
+            .with_key("done", |state: &ProgressState, out: &mut dyn fmt::Write| {
+                let _ = out.write_str(&format_size(state.pos()));
+            })
+            .with_key(
+                "total",
+                |state: &ProgressState, out: &mut dyn fmt::Write| {
+                    let _ = out.write_str(&format_size(state.len().unwrap_or(0)));
+                },
+            )
+            .with_key("rate", |state: &ProgressState, out: &mut dyn fmt::Write| {
+                let _ = out.write_str(&format_rate(state.per_sec()));
+            });
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }

@@ -2,7 +2,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use super::Error;
+use super::error::Error;
 use crate::protocol::DEFAULT_PORT;
 
 /// Resolves `HOST`, `HOST:PORT`, `[IPv6]:PORT` or a bare IPv6 address; the port defaults

@@ -1,10 +1,9 @@
 //! What can go wrong on the participant side, worded for the person who sees it.
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::protocol::{FileId, ProtocolError};
+use crate::protocol::{FileId, HostLine, ProtocolError};
 
 /// A participant-side failure.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +77,15 @@ impl Error {
         Self::ConnectionLost(error)
     }
 
+    /// The error for a reply that has no place where it came: [`Error::Refused`] for an
+    /// `ERROR` line, [`Error::Protocol`] for any other.
+    pub(crate) fn unexpected_reply(line: &HostLine) -> Self {
+        match line {
+            HostLine::Error(reason) => Self::Refused(reason.clone()),
+            other => Self::Protocol(other.encode().trim_end().to_owned()),
+        }
+    }
+
     /// Wraps the error of a local file operation.
     pub(crate) fn local(path: &std::path::Path, source: io::Error) -> Self {
         Self::Local {
@@ -85,15 +93,4 @@ impl Error {
             source,
         }
     }
-}
-
-/// Connects to `address` with a bounded wait and the options every lanshare connection uses.
-pub(crate) fn connect(address: SocketAddr) -> Result<std::net::TcpStream, Error> {
-    let stream = std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(5))
-        .map_err(|source| Error::Unreachable {
-            address: address.to_string(),
-            source,
-        })?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
 }

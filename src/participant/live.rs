@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Credentials, Error, JoinOptions, Session, SessionEvent, Snapshot, resolve_host};
+use super::address::resolve_host;
+use super::error::Error;
+use super::listing::Snapshot;
+use super::session::{Credentials, JoinOptions, Session, SessionEvent};
 use crate::identity::Identity;
 use crate::protocol::{FileId, Passcode, Role};
 

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::{Downloaded, Error, FileEntry, TransferConnection};
+use super::error::Error;
+use super::listing::FileEntry;
+use super::transfer::{Downloaded, TransferConnection};
 use crate::pipeline::hash_prefix;
 use crate::writeback::WritebackFile;
 

@@ -1,17 +1,12 @@
 //! The participant's control session: join with proof of identity, then follow the host.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-
-use super::error::connect;
-use super::{Error, FileEntry};
+use super::connection::{Connection, ReadError, SharedWriter};
+use super::error::Error;
+use super::listing::{FileEntry, OfferAssembler, Peer, Snapshot, read_snapshot};
 use crate::identity::Identity;
-use crate::net::{LineError, LineReader};
 use crate::protocol::{
     ClientId, ClientLine, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
 };
@@ -21,24 +16,6 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Silence after which the client sends `PING`; twice this with no reply means the host is
 /// gone (the host drops sessions silent for 60 s).
 const PING_INTERVAL: Duration = Duration::from_secs(15);
-
-/// Someone online on the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
-    /// Their client id.
-    pub client_id: ClientId,
-    /// Their display name.
-    pub username: String,
-}
-
-/// What the host had when the session opened.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Participants online, this one included.
-    pub peers: Vec<Peer>,
-    /// Files shared, by id.
-    pub files: Vec<FileEntry>,
-}
 
 /// Something the host told this session after it opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +63,7 @@ pub struct Session {
     passcode: Option<Passcode>,
     credentials: Credentials,
     role: Role,
-    writer: Arc<Mutex<TcpStream>>,
+    writer: SharedWriter,
     events: flume::Receiver<SessionEvent>,
 }
 
@@ -108,49 +85,21 @@ impl Session {
         identity: &Identity,
         options: &JoinOptions,
     ) -> Result<(Self, Snapshot), Error> {
-        let stream = connect(host)?;
-        let mut reader = LineReader::new(stream.try_clone().map_err(Error::lost)?);
-        let mut writer = stream;
-        let mut opening = match &options.passcode {
-            Some(passcode) => ClientLine::Pass {
-                passcode: passcode.clone(),
-            }
-            .encode(),
-            None => String::new(),
-        };
-        let join = ClientLine::Join {
-            version: PROTOCOL_VERSION,
-            username: username.to_owned(),
-            public_key: identity.public_key(),
-        };
-        opening.push_str(&join.encode());
-        writer.write_all(opening.as_bytes()).map_err(Error::lost)?;
-        let nonce = match read_reply(&mut reader, HANDSHAKE_TIMEOUT)? {
-            HostLine::Challenge { nonce } => nonce,
-            other => return Err(unexpected(&other)),
-        };
-        let proof = ClientLine::Proof {
-            signature: identity.answer_challenge(&nonce),
-        };
-        writer
-            .write_all(proof.encode().as_bytes())
-            .map_err(Error::lost)?;
-        let (client_id, ticket, role) = match read_reply(&mut reader, HANDSHAKE_TIMEOUT)? {
-            HostLine::Welcome {
-                client_id,
-                ticket,
-                role,
-            } => (client_id, ticket, role),
-            other => return Err(unexpected(&other)),
-        };
-        let snapshot = read_snapshot(&mut reader)?;
+        let mut connection = Connection::connect(host)?;
+        let (client_id, ticket, role) = handshake(
+            &mut connection,
+            username,
+            identity,
+            options.passcode.as_ref(),
+        )?;
+        let snapshot = read_snapshot(&mut connection, HANDSHAKE_TIMEOUT)?;
 
         let (sender, events) = flume::unbounded();
-        let writer = Arc::new(Mutex::new(writer));
-        let ping_writer = Arc::clone(&writer);
+        let writer = connection.shared_writer()?;
+        let ping_writer = writer.clone();
         std::thread::Builder::new()
             .name("lanshare-session-reader".into())
-            .spawn(move || follow(reader, &ping_writer, &sender))
+            .spawn(move || follow(connection, &ping_writer, &sender))
             .map_err(Error::lost)?;
         Ok((
             Self {
@@ -210,7 +159,7 @@ impl Session {
     /// Deletes a file and waits for the host's answer, passing over other events.
     pub fn delete(&self, file_id: FileId, timeout: Duration) -> Result<(), Error> {
         self.request_delete(file_id)?;
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = Instant::now() + timeout;
         loop {
             match self.events.recv_deadline(deadline) {
                 Ok(SessionEvent::FileDeleted(id)) if id == file_id => return Ok(()),
@@ -237,179 +186,131 @@ impl Session {
     }
 
     fn send(&self, line: &ClientLine) -> Result<(), Error> {
-        let mut writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        writer
-            .write_all(line.encode().as_bytes())
-            .map_err(|_| Error::SessionClosed)
+        self.writer.send(line).map_err(|_| Error::SessionClosed)
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Ok(writer) = self.writer.lock() {
-            let _ = writer.shutdown(Shutdown::Both);
-        }
+        self.writer.shut_down();
     }
 }
 
-fn unexpected(line: &HostLine) -> Error {
-    match line {
-        HostLine::Error(reason) => Error::Refused(reason.clone()),
-        other => Error::Protocol(other.encode().trim_end().to_owned()),
+/// `JOIN` (after `PASS` with a `passcode`), then the proof of `identity` the host's challenge
+/// asks for; returns what the host's `WELCOME` gives.
+fn handshake(
+    connection: &mut Connection,
+    username: &str,
+    identity: &Identity,
+    passcode: Option<&Passcode>,
+) -> Result<(ClientId, Ticket, Role), Error> {
+    let pass = passcode.map(|passcode| ClientLine::Pass {
+        passcode: passcode.clone(),
+    });
+    let join = ClientLine::Join {
+        version: PROTOCOL_VERSION,
+        username: username.to_owned(),
+        public_key: identity.public_key(),
+    };
+    let opening: Vec<ClientLine> = pass.into_iter().chain([join]).collect();
+    connection.send_all(&opening)?;
+    let nonce = match connection.read_reply(HANDSHAKE_TIMEOUT)? {
+        HostLine::Challenge { nonce } => nonce,
+        other => return Err(Error::unexpected_reply(&other)),
+    };
+    connection.send(&ClientLine::Proof {
+        signature: identity.answer_challenge(&nonce),
+    })?;
+    match connection.read_reply(HANDSHAKE_TIMEOUT)? {
+        HostLine::Welcome {
+            client_id,
+            ticket,
+            role,
+        } => Ok((client_id, ticket, role)),
+        other => Err(Error::unexpected_reply(&other)),
     }
 }
 
-/// Reads one host line, turning silence and closes into errors.
-pub(super) fn read_reply(reader: &mut LineReader, timeout: Duration) -> Result<HostLine, Error> {
-    match reader.read_line(timeout) {
-        Ok(Some(line)) => Ok(HostLine::parse(&line)?),
-        Ok(None) | Err(LineError::Truncated) => Err(Error::lost(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the host closed the connection",
-        ))),
-        Err(LineError::TimedOut) => Err(Error::lost(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "the host did not answer",
-        ))),
-        Err(LineError::TooLong) => Err(Error::Protocol("line too long".into())),
-        Err(LineError::Io(error)) => Err(Error::lost(error)),
-    }
-}
-
-/// Pairs each `FILE_OFFER` with the `FILE_META` that follows it.
-#[derive(Default)]
-pub(super) struct OfferAssembler {
-    pending: HashMap<FileId, HostLine>,
-}
-
-impl OfferAssembler {
-    /// Feeds one line; returns a complete entry when a `FILE_META` completes an offer.
-    pub(super) fn feed(&mut self, line: HostLine) -> Result<Option<FileEntry>, Error> {
-        match line {
-            HostLine::FileOffer { file_id, .. } => {
-                self.pending.insert(file_id, line);
-                Ok(None)
-            }
-            HostLine::FileMeta {
-                file_id,
-                uploaded_at_ms,
-                sha256,
-            } => {
-                let Some(HostLine::FileOffer {
-                    name,
-                    size,
-                    uploader_name,
-                    uploader_id,
-                    ..
-                }) = self.pending.remove(&file_id)
-                else {
-                    return Err(Error::Protocol(format!(
-                        "FILE_META for {file_id} without its FILE_OFFER"
-                    )));
-                };
-                let uploaded_at = DateTime::<Utc>::from_timestamp_millis(uploaded_at_ms)
-                    .ok_or_else(|| Error::Protocol(format!("bad upload time {uploaded_at_ms}")))?;
-                Ok(Some(FileEntry {
-                    id: file_id,
-                    name,
-                    size,
-                    uploader: uploader_name,
-                    uploader_id,
-                    uploaded_at,
-                    sha256,
-                }))
-            }
-            other => Err(unexpected(&other)),
-        }
-    }
-}
-
-/// Reads `PEER_JOINED` and file lines up to `END`.
-pub(super) fn read_snapshot(reader: &mut LineReader) -> Result<Snapshot, Error> {
-    let mut snapshot = Snapshot::default();
-    let mut offers = OfferAssembler::default();
-    loop {
-        match read_reply(reader, HANDSHAKE_TIMEOUT)? {
-            HostLine::End => return Ok(snapshot),
-            HostLine::PeerJoined {
-                client_id,
-                username,
-            } => snapshot.peers.push(Peer {
-                client_id,
-                username,
-            }),
-            line => {
-                if let Some(entry) = offers.feed(line)? {
-                    snapshot.files.push(entry);
-                }
-            }
-        }
-    }
+/// What one line from the host means to a following session.
+enum Followed {
+    /// Something to report.
+    Event(SessionEvent),
+    /// Nothing to report (yet).
+    Nothing,
+    /// The session is over, for this reason.
+    End(String),
 }
 
 /// The reader thread: turns host lines into events and keeps the session alive.
-fn follow(mut reader: LineReader, writer: &Mutex<TcpStream>, events: &flume::Sender<SessionEvent>) {
+fn follow(mut connection: Connection, writer: &SharedWriter, events: &flume::Sender<SessionEvent>) {
     let mut offers = OfferAssembler::default();
     let mut silent_intervals = 0;
     let reason = loop {
-        let line = match reader.read_line(PING_INTERVAL) {
-            Ok(Some(line)) => line,
-            Ok(None) | Err(LineError::Truncated) => break "the host closed the connection".into(),
-            Err(LineError::TimedOut) => {
+        let line = match connection.read_line(PING_INTERVAL) {
+            Ok(line) => line,
+            Err(ReadError::TimedOut) => {
                 silent_intervals += 1;
                 if silent_intervals >= 2 {
                     break "the host stopped answering".into();
                 }
-                let sent = writer
-                    .lock()
-                    .map(|mut w| w.write_all(ClientLine::Ping.encode().as_bytes()).is_ok())
-                    .unwrap_or(false);
-                if !sent {
+                if writer.send(&ClientLine::Ping).is_err() {
                     break "the connection to the host broke".into();
                 }
                 continue;
             }
-            Err(LineError::TooLong) => break "the host sent a line that is too long".into(),
-            Err(LineError::Io(error)) => {
-                break format!("the connection to the host broke: {error}");
-            }
+            Err(error) => break why_reading_stopped(error),
         };
         silent_intervals = 0;
-        let event = match HostLine::parse(&line) {
-            Ok(HostLine::Pong) => continue,
-            Ok(HostLine::FileDeleted { file_id }) => SessionEvent::FileDeleted(file_id),
-            Ok(HostLine::PeerJoined {
-                client_id,
-                username,
-            }) => SessionEvent::PeerJoined(Peer {
-                client_id,
-                username,
-            }),
-            Ok(HostLine::PeerLeft { client_id }) => SessionEvent::PeerLeft(client_id),
-            Ok(HostLine::DeleteFailed { file_id, reason }) => {
-                SessionEvent::DeleteFailed { file_id, reason }
-            }
-            Ok(HostLine::Error(reason)) => break reason,
-            Ok(line @ (HostLine::FileOffer { .. } | HostLine::FileMeta { .. })) => {
-                match offers.feed(line) {
-                    Ok(Some(entry)) => SessionEvent::FileOffered(entry),
-                    Ok(None) => continue,
-                    Err(error) => break error.to_string(),
-                }
-            }
-            Ok(other) => break unexpected(&other).to_string(),
-            Err(error) => break format!("unexpected reply from the host: {error}"),
+        let event = match meaning(line, &mut offers) {
+            Followed::Event(event) => event,
+            Followed::Nothing => continue,
+            Followed::End(reason) => break reason,
         };
         if events.send(event).is_err() {
             // Nobody listens any more: the session's owner is gone.
             break String::new();
         }
     };
-    if let Ok(writer) = writer.lock() {
-        let _ = writer.shutdown(Shutdown::Both);
-    }
+    writer.shut_down();
     let _ = events.send(SessionEvent::Closed(reason));
+}
+
+/// What a session says when no line could be read (short of a silence, which is pinged).
+fn why_reading_stopped(error: ReadError) -> String {
+    match error {
+        ReadError::Closed => "the host closed the connection".into(),
+        ReadError::TimedOut => "the host stopped answering".into(),
+        ReadError::TooLong => "the host sent a line that is too long".into(),
+        ReadError::Garbled(error) => format!("unexpected reply from the host: {error}"),
+        ReadError::Io(error) => format!("the connection to the host broke: {error}"),
+    }
+}
+
+/// What `line` means to a session whose file offers so far `offers` holds.
+fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
+    let event = match line {
+        HostLine::Pong => return Followed::Nothing,
+        HostLine::FileDeleted { file_id } => SessionEvent::FileDeleted(file_id),
+        HostLine::PeerJoined {
+            client_id,
+            username,
+        } => SessionEvent::PeerJoined(Peer {
+            client_id,
+            username,
+        }),
+        HostLine::PeerLeft { client_id } => SessionEvent::PeerLeft(client_id),
+        HostLine::DeleteFailed { file_id, reason } => {
+            SessionEvent::DeleteFailed { file_id, reason }
+        }
+        HostLine::Error(reason) => return Followed::End(reason),
+        line @ (HostLine::FileOffer { .. } | HostLine::FileMeta { .. }) => {
+            match offers.feed(line) {
+                Ok(Some(entry)) => SessionEvent::FileOffered(entry),
+                Ok(None) => return Followed::Nothing,
+                Err(error) => return Followed::End(error.to_string()),
+            }
+        }
+        other => return Followed::End(Error::unexpected_reply(&other).to_string()),
+    };
+    Followed::Event(event)
 }

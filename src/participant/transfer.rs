@@ -3,24 +3,26 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::error::connect;
-use super::session::{Credentials, OfferAssembler, read_reply};
-use super::{Error, FileEntry};
-use crate::net::{LineReader, is_timeout, send_file};
+use super::connection::{Connection, ShutdownHandle};
+use super::error::Error;
+use super::listing::{FileEntry, read_files};
+use super::session::Credentials;
+use crate::net::is_timeout;
 use crate::pipeline::{self, CheckHash, PipelineError};
 use crate::protocol::{
     ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, TransferCheck, UploadRequest,
 };
 
-/// Bytes sent per `sendfile` call (and between two progress reports) when uploading a file.
-const SEND_STEP: u64 = 4 * 1024 * 1024;
+/// Bytes of a file upload handed to the kernel at a time (one `sendfile` call), and so sent
+/// between two progress reports.
+const UPLOAD_BYTES_PER_SENDFILE: u64 = 4 * 1024 * 1024;
 /// How long a reply may take to begin.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long storing a fully sent upload may take on the host (it syncs to disk).
@@ -50,28 +52,24 @@ pub struct Downloaded {
 
 /// One connection to the host's port for transfers.
 pub struct TransferConnection {
-    reader: LineReader,
+    connection: Connection,
 }
 
 impl TransferConnection {
     /// Connects to the host.
     pub fn connect(host: SocketAddr) -> Result<Self, Error> {
-        let stream = connect(host)?;
         Ok(Self {
-            reader: LineReader::new(stream),
+            connection: Connection::connect(host)?,
         })
     }
 
-    /// The socket, e.g. to shut it down from another thread to cancel.
-    pub fn stream(&self) -> &TcpStream {
-        self.reader.stream()
+    /// A handle that shuts this connection down from another thread, to cancel what it does.
+    pub fn shutdown_handle(&self) -> io::Result<ShutdownHandle> {
+        self.connection.shutdown_handle()
     }
 
     fn send(&self, line: &ClientLine) -> Result<(), Error> {
-        let mut stream = self.reader.stream();
-        stream
-            .write_all(line.encode().as_bytes())
-            .map_err(Error::lost)
+        self.connection.send(line)
     }
 
     /// Presents the host's passcode for the commands that follow (no reply; a wrong passcode
@@ -95,18 +93,7 @@ impl TransferConnection {
     /// The files shared now, without joining.
     pub fn list(&mut self) -> Result<Vec<FileEntry>, Error> {
         self.send(&ClientLine::List)?;
-        let mut offers = OfferAssembler::default();
-        let mut files = Vec::new();
-        loop {
-            match read_reply(&mut self.reader, REPLY_TIMEOUT)? {
-                HostLine::End => return Ok(files),
-                line => {
-                    if let Some(entry) = offers.feed(line)? {
-                        files.push(entry);
-                    }
-                }
-            }
-        }
+        read_files(&mut self.connection, REPLY_TIMEOUT)
     }
 
     /// Uploads `size` bytes from `source` under `request`'s names. `progress` is told the
@@ -122,11 +109,10 @@ impl TransferConnection {
         let size = request.size;
         self.begin_upload(request, None)?;
         progress(0);
-        let mut stream = self.reader.stream();
         let copied = pipeline::copy_hashing(
             CheckHash::default(),
             source,
-            &mut stream,
+            &mut self.connection,
             size,
             &mut |sent| {
                 progress(sent);
@@ -139,7 +125,7 @@ impl TransferConnection {
                 return Err(self.reason_for_broken_upload(error));
             }
             Err(PipelineError::Source { error, received }) => {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 let error = if error.kind() == io::ErrorKind::UnexpectedEof {
                     io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -154,7 +140,7 @@ impl TransferConnection {
                 });
             }
             Err(PipelineError::Stopped) => {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 return Err(Error::Cancelled);
             }
         };
@@ -217,7 +203,7 @@ impl TransferConnection {
             let hashing = scope.spawn(|| {
                 pipeline::hash_exactly(CheckHash::default(), &mut for_hashing, size, &stop_hashing)
             });
-            let sent = self.send_file(&mut file, offset, size, progress, cancel);
+            let sent = self.send_file_bytes(&mut file, offset, size, progress, cancel);
             if sent.is_err() {
                 stop_hashing.store(true, Ordering::Relaxed);
             }
@@ -227,11 +213,11 @@ impl TransferConnection {
         let local = match hashed {
             Ok(Ok(local)) => local,
             Ok(Err(error)) => {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 return Err(Error::local(path, error));
             }
             Err(_) => {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 return Err(Error::local(
                     path,
                     io::Error::other("the hashing thread panicked"),
@@ -242,8 +228,8 @@ impl TransferConnection {
     }
 
     /// Sends the bytes of `file` from `offset` (its current position) up to `size`,
-    /// `SEND_STEP` at a time.
-    fn send_file(
+    /// [`UPLOAD_BYTES_PER_SENDFILE`] at a time.
+    fn send_file_bytes(
         &mut self,
         file: &mut File,
         offset: u64,
@@ -254,16 +240,16 @@ impl TransferConnection {
         let mut sent = offset;
         while sent < size {
             if cancel.load(Ordering::Relaxed) {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 return Err(Error::Cancelled);
             }
-            let step = (size - sent).min(SEND_STEP);
-            let copied = match send_file(self.reader.stream(), file, step) {
+            let step = (size - sent).min(UPLOAD_BYTES_PER_SENDFILE);
+            let copied = match self.connection.send_file(file, step) {
                 Ok(copied) => copied,
                 Err(error) => return Err(self.reason_for_broken_upload(error)),
             };
             if copied == 0 {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 return Err(Error::Local {
                     path: "upload source".into(),
                     source: io::Error::new(
@@ -290,35 +276,33 @@ impl TransferConnection {
             Some(key) => ClientLine::UploadResume { key, request },
             None => ClientLine::Upload(request),
         })?;
-        let offset = match (read_reply(&mut self.reader, REPLY_TIMEOUT)?, key) {
+        let offset = match (self.connection.read_reply(REPLY_TIMEOUT)?, key) {
             (HostLine::Ready, None) => 0,
             (HostLine::ResumeFrom { offset }, Some(_)) if offset <= size => offset,
-            (HostLine::Error(reason), _) => return Err(Error::Refused(reason)),
-            (other, _) => return Err(Error::Protocol(other.encode().trim_end().to_owned())),
+            (other, _) => return Err(Error::unexpected_reply(&other)),
         };
-        let _ = self.stream().set_write_timeout(Some(STALL_TIMEOUT));
+        let _ = self.connection.set_write_timeout(STALL_TIMEOUT);
         Ok(offset)
     }
 
     /// After the last byte: waits for `STORED` and checks the host's transfer check against
     /// `local`, this side's check of the whole file.
     fn finish_upload(&mut self, local: TransferCheck) -> Result<Stored, Error> {
-        match read_reply(&mut self.reader, COMMIT_TIMEOUT)? {
+        match self.connection.read_reply(COMMIT_TIMEOUT)? {
             HostLine::Stored {
                 file_id,
                 sha256,
                 check,
             } if check == local => Ok(Stored { file_id, sha256 }),
             HostLine::Stored { file_id, .. } => Err(Error::UploadDamaged { file_id }),
-            HostLine::Error(reason) => Err(Error::Refused(reason)),
-            other => Err(Error::Protocol(other.encode().trim_end().to_owned())),
+            other => Err(Error::unexpected_reply(&other)),
         }
     }
 
     /// After a failed write, the host may have said why before closing: read it if so.
     fn reason_for_broken_upload(&mut self, error: io::Error) -> Error {
-        match read_reply(&mut self.reader, Duration::from_secs(2)) {
-            Ok(HostLine::Error(reason)) => Error::Refused(reason),
+        match self.connection.read_reply(Duration::from_secs(2)) {
+            Err(refused @ Error::Refused(_)) => refused,
             _ => Error::lost(error),
         }
     }
@@ -351,13 +335,13 @@ impl TransferConnection {
         cancel: &AtomicBool,
     ) -> Result<Downloaded, Error> {
         self.send(&ClientLine::Download { file_id, offset })?;
-        let (name, size) = match read_reply(&mut self.reader, REPLY_TIMEOUT)? {
-            HostLine::File { name, size } => (name, size),
-            HostLine::Error(reason) if reason == "File not found" => {
+        let (name, size) = match self.connection.read_reply(REPLY_TIMEOUT) {
+            Ok(HostLine::File { name, size }) => (name, size),
+            Ok(other) => return Err(Error::unexpected_reply(&other)),
+            Err(Error::Refused(reason)) if reason == "File not found" => {
                 return Err(Error::NotFound(file_id));
             }
-            HostLine::Error(reason) => return Err(Error::Refused(reason)),
-            other => return Err(Error::Protocol(other.encode().trim_end().to_owned())),
+            Err(error) => return Err(error),
         };
         if offset > size {
             return Err(Error::Protocol(format!(
@@ -366,12 +350,12 @@ impl TransferConnection {
         }
         self.send(&ClientLine::Ready)?;
         progress(offset);
-        self.reader
+        self.connection
             .set_read_timeout(STALL_TIMEOUT)
             .map_err(Error::lost)?;
         let copied = pipeline::copy_hashing(
             prefix,
-            &mut self.reader,
+            &mut self.connection,
             sink,
             size - offset,
             &mut |received| {
@@ -382,23 +366,7 @@ impl TransferConnection {
         let sha256 = match copied {
             Ok(sha256) => sha256,
             Err(PipelineError::Source { error, received }) => {
-                let error = if error.kind() == io::ErrorKind::UnexpectedEof {
-                    io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "the host closed the connection after {} of {size} bytes",
-                            offset + received
-                        ),
-                    )
-                } else if is_timeout(&error) {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no data for {} s", STALL_TIMEOUT.as_secs()),
-                    )
-                } else {
-                    error
-                };
-                return Err(Error::lost(error));
+                return Err(download_cut_off(error, offset + received, size));
             }
             Err(PipelineError::Sink { error, .. }) => {
                 return Err(Error::Local {
@@ -407,10 +375,29 @@ impl TransferConnection {
                 });
             }
             Err(PipelineError::Stopped) => {
-                let _ = self.stream().shutdown(Shutdown::Both);
+                self.connection.shut_down();
                 return Err(Error::Cancelled);
             }
         };
         Ok(Downloaded { name, size, sha256 })
     }
+}
+
+/// The error for a download whose connection failed after `held` of its `size` bytes, worded
+/// for an early close or a stall.
+fn download_cut_off(error: io::Error, held: u64, size: u64) -> Error {
+    let error = if error.kind() == io::ErrorKind::UnexpectedEof {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("the host closed the connection after {held} of {size} bytes"),
+        )
+    } else if is_timeout(&error) {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no data for {} s", STALL_TIMEOUT.as_secs()),
+        )
+    } else {
+        error
+    };
+    Error::lost(error)
 }

@@ -9,14 +9,19 @@
 //! from the `.part` file's length), reporting [`TransferUpdate::Resuming`] meanwhile.
 
 use std::fs::File;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::connection::ShutdownHandle;
+use super::error::Error;
+use super::listing::FileEntry;
+use super::resume::upload_key;
 use super::save::{Destination, download_file};
-use super::{Credentials, Error, FileEntry, Stored, TransferConnection, upload_key};
+use super::session::Credentials;
+use super::transfer::{Stored, TransferConnection};
 use crate::protocol::{GUEST_CLIENT_ID, Passcode, UploadRequest};
 
 /// Identifies one transfer within this process.
@@ -79,7 +84,7 @@ pub struct TransferHandle {
 #[derive(Default)]
 struct Cancel {
     requested: AtomicBool,
-    stream: Mutex<Option<TcpStream>>,
+    connection: Mutex<Option<ShutdownHandle>>,
 }
 
 impl TransferHandle {
@@ -91,10 +96,10 @@ impl TransferHandle {
     /// Stops the transfer; it ends with [`TransferUpdate::Cancelled`].
     pub fn cancel(&self) {
         self.cancel.requested.store(true, Ordering::SeqCst);
-        if let Ok(stream) = self.cancel.stream.lock()
-            && let Some(stream) = stream.as_ref()
+        if let Ok(connection) = self.cancel.connection.lock()
+            && let Some(connection) = connection.as_ref()
         {
-            let _ = stream.shutdown(Shutdown::Both);
+            connection.shut_down();
         }
     }
 }
@@ -217,8 +222,8 @@ where
                     work(index, &mut reporter, &cancel, &mut connection)
                 };
                 // This transfer's cancel must not reach the connection the next one uses.
-                if let Ok(mut stream) = cancel.stream.lock() {
-                    *stream = None;
+                if let Ok(mut connection) = cancel.connection.lock() {
+                    *connection = None;
                 }
                 if result.is_err() {
                     connection = None;
@@ -251,8 +256,8 @@ fn connection_for(
             connection
         }
     };
-    if let (Ok(mut slot), Ok(clone)) = (cancel.stream.lock(), connection.stream().try_clone()) {
-        *slot = Some(clone);
+    if let (Ok(mut slot), Ok(handle)) = (cancel.connection.lock(), connection.shutdown_handle()) {
+        *slot = Some(handle);
     }
     if cancel.requested.load(Ordering::SeqCst) {
         return Err(Error::Cancelled);
@@ -469,7 +474,7 @@ pub fn spawn_download(
     spawn_download_with(host, None, entry, destination, events)
 }
 
-/// [`spawn_download`] from a host with a passcode (e.g. [`Session::passcode`](super::Session::passcode)).
+/// [`spawn_download`] from a host with a passcode (e.g. [`Session::passcode`](super::session::Session::passcode)).
 pub fn spawn_download_with(
     host: SocketAddr,
     passcode: Option<Passcode>,

@@ -6,7 +6,7 @@
 //! Decoding is lenient toward clients written from the seed, which never escape: a `%` that is
 //! not followed by two hex digits stands for itself.
 
-use super::fields::ProtocolError;
+use super::error::ProtocolError;
 
 /// True for a byte that must be written as `%XX` inside a field.
 fn needs_escape(byte: u8) -> bool {

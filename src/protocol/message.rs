@@ -1,11 +1,10 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
+use super::constants::{ClientId, FileId};
+use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
-use super::fields::{
-    ClientId, FileId, Passcode, ProtocolError, PublicKey, ResumeKey, Sha256Digest, Ticket,
-    TransferCheck, shorten_for_message,
-};
 use super::hex::{decode_hex, encode_hex};
+use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

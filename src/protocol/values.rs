@@ -1,87 +1,11 @@
-//! The values the protocol's lines carry: ids, digests, keys, tickets, passcodes and names,
-//! with the limits they must keep and the errors of parsing them.
+//! The typed values that lines carry: digests, keys, tickets, passcodes, user names.
 
 use std::fmt;
 use std::str::FromStr;
 
+use super::constants::{MAX_PASSCODE_CHARS, MAX_USERNAME_CHARS};
+use super::error::ProtocolError;
 use super::hex::{decode_hex, encode_hex};
-
-/// The port the seed assigns to file transfer; lanshare serves everything on it.
-pub const DEFAULT_PORT: u16 = 5005;
-/// The seed's chunk size. The protocol has no framing at this size; it names the unit that
-/// progress is counted in by seed clients.
-pub const CHUNK_SIZE: usize = 8192;
-/// Longest accepted line, newline included. Longer lines are refused with `ERROR`.
-pub const MAX_LINE_BYTES: usize = 8192;
-/// The seed's maximum file size: 100 MB (counted in 1024s, as the seed does).
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 100 * 1024 * 1024;
-/// Version spoken in `JOIN`.
-pub const PROTOCOL_VERSION: u32 = 1;
-/// Longest user name, in characters.
-pub const MAX_USERNAME_CHARS: usize = 64;
-/// Longest file name, in bytes of UTF-8 (before escaping).
-pub const MAX_FILENAME_BYTES: usize = 1024;
-/// Longest passcode, in characters.
-pub const MAX_PASSCODE_CHARS: usize = 128;
-/// The `uploader_id` of files uploaded without proof of identity (bare seed-style uploads).
-pub const GUEST_CLIENT_ID: ClientId = 0;
-
-/// Identifies a stored file; assigned by the host, never reused while it runs.
-pub type FileId = u64;
-/// Identifies a participant; assigned by the host to each participant key.
-pub type ClientId = u64;
-
-/// Why a line could not be parsed. The text is what the host sends back after `ERROR:`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProtocolError {
-    /// The line was empty.
-    #[error("Empty command")]
-    Empty,
-    /// The line was longer than [`MAX_LINE_BYTES`].
-    #[error("Command line too long (max {MAX_LINE_BYTES} bytes)")]
-    TooLong,
-    /// The line, or a field after unescaping, was not UTF-8.
-    #[error("Command is not valid UTF-8")]
-    NotUtf8,
-    /// The first word is not a command of this protocol.
-    #[error("Unknown command '{0}'")]
-    UnknownCommand(String),
-    /// The seed's reply to an `UPLOAD` line with missing fields.
-    #[error("Invalid upload command")]
-    InvalidUpload,
-    /// A command lacked one of its fields.
-    #[error("Invalid {command} command: missing {field}")]
-    MissingField {
-        /// The command word.
-        command: &'static str,
-        /// The missing field's name.
-        field: &'static str,
-    },
-    /// A numeric field was not a non-negative integer that fits in 64 bits.
-    #[error("Invalid {field} '{value}': expected a whole number from 0 to 18446744073709551615")]
-    BadNumber {
-        /// The field's name.
-        field: &'static str,
-        /// The text received (shortened).
-        value: String,
-    },
-    /// A hex field had the wrong length or characters.
-    #[error("Invalid {field}: expected {digits} hex digits")]
-    BadHex {
-        /// The field's name.
-        field: &'static str,
-        /// How many hex digits were expected.
-        digits: usize,
-    },
-    /// A field had a value outside its allowed set.
-    #[error("Invalid {field} '{value}'")]
-    BadValue {
-        /// The field's name.
-        field: &'static str,
-        /// The text received (shortened).
-        value: String,
-    },
-}
 
 /// A SHA-256 digest, written on the wire as 64 lower-case hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +56,8 @@ impl fmt::Debug for PublicKey {
 /// digits. An uploader compares its own with the host's to know the host received exactly its
 /// bytes. The file's SHA-256 stays what the host lists and downloads are verified against;
 /// this check only has to catch accidents on the way (it guards against no one: the host
-/// reports both), which a 128-bit hash does as surely, at a twentieth of SHA-256's cost.
+/// reports both), which a 128-bit hash does as surely and far more cheaply (BENCHMARKS.md,
+/// "Figures behind design choices").
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TransferCheck(pub [u8; 16]);
 
@@ -219,20 +144,6 @@ impl fmt::Debug for Passcode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Passcode(…)")
     }
-}
-
-/// Shortens untrusted text for an error message: at most 40 characters, no control characters.
-pub(crate) fn shorten_for_message(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out: String = text
-        .chars()
-        .take(40)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if text.chars().count() > 40 {
-        out.push('…');
-    }
-    out
 }
 
 /// Checks a display name: 1 to [`MAX_USERNAME_CHARS`] characters, not blank, no control

@@ -1,0 +1,206 @@
+//! One connection to the host: it owns the stream and reads and writes the protocol's lines on
+//! it, and the raw bytes that follow some of them.
+//!
+//! Every byte the participant side exchanges with a host goes through a [`Connection`] (or the
+//! [`SharedWriter`] and [`ShutdownHandle`] it gives out), so that the stream underneath, plain
+//! TCP today, can become an encrypted one here alone.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::error::Error;
+use crate::net::{LineError, LineReader, send_file};
+use crate::protocol::{ClientLine, HostLine, ProtocolError};
+
+/// How long connecting to a host may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why no host line could be read.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ReadError {
+    /// The host closed the connection (before or in the middle of a line).
+    #[error("the host closed the connection")]
+    Closed,
+    /// The deadline passed first.
+    #[error("the host did not answer")]
+    TimedOut,
+    /// The line did not end within the protocol's longest line.
+    #[error("line too long")]
+    TooLong,
+    /// The line is not one of the protocol's.
+    #[error(transparent)]
+    Garbled(#[from] ProtocolError),
+    /// The socket failed.
+    #[error(transparent)]
+    Io(io::Error),
+}
+
+impl From<ReadError> for Error {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Closed => Error::lost(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                error.to_string(),
+            )),
+            ReadError::TimedOut => {
+                Error::lost(io::Error::new(io::ErrorKind::TimedOut, error.to_string()))
+            }
+            ReadError::TooLong => Error::Protocol(error.to_string()),
+            ReadError::Garbled(error) => error.into(),
+            ReadError::Io(error) => Error::lost(error),
+        }
+    }
+}
+
+/// A connection to the host's port.
+pub(super) struct Connection {
+    reader: LineReader,
+}
+
+impl Connection {
+    /// Connects to `address` with a bounded wait and the options every lanshare connection
+    /// uses (no Nagle delay: replies are short lines that must go out at once).
+    pub(super) fn connect(address: SocketAddr) -> Result<Self, Error> {
+        let stream = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|source| {
+            Error::Unreachable {
+                address: address.to_string(),
+                source,
+            }
+        })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Self {
+            reader: LineReader::new(stream),
+        })
+    }
+
+    /// Sends one line.
+    pub(super) fn send(&self, line: &ClientLine) -> Result<(), Error> {
+        self.send_all(std::slice::from_ref(line))
+    }
+
+    /// Sends several lines in one write.
+    pub(super) fn send_all(&self, lines: &[ClientLine]) -> Result<(), Error> {
+        let text: String = lines.iter().map(ClientLine::encode).collect();
+        self.stream()
+            .write_all(text.as_bytes())
+            .map_err(Error::lost)
+    }
+
+    /// Reads the host's next line, which must be complete within `timeout`.
+    pub(super) fn read_line(&mut self, timeout: Duration) -> Result<HostLine, ReadError> {
+        match self.reader.read_line(timeout) {
+            Ok(Some(line)) => Ok(HostLine::parse(&line)?),
+            Ok(None) | Err(LineError::Truncated) => Err(ReadError::Closed),
+            Err(LineError::TimedOut) => Err(ReadError::TimedOut),
+            Err(LineError::TooLong) => Err(ReadError::TooLong),
+            Err(LineError::Io(error)) => Err(ReadError::Io(error)),
+        }
+    }
+
+    /// Reads the host's reply, which must be complete within `timeout`; an `ERROR` reply
+    /// becomes [`Error::Refused`].
+    pub(super) fn read_reply(&mut self, timeout: Duration) -> Result<HostLine, Error> {
+        match self.read_line(timeout)? {
+            HostLine::Error(reason) => Err(Error::Refused(reason)),
+            line => Ok(line),
+        }
+    }
+
+    /// Sends `len` bytes of `file` from its current position; returns how many went (fewer
+    /// only if the file ended).
+    pub(super) fn send_file(&self, file: &mut File, len: u64) -> io::Result<u64> {
+        send_file(self.stream(), file, len)
+    }
+
+    /// Sets how long a raw read may wait for bytes.
+    pub(super) fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.reader.set_read_timeout(timeout)
+    }
+
+    /// Sets how long a write may wait for the host to take bytes.
+    pub(super) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.stream().set_write_timeout(Some(timeout))
+    }
+
+    /// Shuts the connection down both ways: whatever waits on it stops.
+    pub(super) fn shut_down(&self) {
+        let _ = self.stream().shutdown(Shutdown::Both);
+    }
+
+    /// A handle that shuts this connection down from another thread.
+    pub(super) fn shutdown_handle(&self) -> io::Result<ShutdownHandle> {
+        Ok(ShutdownHandle {
+            stream: self.stream().try_clone()?,
+        })
+    }
+
+    /// A writer that several threads can share while this connection goes on reading.
+    pub(super) fn shared_writer(&self) -> Result<SharedWriter, Error> {
+        let stream = self.stream().try_clone().map_err(Error::lost)?;
+        Ok(SharedWriter {
+            stream: Arc::new(Mutex::new(stream)),
+        })
+    }
+
+    fn stream(&self) -> &TcpStream {
+        self.reader.stream()
+    }
+}
+
+impl Read for Connection {
+    /// Raw bytes after a line: those that arrived with it first, then the stream's.
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(out)
+    }
+}
+
+impl Write for Connection {
+    /// Raw bytes, straight to the stream.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.stream().write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream().flush()
+    }
+}
+
+/// Shuts a connection to the host down from another thread, e.g. to cancel a transfer on it.
+#[derive(Debug)]
+pub struct ShutdownHandle {
+    stream: TcpStream,
+}
+
+impl ShutdownHandle {
+    /// Shuts the connection down both ways: whatever waits on it stops.
+    pub fn shut_down(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// The writing side of a [`Connection`], shared by the threads that send on it (a session's
+/// owner and its reader thread); one line goes out whole before the next.
+#[derive(Clone)]
+pub(super) struct SharedWriter {
+    stream: Arc<Mutex<TcpStream>>,
+}
+
+impl SharedWriter {
+    /// Sends one line.
+    pub(super) fn send(&self, line: &ClientLine) -> io::Result<()> {
+        self.lock().write_all(line.encode().as_bytes())
+    }
+
+    /// Shuts the connection down both ways: the reading side sees it closed.
+    pub(super) fn shut_down(&self) {
+        let _ = self.lock().shutdown(Shutdown::Both);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, TcpStream> {
+        // A thread that panicked while writing left nothing half-done that matters here.
+        self.stream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,142 @@
+//! What a host lists: its files (each a `FILE_OFFER` with the `FILE_META` after it) and, for a
+//! session, who is online. Read by listings on transfer connections and by sessions alike.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::connection::Connection;
+use super::error::Error;
+use crate::protocol::{ClientId, FileId, HostLine, Sha256Digest};
+
+/// A shared file as participants see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The host's id for it.
+    pub id: FileId,
+    /// Its name as uploaded.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Who shared it.
+    pub uploader: String,
+    /// The uploader's client id (0 for a guest upload).
+    pub uploader_id: ClientId,
+    /// When it finished uploading.
+    pub uploaded_at: DateTime<Utc>,
+    /// SHA-256 of its bytes.
+    pub sha256: Sha256Digest,
+}
+
+/// Someone online on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Their client id.
+    pub client_id: ClientId,
+    /// Their display name.
+    pub username: String,
+}
+
+/// What the host had when the session opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Participants online, this one included.
+    pub peers: Vec<Peer>,
+    /// Files shared, by id.
+    pub files: Vec<FileEntry>,
+}
+
+/// Pairs each `FILE_OFFER` with the `FILE_META` that follows it.
+#[derive(Default)]
+pub(super) struct OfferAssembler {
+    pending: HashMap<FileId, HostLine>,
+}
+
+impl OfferAssembler {
+    /// Feeds one line; returns a complete entry when a `FILE_META` completes an offer.
+    pub(super) fn feed(&mut self, line: HostLine) -> Result<Option<FileEntry>, Error> {
+        match line {
+            HostLine::FileOffer { file_id, .. } => {
+                self.pending.insert(file_id, line);
+                Ok(None)
+            }
+            HostLine::FileMeta {
+                file_id,
+                uploaded_at_ms,
+                sha256,
+            } => {
+                let Some(HostLine::FileOffer {
+                    name,
+                    size,
+                    uploader_name,
+                    uploader_id,
+                    ..
+                }) = self.pending.remove(&file_id)
+                else {
+                    return Err(Error::Protocol(format!(
+                        "FILE_META for {file_id} without its FILE_OFFER"
+                    )));
+                };
+                let uploaded_at = DateTime::<Utc>::from_timestamp_millis(uploaded_at_ms)
+                    .ok_or_else(|| Error::Protocol(format!("bad upload time {uploaded_at_ms}")))?;
+                Ok(Some(FileEntry {
+                    id: file_id,
+                    name,
+                    size,
+                    uploader: uploader_name,
+                    uploader_id,
+                    uploaded_at,
+                    sha256,
+                }))
+            }
+            other => Err(Error::unexpected_reply(&other)),
+        }
+    }
+}
+
+/// Reads file lines up to `END` (a `LIST`'s answer), each within `timeout`.
+pub(super) fn read_files(
+    connection: &mut Connection,
+    timeout: Duration,
+) -> Result<Vec<FileEntry>, Error> {
+    let mut offers = OfferAssembler::default();
+    let mut files = Vec::new();
+    loop {
+        match connection.read_reply(timeout)? {
+            HostLine::End => return Ok(files),
+            line => {
+                if let Some(entry) = offers.feed(line)? {
+                    files.push(entry);
+                }
+            }
+        }
+    }
+}
+
+/// Reads `PEER_JOINED` and file lines up to `END` (a session's opening), each within
+/// `timeout`.
+pub(super) fn read_snapshot(
+    connection: &mut Connection,
+    timeout: Duration,
+) -> Result<Snapshot, Error> {
+    let mut snapshot = Snapshot::default();
+    let mut offers = OfferAssembler::default();
+    loop {
+        match connection.read_reply(timeout)? {
+            HostLine::End => return Ok(snapshot),
+            HostLine::PeerJoined {
+                client_id,
+                username,
+            } => snapshot.peers.push(Peer {
+                client_id,
+                username,
+            }),
+            line => {
+                if let Some(entry) = offers.feed(line)? {
+                    snapshot.files.push(entry);
+                }
+            }
+        }
+    }
+}
