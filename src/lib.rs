@@ -16,5 +16,6 @@ pub mod pipeline;
 pub mod protocol;
 pub mod random;
 pub mod storage;
+pub mod tls;
 pub mod units;
 pub mod writeback;

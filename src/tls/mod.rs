@@ -1,0 +1,181 @@
+//! Encryption between lanshare peers: TLS 1.3 (rustls) on the same port as the seed's plain
+//! text, a host identity that participants pin at first contact, and a passcode exchange that
+//! never sends the passcode.
+//!
+//! - `host_identity`: the host's key and self-signed certificate, kept across restarts.
+//! - `fingerprint`: SHA-256 of that certificate, and the verification code people compare.
+//! - `known_hosts`: the fingerprints a participant pinned, per host address.
+//! - `verifier`: the participant's check of the certificate against its pin.
+//! - `stream`: a TLS connection that a reading and a writing thread can share.
+//! - `pake`: SPAKE2 over the connection, bound to it, for hosts with a passcode.
+
+mod fingerprint;
+mod host_identity;
+mod known_hosts;
+mod pake;
+mod stream;
+mod verifier;
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex};
+
+use once_cell::sync::Lazy;
+
+pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
+pub use host_identity::{HOST_IDENTITY_FILE, HostIdentity, HostIdentityError};
+pub use known_hosts::{KNOWN_HOSTS_FILE, KnownHosts, KnownHostsError, Trust};
+pub use pake::{PAKE_MESSAGE_BYTES, PakeError, ParticipantPake, Proofs, host_answer};
+pub use stream::TlsStream;
+use verifier::PinVerifier;
+
+/// The first byte of every TLS connection (a handshake record); no line of the seed's plain
+/// text protocol starts with it.
+pub const TLS_FIRST_BYTE: u8 = 0x16;
+
+/// The crypto provider every TLS connection uses (see BENCHMARKS.md for why this one).
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    static PROVIDER: Lazy<Arc<rustls::crypto::CryptoProvider>> =
+        Lazy::new(|| Arc::new(rustls::crypto::ring::default_provider()));
+    Arc::clone(&PROVIDER)
+}
+
+/// Runs the server side of the handshake on an accepted connection.
+pub fn accept(tcp: TcpStream, config: Arc<rustls::ServerConfig>) -> io::Result<TlsStream> {
+    let connection = rustls::ServerConnection::new(config)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+    TlsStream::handshake(tcp, connection.into())
+}
+
+/// Why a connection to a host could not be secured.
+#[derive(Debug, thiserror::Error)]
+pub enum SecureError {
+    /// The host shows another key than the one pinned for it.
+    #[error("the host's key changed (pinned {pinned}, shown {shown})")]
+    KeyChanged {
+        /// What was pinned at first contact.
+        pinned: Fingerprint,
+        /// What the host showed now.
+        shown: Fingerprint,
+    },
+    /// The handshake failed: not a lanshare host, an old one without encryption, or a broken
+    /// connection.
+    #[error("no encrypted connection could be made: {0}")]
+    Handshake(io::Error),
+}
+
+/// Runs the participant side of the handshake, checking the host's certificate against
+/// `trust`; returns the connection and the fingerprint the host showed.
+pub fn connect(tcp: TcpStream, trust: Trust) -> Result<(TlsStream, Fingerprint), SecureError> {
+    let pinned = match trust {
+        Trust::FirstContact => None,
+        Trust::Pinned(fingerprint) => Some(fingerprint),
+    };
+    let seen = Arc::new(Mutex::new(None));
+    let verifier = Arc::new(PinVerifier::new(pinned, Arc::clone(&seen)));
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|error| SecureError::Handshake(io::Error::other(error)))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    let mut config = config;
+    config.resumption = rustls::client::Resumption::disabled();
+    let name = rustls::pki_types::ServerName::try_from("lanshare")
+        .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
+    let connection = rustls::ClientConnection::new(Arc::new(config), name)
+        .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
+    let result = TlsStream::handshake(tcp, connection.into());
+    let shown = seen.lock().ok().and_then(|seen| *seen);
+    match (result, pinned, shown) {
+        (Ok(stream), _, Some(shown)) => Ok((stream, shown)),
+        (Err(_), Some(pinned), Some(shown)) if pinned != shown => {
+            Err(SecureError::KeyChanged { pinned, shown })
+        }
+        (Err(error), _, _) => Err(SecureError::Handshake(error)),
+        (Ok(_), _, None) => Err(SecureError::Handshake(io::Error::other(
+            "the host showed no certificate",
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// The participant's and the host's side of one handshake.
+    type Handshake = (
+        Result<(TlsStream, Fingerprint), SecureError>,
+        io::Result<TlsStream>,
+    );
+
+    /// A host identity serving one connection on loopback; returns both sides' results.
+    fn handshake_pair(identity: &HostIdentity, trust: Trust) -> anyhow::Result<Handshake> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?;
+        let config = identity.server_config()?;
+        let server = std::thread::spawn(move || -> io::Result<TlsStream> {
+            let (tcp, _) = listener.accept()?;
+            tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            accept(tcp, config)
+        });
+        let tcp = TcpStream::connect(address)?;
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        let client = connect(tcp, trust);
+        let server = server
+            .join()
+            .map_err(|_| anyhow::anyhow!("server thread panicked"))?;
+        Ok((client, server))
+    }
+
+    #[test]
+    fn bytes_cross_both_ways_while_another_thread_writes() -> anyhow::Result<()> {
+        let identity = HostIdentity::generate()?;
+        let (client, server) = handshake_pair(&identity, Trust::FirstContact)?;
+        let (client, shown) = client?;
+        let server = Arc::new(server?);
+        assert_eq!(shown, identity.fingerprint());
+        assert_eq!(client.channel_binding()?, server.channel_binding()?);
+
+        let payload: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let writer = {
+            let server = Arc::clone(&server);
+            let payload = payload.clone();
+            std::thread::spawn(move || -> io::Result<()> {
+                (&*server).write_all(&payload)?;
+                server.close_write();
+                Ok(())
+            })
+        };
+        (&client).write_all(b"hello from the participant\n")?;
+        let mut line = [0u8; 27];
+        (&*server).read_exact(&mut line)?;
+        assert_eq!(&line, b"hello from the participant\n");
+        let mut received = Vec::new();
+        (&client).read_to_end(&mut received)?;
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("writer panicked"))??;
+        assert!(received == payload, "{} bytes received", received.len());
+        Ok(())
+    }
+
+    #[test]
+    fn a_host_with_another_key_than_the_pinned_one_is_refused() -> anyhow::Result<()> {
+        let real = HostIdentity::generate()?;
+        let impostor = HostIdentity::generate()?;
+        let (client, _) = handshake_pair(&impostor, Trust::Pinned(real.fingerprint()))?;
+        match client {
+            Err(SecureError::KeyChanged { pinned, shown }) => {
+                assert_eq!(pinned, real.fingerprint());
+                assert_eq!(shown, impostor.fingerprint());
+            }
+            other => anyhow::bail!("expected KeyChanged, got {:?}", other.map(|(_, f)| f)),
+        }
+        let (client, _) = handshake_pair(&real, Trust::Pinned(real.fingerprint()))?;
+        assert_eq!(client?.1, real.fingerprint());
+        Ok(())
+    }
+}

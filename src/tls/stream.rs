@@ -1,0 +1,174 @@
+//! A TLS 1.3 connection over a TCP stream that a reading thread and writing threads can share:
+//! a control session reads on one thread while another writes what the host queues for it.
+//!
+//! The rustls state sits behind a lock held only to hand it bytes or take bytes out, never
+//! while waiting on the network; a second lock keeps encrypted records going out in the order
+//! they were sealed.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Bytes read from the socket at a time (a little over one full TLS record).
+const SOCKET_READ: usize = 18 * 1024;
+
+/// The exporter label that binds lanshare's proofs to one TLS connection (RFC 8446 §7.5).
+const EXPORTER_LABEL: &[u8] = b"EXPORTER-lanshare-channel-binding";
+
+/// A TLS connection, client or server side, over one TCP stream.
+pub struct TlsStream {
+    tcp: TcpStream,
+    state: Mutex<rustls::Connection>,
+    /// Held from sealing records to writing them out, so records leave in order.
+    write_order: Mutex<()>,
+}
+
+impl std::fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsStream({:?})", self.tcp.peer_addr().ok())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn tls_error(error: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
+}
+
+impl TlsStream {
+    /// Runs the handshake over `tcp` (its read timeout bounds each wait) and returns the
+    /// established connection.
+    pub fn handshake(tcp: TcpStream, connection: rustls::Connection) -> io::Result<Self> {
+        let stream = Self {
+            tcp,
+            state: Mutex::new(connection),
+            write_order: Mutex::new(()),
+        };
+        while lock(&stream.state).is_handshaking() {
+            stream.flush_records()?;
+            if !lock(&stream.state).is_handshaking() {
+                break;
+            }
+            if !stream.receive_records()? {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection closed during the TLS handshake",
+                ));
+            }
+        }
+        stream.flush_records()?;
+        Ok(stream)
+    }
+
+    /// The TCP stream underneath, for timeouts and addresses.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// A value both ends of this connection, and only they, can compute: signing it proves
+    /// something to this connection's peer alone.
+    pub fn channel_binding(&self) -> io::Result<[u8; 32]> {
+        lock(&self.state)
+            .export_keying_material([0u8; 32], EXPORTER_LABEL, None)
+            .map_err(tls_error)
+    }
+
+    /// Sends everything rustls has sealed, in order.
+    fn flush_records(&self) -> io::Result<()> {
+        let _order = lock(&self.write_order);
+        let mut sealed = Vec::new();
+        {
+            let mut state = lock(&self.state);
+            while state.wants_write() {
+                state.write_tls(&mut sealed)?;
+            }
+        }
+        (&self.tcp).write_all(&sealed)
+    }
+
+    /// Reads what the socket has and hands it to rustls; false at end of stream.
+    fn receive_records(&self) -> io::Result<bool> {
+        let mut buffer = [0u8; SOCKET_READ];
+        let read = loop {
+            match (&self.tcp).read(&mut buffer) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                result => break result?,
+            }
+        };
+        let mut pending = &buffer[..read];
+        let wants_write = {
+            let mut state = lock(&self.state);
+            if read == 0 {
+                // Tells rustls the peer is gone; a read then reports whether it said goodbye.
+                state.read_tls(&mut pending)?;
+            }
+            while !pending.is_empty() {
+                state.read_tls(&mut pending)?;
+                state.process_new_packets().map_err(tls_error)?;
+            }
+            state.wants_write()
+        };
+        if wants_write {
+            self.flush_records()?;
+        }
+        Ok(read > 0)
+    }
+
+    /// Says goodbye (TLS `close_notify`) and closes the writing side.
+    pub fn close_write(&self) {
+        lock(&self.state).send_close_notify();
+        let _ = self.flush_records();
+        let _ = self.tcp.shutdown(Shutdown::Write);
+    }
+
+    /// Closes the connection both ways at once: whatever waits on it stops.
+    pub fn shutdown(&self) {
+        let _ = self.tcp.shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for &TlsStream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match lock(&self.state).reader().read(out) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                result => return result,
+            }
+            if !self.receive_records()? {
+                // The peer is gone: a clean close_notify reads as 0, anything else as an error.
+                return match lock(&self.state).reader().read(out) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        Err(io::ErrorKind::UnexpectedEof.into())
+                    }
+                    result => result,
+                };
+            }
+        }
+    }
+}
+
+impl Write for &TlsStream {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let _order = lock(&self.write_order);
+        let mut sealed = Vec::with_capacity(bytes.len().min(1 << 16) + 256);
+        let taken = {
+            let mut state = lock(&self.state);
+            let taken = state.writer().write(bytes)?;
+            while state.wants_write() {
+                state.write_tls(&mut sealed)?;
+            }
+            taken
+        };
+        (&self.tcp).write_all(&sealed)?;
+        Ok(taken)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
