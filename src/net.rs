@@ -1,11 +1,103 @@
-//! Reading protocol lines and raw bytes from one TCP stream, with deadlines; sending files.
+//! A connection's byte stream (plain TCP, or TLS over it), reading protocol lines and raw
+//! bytes from it with deadlines, and sending files over it.
 
 use std::fs::File;
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::MAX_LINE_BYTES;
+use crate::tls::TlsStream;
+
+/// The bytes of one connection: the seed's plain text, or TLS 1.3. Clones share the connection
+/// (a reading thread and a writing thread).
+#[derive(Debug)]
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Arc<TlsStream>),
+}
+
+impl Stream {
+    /// The TCP stream underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(tcp) => tcp,
+            Self::Tls(tls) => tls.tcp(),
+        }
+    }
+
+    /// True for TLS.
+    pub fn is_encrypted(&self) -> bool {
+        matches!(self, Self::Tls(_))
+    }
+
+    /// The TLS connection's channel binding (see [`TlsStream::channel_binding`]); `None` in
+    /// plain text.
+    pub fn channel_binding(&self) -> Option<[u8; 32]> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(tls) => tls.channel_binding().ok(),
+        }
+    }
+
+    /// A second handle to the same connection.
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(match self {
+            Self::Plain(tcp) => Self::Plain(tcp.try_clone()?),
+            Self::Tls(tls) => Self::Tls(Arc::clone(tls)),
+        })
+    }
+
+    /// Sets how long a read may wait.
+    pub fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.tcp().set_read_timeout(Some(timeout))
+    }
+
+    /// Sets how long a write may wait for the peer to make room.
+    pub fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
+        self.tcp().set_write_timeout(Some(timeout))
+    }
+
+    /// Ends the writing side (after TLS's goodbye): the peer reads what was sent, then the end.
+    pub fn close_write(&self) {
+        match self {
+            Self::Plain(tcp) => {
+                let _ = tcp.shutdown(Shutdown::Write);
+            }
+            Self::Tls(tls) => tls.close_write(),
+        }
+    }
+
+    /// Closes both ways at once: whatever waits on the connection stops.
+    pub fn shutdown(&self) {
+        let _ = self.tcp().shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for &Stream {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => (&*tcp).read(out),
+            Stream::Tls(tls) => (&**tls).read(out),
+        }
+    }
+}
+
+impl Write for &Stream {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => (&*tcp).write(bytes),
+            Stream::Tls(tls) => (&**tls).write(bytes),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Why no line could be read.
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +119,7 @@ pub enum LineError {
 /// Reads `\n`-ended lines and then raw bytes from a stream, in that order, without losing
 /// bytes that arrived together with a line.
 pub struct LineReader {
-    stream: TcpStream,
+    stream: Stream,
     buffer: Box<[u8]>,
     start: usize,
     end: usize,
@@ -43,7 +135,7 @@ pub fn is_timeout(error: &io::Error) -> bool {
 
 impl LineReader {
     /// Wraps a connected stream.
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: Stream) -> Self {
         Self {
             stream,
             // A line is read into at most this much; raw bytes after it are read straight
@@ -55,7 +147,7 @@ impl LineReader {
     }
 
     /// The underlying stream, for writing replies and setting options.
-    pub fn stream(&self) -> &TcpStream {
+    pub fn stream(&self) -> &Stream {
         &self.stream
     }
 
@@ -84,8 +176,8 @@ impl LineReader {
             if remaining.is_zero() {
                 return Err(LineError::TimedOut);
             }
-            self.stream.set_read_timeout(Some(remaining))?;
-            match self.stream.read(&mut self.buffer[self.end..]) {
+            self.stream.set_read_timeout(remaining)?;
+            match (&self.stream).read(&mut self.buffer[self.end..]) {
                 Ok(0) if self.end == 0 => return Ok(None),
                 Ok(0) => return Err(LineError::Truncated),
                 Ok(read) => self.end += read,
@@ -98,7 +190,7 @@ impl LineReader {
 
     /// Sets how long a raw read may wait for bytes.
     pub fn set_read_timeout(&self, timeout: Duration) -> io::Result<()> {
-        self.stream.set_read_timeout(Some(timeout))
+        self.stream.set_read_timeout(timeout)
     }
 }
 
@@ -111,14 +203,41 @@ impl Read for LineReader {
             self.start += count;
             return Ok(count);
         }
-        self.stream.read(out)
+        (&self.stream).read(out)
     }
 }
 
 /// Sends `len` bytes of `file`, from its current position, to `stream`; returns how many were
-/// sent (fewer only if the file ended). On Linux the kernel copies them from the page cache
-/// (`sendfile`); elsewhere they go through a buffer.
-pub fn send_file(stream: &TcpStream, file: &mut File, len: u64) -> io::Result<u64> {
+/// sent (fewer only if the file ended). In plain text on Linux the kernel copies them from the
+/// page cache (`sendfile`); otherwise (TLS must seal them) they go through a buffer.
+pub fn send_file(stream: &Stream, file: &mut File, len: u64) -> io::Result<u64> {
+    match stream {
+        Stream::Plain(tcp) => send_file_plain(tcp, file, len),
+        Stream::Tls(_) => copy_file(stream, file, len),
+    }
+}
+
+/// Bytes read from a file at a time when it cannot be sent with `sendfile`.
+const COPY_BUFFER: usize = 256 * 1024;
+
+fn copy_file(mut stream: &Stream, file: &mut File, len: u64) -> io::Result<u64> {
+    let mut buffer = vec![0u8; COPY_BUFFER.min(usize::try_from(len).unwrap_or(COPY_BUFFER))];
+    let mut sent = 0;
+    while sent < len {
+        let want = buffer.len().min(usize::try_from(len - sent).unwrap_or(usize::MAX));
+        let read = match file.read(&mut buffer[..want]) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        stream.write_all(&buffer[..read])?;
+        sent += read as u64;
+    }
+    Ok(sent)
+}
+
+fn send_file_plain(stream: &TcpStream, file: &mut File, len: u64) -> io::Result<u64> {
     let mut sent = 0;
     while sent < len {
         let want = usize::try_from(len - sent).unwrap_or(usize::MAX);
@@ -146,7 +265,6 @@ fn send_from_file(stream: &TcpStream, file: &mut File, want: usize) -> io::Resul
 
 #[cfg(not(target_os = "linux"))]
 fn send_from_file(mut stream: &TcpStream, file: &mut File, want: usize) -> io::Result<usize> {
-    use std::io::Write;
     let mut buffer = vec![0u8; want.min(256 * 1024)];
     let read = file.read(&mut buffer)?;
     stream.write_all(&buffer[..read])?;
@@ -156,14 +274,13 @@ fn send_from_file(mut stream: &TcpStream, file: &mut File, want: usize) -> io::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
     use std::net::TcpListener;
 
     fn pair() -> io::Result<(TcpStream, LineReader)> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let client = TcpStream::connect(listener.local_addr()?)?;
         let (server, _) = listener.accept()?;
-        Ok((client, LineReader::new(server)))
+        Ok((client, LineReader::new(Stream::Plain(server))))
     }
 
     #[test]
@@ -209,6 +326,7 @@ mod tests {
         let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
         std::fs::write(&path, &bytes)?;
         let (client, reader) = pair()?;
+        let client = Stream::Plain(client);
         let mut file = File::open(&path)?;
         file.seek(SeekFrom::Start(1000))?;
         assert_eq!(send_file(&client, &mut file, 200_000)?, 200_000);
@@ -219,8 +337,7 @@ mod tests {
         );
         drop(client);
         let mut received = Vec::new();
-        let mut stream = reader.stream;
-        stream.read_to_end(&mut received)?;
+        (&reader.stream).read_to_end(&mut received)?;
         assert_eq!(received, bytes[1000..]);
         Ok(())
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode, PublicKey};
 use crate::storage::StorageConfig;
+use crate::tls::HostIdentity;
 
 /// How long the host waits at each step before giving up on a client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +58,14 @@ pub struct HostConfig {
     /// Slowest pace a transfer may keep, in bytes per second, averaged over each
     /// [`Timeouts::stall`]; a slower upload or download is stopped.
     pub min_transfer_rate: u64,
-    /// If set, joining and every transfer require this passcode (`PASS`, see PROTOCOL.md).
+    /// If set, joining and every transfer require this passcode, proven without sending it
+    /// (`PAKE`, see PROTOCOL.md); such a host serves nothing in plain text.
     pub passcode: Option<Passcode>,
+    /// The host's TLS identity (what participants pin); `None` makes a new one at start, kept
+    /// nowhere.
+    pub identity: Option<HostIdentity>,
+    /// Turn away plain-text (seed) connections with an `ERROR` line.
+    pub require_encryption: bool,
     /// The participant key of the host's operator, who may delete any file.
     pub operator: Option<PublicKey>,
     /// Timeouts for slow or silent clients.
@@ -100,6 +107,8 @@ impl Default for HostConfig {
             max_sessions: 1024,
             min_transfer_rate: 4096,
             passcode: None,
+            identity: None,
+            require_encryption: false,
             operator: None,
             timeouts: Timeouts::default(),
             announce: None,

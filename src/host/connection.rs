@@ -5,6 +5,7 @@
 //! transfer slot only while its bytes move, and a `JOIN` makes the connection a control session
 //! for the rest of its life.
 
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -14,16 +15,60 @@ use super::registry::Uploader;
 use super::state::Shared;
 use super::wire::{Connection, Silence};
 use super::{download, session, upload};
+use crate::net::{Stream, is_timeout};
 use crate::protocol::ClientLine;
+use crate::tls::{self, TLS_FIRST_BYTE};
 
 /// Serves one admitted connection until it closes. A bug in a handler ends this connection
 /// only, never the host.
-pub(super) fn run(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr, tracked: Tracked) {
-    let serve = std::panic::AssertUnwindSafe(|| serve(shared, Connection::new(stream, peer)));
+pub(super) fn run(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketAddr, tracked: Tracked) {
+    let serve = std::panic::AssertUnwindSafe(|| {
+        if let Some(stream) = open_stream(shared, tcp, peer) {
+            serve(shared, Connection::new(stream, peer));
+        }
+    });
     if std::panic::catch_unwind(serve).is_err() {
         tracing::error!("The handler of a connection from {peer} panicked; the host carries on");
     }
     drop(tracked);
+}
+
+/// Tells TLS from the seed's plain text by the connection's first byte, and runs the TLS
+/// handshake; a plain-text connection the host does not serve is told why. `None`: nothing
+/// more to do with this connection.
+fn open_stream(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Option<Stream> {
+    let timeout = shared.config.timeouts.command;
+    let _ = tcp.set_read_timeout(Some(timeout));
+    let mut first = [0u8; 1];
+    let encrypted = loop {
+        match tcp.peek(&mut first) {
+            Ok(0) => return None,
+            Ok(_) => break first[0] == TLS_FIRST_BYTE,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) if is_timeout(&error) => {
+                let silent = Connection::new(Stream::Plain(tcp), peer);
+                silent.refuse(format_args!(
+                    "Timed out after {timeout:?} waiting for a command"
+                ));
+                return None;
+            }
+            Err(_) => return None,
+        }
+    };
+    if !encrypted {
+        if let Some(reason) = shared.plain_text_refusal() {
+            Connection::new(Stream::Plain(tcp), peer).refuse(reason);
+            return None;
+        }
+        return Some(Stream::Plain(tcp));
+    }
+    match tls::accept(tcp, Arc::clone(&shared.tls), timeout) {
+        Ok(tls) => Some(Stream::Tls(Arc::new(tls))),
+        Err(error) => {
+            tracing::debug!("No TLS connection with {peer}: {error}");
+            None
+        }
+    }
 }
 
 /// What a connection has proven so far.

@@ -4,7 +4,6 @@
 //! a minimum pace ([`super::pace`]).
 
 use std::io::{self, Seek, SeekFrom, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 
 use super::activity::Direction;
@@ -13,7 +12,7 @@ use super::registry::offer_lines;
 use super::state::Shared;
 use super::transfer::{start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
-use crate::net;
+use crate::net::{self, Stream};
 use crate::protocol::{ClientLine, FileId, HostLine};
 use crate::storage::{Content, FileRecord};
 
@@ -133,7 +132,7 @@ fn send_content(
 }
 
 /// Sends bytes from memory, checking the pace after every write.
-fn send_bytes(mut stream: &TcpStream, bytes: &[u8], pace: &mut Pace) -> io::Result<()> {
+fn send_bytes(mut stream: &Stream, bytes: &[u8], pace: &mut Pace) -> io::Result<()> {
     let mut sent = 0;
     while sent < bytes.len() {
         let end = bytes.len().min(sent + PACE_STEP as usize);
@@ -152,7 +151,7 @@ fn send_bytes(mut stream: &TcpStream, bytes: &[u8], pace: &mut Pace) -> io::Resu
 /// Copies a stored file to the socket (with `sendfile` on Linux, see [`net::send_file`]), a
 /// step at a time so that the pace is checked between steps.
 fn send_stored_file(
-    stream: &TcpStream,
+    stream: &Stream,
     mut file: std::fs::File,
     size: u64,
     pace: &mut Pace,

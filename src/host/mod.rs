@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use crate::discovery::{BeaconInfo, HostBeacon};
 use crate::storage::{FileRecord, Storage, StorageError};
+use crate::tls::{Fingerprint, HostIdentity};
 use activity::Activity;
 pub use activity::{ActiveTransfer, Direction};
 use admission::{Admission, Caps};
@@ -85,6 +86,9 @@ pub enum HostError {
         #[source]
         source: io::Error,
     },
+    /// The host's TLS identity could not be loaded or used.
+    #[error("could not set up encryption: {0}")]
+    Identity(String),
     /// A thread of the host could not be started.
     #[error("could not start the host's threads: {0}")]
     Threads(#[source] io::Error),
@@ -113,6 +117,13 @@ const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 impl Host {
     /// Opens the store, binds the port and starts serving.
     pub fn start(config: HostConfig) -> Result<Self, HostError> {
+        let identity = match &config.identity {
+            Some(identity) => identity.clone(),
+            None => HostIdentity::generate().map_err(|error| HostError::Identity(error.to_string()))?,
+        };
+        let tls = identity
+            .server_config()
+            .map_err(|error| HostError::Identity(error.to_string()))?;
         let storage = Storage::open(&config.storage).map_err(HostError::Storage)?;
         let bind = config.bind;
         let listen_failed = |source| HostError::Listen {
@@ -121,7 +132,7 @@ impl Host {
         };
         let socket = listener::listen(bind).map_err(listen_failed)?;
         let local_addr = socket.local_addr().map_err(listen_failed)?;
-        let shared = Arc::new(shared_state(config, storage));
+        let shared = Arc::new(shared_state(config, storage, tls, identity.fingerprint()));
         let live = Arc::new(LiveThreads::default());
         let sweeper = spawn_sweeper(&shared)?;
         let listener = spawn_listener(&shared, socket, &live).inspect_err(|_| {
@@ -145,6 +156,11 @@ impl Host {
     /// What the host was started with.
     pub fn config(&self) -> &HostConfig {
         &self.shared.config
+    }
+
+    /// The host's fingerprint: what participants pin, and its verification code.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.shared.fingerprint
     }
 
     /// The address the host listens on.
@@ -242,7 +258,12 @@ impl Drop for Host {
 }
 
 /// The state a new host's threads share.
-fn shared_state(config: HostConfig, storage: Storage) -> Shared {
+fn shared_state(
+    config: HostConfig,
+    storage: Storage,
+    tls: Arc<rustls::ServerConfig>,
+    fingerprint: Fingerprint,
+) -> Shared {
     let registry = Registry::new(&storage.list(), config.operator, config.max_sessions);
     let workers = config.workers.max(1);
     Shared {
@@ -259,6 +280,8 @@ fn shared_state(config: HostConfig, storage: Storage) -> Shared {
         counters: Counters::default(),
         stopping: AtomicBool::new(false),
         activity: Activity::default(),
+        tls,
+        fingerprint,
     }
 }
 

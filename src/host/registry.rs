@@ -6,10 +6,10 @@
 //! idempotent), and never misses one.
 
 use std::collections::HashMap;
-use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::net::Stream;
 use crate::protocol::{ClientId, FileId, HostLine, PublicKey, Role, Ticket};
 use crate::storage::{FileRecord, Storage};
 
@@ -35,7 +35,7 @@ struct Session {
     key: PublicKey,
     ticket: Ticket,
     outbox: flume::Sender<Arc<str>>,
-    stream: TcpStream,
+    stream: Stream,
 }
 
 #[derive(Default)]
@@ -52,7 +52,7 @@ struct State {
 pub(crate) struct Join {
     pub username: String,
     pub key: PublicKey,
-    pub stream: TcpStream,
+    pub stream: Stream,
 }
 
 /// A registered session, as its owner thread sees it.
@@ -350,7 +350,7 @@ impl Registry {
     /// Disconnects every session (on shutdown).
     pub(crate) fn disconnect_all(&self) {
         for session in self.state().sessions.values() {
-            let _ = session.stream.shutdown(Shutdown::Both);
+            let _ = session.stream.shutdown();
         }
     }
 
@@ -367,7 +367,7 @@ impl Registry {
                     session.username,
                     session.client_id
                 );
-                let _ = session.stream.shutdown(Shutdown::Both);
+                let _ = session.stream.shutdown();
             }
         }
     }

@@ -5,13 +5,14 @@
 //! else. Neither holds a transfer slot.
 
 use std::io::Write;
-use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
 use std::sync::Arc;
 
 use super::registry::{Join, Joined};
 use super::state::Shared;
 use super::wire::{Connection, Silence, printable};
 use crate::identity::verify_challenge;
+use crate::net::Stream;
 use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, PublicKey, Role, validate_username};
 use crate::storage::RemoveError;
 
@@ -139,23 +140,19 @@ fn start_writer(shared: &Shared, connection: &Connection, outbox: flume::Receive
         .stack_size(SESSION_STACK)
         .spawn(move || write_outbox(&stream, &outbox, stall));
     if spawned.is_err() {
-        let _ = connection.stream().shutdown(Shutdown::Both);
+        connection.stream().shutdown();
     }
 }
 
 /// Sends queued lines until the session ends, then closes the socket.
-fn write_outbox(
-    mut stream: &TcpStream,
-    outbox: &flume::Receiver<Arc<str>>,
-    stall: std::time::Duration,
-) {
-    let _ = stream.set_write_timeout(Some(stall));
+fn write_outbox(mut stream: &Stream, outbox: &flume::Receiver<Arc<str>>, stall: Duration) {
+    let _ = stream.set_write_timeout(stall);
     for message in outbox.iter() {
         if stream.write_all(message.as_bytes()).is_err() {
             break;
         }
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    stream.shutdown();
 }
 
 /// `DELETE`: the uploader or the operator removes a file; everyone hears `FILE_DELETED`.

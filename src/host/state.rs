@@ -11,6 +11,7 @@ use super::parked::ParkedUploads;
 use super::registry::Registry;
 use super::slots::TransferSlots;
 use crate::storage::Storage;
+use crate::tls::Fingerprint;
 
 /// Running totals the host's threads update.
 #[derive(Default)]
@@ -56,9 +57,27 @@ pub(super) struct Shared {
     pub activity: Activity,
     /// Cut-off resumable uploads kept for their senders.
     pub parked: ParkedUploads,
+    /// How TLS connections are served: the host's certificate and key.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// The fingerprint of the host's certificate.
+    pub fingerprint: Fingerprint,
 }
 
 impl Shared {
+    /// Why a plain-text connection is turned away, if it is.
+    pub(super) fn plain_text_refusal(&self) -> Option<&'static str> {
+        if self.config.passcode.is_some() {
+            Some(
+                "This host has a passcode and serves only encrypted connections: join it with \
+                 lanshare",
+            )
+        } else if self.config.require_encryption {
+            Some("This host serves only encrypted connections: connect with lanshare")
+        } else {
+            None
+        }
+    }
+
     /// True once the host is shutting down.
     pub(super) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)

@@ -7,7 +7,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::net::{LineError, LineReader};
+use crate::net::{LineError, LineReader, Stream};
 use crate::protocol::{ClientLine, HostLine};
 
 /// How long a refusal may take to write before the connection is closed anyway.
@@ -34,7 +34,7 @@ pub(super) struct Connection {
 
 impl Connection {
     /// Wraps an accepted stream from `peer`.
-    pub(super) fn new(stream: TcpStream, peer: SocketAddr) -> Self {
+    pub(super) fn new(stream: Stream, peer: SocketAddr) -> Self {
         Self {
             reader: LineReader::new(stream),
             peer,
@@ -46,13 +46,13 @@ impl Connection {
         self.peer
     }
 
-    /// The socket, for options, `sendfile` and handing a clone to the registry.
-    pub(super) fn stream(&self) -> &TcpStream {
+    /// The stream, for sending files.
+    pub(super) fn stream(&self) -> &Stream {
         self.reader.stream()
     }
 
     /// A second handle to the socket, for a thread that writes while this one reads.
-    pub(super) fn try_clone_stream(&self) -> io::Result<TcpStream> {
+    pub(super) fn try_clone_stream(&self) -> io::Result<Stream> {
         self.reader.stream().try_clone()
     }
 
@@ -103,9 +103,9 @@ impl Connection {
     /// then end-of-stream.
     pub(super) fn refuse(&self, reason: impl Display) {
         let stream = self.reader.stream();
-        let _ = stream.set_write_timeout(Some(REFUSAL_WRITE_LIMIT));
+        let _ = stream.set_write_timeout(REFUSAL_WRITE_LIMIT);
         let _ = write_line(stream, &error_line(reason));
-        let _ = stream.shutdown(Shutdown::Write);
+        stream.close_write();
     }
 
     /// Refuses an upload whose bytes are still arriving: sends the reason, then reads and
@@ -131,7 +131,7 @@ impl Connection {
 
     /// Sets how long a write may wait for the client to make room.
     pub(super) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
-        self.reader.stream().set_write_timeout(Some(timeout))
+        self.reader.stream().set_write_timeout(timeout)
     }
 }
 
@@ -147,7 +147,7 @@ impl Read for Connection {
 /// does not reset the connection before the client has read the reason.
 pub(super) fn refuse_at_once(mut stream: &TcpStream, reason: impl Display) {
     let _ = stream.set_nonblocking(true);
-    let _ = write_line(stream, &error_line(reason));
+    let _ = stream.write_all(error_line(reason).encode().as_bytes());
     let _ = stream.shutdown(Shutdown::Write);
     let mut sink = [0u8; 4096];
     for _ in 0..16 {
@@ -162,7 +162,7 @@ fn error_line(reason: impl Display) -> HostLine {
     HostLine::Error(reason.to_string())
 }
 
-fn write_line(mut stream: &TcpStream, line: &HostLine) -> io::Result<()> {
+fn write_line(mut stream: &Stream, line: &HostLine) -> io::Result<()> {
     stream.write_all(line.encode().as_bytes())
 }
 

@@ -7,12 +7,14 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use super::error::Error;
-use crate::net::{LineError, LineReader, send_file};
+use super::trust::{self, HostKey};
+use crate::net::{LineError, LineReader, Stream, send_file};
+use crate::tls::{self, SecureError, Trust};
 use crate::protocol::{ClientLine, HostLine, ProtocolError};
 
 /// How long connecting to a host may take.
@@ -58,22 +60,62 @@ impl From<ReadError> for Error {
 /// A connection to the host's port.
 pub(super) struct Connection {
     reader: LineReader,
+    host_key: HostKey,
 }
 
 impl Connection {
     /// Connects to `address` with a bounded wait and the options every lanshare connection
-    /// uses (no Nagle delay: replies are short lines that must go out at once).
+    /// uses (no Nagle delay: replies are short lines that must go out at once), and secures it
+    /// with TLS, checking the host's key against the one pinned for it (pinning it at first
+    /// contact).
     pub(super) fn connect(address: SocketAddr) -> Result<Self, Error> {
-        let stream = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|source| {
+        Self::connect_trusting(address, trust::trust_for(address)?)
+    }
+
+    /// Connects as [`Connection::connect`] does, trusting the host as `trust` says, and pins
+    /// the key it shows.
+    pub(super) fn connect_trusting(address: SocketAddr, trust: Trust) -> Result<Self, Error> {
+        let tcp = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|source| {
             Error::Unreachable {
                 address: address.to_string(),
                 source,
             }
         })?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let (tls, fingerprint) = tls::connect(tcp, trust).map_err(|error| match error {
+            SecureError::KeyChanged { pinned, shown } => Error::HostKeyChanged {
+                address: address.to_string(),
+                pinned,
+                shown,
+            },
+            SecureError::Handshake(error) => Error::NotEncrypted {
+                address: address.to_string(),
+                reason: error.to_string(),
+            },
+        })?;
+        let first_contact = trust != Trust::Pinned(fingerprint);
+        if first_contact {
+            trust::pin(address, fingerprint)?;
+        }
         Ok(Self {
-            reader: LineReader::new(stream),
+            reader: LineReader::new(Stream::Tls(Arc::new(tls))),
+            host_key: HostKey {
+                fingerprint,
+                first_contact,
+            },
         })
+    }
+
+    /// The host's key, as checked on connecting.
+    pub(super) fn host_key(&self) -> HostKey {
+        self.host_key
+    }
+
+    /// The TLS connection's channel binding, which proofs on this connection sign.
+    pub(super) fn channel_binding(&self) -> Result<[u8; 32], Error> {
+        self.stream()
+            .channel_binding()
+            .ok_or_else(|| Error::Protocol("the connection is not encrypted".into()))
     }
 
     /// Sends one line.
@@ -84,9 +126,8 @@ impl Connection {
     /// Sends several lines in one write.
     pub(super) fn send_all(&self, lines: &[ClientLine]) -> Result<(), Error> {
         let text: String = lines.iter().map(ClientLine::encode).collect();
-        self.stream()
-            .write_all(text.as_bytes())
-            .map_err(Error::lost)
+        let mut stream = self.stream();
+        stream.write_all(text.as_bytes()).map_err(Error::lost)
     }
 
     /// Reads the host's next line, which must be complete within `timeout`.
@@ -122,12 +163,12 @@ impl Connection {
 
     /// Sets how long a write may wait for the host to take bytes.
     pub(super) fn set_write_timeout(&self, timeout: Duration) -> io::Result<()> {
-        self.stream().set_write_timeout(Some(timeout))
+        self.stream().set_write_timeout(timeout)
     }
 
     /// Shuts the connection down both ways: whatever waits on it stops.
     pub(super) fn shut_down(&self) {
-        let _ = self.stream().shutdown(Shutdown::Both);
+        self.stream().shutdown();
     }
 
     /// A handle that shuts this connection down from another thread.
@@ -145,7 +186,7 @@ impl Connection {
         })
     }
 
-    fn stream(&self) -> &TcpStream {
+    fn stream(&self) -> &Stream {
         self.reader.stream()
     }
 }
@@ -164,20 +205,20 @@ impl Write for Connection {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream().flush()
+        Ok(())
     }
 }
 
 /// Shuts a connection to the host down from another thread, e.g. to cancel a transfer on it.
 #[derive(Debug)]
 pub struct ShutdownHandle {
-    stream: TcpStream,
+    stream: Stream,
 }
 
 impl ShutdownHandle {
     /// Shuts the connection down both ways: whatever waits on it stops.
     pub fn shut_down(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
     }
 }
 
@@ -185,21 +226,22 @@ impl ShutdownHandle {
 /// owner and its reader thread); one line goes out whole before the next.
 #[derive(Clone)]
 pub(super) struct SharedWriter {
-    stream: Arc<Mutex<TcpStream>>,
+    stream: Arc<Mutex<Stream>>,
 }
 
 impl SharedWriter {
     /// Sends one line.
     pub(super) fn send(&self, line: &ClientLine) -> io::Result<()> {
-        self.lock().write_all(line.encode().as_bytes())
+        let stream = self.lock();
+        (&*stream).write_all(line.encode().as_bytes())
     }
 
     /// Shuts the connection down both ways: the reading side sees it closed.
     pub(super) fn shut_down(&self) {
-        let _ = self.lock().shutdown(Shutdown::Both);
+        self.lock().shutdown();
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, TcpStream> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Stream> {
         // A thread that panicked while writing left nothing half-done that matters here.
         self.stream.lock().unwrap_or_else(PoisonError::into_inner)
     }

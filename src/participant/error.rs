@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::protocol::{FileId, HostLine, ProtocolError};
+use crate::tls::Fingerprint;
 
 /// A participant-side failure.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,36 @@ pub enum Error {
         /// The system's reason.
         source: io::Error,
     },
+    /// The host shows another key than the one pinned at first contact.
+    #[error(
+        "the host at {address} is not the one met here before: its verification code was \
+         {} and is now {}. If the host was reinstalled or lost its lanshare settings, ask its \
+         operator for its code; if it is {}, run `lanshare trust {address}` to accept it. \
+         Otherwise someone may be impersonating the host: do not connect",
+        pinned.verification_code(), shown.verification_code(), shown.verification_code()
+    )]
+    HostKeyChanged {
+        /// The host's address.
+        address: String,
+        /// The fingerprint pinned at first contact.
+        pinned: Fingerprint,
+        /// The fingerprint shown now.
+        shown: Fingerprint,
+    },
+    /// No encrypted connection could be made with the host.
+    #[error(
+        "no encrypted connection with the host at {address} ({reason}): is it a lanshare host, \
+         and up to date?"
+    )]
+    NotEncrypted {
+        /// The host's address.
+        address: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The pinned host keys could not be read or written.
+    #[error("known hosts: {0}")]
+    KnownHosts(String),
     /// The address could not be understood or resolved.
     #[error("'{0}' is not a host address (use HOST or HOST:PORT)")]
     BadAddress(String),

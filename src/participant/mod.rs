@@ -19,6 +19,7 @@ mod resume;
 pub mod save;
 mod session;
 mod transfer;
+pub mod trust;
 pub mod worker;
 
 pub use address::resolve_host;

@@ -19,6 +19,7 @@ mod verifier;
 use std::io;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use once_cell::sync::Lazy;
 
@@ -40,11 +41,18 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::clone(&PROVIDER)
 }
 
-/// Runs the server side of the handshake on an accepted connection.
-pub fn accept(tcp: TcpStream, config: Arc<rustls::ServerConfig>) -> io::Result<TlsStream> {
+/// How long a TLS handshake may take from the first byte to the last.
+pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the server side of the handshake on an accepted connection, within `limit`.
+pub fn accept(
+    tcp: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    limit: Duration,
+) -> io::Result<TlsStream> {
     let connection = rustls::ServerConnection::new(config)
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-    TlsStream::handshake(tcp, connection.into())
+    TlsStream::handshake(tcp, connection.into(), limit)
 }
 
 /// Why a connection to a host could not be secured.
@@ -85,7 +93,7 @@ pub fn connect(tcp: TcpStream, trust: Trust) -> Result<(TlsStream, Fingerprint),
         .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
     let connection = rustls::ClientConnection::new(Arc::new(config), name)
         .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
-    let result = TlsStream::handshake(tcp, connection.into());
+    let result = TlsStream::handshake(tcp, connection.into(), HANDSHAKE_LIMIT);
     let shown = seen.lock().ok().and_then(|seen| *seen);
     match (result, pinned, shown) {
         (Ok(stream), _, Some(shown)) => Ok((stream, shown)),
@@ -119,7 +127,7 @@ mod tests {
         let server = std::thread::spawn(move || -> io::Result<TlsStream> {
             let (tcp, _) = listener.accept()?;
             tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-            accept(tcp, config)
+            accept(tcp, config, HANDSHAKE_LIMIT)
         });
         let tcp = TcpStream::connect(address)?;
         tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;

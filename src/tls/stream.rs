@@ -8,6 +8,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 /// Bytes read from the socket at a time (a little over one full TLS record).
 const SOCKET_READ: usize = 18 * 1024;
@@ -38,9 +39,14 @@ fn tls_error(error: rustls::Error) -> io::Error {
 }
 
 impl TlsStream {
-    /// Runs the handshake over `tcp` (its read timeout bounds each wait) and returns the
+    /// Runs the handshake over `tcp`, which must end within `limit`, and returns the
     /// established connection.
-    pub fn handshake(tcp: TcpStream, connection: rustls::Connection) -> io::Result<Self> {
+    pub fn handshake(
+        tcp: TcpStream,
+        connection: rustls::Connection,
+        limit: Duration,
+    ) -> io::Result<Self> {
+        let deadline = Instant::now() + limit;
         let stream = Self {
             tcp,
             state: Mutex::new(connection),
@@ -51,6 +57,14 @@ impl TlsStream {
             if !lock(&stream.state).is_handshaking() {
                 break;
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the TLS handshake took too long",
+                ));
+            }
+            stream.tcp.set_read_timeout(Some(left))?;
             if !stream.receive_records()? {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
