@@ -127,7 +127,7 @@ pub fn host_connection(bytes: &[u8]) {
     );
     let listed = TransferConnection::connect(address).and_then(|mut connection| {
         if let Ok(passcode) = Passcode::new("fuzz") {
-            connection.send_passcode(&passcode)?;
+            connection.prove_passcode(&passcode)?;
         }
         connection.list()
     });

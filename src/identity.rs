@@ -8,22 +8,42 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::protocol::{PublicKey, decode_hex, encode_hex};
 
-/// Domain-separated bytes a participant signs to answer `CHALLENGE:<nonce>`.
-pub fn challenge_message(nonce: &[u8; 32]) -> Vec<u8> {
-    let mut message = b"lanshare join v1\0".to_vec();
+/// Domain-separated bytes a participant signs to answer `CHALLENGE:<nonce>`. On an encrypted
+/// connection they include its channel binding, so the answer is good on that connection only:
+/// a host (or anyone between) cannot pass it on to another.
+pub fn challenge_message(nonce: &[u8; 32], binding: Option<&[u8; 32]>) -> Vec<u8> {
+    let mut message = match binding {
+        None => b"lanshare join v1\0".to_vec(),
+        Some(_) => b"lanshare join v2\0".to_vec(),
+    };
     message.extend_from_slice(nonce);
+    if let Some(binding) = binding {
+        message.extend_from_slice(binding);
+    }
     message
 }
 
-/// Checks a participant's answer to a challenge.
-pub fn verify_challenge(public_key: &PublicKey, nonce: &[u8; 32], signature: &[u8; 64]) -> bool {
+/// Checks a participant's answer to a challenge on a connection with channel binding
+/// `binding` (`None` in plain text). Weak keys and signatures that are not in canonical form
+/// are refused (`verify_strict`).
+pub fn verify_challenge(
+    public_key: &PublicKey,
+    nonce: &[u8; 32],
+    binding: Option<&[u8; 32]>,
+    signature: &[u8; 64],
+) -> bool {
     VerifyingKey::from_bytes(&public_key.0).is_ok_and(|key| {
-        key.verify(&challenge_message(nonce), &Signature::from_bytes(signature))
-            .is_ok()
+        !key.is_weak()
+            && key
+                .verify_strict(
+                    &challenge_message(nonce, binding),
+                    &Signature::from_bytes(signature),
+                )
+                .is_ok()
     })
 }
 
@@ -87,9 +107,10 @@ impl Identity {
         PublicKey(self.key.verifying_key().to_bytes())
     }
 
-    /// Signs the host's challenge.
-    pub fn answer_challenge(&self, nonce: &[u8; 32]) -> [u8; 64] {
-        self.key.sign(&challenge_message(nonce)).to_bytes()
+    /// Signs the host's challenge, on a connection with channel binding `binding` (`None` in
+    /// plain text).
+    pub fn answer_challenge(&self, nonce: &[u8; 32], binding: Option<&[u8; 32]>) -> [u8; 64] {
+        self.key.sign(&challenge_message(nonce, binding)).to_bytes()
     }
 }
 
@@ -107,11 +128,51 @@ mod tests {
         let alice = Identity::generate()?;
         let mallory = Identity::generate()?;
         let nonce = [5u8; 32];
-        let answer = alice.answer_challenge(&nonce);
-        assert!(verify_challenge(&alice.public_key(), &nonce, &answer));
-        assert!(!verify_challenge(&mallory.public_key(), &nonce, &answer));
-        assert!(!verify_challenge(&alice.public_key(), &[6u8; 32], &answer));
+        let answer = alice.answer_challenge(&nonce, None);
+        assert!(verify_challenge(&alice.public_key(), &nonce, None, &answer));
+        assert!(!verify_challenge(
+            &mallory.public_key(),
+            &nonce,
+            None,
+            &answer
+        ));
+        assert!(!verify_challenge(
+            &alice.public_key(),
+            &[6u8; 32],
+            None,
+            &answer
+        ));
         Ok(())
+    }
+
+    #[test]
+    fn an_answer_is_good_on_its_own_connection_only() -> io::Result<()> {
+        let alice = Identity::generate()?;
+        let nonce = [5u8; 32];
+        let answer = alice.answer_challenge(&nonce, Some(&[1; 32]));
+        let key = alice.public_key();
+        assert!(verify_challenge(&key, &nonce, Some(&[1; 32]), &answer));
+        assert!(!verify_challenge(&key, &nonce, Some(&[2; 32]), &answer));
+        assert!(!verify_challenge(&key, &nonce, None, &answer));
+        Ok(())
+    }
+
+    #[test]
+    fn a_small_order_key_with_a_forged_signature_is_refused() {
+        // The identity point and a signature whose R is that point and s is zero: "valid" for
+        // any message under lenient verification, without any secret key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut signature = [0u8; 64];
+        signature[0] = 1;
+        for nonce in [[0u8; 32], [9u8; 32]] {
+            assert!(!verify_challenge(
+                &PublicKey(identity),
+                &nonce,
+                None,
+                &signature
+            ));
+        }
     }
 
     #[test]

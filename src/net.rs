@@ -224,7 +224,9 @@ fn copy_file(mut stream: &Stream, file: &mut File, len: u64) -> io::Result<u64> 
     let mut buffer = vec![0u8; COPY_BUFFER.min(usize::try_from(len).unwrap_or(COPY_BUFFER))];
     let mut sent = 0;
     while sent < len {
-        let want = buffer.len().min(usize::try_from(len - sent).unwrap_or(usize::MAX));
+        let want = buffer
+            .len()
+            .min(usize::try_from(len - sent).unwrap_or(usize::MAX));
         let read = match file.read(&mut buffer[..want]) {
             Ok(0) => break,
             Ok(read) => read,

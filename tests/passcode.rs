@@ -95,7 +95,7 @@ fn the_right_passcode_opens_joining_listing_and_transfers() -> TestResult {
     let (sender, events) = flume::unbounded();
     let entry = {
         let mut connection = TransferConnection::connect(addr)?;
-        connection.send_passcode(&passcode(SECRET)?)?;
+        connection.prove_passcode(&passcode(SECRET)?)?;
         connection.list()?.into_iter().find(|f| f.id == id)
     }
     .ok_or_else(|| anyhow::anyhow!("the upload is not listed"))?;

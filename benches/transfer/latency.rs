@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use lanshare::identity::Identity;
-use lanshare::net::LineReader;
+use lanshare::net::{LineReader, Stream};
 use lanshare::participant::TransferConnection;
 use lanshare::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, UploadRequest};
 
@@ -24,7 +24,7 @@ fn watch(host: SocketAddr, name: &str, arrivals: flume::Sender<Arrival>) -> io::
     let identity = Identity::generate()?;
     let mut stream = TcpStream::connect(host)?;
     stream.set_nodelay(true)?;
-    let mut reader = LineReader::new(stream.try_clone()?);
+    let mut reader = LineReader::new(Stream::Plain(stream.try_clone()?));
     let join = ClientLine::Join {
         version: PROTOCOL_VERSION,
         username: name.to_owned(),
@@ -42,7 +42,7 @@ fn watch(host: SocketAddr, name: &str, arrivals: flume::Sender<Arrival>) -> io::
         return Err(io::Error::other("expected CHALLENGE"));
     };
     let proof = ClientLine::Proof {
-        signature: identity.answer_challenge(&nonce),
+        signature: identity.answer_challenge(&nonce, None),
     };
     stream.write_all(proof.encode().as_bytes())?;
     while line(&mut reader)? != HostLine::End {}

@@ -252,7 +252,7 @@ fn follow_in_lanes(lanes: &[Lane], index: usize, label: &str, size: u64) -> Tran
 fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
     let mut connection = TransferConnection::connect(target.address)?;
     if let Some(passcode) = &target.passcode {
-        connection.send_passcode(passcode)?;
+        connection.prove_passcode(passcode)?;
     }
     connection.list().map_err(explain)
 }

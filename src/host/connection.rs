@@ -14,7 +14,7 @@ use super::gate::Refused;
 use super::registry::Uploader;
 use super::state::Shared;
 use super::wire::{Connection, Silence};
-use super::{download, session, upload};
+use super::{download, passcode, session, upload};
 use crate::net::{Stream, is_timeout};
 use crate::protocol::ClientLine;
 use crate::tls::{self, TLS_FIRST_BYTE};
@@ -122,9 +122,10 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection) {
         let Some(command) = connection.read_command(timeout, silence) else {
             return;
         };
-        let is_pass = matches!(command, ClientLine::Pass { .. });
+        // A passcode exchange may come before JOIN.
+        let is_passcode = matches!(command, ClientLine::Pake { .. });
         match route(shared, &mut connection, &mut access, command, started) {
-            Next::Continue => started |= !is_pass,
+            Next::Continue => started |= !is_passcode,
             Next::Close => return,
             Next::Join(request) => return session::run(shared, connection, request),
         }
@@ -141,7 +142,20 @@ fn route(
 ) -> Next {
     let uploader = access.uploader.as_ref();
     match command {
-        ClientLine::Pass { passcode } => check_passcode(shared, connection, access, &passcode),
+        ClientLine::Pass { .. } => {
+            connection.refuse(
+                "PASS is not accepted: this host never takes a passcode in clear; update \
+                 lanshare, which proves it with PAKE",
+            );
+            Next::Close
+        }
+        ClientLine::Pake { message } => match passcode::exchange(shared, connection, &message) {
+            Ok(()) => {
+                access.passcode = true;
+                Next::Continue
+            }
+            Err(passcode::Failed) => Next::Close,
+        },
         ClientLine::Join {
             version,
             username,
@@ -159,17 +173,27 @@ fn route(
         }
         ClientLine::Join { .. } => {
             connection
-                .refuse("JOIN must come before any other command on a connection (PASS aside)");
+                .refuse("JOIN must come before any other command on a connection (PAKE aside)");
             Next::Close
         }
         ClientLine::Auth { client_id, ticket } => {
-            access.uploader = shared.registry.authenticate(client_id, &ticket);
-            if access.uploader.is_none() {
-                connection.refuse("Unknown or expired ticket: join the host again");
+            if connection.stream().is_encrypted() {
+                connection.refuse(
+                    "AUTH is for plain text; on an encrypted connection prove the ticket with \
+                     AUTH_PROOF",
+                );
                 return Next::Close;
             }
-            access.passcode = true;
-            Next::Continue
+            let uploader = shared.registry.authenticate(client_id, &ticket);
+            authenticated(connection, access, uploader)
+        }
+        ClientLine::AuthProof { client_id, proof } => {
+            let uploader = connection.stream().channel_binding().and_then(|binding| {
+                shared
+                    .registry
+                    .authenticate_bound(client_id, &proof, &binding)
+            });
+            authenticated(connection, access, uploader)
         }
         ClientLine::Upload(_)
         | ClientLine::UploadResume { .. }
@@ -192,34 +216,26 @@ fn route(
         ClientLine::List => download::send_list(shared, connection).into(),
         ClientLine::Ready
         | ClientLine::Proof { .. }
+        | ClientLine::PakeProof { .. }
         | ClientLine::Delete { .. }
         | ClientLine::Ping => {
             connection.refuse(
-                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, DOWNLOAD, LIST, AUTH and \
-                 PASS are served outside a joined session",
+                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, DOWNLOAD, LIST, AUTH, \
+                 AUTH_PROOF and PAKE are served outside a joined session",
             );
             Next::Close
         }
     }
 }
 
-/// `PASS`: a right passcode opens the connection; a wrong one closes it.
-fn check_passcode(
-    shared: &Shared,
-    connection: &Connection,
-    access: &mut Access,
-    passcode: &crate::protocol::Passcode,
-) -> Next {
-    let peer = connection.peer();
-    match shared.gate.check(peer.ip(), passcode.as_str()) {
-        Ok(()) => {
-            access.passcode = true;
-            Next::Continue
-        }
-        Err(refused) => {
-            tracing::warn!("Refused a passcode from {peer}: {refused}");
-            connection.refuse(refused);
-            Next::Close
-        }
+/// `AUTH` or `AUTH_PROOF`: a known participant opens the connection for its uploads (and
+/// stands for the passcode it gave to join); anything else closes it.
+fn authenticated(connection: &Connection, access: &mut Access, uploader: Option<Uploader>) -> Next {
+    if uploader.is_none() {
+        connection.refuse("Unknown or expired ticket: join the host again");
+        return Next::Close;
     }
+    access.uploader = uploader;
+    access.passcode = true;
+    Next::Continue
 }

@@ -6,8 +6,6 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use super::admission::address_key;
 use crate::protocol::Passcode;
 
@@ -45,20 +43,16 @@ struct Strikes {
 
 /// The passcode check, shared by every connection.
 pub(super) struct Gate {
-    digest: Option<[u8; 32]>,
+    passcode: Option<Passcode>,
     first_wait: Duration,
     strikes: Mutex<HashMap<IpAddr, Strikes>>,
-}
-
-fn digest(passcode: &str) -> [u8; 32] {
-    Sha256::digest(passcode.as_bytes()).into()
 }
 
 impl Gate {
     /// A gate for `passcode` (none: the host is open to everyone on the network).
     pub(super) fn new(passcode: Option<&Passcode>, first_wait: Duration) -> Self {
         Self {
-            digest: passcode.map(|passcode| digest(passcode.as_str())),
+            passcode: passcode.cloned(),
             first_wait,
             strikes: Mutex::new(HashMap::new()),
         }
@@ -66,7 +60,12 @@ impl Gate {
 
     /// True if the host has no passcode.
     pub(super) fn is_open(&self) -> bool {
-        self.digest.is_none()
+        self.passcode.is_none()
+    }
+
+    /// The passcode, if the host has one.
+    pub(super) fn passcode(&self) -> Option<&Passcode> {
+        self.passcode.as_ref()
     }
 
     fn strikes(&self) -> MutexGuard<'_, HashMap<IpAddr, Strikes>> {
@@ -75,33 +74,29 @@ impl Gate {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Checks a passcode sent from `ip`. An open host accepts any. While `ip` must wait, no
-    /// guess is checked at all.
-    pub(super) fn check(&self, ip: IpAddr, passcode: &str) -> Result<(), Refused> {
-        let Some(expected) = self.digest else {
-            return Ok(());
-        };
+    /// Whether `ip` may make a guess now; while it must wait, no guess is looked at.
+    pub(super) fn may_guess(&self, ip: IpAddr) -> Result<(), Refused> {
+        let now = Instant::now();
+        match self.strikes().get(&address_key(ip)) {
+            Some(entry) if entry.until > now => Err(Refused::Wait {
+                ip,
+                wait: entry.until - now,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a right guess from `ip`: its strikes are forgotten.
+    pub(super) fn right(&self, ip: IpAddr) {
+        self.strikes().remove(&address_key(ip));
+    }
+
+    /// Records a wrong guess from `ip`: it must wait before the next, twice as long as before
+    /// if the last was wrong too. Returns the refusal to send.
+    pub(super) fn wrong(&self, ip: IpAddr) -> Refused {
         let now = Instant::now();
         let key = address_key(ip);
         let mut strikes = self.strikes();
-        if let Some(entry) = strikes.get(&key)
-            && entry.until > now
-        {
-            return Err(Refused::Wait {
-                ip,
-                wait: entry.until - now,
-            });
-        }
-        // Comparing digests takes the same time whatever the guess shares with the passcode.
-        let given = digest(passcode);
-        let difference = expected
-            .iter()
-            .zip(given.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if difference == 0 {
-            strikes.remove(&key);
-            return Ok(());
-        }
         let count = strikes
             .get(&key)
             .filter(|entry| now < entry.until + FORGET_AFTER)
@@ -124,7 +119,7 @@ impl Gate {
                 until: now + self.first_wait * factor,
             },
         );
-        Err(Refused::Wrong)
+        Refused::Wrong
     }
 }
 
@@ -133,6 +128,20 @@ mod tests {
     use super::*;
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+
+    impl Gate {
+        /// One guess as a connection makes it: wait if told to, then right or wrong.
+        fn check(&self, ip: IpAddr, guess: &str) -> Result<(), Refused> {
+            self.may_guess(ip)?;
+            match self.passcode() {
+                Some(passcode) if passcode.as_str() != guess => Err(self.wrong(ip)),
+                _ => {
+                    self.right(ip);
+                    Ok(())
+                }
+            }
+        }
+    }
     const AWAY: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
 
     #[test]

@@ -21,6 +21,7 @@ mod gate;
 mod listener;
 mod pace;
 mod parked;
+mod passcode;
 mod pool;
 mod registry;
 mod session;
@@ -119,7 +120,9 @@ impl Host {
     pub fn start(config: HostConfig) -> Result<Self, HostError> {
         let identity = match &config.identity {
             Some(identity) => identity.clone(),
-            None => HostIdentity::generate().map_err(|error| HostError::Identity(error.to_string()))?,
+            None => {
+                HostIdentity::generate().map_err(|error| HostError::Identity(error.to_string()))?
+            }
         };
         let tls = identity
             .server_config()

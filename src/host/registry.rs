@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use crate::net::Stream;
 use crate::protocol::{ClientId, FileId, HostLine, PublicKey, Role, Ticket};
 use crate::storage::{FileRecord, Storage};
+use crate::tls::same_secret;
 
 /// How long a ticket stays valid after its session ended, so that a transfer cut off together
 /// with its participant's session (a laptop asleep, Wi-Fi gone) can reconnect and resume.
@@ -319,6 +320,33 @@ impl Registry {
                 })
                 .map(|(uploader, _)| uploader.clone())
         })
+    }
+
+    /// Like [`Registry::authenticate`], for `AUTH_PROOF`: the participant `client_id` whose
+    /// ticket, bound to the connection's `binding`, gives `proof`.
+    pub(crate) fn authenticate_bound(
+        &self,
+        client_id: ClientId,
+        proof: &[u8; 32],
+        binding: &[u8; 32],
+    ) -> Option<Uploader> {
+        let ticket = {
+            let state = self.state();
+            let now = Instant::now();
+            let live = state
+                .sessions
+                .values()
+                .filter(|s| s.client_id == client_id)
+                .map(|s| s.ticket);
+            let ended = state
+                .ended_tickets
+                .iter()
+                .filter(|(_, (uploader, until))| uploader.client_id == client_id && *until > now)
+                .map(|(ticket, _)| *ticket);
+            live.chain(ended)
+                .find(|ticket| same_secret(&ticket.bound_proof(binding), proof))?
+        };
+        self.authenticate(client_id, &ticket)
     }
 
     /// Tells every participant about a new file.

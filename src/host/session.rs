@@ -5,8 +5,8 @@
 //! else. Neither holds a transfer slot.
 
 use std::io::Write;
-use std::time::Duration;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::registry::{Join, Joined};
 use super::state::Shared;
@@ -84,7 +84,9 @@ fn handshake(shared: &Shared, connection: &mut Connection, request: &JoinRequest
     }
     match connection.read_command(shared.config.timeouts.command, Silence::Report) {
         Some(ClientLine::Proof { signature }) => {
-            let proven = verify_challenge(&request.public_key, &nonce, &signature);
+            let binding = connection.stream().channel_binding();
+            let proven =
+                verify_challenge(&request.public_key, &nonce, binding.as_ref(), &signature);
             if !proven {
                 connection.refuse("Identity proof failed");
             }

@@ -14,8 +14,11 @@ use std::time::Duration;
 use super::error::Error;
 use super::trust::{self, HostKey};
 use crate::net::{LineError, LineReader, Stream, send_file};
-use crate::tls::{self, SecureError, Trust};
-use crate::protocol::{ClientLine, HostLine, ProtocolError};
+use crate::protocol::{ClientLine, HostLine, Passcode, ProtocolError};
+use crate::tls::{self, ParticipantPake, SecureError, Trust};
+
+/// How long each step of the passcode exchange may take.
+const PAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long connecting to a host may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -147,6 +150,29 @@ impl Connection {
         match self.read_line(timeout)? {
             HostLine::Error(reason) => Err(Error::Refused(reason)),
             line => Ok(line),
+        }
+    }
+
+    /// Proves the host's passcode without sending it (`PAKE`), and checks the host's proof
+    /// that it knows the same passcode on this same connection.
+    pub(super) fn prove_passcode(&mut self, passcode: &Passcode) -> Result<(), Error> {
+        let binding = self.channel_binding()?;
+        let malformed = |_| Error::Protocol("malformed passcode exchange".to_owned());
+        let (pake, hello) = ParticipantPake::start(passcode, &binding).map_err(malformed)?;
+        self.send(&ClientLine::Pake { message: hello })?;
+        let answer = match self.read_reply(PAKE_TIMEOUT)? {
+            HostLine::Pake { message } => message,
+            other => return Err(Error::unexpected_reply(&other)),
+        };
+        let proofs = pake.finish(&answer).map_err(malformed)?;
+        self.send(&ClientLine::PakeProof {
+            proof: proofs.participant(),
+        })?;
+        match self.read_reply(PAKE_TIMEOUT)? {
+            HostLine::PakeProof { proof } => proofs
+                .check_host(&proof)
+                .map_err(|_| Error::PasscodeNotProven),
+            other => Err(Error::unexpected_reply(&other)),
         }
     }
 

@@ -44,6 +44,12 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The host did not prove that it knows the passcode.
+    #[error(
+        "the host did not prove that it knows the passcode: it may not be the host you mean \
+         (someone may be in between); nothing was shared with it"
+    )]
+    PasscodeNotProven,
     /// The pinned host keys could not be read or written.
     #[error("known hosts: {0}")]
     KnownHosts(String),

@@ -196,30 +196,29 @@ impl Drop for Session {
     }
 }
 
-/// `JOIN` (after `PASS` with a `passcode`), then the proof of `identity` the host's challenge
-/// asks for; returns what the host's `WELCOME` gives.
+/// `JOIN` (after proving the `passcode`, if any), then the proof of `identity` the host's
+/// challenge asks for, bound to this connection; returns what the host's `WELCOME` gives.
 fn handshake(
     connection: &mut Connection,
     username: &str,
     identity: &Identity,
     passcode: Option<&Passcode>,
 ) -> Result<(ClientId, Ticket, Role), Error> {
-    let pass = passcode.map(|passcode| ClientLine::Pass {
-        passcode: passcode.clone(),
-    });
-    let join = ClientLine::Join {
+    if let Some(passcode) = passcode {
+        connection.prove_passcode(passcode)?;
+    }
+    connection.send(&ClientLine::Join {
         version: PROTOCOL_VERSION,
         username: username.to_owned(),
         public_key: identity.public_key(),
-    };
-    let opening: Vec<ClientLine> = pass.into_iter().chain([join]).collect();
-    connection.send_all(&opening)?;
+    })?;
+    let binding = connection.channel_binding()?;
     let nonce = match connection.read_reply(HANDSHAKE_TIMEOUT)? {
         HostLine::Challenge { nonce } => nonce,
         other => return Err(Error::unexpected_reply(&other)),
     };
     connection.send(&ClientLine::Proof {
-        signature: identity.answer_challenge(&nonce),
+        signature: identity.answer_challenge(&nonce, Some(&binding)),
     })?;
     match connection.read_reply(HANDSHAKE_TIMEOUT)? {
         HostLine::Welcome {

@@ -14,6 +14,7 @@ use super::connection::{Connection, ShutdownHandle};
 use super::error::Error;
 use super::listing::{FileEntry, read_files};
 use super::session::Credentials;
+use super::trust::HostKey;
 use crate::net::is_timeout;
 use crate::pipeline::{self, CheckHash, PipelineError};
 use crate::protocol::{
@@ -72,22 +73,27 @@ impl TransferConnection {
         self.connection.send(line)
     }
 
-    /// Presents the host's passcode for the commands that follow (no reply; a wrong passcode
-    /// shows as an `ERROR` in place of the next reply). A host without a passcode ignores it.
-    pub fn send_passcode(&mut self, passcode: &Passcode) -> Result<(), Error> {
-        self.send(&ClientLine::Pass {
-            passcode: passcode.clone(),
-        })
+    /// Proves the host's passcode for the commands that follow, without sending it (`PAKE`),
+    /// and checks that the host knows it too.
+    pub fn prove_passcode(&mut self, passcode: &Passcode) -> Result<(), Error> {
+        self.connection.prove_passcode(passcode)
     }
 
     /// Proves the participant's identity for the uploads that follow (no reply; a bad ticket
-    /// shows as an `ERROR` in place of the next reply). On a host with a passcode, a valid
-    /// ticket stands for it: the participant gave it to join.
+    /// shows as an `ERROR` in place of the next reply): `AUTH_PROOF`, the ticket bound to this
+    /// connection. On a host with a passcode, a valid ticket stands for it: the participant
+    /// gave it to join.
     pub fn authenticate(&mut self, credentials: &Credentials) -> Result<(), Error> {
-        self.send(&ClientLine::Auth {
+        let binding = self.connection.channel_binding()?;
+        self.send(&ClientLine::AuthProof {
             client_id: credentials.client_id,
-            ticket: credentials.ticket,
+            proof: credentials.ticket.bound_proof(&binding),
         })
+    }
+
+    /// The host's key, as checked on connecting (and whether this was the first contact).
+    pub fn host_key(&self) -> HostKey {
+        self.connection.host_key()
     }
 
     /// The files shared now, without joining.

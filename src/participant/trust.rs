@@ -40,9 +40,9 @@ fn known_hosts_error(error: crate::tls::KnownHostsError) -> Error {
 pub(super) fn trust_for(address: SocketAddr) -> Result<Trust, Error> {
     let key = address.to_string();
     match &*pins() {
-        Pins::Memory(map) => Ok(map
-            .get(&key)
-            .map_or(Trust::FirstContact, |fingerprint| Trust::Pinned(*fingerprint))),
+        Pins::Memory(map) => Ok(map.get(&key).map_or(Trust::FirstContact, |fingerprint| {
+            Trust::Pinned(*fingerprint)
+        })),
         Pins::File(known) => known.trust(&key).map_err(known_hosts_error),
     }
 }

@@ -248,7 +248,7 @@ fn connection_for(
         None => {
             let mut connection = TransferConnection::connect(host)?;
             if let Some(passcode) = passcode {
-                connection.send_passcode(passcode)?;
+                connection.prove_passcode(passcode)?;
             }
             if let Some(credentials) = credentials {
                 connection.authenticate(credentials)?;

@@ -15,6 +15,8 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_USERNAME_CHARS: usize = 64;
 /// Longest file name, in bytes of UTF-8 (before escaping).
 pub const MAX_FILENAME_BYTES: usize = 1024;
+/// Bytes of a SPAKE2 message (Ed25519 group) in `PAKE`.
+pub const PAKE_MESSAGE_BYTES: usize = 33;
 /// Longest passcode, in characters.
 pub const MAX_PASSCODE_CHARS: usize = 128;
 /// The `uploader_id` of files uploaded without proof of identity (bare seed-style uploads).

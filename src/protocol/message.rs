@@ -1,6 +1,6 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
-use super::constants::{ClientId, FileId};
+use super::constants::{ClientId, FileId, PAKE_MESSAGE_BYTES};
 use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::hex::{decode_hex, encode_hex};
@@ -73,10 +73,30 @@ pub enum ClientLine {
     },
     /// `PING`: keeps a control session alive; the host answers `PONG`.
     Ping,
-    /// `PASS:<passcode>`: presents the host's passcode for the rest of the connection.
+    /// `PASS:<passcode>`: the passcode in clear, as lanshare once sent it. Hosts refuse it
+    /// now: a passcode is proven with `PAKE`, never sent.
     Pass {
         /// The passcode.
         passcode: Passcode,
+    },
+    /// `AUTH_PROOF:<client_id>:<proof>`: `AUTH` on an encrypted connection. The proof is
+    /// SHA-256 of the ticket and the connection's channel binding, so the ticket itself never
+    /// crosses the wire again and a proof is good on its own connection only.
+    AuthProof {
+        /// The participant's client id.
+        client_id: ClientId,
+        /// SHA-256 of the ticket and the channel binding.
+        proof: [u8; 32],
+    },
+    /// `PAKE:<message>`: the participant's SPAKE2 message, to prove it knows the passcode.
+    Pake {
+        /// The SPAKE2 message.
+        message: [u8; PAKE_MESSAGE_BYTES],
+    },
+    /// `PAKE_PROOF:<proof>`: the participant's proof that it derived the same key.
+    PakeProof {
+        /// The proof.
+        proof: [u8; 32],
     },
 }
 
@@ -190,6 +210,16 @@ pub enum HostLine {
     End,
     /// `PONG`: the answer to `PING`.
     Pong,
+    /// `PAKE:<message>`: the host's SPAKE2 message, the answer to the participant's.
+    Pake {
+        /// The SPAKE2 message.
+        message: [u8; PAKE_MESSAGE_BYTES],
+    },
+    /// `PAKE_PROOF:<proof>`: the host's proof, sent once the participant's proof checked out.
+    PakeProof {
+        /// The proof.
+        proof: [u8; 32],
+    },
 }
 
 /// Splits `line` at its first `:` into the command word and the rest.
@@ -242,6 +272,18 @@ impl<'a> Fields<'a> {
     /// The next field as `N` bytes of hex.
     fn hex<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], ProtocolError> {
         parse_hex(field, self.next(field)?)
+    }
+
+    /// A line whose only field is one hex value, e.g. `PAKE:<message>`.
+    fn single_hex<const N: usize>(
+        command: &'static str,
+        rest: Option<&'a [u8]>,
+        field: &'static str,
+    ) -> Result<[u8; N], ProtocolError> {
+        let mut fields = Self::new(command, rest);
+        let value = fields.hex(field)?;
+        fields.finish()?;
+        Ok(value)
     }
 
     /// A line whose only field is one number, e.g. `DOWNLOAD:<file_id>`.
@@ -395,6 +437,19 @@ impl ClientLine {
                 file_id: Fields::single_number("DELETE", rest, "file id")?,
             }),
             b"PING" if rest.is_none() => Ok(Self::Ping),
+            b"AUTH_PROOF" => {
+                let mut fields = Fields::new("AUTH_PROOF", rest);
+                let client_id = fields.number("client id")?;
+                let proof = fields.hex("proof")?;
+                fields.finish()?;
+                Ok(Self::AuthProof { client_id, proof })
+            }
+            b"PAKE" => Ok(Self::Pake {
+                message: Fields::single_hex("PAKE", rest, "message")?,
+            }),
+            b"PAKE_PROOF" => Ok(Self::PakeProof {
+                proof: Fields::single_hex("PAKE_PROOF", rest, "proof")?,
+            }),
             b"PASS" => {
                 let mut fields = Fields::new("PASS", rest);
                 // Any text is taken: one that breaks the rules of Passcode::new is simply not
@@ -428,6 +483,11 @@ impl ClientLine {
             Self::Delete { file_id } => format!("DELETE:{file_id}\n"),
             Self::Ping => "PING\n".to_owned(),
             Self::Pass { passcode } => format!("PASS:{}\n", escape(passcode.as_str())),
+            Self::AuthProof { client_id, proof } => {
+                format!("AUTH_PROOF:{client_id}:{}\n", encode_hex(proof))
+            }
+            Self::Pake { message } => format!("PAKE:{}\n", encode_hex(message)),
+            Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
         }
     }
 }
@@ -507,6 +567,12 @@ impl HostLine {
                     check,
                 })
             }
+            b"PAKE" => Ok(Self::Pake {
+                message: Fields::single_hex("PAKE", rest, "message")?,
+            }),
+            b"PAKE_PROOF" => Ok(Self::PakeProof {
+                proof: Fields::single_hex("PAKE_PROOF", rest, "proof")?,
+            }),
             b"CHALLENGE" => {
                 let mut fields = Fields::new("CHALLENGE", rest);
                 let nonce = fields.hex("nonce")?;
@@ -635,6 +701,8 @@ impl HostLine {
             }
             Self::End => "END\n".to_owned(),
             Self::Pong => "PONG\n".to_owned(),
+            Self::Pake { message } => format!("PAKE:{}\n", encode_hex(message)),
+            Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
         }
     }
 }

@@ -96,6 +96,19 @@ impl fmt::Display for ResumeKey {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Ticket(pub [u8; 16]);
 
+impl Ticket {
+    /// What `AUTH_PROOF` carries on the encrypted connection whose channel binding is
+    /// `binding`: SHA-256 of the ticket and the binding, good on that connection only.
+    pub fn bound_proof(&self, binding: &[u8; 32]) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(b"lanshare auth v1\0");
+        hash.update(self.0);
+        hash.update(binding);
+        hash.finalize().into()
+    }
+}
+
 impl fmt::Display for Ticket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&encode_hex(&self.0))

@@ -26,7 +26,7 @@ use once_cell::sync::Lazy;
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use host_identity::{HOST_IDENTITY_FILE, HostIdentity, HostIdentityError};
 pub use known_hosts::{KNOWN_HOSTS_FILE, KnownHosts, KnownHostsError, Trust};
-pub use pake::{PAKE_MESSAGE_BYTES, PakeError, ParticipantPake, Proofs, host_answer};
+pub use pake::{PakeError, PakeMessage, ParticipantPake, Proofs, host_answer};
 pub use stream::TlsStream;
 use verifier::PinVerifier;
 
@@ -39,6 +39,11 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     static PROVIDER: Lazy<Arc<rustls::crypto::CryptoProvider>> =
         Lazy::new(|| Arc::new(rustls::crypto::ring::default_provider()));
     Arc::clone(&PROVIDER)
+}
+
+/// Compares two secrets in a time that does not depend on where they differ.
+pub fn same_secret(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// How long a TLS handshake may take from the first byte to the last.
@@ -126,11 +131,11 @@ mod tests {
         let config = identity.server_config()?;
         let server = std::thread::spawn(move || -> io::Result<TlsStream> {
             let (tcp, _) = listener.accept()?;
-            tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+            tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
             accept(tcp, config, HANDSHAKE_LIMIT)
         });
         let tcp = TcpStream::connect(address)?;
-        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
         let client = connect(tcp, trust);
         let server = server
             .join()

@@ -10,10 +10,7 @@
 use sha2::{Digest, Sha256};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
-use crate::protocol::Passcode;
-
-/// Bytes of a SPAKE2 message on the Ed25519 group.
-pub const PAKE_MESSAGE_BYTES: usize = 33;
+use crate::protocol::{PAKE_MESSAGE_BYTES, Passcode};
 
 /// Why a passcode exchange failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,11 +62,7 @@ impl Proofs {
 }
 
 fn equal(expected: &[u8; 32], given: &[u8; 32]) -> Result<(), PakeError> {
-    let difference = expected
-        .iter()
-        .zip(given)
-        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-    if difference == 0 {
+    if super::same_secret(expected, given) {
         Ok(())
     } else {
         Err(PakeError::Mismatch)
@@ -85,6 +78,13 @@ fn identities(binding: &[u8; 32]) -> (Identity, Identity) {
     (side(b"lanshare participant\0"), side(b"lanshare host\0"))
 }
 
+/// A SPAKE2 message as the protocol carries it.
+pub type PakeMessage = [u8; PAKE_MESSAGE_BYTES];
+
+fn message(bytes: Vec<u8>) -> Result<PakeMessage, PakeError> {
+    bytes.try_into().map_err(|_| PakeError::Malformed)
+}
+
 /// The participant's half of an exchange in progress.
 pub struct ParticipantPake {
     state: Spake2<Ed25519Group>,
@@ -93,15 +93,18 @@ pub struct ParticipantPake {
 impl ParticipantPake {
     /// Starts an exchange on the connection whose channel binding is `binding`; returns the
     /// message to send.
-    pub fn start(passcode: &Passcode, binding: &[u8; 32]) -> (Self, Vec<u8>) {
+    pub fn start(
+        passcode: &Passcode,
+        binding: &[u8; 32],
+    ) -> Result<(Self, PakeMessage), PakeError> {
         let (participant, host) = identities(binding);
         let password = Password::new(passcode.as_str().as_bytes());
-        let (state, message) = Spake2::<Ed25519Group>::start_a(&password, &participant, &host);
-        (Self { state }, message)
+        let (state, hello) = Spake2::<Ed25519Group>::start_a(&password, &participant, &host);
+        Ok((Self { state }, message(hello)?))
     }
 
     /// Takes the host's message; returns the proofs of the agreed key.
-    pub fn finish(self, host_message: &[u8]) -> Result<Proofs, PakeError> {
+    pub fn finish(self, host_message: &PakeMessage) -> Result<Proofs, PakeError> {
         let key = self
             .state
             .finish(host_message)
@@ -115,15 +118,15 @@ impl ParticipantPake {
 pub fn host_answer(
     passcode: &Passcode,
     binding: &[u8; 32],
-    participant_message: &[u8],
-) -> Result<(Vec<u8>, Proofs), PakeError> {
+    participant_message: &PakeMessage,
+) -> Result<(PakeMessage, Proofs), PakeError> {
     let (participant, host) = identities(binding);
     let password = Password::new(passcode.as_str().as_bytes());
-    let (state, message) = Spake2::<Ed25519Group>::start_b(&password, &participant, &host);
+    let (state, answer) = Spake2::<Ed25519Group>::start_b(&password, &participant, &host);
     let key = state
         .finish(participant_message)
         .map_err(|_| PakeError::Malformed)?;
-    Ok((message, Proofs { key }))
+    Ok((message(answer)?, Proofs { key }))
 }
 
 #[cfg(test)]
@@ -137,8 +140,7 @@ mod tests {
     #[test]
     fn the_same_passcode_on_the_same_connection_agrees() -> anyhow::Result<()> {
         let binding = [7u8; 32];
-        let (participant, hello) = ParticipantPake::start(&passcode("blue: 42 %")?, &binding);
-        assert_eq!(hello.len(), PAKE_MESSAGE_BYTES);
+        let (participant, hello) = ParticipantPake::start(&passcode("blue: 42 %")?, &binding)?;
         let (answer, host) = host_answer(&passcode("blue: 42 %")?, &binding, &hello)?;
         let mine = participant.finish(&answer)?;
         host.check_participant(&mine.participant())?;
@@ -150,7 +152,7 @@ mod tests {
     #[test]
     fn another_passcode_or_another_connection_fails() -> anyhow::Result<()> {
         let binding = [7u8; 32];
-        let (participant, hello) = ParticipantPake::start(&passcode("right")?, &binding);
+        let (participant, hello) = ParticipantPake::start(&passcode("right")?, &binding)?;
         let (answer, host) = host_answer(&passcode("wrong")?, &binding, &hello)?;
         let mine = participant.finish(&answer)?;
         assert_eq!(
@@ -158,12 +160,13 @@ mod tests {
             Err(PakeError::Mismatch)
         );
         // A relay between two connections: each side has its own binding.
-        let (participant, hello) = ParticipantPake::start(&passcode("right")?, &[1; 32]);
+        let (participant, hello) = ParticipantPake::start(&passcode("right")?, &[1; 32])?;
         let (answer, host) = host_answer(&passcode("right")?, &[2; 32], &hello)?;
         let mine = participant.finish(&answer)?;
         assert_eq!(mine.check_host(&host.host()), Err(PakeError::Mismatch));
+        // A message that is no point of the group: all bytes 0xff.
         assert!(matches!(
-            host_answer(&passcode("right")?, &binding, b"short"),
+            host_answer(&passcode("right")?, &binding, &[0xff; PAKE_MESSAGE_BYTES]),
             Err(PakeError::Malformed)
         ));
         Ok(())

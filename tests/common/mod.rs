@@ -259,7 +259,7 @@ pub fn raw_join_on(
         anyhow::bail!("expected a challenge, got {line}");
     };
     let proof = ClientLine::Proof {
-        signature: identity.answer_challenge(&nonce),
+        signature: identity.answer_challenge(&nonce, None),
     };
     raw.send(proof.encode().as_bytes())?;
     let welcome = raw.line()?;
