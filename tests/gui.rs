@@ -117,7 +117,6 @@ fn interact(
     Ok(())
 }
 
-/// True if the current view shows exactly this text.
 /// The app launched straight into joining `address` as Bob, with its settings in `dir`.
 fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
     let launch = Launch::Join {
@@ -128,6 +127,7 @@ fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
     Ok(App::new(launch, options(dir, "Bob")?))
 }
 
+/// True if the current view shows exactly this text.
 fn shows(app: &App, text: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
     ui.find(text).is_ok()

@@ -35,6 +35,10 @@ pub struct Palette {
     pub danger: Color,
     /// Destructive actions under the pointer.
     pub danger_hover: Color,
+    /// Labels on filled buttons (primary, danger).
+    pub filled_text: Color,
+    /// The dimming behind a modal.
+    pub backdrop: Color,
 }
 
 /// The seed's dark palette: the app's only one today.
@@ -52,6 +56,11 @@ pub const DARK: Palette = Palette {
     warning: color!(0xfbbc04),
     danger: color!(0xea4335),
     danger_hover: color!(0xc5221f),
+    filled_text: Color::WHITE,
+    backdrop: Color {
+        a: 0.7,
+        ..Color::BLACK
+    },
 };
 
 /// Every palette the app knows, found by their theme's name.
@@ -233,12 +242,9 @@ pub fn modal(theme: &Theme) -> container::Style {
 }
 
 /// The dimmed backdrop behind a modal.
-pub fn backdrop(_: &Theme) -> container::Style {
+pub fn backdrop(theme: &Theme) -> container::Style {
     container::Style {
-        background: Some(Background::Color(Color {
-            a: 0.7,
-            ..Color::BLACK
-        })),
+        background: Some(Background::Color(palette(theme).backdrop)),
         ..container::Style::default()
     }
 }
@@ -257,7 +263,8 @@ pub fn toned_text(tone: Tone) -> impl Fn(&Theme) -> text::Style {
     }
 }
 
-fn filled(base: Color, hover: Color, status: button::Status) -> button::Style {
+/// A button filled with `base` (`hover` under the pointer), labelled in `text`.
+fn filled(base: Color, hover: Color, text: Color, status: button::Status) -> button::Style {
     let background = match status {
         button::Status::Hovered | button::Status::Pressed => hover,
         button::Status::Active => base,
@@ -265,7 +272,7 @@ fn filled(base: Color, hover: Color, status: button::Status) -> button::Style {
     };
     button::Style {
         background: Some(Background::Color(background)),
-        text_color: Color::WHITE,
+        text_color: text,
         border: rounded(radius::CONTROL),
         ..button::Style::default()
     }
@@ -274,21 +281,34 @@ fn filled(base: Color, hover: Color, status: button::Status) -> button::Style {
 /// The main action: Download, Upload, Connect.
 pub fn primary_button(theme: &Theme, status: button::Status) -> button::Style {
     let palette = palette(theme);
-    filled(palette.primary, palette.primary_hover, status)
+    filled(
+        palette.primary,
+        palette.primary_hover,
+        palette.filled_text,
+        status,
+    )
 }
 
 /// A destructive action: Delete, Stop hosting.
 pub fn danger_button(theme: &Theme, status: button::Status) -> button::Style {
     let palette = palette(theme);
-    filled(palette.danger, palette.danger_hover, status)
+    filled(
+        palette.danger,
+        palette.danger_hover,
+        palette.filled_text,
+        status,
+    )
 }
 
 /// A quiet action: Cancel, Copy, Hide.
 pub fn secondary_button(theme: &Theme, status: button::Status) -> button::Style {
     let palette = palette(theme);
-    let mut style = filled(palette.card_hover, palette.secondary_hover, status);
-    style.text_color = palette.text;
-    style
+    filled(
+        palette.card_hover,
+        palette.secondary_hover,
+        palette.text,
+        status,
+    )
 }
 
 /// A choice that can be selected (Host / Participant on the start screen).
