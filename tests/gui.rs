@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 
 use chrono::{Local, NaiveDate, TimeZone};
 use common::*;
+use iced::futures::StreamExt;
 use iced::widget;
 use lanshare::config::Settings;
+use lanshare::gui::host::Message as HostMessage;
 use lanshare::gui::participant::Message as ParticipantMessage;
 use lanshare::gui::start::{ADDRESS_INPUT, PASSCODE_INPUT};
 use lanshare::gui::{App, FONT, Launch, Message, Options};
 use lanshare::participant::live::LiveEvent;
-use lanshare::participant::worker::TransferUpdate;
+use lanshare::participant::worker::{TransferEvent, TransferUpdate};
 use lanshare::participant::{Credentials, FileEntry, Peer, SessionEvent, Snapshot};
 use lanshare::protocol::{Role, Sha256Digest, Ticket};
 
@@ -55,8 +57,41 @@ fn pump(app: &mut App, mut done: impl FnMut(&Message) -> bool) -> anyhow::Result
     anyhow::bail!("the awaited message never came")
 }
 
+/// The live-session event in `message`, whichever screen holds the session.
+fn live(message: &Message) -> Option<&LiveEvent> {
+    match message {
+        Message::Participant(ParticipantMessage::Live(event))
+        | Message::Host(HostMessage::Session(ParticipantMessage::Live(event))) => Some(event),
+        _ => None,
+    }
+}
+
+/// The transfer event in `message`, whichever screen holds the transfer.
+fn transfer(message: &Message) -> Option<&TransferEvent> {
+    match message {
+        Message::Participant(ParticipantMessage::Transfer(event))
+        | Message::Host(HostMessage::Session(ParticipantMessage::Transfer(event))) => Some(event),
+        _ => None,
+    }
+}
+
+/// Runs a task `update` returned (file-system work) to its end and feeds the app the
+/// messages it produced, as the runtime does in a window.
+fn perform(app: &mut App, task: iced::Task<Message>) {
+    let Some(stream) = iced_test::runtime::task::into_stream(task) else {
+        return;
+    };
+    let actions: Vec<_> = iced::futures::executor::block_on(stream.collect());
+    for action in actions {
+        if let iced_test::runtime::Action::Output(message) = action {
+            let next = app.update(message);
+            perform(app, next);
+        }
+    }
+}
+
 fn connected(message: &Message) -> bool {
-    matches!(message, Message::Live(LiveEvent::Connected { .. }))
+    matches!(live(message), Some(LiveEvent::Connected { .. }))
 }
 
 fn settings() -> iced::Settings {
@@ -82,7 +117,6 @@ fn interact(
     Ok(())
 }
 
-/// True if the current view shows exactly this text.
 /// The app launched straight into joining `address` as Bob, with its settings in `dir`.
 fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
     let launch = Launch::Join {
@@ -93,6 +127,7 @@ fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
     Ok(App::new(launch, options(dir, "Bob")?))
 }
 
+/// True if the current view shows exactly this text.
 fn shows(app: &App, text: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
     ui.find(text).is_ok()
@@ -141,7 +176,7 @@ fn a_file_shared_by_someone_else_appears_with_its_metadata() -> TestResult {
     let id = share(&session, "report.pdf", &data(2_621_440, 1))?;
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
     )?;
     let uploaded = host.files()[0].uploaded_at.with_timezone(&Local);
     assert!(shows(&app, "report.pdf"));
@@ -158,7 +193,7 @@ fn a_file_shared_by_someone_else_appears_with_its_metadata() -> TestResult {
     session.delete(id, Duration::from_secs(5))?;
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileDeleted(d))) if *d == id),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileDeleted(d))) if *d == id),
     )?;
     assert!(!shows(&app, "report.pdf"));
     Ok(())
@@ -174,19 +209,21 @@ fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
     // Bob drops a file onto the window; Alice shares one too.
     let mine = dir.path().join("mine.txt");
     std::fs::write(&mine, b"bob's")?;
-    let _ = app.update(Message::Drop(lanshare::gui::bridge::DropEvent::Dropped(
-        mine,
+    // Reading the dropped file's size is a task of the app's: run it, as a window would.
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(mine),
     )));
+    perform(&mut app, listing);
     pump(
         &mut app,
-        |m| matches!(m, Message::Transfer(e) if matches!(e.update, TransferUpdate::Uploaded(_))),
+        |m| matches!(transfer(m), Some(e) if matches!(e.update, TransferUpdate::Uploaded(_))),
     )?;
     let alice = Person::new("Alice")?;
     let (session, _) = alice.join(host.local_addr())?;
     share(&session, "hers.txt", b"alice's")?;
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "hers.txt"),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "hers.txt"),
     )?;
     assert!(shows(&app, "'mine.txt' uploaded successfully!"));
     let mine_id = host
@@ -211,7 +248,7 @@ fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
     }
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileDeleted(id))) if *id == mine_id),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileDeleted(id))) if *id == mine_id),
     )?;
     assert!(!shows(&app, "mine.txt"));
     assert!(shows(&app, "hers.txt"));
@@ -226,7 +263,7 @@ fn a_failed_connection_shows_its_error_on_the_start_screen() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut app = bob_joining(closed, dir.path())?;
     pump(&mut app, |m| {
-        matches!(m, Message::Live(LiveEvent::Failed { .. }))
+        matches!(live(m), Some(LiveEvent::Failed { .. }))
     })?;
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
     let error = format!("cannot reach the host at {closed}: Connection refused (os error 111)");
@@ -266,8 +303,8 @@ fn hosting_from_the_app_shares_like_a_participant() -> TestResult {
     share(&session, "from-gus.txt", b"hi")?;
     pump(&mut app, |m| {
         matches!(
-            m,
-            Message::Live(LiveEvent::Session(SessionEvent::FileOffered(_)))
+            live(m),
+            Some(LiveEvent::Session(SessionEvent::FileOffered(_)))
         )
     })?;
     assert!(shows(&app, "from-gus.txt"));
@@ -366,7 +403,7 @@ fn participant_screen_looks_as_committed() -> TestResult {
             ],
         },
     };
-    let _ = app.update(Message::Live(connected));
+    let _ = app.update(Message::Participant(ParticipantMessage::Live(connected)));
     assert!(matches_snapshot(&app, "participant")?);
     Ok(())
 }
@@ -379,7 +416,7 @@ fn dialog<T>(chosen: Option<T>) -> lanshare::gui::bridge::DialogResult<T> {
 }
 
 fn transfer_ended(message: &Message) -> bool {
-    matches!(message, Message::Transfer(e) if e.update.is_final())
+    matches!(transfer(message), Some(e) if e.update.is_final())
 }
 
 #[test]
@@ -398,7 +435,7 @@ fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> Test
     let big = share(&session, "big.bin", &data(200 << 20, 9))?;
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == big),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == big),
     )?;
 
     // Download clicked, then the save dialog answered.
@@ -449,7 +486,7 @@ fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResul
 
     first.shutdown();
     pump(&mut app, |m| {
-        matches!(m, Message::Live(LiveEvent::Lost { .. }))
+        matches!(live(m), Some(LiveEvent::Lost { .. }))
     })?;
     let view_text = |app: &App| {
         let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
@@ -482,7 +519,7 @@ fn a_host_with_a_passcode_turns_away_a_window_without_it_and_lets_it_in_with_it(
     let dir = tempfile::tempdir()?;
     let mut app = bob_joining(host.local_addr(), dir.path())?;
     pump(&mut app, |m| {
-        matches!(m, Message::Live(LiveEvent::Failed { .. }))
+        matches!(live(m), Some(LiveEvent::Failed { .. }))
     })?;
     assert!(shows(&app, "This host requires a passcode"));
 
@@ -509,7 +546,7 @@ fn a_host_with_a_passcode_turns_away_a_window_without_it_and_lets_it_in_with_it(
     let id = share(&session, "secret.txt", b"for members")?;
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
     )?;
     let target = dir.path().join("secret.txt");
     let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
@@ -582,7 +619,7 @@ fn a_download_whose_link_drops_shows_resuming_and_still_arrives_whole() -> TestR
     let id = share(&session, "flaky.bin", &content)?;
     pump(
         &mut app,
-        |m| matches!(m, Message::Live(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.id == id),
     )?;
     let target = dir.path().join("flaky.bin");
     let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
@@ -590,8 +627,8 @@ fn a_download_whose_link_drops_shows_resuming_and_still_arrives_whole() -> TestR
         dialog(Some(target.clone())),
     )));
     let mut lost_at = None;
-    pump(&mut app, |m| match m {
-        Message::Transfer(e) => match e.update {
+    pump(&mut app, |m| match transfer(m) {
+        Some(e) => match e.update {
             TransferUpdate::Resuming { done, .. } => {
                 lost_at = Some(done);
                 true

@@ -59,6 +59,9 @@ impl<T: Send + 'static> Feed<T> {
     }
 }
 
+/// How often screens refresh what changes with time: countdowns, the transfers a host serves.
+pub const TICK: Duration = Duration::from_millis(500);
+
 /// A subscription that fires every `period` (the thread-pool executor has no timers).
 pub fn every(period: Duration) -> Subscription<Instant> {
     Subscription::run_with(period, |period| {

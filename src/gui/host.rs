@@ -5,16 +5,20 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use iced::widget::{button, column, container, progress_bar, row, text};
-use iced::{Alignment, Element, Length, Task};
+use iced::widget::{column, container, progress_bar, row, text};
+use iced::{Alignment, Element, Length, Subscription, Task};
 
+use super::bridge;
 use super::participant::{self, Participant};
-use super::theme;
+use super::theme::{self, Tone, gap, text_size};
+use super::widgets::{ButtonShape, action_button, muted};
 use crate::host::{ActiveTransfer, Announce, Direction, Host, HostConfig, lan_addresses};
 use crate::identity::Identity;
-use crate::participant::worker::TransferEvent;
 use crate::protocol::Passcode;
 use crate::units::format_size;
+
+/// The thickness of a served transfer's progress bar (thinner than the participant's own).
+const BAR_GIRTH: f32 = 6.0;
 
 /// The host screen's state.
 pub struct Hosting {
@@ -57,7 +61,6 @@ impl Hosting {
         passcode: Option<Passcode>,
         name: String,
         identity: Arc<Identity>,
-        transfer_events: flume::Sender<TransferEvent>,
     ) -> anyhow::Result<Self> {
         let host = Host::start(HostConfig {
             bind,
@@ -77,7 +80,6 @@ impl Hosting {
             name,
             identity,
             passcode.clone(),
-            transfer_events,
         )
         .hosting();
         Ok(Self {
@@ -89,14 +91,27 @@ impl Hosting {
         })
     }
 
-    /// The embedded participant screen.
-    pub fn session(&self) -> &Participant {
-        &self.session
-    }
-
     /// The port the host listens on.
     pub fn port(&self) -> Option<u16> {
         self.host.as_ref().map(|host| host.local_addr().port())
+    }
+
+    /// What this screen listens to: its session's workers and a tick that refreshes the
+    /// transfers being served (and redraws the session's countdowns).
+    pub fn subscription(&self) -> Subscription<Message> {
+        Subscription::batch([
+            self.session.feeds().map(Message::Session),
+            bridge::every(bridge::TICK).map(|_| Message::Tick),
+        ])
+    }
+
+    /// What the session's workers have reported so far, as messages (see `App::pending`).
+    pub fn pending(&self) -> Vec<Message> {
+        self.session
+            .pending()
+            .into_iter()
+            .map(Message::Session)
+            .collect()
     }
 
     /// Handles a message.
@@ -131,91 +146,104 @@ impl Hosting {
 
     /// Draws the screen: the host panel above the participant view.
     pub fn view(&self) -> Element<'_, Message> {
-        let port = self.port().unwrap_or_default();
-        let addresses: Element<'_, Message> = if self.addresses.is_empty() {
-            text(format!(
-                "No network address found: only this computer can join (127.0.0.1:{port})."
-            ))
-            .size(14)
-            .color(theme::WARNING)
-            .into()
-        } else {
-            row(self.addresses.iter().map(|address| {
-                let shown = address.to_string();
-                row![
-                    text(shown.clone()).size(18),
-                    button(text("Copy").size(12))
-                        .padding([3, 8])
-                        .style(theme::secondary_button)
-                        .on_press(Message::Copy(shown)),
-                ]
-                .spacing(6)
-                .align_y(Alignment::Center)
-                .into()
-            }))
-            .spacing(18)
-            .wrap()
-            .into()
-        };
-        let online: Vec<&str> = self.session.peers().collect();
-        let online = if online.is_empty() {
-            "Nobody yet".to_owned()
-        } else {
-            online.join(", ")
-        };
-        let serving: Element<'_, Message> = if self.serving.is_empty() {
-            text("No transfers right now")
-                .size(14)
-                .color(theme::MUTED)
-                .into()
-        } else {
-            column(self.serving.iter().map(serving_row))
-                .spacing(6)
-                .into()
-        };
-        let panel = container(
-            column![
-                row![
-                    text(format!("Hosting on port {port}"))
-                        .size(22)
-                        .width(Length::Fill),
-                    button(text("Stop hosting").size(15))
-                        .padding([8, 16])
-                        .style(theme::danger_button)
-                        .on_press(Message::Stop),
-                ]
-                .align_y(Alignment::Center),
-                text("Participants join at").size(13).color(theme::MUTED),
-                addresses,
-                text(match &self.passcode {
-                    Some(passcode) => format!(
-                        "Passcode: {} (participants need it to join)",
-                        passcode.as_str()
-                    ),
-                    None => "No passcode: everyone on the network may join".to_owned(),
-                })
-                .size(14),
-                row![
-                    text("Online:").size(14).color(theme::MUTED),
-                    text(online).size(14),
-                ]
-                .spacing(6),
-                text("Being transferred").size(13).color(theme::MUTED),
-                serving,
-            ]
-            .spacing(8),
-        )
-        .padding(16)
-        .width(Length::Fill)
-        .style(theme::card);
         column![
-            container(panel).padding([0, 16]).padding(16),
+            container(self.panel()).padding(gap::XXL),
             self.session.view().map(Message::Session),
         ]
         .into()
     }
+
+    /// The host's panel: its port and Stop, where to join, the passcode, who is online and
+    /// what is being transferred.
+    fn panel(&self) -> Element<'_, Message> {
+        let passcode = match &self.passcode {
+            Some(passcode) => format!(
+                "Passcode: {} (participants need it to join)",
+                passcode.as_str()
+            ),
+            None => "No passcode: everyone on the network may join".to_owned(),
+        };
+        container(
+            column![
+                row![
+                    text(format!(
+                        "Hosting on port {}",
+                        self.port().unwrap_or_default()
+                    ))
+                    .size(text_size::PANEL_TITLE)
+                    .width(Length::Fill),
+                    action_button("Stop hosting", ButtonShape::HEADER, theme::danger_button)
+                        .on_press(Message::Stop),
+                ]
+                .align_y(Alignment::Center),
+                muted("Participants join at").size(text_size::DETAIL),
+                self.addresses(),
+                text(passcode).size(text_size::BODY),
+                row![
+                    muted("Online:").size(text_size::BODY),
+                    text(self.online()).size(text_size::BODY),
+                ]
+                .spacing(gap::S),
+                muted("Being transferred").size(text_size::DETAIL),
+                self.serving(),
+            ]
+            .spacing(gap::M),
+        )
+        .padding(gap::XXL)
+        .width(Length::Fill)
+        .style(theme::card)
+        .into()
+    }
+
+    /// The addresses participants can type, each with Copy.
+    fn addresses(&self) -> Element<'_, Message> {
+        if self.addresses.is_empty() {
+            let port = self.port().unwrap_or_default();
+            return text(format!(
+                "No network address found: only this computer can join (127.0.0.1:{port})."
+            ))
+            .size(text_size::BODY)
+            .style(theme::toned_text(Tone::Warning))
+            .into();
+        }
+        row(self.addresses.iter().map(|address| {
+            let shown = address.to_string();
+            row![
+                text(shown.clone()).size(text_size::EMPHASIS),
+                action_button("Copy", ButtonShape::TINY, theme::secondary_button)
+                    .on_press(Message::Copy(shown)),
+            ]
+            .spacing(gap::S)
+            .align_y(Alignment::Center)
+            .into()
+        }))
+        .spacing(gap::ADDRESSES)
+        .wrap()
+        .into()
+    }
+
+    /// Who is online, by name.
+    fn online(&self) -> String {
+        let online: Vec<&str> = self.session.peers().collect();
+        if online.is_empty() {
+            "Nobody yet".to_owned()
+        } else {
+            online.join(", ")
+        }
+    }
+
+    /// The transfers the host is serving now.
+    fn serving(&self) -> Element<'_, Message> {
+        if self.serving.is_empty() {
+            return muted("No transfers right now").size(text_size::BODY).into();
+        }
+        column(self.serving.iter().map(serving_row))
+            .spacing(gap::S)
+            .into()
+    }
 }
 
+/// One transfer being served: what, to or from whom, and how far along.
 fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
     let percent = if transfer.total == 0 {
         100.0
@@ -227,19 +255,20 @@ fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
         Direction::Download => format!("↓ {} to {}", transfer.name, transfer.peer.ip()),
     };
     row![
-        text(label).size(14).width(Length::FillPortion(3)),
+        text(label)
+            .size(text_size::BODY)
+            .width(Length::FillPortion(3)),
         progress_bar(0.0..=100.0, percent)
-            .girth(6)
+            .girth(BAR_GIRTH)
             .length(Length::FillPortion(2)),
-        text(format!(
+        muted(format!(
             "{} of {}",
             format_size(transfer.done),
             format_size(transfer.total)
         ))
-        .size(13)
-        .color(theme::MUTED),
+        .size(text_size::DETAIL),
     ]
-    .spacing(10)
+    .spacing(gap::L)
     .align_y(Alignment::Center)
     .into()
 }

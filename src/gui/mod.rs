@@ -1,8 +1,9 @@
 //! The desktop app (feature `gui`): a thin Iced layer over the core.
 //!
 //! One module per screen — [`start`], [`host`], [`participant`] — each with its own
-//! `Message`, `update` and `view`; [`transfers`] is the progress modal they share; all glue
-//! between worker threads and Iced lives in [`bridge`]; the look lives in [`theme`].
+//! `Message`, `update`, `view` and `subscription`; [`transfers`] is the progress modal they
+//! share; all glue between worker threads and Iced lives in [`bridge`]; the look lives in
+//! [`theme`], and the building blocks drawn in it in [`widgets`].
 
 pub mod bridge;
 pub mod host;
@@ -10,25 +11,22 @@ pub mod participant;
 pub mod start;
 pub mod theme;
 pub mod transfers;
+pub mod widgets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use iced::{Element, Font, Subscription, Task, Theme, window};
 
 use crate::config::{Settings, config_dir, default_username};
-use crate::discovery::{self, HostBrowser, HostsEvent};
+use crate::discovery::{self, HostBrowser};
 use crate::host::Announce;
 use crate::identity::Identity;
-use crate::participant::live::LiveEvent;
-use crate::participant::worker::TransferEvent;
 use crate::protocol::{DEFAULT_PORT, Passcode};
-use bridge::{DropEvent, Feed};
 use host::Hosting;
 use participant::Participant;
-use start::{Role, Start};
+use start::{Mode, Start};
 
 /// How the app starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,13 +72,14 @@ impl Default for Options {
     }
 }
 
+/// The screen on show, which owns what it needs (its workers, its host).
 enum Screen {
     Start(Start),
     Host(Box<Hosting>),
     Participant(Box<Participant>),
 }
 
-/// Everything the app can be told.
+/// Everything the app can be told: a message for one of its screens.
 #[derive(Debug, Clone)]
 pub enum Message {
     /// For the start screen.
@@ -89,26 +88,13 @@ pub enum Message {
     Host(host::Message),
     /// For the participant screen.
     Participant(participant::Message),
-    /// A live-session event, for whichever screen holds the session.
-    Live(LiveEvent),
-    /// A transfer event, likewise.
-    Transfer(TransferEvent),
-    /// A file dragged over or dropped on the window.
-    Drop(DropEvent),
-    /// Half a second passed (refreshes the host screen and countdowns).
-    Tick,
-    /// The hosts seen on the network changed.
-    Hosts(HostsEvent),
 }
 
 /// The app.
 pub struct App {
     screen: Screen,
-    browser: Option<(HostBrowser, Feed<HostsEvent>)>,
     options: Options,
     identity: Result<Arc<Identity>, String>,
-    transfer_sender: flume::Sender<TransferEvent>,
-    transfer_feed: Feed<TransferEvent>,
 }
 
 impl App {
@@ -123,15 +109,10 @@ impl App {
                     options.config_dir.display()
                 )
             });
-        let (transfer_sender, receiver) = flume::unbounded();
-        let start = start_from(&settings, false);
         let mut app = Self {
-            screen: Screen::Start(start),
-            browser: None,
+            screen: Screen::Start(start_from(&settings, false)),
             options,
             identity,
-            transfer_sender,
-            transfer_feed: Feed::new(receiver),
         };
         let name = |user: Option<String>| user.unwrap_or_else(|| default_username(&settings));
         match launch {
@@ -162,11 +143,7 @@ impl App {
             return;
         };
         match HostBrowser::start(discovery::DISCOVERY_PORT) {
-            Ok(browser) => {
-                let feed = Feed::new(browser.events().clone());
-                self.browser = Some((browser, feed));
-                *start = start.clone().looking_for_hosts();
-            }
+            Ok(browser) => start.browse(browser),
             Err(error) => tracing::warn!("Not looking for hosts on the network: {error}"),
         }
     }
@@ -184,29 +161,9 @@ impl App {
         match action {
             start::Action::None => return,
             start::Action::Host { name, passcode } => {
-                let announce = self.options.discovery.then(|| Announce {
-                    name: format!("{name} on {}", discovery::machine_name()),
-                    port: discovery::DISCOVERY_PORT,
-                });
-                match Hosting::start(
-                    self.options.host_bind,
-                    announce,
-                    passcode,
-                    name.clone(),
-                    identity,
-                    self.transfer_sender.clone(),
-                ) {
-                    Ok(hosting) => {
-                        self.screen = Screen::Host(Box::new(hosting));
-                        self.browser = None;
-                    }
-                    Err(error) => {
-                        let reason = format!(
-                            "Could not start hosting: {error:#}. Is another host running on this computer?"
-                        );
-                        self.back_to_start(Some(reason));
-                        return;
-                    }
+                if let Err(reason) = self.start_hosting(name.clone(), passcode, identity) {
+                    self.back_to_start(Some(reason));
+                    return;
                 }
                 settings.hosting = Some(true);
                 settings.username = Some(name);
@@ -216,13 +173,11 @@ impl App {
                 name,
                 passcode,
             } => {
-                self.browser = None;
                 self.screen = Screen::Participant(Box::new(Participant::join(
                     address.clone(),
                     name.clone(),
                     identity,
                     passcode,
-                    self.transfer_sender.clone(),
                 )));
                 settings.hosting = Some(false);
                 settings.username = Some(name);
@@ -232,6 +187,27 @@ impl App {
         if let Err(error) = settings.save(&self.options.config_dir) {
             tracing::warn!("Could not remember your choices: {error}");
         }
+    }
+
+    /// Starts a host here (announced if discovery is on) and shows it, or says why not.
+    fn start_hosting(
+        &mut self,
+        name: String,
+        passcode: Option<Passcode>,
+        identity: Arc<Identity>,
+    ) -> Result<(), String> {
+        let announce = self.options.discovery.then(|| Announce {
+            name: format!("{name} on {}", discovery::machine_name()),
+            port: discovery::DISCOVERY_PORT,
+        });
+        let hosting = Hosting::start(self.options.host_bind, announce, passcode, name, identity)
+            .map_err(|error| {
+                format!(
+                    "Could not start hosting: {error:#}. Is another host running on this computer?"
+                )
+            })?;
+        self.screen = Screen::Host(Box::new(hosting));
+        Ok(())
     }
 
     fn back_to_start(&mut self, error: Option<String>) {
@@ -246,17 +222,6 @@ impl App {
 
     /// Handles a message.
     pub fn update(&mut self, message: Message) -> Task<Message> {
-        let message = match message {
-            Message::Live(event) => self.route(participant::Message::Live(event)),
-            Message::Transfer(event) => self.route(participant::Message::Transfer(event)),
-            Message::Drop(event) => self.route(participant::Message::Drop(event)),
-            Message::Hosts(event) => Message::Start(start::Message::Hosts(event)),
-            Message::Tick => match self.screen {
-                Screen::Host(_) => Message::Host(host::Message::Tick),
-                _ => Message::Participant(participant::Message::Tick),
-            },
-            other => other,
-        };
         match (&mut self.screen, message) {
             (Screen::Start(start), Message::Start(message)) => {
                 let action = start.update(message);
@@ -279,14 +244,6 @@ impl App {
             _ => {}
         }
         Task::none()
-    }
-
-    /// Wraps a participant message for whichever screen holds the participant.
-    fn route(&self, message: participant::Message) -> Message {
-        match self.screen {
-            Screen::Host(_) => Message::Host(host::Message::Session(message)),
-            _ => Message::Participant(message),
-        }
     }
 
     /// Draws the current screen.
@@ -315,57 +272,40 @@ impl App {
         theme::theme()
     }
 
-    fn live_feed(&self) -> Option<&Feed<LiveEvent>> {
-        match &self.screen {
-            Screen::Start(_) => None,
-            Screen::Host(hosting) => Some(hosting.session().feed()),
-            Screen::Participant(screen) => Some(screen.feed()),
-        }
-    }
-
-    /// The workers' channels and window events, as subscriptions.
+    /// What the current screen listens to: its workers' channels and window events.
     pub fn subscription(&self) -> Subscription<Message> {
-        let mut subscriptions = vec![
-            self.transfer_feed.subscription().map(Message::Transfer),
-            bridge::file_drops().map(Message::Drop),
-        ];
-        if let Some((_, feed)) = &self.browser {
-            subscriptions.push(feed.subscription().map(Message::Hosts));
+        match &self.screen {
+            Screen::Start(start) => start.subscription().map(Message::Start),
+            Screen::Host(hosting) => hosting.subscription().map(Message::Host),
+            Screen::Participant(screen) => screen.subscription().map(Message::Participant),
         }
-        if let Some(feed) = self.live_feed() {
-            subscriptions.push(feed.subscription().map(Message::Live));
-            subscriptions.push(bridge::every(Duration::from_millis(500)).map(|_| Message::Tick));
-        }
-        Subscription::batch(subscriptions)
     }
 
-    /// Everything the workers have reported so far, as messages: what the subscriptions
-    /// deliver in a window, for driving the app without one.
+    /// Everything the current screen's workers have reported so far, as messages: what the
+    /// subscriptions deliver in a window, for driving the app without one.
     pub fn pending(&self) -> Vec<Message> {
-        let mut messages: Vec<Message> = self
-            .live_feed()
-            .map(|feed| feed.drain().into_iter().map(Message::Live).collect())
-            .unwrap_or_default();
-        messages.extend(
-            self.transfer_feed
-                .drain()
+        match &self.screen {
+            Screen::Start(_) => Vec::new(),
+            Screen::Host(hosting) => hosting.pending().into_iter().map(Message::Host).collect(),
+            Screen::Participant(screen) => screen
+                .pending()
                 .into_iter()
-                .map(Message::Transfer),
-        );
-        messages
+                .map(Message::Participant)
+                .collect(),
+        }
     }
 }
 
-/// The start screen as the remembered `settings` set it up: the role last picked (Host also
+/// The start screen as the remembered `settings` set it up: the mode last picked (Host also
 /// when `was_hosting`), the name and the last host's address.
 fn start_from(settings: &Settings, was_hosting: bool) -> Start {
-    let role = if was_hosting || settings.hosting == Some(true) {
-        Role::Host
+    let mode = if was_hosting || settings.hosting == Some(true) {
+        Mode::Host
     } else {
-        Role::Participant
+        Mode::Participant
     };
     Start::new(
-        role,
+        mode,
         default_username(settings),
         settings.last_host.clone().unwrap_or_default(),
     )

@@ -1,10 +1,12 @@
 //! The start screen: host or join, a display name, and for joining, the host's address.
 
-use iced::widget::{button, column, container, row, text, text_input};
-use iced::{Alignment, Element, Length};
+use iced::widget::{TextInput, button, column, container, row, text, text_input};
+use iced::{Alignment, Element, Length, Subscription};
 
-use super::theme;
-use crate::discovery::{FoundHost, HostsEvent};
+use super::bridge::Feed;
+use super::theme::{self, Tone, gap, text_size};
+use super::widgets::{ButtonShape, action_button, muted};
+use crate::discovery::{FoundHost, HostBrowser, HostsEvent};
 use crate::protocol::{DEFAULT_PORT, Passcode, validate_username};
 
 /// The id of the display-name field.
@@ -13,10 +15,12 @@ pub const NAME_INPUT: &str = "name";
 pub const ADDRESS_INPUT: &str = "address";
 /// The id of the passcode field.
 pub const PASSCODE_INPUT: &str = "passcode";
+/// The widest the start screen's card grows.
+const CARD_WIDTH: f32 = 560.0;
 
-/// The two ways to use lanshare.
+/// The two ways to use lanshare that the start screen offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub enum Mode {
     /// Run the host on this machine (and share from it too).
     Host,
     /// Join a host elsewhere.
@@ -24,9 +28,8 @@ pub enum Role {
 }
 
 /// The start screen's state.
-#[derive(Debug, Clone)]
 pub struct Start {
-    role: Role,
+    mode: Mode,
     name: String,
     address: String,
     /// Never saved: typed again each time.
@@ -34,13 +37,21 @@ pub struct Start {
     error: Option<String>,
     /// Hosts found on the network; `None` while not looking.
     found: Option<Vec<FoundHost>>,
+    /// What looks for them, while it does.
+    browsing: Option<Browsing>,
+}
+
+/// Looking for hosts on the network: the browser (which stops when dropped) and its feed.
+struct Browsing {
+    _browser: HostBrowser,
+    feed: Feed<HostsEvent>,
 }
 
 /// What the start screen can be told.
 #[derive(Debug, Clone)]
 pub enum Message {
     /// Host or Participant was chosen.
-    RoleChosen(Role),
+    ModeChosen(Mode),
     /// The display name was edited.
     NameChanged(String),
     /// The host address was edited.
@@ -80,21 +91,27 @@ pub enum Action {
 
 impl Start {
     /// A start screen prefilled with remembered (or default) choices.
-    pub fn new(role: Role, name: String, address: String) -> Self {
+    pub fn new(mode: Mode, name: String, address: String) -> Self {
         Self {
-            role,
+            mode,
             name,
             address,
             passcode: String::new(),
             error: None,
             found: None,
+            browsing: None,
         }
     }
 
-    /// Shows the hosts found on the network (an empty list reads "looking…").
-    pub fn looking_for_hosts(mut self) -> Self {
+    /// Shows the hosts `browser` finds on the network (an empty list reads "looking…"), for
+    /// as long as this screen lasts.
+    pub fn browse(&mut self, browser: HostBrowser) {
+        let feed = Feed::new(browser.events().clone());
         self.found = Some(Vec::new());
-        self
+        self.browsing = Some(Browsing {
+            _browser: browser,
+            feed,
+        });
     }
 
     /// Shows why the last attempt failed.
@@ -103,11 +120,19 @@ impl Start {
         self
     }
 
+    /// The hosts found on the network, while looking for them.
+    pub fn subscription(&self) -> Subscription<Message> {
+        match &self.browsing {
+            Some(browsing) => browsing.feed.subscription().map(Message::Hosts),
+            None => Subscription::none(),
+        }
+    }
+
     /// Handles a message.
     pub fn update(&mut self, message: Message) -> Action {
         match message {
-            Message::RoleChosen(role) => {
-                self.role = role;
+            Message::ModeChosen(mode) => {
+                self.mode = mode;
                 self.error = None;
             }
             Message::NameChanged(name) => self.name = name,
@@ -120,199 +145,216 @@ impl Start {
             }
             Message::JoinFound(address) => {
                 self.address = address.to_string();
-                self.role = Role::Participant;
-                return self.update(Message::Continue);
+                self.mode = Mode::Participant;
+                return self.submit();
             }
-            Message::Continue => {
-                let name = self.name.trim().to_owned();
-                if let Err(reason) = validate_username(&name) {
-                    self.error = Some(reason);
-                    return Action::None;
-                }
-                let passcode = match self.passcode.as_str() {
-                    "" => None,
-                    text => match Passcode::new(text) {
-                        Ok(passcode) => Some(passcode),
-                        Err(reason) => {
-                            self.error = Some(reason);
-                            return Action::None;
-                        }
-                    },
-                };
-                self.error = None;
-                return match self.role {
-                    Role::Host => Action::Host { name, passcode },
-                    Role::Participant => {
-                        let address = self.address.trim().to_owned();
-                        if address.is_empty() {
-                            self.error = Some("Type the host's address, e.g. 192.168.1.20".into());
-                            return Action::None;
-                        }
-                        Action::Join {
-                            address,
-                            name,
-                            passcode,
-                        }
-                    }
-                };
-            }
+            Message::Continue => return self.submit(),
         }
         Action::None
     }
 
-    /// Draws the screen.
+    /// Checks the form: what to do if it is complete, else why not (shown on the screen).
+    fn submit(&mut self) -> Action {
+        match self.checked() {
+            Ok(action) => {
+                self.error = None;
+                action
+            }
+            Err(reason) => {
+                self.error = Some(reason);
+                Action::None
+            }
+        }
+    }
+
+    fn checked(&self) -> Result<Action, String> {
+        let name = self.name.trim().to_owned();
+        validate_username(&name)?;
+        let passcode = match self.passcode.as_str() {
+            "" => None,
+            text => Some(Passcode::new(text)?),
+        };
+        match self.mode {
+            Mode::Host => Ok(Action::Host { name, passcode }),
+            Mode::Participant => {
+                let address = self.address.trim().to_owned();
+                if address.is_empty() {
+                    return Err("Type the host's address, e.g. 192.168.1.20".into());
+                }
+                Ok(Action::Join {
+                    address,
+                    name,
+                    passcode,
+                })
+            }
+        }
+    }
+
+    /// Draws the screen: a card with the app's name and the form.
     pub fn view(&self) -> Element<'_, Message> {
-        let choice = |role: Role, title: &'static str, detail: &'static str| {
+        let card = container(
+            column![
+                text("lanshare").size(text_size::BRAND),
+                muted("Share files with everyone on your network.").size(text_size::LARGE),
+                self.form(),
+            ]
+            .spacing(gap::XXL)
+            .align_x(Alignment::Start),
+        )
+        .padding(gap::START_CARD)
+        .max_width(CARD_WIDTH)
+        .style(theme::card);
+        container(card)
+            .center(Length::Fill)
+            .padding(gap::XXXL)
+            .into()
+    }
+
+    /// The mode, the name, the hosts found and the address (to join), the passcode, what went
+    /// wrong, and the button that goes on.
+    fn form(&self) -> Element<'_, Message> {
+        let mut form = column![self.modes(), self.name_field()].spacing(gap::XXXL);
+        if let (Mode::Participant, Some(found)) = (self.mode, &self.found) {
+            form = form.push(found_hosts(found));
+        }
+        if self.mode == Mode::Participant {
+            form = form.push(self.address_field());
+        }
+        form = form.push(self.passcode_field());
+        if let Some(error) = &self.error {
+            form = form.push(
+                container(text(error.clone()).size(text_size::BODY))
+                    .padding(gap::L)
+                    .width(Length::Fill)
+                    .style(theme::banner(Tone::Danger)),
+            );
+        }
+        let label = match self.mode {
+            Mode::Host => "Start hosting",
+            Mode::Participant => "Connect",
+        };
+        form.push(
+            action_button(label, ButtonShape::MAIN, theme::primary_button)
+                .on_press(Message::Continue),
+        )
+        .into()
+    }
+
+    /// Host and Participant, side by side, the chosen one highlighted.
+    fn modes(&self) -> Element<'_, Message> {
+        let choice = |mode: Mode, title: &'static str, detail: &'static str| {
             button(
                 column![
-                    text(title).size(20),
-                    text(detail).size(13).color(theme::MUTED)
+                    text(title).size(text_size::HEADING),
+                    muted(detail).size(text_size::DETAIL)
                 ]
-                .spacing(6),
+                .spacing(gap::S),
             )
-            .padding(16)
+            .padding(gap::XXL)
             .width(Length::Fill)
-            .style(theme::choice_button(self.role == role))
-            .on_press(Message::RoleChosen(role))
+            .style(theme::choice_button(self.mode == mode))
+            .on_press(Message::ModeChosen(mode))
         };
-        let roles = row![
+        row![
             choice(
-                Role::Host,
+                Mode::Host,
                 "Host",
                 "Run the host on this computer; others join you."
             ),
             choice(
-                Role::Participant,
+                Mode::Participant,
                 "Participant",
                 "Join a host on your network."
             ),
         ]
-        .spacing(12);
-
-        let name = column![
-            text("Your name").size(14).color(theme::MUTED),
-            text_input("How others see you", &self.name)
-                .id(NAME_INPUT)
-                .on_input(Message::NameChanged)
-                .on_submit(Message::Continue)
-                .padding(10)
-                .style(theme::input),
-        ]
-        .spacing(6);
-
-        let mut form = column![roles, name].spacing(20);
-        if let (Role::Participant, Some(found)) = (self.role, &self.found) {
-            form = form.push(found_hosts(found));
-        }
-        if self.role == Role::Participant {
-            form = form.push(
-                column![
-                    text("Host address").size(14).color(theme::MUTED),
-                    text_input(
-                        &format!("e.g. 192.168.1.20 or 192.168.1.20:{DEFAULT_PORT}"),
-                        &self.address
-                    )
-                    .id(ADDRESS_INPUT)
-                    .on_input(Message::AddressChanged)
-                    .on_submit(Message::Continue)
-                    .padding(10)
-                    .style(theme::input),
-                ]
-                .spacing(6),
-            );
-        }
-        let passcode_hint = match self.role {
-            Role::Host => "Passcode (optional): participants will need it to join",
-            Role::Participant => "Passcode (only if the host asks for one)",
-        };
-        form = form.push(
-            column![
-                text(passcode_hint).size(14).color(theme::MUTED),
-                text_input("No passcode", &self.passcode)
-                    .id(PASSCODE_INPUT)
-                    .secure(true)
-                    .on_input(Message::PasscodeChanged)
-                    .on_submit(Message::Continue)
-                    .padding(10)
-                    .style(theme::input),
-            ]
-            .spacing(6),
-        );
-        if let Some(error) = &self.error {
-            form = form.push(
-                container(text(error.clone()).size(14))
-                    .padding(10)
-                    .width(Length::Fill)
-                    .style(theme::banner(theme::DANGER)),
-            );
-        }
-        let label = match self.role {
-            Role::Host => "Start hosting",
-            Role::Participant => "Connect",
-        };
-        form = form.push(
-            button(text(label).size(16))
-                .padding([10, 24])
-                .style(theme::primary_button)
-                .on_press(Message::Continue),
-        );
-
-        let card = container(
-            column![
-                text("lanshare").size(32),
-                text("Share files with everyone on your network.")
-                    .size(15)
-                    .color(theme::MUTED),
-                form,
-            ]
-            .spacing(16)
-            .align_x(Alignment::Start),
-        )
-        .padding(28)
-        .max_width(560)
-        .style(theme::card);
-        container(card).center(Length::Fill).padding(20).into()
+        .spacing(gap::XL)
+        .into()
     }
+
+    fn name_field(&self) -> Element<'_, Message> {
+        labelled(
+            "Your name",
+            field("How others see you", &self.name, NAME_INPUT).on_input(Message::NameChanged),
+        )
+    }
+
+    fn address_field(&self) -> Element<'_, Message> {
+        let placeholder = format!("e.g. 192.168.1.20 or 192.168.1.20:{DEFAULT_PORT}");
+        labelled(
+            "Host address",
+            field(&placeholder, &self.address, ADDRESS_INPUT).on_input(Message::AddressChanged),
+        )
+    }
+
+    fn passcode_field(&self) -> Element<'_, Message> {
+        let hint = match self.mode {
+            Mode::Host => "Passcode (optional): participants will need it to join",
+            Mode::Participant => "Passcode (only if the host asks for one)",
+        };
+        labelled(
+            hint,
+            field("No passcode", &self.passcode, PASSCODE_INPUT)
+                .secure(true)
+                .on_input(Message::PasscodeChanged),
+        )
+    }
+}
+
+/// A text field of the form, with Enter meaning Continue.
+fn field<'a>(placeholder: &str, value: &str, id: &'static str) -> TextInput<'a, Message> {
+    text_input(placeholder, value)
+        .id(id)
+        .on_submit(Message::Continue)
+        .padding(gap::L)
+        .style(theme::input)
+}
+
+/// A field under its label.
+fn labelled<'a>(label: &'a str, field: TextInput<'a, Message>) -> Element<'a, Message> {
+    column![muted(label).size(text_size::BODY), field]
+        .spacing(gap::S)
+        .into()
 }
 
 /// The hosts found on the network, each with a Join button.
 fn found_hosts(found: &[FoundHost]) -> Element<'_, Message> {
-    let title = text("Hosts on your network").size(14).color(theme::MUTED);
+    let title = muted("Hosts on your network").size(text_size::BODY);
     if found.is_empty() {
         return column![
             title,
-            text("Looking for hosts… (or type an address below)")
-                .size(14)
-                .color(theme::MUTED),
+            muted("Looking for hosts… (or type an address below)").size(text_size::BODY),
         ]
-        .spacing(6)
+        .spacing(gap::S)
         .into();
     }
-    let rows = found.iter().map(|host| {
-        let details = format!(
-            "{} · {} online · {} files",
-            host.address, host.announcement.participants, host.announcement.files
-        );
-        container(
-            row![
-                column![
-                    text(host.announcement.name.clone()).size(16),
-                    text(details).size(13).color(theme::MUTED),
-                ]
-                .spacing(2)
-                .width(Length::Fill),
-                button(text("Join").size(14))
-                    .padding([6, 16])
-                    .style(theme::primary_button)
-                    .on_press(Message::JoinFound(host.address)),
-            ]
-            .align_y(Alignment::Center),
-        )
-        .padding(10)
-        .style(theme::card_raised)
+    let rows = found.iter().map(found_host);
+    column![title, column(rows).spacing(gap::S)]
+        .spacing(gap::S)
         .into()
-    });
-    column![title, column(rows).spacing(6)].spacing(6).into()
+}
+
+/// One host found on the network: its name, address and counts, and Join.
+fn found_host(host: &FoundHost) -> Element<'_, Message> {
+    let details = format!(
+        "{} · {} online · {} files",
+        host.address, host.announcement.participants, host.announcement.files
+    );
+    container(
+        row![
+            column![
+                text(host.announcement.name.clone()).size(text_size::NAME),
+                muted(details).size(text_size::DETAIL),
+            ]
+            .spacing(gap::XXS)
+            .width(Length::Fill),
+            action_button("Join", ButtonShape::INLINE, theme::primary_button)
+                .on_press(Message::JoinFound(host.address)),
+        ]
+        .align_y(Alignment::Center),
+    )
+    .padding(gap::L)
+    .style(theme::card_raised)
+    .into()
 }
 
 #[cfg(test)]
@@ -321,7 +363,7 @@ mod tests {
 
     #[test]
     fn continue_checks_name_and_address() {
-        let mut start = Start::new(Role::Participant, "  ".into(), String::new());
+        let mut start = Start::new(Mode::Participant, "  ".into(), String::new());
         assert_eq!(start.update(Message::Continue), Action::None);
         assert_eq!(start.error.as_deref(), Some("User name is empty"));
         start.update(Message::NameChanged("Bob".into()));
@@ -341,7 +383,7 @@ mod tests {
                 passcode: None,
             }
         );
-        start.update(Message::RoleChosen(Role::Host));
+        start.update(Message::ModeChosen(Mode::Host));
         start.update(Message::PasscodeChanged("open sesame".into()));
         assert_eq!(
             start.update(Message::Continue),
@@ -354,7 +396,9 @@ mod tests {
 
     #[test]
     fn a_host_found_on_the_network_joins_in_one_click() {
-        let mut start = Start::new(Role::Host, "Bob".into(), String::new()).looking_for_hosts();
+        let mut start = Start::new(Mode::Host, "Bob".into(), String::new());
+        // As if looking for hosts (without sending anything onto the network).
+        start.found = Some(Vec::new());
         let address = std::net::SocketAddr::from(([10, 0, 0, 7], 5005));
         let found = FoundHost {
             address,

@@ -1,42 +1,182 @@
-//! The app's look, in one place: the seed's dark palette and the styles built on it.
+//! The app's look, in one place: its palette, the sizes every view uses, and the styles built
+//! on them. Every style reads its colours from the [`Theme`] it is given (through
+//! [`palette`]), so another theme is one more [`Palette`] away.
 
-use iced::widget::{button, container, text_input};
+use iced::theme::Base;
+use iced::widget::{button, container, text, text_input};
 use iced::{Background, Border, Color, Theme, color};
 
-/// Window background.
-pub const BACKGROUND: Color = color!(0x202124);
-/// Cards and panels (the seed's file items).
-pub const CARD: Color = color!(0x2d2d30);
-/// Cards under the pointer.
-pub const CARD_HOVER: Color = color!(0x3c4043);
-/// Main text.
-pub const TEXT: Color = color!(0xe8eaed);
-/// Secondary text: sizes, uploaders, hints.
-pub const MUTED: Color = color!(0x9aa0a6);
-/// Buttons and links (the seed's download button).
-pub const PRIMARY: Color = color!(0x1a73e8);
-/// Buttons and links under the pointer.
-pub const PRIMARY_HOVER: Color = color!(0x1557b0);
-/// Good news: connected, saved.
-pub const SUCCESS: Color = color!(0x34a853);
-/// Attention: reconnecting.
-pub const WARNING: Color = color!(0xfbbc04);
-/// Bad news and destructive actions.
-pub const DANGER: Color = color!(0xea4335);
+/// Every colour the app draws with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Palette {
+    /// The theme's name, by which [`palette`] finds the palette of a [`Theme`].
+    pub name: &'static str,
+    /// Window background.
+    pub background: Color,
+    /// Cards and panels (the seed's file items).
+    pub card: Color,
+    /// Cards under the pointer, and cards inside cards.
+    pub card_hover: Color,
+    /// Main text.
+    pub text: Color,
+    /// Secondary text: sizes, uploaders, hints.
+    pub muted: Color,
+    /// Buttons and links (the seed's download button).
+    pub primary: Color,
+    /// Buttons and links under the pointer.
+    pub primary_hover: Color,
+    /// Quiet buttons under the pointer.
+    pub secondary_hover: Color,
+    /// Good news: connected, saved.
+    pub success: Color,
+    /// Attention: reconnecting.
+    pub warning: Color,
+    /// Bad news and destructive actions.
+    pub danger: Color,
+    /// Destructive actions under the pointer.
+    pub danger_hover: Color,
+    /// Labels on filled buttons (primary, danger).
+    pub filled_text: Color,
+    /// The dimming behind a modal.
+    pub backdrop: Color,
+}
+
+/// The seed's dark palette: the app's only one today.
+pub const DARK: Palette = Palette {
+    name: "lanshare dark",
+    background: color!(0x202124),
+    card: color!(0x2d2d30),
+    card_hover: color!(0x3c4043),
+    text: color!(0xe8eaed),
+    muted: color!(0x9aa0a6),
+    primary: color!(0x1a73e8),
+    primary_hover: color!(0x1557b0),
+    secondary_hover: color!(0x5f6368),
+    success: color!(0x34a853),
+    warning: color!(0xfbbc04),
+    danger: color!(0xea4335),
+    danger_hover: color!(0xc5221f),
+    filled_text: Color::WHITE,
+    backdrop: Color {
+        a: 0.7,
+        ..Color::BLACK
+    },
+};
+
+/// Every palette the app knows, found by their theme's name.
+const PALETTES: [&Palette; 1] = [&DARK];
+
+/// The palette `theme` was made from ([`DARK`] for a theme the app did not make).
+pub fn palette(theme: &Theme) -> &'static Palette {
+    PALETTES
+        .into_iter()
+        .find(|palette| palette.name == theme.name())
+        .unwrap_or(&DARK)
+}
+
+impl Palette {
+    /// The Iced theme drawn in this palette.
+    pub fn theme(&self) -> Theme {
+        Theme::custom(
+            self.name,
+            iced::theme::Palette {
+                background: self.background,
+                text: self.text,
+                primary: self.primary,
+                success: self.success,
+                warning: self.warning,
+                danger: self.danger,
+            },
+        )
+    }
+
+    /// The colour that says `tone`.
+    pub fn tone(&self, tone: Tone) -> Color {
+        match tone {
+            Tone::Success => self.success,
+            Tone::Warning => self.warning,
+            Tone::Danger => self.danger,
+        }
+    }
+}
+
+/// What a status colour says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Good news.
+    Success,
+    /// Attention.
+    Warning,
+    /// Bad news.
+    Danger,
+}
+
+/// Text sizes, largest first.
+pub mod text_size {
+    /// The app's name on the start screen.
+    pub const BRAND: f32 = 32.0;
+    /// The hint over the window while files are dragged over it.
+    pub const OVERLAY: f32 = 26.0;
+    /// A screen's title.
+    pub const TITLE: f32 = 24.0;
+    /// The host panel's title.
+    pub const PANEL_TITLE: f32 = 22.0;
+    /// Headings: the start screen's modes, an empty list's message.
+    pub const HEADING: f32 = 20.0;
+    /// Lines to stand out: the addresses to type, the transfers modal's title.
+    pub const EMPHASIS: f32 = 18.0;
+    /// Names of files and hosts, the start screen's main button.
+    pub const NAME: f32 = 16.0;
+    /// Header buttons, the start screen's tagline, names of transfers.
+    pub const LARGE: f32 = 15.0;
+    /// Body text, field labels and most buttons.
+    pub const BODY: f32 = 14.0;
+    /// Details under a name, small buttons.
+    pub const DETAIL: f32 = 13.0;
+    /// The smallest buttons.
+    pub const SMALL: f32 = 12.0;
+}
+
+/// Gaps between elements and padding inside them: a scale, smallest first, then two gaps
+/// of their own.
+pub mod gap {
+    /// A name over its details, inside a card in a card.
+    pub const XXS: f32 = 2.0;
+    /// A title over its status line, a name over its details.
+    pub const XS: f32 = 4.0;
+    /// A label and what it labels.
+    pub const S: f32 = 6.0;
+    /// Items of a list, lines of a panel.
+    pub const M: f32 = 8.0;
+    /// Controls side by side; padding of banners, fields and cards in cards.
+    pub const L: f32 = 10.0;
+    /// Sections of a screen; padding of a list's cards.
+    pub const XL: f32 = 12.0;
+    /// A screen's margin; padding of panels.
+    pub const XXL: f32 = 16.0;
+    /// Parts of a form; padding of the modal and around cards.
+    pub const XXXL: f32 = 20.0;
+    /// Between the addresses participants can type, so each reads as one.
+    pub const ADDRESSES: f32 = 18.0;
+    /// Padding of the start screen's card.
+    pub const START_CARD: f32 = 28.0;
+}
+
+/// Corner radii, smallest first.
+pub mod radius {
+    /// Buttons and text fields.
+    pub const CONTROL: f32 = 4.0;
+    /// Banners and cards inside cards.
+    pub const INSET: f32 = 6.0;
+    /// Cards and the start screen's modes.
+    pub const CARD: f32 = 8.0;
+    /// The transfers modal.
+    pub const MODAL: f32 = 10.0;
+}
 
 /// The app's theme.
 pub fn theme() -> Theme {
-    Theme::custom(
-        "lanshare dark",
-        iced::theme::Palette {
-            background: BACKGROUND,
-            text: TEXT,
-            primary: PRIMARY,
-            success: SUCCESS,
-            warning: WARNING,
-            danger: DANGER,
-        },
-    )
+    DARK.theme()
 }
 
 fn rounded(radius: f32) -> Border {
@@ -47,65 +187,84 @@ fn rounded(radius: f32) -> Border {
 }
 
 /// A file row or panel.
-pub fn card(_: &Theme) -> container::Style {
+pub fn card(theme: &Theme) -> container::Style {
+    let palette = palette(theme);
     container::Style {
-        background: Some(Background::Color(CARD)),
-        border: rounded(8.0),
-        text_color: Some(TEXT),
+        background: Some(Background::Color(palette.card)),
+        border: rounded(radius::CARD),
+        text_color: Some(palette.text),
         ..container::Style::default()
     }
 }
 
 /// A card inside a card (a host found on the network).
-pub fn card_raised(_: &Theme) -> container::Style {
+pub fn card_raised(theme: &Theme) -> container::Style {
+    let palette = palette(theme);
     container::Style {
-        background: Some(Background::Color(CARD_HOVER)),
-        border: rounded(6.0),
-        text_color: Some(TEXT),
+        background: Some(Background::Color(palette.card_hover)),
+        border: rounded(radius::INSET),
+        text_color: Some(palette.text),
         ..container::Style::default()
     }
 }
 
-/// A banner in `color` (connection lost, notices).
-pub fn banner(color: Color) -> impl Fn(&Theme) -> container::Style {
-    move |_| container::Style {
-        background: Some(Background::Color(Color { a: 0.18, ..color })),
-        border: Border {
-            color,
-            width: 1.0,
-            radius: 6.0.into(),
-        },
-        text_color: Some(TEXT),
-        ..container::Style::default()
+/// A banner in the colour of `tone` (connection lost, notices).
+pub fn banner(tone: Tone) -> impl Fn(&Theme) -> container::Style {
+    move |theme| {
+        let palette = palette(theme);
+        let color = palette.tone(tone);
+        container::Style {
+            background: Some(Background::Color(Color { a: 0.18, ..color })),
+            border: Border {
+                color,
+                width: 1.0,
+                radius: radius::INSET.into(),
+            },
+            text_color: Some(palette.text),
+            ..container::Style::default()
+        }
     }
 }
 
 /// A modal card (the transfers list).
-pub fn modal(_: &Theme) -> container::Style {
+pub fn modal(theme: &Theme) -> container::Style {
+    let palette = palette(theme);
     container::Style {
-        background: Some(Background::Color(BACKGROUND)),
+        background: Some(Background::Color(palette.background)),
         border: Border {
-            color: CARD_HOVER,
+            color: palette.card_hover,
             width: 1.0,
-            radius: 10.0.into(),
+            radius: radius::MODAL.into(),
         },
-        text_color: Some(TEXT),
+        text_color: Some(palette.text),
         ..container::Style::default()
     }
 }
 
 /// The dimmed backdrop behind a modal.
-pub fn backdrop(_: &Theme) -> container::Style {
+pub fn backdrop(theme: &Theme) -> container::Style {
     container::Style {
-        background: Some(Background::Color(Color {
-            a: 0.7,
-            ..Color::BLACK
-        })),
+        background: Some(Background::Color(palette(theme).backdrop)),
         ..container::Style::default()
     }
 }
 
-fn filled(base: Color, hover: Color, status: button::Status) -> button::Style {
+/// Secondary text: sizes, uploaders, hints.
+pub fn muted_text(theme: &Theme) -> text::Style {
+    text::Style {
+        color: Some(palette(theme).muted),
+    }
+}
+
+/// Text in the colour of `tone` (a status dot, a warning).
+pub fn toned_text(tone: Tone) -> impl Fn(&Theme) -> text::Style {
+    move |theme| text::Style {
+        color: Some(palette(theme).tone(tone)),
+    }
+}
+
+/// A button filled with `base` (`hover` under the pointer), labelled in `text`.
+fn filled(base: Color, hover: Color, text: Color, status: button::Status) -> button::Style {
     let background = match status {
         button::Status::Hovered | button::Status::Pressed => hover,
         button::Status::Active => base,
@@ -113,44 +272,68 @@ fn filled(base: Color, hover: Color, status: button::Status) -> button::Style {
     };
     button::Style {
         background: Some(Background::Color(background)),
-        text_color: Color::WHITE,
-        border: rounded(4.0),
+        text_color: text,
+        border: rounded(radius::CONTROL),
         ..button::Style::default()
     }
 }
 
 /// The main action: Download, Upload, Connect.
-pub fn primary_button(_: &Theme, status: button::Status) -> button::Style {
-    filled(PRIMARY, PRIMARY_HOVER, status)
+pub fn primary_button(theme: &Theme, status: button::Status) -> button::Style {
+    let palette = palette(theme);
+    filled(
+        palette.primary,
+        palette.primary_hover,
+        palette.filled_text,
+        status,
+    )
 }
 
 /// A destructive action: Delete, Stop hosting.
-pub fn danger_button(_: &Theme, status: button::Status) -> button::Style {
-    filled(DANGER, color!(0xc5221f), status)
+pub fn danger_button(theme: &Theme, status: button::Status) -> button::Style {
+    let palette = palette(theme);
+    filled(
+        palette.danger,
+        palette.danger_hover,
+        palette.filled_text,
+        status,
+    )
 }
 
 /// A quiet action: Cancel, Copy, Hide.
-pub fn secondary_button(_: &Theme, status: button::Status) -> button::Style {
-    let mut style = filled(CARD_HOVER, color!(0x5f6368), status);
-    style.text_color = TEXT;
-    style
+pub fn secondary_button(theme: &Theme, status: button::Status) -> button::Style {
+    let palette = palette(theme);
+    filled(
+        palette.card_hover,
+        palette.secondary_hover,
+        palette.text,
+        status,
+    )
 }
 
 /// A choice that can be selected (Host / Participant on the start screen).
 pub fn choice_button(selected: bool) -> impl Fn(&Theme, button::Status) -> button::Style {
-    move |_, status| {
+    move |theme, status| {
+        let palette = palette(theme);
         let background = match (selected, status) {
-            (true, _) => Color { a: 0.25, ..PRIMARY },
-            (false, button::Status::Hovered) => CARD_HOVER,
-            (false, _) => CARD,
+            (true, _) => Color {
+                a: 0.25,
+                ..palette.primary
+            },
+            (false, button::Status::Hovered) => palette.card_hover,
+            (false, _) => palette.card,
         };
         button::Style {
             background: Some(Background::Color(background)),
-            text_color: TEXT,
+            text_color: palette.text,
             border: Border {
-                color: if selected { PRIMARY } else { CARD_HOVER },
+                color: if selected {
+                    palette.primary
+                } else {
+                    palette.card_hover
+                },
                 width: 2.0,
-                radius: 8.0.into(),
+                radius: radius::CARD.into(),
             },
             ..button::Style::default()
         }
@@ -159,15 +342,27 @@ pub fn choice_button(selected: bool) -> impl Fn(&Theme, button::Status) -> butto
 
 /// Text fields on the dark background.
 pub fn input(theme: &Theme, status: text_input::Status) -> text_input::Style {
+    let palette = palette(theme);
     let mut style = text_input::default(theme, status);
-    style.background = Background::Color(CARD);
+    style.background = Background::Color(palette.card);
     style.border = Border {
         color: match status {
-            text_input::Status::Focused { .. } => PRIMARY,
-            _ => CARD_HOVER,
+            text_input::Status::Focused { .. } => palette.primary,
+            _ => palette.card_hover,
         },
         width: 1.0,
-        radius: 4.0.into(),
+        radius: radius::CONTROL.into(),
     };
     style
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_app_theme_is_drawn_in_the_dark_palette() {
+        assert_eq!(palette(&theme()), &DARK);
+        assert_eq!(theme().palette().background, DARK.background);
+    }
 }

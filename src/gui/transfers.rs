@@ -2,28 +2,26 @@
 
 use std::time::{Duration, Instant};
 
-use iced::widget::{button, column, container, progress_bar, row, scrollable, space, text};
+use iced::widget::{column, container, progress_bar, row, scrollable, space, text};
 use iced::{Alignment, Element, Length};
 
-use super::theme;
+use super::theme::{self, gap, text_size};
+use super::widgets::{ButtonShape, action_button, muted};
+use crate::host::Direction;
 use crate::participant::worker::{TransferEvent, TransferHandle, TransferId, TransferUpdate};
 use crate::units::{format_duration, format_rate, format_size};
 
-/// Which way a transfer moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Way {
-    /// To the host.
-    Upload,
-    /// From the host.
-    Download,
-}
+/// The widest the modal grows.
+const MODAL_WIDTH: f32 = 620.0;
+/// The thickness of a transfer's progress bar.
+const BAR_GIRTH: f32 = 8.0;
 
 /// One running transfer.
 #[derive(Clone)]
 struct Running {
     handle: TransferHandle,
     name: String,
-    way: Way,
+    direction: Direction,
     done: u64,
     total: u64,
     /// When the bytes of this connection began to move: at the start, or when it resumed.
@@ -45,11 +43,70 @@ impl Running {
         }
     }
 
+    /// How long the rest should take at the average speed, once there is one.
     fn eta(&self) -> Option<Duration> {
         let rate = self.rate();
         (rate > 0.0 && self.done > self.done_before).then(|| {
             Duration::from_secs_f64((self.total - self.done.min(self.total)) as f64 / rate)
         })
+    }
+
+    /// How far along it is, from 0 to 100.
+    fn percent(&self) -> f32 {
+        if self.total == 0 {
+            100.0
+        } else {
+            self.done as f32 / self.total as f32 * 100.0
+        }
+    }
+
+    /// Bytes done of all, and the speed and time left (or that it is reconnecting).
+    fn figures(&self) -> String {
+        if self.resuming {
+            return format!(
+                "Resuming… (connection lost at {} of {})",
+                format_size(self.done),
+                format_size(self.total),
+            );
+        }
+        let eta = self
+            .eta()
+            .map(|eta| format!(" · ETA {}", format_duration(eta)))
+            .unwrap_or_default();
+        format!(
+            "{} of {} · {:.0}% · {}{eta}",
+            format_size(self.done),
+            format_size(self.total),
+            self.percent(),
+            format_rate(self.rate()),
+        )
+    }
+
+    /// The transfer's card in the modal: what moves, its bar, its figures and Cancel.
+    fn card<'a, Message: Clone + 'a>(&'a self, cancel: Message) -> Element<'a, Message> {
+        let verb = match self.direction {
+            Direction::Upload => "Uploading",
+            Direction::Download => "Downloading",
+        };
+        container(
+            column![
+                row![
+                    text(format!("{verb} {}", self.name))
+                        .size(text_size::LARGE)
+                        .width(Length::Fill),
+                    action_button("Cancel", ButtonShape::COMPACT, theme::secondary_button)
+                        .on_press(cancel),
+                ]
+                .spacing(gap::L)
+                .align_y(Alignment::Center),
+                progress_bar(0.0..=100.0, self.percent()).girth(BAR_GIRTH),
+                muted(self.figures()).size(text_size::DETAIL),
+            ]
+            .spacing(gap::M),
+        )
+        .padding(gap::XL)
+        .style(theme::card)
+        .into()
     }
 }
 
@@ -59,7 +116,7 @@ pub struct Finished {
     /// The file's name.
     pub name: String,
     /// Which way it moved.
-    pub way: Way,
+    pub direction: Direction,
     /// Its last update (uploaded, downloaded, failed or cancelled).
     pub outcome: TransferUpdate,
 }
@@ -72,11 +129,11 @@ pub struct Transfers {
 
 impl Transfers {
     /// Starts following a transfer.
-    pub fn add(&mut self, handle: TransferHandle, name: String, way: Way, total: u64) {
+    pub fn add(&mut self, handle: TransferHandle, name: String, direction: Direction, total: u64) {
         self.running.push(Running {
             handle,
             name,
-            way,
+            direction,
             done: 0,
             total,
             started: Instant::now(),
@@ -113,7 +170,7 @@ impl Transfers {
                 let transfer = self.running.remove(index);
                 Some(Finished {
                     name: transfer.name,
-                    way: transfer.way,
+                    direction: transfer.direction,
                     outcome,
                 })
             }
@@ -150,56 +207,10 @@ impl Transfers {
         cancel: impl Fn(TransferId) -> Message + 'a,
         hide: Message,
     ) -> Element<'a, Message> {
-        let rows = self.running.iter().map(|transfer| {
-            let percent = if transfer.total == 0 {
-                100.0
-            } else {
-                transfer.done as f32 / transfer.total as f32 * 100.0
-            };
-            let arrow = match transfer.way {
-                Way::Upload => "Uploading",
-                Way::Download => "Downloading",
-            };
-            let eta = transfer
-                .eta()
-                .map(|eta| format!(" · ETA {}", format_duration(eta)))
-                .unwrap_or_default();
-            let figures = if transfer.resuming {
-                format!(
-                    "Resuming… (connection lost at {} of {})",
-                    format_size(transfer.done),
-                    format_size(transfer.total),
-                )
-            } else {
-                format!(
-                    "{} of {} · {percent:.0}% · {}{eta}",
-                    format_size(transfer.done),
-                    format_size(transfer.total),
-                    format_rate(transfer.rate()),
-                )
-            };
-            container(
-                column![
-                    row![
-                        text(format!("{arrow} {}", transfer.name))
-                            .size(15)
-                            .width(Length::Fill),
-                        button(text("Cancel").size(13))
-                            .padding([4, 10])
-                            .style(theme::secondary_button)
-                            .on_press(cancel(transfer.handle.id())),
-                    ]
-                    .spacing(10)
-                    .align_y(Alignment::Center),
-                    progress_bar(0.0..=100.0, percent).girth(8),
-                    text(figures).size(13).color(theme::MUTED),
-                ]
-                .spacing(8),
-            )
-            .padding(12)
-            .style(theme::card)
-            .into()
-        });
+        let cards = self
+            .running
+            .iter()
+            .map(|transfer| transfer.card(cancel(transfer.handle.id())));
         let title = match self.running.len() {
             1 => "1 transfer in progress".to_owned(),
             n => format!("{n} transfers in progress"),
@@ -207,20 +218,18 @@ impl Transfers {
         container(
             column![
                 row![
-                    text(title).size(18).width(Length::Fill),
-                    button(text("Hide").size(13))
-                        .padding([4, 10])
-                        .style(theme::secondary_button)
+                    text(title).size(text_size::EMPHASIS).width(Length::Fill),
+                    action_button("Hide", ButtonShape::COMPACT, theme::secondary_button)
                         .on_press(hide),
                 ]
                 .align_y(Alignment::Center),
-                scrollable(column(rows).spacing(8)).height(Length::Shrink),
-                space().height(4),
+                scrollable(column(cards).spacing(gap::M)).height(Length::Shrink),
+                space().height(gap::XS),
             ]
-            .spacing(12),
+            .spacing(gap::XL),
         )
-        .padding(20)
-        .max_width(620)
+        .padding(gap::XXXL)
+        .max_width(MODAL_WIDTH)
         .style(theme::modal)
         .into()
     }
