@@ -9,6 +9,7 @@
 //! - `stream`: a TLS connection that a reading and a writing thread can share.
 //! - `pake`: SPAKE2 over the connection, bound to it, for hosts with a passcode.
 
+mod crypto;
 mod fingerprint;
 mod host_identity;
 mod known_hosts;
@@ -21,8 +22,7 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use once_cell::sync::Lazy;
-
+pub use crypto::{provider, same_secret};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use host_identity::{HOST_IDENTITY_FILE, HostIdentity, HostIdentityError};
 pub use known_hosts::{KNOWN_HOSTS_FILE, KnownHosts, KnownHostsError, Trust};
@@ -33,18 +33,6 @@ use verifier::PinVerifier;
 /// The first byte of every TLS connection (a handshake record); no line of the seed's plain
 /// text protocol starts with it.
 pub const TLS_FIRST_BYTE: u8 = 0x16;
-
-/// The crypto provider every TLS connection uses (see BENCHMARKS.md for why this one).
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    static PROVIDER: Lazy<Arc<rustls::crypto::CryptoProvider>> =
-        Lazy::new(|| Arc::new(rustls::crypto::ring::default_provider()));
-    Arc::clone(&PROVIDER)
-}
-
-/// Compares two secrets in a time that does not depend on where they differ.
-pub fn same_secret(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// How long a TLS handshake may take from the first byte to the last.
 pub const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);

@@ -10,6 +10,7 @@
 use sha2::{Digest, Sha256};
 use spake2::{Ed25519Group, Identity, Password, Spake2};
 
+use super::crypto::same_secret;
 use crate::protocol::{PAKE_MESSAGE_BYTES, Passcode};
 
 /// Why a passcode exchange failed.
@@ -62,7 +63,7 @@ impl Proofs {
 }
 
 fn equal(expected: &[u8; 32], given: &[u8; 32]) -> Result<(), PakeError> {
-    if super::same_secret(expected, given) {
+    if same_secret(expected, given) {
         Ok(())
     } else {
         Err(PakeError::Mismatch)
