@@ -118,7 +118,8 @@ fn converse(address: SocketAddr, bytes: &[u8], limit: Duration) {
 /// A real host fed any bytes on one connection: no handler panics, and afterwards the host
 /// still serves a normal client and holds nothing for connections that are gone.
 pub fn host_connection(bytes: &[u8]) {
-    let host = fuzz_host(bytes.first().is_some_and(|b| b & 1 == 1));
+    let with_passcode = bytes.first().is_some_and(|b| b & 1 == 1);
+    let host = fuzz_host(with_passcode);
     let address = host.local_addr();
     converse(
         address,
@@ -126,7 +127,7 @@ pub fn host_connection(bytes: &[u8]) {
         Duration::from_secs(5),
     );
     let listed = TransferConnection::connect(address).and_then(|mut connection| {
-        if let Ok(passcode) = Passcode::new("fuzz") {
+        if with_passcode && let Ok(passcode) = Passcode::new("fuzz") {
             connection.prove_passcode(&passcode)?;
         }
         connection.list()

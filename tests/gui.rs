@@ -475,7 +475,12 @@ fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> Test
 
 #[test]
 fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResult {
-    let first = start(config())?;
+    // The host keeps its identity across the restart, as a real host does (its config folder).
+    let identity = lanshare::tls::HostIdentity::generate()?;
+    let first = start(lanshare::host::HostConfig {
+        identity: Some(identity.clone()),
+        ..config()
+    })?;
     let address = first.local_addr();
     seed_upload(address, "UPLOAD:1:Old:before.txt:3\n", b"old")?;
     assert!(wait_until(Duration::from_secs(5), || first.files().len() == 1));
@@ -497,6 +502,7 @@ fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResul
     // A new host comes up on the same address with other files: the list follows it.
     let second = start(lanshare::host::HostConfig {
         bind: address,
+        identity: Some(identity),
         ..config()
     })?;
     seed_upload(address, "UPLOAD:1:New:after.txt:3\n", b"new")?;

@@ -42,9 +42,11 @@ fn fake_host(behaviour: Behaviour) -> anyhow::Result<SocketAddr> {
     Ok(address)
 }
 
-fn serve(mut stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
+fn serve(stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
     let content = data(SIZE, 1);
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let tls = accept_tls(stream)?;
+    let mut reader = BufReader::new(&tls);
+    let mut stream = &tls;
     let mut line = String::new();
     while reader.read_line(&mut line)? > 0 {
         match line.trim_end() {
@@ -219,10 +221,13 @@ fn scripted_host(reply: &'static [u8]) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
     std::thread::spawn(move || {
-        for mut stream in listener.incoming().map_while(Result::ok) {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let Ok(tls) = accept_tls(stream) else {
+                continue;
+            };
             let mut line = String::new();
-            let _ = BufReader::new(&stream).read_line(&mut line);
-            let _ = stream.write_all(reply);
+            let _ = BufReader::new(&tls).read_line(&mut line);
+            let _ = (&tls).write_all(reply);
         }
     });
     Ok(address)
@@ -263,6 +268,7 @@ fn host_storing_as(check_of: &'static [u8]) -> anyhow::Result<SocketAddr> {
     let address = listener.local_addr()?;
     std::thread::spawn(move || -> anyhow::Result<()> {
         let (stream, _) = listener.accept()?;
+        let stream = accept_tls(stream)?;
         let mut reader = BufReader::new(&stream);
         let mut line = String::new();
         reader.read_line(&mut line)?;

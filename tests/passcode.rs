@@ -1,6 +1,7 @@
-//! A host started with a passcode: joining, listing and every transfer need it, a wrong one gets
-//! a clear error, repeated wrong guesses from one address are slowed down, and a host without a
-//! passcode stays open to seed clients exactly as before.
+//! A host started with a passcode: joining, listing and every transfer need it, proven without
+//! sending it (`PAKE` over TLS); a wrong one gets a clear error, repeated wrong guesses from one
+//! address are slowed down, nothing is served in plain text, and a host without a passcode
+//! stays open to seed clients exactly as before.
 
 mod common;
 
@@ -26,11 +27,6 @@ fn guarded_host() -> anyhow::Result<Host> {
     })
 }
 
-/// The `PASS` line for `text`, escaped as on the wire.
-fn pass_line(text: &str) -> String {
-    format!("PASS:{}\n", lanshare::protocol::escape(text))
-}
-
 #[test]
 fn every_command_needs_the_passcode_and_gets_a_clear_error_without_it() -> TestResult {
     let host = guarded_host()?;
@@ -48,14 +44,28 @@ fn every_command_needs_the_passcode_and_gets_a_clear_error_without_it() -> TestR
         "LIST\n",
         join.as_str(),
     ] {
-        let mut raw = Raw::connect(addr)?;
+        let mut raw = Raw::connect_tls(addr)?;
         raw.send(line.as_bytes())?;
         assert_eq!(
             String::from_utf8(raw.rest()?)?,
             "ERROR:This host requires a passcode\n",
             "{line:?}"
         );
+        // In plain text nothing at all is served, with or without a passcode.
+        let mut plain = Raw::connect(addr)?;
+        plain.send(line.as_bytes())?;
+        assert_eq!(
+            String::from_utf8(plain.rest()?)?,
+            "ERROR:This host has a passcode and serves only encrypted connections: join it \
+             with lanshare\n",
+            "{line:?}"
+        );
     }
+    // The passcode in clear is refused even on an encrypted connection.
+    let mut raw = Raw::connect_tls(addr)?;
+    let pass = format!("PASS:{}\nLIST\n", lanshare::protocol::escape(SECRET));
+    raw.send(pass.as_bytes())?;
+    assert!(raw.line()?.starts_with("ERROR:PASS is not accepted"));
     // The library reports it as a refusal, in the host's words.
     let joined = Session::join(addr, "Ann", &person.identity);
     assert!(
@@ -70,9 +80,11 @@ fn every_command_needs_the_passcode_and_gets_a_clear_error_without_it() -> TestR
 fn the_right_passcode_opens_joining_listing_and_transfers() -> TestResult {
     let host = guarded_host()?;
     let addr = host.local_addr();
-    // Raw, byte for byte: PASS, then the seed's upload on the same connection.
-    let mut raw = Raw::connect(addr)?;
-    raw.send(format!("{}UPLOAD:1:Guest:hello.txt:5\n", pass_line(SECRET)).as_bytes())?;
+    // Raw, byte for byte over TLS: the passcode exchange, then the seed's upload on the same
+    // connection.
+    let mut raw = Raw::connect_tls(addr)?;
+    assert_eq!(raw_pake(&mut raw, SECRET)?, None);
+    raw.send(b"UPLOAD:1:Guest:hello.txt:5\n")?;
     assert_eq!(raw.line()?, "READY");
     raw.send(b"hello")?;
     assert!(raw.line()?.starts_with("STORED:1:"));
@@ -140,8 +152,11 @@ fn wrong_passcodes_are_refused_and_repeated_guesses_slowed_down() -> TestResult 
     let addr = host.local_addr();
     let first_wait = impatient_config().timeouts.wrong_passcode;
     let guess = |source: [u8; 4], text: &str| -> anyhow::Result<String> {
-        let mut raw = Raw::connect_from(source, addr)?;
-        raw.send(format!("{}LIST\n", pass_line(text)).as_bytes())?;
+        let mut raw = Raw::connect_tls_from(source, addr)?;
+        if let Some(refused) = raw_pake(&mut raw, text)? {
+            return Ok(refused);
+        }
+        raw.send(b"LIST\n")?;
         raw.line()
     };
     let guesser = [127, 0, 0, 3];
@@ -182,7 +197,7 @@ fn wrong_passcodes_are_refused_and_repeated_guesses_slowed_down() -> TestResult 
 }
 
 #[test]
-fn a_host_without_a_passcode_ignores_one_and_stays_open() -> TestResult {
+fn a_host_without_a_passcode_stays_open_and_says_it_has_none() -> TestResult {
     let host = start(config())?;
     let addr = host.local_addr();
     assert_eq!(
@@ -191,8 +206,25 @@ fn a_host_without_a_passcode_ignores_one_and_stays_open() -> TestResult {
     );
     assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
     let mut raw = Raw::connect(addr)?;
-    raw.send(format!("{}LIST\n", pass_line("anything")).as_bytes())?;
+    raw.send(b"LIST\n")?;
     assert!(raw.line()?.starts_with("FILE_OFFER:1:open.txt:4:Guest:0"));
+    // A participant that brings a passcode is told there is none (rather than trusting a
+    // host, or someone in between, that merely claims to need none).
+    let mut raw = Raw::connect_tls(addr)?;
+    assert_eq!(
+        raw_pake(&mut raw, "anything")?.as_deref(),
+        Some("ERROR:This host has no passcode: join it without one")
+    );
+    let person = Person::new("Bo")?;
+    let options = JoinOptions {
+        passcode: Some(passcode("anything")?),
+    };
+    let joined = Session::join_with(addr, "Bo", &person.identity, &options);
+    assert!(
+        matches!(&joined, Err(Error::Refused(reason)) if reason.contains("has no passcode")),
+        "{:?}",
+        joined.err()
+    );
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::fingerprint::Fingerprint;
 use super::crypto::provider;
+use super::fingerprint::Fingerprint;
 
 /// The file holding the host's certificate and private key (PEM), in the config folder.
 pub const HOST_IDENTITY_FILE: &str = "host-identity.pem";

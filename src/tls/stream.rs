@@ -154,12 +154,20 @@ impl Read for &TlsStream {
                 result => return result,
             }
             if !self.receive_records()? {
-                // The peer is gone: a clean close_notify reads as 0, anything else as an error.
+                // The peer is gone. Whether it said goodbye (close_notify) or not, the end
+                // reads as the end, as on a plain socket: every line of the protocol ends with
+                // `\n` and every transfer has a length, so a cut is seen for what it is.
                 return match lock(&self.state).reader().read(out) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        Err(io::ErrorKind::UnexpectedEof.into())
+                    Ok(read) => Ok(read),
+                    Err(error)
+                        if matches!(
+                            error.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::UnexpectedEof
+                        ) =>
+                    {
+                        Ok(0)
                     }
-                    result => result,
+                    Err(error) => Err(error),
                 };
             }
         }

@@ -8,8 +8,8 @@ use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_t
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::fingerprint::Fingerprint;
 use super::crypto::provider;
+use super::fingerprint::Fingerprint;
 
 /// Accepts the host's certificate if its fingerprint is the pinned one (any, at first contact),
 /// and remembers the fingerprint seen. The handshake's signature is always checked against

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
+use lanshare::net::Stream;
 use lanshare::participant::{Session, Snapshot};
 use lanshare::storage::StorageConfig;
+use lanshare::tls::{HostIdentity, TlsStream, Trust};
 use sha2::{Digest, Sha256};
 
 pub type TestResult = anyhow::Result<()>;
@@ -78,37 +80,63 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// A raw TCP client speaking the protocol by hand.
+/// A raw client speaking the protocol by hand: in plain text as the seed's client does, or
+/// over TLS as lanshare's own clients do.
 pub struct Raw {
+    /// The TCP socket (for options; in plain text also for reading and writing directly).
     pub stream: TcpStream,
+    connection: Stream,
 }
 
 impl Raw {
     pub fn connect(host: SocketAddr) -> anyhow::Result<Self> {
-        let stream = TcpStream::connect(host)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Self { stream })
+        Self::plain(TcpStream::connect(host)?)
     }
 
     /// Connects from another loopback address (e.g. 127.0.0.2), as a second machine would.
     pub fn connect_from(source: [u8; 4], host: SocketAddr) -> anyhow::Result<Self> {
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-        socket.bind(&SocketAddr::from((source, 0)).into())?;
-        socket.connect(&host.into())?;
-        let stream: TcpStream = socket.into();
+        Self::plain(tcp_from(source, host)?)
+    }
+
+    /// Connects with TLS (trusting whatever key the host shows), as lanshare's clients do.
+    pub fn connect_tls(host: SocketAddr) -> anyhow::Result<Self> {
+        Self::secure(TcpStream::connect(host)?)
+    }
+
+    /// Connects with TLS from another loopback address.
+    pub fn connect_tls_from(source: [u8; 4], host: SocketAddr) -> anyhow::Result<Self> {
+        Self::secure(tcp_from(source, host)?)
+    }
+
+    fn plain(stream: TcpStream) -> anyhow::Result<Self> {
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        Ok(Self { stream })
+        let connection = Stream::Plain(stream.try_clone()?);
+        Ok(Self { stream, connection })
+    }
+
+    fn secure(stream: TcpStream) -> anyhow::Result<Self> {
+        let (tls, _) = lanshare::tls::connect(stream.try_clone()?, Trust::FirstContact)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let connection = Stream::Tls(std::sync::Arc::new(tls));
+        Ok(Self { stream, connection })
+    }
+
+    /// The connection's channel binding (TLS only).
+    pub fn channel_binding(&self) -> anyhow::Result<[u8; 32]> {
+        self.connection
+            .channel_binding()
+            .ok_or_else(|| anyhow::anyhow!("not an encrypted connection"))
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.stream.write_all(bytes)?;
+        (&self.connection).write_all(bytes)?;
         Ok(())
     }
 
     /// One `recv`, as the seed's client does (`recv(1024)`).
     pub fn recv(&mut self, max: usize) -> anyhow::Result<Vec<u8>> {
         let mut buffer = vec![0u8; max];
-        let read = self.stream.read(&mut buffer)?;
+        let read = (&self.connection).read(&mut buffer)?;
         buffer.truncate(read);
         Ok(buffer)
     }
@@ -118,7 +146,7 @@ impl Raw {
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
         loop {
-            if self.stream.read(&mut byte)? == 0 {
+            if (&self.connection).read(&mut byte)? == 0 {
                 anyhow::bail!(
                     "connection closed after {:?}",
                     String::from_utf8_lossy(&line)
@@ -134,16 +162,69 @@ impl Raw {
     /// Reads exactly `len` bytes.
     pub fn bytes(&mut self, len: usize) -> anyhow::Result<Vec<u8>> {
         let mut buffer = vec![0u8; len];
-        self.stream.read_exact(&mut buffer)?;
+        (&self.connection).read_exact(&mut buffer)?;
         Ok(buffer)
     }
 
     /// Reads until the host closes the connection.
     pub fn rest(&mut self) -> anyhow::Result<Vec<u8>> {
         let mut rest = Vec::new();
-        self.stream.read_to_end(&mut rest)?;
+        (&self.connection).read_to_end(&mut rest)?;
         Ok(rest)
     }
+}
+
+/// A TCP connection to `host` from the loopback address `source`.
+fn tcp_from(source: [u8; 4], host: SocketAddr) -> anyhow::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((source, 0)).into())?;
+    socket.connect(&host.into())?;
+    Ok(socket.into())
+}
+
+/// The TLS identity every fake host in the tests shows.
+pub fn test_host_identity() -> anyhow::Result<HostIdentity> {
+    static IDENTITY: std::sync::OnceLock<Result<HostIdentity, String>> = std::sync::OnceLock::new();
+    IDENTITY
+        .get_or_init(|| HostIdentity::generate().map_err(|error| error.to_string()))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+/// Runs a host's side of the TLS handshake on an accepted connection, as a real host does: for
+/// fake hosts that speak the protocol by hand.
+pub fn accept_tls(stream: TcpStream) -> anyhow::Result<TlsStream> {
+    let config = test_host_identity()?.server_config()?;
+    Ok(lanshare::tls::accept(
+        stream,
+        config,
+        lanshare::tls::HANDSHAKE_LIMIT,
+    )?)
+}
+
+/// Proves `passcode` by hand on a raw TLS connection (`PAKE`, then `PAKE_PROOF`): `None` if
+/// the host accepted it (and proved it knows it too), else the line that ended the exchange.
+pub fn raw_pake(raw: &mut Raw, passcode: &str) -> anyhow::Result<Option<String>> {
+    use lanshare::protocol::{ClientLine, HostLine};
+    let passcode = lanshare::protocol::Passcode::new(passcode).map_err(anyhow::Error::msg)?;
+    let binding = raw.channel_binding()?;
+    let (pake, message) = lanshare::tls::ParticipantPake::start(&passcode, &binding)?;
+    raw.send(ClientLine::Pake { message }.encode().as_bytes())?;
+    let line = raw.line()?;
+    let HostLine::Pake { message } = HostLine::parse(line.as_bytes())? else {
+        return Ok(Some(line));
+    };
+    let proofs = pake.finish(&message)?;
+    let proof = ClientLine::PakeProof {
+        proof: proofs.participant(),
+    };
+    raw.send(proof.encode().as_bytes())?;
+    let line = raw.line()?;
+    let HostLine::PakeProof { proof } = HostLine::parse(line.as_bytes())? else {
+        return Ok(Some(line));
+    };
+    proofs.check_host(&proof)?;
+    Ok(None)
 }
 
 /// Uploads like the seed's client: command, one recv for `READY`, bytes, close.
