@@ -378,7 +378,7 @@ impl Registry {
     /// Disconnects every session (on shutdown).
     pub(crate) fn disconnect_all(&self) {
         for session in self.state().sessions.values() {
-            let _ = session.stream.shutdown();
+            session.stream.shutdown();
         }
     }
 
@@ -395,7 +395,7 @@ impl Registry {
                     session.username,
                     session.client_id
                 );
-                let _ = session.stream.shutdown();
+                session.stream.shutdown();
             }
         }
     }
