@@ -77,6 +77,17 @@ pub fn escaping(bytes: &[u8]) {
     }
 }
 
+/// The TLS identity every fuzz host shows.
+fn fuzz_identity() -> lanshare::tls::HostIdentity {
+    static IDENTITY: std::sync::OnceLock<lanshare::tls::HostIdentity> = std::sync::OnceLock::new();
+    IDENTITY
+        .get_or_init(|| match lanshare::tls::HostIdentity::generate() {
+            Ok(identity) => identity,
+            Err(error) => panic!("no identity for the fuzz hosts: {error}"),
+        })
+        .clone()
+}
+
 /// A host for one input, with small limits and short timeouts; its first byte chooses one
 /// with a passcode (`fuzz`) or an open one.
 fn fuzz_host(with_passcode: bool) -> Host {
@@ -86,6 +97,9 @@ fn fuzz_host(with_passcode: bool) -> Host {
         max_file_size: 1 << 20,
         workers: 2,
         passcode: with_passcode.then(|| Passcode::new("fuzz").ok()).flatten(),
+        // One identity for every fuzz host: the harness's client pins each address it meets,
+        // and a later host may get the port of an earlier one.
+        identity: Some(fuzz_identity()),
         timeouts: Timeouts {
             command: Duration::from_millis(500),
             idle: Duration::from_millis(500),

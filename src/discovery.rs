@@ -25,7 +25,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 /// What a host announces about itself (see [`FoundHost`]).
 pub use crate::protocol::Announcement;
-use crate::protocol::{DEFAULT_PORT, DiscoveryDatagram, encode_hex};
+use crate::protocol::{DEFAULT_PORT, DiscoveryDatagram, Fingerprint, encode_hex};
 
 /// The UDP port of discovery (the same number as the TCP port).
 pub const DISCOVERY_PORT: u16 = DEFAULT_PORT;
@@ -84,6 +84,8 @@ pub struct BeaconInfo {
     pub port: u16,
     /// Participants online and files shared, asked for at each announcement.
     pub counts: Box<dyn Fn() -> (usize, usize) + Send>,
+    /// The fingerprint of the host's TLS certificate.
+    pub fingerprint: Fingerprint,
 }
 
 /// A host's discovery thread, answering queries; dropping it says `BYE` and stops it.
@@ -130,6 +132,7 @@ fn answer(socket: &UdpSocket, info: &BeaconInfo, host_id: &str, stop: &AtomicBoo
             participants,
             files,
             name: info.name.clone(),
+            fingerprint: Some(info.fingerprint),
         })
         .encode()
     };

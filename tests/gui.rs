@@ -476,7 +476,7 @@ fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> Test
 #[test]
 fn losing_the_host_shows_a_banner_then_rejoins_and_resynchronises() -> TestResult {
     // The host keeps its identity across the restart, as a real host does (its config folder).
-    let identity = lanshare::tls::HostIdentity::generate()?;
+    let identity = test_host_identity()?;
     let first = start(lanshare::host::HostConfig {
         identity: Some(identity.clone()),
         ..config()

@@ -17,14 +17,16 @@ use lanshare::participant::worker::{
 };
 use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
-    resolve_host,
+    resolve_host, trust,
 };
 use lanshare::protocol::{Passcode, validate_username};
 use lanshare::units::format_size;
 
 use super::output::{file_json, file_table, local_time, printable};
 use super::progress::follow;
-use super::{GetArgs, HostAddress, HostsArgs, LsArgs, RmArgs, SendArgs, User, WatchArgs};
+use super::{
+    GetArgs, HostAddress, HostsArgs, LsArgs, RmArgs, SendArgs, TrustArgs, User, WatchArgs,
+};
 
 /// The host to talk to: the one given, else the only one found on the network.
 fn host(given: Option<&str>) -> anyhow::Result<SocketAddr> {
@@ -71,7 +73,9 @@ struct Target {
     passcode: Option<Passcode>,
 }
 
-fn target(given: &HostAddress) -> anyhow::Result<Target> {
+/// Where to go, from the command line; the host's key is checked first (see [`meet`]), and a
+/// first contact reported as a JSON object on stderr if `json`.
+fn target(given: &HostAddress, json: bool) -> anyhow::Result<Target> {
     let passcode = match &given.passcode {
         Some(text) => Some(
             Passcode::new(text.as_str())
@@ -79,10 +83,57 @@ fn target(given: &HostAddress) -> anyhow::Result<Target> {
         ),
         None => None,
     };
-    Ok(Target {
-        address: host(given.host.as_deref())?,
-        passcode,
-    })
+    let address = host(given.host.as_deref())?;
+    meet(address, json)?;
+    Ok(Target { address, passcode })
+}
+
+/// Connects to the host once to check its key against the one pinned for it (pinning it at
+/// first contact, and saying so with its verification code, which people compare with the one
+/// the host shows). A host whose key changed is refused here, before anything is sent.
+fn meet(address: SocketAddr, json: bool) -> anyhow::Result<()> {
+    trust::keep_pins_in(&config_dir());
+    let key = TransferConnection::connect(address)
+        .map_err(anyhow::Error::from)?
+        .host_key();
+    let code = key.fingerprint.verification_code();
+    match (key.first_contact, json) {
+        (false, _) => {}
+        (true, false) => eprintln!(
+            "New host {address}: verification code {code} (compare it with the code the host \
+             shows)"
+        ),
+        (true, true) => eprintln!(
+            "{}",
+            serde_json::json!({
+                "event": "new_host",
+                "address": address.to_string(),
+                "fingerprint": key.fingerprint.to_string(),
+                "verification_code": code.to_string(),
+            })
+        ),
+    }
+    Ok(())
+}
+
+/// `lanshare trust HOST[:PORT]`: accepts the key the host shows now, replacing the one pinned.
+pub(super) fn trust_host(args: &TrustArgs) -> anyhow::Result<()> {
+    trust::keep_pins_in(&config_dir());
+    let address = resolve_host(&args.host)?;
+    let before = trust::pinned(address)?;
+    let key = TransferConnection::connect_accepting_new_key(address)?.host_key();
+    let code = key.fingerprint.verification_code();
+    match before {
+        Some(old) if old == key.fingerprint => {
+            println!("Host {address} was trusted already: verification code {code}");
+        }
+        Some(old) => println!(
+            "Host {address} is trusted now: verification code {code} (it was {})",
+            old.verification_code()
+        ),
+        None => println!("Host {address} is trusted now: verification code {code}"),
+    }
+    Ok(())
 }
 
 /// A participant error, with a hint when the host asked for a passcode.
@@ -130,7 +181,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let target = target(&args.address)?;
+    let target = target(&args.address, false)?;
     let (session, _) = join(&target, &args.user)?;
     let items: Vec<UploadItem> = args
         .files
@@ -258,7 +309,7 @@ fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
 }
 
 pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let files = list(&target(&args.address)?)?;
+    let files = list(&target(&args.address, args.json)?)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let array: Vec<_> = files.iter().map(file_json).collect();
@@ -272,7 +323,7 @@ pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
-    let target = target(&args.address)?;
+    let target = target(&args.address, false)?;
     let files = list(&target)?;
     let destination = |_: &FileEntry| -> anyhow::Result<Destination> {
         match &args.output {
@@ -329,7 +380,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
-    let (session, snapshot) = join(&target(&args.address)?, &args.user)?;
+    let (session, snapshot) = join(&target(&args.address, false)?, &args.user)?;
     let name = snapshot
         .files
         .iter()
@@ -344,7 +395,7 @@ pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
 }
 
 pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
-    let target = target(&args.address)?;
+    let target = target(&args.address, args.json)?;
     let address = target.address;
     let (session, snapshot) = join(&target, &args.user)?;
     let mut names: HashMap<u64, String> = snapshot
@@ -422,13 +473,19 @@ pub(super) fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
     if !discovery::enabled() {
         bail!("looking for hosts is off ({})", discovery::NO_DISCOVERY_ENV);
     }
+    let code = |host: &discovery::FoundHost| {
+        host.announcement
+            .fingerprint
+            .map(|fingerprint| fingerprint.verification_code().to_string())
+    };
     let describe = |host: &discovery::FoundHost| {
         format!(
-            "{}  {}  ({} online, {} files)",
+            "{}  {}  ({} online, {} files; verification code {})",
             host.address,
             printable(&host.announcement.name),
             host.announcement.participants,
-            host.announcement.files
+            host.announcement.files,
+            code(host).unwrap_or_else(|| "unknown".to_owned())
         )
     };
     let as_json = |hosts: &[discovery::FoundHost]| {
@@ -440,6 +497,8 @@ pub(super) fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
                     "name": h.announcement.name,
                     "participants": h.announcement.participants,
                     "files": h.announcement.files,
+                    "fingerprint": h.announcement.fingerprint.map(|f| f.to_string()),
+                    "verification_code": code(h),
                 })
             })
             .collect();

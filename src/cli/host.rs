@@ -14,6 +14,7 @@ use lanshare::host::{
 use lanshare::identity::Identity;
 use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode};
 use lanshare::storage::StorageConfig;
+use lanshare::tls::HostIdentity;
 use lanshare::units::{format_size, parse_size};
 
 fn size_arg(text: &str) -> Result<u64, String> {
@@ -57,8 +58,13 @@ pub(super) struct HostArgs {
     no_announce: bool,
     /// Require this passcode to join, list and transfer (people give it with --passcode or
     /// LANSHARE_PASSCODE). Without it, everyone on the network may share, as in the seed.
+    /// It is proven without ever crossing the network, and such a host serves nothing in
+    /// plain text.
     #[arg(long, env = "LANSHARE_PASSCODE", hide_env_values = true)]
     passcode: Option<String>,
+    /// Turn away plain-text (seed) clients: serve encrypted connections only.
+    #[arg(long)]
+    require_encryption: bool,
 }
 
 impl HostArgs {
@@ -140,6 +146,9 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
         Ok(limit) => tracing::debug!("Open-file limit: {limit}"),
         Err(error) => tracing::warn!("Could not raise the open-file limit: {error}"),
     }
+    let dir = config_dir();
+    let identity = HostIdentity::load_or_create(&dir)
+        .with_context(|| format!("could not load the host's identity from {}", dir.display()))?;
     let announce = (!args.no_announce && discovery::enabled()).then(|| Announce {
         name: args.name.clone().unwrap_or_else(discovery::machine_name),
         port: discovery::DISCOVERY_PORT,
@@ -153,6 +162,8 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
         passcode,
         operator,
         announce,
+        identity: Some(identity),
+        require_encryption: args.require_encryption,
         ..HostConfig::default()
     })
 }
@@ -191,7 +202,14 @@ fn log_start(args: &HostArgs, host: &Host) {
         ),
         None => tracing::info!("Not announcing on the network: participants need the address"),
     }
+    tracing::info!(
+        "Verification code: {} (participants see it on first contact: if theirs differs, \
+         someone is in between)",
+        host.fingerprint().verification_code()
+    );
     if config.passcode.is_some() {
         tracing::info!("Joining, listing and transfers require the passcode");
+    } else if config.require_encryption {
+        tracing::info!("Plain-text (seed) clients are turned away: encrypted connections only");
     }
 }

@@ -47,6 +47,9 @@ enum Command {
     Watch(WatchArgs),
     /// List the lanshare hosts on the network.
     Hosts(HostsArgs),
+    /// Accept the key a host shows now, after checking its verification code with its
+    /// operator (for a host whose key changed, e.g. reinstalled).
+    Trust(TrustArgs),
     /// Open the desktop app (what a double-click does), optionally straight into a role.
     #[cfg(feature = "gui")]
     Gui(GuiArgs),
@@ -200,6 +203,13 @@ struct RmArgs {
 }
 
 #[derive(Args)]
+struct TrustArgs {
+    /// The host, as HOST or HOST:PORT (port 5005 by default).
+    #[arg(value_name = "HOST[:PORT]")]
+    host: String,
+}
+
+#[derive(Args)]
 struct WatchArgs {
     #[command(flatten)]
     address: HostAddress,
@@ -221,6 +231,7 @@ pub fn run() -> ExitCode {
         Some(Command::Rm(args)) => client::rm(&args),
         Some(Command::Watch(args)) => client::watch(&args),
         Some(Command::Hosts(args)) => client::hosts(&args),
+        Some(Command::Trust(args)) => client::trust_host(&args),
         #[cfg(feature = "gui")]
         Some(Command::Gui(args)) => gui(Some(&args)),
         #[cfg(feature = "gui")]

@@ -408,6 +408,7 @@ mod tests {
                 participants: 2,
                 files: 5,
                 name: "Hana".into(),
+                fingerprint: None,
             },
         };
         start.update(Message::Hosts(HostsEvent::Changed(vec![found])));

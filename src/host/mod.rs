@@ -317,6 +317,7 @@ fn start_beacon(shared: &Arc<Shared>, announce: &Announce, port: u16) -> Option<
     let info = BeaconInfo {
         name: announce.name.clone(),
         port,
+        fingerprint: shared.fingerprint,
         counts: Box::new(move || {
             (
                 counts_from.registry.participant_count(),

@@ -20,6 +20,7 @@ use crate::pipeline::{self, CheckHash, PipelineError};
 use crate::protocol::{
     ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, TransferCheck, UploadRequest,
 };
+use crate::tls::Trust;
 
 /// Bytes of a file upload handed to the kernel at a time (one `sendfile` call), and so sent
 /// between two progress reports.
@@ -61,6 +62,15 @@ impl TransferConnection {
     pub fn connect(host: SocketAddr) -> Result<Self, Error> {
         Ok(Self {
             connection: Connection::connect(host)?,
+        })
+    }
+
+    /// Connects to the host trusting whatever key it shows, and pins that key in place of the
+    /// one pinned before: what `lanshare trust` does once people have compared verification
+    /// codes.
+    pub fn connect_accepting_new_key(host: SocketAddr) -> Result<Self, Error> {
+        Ok(Self {
+            connection: Connection::connect_trusting(host, Trust::FirstContact)?,
         })
     }
 

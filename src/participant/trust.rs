@@ -47,6 +47,14 @@ pub(super) fn trust_for(address: SocketAddr) -> Result<Trust, Error> {
     }
 }
 
+/// The fingerprint pinned for the host at `address`, if any.
+pub fn pinned(address: SocketAddr) -> Result<Option<Fingerprint>, Error> {
+    Ok(match trust_for(address)? {
+        Trust::FirstContact => None,
+        Trust::Pinned(fingerprint) => Some(fingerprint),
+    })
+}
+
 /// Pins the host at `address` to `fingerprint`, replacing any earlier pin.
 pub fn pin(address: SocketAddr, fingerprint: Fingerprint) -> Result<(), Error> {
     let key = address.to_string();

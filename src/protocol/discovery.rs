@@ -2,13 +2,14 @@
 //!
 //! ```text
 //! LANSHARE:1:QUERY
-//! LANSHARE:1:ANNOUNCE:<host_id>:<tcp_port>:<participants>:<files>:<name>
+//! LANSHARE:1:ANNOUNCE:<host_id>:<tcp_port>:<participants>:<files>:<name>:<fingerprint>
 //! LANSHARE:1:BYE:<host_id>
 //! ```
 //!
 //! Only parsing and encoding live here; the sockets and threads are in `crate::discovery`.
 
 use super::escape::{escape, unescape};
+use super::fingerprint::Fingerprint;
 
 /// What every discovery datagram begins with: the protocol's name and version.
 const PREFIX: &str = "LANSHARE:1:";
@@ -44,6 +45,8 @@ pub struct Announcement {
     pub files: usize,
     /// The host's display name.
     pub name: String,
+    /// The fingerprint of the host's TLS certificate (`None` from a host too old to say).
+    pub fingerprint: Option<Fingerprint>,
 }
 
 impl DiscoveryDatagram {
@@ -51,14 +54,17 @@ impl DiscoveryDatagram {
     pub fn encode(&self) -> String {
         match self {
             Self::Query => format!("{PREFIX}QUERY"),
-            Self::Announce(a) => format!(
-                "{PREFIX}ANNOUNCE:{}:{}:{}:{}:{}",
-                a.host_id,
-                a.port,
-                a.participants,
-                a.files,
-                escape(&a.name)
-            ),
+            Self::Announce(a) => {
+                let fingerprint = a.fingerprint.map(|f| format!(":{f}")).unwrap_or_default();
+                format!(
+                    "{PREFIX}ANNOUNCE:{}:{}:{}:{}:{}{fingerprint}",
+                    a.host_id,
+                    a.port,
+                    a.participants,
+                    a.files,
+                    escape(&a.name)
+                )
+            }
             Self::Bye { host_id } => format!("{PREFIX}BYE:{host_id}"),
         }
     }
@@ -86,6 +92,10 @@ fn parse_announcement<'a>(mut fields: impl Iterator<Item = &'a str>) -> Option<A
     let participants = fields.next()?.parse().ok()?;
     let files = fields.next()?.parse().ok()?;
     let name = unescape(fields.next()?.as_bytes()).ok()?;
+    let fingerprint = match fields.next() {
+        Some(text) => Some(text.parse().ok()?),
+        None => None,
+    };
     if fields.next().is_some() || name.chars().count() > MAX_HOST_NAME_CHARS {
         return None;
     }
@@ -95,6 +105,7 @@ fn parse_announcement<'a>(mut fields: impl Iterator<Item = &'a str>) -> Option<A
         participants,
         files,
         name,
+        fingerprint,
     })
 }
 
@@ -117,6 +128,7 @@ mod tests {
             participants: 3,
             files: 12,
             name: name.into(),
+            fingerprint: Some(Fingerprint([0xab; 32])),
         }
     }
 
@@ -152,8 +164,14 @@ mod tests {
         assert_eq!(DiscoveryDatagram::Query.encode(), "LANSHARE:1:QUERY");
         assert_eq!(
             DiscoveryDatagram::Announce(announcement("Hana's: laptop")).encode(),
-            "LANSHARE:1:ANNOUNCE:0123456789abcdef:5005:3:12:Hana's%3A laptop"
+            format!(
+                "LANSHARE:1:ANNOUNCE:0123456789abcdef:5005:3:12:Hana's%3A laptop:{}",
+                "ab".repeat(32)
+            )
         );
+        // A host too old to announce its fingerprint is still found.
+        let old = DiscoveryDatagram::parse(b"LANSHARE:1:ANNOUNCE:ab:5005:3:12:Old");
+        assert!(matches!(old, Some(DiscoveryDatagram::Announce(a)) if a.fingerprint.is_none()));
         assert_eq!(
             DiscoveryDatagram::Bye {
                 host_id: "0123456789abcdef".into()

@@ -10,6 +10,7 @@ mod constants;
 mod discovery;
 mod error;
 mod escape;
+mod fingerprint;
 mod hex;
 mod message;
 mod values;
@@ -22,6 +23,7 @@ pub use constants::{
 pub use discovery::{Announcement, DiscoveryDatagram};
 pub use error::ProtocolError;
 pub use escape::{escape, unescape};
+pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use hex::{decode_hex, encode_hex};
 pub use message::{ClientLine, HostLine, Role, UploadRequest};
 pub use values::{

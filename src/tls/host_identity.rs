@@ -10,7 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::crypto::provider;
-use super::fingerprint::Fingerprint;
+use crate::protocol::Fingerprint;
 
 /// The file holding the host's certificate and private key (PEM), in the config folder.
 pub const HOST_IDENTITY_FILE: &str = "host-identity.pem";

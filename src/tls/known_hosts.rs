@@ -6,7 +6,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::fingerprint::Fingerprint;
+use crate::protocol::Fingerprint;
 
 /// The file, in the config folder.
 pub const KNOWN_HOSTS_FILE: &str = "known-hosts.json";
@@ -81,7 +81,7 @@ impl KnownHosts {
         text.parse()
             .map(Trust::Pinned)
             .map_err(
-                |error: super::fingerprint::BadFingerprint| KnownHostsError::Damaged {
+                |error: crate::protocol::BadFingerprint| KnownHostsError::Damaged {
                     path: self.path.clone(),
                     reason: format!("{host}: {error}"),
                 },

@@ -3,14 +3,12 @@
 //! never sends the passcode.
 //!
 //! - `host_identity`: the host's key and self-signed certificate, kept across restarts.
-//! - `fingerprint`: SHA-256 of that certificate, and the verification code people compare.
 //! - `known_hosts`: the fingerprints a participant pinned, per host address.
 //! - `verifier`: the participant's check of the certificate against its pin.
 //! - `stream`: a TLS connection that a reading and a writing thread can share.
 //! - `pake`: SPAKE2 over the connection, bound to it, for hosts with a passcode.
 
 mod crypto;
-mod fingerprint;
 mod host_identity;
 mod known_hosts;
 mod pake;
@@ -22,8 +20,8 @@ use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use crate::protocol::{BadFingerprint, Fingerprint, VerificationCode};
 pub use crypto::{provider, same_secret};
-pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use host_identity::{HOST_IDENTITY_FILE, HostIdentity, HostIdentityError};
 pub use known_hosts::{KNOWN_HOSTS_FILE, KnownHosts, KnownHostsError, Trust};
 pub use pake::{PakeError, PakeMessage, ParticipantPake, Proofs, host_answer};

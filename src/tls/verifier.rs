@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::crypto::provider;
-use super::fingerprint::Fingerprint;
+use crate::protocol::Fingerprint;
 
 /// Accepts the host's certificate if its fingerprint is the pinned one (any, at first contact),
 /// and remembers the fingerprint seen. The handshake's signature is always checked against

@@ -21,10 +21,13 @@ use sha2::{Digest, Sha256};
 
 pub type TestResult = anyhow::Result<()>;
 
-/// A host config listening on a free loopback port, memory store.
+/// A host config listening on a free loopback port, memory store. Every test host shows the
+/// same TLS identity: a participant pins each address at first contact, and a later test's
+/// host may get a port an earlier one had.
 pub fn config() -> HostConfig {
     HostConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        identity: test_host_identity().ok(),
         ..HostConfig::default()
     }
 }

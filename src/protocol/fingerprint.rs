@@ -1,12 +1,12 @@
-//! A host's fingerprint (SHA-256 of its certificate) and the short verification code people
-//! compare.
+//! A host's fingerprint (SHA-256 of its TLS certificate), as discovery announces it and
+//! participants pin it, and the short verification code people compare.
 
 use std::fmt;
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{decode_hex, encode_hex};
+use super::hex::{decode_hex, encode_hex};
 
 /// SHA-256 of a host's certificate: who the host is, as a participant pins it. Written as 64
 /// lower-case hex digits.
