@@ -34,7 +34,7 @@ fn failed(output: &std::process::Output) -> String {
         "unexpectedly succeeded: {}",
         stdout(output)
     );
-    stderr(output)
+    stderr_past_first_contact(output)
 }
 
 fn ls_json(cli: &Cli) -> anyhow::Result<Vec<serde_json::Value>> {
@@ -178,7 +178,7 @@ fn cli_send(cli: &Cli, dir: &Path, args: &[&str]) -> anyhow::Result<String> {
     let output = cli.run_in(dir, &all)?;
     let out = ok(&output);
     assert_eq!(
-        stderr(&output),
+        stderr_past_first_contact(&output),
         "",
         "no progress bars when not on a terminal"
     );

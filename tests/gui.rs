@@ -385,6 +385,10 @@ fn participant_screen_looks_as_committed() -> TestResult {
             username: "Bob".into(),
             ticket: Ticket([0; 16]),
         },
+        host_key: lanshare::participant::trust::HostKey {
+            fingerprint: lanshare::protocol::Fingerprint([0x42; 32]),
+            first_contact: false,
+        },
         snapshot: Snapshot {
             peers: vec![
                 Peer {
@@ -656,4 +660,79 @@ fn a_download_whose_link_drops_shows_resuming_and_still_arrives_whole() -> TestR
     assert!(std::fs::read(&target)? == content);
     assert_eq!(proxy.cuts(), 1);
     Ok(())
+}
+
+#[test]
+fn the_host_screen_shows_its_verification_code_and_participants_see_the_same() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut app = App::new(
+        Launch::Host {
+            user: Some("Hana".into()),
+            passcode: None,
+        },
+        options(dir.path(), "Hana")?,
+    );
+    pump(&mut app, connected)?;
+    // The app's host keeps its identity in the config folder.
+    let identity = lanshare::tls::HostIdentity::load_or_create(dir.path())?;
+    let code = identity.fingerprint().verification_code();
+    assert!(shows(&app, &format!("Verification code {code}")));
+    // Its own session is encrypted and sees the same code.
+    assert!(shows(
+        &app,
+        &format!("Encrypted · verification code {code}")
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_host_whose_key_changed_is_explained_with_both_codes_and_trusted_only_when_asked() -> TestResult
+{
+    let dir = tempfile::tempdir()?;
+    // Nothing listens on port 1; the event below stands for what the session worker reports.
+    let mut app = bob_joining("127.0.0.1:1", dir.path())?;
+    let host = SocketAddr::from(([127, 0, 0, 1], 1));
+    let pinned = lanshare::protocol::Fingerprint([1; 32]);
+    let shown = lanshare::protocol::Fingerprint([2; 32]);
+    let changed = LiveEvent::HostKeyChanged {
+        host,
+        pinned,
+        shown,
+    };
+    let _ = app.update(Message::Participant(ParticipantMessage::Live(changed)));
+    assert!(shows(&app, "The host's identity changed"));
+    assert!(shows(&app, "Trust the new key"));
+    let explanation = format!(
+        "Its verification code was {} and is now {}",
+        pinned.verification_code(),
+        shown.verification_code()
+    );
+    assert!(
+        view_contains(&app, &explanation),
+        "the banner names both codes"
+    );
+    // Nothing is trusted until the person says so.
+    assert_eq!(lanshare::participant::trust::pinned(host)?, None);
+    interact(&mut app, |ui| {
+        ui.click("Trust the new key")?;
+        Ok(())
+    })?;
+    assert!(!shows(&app, "The host's identity changed"));
+    assert!(shows(&app, "Connecting to 127.0.0.1:1…"));
+    Ok(())
+}
+
+/// True if some text in the current view contains `part`.
+fn view_contains(app: &App, part: &str) -> bool {
+    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+    let part = part.to_owned();
+    ui.find(
+        move |candidate: iced_test::selector::Candidate<'_>| match candidate {
+            iced_test::selector::Candidate::Text { content, .. } if content.contains(&part) => {
+                Some(())
+            }
+            _ => None,
+        },
+    )
+    .is_ok()
 }

@@ -243,8 +243,20 @@ fn the_command_line_takes_the_passcode_from_a_flag_or_the_environment() -> TestR
 
     let output = cli.run(&["send", "--user", "Alice", &file])?;
     assert!(!output.status.success());
+    // The first command meets the host: its verification code is shown first.
+    let code = lanshare::tls::HostIdentity::load_or_create(&dir.path().join("host"))?
+        .fingerprint()
+        .verification_code();
+    assert!(
+        stderr(&output).starts_with(&format!(
+            "New host {}: verification code {code}",
+            host.address
+        )),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(
-        stderr(&output),
+        stderr_past_first_contact(&output),
         "lanshare: error: This host requires a passcode: give it with --passcode or \
          LANSHARE_PASSCODE\n"
     );

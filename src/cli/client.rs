@@ -73,8 +73,8 @@ struct Target {
     passcode: Option<Passcode>,
 }
 
-/// Where to go, from the command line; the host's key is checked first (see [`meet`]), and a
-/// first contact reported as a JSON object on stderr if `json`.
+/// Where to go, from the command line; a first contact with the host is reported on stderr
+/// (as a JSON object if `json`).
 fn target(given: &HostAddress, json: bool) -> anyhow::Result<Target> {
     let passcode = match &given.passcode {
         Some(text) => Some(
@@ -84,36 +84,38 @@ fn target(given: &HostAddress, json: bool) -> anyhow::Result<Target> {
         None => None,
     };
     let address = host(given.host.as_deref())?;
-    meet(address, json)?;
+    watch_first_contacts(json);
     Ok(Target { address, passcode })
 }
 
-/// Connects to the host once to check its key against the one pinned for it (pinning it at
-/// first contact, and saying so with its verification code, which people compare with the one
-/// the host shows). A host whose key changed is refused here, before anything is sent.
-fn meet(address: SocketAddr, json: bool) -> anyhow::Result<()> {
+/// Keeps pinned host keys in the config folder, and says on stderr when a host is met for the
+/// first time, with its verification code (a JSON object if `json`), once per host.
+fn watch_first_contacts(json: bool) {
     trust::keep_pins_in(&config_dir());
-    let key = TransferConnection::connect(address)
-        .map_err(anyhow::Error::from)?
-        .host_key();
-    let code = key.fingerprint.verification_code();
-    match (key.first_contact, json) {
-        (false, _) => {}
-        (true, false) => eprintln!(
-            "New host {address}: verification code {code} (compare it with the code the host \
-             shows)"
-        ),
-        (true, true) => eprintln!(
-            "{}",
-            serde_json::json!({
-                "event": "new_host",
-                "address": address.to_string(),
-                "fingerprint": key.fingerprint.to_string(),
-                "verification_code": code.to_string(),
-            })
-        ),
-    }
-    Ok(())
+    let told = std::sync::Mutex::new(std::collections::HashSet::new());
+    trust::on_first_contact(move |address, fingerprint| {
+        let first = told.lock().is_ok_and(|mut told| told.insert(address));
+        if !first {
+            return;
+        }
+        let code = fingerprint.verification_code();
+        if json {
+            eprintln!(
+                "{}",
+                serde_json::json!({
+                    "event": "new_host",
+                    "address": address.to_string(),
+                    "fingerprint": fingerprint.to_string(),
+                    "verification_code": code.to_string(),
+                })
+            );
+        } else {
+            eprintln!(
+                "New host {address}: verification code {code} (compare it with the code the \
+                 host shows)"
+            );
+        }
+    });
 }
 
 /// `lanshare trust HOST[:PORT]`: accepts the key the host shows now, replacing the one pinned.

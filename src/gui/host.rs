@@ -11,10 +11,13 @@ use iced::{Alignment, Element, Length, Subscription, Task};
 use super::bridge;
 use super::participant::{self, Participant};
 use super::theme::{self, Tone, gap, text_size};
-use super::widgets::{ButtonShape, action_button, muted};
-use crate::host::{ActiveTransfer, Announce, Direction, Host, HostConfig, lan_addresses};
+use super::widgets::{ButtonShape, action_button, lock, muted};
+use crate::host::{
+    ActiveTransfer, Announce, Direction, Host, HostConfig, HostError, lan_addresses,
+};
 use crate::identity::Identity;
-use crate::protocol::Passcode;
+use crate::protocol::{Passcode, VerificationCode};
+use crate::tls::HostIdentity;
 use crate::units::format_size;
 
 /// The thickness of a served transfer's progress bar (thinner than the participant's own).
@@ -23,6 +26,8 @@ const BAR_GIRTH: f32 = 6.0;
 /// The host screen's state.
 pub struct Hosting {
     host: Option<Host>,
+    /// The host's verification code, which participants see on first contact.
+    code: VerificationCode,
     passcode: Option<Passcode>,
     addresses: Vec<SocketAddr>,
     session: Participant,
@@ -53,22 +58,25 @@ pub enum Action {
 }
 
 impl Hosting {
-    /// Starts a host on `bind` (announced on the network if `announce` says so) and joins it
-    /// as `name` with `identity` (the operator).
+    /// Starts a host on `bind` (announced on the network if `announce` says so), showing
+    /// `host_identity` to participants, and joins it as `name` with `identity` (the operator).
     pub fn start(
         bind: SocketAddr,
         announce: Option<Announce>,
         passcode: Option<Passcode>,
         name: String,
         identity: Arc<Identity>,
-    ) -> anyhow::Result<Self> {
+        host_identity: HostIdentity,
+    ) -> Result<Self, HostError> {
         let host = Host::start(HostConfig {
             bind,
             announce,
             passcode: passcode.clone(),
             operator: Some(identity.public_key()),
+            identity: Some(host_identity),
             ..HostConfig::default()
         })?;
+        let code = host.fingerprint().verification_code();
         let port = host.local_addr().port();
         let addresses = if host.local_addr().ip().is_unspecified() {
             lan_addresses(port)
@@ -84,6 +92,7 @@ impl Hosting {
         .hosting();
         Ok(Self {
             host: Some(host),
+            code,
             passcode,
             addresses,
             session,
@@ -178,6 +187,16 @@ impl Hosting {
                 .align_y(Alignment::Center),
                 muted("Participants join at").size(text_size::DETAIL),
                 self.addresses(),
+                row![
+                    lock(),
+                    text(format!("Verification code {}", self.code)).size(text_size::BODY),
+                    muted(
+                        "(participants see the same code: if theirs differs, someone is in between)"
+                    )
+                    .size(text_size::DETAIL),
+                ]
+                .spacing(gap::S)
+                .align_y(Alignment::Center),
                 text(passcode).size(text_size::BODY),
                 row![
                     muted("Online:").size(text_size::BODY),

@@ -24,6 +24,7 @@ use crate::discovery::{self, HostBrowser};
 use crate::host::Announce;
 use crate::identity::Identity;
 use crate::protocol::{DEFAULT_PORT, Passcode};
+use crate::tls::HostIdentity;
 use host::Hosting;
 use participant::Participant;
 use start::{Mode, Start};
@@ -101,6 +102,7 @@ impl App {
     /// Creates the app as `launch` says.
     pub fn new(launch: Launch, options: Options) -> Self {
         let settings = Settings::load(&options.config_dir);
+        crate::participant::trust::keep_pins_in(&options.config_dir);
         let identity = Identity::load_or_create(&options.config_dir)
             .map(Arc::new)
             .map_err(|error| {
@@ -200,11 +202,24 @@ impl App {
             name: format!("{name} on {}", discovery::machine_name()),
             port: discovery::DISCOVERY_PORT,
         });
-        let hosting = Hosting::start(self.options.host_bind, announce, passcode, name, identity)
+        let dir = &self.options.config_dir;
+        let host_identity = HostIdentity::load_or_create(dir).map_err(|error| {
+            format!(
+                "Could not load this host's identity from {}: {error}",
+                dir.display()
+            )
+        })?;
+        let bind = self.options.host_bind;
+        let hosting = Hosting::start(bind, announce, passcode, name, identity, host_identity)
             .map_err(|error| {
-                format!(
-                    "Could not start hosting: {error:#}. Is another host running on this computer?"
-                )
+                if error.is_address_in_use() {
+                    format!(
+                        "Could not start hosting: {error}. Is another host running on this \
+                         computer?"
+                    )
+                } else {
+                    format!("Could not start hosting: {error}")
+                }
             })?;
         self.screen = Screen::Host(Box::new(hosting));
         Ok(())

@@ -366,3 +366,46 @@ mod tests {
         assert_eq!(theme().palette().background, DARK.background);
     }
 }
+
+/// The sizes of the lock drawn beside an encrypted connection.
+pub mod lock {
+    /// Width of the lock's body.
+    pub const BODY_WIDTH: f32 = 10.0;
+    /// Height of the lock's body.
+    pub const BODY_HEIGHT: f32 = 7.0;
+    /// Width of the shackle (the bow above the body).
+    pub const SHACKLE_WIDTH: f32 = 7.0;
+    /// Height of the shackle.
+    pub const SHACKLE_HEIGHT: f32 = 5.0;
+    /// Thickness of the shackle's line.
+    pub const STROKE: f32 = 1.5;
+}
+
+/// The bow of the lock: an outline in the success colour, round on top.
+pub fn lock_shackle(theme: &Theme) -> container::Style {
+    container::Style {
+        border: Border {
+            color: palette(theme).success,
+            width: lock::STROKE,
+            radius: iced::border::Radius {
+                top_left: lock::SHACKLE_WIDTH / 2.0,
+                top_right: lock::SHACKLE_WIDTH / 2.0,
+                bottom_right: 0.0,
+                bottom_left: 0.0,
+            },
+        },
+        ..container::Style::default()
+    }
+}
+
+/// The body of the lock: filled with the success colour.
+pub fn lock_body(theme: &Theme) -> container::Style {
+    container::Style {
+        background: Some(Background::Color(palette(theme).success)),
+        border: Border {
+            radius: radius::CONTROL.into(),
+            ..Border::default()
+        },
+        ..container::Style::default()
+    }
+}

@@ -67,3 +67,15 @@ pub fn action_button<'a, Message: 'a>(
         .padding(shape.padding)
         .style(style)
 }
+
+/// A small closed lock, drawn beside what is encrypted (the fonts have no lock glyph).
+pub fn lock<'a, Message: 'a>() -> iced::Element<'a, Message> {
+    use iced::widget::{column, container, space};
+    use theme::lock::{BODY_HEIGHT, BODY_WIDTH, SHACKLE_HEIGHT, SHACKLE_WIDTH};
+    column![
+        container(space().width(SHACKLE_WIDTH).height(SHACKLE_HEIGHT)).style(theme::lock_shackle),
+        container(space().width(BODY_WIDTH).height(BODY_HEIGHT)).style(theme::lock_body),
+    ]
+    .align_x(iced::Alignment::Center)
+    .into()
+}

@@ -87,7 +87,7 @@ impl Connection {
         let _ = tcp.set_nodelay(true);
         let (tls, fingerprint) = tls::connect(tcp, trust).map_err(|error| match error {
             SecureError::KeyChanged { pinned, shown } => Error::HostKeyChanged {
-                address: address.to_string(),
+                address,
                 pinned,
                 shown,
             },
@@ -98,7 +98,7 @@ impl Connection {
         })?;
         let first_contact = trust != Trust::Pinned(fingerprint);
         if first_contact {
-            trust::pin(address, fingerprint)?;
+            trust::first_contact(address, fingerprint)?;
         }
         Ok(Self {
             reader: LineReader::new(Stream::Tls(Arc::new(tls))),

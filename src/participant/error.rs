@@ -1,6 +1,7 @@
 //! What can go wrong on the participant side, worded for the person who sees it.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::protocol::{FileId, HostLine, ProtocolError};
@@ -27,7 +28,7 @@ pub enum Error {
     )]
     HostKeyChanged {
         /// The host's address.
-        address: String,
+        address: SocketAddr,
         /// The fingerprint pinned at first contact.
         pinned: Fingerprint,
         /// The fingerprint shown now.

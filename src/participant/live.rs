@@ -12,8 +12,9 @@ use super::address::resolve_host;
 use super::error::Error;
 use super::listing::Snapshot;
 use super::session::{Credentials, JoinOptions, Session, SessionEvent};
+use super::trust::HostKey;
 use crate::identity::Identity;
-use crate::protocol::{FileId, Passcode, Role};
+use crate::protocol::{FileId, Fingerprint, Passcode, Role};
 
 /// Waits between attempts to rejoin: 1 s, 2 s, 4 s, … up to 30 s.
 pub fn backoff(attempt: u32) -> Duration {
@@ -35,6 +36,8 @@ pub enum LiveEvent {
         credentials: Credentials,
         /// Files and participants at the moment of joining.
         snapshot: Snapshot,
+        /// The host's key, as checked on joining.
+        host_key: HostKey,
     },
     /// Something changed on the host.
     Session(SessionEvent),
@@ -44,6 +47,16 @@ pub enum LiveEvent {
         reason: String,
         /// When the next attempt starts.
         retry_in: Duration,
+    },
+    /// The host shows another key than the one pinned for its address. The worker has
+    /// stopped; only the person can decide to trust the new key ([`super::trust::pin`]).
+    HostKeyChanged {
+        /// The host's address.
+        host: SocketAddr,
+        /// What was pinned at first contact.
+        pinned: Fingerprint,
+        /// What the host shows now.
+        shown: Fingerprint,
     },
     /// Joining failed in a way retrying cannot fix (the first attempt failed, or the host
     /// refused us). The worker has stopped.
@@ -146,6 +159,7 @@ fn run(
                     role: session.role(),
                     credentials: session.credentials().clone(),
                     snapshot,
+                    host_key: session.host_key(),
                 };
                 if events.send(connected).is_err() {
                     return;
@@ -154,6 +168,18 @@ fn run(
                     Ended::Lost(reason) => reason,
                     Ended::Stopped => return,
                 }
+            }
+            Err(Error::HostKeyChanged {
+                address,
+                pinned,
+                shown,
+            }) => {
+                let _ = events.send(LiveEvent::HostKeyChanged {
+                    host: address,
+                    pinned,
+                    shown,
+                });
+                return;
             }
             Err(error) if !ever_connected || is_final(&error) => {
                 let _ = events.send(LiveEvent::Failed {
@@ -190,7 +216,12 @@ fn run(
 fn is_final(error: &Error) -> bool {
     matches!(
         error,
-        Error::Refused(_) | Error::BadAddress(_) | Error::Protocol(_)
+        Error::Refused(_)
+            | Error::BadAddress(_)
+            | Error::Protocol(_)
+            | Error::NotEncrypted { .. }
+            | Error::PasscodeNotProven
+            | Error::KnownHosts(_)
     )
 }
 

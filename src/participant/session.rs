@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::connection::{Connection, ReadError, SharedWriter};
 use super::error::Error;
 use super::listing::{FileEntry, OfferAssembler, Peer, Snapshot, read_snapshot};
+use super::trust::HostKey;
 use crate::identity::Identity;
 use crate::protocol::{
     ClientId, ClientLine, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
@@ -63,6 +64,7 @@ pub struct Session {
     passcode: Option<Passcode>,
     credentials: Credentials,
     role: Role,
+    host_key: HostKey,
     writer: SharedWriter,
     events: flume::Receiver<SessionEvent>,
 }
@@ -93,6 +95,7 @@ impl Session {
             options.passcode.as_ref(),
         )?;
         let snapshot = read_snapshot(&mut connection, HANDSHAKE_TIMEOUT)?;
+        let host_key = connection.host_key();
 
         let (sender, events) = flume::unbounded();
         let writer = connection.shared_writer()?;
@@ -111,11 +114,17 @@ impl Session {
                     ticket,
                 },
                 role,
+                host_key,
                 writer,
                 events,
             },
             snapshot,
         ))
+    }
+
+    /// The host's key, as checked on joining (and whether this was the first contact).
+    pub fn host_key(&self) -> HostKey {
+        self.host_key
     }
 
     /// The host's address.

@@ -27,6 +27,27 @@ fn pins() -> MutexGuard<'static, Pins> {
     PINS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What is told of each first contact: the host's address and the fingerprint pinned for it.
+type FirstContactHook = Box<dyn Fn(SocketAddr, Fingerprint) + Send + Sync>;
+
+static FIRST_CONTACT: Lazy<Mutex<Option<FirstContactHook>>> = Lazy::new(|| Mutex::new(None));
+
+/// Calls `hook` each time a host is met for the first time (its key just pinned), so that
+/// the person can be shown its verification code; it may be called from any thread, and
+/// more than once for one host when several connections meet it at once.
+pub fn on_first_contact(hook: impl Fn(SocketAddr, Fingerprint) + Send + Sync + 'static) {
+    *FIRST_CONTACT.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(hook));
+}
+
+/// Pins a host met for the first time and tells the hook.
+pub(super) fn first_contact(address: SocketAddr, fingerprint: Fingerprint) -> Result<(), Error> {
+    pin(address, fingerprint)?;
+    if let Some(hook) = &*FIRST_CONTACT.lock().unwrap_or_else(PoisonError::into_inner) {
+        hook(address, fingerprint);
+    }
+    Ok(())
+}
+
 /// Keeps pins in `dir` (the config folder) from now on.
 pub fn keep_pins_in(dir: &Path) {
     *pins() = Pins::File(KnownHosts::in_dir(dir));

@@ -320,6 +320,16 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// What a command said on stderr besides telling of a first contact with a host (`New host
+/// …: verification code …`, which each new config folder sees once per host).
+pub fn stderr_past_first_contact(output: &Output) -> String {
+    stderr(output)
+        .lines()
+        .filter(|line| !(line.starts_with("New host ") && line.contains(": verification code ")))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }

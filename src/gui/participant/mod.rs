@@ -21,11 +21,12 @@ use crate::host::Direction;
 use crate::identity::Identity;
 use crate::participant::live::{LiveEvent, LiveSession};
 use crate::participant::save::{Destination, safe_file_name};
+use crate::participant::trust::{self, HostKey};
 use crate::participant::worker::{
     TransferEvent, TransferId, TransferUpdate, spawn_download_with, spawn_upload,
 };
 use crate::participant::{Credentials, FileEntry, SessionEvent};
-use crate::protocol::{ClientId, FileId, Passcode, Role};
+use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
 use crate::units::format_size;
 use local::{MAX_FOLDER_FILES, downloads_folder, list_uploads};
 
@@ -45,6 +46,14 @@ enum Connection {
         client_id: ClientId,
         role: Role,
         credentials: Credentials,
+        host_key: HostKey,
+    },
+    /// The host shows another key than the one pinned for its address: nothing goes on
+    /// until the person decides.
+    KeyChanged {
+        host: SocketAddr,
+        pinned: Fingerprint,
+        shown: Fingerprint,
     },
     Lost {
         reason: String,
@@ -67,6 +76,7 @@ struct Notice {
 pub struct Participant {
     address: String,
     username: String,
+    identity: Arc<Identity>,
     passcode: Option<Passcode>,
     live: LiveSession,
     live_feed: Feed<LiveEvent>,
@@ -118,6 +128,8 @@ pub enum Message {
     Dismiss(u64),
     /// "Leave" (or "Back to start") was pressed.
     Leave,
+    /// "Trust the new key" was pressed for a host whose key changed.
+    TrustNewKey,
     /// The status line's countdown needs redrawing.
     Tick,
 }
@@ -145,7 +157,7 @@ impl Participant {
         let live = LiveSession::start(
             address.clone(),
             username.clone(),
-            identity,
+            Arc::clone(&identity),
             passcode.clone(),
         );
         let live_feed = Feed::new(live.events().clone());
@@ -153,6 +165,7 @@ impl Participant {
         Self {
             address,
             username,
+            identity,
             passcode,
             live,
             live_feed,
@@ -300,6 +313,7 @@ impl Participant {
                 self.transfers.cancel_all();
                 return Action::Leave;
             }
+            Message::TrustNewKey => self.trust_new_key(),
             Message::Tick => {}
         }
         Action::None
@@ -346,6 +360,7 @@ impl Participant {
                 role,
                 credentials,
                 snapshot,
+                host_key,
             } => {
                 // A fresh snapshot replaces everything: this is how a rejoin resynchronises.
                 self.files = snapshot.files.into_iter().map(|f| (f.id, f)).collect();
@@ -359,6 +374,7 @@ impl Participant {
                     client_id,
                     role,
                     credentials,
+                    host_key,
                 };
                 self.ever_connected = true;
             }
@@ -397,6 +413,17 @@ impl Participant {
                     retry_at: Instant::now() + retry_in,
                 };
             }
+            LiveEvent::HostKeyChanged {
+                host,
+                pinned,
+                shown,
+            } => {
+                self.connection = Connection::KeyChanged {
+                    host,
+                    pinned,
+                    shown,
+                };
+            }
             LiveEvent::Failed { reason } => {
                 if !self.ever_connected {
                     return Action::Failed(reason);
@@ -405,6 +432,26 @@ impl Participant {
             }
         }
         Action::None
+    }
+
+    /// Pins the key the host shows now (the person compared its verification code with the
+    /// host's) and joins again.
+    fn trust_new_key(&mut self) {
+        let Connection::KeyChanged { host, shown, .. } = self.connection else {
+            return;
+        };
+        if let Err(error) = trust::pin(host, shown) {
+            self.notice(false, format!("Could not trust the new key: {error}"));
+            return;
+        }
+        self.live = LiveSession::start(
+            self.address.clone(),
+            self.username.clone(),
+            Arc::clone(&self.identity),
+            self.passcode.clone(),
+        );
+        self.live_feed = Feed::new(self.live.events().clone());
+        self.connection = Connection::Connecting;
     }
 
     fn on_finished(&mut self, finished: Finished) {

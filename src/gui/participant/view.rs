@@ -10,8 +10,9 @@ use iced::{Alignment, Element, Length};
 
 use super::{Connection, FILTER_INPUT, Message, Notice, Participant};
 use crate::gui::theme::{self, Tone, gap, text_size};
-use crate::gui::widgets::{ButtonShape, action_button, muted};
+use crate::gui::widgets::{ButtonShape, action_button, lock, muted};
 use crate::participant::FileEntry;
+use crate::protocol::Fingerprint;
 use crate::units::format_size;
 
 impl Participant {
@@ -78,6 +79,7 @@ impl Participant {
                         .size(text_size::BODY),
                     muted(status).size(text_size::BODY)
                 ]
+                .push(self.encryption())
                 .spacing(gap::S)
                 .align_y(Alignment::Center),
             ]
@@ -110,7 +112,71 @@ impl Participant {
             ),
             Connection::Lost { .. } => (Tone::Warning, "Reconnecting…".to_owned()),
             Connection::Failed { .. } => (Tone::Danger, "Disconnected".to_owned()),
+            Connection::KeyChanged { .. } => (Tone::Danger, "Not connected".to_owned()),
         }
+    }
+
+    /// While connected: the lock and the host's verification code, which people compare
+    /// with the one the host shows.
+    fn encryption(&self) -> Option<Element<'_, Message>> {
+        let Connection::Connected { host_key, .. } = &self.connection else {
+            return None;
+        };
+        let code = host_key.fingerprint.verification_code();
+        Some(
+            row![
+                muted("·").size(text_size::BODY),
+                lock(),
+                muted(format!("Encrypted · verification code {code}")).size(text_size::BODY),
+            ]
+            .spacing(gap::S)
+            .align_y(Alignment::Center)
+            .into(),
+        )
+    }
+
+    /// Why nothing goes on with a host whose key changed, both codes, and the two ways on.
+    fn key_changed_banner(
+        &self,
+        host: std::net::SocketAddr,
+        pinned: Fingerprint,
+        shown: Fingerprint,
+    ) -> Element<'_, Message> {
+        let explanation = format!(
+            "The host at {host} is not the one you met before. Its verification code was {} \
+             and is now {}. This happens when the host was reinstalled or lost its settings, \
+             or when someone is impersonating it. Ask the host's operator which code their \
+             screen shows: trust the new key only if it is {}.",
+            pinned.verification_code(),
+            shown.verification_code(),
+            shown.verification_code()
+        );
+        container(
+            column![
+                text("The host's identity changed").size(text_size::HEADING),
+                text(explanation),
+                row![
+                    action_button(
+                        "Trust the new key",
+                        ButtonShape::BANNER,
+                        theme::danger_button
+                    )
+                    .on_press(Message::TrustNewKey),
+                    action_button(
+                        "Back to start",
+                        ButtonShape::BANNER,
+                        theme::secondary_button
+                    )
+                    .on_press(Message::Leave),
+                ]
+                .spacing(gap::L),
+            ]
+            .spacing(gap::M),
+        )
+        .padding(gap::L)
+        .width(Length::Fill)
+        .style(theme::banner(Tone::Danger))
+        .into()
     }
 
     /// A banner while the connection is lost (with the countdown to the next try) or failed.
@@ -147,6 +213,11 @@ impl Participant {
             .width(Length::Fill)
             .style(theme::banner(Tone::Danger))
             .into(),
+            Connection::KeyChanged {
+                host,
+                pinned,
+                shown,
+            } => self.key_changed_banner(*host, *pinned, *shown),
             Connection::Connecting | Connection::Connected { .. } => space().height(0).into(),
         }
     }
