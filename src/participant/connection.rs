@@ -17,6 +17,9 @@ use crate::net::{LineError, LineReader, Stream, send_file};
 use crate::protocol::{ClientLine, HostLine, Passcode, ProtocolError};
 use crate::tls::{self, ParticipantPake, SecureError, Trust};
 
+/// What the host answers a passcode proof that does not match its own.
+const WRONG_PASSCODE: &str = "Wrong passcode";
+
 /// How long each step of the passcode exchange may take.
 const PAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -168,7 +171,13 @@ impl Connection {
         self.send(&ClientLine::PakeProof {
             proof: proofs.participant(),
         })?;
-        match self.read_reply(PAKE_TIMEOUT)? {
+        let reply = match self.read_reply(PAKE_TIMEOUT) {
+            Err(Error::Refused(reason)) if reason == WRONG_PASSCODE => {
+                return Err(Error::WrongPasscode);
+            }
+            reply => reply?,
+        };
+        match reply {
             HostLine::PakeProof { proof } => proofs
                 .check_host(&proof)
                 .map_err(|_| Error::PasscodeNotProven),

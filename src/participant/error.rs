@@ -45,6 +45,13 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The host did not accept the passcode's proof: a wrong passcode, or a connection that is
+    /// not the same one end to end (someone in between).
+    #[error(
+        "Wrong passcode (if you typed it right, something may stand between you and the host: \
+         compare its verification code with the one the host shows)"
+    )]
+    WrongPasscode,
     /// The host did not prove that it knows the passcode.
     #[error(
         "the host did not prove that it knows the passcode: it may not be the host you mean \
