@@ -1,8 +1,8 @@
 //! Where downloads land: safe names, no silent overwrites, nothing left behind on failure.
 //!
-//! A download is written to `<destination>.part`, checked against the size and transfer check
-//! the host listed (the SHA-256 if it listed no check), and only then given its final name. A `.part` file left by a lost connection
-//! is continued by the next attempt at the same destination.
+//! A download is written to `<destination>.part`, checked against the size and transfer check the
+//! host listed (the SHA-256 if it listed no check), and only then given its final name. A `.part`
+//! file left by a lost connection is continued by the next attempt at the same destination.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
