@@ -1,14 +1,14 @@
 //! Moving a transfer's bytes while a second thread hashes them.
 //!
-//! What they are hashed with is a [`StreamHash`]: SHA-256 for a download, SHA-256 and the
-//! transfer check for an upload the host receives ([`UploadHash`]), the transfer check alone
-//! for an upload being sent ([`CheckHash`]). SHA-256 costs about as much CPU as moving the
-//! bytes through the kernel (BENCHMARKS.md, "Figures behind design choices"), so doing both on
-//! one thread leaves each waiting for the other. Here the thread that moves the bytes hands each
-//! finished chunk to a hashing thread and goes on at once. Memory stays bounded: into a caller's
-//! buffer nothing is copied, and into a writer at most [`CHUNKS_IN_FLIGHT`] chunks are in
-//! flight. Transfers smaller than [`PARALLEL_FROM`] hash on the moving thread: starting a thread
-//! would cost more than it saves.
+//! What they are hashed with is a [`StreamHash`]: SHA-256 and the transfer check for an upload the
+//! host receives ([`UploadHash`]), the transfer check alone for an upload being sent or a download
+//! ([`CheckHash`]; SHA-256 for a download from a host that lists no check). SHA-256 costs about as
+//! much CPU as moving the bytes through the kernel (BENCHMARKS.md, "Figures behind design
+//! choices"), so doing both on one thread leaves each waiting for the other. Here the thread that
+//! moves the bytes hands each finished chunk to a hashing thread and goes on at once. Memory stays
+//! bounded: into a caller's buffer nothing is copied, and into a writer at most
+//! [`CHUNKS_IN_FLIGHT`] chunks are in flight. Transfers smaller than [`PARALLEL_FROM`] hash on the
+//! moving thread: starting a thread would cost more than it saves.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,7 +38,8 @@ impl StreamHash for Sha256 {
     }
 }
 
-/// The transfer check alone: what an uploader computes of the bytes it sends.
+/// The transfer check alone: what an uploader computes of the bytes it sends, and a
+/// downloader of the bytes it receives.
 #[derive(Clone, Default)]
 pub struct CheckHash(Xxh3);
 

@@ -93,6 +93,10 @@ fn send_ls_get_rm_as_a_new_user_would() -> TestResult {
     assert_eq!(first["uploader"], "Alice");
     assert!(first["uploader_id"].as_u64().is_some_and(|id| id > 0));
     assert_eq!(first["sha256"], sha256_hex(&content));
+    assert_eq!(
+        first["check"],
+        lanshare::protocol::TransferCheck::of(&content).to_string()
+    );
     let time = first["uploaded_at"].as_str().unwrap_or_default();
     assert!(chrono::DateTime::parse_from_rfc3339(time).is_ok(), "{time}");
 

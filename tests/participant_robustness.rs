@@ -14,6 +14,7 @@ use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{TransferUpdate, spawn_download};
 use lanshare::participant::{Error, Session, TransferConnection};
+use lanshare::protocol::TransferCheck;
 
 const SIZE: usize = 100_000;
 
@@ -25,12 +26,16 @@ enum Behaviour {
     CutShort,
     /// Sends the right number of wrong bytes.
     Corrupt,
+    /// Lists the file with its transfer check (a five-field `FILE_META`), then sends the right
+    /// number of wrong bytes.
+    CorruptWithCheck,
     /// Sends 1000 bytes, then nothing, holding the connection open.
     Stall,
 }
 
 /// A host that lists one file (whose real content is `data(SIZE, 1)`) and misbehaves on
-/// `DOWNLOAD` as told.
+/// `DOWNLOAD` as told. It lists the file as a host from before the transfer check did (a
+/// four-field `FILE_META`: SHA-256 only) unless told `CorruptWithCheck`.
 fn fake_host(behaviour: Behaviour) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let address = listener.local_addr()?;
@@ -50,13 +55,19 @@ fn serve(stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
     let mut line = String::new();
     while reader.read_line(&mut line)? > 0 {
         match line.trim_end() {
-            "LIST" => stream.write_all(
-                format!(
-                    "FILE_OFFER:1:data.bin:{SIZE}:Host:1\nFILE_META:1:1764000000000:{}\nEND\n",
-                    sha256_hex(&content)
-                )
-                .as_bytes(),
-            )?,
+            "LIST" => {
+                let check = match behaviour {
+                    Behaviour::CorruptWithCheck => format!(":{}", TransferCheck::of(&content)),
+                    _ => String::new(),
+                };
+                stream.write_all(
+                    format!(
+                        "FILE_OFFER:1:data.bin:{SIZE}:Host:1\nFILE_META:1:1764000000000:{}{check}\nEND\n",
+                        sha256_hex(&content)
+                    )
+                    .as_bytes(),
+                )?
+            }
             "DOWNLOAD:1" => {
                 stream.write_all(format!("FILE:data.bin:{SIZE}\n").as_bytes())?;
                 line.clear();
@@ -66,7 +77,9 @@ fn serve(stream: TcpStream, behaviour: Behaviour) -> anyhow::Result<()> {
                         stream.write_all(&content[..SIZE * 4 / 10])?;
                         return Ok(());
                     }
-                    Behaviour::Corrupt => stream.write_all(&data(SIZE, 2))?,
+                    Behaviour::Corrupt | Behaviour::CorruptWithCheck => {
+                        stream.write_all(&data(SIZE, 2))?
+                    }
                     Behaviour::Stall => {
                         stream.write_all(&content[..1000])?;
                         // Hold the connection until the client goes away.
@@ -137,6 +150,27 @@ fn a_corrupted_download_is_not_kept() -> TestResult {
     assert!(
         stderr(&output)
             .contains("'data.bin' arrived damaged (SHA-256 mismatch); nothing was saved"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!target.exists());
+    assert!(!dir.path().join("out.bin.part").exists());
+    Ok(())
+}
+
+#[test]
+fn a_download_that_does_not_match_its_listed_transfer_check_is_not_kept() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("config"),
+        host: fake_host(Behaviour::CorruptWithCheck)?,
+    };
+    let target = dir.path().join("out.bin");
+    let output = cli.run(&["get", "1", "-o", &target.to_string_lossy()])?;
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output)
+            .contains("'data.bin' arrived damaged (transfer check mismatch); nothing was saved"),
         "{}",
         stderr(&output)
     );
@@ -279,7 +313,7 @@ fn host_storing_as(check_of: &'static [u8]) -> anyhow::Result<SocketAddr> {
         let stored = format!(
             "STORED:9:{}:{}\n",
             sha256_hex(&received),
-            lanshare::protocol::TransferCheck::of(check_of)
+            TransferCheck::of(check_of)
         );
         (&stream).write_all(stored.as_bytes())?;
         Ok(())

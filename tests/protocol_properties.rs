@@ -114,13 +114,20 @@ fn host_line() -> impl Strategy<Value = HostLine> {
                     uploader_id,
                 }
             }),
-        (any::<u64>(), any::<i64>(), digest()).prop_map(|(file_id, uploaded_at_ms, sha256)| {
-            HostLine::FileMeta {
-                file_id,
-                uploaded_at_ms,
-                sha256,
-            }
-        }),
+        (
+            any::<u64>(),
+            any::<i64>(),
+            digest(),
+            proptest::option::of(bytes::<16>())
+        )
+            .prop_map(|(file_id, uploaded_at_ms, sha256, check)| {
+                HostLine::FileMeta {
+                    file_id,
+                    uploaded_at_ms,
+                    sha256,
+                    check: check.map(TransferCheck),
+                }
+            }),
         any::<u64>().prop_map(|file_id| HostLine::FileDeleted { file_id }),
         (any::<u64>(), any::<String>()).prop_map(|(client_id, username)| {
             HostLine::PeerJoined {

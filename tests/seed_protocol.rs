@@ -93,6 +93,10 @@ fn offers_and_deletions_reach_sessions_in_the_seed_format() -> TestResult {
     let now_ms = chrono::Utc::now().timestamp_millis();
     assert!((now_ms - uploaded_ms).abs() < 60_000, "upload time is now");
     assert_eq!(parts[3], sha256_hex(&content));
+    assert_eq!(
+        parts[4..],
+        [lanshare::protocol::TransferCheck::of(&content).to_string()]
+    );
 
     watcher.send(b"DELETE:1\n")?;
     assert_eq!(watcher.line()?, "FILE_DELETED:1");

@@ -59,6 +59,7 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
             .with_timezone(&Local)
             .to_rfc3339_opts(SecondsFormat::Millis, false),
         "sha256": file.sha256.to_string(),
+        "check": file.check.map(|check| check.to_string()),
     })
 }
 

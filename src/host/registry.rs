@@ -416,6 +416,7 @@ pub(crate) fn offer_lines(record: &FileRecord) -> String {
             file_id: record.id,
             uploaded_at_ms: record.uploaded_at.timestamp_millis(),
             sha256: record.sha256,
+            check: Some(record.check),
         }
         .encode(),
     );

@@ -401,7 +401,7 @@ fn commit(
         uploader_id: attribution.client_id,
         owner: attribution.owner,
     };
-    let record = match shared.storage.commit(incoming, file, digests.sha256) {
+    let record = match shared.storage.commit(incoming, file, digests) {
         Ok(record) => record,
         Err(error) => {
             tracing::error!("Could not store '{shown_name}': {error}; discarded");

@@ -1,5 +1,6 @@
 //! What can go wrong on the participant side, worded for the person who sees it.
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -88,10 +89,12 @@ pub enum Error {
     #[error("{} already exists (not overwritten)", .0.display())]
     Exists(PathBuf),
     /// The bytes received do not match what the host listed.
-    #[error("'{name}' arrived damaged (SHA-256 mismatch); nothing was saved")]
+    #[error("'{name}' arrived damaged ({checked} mismatch); nothing was saved")]
     Corrupt {
         /// The file's name.
         name: String,
+        /// What they were checked against.
+        checked: Verification,
     },
     /// The host stored other bytes than were sent: its transfer check differs from ours.
     #[error(
@@ -108,6 +111,25 @@ pub enum Error {
     /// The host's connection to us was replaced by a reconnect or a stop.
     #[error("the session with the host is closed")]
     SessionClosed,
+}
+
+/// What a download's bytes are checked against: the transfer check the host listed, or the
+/// SHA-256 when the host lists no check (a host from before downloads were verified by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The listed SHA-256.
+    Sha256,
+    /// The listed transfer check.
+    TransferCheck,
+}
+
+impl fmt::Display for Verification {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sha256 => "SHA-256",
+            Self::TransferCheck => "transfer check",
+        })
+    }
 }
 
 impl From<ProtocolError> for Error {

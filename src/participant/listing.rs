@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::Connection;
 use super::error::Error;
-use crate::protocol::{ClientId, FileId, HostLine, Sha256Digest};
+use crate::protocol::{ClientId, FileId, HostLine, Sha256Digest, TransferCheck};
 
 /// A shared file as participants see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub struct FileEntry {
     pub uploaded_at: DateTime<Utc>,
     /// SHA-256 of its bytes.
     pub sha256: Sha256Digest,
+    /// The transfer check of its bytes, which a download is verified against; `None` from a
+    /// host that does not send it (then the SHA-256 is checked).
+    pub check: Option<TransferCheck>,
 }
 
 /// Someone online on the host.
@@ -65,6 +68,7 @@ impl OfferAssembler {
                 file_id,
                 uploaded_at_ms,
                 sha256,
+                check,
             } => {
                 let Some(HostLine::FileOffer {
                     name,
@@ -88,6 +92,7 @@ impl OfferAssembler {
                     uploader_id,
                     uploaded_at,
                     sha256,
+                    check,
                 }))
             }
             other => Err(Error::unexpected_reply(&other)),

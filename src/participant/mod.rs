@@ -24,9 +24,9 @@ pub mod worker;
 
 pub use address::resolve_host;
 pub use connection::ShutdownHandle;
-pub use error::Error;
+pub use error::{Error, Verification};
 pub use listing::{FileEntry, Peer, Snapshot};
 pub use resume::upload_key;
 pub use session::{Credentials, JoinOptions, Session, SessionEvent};
-pub use transfer::{Downloaded, Stored, TransferConnection};
+pub use transfer::{Delivered, Downloaded, Stored, TransferConnection};
 pub use worker::{TransferEvent, TransferHandle, TransferId};

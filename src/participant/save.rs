@@ -1,20 +1,20 @@
 //! Where downloads land: safe names, no silent overwrites, nothing left behind on failure.
 //!
-//! A download is written to `<destination>.part`, checked against the size and SHA-256 the
-//! host listed, and only then given its final name. A `.part` file left by a lost connection
-//! is continued by the next attempt at the same destination.
+//! A download is written to `<destination>.part`, checked against the size and transfer check the
+//! host listed (the SHA-256 if it listed no check), and only then given its final name. A `.part`
+//! file left by a lost connection is continued by the next attempt at the same destination.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
-use super::error::Error;
+use super::error::{Error, Verification};
 use super::listing::FileEntry;
-use super::transfer::{Downloaded, TransferConnection};
-use crate::pipeline::hash_prefix;
+use super::transfer::{Delivered, TransferConnection};
+use crate::pipeline::{CheckHash, StreamHash, hash_prefix};
 use crate::writeback::WritebackFile;
 
 /// Where to save a download.
@@ -212,13 +212,13 @@ fn finish(part: &Path, target: &Path, overwrite: bool) -> Result<(), Error> {
 }
 
 /// Downloads `entry` over `connection` to `destination`, verified against the listed size and
-/// SHA-256. Returns where it was saved.
+/// transfer check, or the listed SHA-256 if the host listed no check. Returns where it was
+/// saved.
 ///
 /// A `.part` file left by an earlier attempt at the same destination is continued: its bytes
 /// are hashed and only the rest is asked for. If the connection is lost, the `.part` file is
 /// kept for the next attempt; on any other failure nothing is left at the destination. If a
-/// continued download does not match the listed SHA-256, it starts over from the first byte
-/// once.
+/// continued download does not match, it starts over from the first byte once.
 pub fn download_file(
     connection: &mut TransferConnection,
     entry: &FileEntry,
@@ -226,57 +226,97 @@ pub fn download_file(
     progress: &mut dyn FnMut(u64),
     cancel: &AtomicBool,
 ) -> Result<PathBuf, Error> {
-    let (target, mut part) = reserve(destination, &entry.name)?;
-    let mut file = part.file.take().ok_or(Error::Cancelled)?;
-    let (offset, prefix) =
-        kept_prefix(&mut file, entry.size).map_err(|e| Error::local(&part.path, e))?;
-    // Bytes arrive in large chunks, so they are written as they come, without a buffer; the
-    // file goes to disk while it fills, so the sync below is short.
-    let mut writer = WritebackFile::new(file);
-    let mut downloaded =
-        connection.download_from(entry.id, offset, prefix, &mut writer, progress, cancel);
-    let damaged = |downloaded: &Result<Downloaded, Error>| matches!(downloaded, Ok(got) if got.size != entry.size || got.sha256 != entry.sha256);
-    if offset > 0 && damaged(&downloaded) {
-        // The kept bytes were not this file's (or were damaged): once more, from the start.
-        writer
-            .set_len(0)
-            .and_then(|()| writer.seek(SeekFrom::Start(0)).map(drop))
-            .map_err(|e| Error::local(&part.path, e))?;
-        downloaded =
-            connection.download_from(entry.id, 0, Sha256::new(), &mut writer, progress, cancel);
-    }
-    if damaged(&downloaded) {
-        return Err(Error::Corrupt {
-            name: entry.name.clone(),
-        });
-    }
-    if let Err(error) = downloaded {
-        part.keep = matches!(error, Error::ConnectionLost(_)) && !cancel.load(Ordering::SeqCst);
-        return Err(error);
-    }
-    writer.sync().map_err(|e| Error::local(&part.path, e))?;
-    drop(writer);
-    let overwrite = matches!(
+    let download = Download {
+        connection,
+        entry,
         destination,
-        Destination::Path {
-            overwrite: true,
-            ..
+        progress,
+        cancel,
+    };
+    match entry.check {
+        Some(check) => download.verified::<CheckHash>(check, Verification::TransferCheck),
+        None => download.verified::<Sha256>(entry.sha256, Verification::Sha256),
+    }
+}
+
+/// One call of [`download_file`].
+struct Download<'a> {
+    connection: &'a mut TransferConnection,
+    entry: &'a FileEntry,
+    destination: &'a Destination,
+    progress: &'a mut dyn FnMut(u64),
+    cancel: &'a AtomicBool,
+}
+
+impl Download<'_> {
+    /// Downloads the file with its bytes hashed by `H`, which must give `expected` (the
+    /// listed digest of the kind `checked`).
+    fn verified<H>(self, expected: H::Output, checked: Verification) -> Result<PathBuf, Error>
+    where
+        H: StreamHash + Default,
+        H::Output: PartialEq,
+    {
+        let Self {
+            connection,
+            entry,
+            destination,
+            progress,
+            cancel,
+        } = self;
+        let (target, mut part) = reserve(destination, &entry.name)?;
+        let mut file = part.file.take().ok_or(Error::Cancelled)?;
+        let (offset, prefix) =
+            kept_prefix::<H>(&mut file, entry.size).map_err(|e| Error::local(&part.path, e))?;
+        // Bytes arrive in large chunks, so they are written as they come, without a buffer;
+        // the file goes to disk while it fills, so the sync below is short.
+        let mut writer = WritebackFile::new(file);
+        let mut downloaded =
+            connection.download_from(entry.id, offset, prefix, &mut writer, progress, cancel);
+        let damaged = |downloaded: &Result<Delivered<H::Output>, Error>| matches!(downloaded, Ok(got) if got.size != entry.size || got.digest != expected);
+        if offset > 0 && damaged(&downloaded) {
+            // The kept bytes were not this file's (or were damaged): once more, from the start.
+            writer
+                .set_len(0)
+                .and_then(|()| writer.seek(SeekFrom::Start(0)).map(drop))
+                .map_err(|e| Error::local(&part.path, e))?;
+            downloaded =
+                connection.download_from(entry.id, 0, H::default(), &mut writer, progress, cancel);
         }
-    );
-    finish(&part.path, &target, overwrite)?;
-    Ok(target)
+        if damaged(&downloaded) {
+            return Err(Error::Corrupt {
+                name: entry.name.clone(),
+                checked,
+            });
+        }
+        if let Err(error) = downloaded {
+            part.keep = matches!(error, Error::ConnectionLost(_)) && !cancel.load(Ordering::SeqCst);
+            return Err(error);
+        }
+        writer.sync().map_err(|e| Error::local(&part.path, e))?;
+        drop(writer);
+        let overwrite = matches!(
+            destination,
+            Destination::Path {
+                overwrite: true,
+                ..
+            }
+        );
+        finish(&part.path, &target, overwrite)?;
+        Ok(target)
+    }
 }
 
 /// How many bytes of a `.part` file can be continued (none if it is longer than the file,
-/// which cannot be this download's), with their hash; leaves the file positioned after them.
-fn kept_prefix(file: &mut File, size: u64) -> io::Result<(u64, Sha256)> {
+/// which cannot be this download's), with their hash by `H`; leaves the file positioned after
+/// them.
+fn kept_prefix<H: StreamHash + Default>(file: &mut File, size: u64) -> io::Result<(u64, H)> {
     let mut kept = file.metadata()?.len();
     if kept > size {
         file.set_len(0)?;
         kept = 0;
     }
     file.seek(SeekFrom::Start(0))?;
-    let prefix = hash_prefix(Sha256::new(), file, kept)?;
+    let prefix = hash_prefix(H::default(), file, kept)?;
     Ok((kept, prefix))
 }
 

@@ -16,7 +16,7 @@ use super::listing::{FileEntry, read_files};
 use super::session::Credentials;
 use super::trust::HostKey;
 use crate::net::is_timeout;
-use crate::pipeline::{self, CheckHash, PipelineError};
+use crate::pipeline::{self, CheckHash, PipelineError, StreamHash};
 use crate::protocol::{
     ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, TransferCheck, UploadRequest,
 };
@@ -50,6 +50,18 @@ pub struct Downloaded {
     pub size: u64,
     /// SHA-256 of the bytes received.
     pub sha256: Sha256Digest,
+}
+
+/// What a download delivered, its bytes hashed with the [`StreamHash`] the caller chose (see
+/// [`TransferConnection::download_from`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered<D> {
+    /// The name the host gave in `FILE:`.
+    pub name: String,
+    /// Bytes received.
+    pub size: u64,
+    /// The hash of the bytes received.
+    pub digest: D,
 }
 
 /// One connection to the host's port for transfers.
@@ -332,24 +344,30 @@ impl TransferConnection {
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> Result<Downloaded, Error> {
-        self.download_from(file_id, 0, Sha256::new(), sink, progress, cancel)
+        let delivered = self.download_from(file_id, 0, Sha256::new(), sink, progress, cancel)?;
+        Ok(Downloaded {
+            name: delivered.name,
+            size: delivered.size,
+            sha256: delivered.digest,
+        })
     }
 
     /// Downloads file `file_id` from byte `offset` on into `sink`, continuing a download whose
-    /// first `offset` bytes the caller has already and `prefix` has hashed: the result's size
-    /// and SHA-256 are the whole file's, and `progress` is told the bytes held so far, the
-    /// first `offset` included (`offset` itself first, once the host has answered). With an
-    /// interrupted connection, `sink` has received every byte that arrived (so the next attempt
-    /// can continue after them).
-    pub fn download_from(
+    /// first `offset` bytes the caller has already and `prefix` has hashed (SHA-256, the
+    /// transfer check, or any [`StreamHash`]): the result's size and digest are the whole
+    /// file's, and `progress` is told the bytes held so far, the first `offset` included
+    /// (`offset` itself first, once the host has answered). With an interrupted connection,
+    /// `sink` has received every byte that arrived (so the next attempt can continue after
+    /// them).
+    pub fn download_from<H: StreamHash>(
         &mut self,
         file_id: FileId,
         offset: u64,
-        prefix: Sha256,
+        prefix: H,
         sink: &mut dyn Write,
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
-    ) -> Result<Downloaded, Error> {
+    ) -> Result<Delivered<H::Output>, Error> {
         self.send(&ClientLine::Download { file_id, offset })?;
         let (name, size) = match self.connection.read_reply(REPLY_TIMEOUT) {
             Ok(HostLine::File { name, size }) => (name, size),
@@ -379,8 +397,8 @@ impl TransferConnection {
                 !cancel.load(Ordering::Relaxed)
             },
         );
-        let sha256 = match copied {
-            Ok(sha256) => sha256,
+        let digest = match copied {
+            Ok(digest) => digest,
             Err(PipelineError::Source { error, received }) => {
                 return Err(download_cut_off(error, offset + received, size));
             }
@@ -395,7 +413,7 @@ impl TransferConnection {
                 return Err(Error::Cancelled);
             }
         };
-        Ok(Downloaded { name, size, sha256 })
+        Ok(Delivered { name, size, digest })
     }
 }
 

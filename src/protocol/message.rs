@@ -173,7 +173,8 @@ pub enum HostLine {
         /// The uploader's client id (0 for a guest upload).
         uploader_id: ClientId,
     },
-    /// `FILE_META:<file_id>:<uploaded_at_ms>:<sha256>`: sent right after each `FILE_OFFER`.
+    /// `FILE_META:<file_id>:<uploaded_at_ms>:<sha256>:<check>`: sent right after each
+    /// `FILE_OFFER`. Hosts before the transfer check sent the first three fields only.
     FileMeta {
         /// The file's id.
         file_id: FileId,
@@ -181,6 +182,8 @@ pub enum HostLine {
         uploaded_at_ms: i64,
         /// SHA-256 of the file's bytes.
         sha256: Sha256Digest,
+        /// The transfer check of the file's bytes; `None` from an older host (four fields).
+        check: Option<TransferCheck>,
     },
     /// `FILE_DELETED:<file_id>` (seed).
     FileDeleted {
@@ -621,11 +624,16 @@ impl HostLine {
                 let file_id = fields.number("file id")?;
                 let uploaded_at_ms = parse_i64("upload time", fields.next("upload time")?)?;
                 let sha256 = Sha256Digest(fields.hex("sha256")?);
+                let check = match fields.rest {
+                    Some(_) => Some(TransferCheck(fields.hex("check")?)),
+                    None => None,
+                };
                 fields.finish()?;
                 Ok(Self::FileMeta {
                     file_id,
                     uploaded_at_ms,
                     sha256,
+                    check,
                 })
             }
             b"FILE_DELETED" => Ok(Self::FileDeleted {
@@ -689,6 +697,13 @@ impl HostLine {
                 file_id,
                 uploaded_at_ms,
                 sha256,
+                check: Some(check),
+            } => format!("FILE_META:{file_id}:{uploaded_at_ms}:{sha256}:{check}\n"),
+            Self::FileMeta {
+                file_id,
+                uploaded_at_ms,
+                sha256,
+                check: None,
             } => format!("FILE_META:{file_id}:{uploaded_at_ms}:{sha256}\n"),
             Self::FileDeleted { file_id } => format!("FILE_DELETED:{file_id}\n"),
             Self::PeerJoined {

@@ -203,6 +203,13 @@ fn every_host_line_round_trips() {
             file_id: 1,
             uploaded_at_ms: 1_764_000_000_123,
             sha256: Sha256Digest([4; 32]),
+            check: Some(TransferCheck([5; 16])),
+        },
+        HostLine::FileMeta {
+            file_id: 1,
+            uploaded_at_ms: 1_764_000_000_123,
+            sha256: Sha256Digest([4; 32]),
+            check: None,
         },
         HostLine::FileDeleted { file_id: 2 },
         HostLine::PeerJoined {
@@ -310,6 +317,38 @@ fn stored_carries_the_sha256_and_the_transfer_check() {
         format!("STORED:7:{sha256}"),
         format!("STORED:7:{sha256}:abc"),
         format!("STORED:7:{sha256}:{}", "zz".repeat(16)),
+    ] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn file_meta_carries_the_transfer_check_and_still_reads_an_older_hosts_line() {
+    let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let check = "6c78e0e3bd51d358d01e758642b85fb8";
+    let with_check = format!("FILE_META:15:1764000000123:{sha256}:{check}\n");
+    let parsed = HostLine::parse(with_check.trim_end().as_bytes());
+    let Ok(line @ HostLine::FileMeta { check: Some(_), .. }) = parsed else {
+        panic!("{parsed:?}");
+    };
+    assert_eq!(line.encode(), with_check);
+    // An older host sends no check: the line still reads, with the check unknown.
+    let without = format!("FILE_META:15:1764000000123:{sha256}");
+    assert!(matches!(
+        HostLine::parse(without.as_bytes()),
+        Ok(HostLine::FileMeta {
+            file_id: 15,
+            uploaded_at_ms: 1_764_000_000_123,
+            check: None,
+            ..
+        })
+    ));
+    // A check that is empty, short, not hex or followed by more is refused.
+    for bad in [
+        format!("{without}:"),
+        format!("{without}:abc"),
+        format!("{without}:{}", "zz".repeat(16)),
+        format!("{without}:{check}:1"),
     ] {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }

@@ -54,10 +54,10 @@ impl fmt::Debug for PublicKey {
 
 /// The transfer check: XXH3-128 of a file's bytes, written on the wire as 32 lower-case hex
 /// digits. An uploader compares its own with the host's to know the host received exactly its
-/// bytes. The file's SHA-256 stays what the host lists and downloads are verified against;
-/// this check only has to catch accidents on the way (it guards against no one: the host
-/// reports both), which a 128-bit hash does as surely and far more cheaply (BENCHMARKS.md,
-/// "Figures behind design choices").
+/// bytes; the host keeps it with the file and lists it, and downloads are verified against it
+/// (the SHA-256 stays listed for people). It only has to catch accidents in storage and code
+/// (it guards against no one: the host reports both), which a 128-bit hash does as surely and
+/// far more cheaply (BENCHMARKS.md, "Figures behind design choices").
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TransferCheck(pub [u8; 16]);
 

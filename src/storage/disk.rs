@@ -12,65 +12,18 @@
 //! any moment leaves either a complete file or leftovers that the next start removes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, SeekFrom, Write};
+use std::io::{self, Read, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
 use super::budget::{Budget, Reservation};
+use super::metadata::{self, Metadata};
 use super::record::{FileRecord, StorageError};
 use crate::pipeline::{PipelineError, UploadDigests, UploadHash, copy_hashing, hash_prefix};
-use crate::protocol::{FileId, PublicKey, Sha256Digest, decode_hex, encode_hex};
+use crate::protocol::{FileId, encode_hex};
 use crate::writeback::WritebackFile;
-
-/// What `files/<id>.json` holds.
-#[derive(Serialize, Deserialize)]
-struct Metadata {
-    id: FileId,
-    name: String,
-    size: u64,
-    uploader_name: String,
-    uploader_id: u64,
-    uploaded_at: DateTime<Utc>,
-    sha256: String,
-    owner: Option<String>,
-}
-
-impl Metadata {
-    fn from_record(record: &FileRecord) -> Self {
-        Self {
-            id: record.id,
-            name: record.name.clone(),
-            size: record.size,
-            uploader_name: record.uploader_name.clone(),
-            uploader_id: record.uploader_id,
-            uploaded_at: record.uploaded_at,
-            sha256: record.sha256.to_string(),
-            owner: record.owner.map(|key| key.to_string()),
-        }
-    }
-
-    fn into_record(self) -> Option<FileRecord> {
-        let owner = match self.owner {
-            Some(hex) => Some(PublicKey(decode_hex(hex.as_bytes())?)),
-            None => None,
-        };
-        Some(FileRecord {
-            id: self.id,
-            name: self.name,
-            size: self.size,
-            uploader_name: self.uploader_name,
-            uploader_id: self.uploader_id,
-            uploaded_at: self.uploaded_at,
-            sha256: self.sha256.parse::<Sha256Digest>().ok()?,
-            owner,
-        })
-    }
-}
 
 /// Free space the disk must keep beyond an upload's bytes: room for its metadata.
 const HEADROOM: u64 = 64 * 1024;
@@ -143,7 +96,7 @@ impl DiskStore {
     }
 
     fn meta_path(&self, id: FileId) -> PathBuf {
-        self.files.join(format!("{id}.json"))
+        metadata::meta_path(&self.files, id)
     }
 
     /// Creates a temporary file for an upload of `size` bytes, once the cap (if any) and the
@@ -185,12 +138,10 @@ impl DiskStore {
     ) -> Result<Option<Reservation>, StorageError> {
         let data_path = self.data_path(record.id);
         let meta_path = self.meta_path(record.id);
-        let temp = self.files.join(format!("{}.json.tmp", record.id));
+        let mut temp = None;
         let written = (|| -> Result<(), StorageError> {
-            let json = serde_json::to_vec_pretty(&Metadata::from_record(record))
-                .map_err(|e| StorageError::Io(io::Error::other(e)))?;
-            let mut meta = File::create(&temp)?;
-            meta.write_all(&json)?;
+            let (meta, temp_path) = metadata::write_temporary(&self.files, record)?;
+            let temp = temp.insert(temp_path);
             // The metadata starts on its way to the disk now, so that the data's sync below
             // carries it in the same journal commit and its own sync has nothing left to do.
             start_writeback(&meta);
@@ -200,13 +151,16 @@ impl DiskStore {
                 fs::rename(part, &data_path)?;
             }
             incoming.path = None;
-            fs::rename(&temp, &meta_path)?;
+            fs::rename(temp, &meta_path)?;
             File::open(&self.files)?.sync_all()?;
             Ok(())
         })();
         if written.is_err() {
             // Nothing half-made stays: the data without its metadata would be an orphan.
-            for path in [&meta_path, &temp, &data_path] {
+            for path in [Some(&meta_path), temp.as_ref(), Some(&data_path)]
+                .into_iter()
+                .flatten()
+            {
                 let _ = fs::remove_file(path);
             }
         }
@@ -239,34 +193,23 @@ fn start_writeback(file: &File) {
 fn start_writeback(_file: &File) {}
 
 /// Reads `files/`: every `<id>.json` whose `<id>.data` has the recorded size is a file; any
-/// other entry is a leftover of an interrupted commit or delete and is removed.
+/// other entry is a leftover of an interrupted commit or delete and is removed. Metadata
+/// without the transfer check gets it (see [`Metadata::into_record`]).
 fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
+    // Listed before anything is read, so that metadata rewritten meanwhile is not seen twice.
+    let entries = fs::read_dir(files)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<io::Result<Vec<_>>>()?;
     let mut records = Vec::new();
     let mut data_files = Vec::new();
-    for entry in fs::read_dir(files)? {
-        let path = entry?.path();
+    for path in entries {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if name.ends_with(".json") {
-            let record = fs::read(&path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Metadata>(&bytes).ok())
-                .and_then(Metadata::into_record);
-            let data = files.join(name.replace(".json", ".data"));
-            match record {
-                Some(record)
-                    if fs::metadata(&data).map(|m| m.len()).ok() == Some(record.size)
-                        && name == format!("{}.json", record.id) =>
-                {
-                    records.push(record);
-                }
-                _ => {
-                    tracing::warn!("Discarding damaged entry {}", path.display());
-                    remove_if_present(&path)?;
-                    remove_if_present(&data)?;
-                }
+            if let Some(record) = load_record(files, &path, &name)? {
+                records.push(record);
             }
         } else if name.ends_with(".data") {
             data_files.push(path);
@@ -283,6 +226,26 @@ fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
     }
     records.sort_by_key(|record| record.id);
     Ok(records)
+}
+
+/// The file whose metadata is `path` (named `name`), if its metadata is whole and its data has
+/// the recorded size; otherwise removes both.
+fn load_record(files: &Path, path: &Path, name: &str) -> Result<Option<FileRecord>, StorageError> {
+    let data = files.join(name.replace(".json", ".data"));
+    let metadata = Metadata::read(path).filter(|metadata| {
+        fs::metadata(&data).map(|m| m.len()).ok() == Some(metadata.size())
+            && name == format!("{}.json", metadata.id())
+    });
+    let record = match metadata {
+        Some(metadata) => metadata.into_record(files, &data)?,
+        None => None,
+    };
+    if record.is_none() {
+        tracing::warn!("Discarding damaged entry {}", path.display());
+        remove_if_present(path)?;
+        remove_if_present(&data)?;
+    }
+    Ok(record)
 }
 
 fn remove_if_present(path: &Path) -> io::Result<()> {

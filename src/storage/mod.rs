@@ -7,6 +7,7 @@
 mod budget;
 mod disk;
 mod memory;
+mod metadata;
 mod record;
 
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::Utc;
 
 use crate::pipeline::{PipelineError, UploadDigests};
-use crate::protocol::{FileId, Sha256Digest};
+use crate::protocol::FileId;
 pub use memory::MemoryBlob;
 pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError};
 
@@ -173,12 +174,13 @@ impl Storage {
         })
     }
 
-    /// Stores a fully received upload durably and lists it; returns its record.
+    /// Stores a fully received upload durably and lists it, with the digests computed while
+    /// receiving it; returns its record.
     pub fn commit(
         &self,
         incoming: Incoming,
         file: NewFile,
-        sha256: Sha256Digest,
+        digests: UploadDigests,
     ) -> Result<Arc<FileRecord>, StorageError> {
         if incoming.received != incoming.expected {
             return Err(StorageError::Incomplete {
@@ -199,7 +201,8 @@ impl Storage {
             uploader_name: file.uploader_name,
             uploader_id: file.uploader_id,
             uploaded_at: Utc::now(),
-            sha256,
+            sha256: digests.sha256,
+            check: digests.check,
             owner: file.owner,
         });
         let blob = match (incoming.sink, &self.backend) {

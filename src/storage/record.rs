@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::protocol::{ClientId, FileId, PublicKey, Sha256Digest};
+use crate::protocol::{ClientId, FileId, PublicKey, Sha256Digest, TransferCheck};
 
 /// Everything the host knows about one stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,9 @@ pub struct FileRecord {
     pub uploaded_at: DateTime<Utc>,
     /// SHA-256 of the content, computed while receiving.
     pub sha256: Sha256Digest,
+    /// The transfer check of the content, computed while receiving: what downloads are
+    /// verified against.
+    pub check: TransferCheck,
     /// Public key of the participant who may delete it; `None` for guest uploads.
     pub owner: Option<PublicKey>,
 }

@@ -1,0 +1,153 @@
+//! What the disk store writes in `files/<id>.json`, and how it reads it back.
+//!
+//! Metadata written by a lanshare from before downloads were verified by the transfer check has
+//! no `check`: reading it computes the check from the file's data and writes it back, so it is
+//! computed once.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::record::{FileRecord, StorageError};
+use crate::pipeline::{CheckHash, hash_exactly};
+use crate::protocol::{FileId, PublicKey, Sha256Digest, TransferCheck, decode_hex};
+
+/// What `files/<id>.json` holds.
+#[derive(Serialize, Deserialize)]
+pub(super) struct Metadata {
+    id: FileId,
+    name: String,
+    size: u64,
+    uploader_name: String,
+    uploader_id: u64,
+    uploaded_at: DateTime<Utc>,
+    sha256: String,
+    /// Missing from metadata written before the store kept the transfer check.
+    #[serde(default)]
+    check: Option<String>,
+    owner: Option<String>,
+}
+
+impl Metadata {
+    fn from_record(record: &FileRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.name.clone(),
+            size: record.size,
+            uploader_name: record.uploader_name.clone(),
+            uploader_id: record.uploader_id,
+            uploaded_at: record.uploaded_at,
+            sha256: record.sha256.to_string(),
+            check: Some(record.check.to_string()),
+            owner: record.owner.map(|key| key.to_string()),
+        }
+    }
+
+    /// Reads the metadata at `path`; `None` if it cannot be read or is not metadata.
+    pub(super) fn read(path: &Path) -> Option<Self> {
+        let bytes = fs::read(path).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The file's id, as recorded.
+    pub(super) fn id(&self) -> FileId {
+        self.id
+    }
+
+    /// The file's size, as recorded.
+    pub(super) fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The record this metadata describes, whose data is `data`; `None` if a field is
+    /// damaged. Metadata without the transfer check gets it now: computed from the data and
+    /// written back into `files` (the store's folder of complete files).
+    pub(super) fn into_record(
+        self,
+        files: &Path,
+        data: &Path,
+    ) -> Result<Option<FileRecord>, StorageError> {
+        let check = match &self.check {
+            Some(hex) => match decode_hex(hex.as_bytes()) {
+                Some(bytes) => TransferCheck(bytes),
+                None => return Ok(None),
+            },
+            None => {
+                tracing::info!(
+                    "Computing the transfer check of {} (stored by an older lanshare)",
+                    data.display()
+                );
+                let mut content = File::open(data)?;
+                let check = hash_exactly(
+                    CheckHash::default(),
+                    &mut content,
+                    self.size,
+                    &AtomicBool::new(false),
+                )?;
+                let Some(record) = self.with_check(check) else {
+                    return Ok(None);
+                };
+                replace(files, &record)?;
+                return Ok(Some(record));
+            }
+        };
+        Ok(self.with_check(check))
+    }
+
+    /// The record, with the transfer check given; `None` if a field is damaged.
+    fn with_check(self, check: TransferCheck) -> Option<FileRecord> {
+        let owner = match self.owner {
+            Some(hex) => Some(PublicKey(decode_hex(hex.as_bytes())?)),
+            None => None,
+        };
+        Some(FileRecord {
+            id: self.id,
+            name: self.name,
+            size: self.size,
+            uploader_name: self.uploader_name,
+            uploader_id: self.uploader_id,
+            uploaded_at: self.uploaded_at,
+            sha256: self.sha256.parse::<Sha256Digest>().ok()?,
+            check,
+            owner,
+        })
+    }
+}
+
+/// Where `record`'s metadata goes.
+pub(super) fn meta_path(files: &Path, id: FileId) -> PathBuf {
+    files.join(format!("{id}.json"))
+}
+
+/// Writes `record`'s metadata under a temporary name in `files` (not synced); returns the open
+/// file and its path. Renamed to [`meta_path`], it makes the file exist.
+pub(super) fn write_temporary(
+    files: &Path,
+    record: &FileRecord,
+) -> Result<(File, PathBuf), StorageError> {
+    let temp = files.join(format!("{}.json.tmp", record.id));
+    let json = serde_json::to_vec_pretty(&Metadata::from_record(record))
+        .map_err(|e| StorageError::Io(io::Error::other(e)))?;
+    let mut meta = File::create(&temp)?;
+    meta.write_all(&json)?;
+    Ok((meta, temp))
+}
+
+/// Replaces a stored file's metadata with `record`'s, crash-safely: a crash leaves the old
+/// metadata or the new, never half of one (a leftover temporary file is removed at the next
+/// start).
+fn replace(files: &Path, record: &FileRecord) -> Result<(), StorageError> {
+    let (meta, temp) = write_temporary(files, record)?;
+    let replaced = meta
+        .sync_all()
+        .and_then(|()| fs::rename(&temp, meta_path(files, record.id)))
+        .and_then(|()| File::open(files)?.sync_all());
+    if replaced.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    Ok(replaced?)
+}
