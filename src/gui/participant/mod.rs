@@ -378,35 +378,7 @@ impl Participant {
                 };
                 self.ever_connected = true;
             }
-            LiveEvent::Session(SessionEvent::FileOffered(file)) => {
-                let from_someone_else = Some(file.uploader_id) != self.client_id();
-                let is_new = !self.files.contains_key(&file.id);
-                if from_someone_else && is_new {
-                    bridge::notify(
-                        format!(
-                            "{} shared {}, {}",
-                            file.uploader,
-                            file.name,
-                            format_size(file.size)
-                        ),
-                        "Open lanshare to download it.".into(),
-                    );
-                }
-                self.files.insert(file.id, file);
-            }
-            LiveEvent::Session(SessionEvent::FileDeleted(file_id)) => {
-                self.files.remove(&file_id);
-            }
-            LiveEvent::Session(SessionEvent::PeerJoined(peer)) => {
-                self.peers.insert(peer.client_id, peer.username);
-            }
-            LiveEvent::Session(SessionEvent::PeerLeft(client_id)) => {
-                self.peers.remove(&client_id);
-            }
-            LiveEvent::Session(SessionEvent::DeleteFailed { reason, .. }) => {
-                self.notice(false, format!("Could not delete: {reason}"));
-            }
-            LiveEvent::Session(SessionEvent::Closed(_)) => {}
+            LiveEvent::Session(event) => self.on_session(event),
             LiveEvent::Lost { reason, retry_in } => {
                 self.connection = Connection::Lost {
                     reason,
@@ -432,6 +404,41 @@ impl Participant {
             }
         }
         Action::None
+    }
+
+    /// What the host's session said.
+    fn on_session(&mut self, event: SessionEvent) {
+        match event {
+            SessionEvent::FileOffered(file) => {
+                let from_someone_else = Some(file.uploader_id) != self.client_id();
+                let is_new = !self.files.contains_key(&file.id);
+                if from_someone_else && is_new {
+                    bridge::notify(
+                        format!(
+                            "{} shared {}, {}",
+                            file.uploader,
+                            file.name,
+                            format_size(file.size)
+                        ),
+                        "Open lanshare to download it.".into(),
+                    );
+                }
+                self.files.insert(file.id, file);
+            }
+            SessionEvent::FileDeleted(file_id) => {
+                self.files.remove(&file_id);
+            }
+            SessionEvent::PeerJoined(peer) => {
+                self.peers.insert(peer.client_id, peer.username);
+            }
+            SessionEvent::PeerLeft(client_id) => {
+                self.peers.remove(&client_id);
+            }
+            SessionEvent::DeleteFailed { reason, .. } => {
+                self.notice(false, format!("Could not delete: {reason}"));
+            }
+            SessionEvent::Closed(_) => {}
+        }
     }
 
     /// Pins the key the host shows now (the person compared its verification code with the
