@@ -6,8 +6,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use lanshare::host::{Host, HostConfig, Timeouts};
@@ -19,7 +19,7 @@ use lanshare::protocol::{
     UploadRequest, escape, unescape,
 };
 use lanshare::storage::StorageConfig;
-use lanshare::tls::{self, ParticipantPake, Proofs, TLS_FIRST_BYTE, Trust};
+use lanshare::tls::{self, HostIdentity, ParticipantPake, Proofs, TLS_FIRST_BYTE, Trust};
 
 /// Checks that an encoded line is exactly one line.
 fn assert_one_line(encoded: &str) {
@@ -167,7 +167,17 @@ fn assert_still_serves(host: &Host, with_passcode: bool) {
     );
 }
 
-/// A fake host that answers the first connection with `reply`, then closes it.
+/// The identity every fake host of this process shows.
+fn fake_host_identity() -> &'static HostIdentity {
+    static IDENTITY: OnceLock<HostIdentity> = OnceLock::new();
+    IDENTITY.get_or_init(|| match HostIdentity::generate() {
+        Ok(identity) => identity,
+        Err(error) => panic!("no identity for the fake host: {error}"),
+    })
+}
+
+/// A fake host that runs the TLS handshake on the first connection, answers it with `reply`
+/// through TLS (as every lanshare participant speaks TLS to hosts), then closes it.
 fn fake_host(reply: Vec<u8>) -> SocketAddr {
     let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
         panic!("could not listen on loopback");
@@ -175,15 +185,28 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
     let Ok(address) = listener.local_addr() else {
         panic!("no local address");
     };
+    let identity = fake_host_identity();
+    let config = match identity.server_config() {
+        Ok(config) => config,
+        Err(error) => panic!("no TLS configuration for the fake host: {error}"),
+    };
+    // Another fuzz host of this process may have had this port with another key.
+    if let Err(error) = trust::pin(address, identity.fingerprint()) {
+        panic!("could not pin the fake host's key: {error}");
+    }
     std::thread::spawn(move || {
-        if let Ok((mut stream, _)) = listener.accept() {
-            let _ = stream.write_all(&reply);
-            let _ = stream.shutdown(Shutdown::Write);
-            // Take what the client sends until it closes, so closing resets nothing.
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut sink = Vec::new();
-            let _ = stream.read_to_end(&mut sink);
-        }
+        let Ok((tcp, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(stream) = tls::accept(tcp, config, tls::HANDSHAKE_LIMIT) else {
+            return;
+        };
+        let _ = (&stream).write_all(&reply);
+        stream.close_write();
+        // Take what the client sends until it closes, so closing resets nothing.
+        let _ = stream.tcp().set_read_timeout(Some(Duration::from_secs(5)));
+        let mut sink = Vec::new();
+        let _ = (&stream).read_to_end(&mut sink);
     });
     address
 }
