@@ -60,6 +60,25 @@ impl Settings {
     }
 }
 
+/// Writes a secret (a key) to `path` so that only its owner can read it, never leaving a
+/// half-written file in its place: a temporary file, synced, then renamed.
+pub fn write_secret_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut temp_name = path.as_os_str().to_owned();
+    temp_name.push(".tmp");
+    let temp = PathBuf::from(temp_name);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temp)?;
+    io::Write::write_all(&mut file, contents)?;
+    file.sync_all()?;
+    fs::rename(&temp, path)
+}
+
 /// The name to show for this user: the one remembered, else the OS user name.
 pub fn default_username(settings: &Settings) -> String {
     settings

@@ -88,18 +88,8 @@ impl Identity {
     }
 
     fn save(&self, path: &Path) -> io::Result<()> {
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        let temp = path.with_extension("tmp");
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temp)?;
-        io::Write::write_all(&mut file, encode_hex(&self.key.to_bytes()).as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
+        let text = encode_hex(&self.key.to_bytes());
+        crate::config::write_secret_file(path, text.as_bytes())
     }
 
     /// The public key: this participant's lasting identity.

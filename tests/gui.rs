@@ -127,6 +127,18 @@ fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
     Ok(App::new(launch, options(dir, "Bob")?))
 }
 
+/// The app launched straight into hosting as Hana, with its settings in `dir`, once its own
+/// session has joined.
+fn hana_hosting(dir: &Path) -> anyhow::Result<App> {
+    let launch = Launch::Host {
+        user: Some("Hana".into()),
+        passcode: None,
+    };
+    let mut app = App::new(launch, options(dir, "Hana")?);
+    pump(&mut app, connected)?;
+    Ok(app)
+}
+
 /// True if the current view shows exactly this text.
 fn shows(app: &App, text: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
@@ -278,14 +290,7 @@ fn a_failed_connection_shows_its_error_on_the_start_screen() -> TestResult {
 #[test]
 fn hosting_from_the_app_shares_like_a_participant() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let mut app = App::new(
-        Launch::Host {
-            user: Some("Hana".into()),
-            passcode: None,
-        },
-        options(dir.path(), "Hana")?,
-    );
-    pump(&mut app, connected)?;
+    let mut app = hana_hosting(dir.path())?;
     assert!(shows(&app, "Stop hosting"));
     assert!(shows(&app, "Sharing as Hana · 1 online"));
     assert!(!shows(&app, "Leave"));
@@ -666,14 +671,7 @@ fn a_download_whose_link_drops_shows_resuming_and_still_arrives_whole() -> TestR
 #[test]
 fn the_host_screen_shows_its_verification_code_and_participants_see_the_same() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let mut app = App::new(
-        Launch::Host {
-            user: Some("Hana".into()),
-            passcode: None,
-        },
-        options(dir.path(), "Hana")?,
-    );
-    pump(&mut app, connected)?;
+    let app = hana_hosting(dir.path())?;
     // The app's host keeps its identity in the config folder.
     let identity = lanshare::tls::HostIdentity::load_or_create(dir.path())?;
     let code = identity.fingerprint().verification_code();

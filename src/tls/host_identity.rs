@@ -10,6 +10,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::crypto::provider;
+use crate::config::write_secret_file;
 use crate::protocol::Fingerprint;
 
 /// The file holding the host's certificate and private key (PEM), in the config folder.
@@ -80,7 +81,7 @@ impl HostIdentity {
             }),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let (certificate_pem, key_pem) = generate_pem()?;
-                save(&path, &format!("{certificate_pem}{key_pem}"))
+                write_secret_file(&path, format!("{certificate_pem}{key_pem}").as_bytes())
                     .map_err(|source| HostIdentityError::Io { path, source })?;
                 Self::from_pem(&certificate_pem, &key_pem)
                     .map_err(|reason| HostIdentityError::Generate(reason.to_string()))
@@ -131,22 +132,6 @@ fn generate_pem() -> Result<(String, String), HostIdentityError> {
         .push(rcgen::DnType::CommonName, "lanshare host");
     let certificate = params.self_signed(&key).map_err(failed)?;
     Ok((certificate.pem(), key.serialize_pem()))
-}
-
-/// Writes the identity so that only its owner can read it, replacing nothing half-written.
-fn save(path: &Path, text: &str) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let temp = path.with_extension("pem.tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temp)?;
-    io::Write::write_all(&mut file, text.as_bytes())?;
-    file.sync_all()?;
-    fs::rename(&temp, path)
 }
 
 #[cfg(test)]
