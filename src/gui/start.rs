@@ -335,10 +335,13 @@ fn found_hosts(found: &[FoundHost]) -> Element<'_, Message> {
 
 /// One host found on the network: its name, address and counts, and Join.
 fn found_host(host: &FoundHost) -> Element<'_, Message> {
-    let details = format!(
+    let mut details = format!(
         "{} · {} online · {} files",
         host.address, host.announcement.participants, host.announcement.files
     );
+    if let Some(fingerprint) = host.announcement.fingerprint {
+        details.push_str(&format!(" · code {}", fingerprint.verification_code()));
+    }
     container(
         row![
             column![
