@@ -79,10 +79,10 @@ impl Participant {
                         .size(text_size::BODY),
                     muted(status).size(text_size::BODY)
                 ]
-                .push(self.encryption())
                 .spacing(gap::S)
                 .align_y(Alignment::Center),
             ]
+            .push(self.encryption())
             .spacing(gap::XS)
             .width(Length::Fill),
             action_button("Upload files", ButtonShape::HEADER, theme::primary_button)
@@ -125,7 +125,6 @@ impl Participant {
         let code = host_key.fingerprint.verification_code();
         Some(
             row![
-                muted("·").size(text_size::BODY),
                 lock(),
                 muted(format!("Encrypted · verification code {code}")).size(text_size::BODY),
             ]
@@ -147,9 +146,9 @@ impl Participant {
              and is now {}. This happens when the host was reinstalled or lost its settings, \
              or when someone is impersonating it. Ask the host's operator which code their \
              screen shows: trust the new key only if it is {}.",
-            pinned.verification_code(),
-            shown.verification_code(),
-            shown.verification_code()
+            unbroken(pinned),
+            unbroken(shown),
+            unbroken(shown)
         );
         container(
             column![
@@ -348,4 +347,12 @@ fn notice(notice: &Notice) -> Element<'_, Message> {
     .width(Length::Fill)
     .style(theme::banner(tone))
     .into()
+}
+
+/// A host's verification code that wraps as one word (its groups joined by no-break spaces).
+fn unbroken(fingerprint: Fingerprint) -> String {
+    fingerprint
+        .verification_code()
+        .to_string()
+        .replace(' ', "\u{a0}")
 }
