@@ -727,7 +727,10 @@ fn view_contains(app: &App, part: &str) -> bool {
     let part = part.to_owned();
     ui.find(
         move |candidate: iced_test::selector::Candidate<'_>| match candidate {
-            iced_test::selector::Candidate::Text { content, .. } if content.contains(&part) => {
+            // No-break spaces (which keep a verification code on one line) read as spaces.
+            iced_test::selector::Candidate::Text { content, .. }
+                if content.replace('\u{a0}', " ").contains(&part) =>
+            {
                 Some(())
             }
             _ => None,
