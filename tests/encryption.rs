@@ -183,6 +183,28 @@ fn a_host_with_a_new_key_is_refused_until_trusted() -> TestResult {
 }
 
 #[test]
+fn a_host_that_turns_a_connection_away_before_tls_is_understood() -> TestResult {
+    let host = start(HostConfig {
+        max_connections_per_address: 1,
+        ..config()
+    })?;
+    let _held = Raw::connect(host.local_addr())?;
+    assert!(wait_until(Duration::from_secs(5), || host
+        .stats()
+        .connections
+        == 1));
+    let refused = lanshare::participant::TransferConnection::connect(host.local_addr());
+    match refused {
+        Err(lanshare::participant::Error::Refused(reason)) => assert_eq!(
+            reason,
+            "Too many connections from 127.0.0.1 (max 1): close some and try again"
+        ),
+        other => anyhow::bail!("expected the host's reason, got {:?}", other.err()),
+    }
+    Ok(())
+}
+
+#[test]
 fn seed_clients_work_by_default_and_are_told_why_under_require_encryption() -> TestResult {
     let open = start(config())?;
     assert_eq!(

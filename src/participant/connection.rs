@@ -98,6 +98,7 @@ impl Connection {
                 address: address.to_string(),
                 reason: error.to_string(),
             },
+            SecureError::Refused(reason) => Error::Refused(reason),
         })?;
         let first_contact = trust != Trust::Pinned(fingerprint);
         if first_contact {

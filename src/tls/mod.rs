@@ -15,7 +15,7 @@ mod pake;
 mod stream;
 mod verifier;
 
-use std::io;
+use std::io::{self, Read};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,6 +61,35 @@ pub enum SecureError {
     /// connection.
     #[error("no encrypted connection could be made: {0}")]
     Handshake(io::Error),
+    /// The host answered in plain text, with `ERROR:<reason>`, before any TLS: it turned the
+    /// connection away before looking at it (busy, too many connections from this address).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Reads what a host that answers a TLS hello in plain text says: its `ERROR:` line, if that
+/// is what came first (a refusal sent before the host looks at a connection). `None` when the
+/// answer is TLS.
+fn plain_refusal(tcp: &TcpStream, deadline: std::time::Instant) -> Option<String> {
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))))
+        .ok()?;
+    let mut first = [0u8; 6];
+    let peeked = tcp.peek(&mut first).ok()?;
+    if peeked < first.len() || &first != b"ERROR:" {
+        return None;
+    }
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < crate::protocol::MAX_LINE_BYTES {
+        match Read::read(&mut &*tcp, &mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => line.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&line);
+    Some(text.trim_start_matches("ERROR:").trim_end().to_owned())
 }
 
 /// Runs the participant side of the handshake, checking the host's certificate against
@@ -84,7 +113,13 @@ pub fn connect(tcp: TcpStream, trust: Trust) -> Result<(TlsStream, Fingerprint),
         .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
     let connection = rustls::ClientConnection::new(Arc::new(config), name)
         .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
-    let result = TlsStream::handshake(tcp, connection.into(), HANDSHAKE_LIMIT);
+    let deadline = std::time::Instant::now() + HANDSHAKE_LIMIT;
+    let stream = TlsStream::begin(tcp, connection.into());
+    stream.send_pending().map_err(SecureError::Handshake)?;
+    if let Some(reason) = plain_refusal(stream.tcp(), deadline) {
+        return Err(SecureError::Refused(reason));
+    }
+    let result = stream.complete_handshake(deadline).map(|()| stream);
     let shown = seen.lock().ok().and_then(|seen| *seen);
     match (result, pinned, shown) {
         (Ok(stream), _, Some(shown)) => Ok((stream, shown)),

@@ -46,15 +46,25 @@ impl TlsStream {
         connection: rustls::Connection,
         limit: Duration,
     ) -> io::Result<Self> {
-        let deadline = Instant::now() + limit;
-        let stream = Self {
+        let stream = Self::begin(tcp, connection);
+        stream.complete_handshake(Instant::now() + limit)?;
+        Ok(stream)
+    }
+
+    /// A connection whose handshake has not run yet.
+    pub(super) fn begin(tcp: TcpStream, connection: rustls::Connection) -> Self {
+        Self {
             tcp,
             state: Mutex::new(connection),
             write_order: Mutex::new(()),
-        };
-        while lock(&stream.state).is_handshaking() {
-            stream.flush_records()?;
-            if !lock(&stream.state).is_handshaking() {
+        }
+    }
+
+    /// Runs the handshake to its end, which must come before `deadline`.
+    pub(super) fn complete_handshake(&self, deadline: Instant) -> io::Result<()> {
+        while lock(&self.state).is_handshaking() {
+            self.flush_records()?;
+            if !lock(&self.state).is_handshaking() {
                 break;
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -64,16 +74,20 @@ impl TlsStream {
                     "the TLS handshake took too long",
                 ));
             }
-            stream.tcp.set_read_timeout(Some(left))?;
-            if !stream.receive_records()? {
+            self.tcp.set_read_timeout(Some(left))?;
+            if !self.receive_records()? {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the connection closed during the TLS handshake",
                 ));
             }
         }
-        stream.flush_records()?;
-        Ok(stream)
+        self.flush_records()
+    }
+
+    /// Sends what rustls has to say first (a client's hello).
+    pub(super) fn send_pending(&self) -> io::Result<()> {
+        self.flush_records()
     }
 
     /// The TCP stream underneath, for timeouts and addresses.
