@@ -46,7 +46,13 @@ fn odd_file_names_round_trip_exactly() -> TestResult {
     for (index, name) in names.iter().enumerate() {
         let content = data(1000 + index, index as u64);
         let id = share(&session, name, &content)?;
-        let offered = watch.events().recv_timeout(Duration::from_secs(5))?;
+        // Presence is told in batches: who joined may come first.
+        let offered = loop {
+            match watch.events().recv_timeout(Duration::from_secs(5))? {
+                SessionEvent::PeerJoined(_) | SessionEvent::PeerLeft(_) => {}
+                other => break other,
+            }
+        };
         let SessionEvent::FileOffered(entry) = offered else {
             anyhow::bail!("expected an offer, got {offered:?}");
         };

@@ -14,6 +14,7 @@
 
 mod activity;
 mod admission;
+mod client_ids;
 mod config;
 mod connection;
 mod download;
@@ -23,6 +24,7 @@ mod pace;
 mod parked;
 mod passcode;
 mod pool;
+mod presence;
 mod registry;
 mod session;
 mod slots;
@@ -109,6 +111,7 @@ pub struct Host {
     local_addr: SocketAddr,
     listener: Option<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
+    presence: Option<PresenceThread>,
     beacon: Option<HostBeacon>,
 }
 
@@ -138,6 +141,7 @@ impl Host {
         let shared = Arc::new(shared_state(config, storage, tls, identity.fingerprint()));
         let live = Arc::new(LiveThreads::default());
         let sweeper = spawn_sweeper(&shared)?;
+        let presence = spawn_presence(&shared).inspect_err(|_| shared.parked.stop())?;
         let listener = spawn_listener(&shared, socket, &live).inspect_err(|_| {
             shared.parked.stop();
         })?;
@@ -152,6 +156,7 @@ impl Host {
             local_addr,
             listener: Some(listener),
             sweeper: Some(sweeper),
+            presence: Some(presence),
             beacon,
         })
     }
@@ -248,6 +253,10 @@ impl Host {
         // store is closed once the host is dropped.
         self.live.wait_for_all(SHUTDOWN_WAIT);
         self.shared.parked.stop();
+        if let Some(presence) = self.presence.take() {
+            drop(presence.stop);
+            let _ = presence.thread.join();
+        }
         if let Some(sweeper) = self.sweeper.take() {
             let _ = sweeper.join();
         }
@@ -295,6 +304,31 @@ fn spawn_sweeper(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
         .name("lanshare-sweeper".into())
         .spawn(move || shared.parked.run_sweeper())
         .map_err(HostError::Threads)
+}
+
+/// How often who joined and left is told to every session.
+const PRESENCE_EVERY: Duration = Duration::from_millis(200);
+
+/// The thread that tells sessions who joined and left, and how to stop it.
+struct PresenceThread {
+    thread: JoinHandle<()>,
+    /// Dropping it stops the thread at once.
+    stop: flume::Sender<()>,
+}
+
+/// Starts the thread that tells every session who joined and left, a few times a second.
+fn spawn_presence(shared: &Arc<Shared>) -> Result<PresenceThread, HostError> {
+    let shared = Arc::clone(shared);
+    let (stop, stopped) = flume::bounded::<()>(0);
+    let thread = std::thread::Builder::new()
+        .name("lanshare-presence".into())
+        .spawn(move || {
+            while let Err(flume::RecvTimeoutError::Timeout) = stopped.recv_timeout(PRESENCE_EVERY) {
+                shared.registry.flush_presence();
+            }
+        })
+        .map_err(HostError::Threads)?;
+    Ok(PresenceThread { thread, stop })
 }
 
 /// Starts the thread that accepts connections.

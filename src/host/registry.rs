@@ -5,10 +5,12 @@
 //! either in its snapshot or as a later `FILE_OFFER` (possibly both: clients treat offers as
 //! idempotent), and never misses one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::client_ids::ClientIds;
+use super::presence::Presence;
 use crate::net::Stream;
 use crate::protocol::{ClientId, FileId, HostLine, PublicKey, Role, Ticket};
 use crate::storage::{FileRecord, Storage};
@@ -39,15 +41,20 @@ struct Session {
     stream: Stream,
 }
 
-#[derive(Default)]
 struct State {
-    next_client_id: ClientId,
-    client_ids: HashMap<PublicKey, ClientId>,
+    ids: ClientIds,
     sessions: HashMap<u64, Session>,
     next_session_id: u64,
     /// Tickets of sessions that ended, still honoured until the instant given.
     ended_tickets: HashMap<Ticket, (Uploader, Instant)>,
+    /// The same tickets, oldest first (they all last as long, so this is also expiry order).
+    ended_order: VecDeque<Ticket>,
+    /// Who the sessions were told is online.
+    presence: Presence,
 }
+
+/// How many ended sessions' tickets are honoured at most; beyond it the oldest go first.
+const MAX_ENDED_TICKETS: usize = 4096;
 
 /// A participant's request to join, after its key was proven.
 pub(crate) struct Join {
@@ -94,16 +101,17 @@ impl Registry {
         operator: Option<PublicKey>,
         max_sessions: usize,
     ) -> Self {
-        let mut state = State {
-            next_client_id: 1,
-            ..State::default()
+        let owned = records
+            .iter()
+            .filter_map(|record| record.owner.map(|key| (key, record.uploader_id)));
+        let state = State {
+            ids: ClientIds::new(owned),
+            sessions: HashMap::new(),
+            next_session_id: 0,
+            ended_tickets: HashMap::new(),
+            ended_order: VecDeque::new(),
+            presence: Presence::default(),
         };
-        for record in records {
-            if let Some(key) = record.owner {
-                state.client_ids.insert(key, record.uploader_id);
-                state.next_client_id = state.next_client_id.max(record.uploader_id + 1);
-            }
-        }
         Self {
             state: Mutex::new(state),
             operator,
@@ -164,17 +172,13 @@ impl Registry {
             return Err(JoinError::NameTaken(join.username));
         }
         let ticket = Ticket(crate::random::random_bytes().map_err(JoinError::Random)?);
-        let client_id = Self::client_id_locked(&mut state, join.key);
+        let online: HashSet<PublicKey> = state.sessions.values().map(|s| s.key).collect();
+        let client_id = state.ids.id_for(join.key, &online);
         let role = if self.is_operator(&join.key) {
             Role::Operator
         } else {
             Role::Participant
         };
-        let announce_name_change = state
-            .sessions
-            .values()
-            .any(|s| s.client_id == client_id && s.username != join.username);
-        let first_session = !state.sessions.values().any(|s| s.client_id == client_id);
 
         let (sender, receiver) = flume::bounded(OUTBOX_CAPACITY);
         let session_id = state.next_session_id;
@@ -199,31 +203,13 @@ impl Registry {
         // The queue is new and empty, so this cannot fail for lack of room.
         let _ = sender.try_send(Arc::from(snapshot));
 
-        if first_session || announce_name_change {
-            let line = HostLine::PeerJoined {
-                client_id,
-                username: join.username,
-            }
-            .encode();
-            Self::broadcast_locked(&state, &line, Some(session_id));
-        }
+        state.presence.touch();
         Ok(Joined {
             session_id,
             client_id,
             role,
             outbox: receiver,
         })
-    }
-
-    /// The participant's client id: the one its key had before, or a new one.
-    fn client_id_locked(state: &mut State, key: PublicKey) -> ClientId {
-        if let Some(id) = state.client_ids.get(&key) {
-            return *id;
-        }
-        let id = state.next_client_id;
-        state.next_client_id += 1;
-        state.client_ids.insert(key, id);
-        id
     }
 
     /// What a joining session is sent first: `WELCOME`, everyone online (itself under its new
@@ -264,28 +250,84 @@ impl Registry {
     pub(crate) fn leave(&self, session_id: u64) -> Option<(ClientId, String)> {
         let mut state = self.state();
         let session = state.sessions.remove(&session_id)?;
-        let now = Instant::now();
-        state.ended_tickets.retain(|_, (_, until)| *until > now);
         let uploader = Uploader {
             client_id: session.client_id,
             username: session.username.clone(),
             key: session.key,
         };
+        Self::keep_ticket_locked(&mut state, session.ticket, uploader);
+        state.presence.touch();
+        Some((session.client_id, session.username))
+    }
+
+    /// Honours an ended session's ticket for [`TICKET_GRACE`], forgetting expired ones and, past
+    /// [`MAX_ENDED_TICKETS`], the oldest.
+    fn keep_ticket_locked(state: &mut State, ticket: Ticket, uploader: Uploader) {
+        let now = Instant::now();
+        while let Some(oldest) = state.ended_order.front().copied() {
+            let expired = state
+                .ended_tickets
+                .get(&oldest)
+                .is_none_or(|(_, until)| *until <= now);
+            if !expired && state.ended_order.len() < MAX_ENDED_TICKETS {
+                break;
+            }
+            state.ended_order.pop_front();
+            state.ended_tickets.remove(&oldest);
+        }
         state
             .ended_tickets
-            .insert(session.ticket, (uploader, now + TICKET_GRACE));
-        let still_online = state
-            .sessions
-            .values()
-            .any(|s| s.client_id == session.client_id);
-        if !still_online {
-            let line = HostLine::PeerLeft {
-                client_id: session.client_id,
+            .insert(ticket, (uploader, now + TICKET_GRACE));
+        state.ended_order.push_back(ticket);
+    }
+
+    /// Tells every session who joined and left since the last time, as one difference (see
+    /// [`Presence`]); called a few times a second.
+    pub(crate) fn flush_presence(&self) {
+        let mut state = self.state();
+        Self::flush_presence_locked(&mut state);
+    }
+
+    fn flush_presence_locked(state: &mut State) {
+        let mut newest: BTreeMap<ClientId, (u64, String)> = BTreeMap::new();
+        for (session_id, session) in &state.sessions {
+            let entry = newest
+                .entry(session.client_id)
+                .or_insert((*session_id, session.username.clone()));
+            if *session_id >= entry.0 {
+                *entry = (*session_id, session.username.clone());
             }
-            .encode();
-            Self::broadcast_locked(&state, &line, None);
         }
-        Some((session.client_id, session.username))
+        let online = newest
+            .into_iter()
+            .map(|(id, (_, name))| (id, name))
+            .collect();
+        let changes = state.presence.flush(online);
+        if changes.is_empty() {
+            return;
+        }
+        // Each session hears about everyone but its own participant, whose joining it knows.
+        let everyone: String = changes.iter().map(|(_, line)| line.as_str()).collect();
+        let everyone: Arc<str> = Arc::from(everyone);
+        for session in state.sessions.values() {
+            let about_itself = changes
+                .iter()
+                .any(|(client, _)| *client == session.client_id);
+            let message = if about_itself {
+                let others: String = changes
+                    .iter()
+                    .filter(|(client, _)| *client != session.client_id)
+                    .map(|(_, line)| line.as_str())
+                    .collect();
+                if others.is_empty() {
+                    continue;
+                }
+                Arc::from(others)
+            } else {
+                Arc::clone(&everyone)
+            };
+            deliver(session, message);
+        }
     }
 
     /// Queues a line for one session (a reply). Returns false if the session is gone or
@@ -351,13 +393,19 @@ impl Registry {
 
     /// Tells every participant about a new file.
     pub(crate) fn announce_offer(&self, record: &FileRecord) {
-        let state = self.state();
+        let mut state = self.state();
+        if let Some(key) = record.owner {
+            state.ids.owns_files(key, record.uploader_id);
+        }
+        // Who joined before the offer is told before it.
+        Self::flush_presence_locked(&mut state);
         Self::broadcast_locked(&state, &offer_lines(record), None);
     }
 
     /// Tells every participant that a file is gone.
     pub(crate) fn announce_deleted(&self, file_id: FileId) {
-        let state = self.state();
+        let mut state = self.state();
+        Self::flush_presence_locked(&mut state);
         Self::broadcast_locked(&state, &HostLine::FileDeleted { file_id }.encode(), None);
     }
 
@@ -388,16 +436,21 @@ impl Registry {
             if Some(*id) == except {
                 continue;
             }
-            if session.outbox.try_send(Arc::clone(&message)).is_err() {
-                // A participant that stopped reading would hold ever more memory; drop it.
-                tracing::warn!(
-                    "Disconnecting {} (client {}): not reading its messages",
-                    session.username,
-                    session.client_id
-                );
-                session.stream.shutdown();
-            }
+            deliver(session, Arc::clone(&message));
         }
+    }
+}
+
+/// Queues `message` for a session; one that stopped reading would hold ever more memory, so
+/// it is disconnected instead.
+fn deliver(session: &Session, message: Arc<str>) {
+    if session.outbox.try_send(message).is_err() {
+        tracing::warn!(
+            "Disconnecting {} (client {}): not reading its messages",
+            session.username,
+            session.client_id
+        );
+        session.stream.shutdown();
     }
 }
 
