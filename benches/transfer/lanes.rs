@@ -59,7 +59,7 @@ impl LaneConnection {
             Self::Encrypted(connection) => {
                 let request = UploadRequest {
                     client_id: 0,
-                    username: "bench".into(),
+                    username: crate::seed::USERNAME.into(),
                     filename: file.name.clone(),
                     size: file.size,
                 };

@@ -21,6 +21,10 @@ use crate::workload::SourceFile;
 /// The client id of uploads from a client that never joined.
 const UNJOINED: u64 = 0;
 
+/// The name uploads go under: one nobody joined with (the command line's rows join as
+/// `bench`, and a joined name is kept for its owner).
+pub const USERNAME: &str = "lanes";
+
 /// One plain-text connection to a lanshare host.
 pub struct SeedConnection {
     writer: TcpStream,
@@ -57,9 +61,9 @@ impl SeedConnection {
         }
     }
 
-    /// Uploads `file` as user `bench`; returns the id the host gave it.
+    /// Uploads `file` as [`USERNAME`]; returns the id the host gave it.
     pub fn upload(&mut self, file: &SourceFile) -> io::Result<u64> {
-        let request = format!("UPLOAD:{UNJOINED}:bench:{}:{}\n", file.name, file.size);
+        let request = format!("UPLOAD:{UNJOINED}:{USERNAME}:{}:{}\n", file.name, file.size);
         self.writer.write_all(request.as_bytes())?;
         let ready = self.read_line()?;
         if ready != "READY" {

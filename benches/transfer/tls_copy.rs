@@ -2,9 +2,10 @@
 //! process, over loopback, with lanshare's crypto provider and the server configuration a
 //! lanshare host uses, so it negotiates the same cipher suite. Files are framed as in
 //! [`crate::raw`] (a length, then the bytes) and copied in the same 128 KiB reads and writes;
-//! nothing is hashed. rustls' own `StreamOwned` drives the connection on each side.
+//! nothing is hashed. rustls' own `StreamOwned` drives the connection on each side, over a
+//! socket read through a 128 KiB buffer (rustls asks the socket for about 4 KiB at a time).
 
-use std::io::{self, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
 
-use crate::raw;
+use crate::raw::{self, COPY_BUFFER};
 use crate::workload::SourceFile;
 
 /// Accepts whatever certificate the server shows (the benchmark talks to its own servers),
@@ -71,9 +72,44 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// A TCP stream read through a buffer of [`COPY_BUFFER`] bytes and written directly.
+struct BufferedSocket {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl BufferedSocket {
+    fn new(tcp: TcpStream) -> io::Result<Self> {
+        Ok(Self {
+            reader: BufReader::with_capacity(COPY_BUFFER, tcp.try_clone()?),
+            writer: tcp,
+        })
+    }
+}
+
+impl Read for BufferedSocket {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.reader.read(out)
+    }
+}
+
+impl Write for BufferedSocket {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.writer.write(bytes)
+    }
+
+    fn write_vectored(&mut self, bytes: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.writer.write_vectored(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
 /// A client connected to `address` with the settings lanshare's participant uses (its
 /// provider, TLS 1.3 only), handshake done.
-fn connect(address: SocketAddr) -> io::Result<StreamOwned<ClientConnection, TcpStream>> {
+fn connect(address: SocketAddr) -> io::Result<StreamOwned<ClientConnection, BufferedSocket>> {
     let config = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(io::Error::other)?
@@ -83,7 +119,7 @@ fn connect(address: SocketAddr) -> io::Result<StreamOwned<ClientConnection, TcpS
     let name = ServerName::try_from("lanshare").map_err(io::Error::other)?;
     let connection = ClientConnection::new(Arc::new(config), name).map_err(io::Error::other)?;
     let tcp = TcpStream::connect(address)?;
-    let mut stream = StreamOwned::new(connection, tcp);
+    let mut stream = StreamOwned::new(connection, BufferedSocket::new(tcp)?);
     while stream.conn.is_handshaking() {
         stream.conn.complete_io(&mut stream.sock)?;
     }
@@ -103,7 +139,7 @@ pub fn negotiated_with(host: SocketAddr) -> io::Result<String> {
     let suite = suite_name(&stream.conn);
     stream.conn.send_close_notify();
     let _ = stream.flush();
-    let _ = stream.sock.shutdown(Shutdown::Both);
+    let _ = stream.sock.writer.shutdown(Shutdown::Both);
     Ok(suite)
 }
 
@@ -122,7 +158,7 @@ pub fn loopback_copy(files: &[SourceFile], out_dir: &Path) -> io::Result<(Durati
     let receiver = std::thread::spawn(move || -> io::Result<usize> {
         let (tcp, _) = listener.accept()?;
         let connection = rustls::ServerConnection::new(server_config).map_err(io::Error::other)?;
-        let mut stream = StreamOwned::new(connection, tcp);
+        let mut stream = StreamOwned::new(connection, BufferedSocket::new(tcp)?);
         raw::receive_files(&mut stream, &dir)
     });
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
@@ -132,7 +168,7 @@ pub fn loopback_copy(files: &[SourceFile], out_dir: &Path) -> io::Result<(Durati
     raw::send_files(&mut stream, &paths)?;
     stream.conn.send_close_notify();
     stream.flush()?;
-    stream.sock.shutdown(Shutdown::Write)?;
+    stream.sock.writer.shutdown(Shutdown::Write)?;
     let received = receiver
         .join()
         .map_err(|_| io::Error::other("receiver panicked"))??;
