@@ -1,9 +1,11 @@
 //! Offer latency: many joined watchers, one uploader; for each upload, the time from its last
-//! byte leaving the uploader to the last watcher reading its `FILE_OFFER`.
+//! byte leaving the uploader to the last watcher reading its `FILE_OFFER`. Everything is
+//! encrypted, as lanshare participants are.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use lanshare::identity::Identity;
 use lanshare::net::{LineReader, Stream};
 use lanshare::participant::TransferConnection;
 use lanshare::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, UploadRequest};
+use lanshare::tls::{self, Trust};
 
 /// How long a watcher waits for each handshake line.
 const HANDSHAKE: Duration = Duration::from_secs(10);
@@ -18,19 +21,22 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// A joined watcher's thread reports each offer it reads: (file id, when it was read).
 type Arrival = (u64, Instant);
 
-/// Joins `name` by hand on a raw socket (as any client may), then reads lines until the host
-/// closes, reporting each `FILE_OFFER`.
+/// Joins `name` by hand over TLS (trusting the host at first contact, as a participant does),
+/// then reads lines until the host closes, reporting each `FILE_OFFER`.
 fn watch(host: SocketAddr, name: &str, arrivals: flume::Sender<Arrival>) -> io::Result<()> {
     let identity = Identity::generate()?;
-    let mut stream = TcpStream::connect(host)?;
-    stream.set_nodelay(true)?;
-    let mut reader = LineReader::new(Stream::Plain(stream.try_clone()?));
+    let tcp = TcpStream::connect(host)?;
+    tcp.set_nodelay(true)?;
+    let (tls, _) = tls::connect(tcp, Trust::FirstContact).map_err(io::Error::other)?;
+    let tls = Arc::new(tls);
+    let binding = tls.channel_binding()?;
+    let mut reader = LineReader::new(Stream::Tls(Arc::clone(&tls)));
     let join = ClientLine::Join {
         version: PROTOCOL_VERSION,
         username: name.to_owned(),
         public_key: identity.public_key(),
     };
-    stream.write_all(join.encode().as_bytes())?;
+    (&*tls).write_all(join.encode().as_bytes())?;
     let line = |reader: &mut LineReader| -> io::Result<HostLine> {
         let line = reader
             .read_line(HANDSHAKE)
@@ -42,9 +48,9 @@ fn watch(host: SocketAddr, name: &str, arrivals: flume::Sender<Arrival>) -> io::
         return Err(io::Error::other("expected CHALLENGE"));
     };
     let proof = ClientLine::Proof {
-        signature: identity.answer_challenge(&nonce, None),
+        signature: identity.answer_challenge(&nonce, Some(&binding)),
     };
-    stream.write_all(proof.encode().as_bytes())?;
+    (&*tls).write_all(proof.encode().as_bytes())?;
     while line(&mut reader)? != HostLine::End {}
     // Joined: tell the benchmark (file id 0 is never a file's).
     let _ = arrivals.send((0, Instant::now()));

@@ -1,25 +1,28 @@
 //! `cargo bench --bench transfer`: how fast lanshare moves files, each figure beside the
-//! baselines measured in the same run (a raw TCP copy, dufs, miniserve, the line rate of a
-//! shaped gigabit link), as one table. BENCHMARKS.md explains the rows and holds results.
+//! baselines measured in the same run (a raw TCP copy, a raw TLS 1.3 copy, the seed's plain
+//! text, dufs, miniserve, the line rate of a shaped gigabit link), as one table. BENCHMARKS.md explains the rows and holds results.
 //!
 //! Options (after `--`): `--reps N` (default 3; each row is the median), `--only
 //! loopback,lan,latency,scale`, `--big SIZE` (default 1GiB), `--small N` (default 1000),
 //! `--workdir DIR` (default: a temporary folder under `target/`), `--no-warm` (do not touch
 //! memory before each timed transfer; see [`workload::warm_memory`]).
 
+mod encryption;
 mod http;
 mod lan;
+mod lanes;
 mod lanshare;
 mod latency;
 mod raw;
 mod report;
 mod scale;
+mod seed;
+mod tls_copy;
 mod workload;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
@@ -27,7 +30,7 @@ use sha2::{Digest, Sha256};
 use http::{HttpServer, Server};
 use lan::Lan;
 use lanshare::{HostProcess, Participant, Store};
-use report::{Comparison, Figure, Results, Row, Target, Unit};
+use report::{Comparison, Figure, Results, Row, Target, Unit, rate_unit};
 use workload::Workload;
 
 /// 64 MiB: the memory the issue allows the host beyond what it stores.
@@ -218,6 +221,9 @@ fn run(options: &Options) -> anyhow::Result<()> {
         "load average before: {load_before}; after: {}",
         load_average()
     );
+    for note in results.notes() {
+        println!("{note}");
+    }
     println!(
         "each figure: median of {} repetition(s); rates in decimal units (1 GB/s = 10^9 B/s); \
          ratio = lanshare / baseline",
@@ -226,41 +232,6 @@ fn run(options: &Options) -> anyhow::Result<()> {
     println!();
     print!("{}", report::table(&rows));
     Ok(())
-}
-
-/// Throughput of one timed transfer of a workload: bytes/s, or files/s for many files.
-fn rate(workload: &Workload, elapsed: Duration) -> f64 {
-    let seconds = elapsed.as_secs_f64().max(1e-9);
-    if workload.is_many() {
-        workload.files.len() as f64 / seconds
-    } else {
-        workload.bytes() as f64 / seconds
-    }
-}
-
-fn rate_unit(workload: &Workload) -> Unit {
-    if workload.is_many() {
-        Unit::FilesPerSecond
-    } else {
-        Unit::BytesPerSecond
-    }
-}
-
-/// Records a timed result (as a rate), or why it failed.
-fn record_rate(
-    results: &mut Results,
-    key: &str,
-    workload: &Workload,
-    timed: std::io::Result<Duration>,
-) {
-    match timed {
-        Ok(elapsed) => {
-            let value = rate(workload, elapsed);
-            eprintln!("  {key}: {}", Figure::new(value, rate_unit(workload)));
-            results.record(key, value);
-        }
-        Err(error) => results.fail(key, error.to_string()),
-    }
 }
 
 const DIRECTIONS: [&str; 2] = ["up", "down"];
@@ -334,8 +305,7 @@ impl Contender {
                             }
                         }
                         let verified = lanshare::verify_listed(participant, &workload.files, &ids);
-                        record_rate(
-                            results,
+                        results.record_rate(
                             &format!("{key}/up"),
                             workload,
                             verified.map(|()| elapsed),
@@ -349,16 +319,16 @@ impl Contender {
                 let down = participant.get(&ids, &downloads).and_then(|elapsed| {
                     lanshare::verify_downloads(&workload.files, &downloads).map(|()| elapsed)
                 });
-                record_rate(results, &format!("{key}/down"), workload, down);
+                results.record_rate(&format!("{key}/down"), workload, down);
             }
             Self::Http { running, dir, .. } => {
                 let up = running.upload(&workload.files, dir);
                 let uploaded = up.is_ok();
-                record_rate(results, &format!("{key}/up"), workload, up);
+                results.record_rate(&format!("{key}/up"), workload, up);
                 if uploaded {
                     warm_before(options, workload);
                     let down = running.download(&workload.files, &dir.join("downloads"), dir);
-                    record_rate(results, &format!("{key}/down"), workload, down);
+                    results.record_rate(&format!("{key}/down"), workload, down);
                 }
             }
         }
@@ -388,7 +358,7 @@ fn warm_before(options: &Options, workload: &Workload) {
     }
 }
 
-/// Every workload through every system, one workload at a time, with the raw copy measured
+/// Every workload through every system, one workload at a time, with the raw copies measured
 /// just before and just after the systems, so that each figure and its baselines are measured
 /// within moments of each other.
 fn loopback(
@@ -400,46 +370,96 @@ fn loopback(
 ) {
     for rep in 1..=options.reps {
         eprintln!("loopback, repetition {rep} of {}", options.reps);
-        let mut contenders = Vec::new();
-        for store in [Store::Memory, Store::Disk] {
-            let dir = work.join(format!("lanshare-{}", store.name()));
-            match Contender::lanshare(store, dir, results) {
-                Ok(contender) => contenders.push(contender),
-                Err(error) => {
-                    results.fail(&format!("lanshare/{}", store.name()), error.to_string())
-                }
-            }
-        }
-        for (server, available) in servers {
-            if available.is_err() {
-                continue;
-            }
-            let dir = work.join(server.name());
-            match HttpServer::start(*server, &dir) {
-                Ok(running) => contenders.push(Contender::Http {
-                    server: *server,
-                    running,
-                    dir,
-                }),
-                Err(error) => results.fail(&format!("http/{}", server.name()), error.to_string()),
-            }
+        let contenders = start_contenders(work, servers, results);
+        if rep == 1 {
+            note_cipher_suites(&contenders, results);
         }
         for workload in workloads {
-            let raw_copy = |results: &mut Results| {
-                warm_before(options, workload);
-                let timed = raw::loopback_copy(&workload.files, &work.join("raw-out"));
-                record_rate(results, &format!("raw/{}", workload.key), workload, timed);
-            };
-            raw_copy(results);
+            raw_copies(options, work, workload, results);
             for contender in &contenders {
                 contender.round_trip(workload, options, results);
+                if let Contender::Lanshare {
+                    store, host, dir, ..
+                } = contender
+                {
+                    let setting = encryption::Setting {
+                        host: host.address,
+                        store: *store,
+                        dir,
+                        warm: options.warm,
+                    };
+                    encryption::measure(&setting, workload, rep, results);
+                }
             }
-            raw_copy(results);
+            raw_copies(options, work, workload, results);
         }
         for contender in contenders {
             contender.stop();
         }
     }
+}
+
+/// Starts a lanshare host for each store and each HTTP server that is installed.
+fn start_contenders(
+    work: &Path,
+    servers: &[(Server, Result<String, String>)],
+    results: &mut Results,
+) -> Vec<Contender> {
+    let mut contenders = Vec::new();
+    for store in [Store::Memory, Store::Disk] {
+        let dir = work.join(format!("lanshare-{}", store.name()));
+        match Contender::lanshare(store, dir, results) {
+            Ok(contender) => contenders.push(contender),
+            Err(error) => results.fail(&format!("lanshare/{}", store.name()), error.to_string()),
+        }
+    }
+    for (server, available) in servers {
+        if available.is_err() {
+            continue;
+        }
+        let dir = work.join(server.name());
+        match HttpServer::start(*server, &dir) {
+            Ok(running) => contenders.push(Contender::Http {
+                server: *server,
+                running,
+                dir,
+            }),
+            Err(error) => results.fail(&format!("http/{}", server.name()), error.to_string()),
+        }
+    }
+    contenders
+}
+
+/// Notes the cipher suite each lanshare host negotiates with a client configured like
+/// lanshare's participant (the raw TLS copy notes its own).
+fn note_cipher_suites(contenders: &[Contender], results: &mut Results) {
+    for contender in contenders {
+        if let Contender::Lanshare { store, host, .. } = contender {
+            let suite = tls_copy::negotiated_with(host.address)
+                .unwrap_or_else(|error| format!("unknown ({error})"));
+            results.note(format!(
+                "TLS: lanshare host ({} store) negotiated {suite}",
+                store.name()
+            ));
+        }
+    }
+}
+
+/// The raw TCP copy and the raw TLS copy of `workload`, each after warming memory.
+fn raw_copies(options: &Options, work: &Path, workload: &Workload, results: &mut Results) {
+    let out = work.join("raw-out");
+    warm_before(options, workload);
+    let timed = raw::loopback_copy(&workload.files, &out);
+    results.record_rate(&format!("raw/{}", workload.key), workload, timed);
+    warm_before(options, workload);
+    let timed = match tls_copy::loopback_copy(&workload.files, &out) {
+        Ok((elapsed, suite)) => {
+            results.note(format!("TLS: raw TLS copy negotiated {suite}"));
+            Ok(elapsed)
+        }
+        Err(error) => Err(error),
+    };
+    results.record_rate(&format!("tls/{}", workload.key), workload, timed);
 }
 
 fn loopback_rows(
@@ -450,71 +470,110 @@ fn loopback_rows(
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for workload in workloads {
-        let unit = rate_unit(workload);
         for direction in DIRECTIONS {
             for store in [Store::Memory, Store::Disk] {
-                let key = format!("lanshare/{}/{}/{direction}", store.name(), workload.key);
-                let mut comparisons = vec![Comparison {
-                    baseline: "raw TCP copy, file to file".into(),
-                    value: results.median(&format!("raw/{}", workload.key), unit),
-                    target: (workload.key == "big").then_some(Target::RatioAtLeast(0.9)),
-                }];
-                for (server, available) in servers {
-                    let value = match available {
-                        Ok(_) => results.median(
-                            &format!("http/{}/{}/{direction}", server.name(), workload.key),
-                            unit,
-                        ),
-                        Err(reason) => Err(reason.clone()),
-                    };
-                    let baseline = if direction == "up" {
-                        server.upload_method().to_owned()
-                    } else {
-                        format!("{} GET", server.name())
-                    };
-                    comparisons.push(Comparison {
-                        baseline,
-                        value,
-                        target: Some(Target::Faster),
-                    });
-                }
-                rows.push(Row {
-                    what: format!(
-                        "{} {}, {} store",
-                        workload.label,
-                        if direction == "up" {
-                            "upload"
-                        } else {
-                            "download"
-                        },
-                        store.name()
-                    ),
-                    lanshare: results.median(&key, unit),
-                    comparisons,
-                });
+                rows.push(command_line_row(
+                    workload, direction, store, servers, results,
+                ));
             }
+            rows.extend(encryption::rows(workload, direction, results));
         }
     }
-    let big_label = workload::size_label(big);
-    rows.push(Row {
-        what: format!("host peak RSS receiving {big_label}, disk store"),
-        lanshare: results.max("rss/disk", Unit::Bytes),
-        comparisons: vec![Comparison {
-            baseline: "same host just started".into(),
-            value: results.median("rss/idle/disk", Unit::Bytes),
-            target: Some(Target::AtMost(RSS_ALLOWANCE)),
-        }],
-    });
-    rows.push(Row {
-        what: format!("host peak RSS receiving {big_label}, memory store"),
-        lanshare: results.max("rss/memory", Unit::Bytes),
-        comparisons: vec![Comparison {
-            baseline: "bytes stored".into(),
-            value: Ok(Figure::new(big as f64, Unit::Bytes)),
-            target: Some(Target::AtMostBaselinePlus(RSS_ALLOWANCE)),
-        }],
-    });
+    rows.extend(rss_rows(results, big));
     rows
+}
+
+/// "upload" or "download", for labels.
+fn verb(direction: &str) -> &'static str {
+    if direction == "up" {
+        "upload"
+    } else {
+        "download"
+    }
+}
+
+/// The command line's transfer of `workload` (encrypted, as the command line always is) in
+/// `direction` with `store`, beside the raw copies, the seed's plain text where measured, and
+/// the HTTP servers.
+fn command_line_row(
+    workload: &Workload,
+    direction: &str,
+    store: Store,
+    servers: &[(Server, Result<String, String>)],
+    results: &Results,
+) -> Row {
+    let unit = rate_unit(workload);
+    let raw = |kind: &str| results.median(&format!("{kind}/{}", workload.key), unit);
+    let mut comparisons = vec![
+        Comparison {
+            baseline: "raw TLS 1.3 copy, file to file".into(),
+            value: raw("tls"),
+            target: (workload.key == "big").then_some(Target::RatioAtLeast(0.9)),
+        },
+        Comparison {
+            baseline: "raw TCP copy, file to file".into(),
+            value: raw("raw"),
+            target: None,
+        },
+    ];
+    comparisons.extend(encryption::plain_beside_command_line(
+        workload, store, direction, results,
+    ));
+    for (server, available) in servers {
+        let value = match available {
+            Ok(_) => results.median(
+                &format!("http/{}/{}/{direction}", server.name(), workload.key),
+                unit,
+            ),
+            Err(reason) => Err(reason.clone()),
+        };
+        let baseline = if direction == "up" {
+            server.upload_method().to_owned()
+        } else {
+            format!("{} GET", server.name())
+        };
+        comparisons.push(Comparison {
+            baseline,
+            value,
+            target: Some(Target::Faster),
+        });
+    }
+    let key = format!("lanshare/{}/{}/{direction}", store.name(), workload.key);
+    Row {
+        what: format!(
+            "{} {}, {} store, encrypted",
+            workload.label,
+            verb(direction),
+            store.name()
+        ),
+        lanshare: results.median(&key, unit),
+        comparisons,
+    }
+}
+
+/// The host's peak memory while receiving the big file, for each store.
+fn rss_rows(results: &Results, big: u64) -> [Row; 2] {
+    let big_label = workload::size_label(big);
+    [
+        Row {
+            what: format!("host peak RSS receiving {big_label}, disk store"),
+            lanshare: results.max("rss/disk", Unit::Bytes),
+            comparisons: vec![Comparison {
+                baseline: "same host just started".into(),
+                value: results.median("rss/idle/disk", Unit::Bytes),
+                target: Some(Target::AtMost(RSS_ALLOWANCE)),
+            }],
+        },
+        Row {
+            what: format!("host peak RSS receiving {big_label}, memory store"),
+            lanshare: results.max("rss/memory", Unit::Bytes),
+            comparisons: vec![Comparison {
+                baseline: "bytes stored".into(),
+                value: Ok(Figure::new(big as f64, Unit::Bytes)),
+                target: Some(Target::AtMostBaselinePlus(RSS_ALLOWANCE)),
+            }],
+        },
+    ]
 }
 
 fn lan_section(options: &Options, work: &Path, workloads: &[Workload], results: &mut Results) {
@@ -567,7 +626,7 @@ fn lan_section(options: &Options, work: &Path, workloads: &[Workload], results: 
                 .args(&files);
             let timed = raw::timed_between(receiver, sender)
                 .and_then(|elapsed| raw::verify_copies(&workload.files, &out).map(|()| elapsed));
-            record_rate(results, &format!("lan/raw/{direction}"), workload, timed);
+            results.record_rate(&format!("lan/raw/{direction}"), workload, timed);
         }
         let dir = work.join("lan-lanshare");
         let _ = std::fs::create_dir_all(&dir);
@@ -580,13 +639,13 @@ fn lan_section(options: &Options, work: &Path, workloads: &[Workload], results: 
                 };
                 match participant.send(&workload.files) {
                     Ok((elapsed, ids)) => {
-                        record_rate(results, "lan/lanshare/up", workload, Ok(elapsed));
+                        results.record_rate("lan/lanshare/up", workload, Ok(elapsed));
                         let downloads = dir.join("downloads");
                         let down = participant.get(&ids, &downloads).and_then(|elapsed| {
                             lanshare::verify_downloads(&workload.files, &downloads)
                                 .map(|()| elapsed)
                         });
-                        record_rate(results, "lan/lanshare/down", workload, down);
+                        results.record_rate("lan/lanshare/down", workload, down);
                     }
                     Err(error) => results.fail("lan/lanshare/up", error.to_string()),
                 }
@@ -611,12 +670,8 @@ fn lan_rows(workloads: &[Workload], results: &Results) -> Vec<Row> {
                 results.median(&format!("lan/lanshare/{direction}"), Unit::BytesPerSecond);
             Row {
                 what: format!(
-                    "{label} {}, 1 Gbit/s shaped veth, memory store",
-                    if direction == "up" {
-                        "upload"
-                    } else {
-                        "download"
-                    }
+                    "{label} {}, 1 Gbit/s shaped veth, memory store, encrypted",
+                    verb(direction)
                 ),
                 lanshare,
                 comparisons: vec![

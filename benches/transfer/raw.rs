@@ -17,45 +17,47 @@ use std::time::{Duration, Instant};
 use crate::workload::{SourceFile, StartLine};
 
 /// Buffer of each read and write in the raw copies (the 128 KiB).
-const COPY_BUFFER: usize = 128 * 1024;
+pub const COPY_BUFFER: usize = 128 * 1024;
 
 /// Sends the files over `stream`: for each, its length (8 bytes, little-endian) and bytes.
-pub fn send_files(mut stream: &TcpStream, files: &[PathBuf]) -> io::Result<()> {
+/// The caller closes the stream after.
+pub fn send_files(stream: &mut impl Write, files: &[PathBuf]) -> io::Result<()> {
     let mut buffer = vec![0u8; COPY_BUFFER];
     for path in files {
         let mut file = File::open(path)?;
         let size = file.metadata()?.len();
         stream.write_all(&size.to_le_bytes())?;
-        copy_exact(&mut file, &mut stream, size, &mut buffer)?;
+        copy_exact(&mut file, stream, size, &mut buffer)?;
     }
+    stream.flush()
+}
+
+/// Sends the files over a TCP stream with [`send_files`], then closes its writing side.
+fn send_files_then_close(mut stream: &TcpStream, files: &[PathBuf]) -> io::Result<()> {
+    send_files(&mut stream, files)?;
     stream.shutdown(std::net::Shutdown::Write)
 }
 
 /// Receives files sent by [`send_files`] into `dir` (as `0`, `1`, …) until the sender
 /// closes; returns how many arrived.
-pub fn receive_files(mut stream: &TcpStream, dir: &Path) -> io::Result<usize> {
+pub fn receive_files(stream: &mut impl Read, dir: &Path) -> io::Result<usize> {
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut count = 0;
     loop {
         let mut length = [0u8; 8];
-        match read_full(&mut stream, &mut length)? {
+        match read_full(stream, &mut length)? {
             0 => return Ok(count),
             8 => {}
             _ => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut length")),
         }
         let mut out = File::create(dir.join(count.to_string()))?;
-        copy_exact(
-            &mut stream,
-            &mut out,
-            u64::from_le_bytes(length),
-            &mut buffer,
-        )?;
+        copy_exact(stream, &mut out, u64::from_le_bytes(length), &mut buffer)?;
         count += 1;
     }
 }
 
 /// Copies exactly `size` bytes from `from` to `to` through `buffer`.
-fn copy_exact(
+pub fn copy_exact(
     from: &mut impl Read,
     to: &mut impl Write,
     size: u64,
@@ -99,12 +101,12 @@ pub fn loopback_copy(files: &[SourceFile], out_dir: &Path) -> io::Result<Duratio
     let expected = files.len();
     let receiver = std::thread::spawn(move || -> io::Result<usize> {
         let (stream, _) = listener.accept()?;
-        receive_files(&stream, &dir)
+        receive_files(&mut &stream, &dir)
     });
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let started = Instant::now();
     let stream = TcpStream::connect(address)?;
-    send_files(&stream, &paths)?;
+    send_files_then_close(&stream, &paths)?;
     let received = receiver
         .join()
         .map_err(|_| io::Error::other("receiver panicked"))??;
@@ -137,7 +139,7 @@ pub fn serve_once(bind: SocketAddr, dir: &Path) -> io::Result<()> {
     println!("listening");
     io::stdout().flush()?;
     let (stream, _) = listener.accept()?;
-    let count = receive_files(&stream, dir)?;
+    let count = receive_files(&mut &stream, dir)?;
     println!("received {count}");
     Ok(())
 }
@@ -145,7 +147,7 @@ pub fn serve_once(bind: SocketAddr, dir: &Path) -> io::Result<()> {
 /// Helper mode (in a network namespace): sends the files to `address`.
 pub fn send_to(address: SocketAddr, files: &[PathBuf]) -> io::Result<()> {
     let stream = TcpStream::connect(address)?;
-    send_files(&stream, files)?;
+    send_files_then_close(&stream, files)?;
     // Wait for the receiver to close, so the copy is complete when this process exits.
     let mut rest = Vec::new();
     (&stream).read_to_end(&mut rest)?;

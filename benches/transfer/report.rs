@@ -3,8 +3,11 @@
 //! Every lanshare figure is printed beside the baselines measured in the same run, with the
 //! ratio lanshare ÷ baseline and, where the issue sets one, the target and whether it held.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::workload::Workload;
 
 /// What a figure counts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,17 +116,65 @@ pub struct Row {
     pub comparisons: Vec<Comparison>,
 }
 
-/// Samples collected over the repetitions, by key; notes for what could not be measured.
+/// Throughput of one timed transfer of a workload: bytes/s, or files/s for many files.
+pub fn rate(workload: &Workload, elapsed: Duration) -> f64 {
+    let seconds = elapsed.as_secs_f64().max(1e-9);
+    if workload.is_many() {
+        workload.files.len() as f64 / seconds
+    } else {
+        workload.bytes() as f64 / seconds
+    }
+}
+
+/// The unit of a workload's rates: files/s for many files, bytes/s for one.
+pub fn rate_unit(workload: &Workload) -> Unit {
+    if workload.is_many() {
+        Unit::FilesPerSecond
+    } else {
+        Unit::BytesPerSecond
+    }
+}
+
+/// Samples collected over the repetitions, by key; notes for what could not be measured, and
+/// facts about the run (printed above the table).
 #[derive(Default)]
 pub struct Results {
     samples: BTreeMap<String, Vec<f64>>,
     failures: BTreeMap<String, String>,
+    notes: BTreeSet<String>,
 }
 
 impl Results {
     /// Adds one sample under `key`.
     pub fn record(&mut self, key: &str, value: f64) {
         self.samples.entry(key.to_owned()).or_default().push(value);
+    }
+
+    /// Records a timed transfer of `workload` (as a rate) under `key`, or why it failed.
+    pub fn record_rate(
+        &mut self,
+        key: &str,
+        workload: &Workload,
+        timed: std::io::Result<Duration>,
+    ) {
+        match timed {
+            Ok(elapsed) => {
+                let value = rate(workload, elapsed);
+                eprintln!("  {key}: {}", Figure::new(value, rate_unit(workload)));
+                self.record(key, value);
+            }
+            Err(error) => self.fail(key, error.to_string()),
+        }
+    }
+
+    /// Notes a fact about the run, once however often it is noted.
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.notes.insert(text.into());
+    }
+
+    /// The facts noted, in order.
+    pub fn notes(&self) -> impl Iterator<Item = &str> {
+        self.notes.iter().map(String::as_str)
     }
 
     /// Records why `key` has no (complete) figure; the first reason is kept.
