@@ -11,7 +11,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Bytes read from the socket at a time (a little over one full TLS record).
-const SOCKET_READ: usize = 18 * 1024;
+/// Bytes read from the socket at a time: a few full TLS records, so a large transfer costs
+/// few system calls.
+const SOCKET_READ: usize = 64 * 1024;
 
 /// The exporter label that binds lanshare's proofs to one TLS connection (RFC 8446 §7.5).
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-lanshare-channel-binding";
@@ -20,8 +22,9 @@ const EXPORTER_LABEL: &[u8] = b"EXPORTER-lanshare-channel-binding";
 pub struct TlsStream {
     tcp: TcpStream,
     state: Mutex<rustls::Connection>,
-    /// Held from sealing records to writing them out, so records leave in order.
-    write_order: Mutex<()>,
+    /// Held from sealing records to writing them out, so records leave in order; it holds the
+    /// buffer they are sealed into, kept from one write to the next.
+    write_order: Mutex<Vec<u8>>,
 }
 
 impl std::fmt::Debug for TlsStream {
@@ -56,7 +59,7 @@ impl TlsStream {
         Self {
             tcp,
             state: Mutex::new(connection),
-            write_order: Mutex::new(()),
+            write_order: Mutex::new(Vec::new()),
         }
     }
 
@@ -105,12 +108,12 @@ impl TlsStream {
 
     /// Sends everything rustls has sealed, in order.
     fn flush_records(&self) -> io::Result<()> {
-        let _order = lock(&self.write_order);
-        let mut sealed = Vec::new();
+        let mut sealed = lock(&self.write_order);
+        sealed.clear();
         {
             let mut state = lock(&self.state);
             while state.wants_write() {
-                state.write_tls(&mut sealed)?;
+                state.write_tls(&mut *sealed)?;
             }
         }
         (&self.tcp).write_all(&sealed)
@@ -190,13 +193,13 @@ impl Read for &TlsStream {
 
 impl Write for &TlsStream {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let _order = lock(&self.write_order);
-        let mut sealed = Vec::with_capacity(bytes.len().min(1 << 16) + 256);
+        let mut sealed = lock(&self.write_order);
+        sealed.clear();
         let taken = {
             let mut state = lock(&self.state);
             let taken = state.writer().write(bytes)?;
             while state.wants_write() {
-                state.write_tls(&mut sealed)?;
+                state.write_tls(&mut *sealed)?;
             }
             taken
         };
