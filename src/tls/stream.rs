@@ -25,6 +25,9 @@ pub struct TlsStream {
     /// Held from sealing records to writing them out, so records leave in order; it holds the
     /// buffer they are sealed into, kept from one write to the next.
     write_order: Mutex<Vec<u8>>,
+    /// Bytes read from the socket that rustls has not taken yet: it takes no more while the
+    /// plaintext it holds has not been read.
+    inbox: Mutex<Vec<u8>>,
 }
 
 impl std::fmt::Debug for TlsStream {
@@ -60,6 +63,7 @@ impl TlsStream {
             tcp,
             state: Mutex::new(connection),
             write_order: Mutex::new(Vec::new()),
+            inbox: Mutex::new(Vec::new()),
         }
     }
 
@@ -119,8 +123,22 @@ impl TlsStream {
         (&self.tcp).write_all(&sealed)
     }
 
-    /// Reads what the socket has and hands it to rustls; false at end of stream.
+    /// Hands rustls what it is owed: bytes left from an earlier read, else what the socket has
+    /// now. rustls takes no more while it holds plaintext not yet read; what it leaves waits in
+    /// the inbox. False at end of stream.
     fn receive_records(&self) -> io::Result<bool> {
+        let mut inbox = lock(&self.inbox);
+        if !inbox.is_empty() {
+            let mut pending = &inbox[..];
+            let wants_write = self.feed(&mut pending, true)?;
+            let taken = inbox.len() - pending.len();
+            inbox.drain(..taken);
+            if inbox.is_empty() {
+                *inbox = Vec::new();
+            }
+            drop(inbox);
+            return self.flush_if(wants_write).map(|()| true);
+        }
         let mut buffer = [0u8; SOCKET_READ];
         let read = loop {
             match (&self.tcp).read(&mut buffer) {
@@ -129,22 +147,32 @@ impl TlsStream {
             }
         };
         let mut pending = &buffer[..read];
-        let wants_write = {
-            let mut state = lock(&self.state);
-            if read == 0 {
-                // Tells rustls the peer is gone; a read then reports whether it said goodbye.
-                state.read_tls(&mut pending)?;
-            }
-            while !pending.is_empty() {
-                state.read_tls(&mut pending)?;
-                state.process_new_packets().map_err(tls_error)?;
-            }
-            state.wants_write()
-        };
+        let wants_write = self.feed(&mut pending, read > 0)?;
+        inbox.extend_from_slice(pending);
+        drop(inbox);
+        self.flush_if(wants_write).map(|()| read > 0)
+    }
+
+    /// Gives rustls bytes from `pending` for as long as it wants them (`open` false: the peer
+    /// is gone); returns whether rustls has something to send.
+    fn feed(&self, pending: &mut &[u8], open: bool) -> io::Result<bool> {
+        let mut state = lock(&self.state);
+        if !open {
+            // Tells rustls the peer is gone; a read then reports whether it said goodbye.
+            state.read_tls(pending)?;
+        }
+        while !pending.is_empty() && state.wants_read() {
+            state.read_tls(pending)?;
+            state.process_new_packets().map_err(tls_error)?;
+        }
+        Ok(state.wants_write())
+    }
+
+    fn flush_if(&self, wants_write: bool) -> io::Result<()> {
         if wants_write {
             self.flush_records()?;
         }
-        Ok(read > 0)
+        Ok(())
     }
 
     /// Says goodbye (TLS `close_notify`) and closes the writing side.
