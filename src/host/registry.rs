@@ -5,7 +5,7 @@
 //! either in its snapshot or as a later `FILE_OFFER` (possibly both: clients treat offers as
 //! idempotent), and never misses one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -143,9 +143,13 @@ impl Registry {
             .values()
             .filter(|session| Some(&session.key) != except && looks_like(&session.username))
             .map(|session| session.key);
-        let owners = storage.list().into_iter().filter_map(|record| {
+        let records = storage.list();
+        // A participant usually owns many files: each (name, owner) is compared once.
+        let mut compared = HashSet::new();
+        let owners = records.iter().filter_map(|record| {
             let owner = record.owner.filter(|owner| Some(owner) != except)?;
-            looks_like(&record.uploader_name).then_some(owner)
+            let first_time = compared.insert((record.uploader_name.as_str(), owner));
+            (first_time && looks_like(&record.uploader_name)).then_some(owner)
         });
         online.chain(owners).next()
     }
