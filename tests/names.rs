@@ -61,7 +61,10 @@ fn look_alikes_of_an_online_name_cannot_join() -> TestResult {
     for name in LOOK_ALIKES {
         let refusal = join_refusal(addr, name)?;
         let reason = refusal.ok_or_else(|| anyhow::anyhow!("{name:?} joined"))?;
-        assert!(reason.contains("is taken by another participant"), "{reason}");
+        assert!(
+            reason.contains("is taken by another participant"),
+            "{reason}"
+        );
     }
     println!(
         "{} look-alike joins refused in {:?}",
@@ -114,7 +117,10 @@ fn names_are_kept_and_shown_without_invisible_characters() -> TestResult {
 
     // A name is shown as typed otherwise: full-width letters stay full width.
     let full_width = "\u{ff21}\u{ff4c}\u{ff49}\u{ff43}\u{ff45}";
-    assert_eq!(guest_upload(addr, &format!(" {full_width}\u{feff}"))?, "READY\n");
+    assert_eq!(
+        guest_upload(addr, &format!(" {full_width}\u{feff}"))?,
+        "READY\n"
+    );
     assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
     assert_eq!(host.files()[0].uploader_name, full_width);
     // And it is held by nobody: guests prove nothing, so "Alice" may still join.

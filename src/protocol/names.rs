@@ -147,7 +147,9 @@ mod tests {
         for c in ('\u{202a}'..='\u{202e}').chain('\u{2066}'..='\u{2069}') {
             assert!(is_hidden(c), "{c:?}");
         }
-        for c in ['\u{200e}', '\u{200f}', '\u{61c}', '\u{200b}', '\u{200d}', '\u{feff}'] {
+        for c in [
+            '\u{200e}', '\u{200f}', '\u{61c}', '\u{200b}', '\u{200d}', '\u{feff}',
+        ] {
             assert!(is_hidden(c), "{c:?}");
         }
         for c in ['a', ' ', 'é', '😀', '\u{2027}', '\u{2030}'] {
