@@ -575,3 +575,32 @@ fn shown(file: FileEntry) -> FileEntry {
         ..file
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Sha256Digest;
+
+    #[test]
+    fn files_are_shown_without_bidi_controls_or_invisible_characters() {
+        let listed = FileEntry {
+            id: 7,
+            name: "a\u{202e}txt.sh".into(),
+            size: 10,
+            uploader: "Mal\u{200b}lory\u{2066}".into(),
+            uploader_id: 0,
+            uploaded_at: chrono::Utc::now(),
+            sha256: Sha256Digest([0; 32]),
+            check: None,
+        };
+        let file = shown(listed.clone());
+        assert_eq!(
+            (file.name.as_str(), file.uploader.as_str()),
+            ("atxt.sh", "Mallory")
+        );
+        assert_eq!(
+            (file.id, file.size, file.sha256),
+            (listed.id, listed.size, listed.sha256)
+        );
+    }
+}
