@@ -90,15 +90,13 @@ impl NameKey {
     }
 }
 
-/// True if two display names look alike (see [`NameKey`]), so one cannot be taken while the
-/// other is held.
-pub fn names_look_alike(a: &str, b: &str) -> bool {
-    NameKey::of(a).looks_like(&NameKey::of(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names_look_alike(a: &str, b: &str) -> bool {
+        NameKey::of(a).looks_like(&NameKey::of(b))
+    }
 
     #[test]
     fn look_alikes_of_a_name_are_the_same_name() {
