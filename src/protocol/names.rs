@@ -34,8 +34,8 @@ const HIDDEN: &[(char, char)] = &[
     ('\u{e0000}', '\u{e0fff}'),
 ];
 
-/// True for a character that draws nothing or reorders the text around it (see [`HIDDEN`]'s
-/// list): such characters are removed from names before they are kept, shown or compared.
+/// True for a character that draws nothing or reorders the text around it (the list in
+/// `HIDDEN`): such characters are removed from names before they are kept, shown or compared.
 pub fn is_hidden(c: char) -> bool {
     HIDDEN
         .binary_search_by(|&(first, last)| {
