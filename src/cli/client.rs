@@ -19,7 +19,7 @@ use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
     resolve_host, trust,
 };
-use lanshare::protocol::{Passcode, validate_username};
+use lanshare::protocol::{Passcode, clean_name, validate_username};
 use lanshare::units::format_size;
 
 use super::output::{file_json, file_table, local_time, printable};
@@ -157,6 +157,8 @@ fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
         .clone()
         .unwrap_or_else(|| default_username(&settings));
     validate_username(&username).map_err(anyhow::Error::msg)?;
+    // As the host will keep and show it.
+    let username = clean_name(&username);
     let identity = Identity::load_or_create(&dir)
         .with_context(|| format!("could not load your identity from {}", dir.display()))?;
     let options = JoinOptions {

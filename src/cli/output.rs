@@ -10,9 +10,11 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use lanshare::participant::FileEntry;
+use lanshare::protocol::visible_text;
 use lanshare::units::format_size;
 
-/// `[2026-11-24 10:00:00] message`, as the seed's server prints.
+/// `[2026-11-24 10:00:00] message`, as the seed's server prints (without the characters that
+/// draw nothing or reorder text).
 pub(super) struct SeedLogFormat;
 
 impl<S, N> FormatEvent<S, N> for SeedLogFormat
@@ -32,10 +34,13 @@ where
             Level::WARN => write!(writer, "warning: ")?,
             _ => {}
         }
+        // Names in the message come from the network: the characters that draw nothing or
+        // reorder text are left out, so a file name cannot disguise itself in the log.
+        let mut message = String::new();
         context
             .field_format()
-            .format_fields(writer.by_ref(), event)?;
-        writeln!(writer)
+            .format_fields(Writer::new(&mut message), event)?;
+        writeln!(writer, "{}", visible_text(&message))
     }
 }
 
@@ -63,9 +68,12 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
     })
 }
 
-/// Replaces control characters so a name cannot break a table row or fake terminal output.
+/// Replaces control characters so a name cannot break a table row or fake terminal output,
+/// and removes those that draw nothing or reorder the text (U+202E turns `a\u{202e}txt.sh` into what
+/// reads as `ahs.txt`), as the saved file's name has them removed too.
 pub(super) fn printable(text: &str) -> String {
-    text.chars()
+    visible_text(text)
+        .chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }

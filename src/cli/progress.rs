@@ -9,6 +9,8 @@ use lanshare::units::{format_rate, format_size};
 
 use lanshare::participant::worker::{TransferEvent, TransferHandle, TransferUpdate};
 
+use super::output::printable;
+
 /// Ctrl-C presses, as a channel (the handler is installed once, on first use).
 fn interrupts() -> &'static flume::Receiver<()> {
     static INTERRUPTS: once_cell::sync::OnceCell<flume::Receiver<()>> =
@@ -34,6 +36,7 @@ pub(super) fn follow(
     events: &flume::Receiver<TransferEvent>,
     stop_others: &dyn Fn(),
 ) -> TransferUpdate {
+    let label = &printable(label);
     let interrupts = interrupts();
     let bar = transfer_bar(total);
     bar.set_message(label.to_owned());

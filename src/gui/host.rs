@@ -16,7 +16,7 @@ use crate::host::{
     ActiveTransfer, Announce, Direction, Host, HostConfig, HostError, lan_addresses,
 };
 use crate::identity::Identity;
-use crate::protocol::{Passcode, VerificationCode};
+use crate::protocol::{Passcode, VerificationCode, visible_text};
 use crate::tls::HostIdentity;
 use crate::units::format_size;
 
@@ -269,9 +269,11 @@ fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
     } else {
         transfer.done as f32 / transfer.total as f32 * 100.0
     };
+    // The name comes from the network: shown without characters that hide or reorder text.
+    let name = visible_text(&transfer.name);
     let label = match transfer.direction {
-        Direction::Upload => format!("↑ {} from {}", transfer.name, transfer.peer.ip()),
-        Direction::Download => format!("↓ {} to {}", transfer.name, transfer.peer.ip()),
+        Direction::Upload => format!("↑ {name} from {}", transfer.peer.ip()),
+        Direction::Download => format!("↓ {name} to {}", transfer.peer.ip()),
     };
     row![
         text(label)

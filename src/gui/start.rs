@@ -7,7 +7,7 @@ use super::bridge::Feed;
 use super::theme::{self, Tone, gap, text_size};
 use super::widgets::{ButtonShape, action_button, muted};
 use crate::discovery::{FoundHost, HostBrowser, HostsEvent};
-use crate::protocol::{DEFAULT_PORT, Passcode, validate_username};
+use crate::protocol::{DEFAULT_PORT, Passcode, clean_name, validate_username, visible_text};
 
 /// The id of the display-name field.
 pub const NAME_INPUT: &str = "name";
@@ -168,8 +168,8 @@ impl Start {
     }
 
     fn checked(&self) -> Result<Action, String> {
-        let name = self.name.trim().to_owned();
-        validate_username(&name)?;
+        validate_username(self.name.trim())?;
+        let name = clean_name(&self.name);
         let passcode = match self.passcode.as_str() {
             "" => None,
             text => Some(Passcode::new(text)?),
@@ -345,7 +345,7 @@ fn found_host(host: &FoundHost) -> Element<'_, Message> {
     container(
         row![
             column![
-                text(host.announcement.name.clone()).size(text_size::NAME),
+                text(visible_text(&host.announcement.name)).size(text_size::NAME),
                 muted(details).size(text_size::DETAIL),
             ]
             .spacing(gap::XXS)

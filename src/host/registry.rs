@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::client_ids::ClientIds;
 use super::presence::Presence;
 use crate::net::Stream;
-use crate::protocol::{ClientId, FileId, HostLine, PublicKey, Role, Ticket};
+use crate::protocol::{ClientId, FileId, HostLine, NameKey, PublicKey, Role, Ticket, clean_name};
 use crate::storage::{FileRecord, Storage};
 use crate::tls::same_secret;
 
@@ -89,11 +89,6 @@ pub(crate) struct Registry {
     max_sessions: usize,
 }
 
-/// Case-insensitive comparison of display names, so "alice" cannot pose as "Alice".
-pub(crate) fn same_name(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
-}
-
 impl Registry {
     /// A registry that already knows the participant ids recorded with stored files.
     pub(crate) fn new(
@@ -130,8 +125,9 @@ impl Registry {
         self.operator.as_ref() == Some(key)
     }
 
-    /// The key of the participant that holds `name`, other than `except`: a participant holds
-    /// its name while it is online or owns a stored file.
+    /// The key of the participant that holds `name` or a name that looks like it (see
+    /// [`NameKey`]: "alice", "Alіce" with a Cyrillic і… cannot pose as "Alice"), other than
+    /// `except`: a participant holds its name while it is online or owns a stored file.
     pub(crate) fn name_holder(
         &self,
         name: &str,
@@ -148,22 +144,29 @@ impl Registry {
         except: Option<&PublicKey>,
         storage: &Storage,
     ) -> Option<PublicKey> {
+        let wanted = NameKey::of(name);
+        let looks_like = |held: &str| NameKey::of(held).looks_like(&wanted);
         let online = state
             .sessions
             .values()
-            .filter(|session| same_name(&session.username, name))
+            .filter(|session| Some(&session.key) != except && looks_like(&session.username))
             .map(|session| session.key);
-        let owners = storage
-            .list()
-            .into_iter()
-            .filter(|record| same_name(&record.uploader_name, name))
-            .filter_map(|record| record.owner);
-        online.chain(owners).find(|key| Some(key) != except)
+        let records = storage.list();
+        // A participant usually owns many files: each (name, owner) is compared once.
+        let mut compared = HashSet::new();
+        let owners = records.iter().filter_map(|record| {
+            let owner = record.owner.filter(|owner| Some(owner) != except)?;
+            let first_time = compared.insert((record.uploader_name.as_str(), owner));
+            (first_time && looks_like(&record.uploader_name)).then_some(owner)
+        });
+        online.chain(owners).next()
     }
 
     /// Registers a session: assigns the participant's id and ticket, queues `WELCOME` and the
-    /// snapshot for it, and tells the others it is online.
-    pub(crate) fn join(&self, join: Join, storage: &Storage) -> Result<Joined, JoinError> {
+    /// snapshot for it, and tells the others it is online. The name is kept and shown without
+    /// the characters that draw nothing or reorder text ([`clean_name`]).
+    pub(crate) fn join(&self, mut join: Join, storage: &Storage) -> Result<Joined, JoinError> {
+        join.username = clean_name(&join.username);
         let mut state = self.state();
         if state.sessions.len() >= self.max_sessions {
             return Err(JoinError::Full(self.max_sessions));

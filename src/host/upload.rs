@@ -16,7 +16,7 @@ use crate::net::is_timeout;
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
     ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, UploadRequest,
-    validate_username,
+    clean_name, validate_username,
 };
 use crate::storage::{Incoming, NewFile, StorageError};
 use crate::units::format_size;
@@ -42,10 +42,11 @@ fn attribute(
                     request.client_id, uploader.client_id
                 ));
             }
-            if request.username != uploader.username {
+            let name = clean_name(&request.username);
+            if name != uploader.username {
                 return Err(format!(
-                    "You joined as '{}', not '{}'",
-                    uploader.username, request.username
+                    "You joined as '{}', not '{name}'",
+                    uploader.username
                 ));
             }
             Ok(Attribution {
@@ -56,19 +57,19 @@ fn attribute(
         }
         None => {
             validate_username(&request.username)?;
+            let name = clean_name(&request.username);
             if shared
                 .registry
-                .name_holder(&request.username, None, &shared.storage)
+                .name_holder(&name, None, &shared.storage)
                 .is_some()
             {
                 return Err(format!(
-                    "The name '{}' belongs to a participant who joined with proof of identity; \
-                     join as that participant to upload under it",
-                    request.username
+                    "The name '{name}' belongs to a participant who joined with proof of \
+                     identity; join as that participant to upload under it"
                 ));
             }
             Ok(Attribution {
-                name: request.username.clone(),
+                name,
                 client_id: GUEST_CLIENT_ID,
                 owner: None,
             })

@@ -15,6 +15,7 @@ use super::error::{Error, Verification};
 use super::listing::FileEntry;
 use super::transfer::{Delivered, TransferConnection};
 use crate::pipeline::{CheckHash, StreamHash, hash_prefix};
+use crate::protocol::visible_text;
 use crate::writeback::WritebackFile;
 
 /// Where to save a download.
@@ -43,9 +44,11 @@ const MAX_SAVED_NAME: usize = 200;
 
 /// Turns a name from the network into one that is safe to create in a folder on any OS:
 /// no path separators, no `..`, no control or Windows-reserved characters, no reserved
-/// device names, not empty, not too long.
+/// device names, not empty, not too long. Characters that draw nothing or reorder the text
+/// around them (bidirectional controls such as U+202E, zero-width characters…) are removed,
+/// so the saved name reads as what it is: `a\u{202e}txt.sh` is saved as `atxt.sh`.
 pub fn safe_file_name(name: &str) -> String {
-    let mut safe: String = name
+    let mut safe: String = visible_text(name)
         .chars()
         .map(|c| match c {
             '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
@@ -339,6 +342,15 @@ mod tests {
         assert_eq!(safe_file_name("trailing. . "), "trailing");
         assert_eq!(safe_file_name(""), "download");
         assert_eq!(safe_file_name("😀 photo.jpg"), "😀 photo.jpg");
+    }
+
+    #[test]
+    fn bidi_controls_and_invisible_characters_are_not_saved() {
+        assert_eq!(safe_file_name("a\u{202e}txt.sh"), "atxt.sh");
+        assert_eq!(safe_file_name("\u{2067}report\u{2069}.pdf"), "report.pdf");
+        assert_eq!(safe_file_name("in\u{200b}voice\u{feff}.pdf"), "invoice.pdf");
+        assert_eq!(safe_file_name("\u{200e}.hidden"), "hidden");
+        assert_eq!(safe_file_name("\u{200b}"), "download");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod escape;
 mod fingerprint;
 mod hex;
 mod message;
+mod names;
 mod values;
 
 pub use constants::{
@@ -26,6 +27,7 @@ pub use escape::{escape, unescape};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use hex::{decode_hex, encode_hex};
 pub use message::{ClientLine, HostLine, Role, UploadRequest};
+pub use names::{NameKey, clean_name, visible_text};
 pub use values::{
     Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck, validate_username,
 };

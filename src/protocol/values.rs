@@ -6,6 +6,7 @@ use std::str::FromStr;
 use super::constants::{MAX_PASSCODE_CHARS, MAX_USERNAME_CHARS};
 use super::error::ProtocolError;
 use super::hex::{decode_hex, encode_hex};
+use super::names::clean_name;
 
 /// A SHA-256 digest, written on the wire as 64 lower-case hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,10 +160,11 @@ impl fmt::Debug for Passcode {
     }
 }
 
-/// Checks a display name: 1 to [`MAX_USERNAME_CHARS`] characters, not blank, no control
-/// characters. Returns the reason when it is not acceptable.
+/// Checks a display name: 1 to [`MAX_USERNAME_CHARS`] characters, not blank once the
+/// characters that draw nothing are removed ([`clean_name`]), no control characters. Returns
+/// the reason when it is not acceptable.
 pub fn validate_username(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
+    if clean_name(name).is_empty() {
         return Err("User name is empty".to_owned());
     }
     if name.chars().count() > MAX_USERNAME_CHARS {

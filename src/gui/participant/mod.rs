@@ -26,7 +26,7 @@ use crate::participant::worker::{
     TransferEvent, TransferId, TransferUpdate, spawn_download_with, spawn_upload,
 };
 use crate::participant::{Credentials, FileEntry, SessionEvent};
-use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
+use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role, visible_text};
 use crate::units::format_size;
 use local::{MAX_FOLDER_FILES, downloads_folder, list_uploads};
 
@@ -363,11 +363,15 @@ impl Participant {
                 host_key,
             } => {
                 // A fresh snapshot replaces everything: this is how a rejoin resynchronises.
-                self.files = snapshot.files.into_iter().map(|f| (f.id, f)).collect();
+                self.files = snapshot
+                    .files
+                    .into_iter()
+                    .map(|f| (f.id, shown(f)))
+                    .collect();
                 self.peers = snapshot
                     .peers
                     .into_iter()
-                    .map(|p| (p.client_id, p.username))
+                    .map(|p| (p.client_id, visible_text(&p.username)))
                     .collect();
                 self.connection = Connection::Connected {
                     host,
@@ -410,6 +414,7 @@ impl Participant {
     fn on_session(&mut self, event: SessionEvent) {
         match event {
             SessionEvent::FileOffered(file) => {
+                let file = shown(file);
                 let from_someone_else = Some(file.uploader_id) != self.client_id();
                 let is_new = !self.files.contains_key(&file.id);
                 if from_someone_else && is_new {
@@ -429,7 +434,8 @@ impl Participant {
                 self.files.remove(&file_id);
             }
             SessionEvent::PeerJoined(peer) => {
-                self.peers.insert(peer.client_id, peer.username);
+                self.peers
+                    .insert(peer.client_id, visible_text(&peer.username));
             }
             SessionEvent::PeerLeft(client_id) => {
                 self.peers.remove(&client_id);
@@ -556,5 +562,45 @@ impl Participant {
             Err(error) => self.notice(false, format!("Failed to download '{name}': {error}")),
         }
         self.transfers_hidden = false;
+    }
+}
+
+/// A file as the screen shows it: its name and uploader without the characters that draw
+/// nothing or reorder text (a name with U+202E could pass `a\u{202e}txt.sh` off as `ahs.txt`). The
+/// file is downloaded by its id, and saved under the same name with them removed.
+fn shown(file: FileEntry) -> FileEntry {
+    FileEntry {
+        name: visible_text(&file.name),
+        uploader: visible_text(&file.uploader),
+        ..file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Sha256Digest;
+
+    #[test]
+    fn files_are_shown_without_bidi_controls_or_invisible_characters() {
+        let listed = FileEntry {
+            id: 7,
+            name: "a\u{202e}txt.sh".into(),
+            size: 10,
+            uploader: "Mal\u{200b}lory\u{2066}".into(),
+            uploader_id: 0,
+            uploaded_at: chrono::Utc::now(),
+            sha256: Sha256Digest([0; 32]),
+            check: None,
+        };
+        let file = shown(listed.clone());
+        assert_eq!(
+            (file.name.as_str(), file.uploader.as_str()),
+            ("atxt.sh", "Mallory")
+        );
+        assert_eq!(
+            (file.id, file.size, file.sha256),
+            (listed.id, listed.size, listed.sha256)
+        );
     }
 }
