@@ -263,3 +263,79 @@ impl Drop for Tracked {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv6Addr, TcpListener};
+
+    use super::*;
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::from([127, 0, 0, last])
+    }
+
+    #[test]
+    fn the_crowd_gives_way_oldest_first() {
+        let mut waiting = Waiting::default();
+        // 1 holds three (ids 0, 3, 4), 2 holds two (1, 2), 3 holds one (5).
+        for (key, id) in [(1, 0), (2, 1), (2, 2), (1, 3), (1, 4), (3, 5)] {
+            waiting.insert(ip(key), id);
+        }
+        assert_eq!(waiting.take_oldest_of_crowd(), Some((ip(1), 0)));
+        // 1 and 2 now hold two each: the one whose oldest is older goes first.
+        assert_eq!(waiting.take_oldest_of_crowd(), Some((ip(2), 1)));
+        assert_eq!(waiting.take_oldest_of_crowd(), Some((ip(1), 3)));
+        // A connection that started is never taken.
+        assert!(waiting.remove(ip(2), 2));
+        assert!(!waiting.remove(ip(2), 2));
+        assert_eq!(waiting.take_oldest_of_crowd(), Some((ip(1), 4)));
+        assert_eq!(waiting.take_oldest_of_crowd(), Some((ip(3), 5)));
+        assert_eq!(waiting.take_oldest_of_crowd(), None);
+        assert!(waiting.by_address.is_empty());
+    }
+
+    #[test]
+    fn ipv6_connections_are_counted_per_address_and_passcodes_per_network() {
+        let one = IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 1));
+        let two = IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 2));
+        assert_ne!(connection_key(one), connection_key(two));
+        assert_eq!(address_key(one), address_key(two));
+        let mapped = IpAddr::V6(Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x7f00, 2]));
+        assert_eq!(connection_key(mapped), ip(2));
+    }
+
+    #[test]
+    fn a_full_host_sheds_a_waiting_connection_but_never_a_started_one() -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = || TcpStream::connect(listener.local_addr()?);
+        let admission = Arc::new(Admission::new(Caps {
+            total: 2,
+            per_address: 2,
+        }));
+        let admit = |from: u8| {
+            let _client = client()?;
+            let (stream, _) = listener.accept()?;
+            match admission.admit(&stream, ip(from)) {
+                Ok(admitted) => Ok((admitted.tracked, admitted.shed_from)),
+                Err(NotAdmitted::Caps(reason)) => Err(io::Error::other(reason)),
+                Err(NotAdmitted::NoDescriptor(error)) => Err(error),
+            }
+        };
+        let (mut started, _) = admit(2)?;
+        started.mark_started();
+        let (_waiting, shed) = admit(2)?;
+        assert_eq!(shed, None);
+        // Full: the waiting one from 127.0.0.2 makes room for 127.0.0.3.
+        let (mut newcomer, shed) = admit(3)?;
+        assert_eq!(shed, Some(ip(2)));
+        assert_eq!(admission.count(), 2);
+        // Nobody waits any more: the next newcomer is refused.
+        newcomer.mark_started();
+        let refused = admit(4).err().map(|error| error.to_string());
+        assert_eq!(
+            refused.as_deref(),
+            Some("Host is busy: 2 connections are open, try again shortly")
+        );
+        Ok(())
+    }
+}
