@@ -122,7 +122,11 @@ impl Record {
 #[test]
 fn ten_thousand_connections_from_five_thousand_addresses_do_not_lock_a_normal_client_out()
 -> TestResult {
-    rlimit::increase_nofile_limit(FLOOD as u64 + 1000)?;
+    let limit = rlimit::increase_nofile_limit(FLOOD as u64 + 1000)?;
+    anyhow::ensure!(
+        limit >= FLOOD as u64 + 1000,
+        "the open-file limit ({limit}) is too low for this test"
+    );
     let dir = tempfile::tempdir()?;
     let mut host = HostProcess::start(dir.path(), &[])?;
     let addr = host.address;
