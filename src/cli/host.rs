@@ -46,7 +46,8 @@ pub(super) struct HostArgs {
     /// Transfers served at once; more wait briefly for a free slot, then get a busy error.
     #[arg(long, value_name = "N", default_value_t = 64)]
     workers: usize,
-    /// Connections one machine (IP address) may hold open at once; more are refused. Raise it
+    /// Connections one machine (IP address; for IPv6 the address, not its /64) may hold open
+    /// at once; more are refused. Raise it
     /// when many participants share one address (a terminal server, a NAT, a benchmark).
     #[arg(long, value_name = "N", default_value_t = HostConfig::default().max_connections_per_address)]
     max_per_address: usize,

@@ -49,9 +49,14 @@ pub struct HostConfig {
     /// a free slot, and any beyond that are told the host is busy.
     pub workers: usize,
     /// Connections open at once, of every kind (transfers, sessions, and connections that have
-    /// not sent a command yet). Beyond it a new connection is told the host is busy.
+    /// not sent a command yet). When all are open, a new connection takes the place of the
+    /// oldest one that has not completed a first command, from the address holding the most
+    /// of those; only when every open connection has started is the newcomer told the host is
+    /// busy.
     pub max_connections: usize,
-    /// Connections open at once from one IP address.
+    /// Connections open at once from one IP address (an IPv6 address alone, not its /64: the
+    /// machines of a LAN share one, which has no cap below [`HostConfig::max_connections`]);
+    /// beyond it a new connection from that address is refused.
     pub max_connections_per_address: usize,
     /// Control sessions allowed at once.
     pub max_sessions: usize,

@@ -21,10 +21,10 @@ use crate::tls::{self, TLS_FIRST_BYTE};
 
 /// Serves one admitted connection until it closes. A bug in a handler ends this connection
 /// only, never the host.
-pub(super) fn run(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketAddr, tracked: Tracked) {
+pub(super) fn run(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mut tracked: Tracked) {
     let serve = std::panic::AssertUnwindSafe(|| {
         if let Some(stream) = open_stream(shared, tcp, peer) {
-            serve(shared, Connection::new(stream, peer));
+            serve(shared, Connection::new(stream, peer), &mut tracked);
         }
     });
     if std::panic::catch_unwind(serve).is_err() {
@@ -100,7 +100,9 @@ impl From<bool> for Next {
     }
 }
 
-fn serve(shared: &Arc<Shared>, mut connection: Connection) {
+/// Reads and serves commands until the connection closes or joins a session; from its first
+/// command on (a passcode exchange counts), the host no longer sheds it to make room.
+fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked) {
     if shared.is_stopping() {
         return;
     }
@@ -122,6 +124,7 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection) {
         let Some(command) = connection.read_command(timeout, silence) else {
             return;
         };
+        tracked.mark_started();
         // A passcode exchange may come before JOIN.
         let is_passcode = matches!(command, ClientLine::Pake { .. });
         match route(shared, &mut connection, &mut access, command, started) {

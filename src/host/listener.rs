@@ -1,13 +1,14 @@
-//! The listening socket and its thread: accept each connection, admit it against the caps (or
-//! tell it why not, without blocking), and hand it to a thread of the server pool.
+//! The listening socket and its thread: accept each connection, admit it against the caps (on a
+//! full host by closing a connection that has not sent a command yet, or else telling the
+//! newcomer why not, without blocking), and hand it to a thread of the server pool.
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::admission::NotAdmitted;
+use super::admission::{Admitted, NotAdmitted};
 use super::connection;
 use super::pool::{self, ServerPool};
 use super::state::Shared;
@@ -158,6 +159,18 @@ impl Listener<'_> {
         refuse_at_once(stream, reason);
     }
 
+    /// Counts (as refused) and logs a connection closed to make room for a newcomer.
+    fn shed(&mut self, from: IpAddr, newcomer: SocketAddr) {
+        self.shared.counters.count_refused();
+        self.warnings.warn(
+            "shed",
+            &format!(
+                "Host full: closed a connection from {from} that had sent no command yet, to \
+                 make room for {newcomer}"
+            ),
+        );
+    }
+
     fn out_of_descriptors(&mut self, error: &io::Error) {
         self.warnings.warn(
             "descriptors",
@@ -198,7 +211,12 @@ impl Listener<'_> {
     fn serve(&mut self, stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let tracked = match self.shared.admission.admit(&stream, peer.ip()) {
-            Ok(tracked) => tracked,
+            Ok(Admitted { tracked, shed_from }) => {
+                if let Some(shed) = shed_from {
+                    self.shed(shed, peer);
+                }
+                tracked
+            }
             Err(NotAdmitted::Caps(reason)) => {
                 self.warnings.warn(
                     "refused",
