@@ -69,7 +69,8 @@ pub struct HostStats {
     pub bytes_received: u64,
     /// File bytes sent since the host started.
     pub bytes_sent: u64,
-    /// Connections refused since the host started (busy, too many from one address, or out of
+    /// Connections refused or closed to make room since the host started (busy, too many from
+    /// one address, waiting too long for a first command on a full host, or out of
     /// file descriptors).
     pub refused: u64,
 }
