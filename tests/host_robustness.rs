@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lanshare::host::{Host, HostConfig, Timeouts};
+use lanshare::identity::Identity;
 use lanshare::participant::{Session, SessionEvent, TransferConnection};
 use lanshare::protocol::escape;
 use lanshare::storage::StorageConfig;
@@ -812,5 +813,39 @@ fn shutdown_discards_uploads_in_progress_and_returns_promptly() -> TestResult {
     assert_eq!(std::fs::read_dir(store.path().join("incoming"))?.count(), 0);
     let restarted = start(disk_config(store.path()))?;
     assert!(restarted.files().is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_crowd_joining_and_leaving_does_not_bury_a_watcher() -> TestResult {
+    let host = start(config())?;
+    let addr = host.local_addr();
+    let watcher = Person::new("Watcher")?;
+    let (watch, _) = watcher.join(addr)?;
+    let crowd = 2_000;
+    let started = Instant::now();
+    for n in 0..crowd {
+        let identity = Identity::generate()?;
+        let raw = raw_join(addr, &format!("crowd-{n}"), &identity)?;
+        drop(raw);
+    }
+    let took = started.elapsed();
+    assert!(wait_until(Duration::from_secs(10), || host.session_count() == 1));
+    // Let the last batch of presence go out, then count what the watcher was told.
+    std::thread::sleep(Duration::from_millis(600));
+    let told = watch.events().try_iter().count();
+    println!("{crowd} joins and leaves in {took:?}: the watcher was told {told} lines");
+    // Without coalescing it would be told 2 lines per member of the crowd.
+    assert!(
+        told < crowd / 4,
+        "the watcher was told {told} lines for a crowd of {crowd}"
+    );
+    // Someone who stays is still told about, within a moment.
+    let (_stays, _) = Person::new("Stays")?.join(addr)?;
+    let joined = watch.events().recv_timeout(Duration::from_secs(2))?;
+    assert!(
+        matches!(&joined, SessionEvent::PeerJoined(peer) if peer.username == "Stays"),
+        "{joined:?}"
+    );
     Ok(())
 }
