@@ -11,9 +11,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Bytes read from the socket at a time (a little over one full TLS record).
-/// Bytes read from the socket at a time: a few full TLS records, so a large transfer costs
-/// few system calls.
-const SOCKET_READ: usize = 64 * 1024;
+/// Bytes read from the socket at a time: a little over one full TLS record, which is about
+/// what rustls takes before its plaintext must be read (a larger read leaves bytes waiting).
+const SOCKET_READ: usize = 18 * 1024;
 
 /// The exporter label that binds lanshare's proofs to one TLS connection (RFC 8446 §7.5).
 const EXPORTER_LABEL: &[u8] = b"EXPORTER-lanshare-channel-binding";
@@ -131,10 +131,12 @@ impl TlsStream {
         if !inbox.is_empty() {
             let mut pending = &inbox[..];
             let wants_write = self.feed(&mut pending, true)?;
-            let taken = inbox.len() - pending.len();
-            inbox.drain(..taken);
-            if inbox.is_empty() {
+            let left = pending.len();
+            if left == 0 {
                 *inbox = Vec::new();
+            } else {
+                let taken = inbox.len() - left;
+                inbox.drain(..taken);
             }
             drop(inbox);
             return self.flush_if(wants_write).map(|()| true);
