@@ -8,69 +8,14 @@
 use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lanshare::tls::{HostIdentity, provider};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use lanshare::tls::{HostIdentity, SERVER_NAME, Trust, client_config};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, StreamOwned};
 
 use crate::raw::{self, COPY_BUFFER};
 use crate::workload::SourceFile;
-
-/// Accepts whatever certificate the server shows (the benchmark talks to its own servers),
-/// but still checks the handshake's signature against it, as lanshare's participant does.
-#[derive(Debug)]
-struct AnyCertificate;
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
 
 /// A TCP stream read through a buffer of [`COPY_BUFFER`] bytes and written directly.
 struct BufferedSocket {
@@ -107,17 +52,13 @@ impl Write for BufferedSocket {
     }
 }
 
-/// A client connected to `address` with the settings lanshare's participant uses (its
-/// provider, TLS 1.3 only), handshake done.
+/// A client connected to `address` with lanshare's participant's own TLS configuration (its
+/// provider, TLS 1.3 only, the certificate accepted as at a first contact, the handshake's
+/// signature checked), handshake done.
 fn connect(address: SocketAddr) -> io::Result<StreamOwned<ClientConnection, BufferedSocket>> {
-    let config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(io::Error::other)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate))
-        .with_no_client_auth();
-    let name = ServerName::try_from("lanshare").map_err(io::Error::other)?;
-    let connection = ClientConnection::new(Arc::new(config), name).map_err(io::Error::other)?;
+    let (config, _) = client_config(Trust::FirstContact).map_err(io::Error::other)?;
+    let name = ServerName::try_from(SERVER_NAME).map_err(io::Error::other)?;
+    let connection = ClientConnection::new(config, name).map_err(io::Error::other)?;
     let tcp = TcpStream::connect(address)?;
     let mut stream = StreamOwned::new(connection, BufferedSocket::new(tcp)?);
     while stream.conn.is_handshaking() {

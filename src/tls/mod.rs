@@ -92,6 +92,34 @@ fn plain_refusal(tcp: &TcpStream, deadline: std::time::Instant) -> Option<String
     Some(text.trim_start_matches("ERROR:").trim_end().to_owned())
 }
 
+/// The fingerprint a host showed during a handshake, once it has shown one.
+pub type ShownFingerprint = Arc<Mutex<Option<Fingerprint>>>;
+
+/// The TLS client configuration of lanshare's participant towards a host trusted as `trust`
+/// says: TLS 1.3 only, no resumption, the certificate checked against the pin (any, at first
+/// contact) and the handshake's signature always against the certificate. The fingerprint the
+/// host shows is written to the returned cell.
+pub fn client_config(
+    trust: Trust,
+) -> Result<(Arc<rustls::ClientConfig>, ShownFingerprint), rustls::Error> {
+    let pinned = match trust {
+        Trust::FirstContact => None,
+        Trust::Pinned(fingerprint) => Some(fingerprint),
+    };
+    let seen = Arc::new(Mutex::new(None));
+    let verifier = Arc::new(PinVerifier::new(pinned, Arc::clone(&seen)));
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok((Arc::new(config), seen))
+}
+
+/// The server name lanshare's clients give: hosts are known by their pinned key, not a name.
+pub const SERVER_NAME: &str = "lanshare";
+
 /// Runs the participant side of the handshake, checking the host's certificate against
 /// `trust`; returns the connection and the fingerprint the host showed.
 pub fn connect(tcp: TcpStream, trust: Trust) -> Result<(TlsStream, Fingerprint), SecureError> {
@@ -99,20 +127,11 @@ pub fn connect(tcp: TcpStream, trust: Trust) -> Result<(TlsStream, Fingerprint),
         Trust::FirstContact => None,
         Trust::Pinned(fingerprint) => Some(fingerprint),
     };
-    let seen = Arc::new(Mutex::new(None));
-    let verifier = Arc::new(PinVerifier::new(pinned, Arc::clone(&seen)));
-    let config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|error| SecureError::Handshake(io::Error::other(error)))?
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    let mut config = config;
-    config.resumption = rustls::client::Resumption::disabled();
-    let name = rustls::pki_types::ServerName::try_from("lanshare")
+    let handshake_error = |error| SecureError::Handshake(io::Error::other(error));
+    let (config, seen) = client_config(trust).map_err(handshake_error)?;
+    let name = rustls::pki_types::ServerName::try_from(SERVER_NAME)
         .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
-    let connection = rustls::ClientConnection::new(Arc::new(config), name)
-        .map_err(|error| SecureError::Handshake(io::Error::other(error)))?;
+    let connection = rustls::ClientConnection::new(config, name).map_err(handshake_error)?;
     let deadline = std::time::Instant::now() + HANDSHAKE_LIMIT;
     let stream = TlsStream::begin(tcp, connection.into());
     stream.send_pending().map_err(SecureError::Handshake)?;
