@@ -101,6 +101,7 @@ fn fuzz_host(with_passcode: bool) -> Host {
             stall: Duration::from_millis(500),
             session: Duration::from_millis(500),
             wrong_passcode: Duration::ZERO,
+            ..Timeouts::default()
         },
         ..HostConfig::default()
     };

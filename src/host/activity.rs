@@ -1,9 +1,25 @@
-//! The transfers a host is serving right now, for the desktop app's Host screen.
+//! The transfers a host is serving right now: for the desktop app's Host screen, and to choose
+//! which of them make way for newcomers when slots or room run out ([`super::make_way`]).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::make_way::{Cut, Need, PRESSURE, Progress, choose, some_too_young};
+
+/// What [`Activity::make_way`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MadeWay {
+    /// It stopped transfers; what they hold comes free in a moment.
+    Stopped,
+    /// It stopped none, but some transfer is too young to judge yet, or one stopped before is
+    /// still letting go: ask again shortly.
+    NotYet,
+    /// It stopped none, and none will do.
+    Never,
+}
 
 /// Which way a transfer moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +51,27 @@ struct Entry {
     direction: Direction,
     total: u64,
     done: Arc<AtomicU64>,
+    started: Instant,
+    /// How to stop it to make way, once it may be stopped.
+    stopper: Option<Stopper>,
+    /// Why it was stopped, once it is.
+    cut: Arc<Mutex<Option<Cut>>>,
+}
+
+/// What stopping a transfer to make way takes.
+struct Stopper {
+    /// A handle on the transfer's connection.
+    socket: TcpStream,
+    /// Storage room the transfer holds.
+    room: u64,
+    /// Whether it has the grace of a transfer that stopped no other to start.
+    graced: bool,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The table of transfers in progress.
@@ -42,13 +79,13 @@ struct Entry {
 pub(super) struct Activity {
     next_id: AtomicU64,
     entries: Mutex<HashMap<u64, Entry>>,
+    /// When a transfer was last stopped to make way.
+    last_cut: Mutex<Option<Instant>>,
 }
 
 impl Activity {
     fn entries(&self) -> MutexGuard<'_, HashMap<u64, Entry>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        locked(&self.entries)
     }
 
     /// Records a transfer that starts now; it is forgotten when the tracker drops.
@@ -61,6 +98,7 @@ impl Activity {
     ) -> Tracker<'_> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let done = Arc::new(AtomicU64::new(0));
+        let cut = Arc::new(Mutex::new(None));
         self.entries().insert(
             id,
             Entry {
@@ -69,13 +107,82 @@ impl Activity {
                 direction,
                 total,
                 done: Arc::clone(&done),
+                started: Instant::now(),
+                stopper: None,
+                cut: Arc::clone(&cut),
             },
         );
         Tracker {
             activity: self,
             id,
             done,
+            cut,
         }
+    }
+
+    /// Stops the slowest transfers that may be stopped, as [`super::make_way`] chooses, to free
+    /// what `need`s. Each is told why through its [`Tracker::cut`], and its connection is shut
+    /// so that its thread lets go of what it holds at once.
+    pub(super) fn make_way(&self, need: Need, horizon: Duration) -> MadeWay {
+        let entries = self.entries();
+        let running: Vec<(u64, Progress)> = entries
+            .iter()
+            .filter(|(_, entry)| locked(&entry.cut).is_none())
+            .filter_map(|(id, entry)| {
+                let stopper = entry.stopper.as_ref()?;
+                let progress = Progress {
+                    total: entry.total,
+                    done: entry.done.load(Ordering::Relaxed),
+                    elapsed: entry.started.elapsed(),
+                    room: stopper.room,
+                    graced: stopper.graced,
+                };
+                Some((*id, progress))
+            })
+            .collect();
+        let chosen = choose(&running, need, horizon);
+        if chosen.is_empty() {
+            let unwinding = entries.values().any(|entry| locked(&entry.cut).is_some());
+            return if unwinding || some_too_young(&running, need) {
+                MadeWay::NotYet
+            } else {
+                MadeWay::Never
+            };
+        }
+        *locked(&self.last_cut) = Some(Instant::now());
+        for (id, cut) in &chosen {
+            let Some(entry) = entries.get(id) else {
+                continue;
+            };
+            *locked(&entry.cut) = Some(*cut);
+            if let Some(stopper) = &entry.stopper {
+                let how = match entry.direction {
+                    // The upload's client is still told why; a download's cannot be.
+                    Direction::Upload => Shutdown::Read,
+                    Direction::Download => Shutdown::Both,
+                };
+                let _ = stopper.socket.shutdown(how);
+            }
+            tracing::warn!(
+                "Stopped the {} of '{}' with {}: {cut}",
+                match entry.direction {
+                    Direction::Upload => "upload",
+                    Direction::Download => "download",
+                },
+                crate::protocol::visible_text(&entry.name),
+                entry.peer
+            );
+        }
+        MadeWay::Stopped
+    }
+
+    /// How many transfers in progress could be stopped to make way (whether or not they are
+    /// slow): fewer than the transfer slots taken means some have not begun to move yet.
+    pub(super) fn stoppable(&self) -> usize {
+        self.entries()
+            .values()
+            .filter(|entry| entry.stopper.is_some() && locked(&entry.cut).is_none())
+            .count()
     }
 
     /// Every transfer in progress, oldest first.
@@ -101,12 +208,34 @@ pub(super) struct Tracker<'a> {
     activity: &'a Activity,
     id: u64,
     done: Arc<AtomicU64>,
+    cut: Arc<Mutex<Option<Cut>>>,
 }
 
 impl Tracker<'_> {
     /// Sets the bytes moved so far.
     pub(super) fn set(&self, done: u64) {
         self.done.store(done, Ordering::Relaxed);
+    }
+
+    /// Lets the host stop this transfer to make way (see [`Activity::make_way`]) through
+    /// `socket`, a handle on its connection; `room` is the storage room it holds, and `graced`
+    /// whether it started without stopping another (it has no grace either if the host stopped
+    /// any transfer lately).
+    pub(super) fn may_be_stopped(&self, socket: TcpStream, room: u64, graced: bool) {
+        let pressed = locked(&self.activity.last_cut).is_some_and(|at| at.elapsed() < PRESSURE);
+        let graced = graced && !pressed;
+        if let Some(entry) = self.activity.entries().get_mut(&self.id) {
+            entry.stopper = Some(Stopper {
+                socket,
+                room,
+                graced,
+            });
+        }
+    }
+
+    /// Why the transfer was stopped to make way, if it was.
+    pub(super) fn cut(&self) -> Option<Cut> {
+        *locked(&self.cut)
     }
 }
 

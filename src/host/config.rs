@@ -22,6 +22,10 @@ pub struct Timeouts {
     /// How long an address must wait after its first wrong passcode; each further wrong
     /// passcode in a row doubles it, up to 64 times as long.
     pub wrong_passcode: Duration,
+    /// When a transfer finds no free slot, or an upload no storage room, transfers that would
+    /// still need longer than this to finish at their pace so far are stopped to make way for
+    /// it, the slowest first (see PROTOCOL.md, *Limits*).
+    pub make_way: Duration,
 }
 
 impl Default for Timeouts {
@@ -32,6 +36,7 @@ impl Default for Timeouts {
             stall: Duration::from_secs(30),
             session: Duration::from_secs(60),
             wrong_passcode: Duration::from_secs(1),
+            make_way: Duration::from_secs(600),
         }
     }
 }

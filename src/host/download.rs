@@ -10,7 +10,7 @@ use super::activity::Direction;
 use super::pace::Pace;
 use super::registry::offer_lines;
 use super::state::Shared;
-use super::transfer::{start_pace, take_slot};
+use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
 use crate::net::{self, Stream};
 use crate::protocol::{ClientLine, FileId, HostLine};
@@ -42,7 +42,7 @@ pub(super) fn send(
         Some(ClientLine::Ready) => {}
         _ => return false,
     }
-    let Some(_slot) = take_slot(shared, connection) else {
+    let Some(slot) = take_slot(shared, connection) else {
         return false;
     };
     let shown_name = printable(&record.name);
@@ -58,7 +58,12 @@ pub(super) fn send(
     {
         return false;
     }
-    match send_content(shared, connection, &record, content, offset) {
+    match send_content(
+        shared,
+        connection,
+        (&record, content, offset),
+        slot.made_way(),
+    ) {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
             true
@@ -99,22 +104,26 @@ fn open(
     Some((record, content))
 }
 
-/// Sends the file's bytes from `offset` on, at a watched pace.
+/// Sends the file's bytes from `offset` on, at a watched pace; `made_way` if another transfer
+/// was stopped to free its slot.
 fn send_content(
     shared: &Shared,
     connection: &Connection,
-    record: &FileRecord,
-    content: Content,
-    offset: u64,
+    (record, content, offset): (&FileRecord, Content, u64),
+    made_way: bool,
 ) -> io::Result<()> {
     let remaining = record.size - offset;
     let stream = connection.stream();
     let mut pace = start_pace(
         shared,
+        connection,
         Direction::Download,
         &record.name,
-        connection.peer(),
-        remaining,
+        Stake {
+            total: remaining,
+            room: 0,
+            made_way,
+        },
     );
     match content {
         Content::Memory(blob) => {

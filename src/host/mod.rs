@@ -20,6 +20,7 @@ mod connection;
 mod download;
 mod gate;
 mod listener;
+mod make_way;
 mod pace;
 mod parked;
 mod passcode;
@@ -30,6 +31,7 @@ mod session;
 mod slots;
 mod state;
 mod transfer;
+mod turns;
 mod upload;
 mod wire;
 
@@ -287,6 +289,7 @@ fn shared_state(
             per_address: config.max_connections_per_address,
         })),
         parked: ParkedUploads::new(config.resume_window),
+        room_turns: turns::Turns::default(),
         config,
         storage,
         registry,

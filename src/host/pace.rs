@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::activity::{Direction, Tracker};
+use super::make_way::Cut;
 use super::state::Counters;
 use crate::units::format_rate;
 
@@ -71,6 +72,11 @@ impl<'a> Pace<'a> {
             window_start: Instant::now(),
             in_window: 0,
         }
+    }
+
+    /// Why the transfer was stopped to make way for others, if it was.
+    pub(super) fn cut(&self) -> Option<Cut> {
+        self.progress.cut()
     }
 
     /// Records `count` bytes moved. Fails once a window has passed in which the transfer

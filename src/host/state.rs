@@ -10,6 +10,7 @@ use super::gate::Gate;
 use super::parked::ParkedUploads;
 use super::registry::Registry;
 use super::slots::TransferSlots;
+use super::turns::Turns;
 use crate::storage::Storage;
 use crate::tls::Fingerprint;
 
@@ -57,6 +58,9 @@ pub(super) struct Shared {
     pub activity: Activity,
     /// Cut-off resumable uploads kept for their senders.
     pub parked: ParkedUploads,
+    /// Taken in turn by uploads while they look for storage room (see
+    /// `upload::begin_upload`).
+    pub room_turns: Turns,
     /// How TLS connections are served: the host's certificate and key.
     pub tls: Arc<rustls::ServerConfig>,
     /// The fingerprint of the host's certificate.

@@ -6,11 +6,13 @@
 //! ([`super::connection`] reads them); a seed client sends one and closes.
 
 use std::io;
+use std::time::{Duration, Instant};
 
-use super::activity::Direction;
+use super::activity::{Direction, MadeWay};
+use super::make_way::{JUDGE_WAIT, Need};
 use super::registry::Uploader;
 use super::state::Shared;
-use super::transfer::{start_pace, take_slot};
+use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, printable};
 use crate::net::is_timeout;
 use crate::pipeline::{PipelineError, UploadDigests};
@@ -77,16 +79,62 @@ fn attribute(
     }
 }
 
-/// Reserves room for a new upload; uploads parked for resuming make way if the store is
-/// full, oldest first.
-fn begin_upload(shared: &Shared, size: u64) -> Result<Incoming, StorageError> {
+/// How long a new upload waits for the room of uploads stopped to make way for it.
+const ROOM_WAIT: Duration = Duration::from_secs(3);
+
+/// Reserves room for a new upload. If the store is full, uploads parked for resuming make way,
+/// oldest first, then uploads in progress too slow to finish soon ([`super::make_way`]).
+fn begin_upload(shared: &Shared, size: u64) -> Result<Room, StorageError> {
+    // One upload at a time looks for room, so that the room of uploads stopped for one goes
+    // to that one and not to whoever asks first, and so that while it waits for a transfer to
+    // be old enough to judge, no one else stops that one first.
+    let _turn = shared.room_turns.take();
+    let started = Instant::now();
+    let mut made_way = false;
     loop {
-        match shared.storage.begin(size) {
-            Err(StorageError::Full { .. } | StorageError::DiskSpace { .. })
-                if shared.parked.free_oldest() => {}
-            result => return result,
+        let error = match shared.storage.begin(size) {
+            Err(error @ (StorageError::Full { .. } | StorageError::DiskSpace { .. })) => error,
+            Err(error) => return Err(error),
+            Ok(incoming) => return Ok(Room { incoming, made_way }),
+        };
+        if shared.parked.free_oldest() {
+            continue;
         }
+        if started.elapsed() > ROOM_WAIT || (!made_way && started.elapsed() > JUDGE_WAIT) {
+            return Err(error);
+        }
+        if !made_way {
+            let need = Need::Room(shortfall(&error));
+            match shared
+                .activity
+                .make_way(need, shared.config.timeouts.make_way)
+            {
+                MadeWay::Stopped => made_way = true,
+                MadeWay::NotYet => {}
+                MadeWay::Never => return Err(error),
+            }
+        }
+        // Stopped uploads give their room back as their threads let go; young ones are
+        // judged in a moment.
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Bytes of room missing for the upload `error` refused.
+fn shortfall(error: &StorageError) -> u64 {
+    match error {
+        StorageError::Full { needed, free, .. } | StorageError::DiskSpace { needed, free } => {
+            needed.saturating_sub(*free)
+        }
+        _ => 0,
+    }
+}
+
+/// Room for an upload, with the bytes it has received.
+struct Room {
+    incoming: Incoming,
+    /// Whether uploads were stopped to make it.
+    made_way: bool,
 }
 
 /// The upload to continue for a resumable request (a parked one of the same participant,
@@ -95,14 +143,17 @@ fn resumed_or_new(
     shared: &Shared,
     request: &UploadRequest,
     resume: Option<(ClientId, ResumeKey)>,
-) -> Result<Incoming, StorageError> {
+) -> Result<Room, StorageError> {
     let parked = resume.and_then(|(client_id, key)| {
         shared
             .parked
             .take(client_id, key, &request.filename, request.size)
     });
     match parked {
-        Some(incoming) => Ok(incoming),
+        Some(incoming) => Ok(Room {
+            incoming,
+            made_way: false,
+        }),
         None => begin_upload(shared, request.size),
     }
 }
@@ -138,13 +189,15 @@ pub(super) fn receive(
     if let Some(stored) = stored_before(shared, &checked) {
         return stored.confirm(connection, checked.request.size);
     }
-    let Some(_slot) = take_slot(shared, connection) else {
+    let Some(slot) = take_slot(shared, connection) else {
         return false;
     };
-    let Some(incoming) = reserve(shared, connection, &checked) else {
+    let Some(room) = reserve(shared, connection, &checked) else {
         return false;
     };
-    let Some((incoming, digests)) = receive_bytes(shared, connection, &checked, incoming) else {
+    let made_way = slot.made_way() || room.made_way;
+    let received = receive_bytes(shared, connection, &checked, room.incoming, made_way);
+    let Some((incoming, digests)) = received else {
         return false;
     };
     let Some(stored) = commit(shared, connection, checked, incoming, digests) else {
@@ -239,10 +292,10 @@ fn stored_before(shared: &Shared, checked: &Checked) -> Option<StoredFile> {
 
 /// Reserves room (or takes back a parked upload) and tells the client to send: `READY`, or
 /// `RESUME_FROM` with the bytes kept.
-fn reserve(shared: &Shared, connection: &Connection, checked: &Checked) -> Option<Incoming> {
+fn reserve(shared: &Shared, connection: &Connection, checked: &Checked) -> Option<Room> {
     let request = &checked.request;
-    let incoming = match resumed_or_new(shared, request, checked.resume) {
-        Ok(incoming) => incoming,
+    let room = match resumed_or_new(shared, request, checked.resume) {
+        Ok(room) => room,
         Err(error) => {
             tracing::warn!(
                 "Refused '{}' from {}: {error}",
@@ -253,7 +306,7 @@ fn reserve(shared: &Shared, connection: &Connection, checked: &Checked) -> Optio
             return None;
         }
     };
-    let offset = incoming.received();
+    let offset = room.incoming.received();
     tracing::info!(
         "Receiving file '{}' ({} bytes{}) from {} ({})",
         printable(&request.filename),
@@ -271,26 +324,31 @@ fn reserve(shared: &Shared, connection: &Connection, checked: &Checked) -> Optio
         None => HostLine::Ready,
     };
     connection.reply(&go_ahead).ok()?;
-    Some(incoming)
+    Some(room)
 }
 
-/// Receives the rest of the bytes at a watched pace. If they do not all arrive, says why
-/// (parking a resumable upload for later) and returns `None`.
+/// Receives the rest of the bytes at a watched pace (`made_way` if other transfers were
+/// stopped for its slot or room). If they do not all arrive, says why (parking a resumable
+/// upload for later) and returns `None`.
 fn receive_bytes(
     shared: &Shared,
     connection: &mut Connection,
     checked: &Checked,
     mut incoming: Incoming,
+    made_way: bool,
 ) -> Option<(Incoming, UploadDigests)> {
     let request = &checked.request;
-    let peer = connection.peer();
     let offset = incoming.received();
     let mut pace = start_pace(
         shared,
+        connection,
         Direction::Upload,
         &request.filename,
-        peer,
-        request.size - offset,
+        Stake {
+            total: request.size - offset,
+            room: incoming.expected(),
+            made_way,
+        },
     );
     connection
         .set_read_timeout(shared.config.timeouts.stall)
@@ -308,6 +366,7 @@ fn receive_bytes(
             }
         }
     });
+    let cut = pace.cut();
     drop(pace);
     let error = match received {
         Ok(digests) => {
@@ -321,6 +380,11 @@ fn receive_bytes(
         Err(error) => error,
     };
     let shown_name = printable(&request.filename);
+    if let Some(cut) = cut {
+        // Not parked even if resumable: its room is what another upload needs.
+        connection.refuse(cut);
+        return None;
+    }
     match error {
         PipelineError::Source { error, .. } => {
             source_failed(shared, connection, checked, incoming, &error);

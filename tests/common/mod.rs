@@ -41,6 +41,7 @@ pub fn impatient_config() -> HostConfig {
             stall: Duration::from_millis(700),
             session: Duration::from_secs(5),
             wrong_passcode: Duration::from_millis(300),
+            ..Timeouts::default()
         },
         ..config()
     }
