@@ -139,6 +139,12 @@ fn hana_hosting(dir: &Path) -> anyhow::Result<App> {
     Ok(app)
 }
 
+/// Tells the app the undo time of a delete asked for now has passed.
+fn after_undo_time(app: &mut App) {
+    let later = Instant::now() + lanshare::gui::participant::UNDO_TIME + Duration::from_millis(100);
+    let _ = app.update(Message::Participant(ParticipantMessage::Tick(later)));
+}
+
 /// True if the current view shows exactly this text.
 fn shows(app: &App, text: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
@@ -258,10 +264,16 @@ fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
     for message in clicked {
         let _ = app.update(message);
     }
+    // The delete waits out its undo time in place, then goes; the host confirms it.
+    assert!(shows(&app, "Undo"));
+    assert!(shows(&app, "mine.txt"));
+    assert_eq!(host.files().len(), 2, "not sent during the undo time");
+    after_undo_time(&mut app);
     pump(
         &mut app,
         |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileDeleted(id))) if *id == mine_id),
     )?;
+    assert!(shows(&app, "Deleted mine.txt"));
     assert!(!shows(&app, "mine.txt"));
     assert!(shows(&app, "hers.txt"));
     assert!(!shows(&app, "Delete"), "no Delete on Alice's file");
@@ -353,6 +365,11 @@ fn entry(id: u64, name: &str, size: u64, uploader: &str, uploader_id: u64) -> Fi
 }
 
 fn matches_snapshot(app: &App, name: &str) -> anyhow::Result<bool> {
+    matches_snapshot_at(app, name, iced::window::Settings::default().size)
+}
+
+/// Whether the app's view drawn at `size` matches tests/snapshots/`name`-tiny-skia.png.
+fn matches_snapshot_at(app: &App, name: &str, size: iced::Size) -> anyhow::Result<bool> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
         .join(name);
@@ -363,10 +380,14 @@ fn matches_snapshot(app: &App, name: &str) -> anyhow::Result<bool> {
             committed.display()
         );
     }
-    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+    let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
     let snapshot = ui.snapshot(&app.theme())?;
     Ok(snapshot.matches_image(&path)?)
 }
+
+/// The app's default window size, and the smallest it allows.
+const DEFAULT_SIZE: iced::Size = iced::Size::new(980.0, 720.0);
+const SMALLEST_SIZE: iced::Size = iced::Size::new(600.0, 400.0);
 
 #[test]
 fn start_screen_looks_as_committed() -> TestResult {
@@ -376,12 +397,11 @@ fn start_screen_looks_as_committed() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn participant_screen_looks_as_committed() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    // Nothing listens on port 1: the session's own events are never pumped here; the screen's
-    // state comes from the snapshot below, as if the host had sent it.
-    let mut app = bob_joining("127.0.0.1:1", dir.path())?;
+/// Bob's app showing the host's snapshot `files` (Alice is id 1, Bob id 2), as if the host
+/// at 192.168.1.20 had sent it; nothing listens on port 1, so the session's own events never
+/// come.
+fn bob_seeing(dir: &Path, files: Vec<FileEntry>) -> anyhow::Result<App> {
+    let mut app = bob_joining("127.0.0.1:1", dir)?;
     let connected = LiveEvent::Connected {
         host: SocketAddr::from(([192, 168, 1, 20], 5005)),
         client_id: 2,
@@ -406,15 +426,51 @@ fn participant_screen_looks_as_committed() -> TestResult {
                     username: "Bob".into(),
                 },
             ],
-            files: vec![
-                entry(1, "report.pdf", 2_621_440, "Alice", 1),
-                entry(2, "holiday photo.jpg", 734_003, "Alice", 1),
-                entry(3, "notes.txt", 6, "Bob", 2),
-            ],
+            files,
         },
     };
     let _ = app.update(Message::Participant(ParticipantMessage::Live(connected)));
-    assert!(matches_snapshot(&app, "participant")?);
+    Ok(app)
+}
+
+/// The files of the participant snapshots: several kinds, Bob's own among them.
+fn snapshot_files() -> Vec<FileEntry> {
+    vec![
+        entry(1, "report.pdf", 2_621_440, "Alice", 1),
+        entry(2, "holiday photo.jpg", 734_003, "Alice", 1),
+        entry(3, "notes.txt", 6, "Bob", 2),
+        entry(4, "interview.mp3", 8_912_896, "Alice", 1),
+        entry(
+            5,
+            "backup of the shared drive with a very long name.tar.gz",
+            1_288_490_189,
+            "Alice",
+            1,
+        ),
+        entry(6, "main.rs", 4_096, "Bob", 2),
+    ]
+}
+
+#[test]
+fn participant_screen_fits_its_default_size_and_the_smallest() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_seeing(dir.path(), snapshot_files())?;
+    // One file ticked, the keyboard on another, a toast over the list.
+    let _ = app.update(Message::Participant(ParticipantMessage::Ticked(2, true)));
+    let _ = app.update(Message::Participant(ParticipantMessage::Select(4)));
+    let _ = app.update(Message::Participant(ParticipantMessage::DeleteClicked(3)));
+    let _ = app.update(Message::Participant(ParticipantMessage::UndoDelete(3)));
+    assert!(shows(&app, "Delete undone"));
+    assert!(matches_snapshot_at(
+        &app,
+        "participant-980x720",
+        DEFAULT_SIZE
+    )?);
+    assert!(matches_snapshot_at(
+        &app,
+        "participant-600x400",
+        SMALLEST_SIZE
+    )?);
     Ok(())
 }
 
