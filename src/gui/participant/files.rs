@@ -152,8 +152,9 @@ impl Participant {
     pub(super) fn ask_delete(&mut self, file_id: FileId) {
         let allowed = self.files.get(&file_id).is_some_and(|f| self.may_delete(f));
         if allowed {
-            self.deletes
-                .ask(file_id, self.now.max(std::time::Instant::now()));
+            // The screen's clock catches up, so the countdown starts from the undo time.
+            self.now = self.now.max(std::time::Instant::now());
+            self.deletes.ask(file_id, self.now);
         }
     }
 

@@ -45,7 +45,11 @@ impl Participant {
             self.history_open = false;
             self.transfers_hidden = true;
         } else if !self.filter.is_empty() {
+            // The filter box lets go of the keyboard on Escape too.
             self.filter.clear();
+            if self.focus == Some(Control::Filter) {
+                self.focus = None;
+            }
         } else {
             self.selected = None;
         }

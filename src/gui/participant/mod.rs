@@ -38,12 +38,13 @@ use crate::participant::{Credentials, FileEntry};
 use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
 use deletes::Deletes;
 use grouping::ShareGroups;
-use order::{Sort, SortKey};
+use order::Sort;
 use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
 pub use keys::KeyCommand;
 pub use local::{LocalFile, UploadList};
+pub use order::SortKey;
 pub use toasts::TOAST_LIFETIME;
 
 /// The id of the filter box.
