@@ -139,6 +139,12 @@ fn hana_hosting(dir: &Path) -> anyhow::Result<App> {
     Ok(app)
 }
 
+/// Tells the app the undo time of a delete asked for now has passed.
+fn after_undo_time(app: &mut App) {
+    let later = Instant::now() + lanshare::gui::participant::UNDO_TIME + Duration::from_millis(100);
+    let _ = app.update(Message::Participant(ParticipantMessage::Tick(later)));
+}
+
 /// True if the current view shows exactly this text.
 fn shows(app: &App, text: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
@@ -258,10 +264,16 @@ fn delete_shows_on_your_own_file_only_and_removes_it() -> TestResult {
     for message in clicked {
         let _ = app.update(message);
     }
+    // The delete waits out its undo time in place, then goes; the host confirms it.
+    assert!(shows(&app, "Undo"));
+    assert!(shows(&app, "mine.txt"));
+    assert_eq!(host.files().len(), 2, "not sent during the undo time");
+    after_undo_time(&mut app);
     pump(
         &mut app,
         |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileDeleted(id))) if *id == mine_id),
     )?;
+    assert!(shows(&app, "Deleted mine.txt"));
     assert!(!shows(&app, "mine.txt"));
     assert!(shows(&app, "hers.txt"));
     assert!(!shows(&app, "Delete"), "no Delete on Alice's file");
@@ -353,6 +365,11 @@ fn entry(id: u64, name: &str, size: u64, uploader: &str, uploader_id: u64) -> Fi
 }
 
 fn matches_snapshot(app: &App, name: &str) -> anyhow::Result<bool> {
+    matches_snapshot_at(app, name, iced::window::Settings::default().size)
+}
+
+/// Whether the app's view drawn at `size` matches tests/snapshots/`name`-tiny-skia.png.
+fn matches_snapshot_at(app: &App, name: &str, size: iced::Size) -> anyhow::Result<bool> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
         .join(name);
@@ -363,10 +380,14 @@ fn matches_snapshot(app: &App, name: &str) -> anyhow::Result<bool> {
             committed.display()
         );
     }
-    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+    let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
     let snapshot = ui.snapshot(&app.theme())?;
     Ok(snapshot.matches_image(&path)?)
 }
+
+/// The app's default window size, and the smallest it allows.
+const DEFAULT_SIZE: iced::Size = iced::Size::new(980.0, 720.0);
+const SMALLEST_SIZE: iced::Size = iced::Size::new(600.0, 400.0);
 
 #[test]
 fn start_screen_looks_as_committed() -> TestResult {
@@ -376,12 +397,11 @@ fn start_screen_looks_as_committed() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn participant_screen_looks_as_committed() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    // Nothing listens on port 1: the session's own events are never pumped here; the screen's
-    // state comes from the snapshot below, as if the host had sent it.
-    let mut app = bob_joining("127.0.0.1:1", dir.path())?;
+/// Bob's app showing the host's snapshot `files` (Alice is id 1, Bob id 2), as if the host
+/// at 192.168.1.20 had sent it; nothing listens on port 1, so the session's own events never
+/// come.
+fn bob_seeing(dir: &Path, files: Vec<FileEntry>) -> anyhow::Result<App> {
+    let mut app = bob_joining("127.0.0.1:1", dir)?;
     let connected = LiveEvent::Connected {
         host: SocketAddr::from(([192, 168, 1, 20], 5005)),
         client_id: 2,
@@ -406,15 +426,51 @@ fn participant_screen_looks_as_committed() -> TestResult {
                     username: "Bob".into(),
                 },
             ],
-            files: vec![
-                entry(1, "report.pdf", 2_621_440, "Alice", 1),
-                entry(2, "holiday photo.jpg", 734_003, "Alice", 1),
-                entry(3, "notes.txt", 6, "Bob", 2),
-            ],
+            files,
         },
     };
     let _ = app.update(Message::Participant(ParticipantMessage::Live(connected)));
-    assert!(matches_snapshot(&app, "participant")?);
+    Ok(app)
+}
+
+/// The files of the participant snapshots: several kinds, Bob's own among them.
+fn snapshot_files() -> Vec<FileEntry> {
+    vec![
+        entry(1, "report.pdf", 2_621_440, "Alice", 1),
+        entry(2, "holiday photo.jpg", 734_003, "Alice", 1),
+        entry(3, "notes.txt", 6, "Bob", 2),
+        entry(4, "interview.mp3", 8_912_896, "Alice", 1),
+        entry(
+            5,
+            "backup of the shared drive with a very long name.tar.gz",
+            1_288_490_189,
+            "Alice",
+            1,
+        ),
+        entry(6, "main.rs", 4_096, "Bob", 2),
+    ]
+}
+
+#[test]
+fn participant_screen_fits_its_default_size_and_the_smallest() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_seeing(dir.path(), snapshot_files())?;
+    // One file ticked, the keyboard on another, a toast over the list.
+    let _ = app.update(Message::Participant(ParticipantMessage::Ticked(2, true)));
+    let _ = app.update(Message::Participant(ParticipantMessage::Select(4)));
+    let _ = app.update(Message::Participant(ParticipantMessage::DeleteClicked(3)));
+    let _ = app.update(Message::Participant(ParticipantMessage::UndoDelete(3)));
+    assert!(shows(&app, "Delete undone"));
+    assert!(matches_snapshot_at(
+        &app,
+        "participant-980x720",
+        DEFAULT_SIZE
+    )?);
+    assert!(matches_snapshot_at(
+        &app,
+        "participant-600x400",
+        SMALLEST_SIZE
+    )?);
     Ok(())
 }
 
@@ -721,6 +777,19 @@ fn a_host_whose_key_changed_is_explained_with_both_codes_and_trusted_only_when_a
     Ok(())
 }
 
+/// Every text in the current view.
+fn texts(app: &App) -> Vec<String> {
+    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+    let mut seen = Vec::new();
+    let _ = ui.find(|candidate: iced_test::selector::Candidate<'_>| {
+        if let iced_test::selector::Candidate::Text { content, .. } = candidate {
+            seen.push(content.to_owned());
+        }
+        None::<()>
+    });
+    seen
+}
+
 /// True if some text in the current view contains `part`.
 fn view_contains(app: &App, part: &str) -> bool {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
@@ -737,4 +806,451 @@ fn view_contains(app: &App, part: &str) -> bool {
         },
     )
     .is_ok()
+}
+
+// ---- The issue-13 behaviours of the participant screen.
+
+/// Presses `key` (with `modifiers`) in a simulator of the app's view, and gives the app what
+/// its key listener would: the screen's mapping of the press and whether a widget took it.
+fn press(
+    app: &mut App,
+    key: iced::keyboard::Key,
+    modifiers: iced::keyboard::Modifiers,
+) -> anyhow::Result<()> {
+    use iced::keyboard::{Event, Location, key::NativeCode, key::Physical};
+    let event = iced::Event::Keyboard(Event::KeyPressed {
+        key: key.clone(),
+        modified_key: key,
+        physical_key: Physical::Unidentified(NativeCode::Unidentified),
+        location: Location::Standard,
+        modifiers,
+        text: None,
+        repeat: false,
+    });
+    let (status, mut messages) = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        let status = ui
+            .simulate([event.clone()])
+            .first()
+            .copied()
+            .unwrap_or(iced::event::Status::Ignored);
+        (status, ui.into_messages().collect::<Vec<_>>())
+    };
+    messages
+        .extend(lanshare::gui::participant::key_message(&event, status).map(Message::Participant));
+    for message in messages {
+        let _ = app.update(message);
+    }
+    Ok(())
+}
+
+/// Feeds the app what its workers report until its view shows `text`.
+fn pump_until_shown(app: &mut App, text: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !shows(app, text) {
+        anyhow::ensure!(Instant::now() < deadline, "{text} never showed");
+        for message in app.pending() {
+            let _ = app.update(message);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+fn key(named: iced::keyboard::key::Named) -> iced::keyboard::Key {
+    iced::keyboard::Key::Named(named)
+}
+
+/// The top edge of the text `name` in the current view (to compare the order of rows).
+fn top_of(app: &App, name: &str) -> anyhow::Result<f32> {
+    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+    Ok(ui.find(name)?.bounds().y)
+}
+
+fn ticked_after(app: &mut App, seconds: u64) {
+    let later = Instant::now() + Duration::from_secs(seconds);
+    let _ = app.update(Message::Participant(ParticipantMessage::Tick(later)));
+}
+
+#[test]
+fn three_hundred_files_shared_at_once_make_one_notification_whose_show_ticks_them() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
+    for n in 0..300 {
+        share(&session, &format!("photo-{n:03}.jpg"), &data(100, n))?;
+    }
+    let mut offered = 0;
+    pump(&mut app, |m| {
+        if matches!(
+            live(m),
+            Some(LiveEvent::Session(SessionEvent::FileOffered(_)))
+        ) {
+            offered += 1;
+        }
+        offered == 300
+    })?;
+    // Nothing while the files keep coming; one notification once Alice is quiet.
+    let _ = app.update(Message::Participant(ParticipantMessage::Tick(
+        Instant::now(),
+    )));
+    assert!(app.notifications().is_empty());
+    ticked_after(&mut app, 2);
+    let sent = app.notifications();
+    let summaries: Vec<&str> = sent.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(summaries, ["Alice shared 300 files"]);
+    ticked_after(&mut app, 10);
+    assert_eq!(app.notifications().len(), 1, "said once");
+
+    // Its "Show" brings the app forward on those files: all ticked, ready to download.
+    let _ = app.update(Message::Participant(ParticipantMessage::NotificationShown(
+        sent[0].0,
+    )));
+    assert!(shows(&app, "Download selected (300)"));
+
+    // A file shared alone later gets its own notification, with its name.
+    share(&session, "report.pdf", &data(2_621_440, 1))?;
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "report.pdf"),
+    )?;
+    ticked_after(&mut app, 2);
+    let last = app.notifications().last().map(|(_, s)| s.clone());
+    assert_eq!(last.as_deref(), Some("Alice shared report.pdf, 2.5 MB"));
+    Ok(())
+}
+
+#[test]
+fn a_double_click_on_delete_deletes_one_file_and_says_so() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    for name in ["a.txt", "b.txt"] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, name)?;
+        let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+            lanshare::gui::bridge::DropEvent::Dropped(path),
+        )));
+        perform(&mut app, listing);
+        pump(
+            &mut app,
+            |m| matches!(transfer(m), Some(e) if matches!(e.update, TransferUpdate::Uploaded(_))),
+        )?;
+    }
+    pump_until_shown(&mut app, "b.txt")?;
+    pump_until_shown(&mut app, "a.txt")?;
+    let _ = app.update(Message::Participant(ParticipantMessage::SortBy(
+        lanshare::gui::participant::SortKey::Name,
+    )));
+
+    // Two clicks at one spot: the first on a.txt's Delete, the second where it was.
+    let spot = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        let target = ui.find("Delete")?;
+        target
+            .visible_bounds()
+            .ok_or_else(|| anyhow::anyhow!("Delete not visible"))?
+            .center()
+    };
+    let mut clicked = Vec::new();
+    for _ in 0..2 {
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+            ui.point_at(spot);
+            let _ = ui.simulate(iced_test::simulator::click());
+            ui.into_messages().collect()
+        };
+        for message in messages {
+            clicked.push(format!("{message:?}"));
+            let _ = app.update(message);
+        }
+    }
+    let deletes = clicked
+        .iter()
+        .filter(|m| m.contains("DeleteClicked"))
+        .count();
+    assert_eq!(deletes, 1, "{clicked:?}");
+    // The row stayed in place, marked; nothing is sent during the undo time.
+    assert!(shows(&app, "a.txt") && shows(&app, "Deleting…"));
+    assert_eq!(host.files().len(), 2);
+    after_undo_time(&mut app);
+    pump(&mut app, |m| {
+        matches!(
+            live(m),
+            Some(LiveEvent::Session(SessionEvent::FileDeleted(_)))
+        )
+    })?;
+    assert!(shows(&app, "Deleted a.txt"));
+    let left: Vec<String> = host.files().iter().map(|f| f.name.clone()).collect();
+    assert_eq!(left, ["b.txt"]);
+
+    // Undo takes a delete back: nothing is sent.
+    interact(&mut app, |ui| {
+        ui.click("Delete")?;
+        Ok(())
+    })?;
+    interact(&mut app, |ui| {
+        ui.click("Undo")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "Delete undone"));
+    after_undo_time(&mut app);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(host.files().len(), 1);
+    Ok(())
+}
+
+#[test]
+fn toasts_go_by_themselves_count_repeats_and_errors_wait_to_be_closed() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_seeing(dir.path(), snapshot_files())?;
+    for _ in 0..3 {
+        let _ = app.update(Message::Participant(ParticipantMessage::SaveIntoFolder(
+            99,
+            "/nowhere".into(),
+        )));
+    }
+    assert!(shows(&app, "That file is no longer available (×3)"));
+    assert!(view_contains(&app, "saving into /nowhere (×3)"));
+    let lifetime = lanshare::gui::participant::TOAST_LIFETIME.as_secs() + 1;
+    ticked_after(&mut app, lifetime);
+    assert!(
+        !view_contains(&app, "saving into /nowhere"),
+        "gone by itself"
+    );
+    assert!(
+        shows(&app, "That file is no longer available (×3)"),
+        "errors stay"
+    );
+    interact(&mut app, |ui| {
+        ui.click("×")?;
+        Ok(())
+    })?;
+    assert!(!shows(&app, "That file is no longer available (×3)"));
+    Ok(())
+}
+
+#[test]
+fn the_list_sorts_by_each_column_and_filters_without_accents_or_case() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut files = snapshot_files();
+    files.push(entry(7, "Résumé.pdf", 50_000, "Zoë", 1));
+    let mut app = bob_seeing(dir.path(), files)?;
+    // Newest first by default.
+    assert!(top_of(&app, "Résumé.pdf")? < top_of(&app, "report.pdf")?);
+    interact(&mut app, |ui| {
+        ui.click("Name")?;
+        Ok(())
+    })?;
+    assert!(top_of(&app, "holiday photo.jpg")? < top_of(&app, "main.rs")?);
+    assert!(shows(&app, "Name ▲"));
+    interact(&mut app, |ui| {
+        ui.click("Name ▲")?;
+        Ok(())
+    })?;
+    assert!(top_of(&app, "main.rs")? < top_of(&app, "holiday photo.jpg")?);
+    interact(&mut app, |ui| {
+        ui.click("Size")?;
+        Ok(())
+    })?;
+    assert!(top_of(&app, "interview.mp3")? < top_of(&app, "report.pdf")?);
+    interact(&mut app, |ui| {
+        ui.click("Uploader")?;
+        Ok(())
+    })?;
+    assert!(
+        top_of(&app, "notes.txt")? < top_of(&app, "Résumé.pdf")?,
+        "Bob before Zoë"
+    );
+
+    interact(&mut app, |ui| {
+        ui.click(widget::Id::new(lanshare::gui::participant::FILTER_INPUT))?;
+        ui.typewrite("RESUME");
+        Ok(())
+    })?;
+    assert!(shows(&app, "Résumé.pdf"));
+    assert!(!shows(&app, "report.pdf"));
+    assert!(shows(&app, "1 of 7 files"));
+    Ok(())
+}
+
+#[test]
+fn the_keyboard_reaches_the_filter_the_list_download_and_delete() -> TestResult {
+    use iced::keyboard::{Modifiers, key::Named};
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_seeing(dir.path(), snapshot_files())?;
+    // Ctrl+F asks for the filter box's focus; typing there filters; Escape clears it.
+    let focus = app.update(Message::Participant(ParticipantMessage::Key(
+        lanshare::gui::participant::KeyCommand::FocusFilter,
+    )));
+    assert!(iced_test::runtime::task::into_stream(focus).is_some());
+    interact(&mut app, |ui| {
+        ui.click(widget::Id::new(lanshare::gui::participant::FILTER_INPUT))?;
+        ui.typewrite("notes");
+        Ok(())
+    })?;
+    assert!(shows(&app, "1 of 6 files"));
+    press(&mut app, key(Named::Escape), Modifiers::default())?;
+    assert!(shows(&app, "6 files"));
+
+    // Down selects the first file (newest: Bob's main.rs); Down again the next.
+    press(&mut app, key(Named::ArrowDown), Modifiers::default())?;
+    press(&mut app, key(Named::ArrowDown), Modifiers::default())?;
+    press(&mut app, key(Named::ArrowUp), Modifiers::default())?;
+    // Delete deletes the selected own file, with the same undo.
+    press(&mut app, key(Named::Delete), Modifiers::default())?;
+    assert!(shows(&app, "Undo"));
+    assert!(view_contains(&app, "Deleting in 5 s"), "{:?}", texts(&app));
+    // Space ticks the selected file; Enter downloads it (here: asks where, a dialog task).
+    press(&mut app, key(Named::Space), Modifiers::default())?;
+    assert!(shows(&app, "Download selected (1)"));
+    let download = app.update(Message::Participant(ParticipantMessage::Key(
+        lanshare::gui::participant::KeyCommand::Activate,
+    )));
+    assert!(iced_test::runtime::task::into_stream(download).is_some());
+
+    // Tab moves through the controls, Enter acts on the one it is on. The order: Transfers,
+    // Upload files, Leave, the filter, Download selected, Download all, the four sorts, the
+    // list (where the keyboard is now); ten steps on is the Uploader sort.
+    for _ in 0..10 {
+        press(&mut app, key(Named::Tab), Modifiers::default())?;
+    }
+    press(&mut app, key(Named::Enter), Modifiers::default())?;
+    assert!(
+        shows(&app, "Uploader ▲"),
+        "the tenth control on is the Uploader sort"
+    );
+    press(&mut app, key(Named::Tab), Modifiers::SHIFT)?;
+    press(&mut app, key(Named::Enter), Modifiers::default())?;
+    assert!(shows(&app, "Time ▼"));
+    Ok(())
+}
+
+#[test]
+fn losing_the_host_is_said_plainly_counts_down_truly_and_retry_now_rejoins_early() -> TestResult {
+    let identity = test_host_identity()?;
+    let first = start(lanshare::host::HostConfig {
+        identity: Some(identity.clone()),
+        ..config()
+    })?;
+    let address = first.local_addr();
+    seed_upload(address, "UPLOAD:1:Old:before.txt:3\n", b"old")?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(address, dir.path())?;
+    pump(&mut app, connected)?;
+    pump_until_shown(&mut app, "before.txt")?;
+    first.shutdown();
+
+    // Wait for a retry at least 4 s away (the third); the banner says why in plain words
+    // and counts down from the real delay.
+    let mut retry_in = Duration::ZERO;
+    pump(&mut app, |m| match live(m) {
+        Some(LiveEvent::Lost { retry_in: wait, .. }) => {
+            retry_in = *wait;
+            *wait >= Duration::from_secs(4)
+        }
+        _ => false,
+    })?;
+    let lost_at = Instant::now();
+    assert!(
+        view_contains(&app, "The host is not answering — it may have stopped"),
+        "{:?}",
+        texts(&app)
+    );
+    assert!(!view_contains(&app, "os error"));
+    let _ = app.update(Message::Participant(ParticipantMessage::Tick(
+        Instant::now(),
+    )));
+    assert!(view_contains(
+        &app,
+        &format!("Reconnecting in {} s…", retry_in.as_secs())
+    ));
+    let _ = app.update(Message::Participant(ParticipantMessage::Tick(
+        Instant::now() + Duration::from_millis(1500),
+    )));
+    assert!(view_contains(
+        &app,
+        &format!("Reconnecting in {} s…", retry_in.as_secs() - 1)
+    ));
+
+    // The host comes back (restarted: its memory files are gone); Retry now rejoins before
+    // the countdown would have, and says what happened to the files.
+    let second = start(lanshare::host::HostConfig {
+        bind: address,
+        identity: Some(identity),
+        ..config()
+    })?;
+    interact(&mut app, |ui| {
+        ui.click("Retry now")?;
+        Ok(())
+    })?;
+    pump(&mut app, connected)?;
+    assert!(
+        lost_at.elapsed() < retry_in,
+        "rejoined before the countdown ended"
+    );
+    assert!(shows(
+        &app,
+        "The host restarted; files shared before are gone"
+    ));
+    assert!(!shows(&app, "before.txt"));
+    drop(second);
+    Ok(())
+}
+
+#[test]
+fn a_file_downloading_shows_its_progress_and_cannot_be_downloaded_twice() -> TestResult {
+    let host = start(lanshare::host::HostConfig {
+        max_file_size: 1 << 30,
+        ..config()
+    })?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (session, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let big = share(&session, "big.bin", &data(200 << 20, 3))?;
+    pump_until_shown(&mut app, "big.bin")?;
+    let _ = app.update(Message::Participant(ParticipantMessage::SavePicked(
+        big,
+        dialog(Some(dir.path().join("big.bin"))),
+    )));
+    pump(
+        &mut app,
+        |m| matches!(transfer(m), Some(e) if matches!(e.update, TransferUpdate::Progress { done, .. } if done > 0)),
+    )?;
+    // Hide the modal to see the row: its Download button is a disabled "N %".
+    let _ = app.update(Message::Participant(ParticipantMessage::ToggleTransfers));
+    let label = texts(&app)
+        .into_iter()
+        .find(|t| t.ends_with(" %"))
+        .ok_or_else(|| anyhow::anyhow!("no progress in the row"))?;
+    let clicked: Vec<Message> = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        ui.click(label.as_str())?;
+        ui.into_messages().collect()
+    };
+    assert!(clicked.is_empty(), "a disabled button: {clicked:?}");
+    // Enter on it (or any other way to ask again) starts nothing: no dialog, no "(1)" copy.
+    let again = app.update(Message::Participant(ParticipantMessage::DownloadClicked(
+        big,
+    )));
+    assert!(iced_test::runtime::task::into_stream(again).is_none());
+    interact(&mut app, |ui| {
+        ui.click("1 transfer(s) in progress — show")?;
+        Ok(())
+    })?;
+    interact(&mut app, |ui| {
+        ui.click("Cancel")?;
+        Ok(())
+    })?;
+    pump(&mut app, transfer_ended)?;
+    assert!(shows(&app, "'big.bin' cancelled"));
+    // The history keeps it, cancelled, with the reason.
+    let _ = app.update(Message::Participant(ParticipantMessage::ShowTransfers));
+    assert!(shows(&app, "Cancelled downloading big.bin"));
+    assert!(!dir.path().join("big.bin (1)").exists());
+    Ok(())
 }

@@ -105,13 +105,32 @@ impl Screenshot {
             .arg(format!("PNG24:{}", path.display()))
             .status()?;
         anyhow::ensure!(status.success(), "import failed");
+        Self::decode(path)
+    }
+
+    /// Screenshots one window (by its X id) into `name`.png.
+    fn of_window(window: &str, name: &str) -> anyhow::Result<Self> {
+        let path = screenshots()?.join(format!("{name}.png"));
+        let status = Command::new("import")
+            .args(["-window", window])
+            .arg(format!("PNG24:{}", path.display()))
+            .status()?;
+        anyhow::ensure!(status.success(), "import failed");
+        Self::decode(path)
+    }
+
+    fn decode(path: PathBuf) -> anyhow::Result<Self> {
         let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path)?));
         let mut reader = decoder.read_info()?;
         let mut pixels = vec![0; reader.output_buffer_size()];
         let info = reader.next_frame(&mut pixels)?;
         pixels.truncate(info.buffer_size());
         let channels = info.color_type.samples();
-        anyhow::ensure!(channels >= 3, "{name}: the screenshot is not in colour");
+        anyhow::ensure!(
+            channels >= 3,
+            "{}: the screenshot is not in colour",
+            path.display()
+        );
         Ok(Self {
             path,
             width: info.width as usize,
@@ -232,6 +251,14 @@ impl NotifyLog {
         Ok(log)
     }
 
+    /// Takes in what the monitor says for `limit`.
+    fn gather(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while let Ok(text) = self.output.recv_deadline(deadline) {
+            self.seen.push_str(&text);
+        }
+    }
+
     fn wait_for(&mut self, needle: &str, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         while !self.seen.contains(needle) {
@@ -324,5 +351,116 @@ fn the_start_and_host_windows_draw() -> TestResult {
     share(&session, "slides.pdf", &data(3_500_000, 5))?;
     // Stop hosting, and Delete on each file (the host's user may delete any).
     Screenshot::when("host", "both files listed", |shot| shot.red_buttons() >= 3)?;
+    Ok(())
+}
+
+/// The visible window of process `pid`, once it is mapped.
+fn window_of(app: &mut Running) -> anyhow::Result<String> {
+    let pid = app.0.id().to_string();
+    let mut found = String::new();
+    let mapped = wait_until(DRAW_LIMIT, || {
+        Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--pid", &pid])
+            .output()
+            .is_ok_and(|o| {
+                found = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                o.status.success() && !found.is_empty()
+            })
+    });
+    anyhow::ensure!(mapped, "no window for process {pid}");
+    Ok(found)
+}
+
+#[test]
+#[ignore = "needs DISPLAY and a D-Bus session: run under xvfb-run dbus-run-session, as .ci/run does with --include-ignored"]
+fn three_hundred_files_make_one_notification_per_window_and_rows_show_at_600_by_400() -> TestResult
+{
+    require_desktop()?;
+    let _display = DISPLAY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut notifications = NotifyLog::start()?;
+    let address = host.local_addr().to_string();
+    let mut bob = app(
+        &dir.path().join("bob"),
+        &["gui", "--join", &address, "--user", "Bob"],
+    )?;
+    let mut carol = app(
+        &dir.path().join("carol"),
+        &["gui", "--join", &address, "--user", "Carol"],
+    )?;
+    let bob_window = window_of(&mut bob)?;
+    window_of(&mut carol)?;
+    assert!(wait_until(Duration::from_secs(15), || host.session_count() == 2));
+
+    // Alice shares 300 files at once from her command line.
+    let files = dir.path().join("batch");
+    std::fs::create_dir_all(&files)?;
+    let names: Vec<String> = (0..300).map(|n| format!("photo-{n:03}.jpg")).collect();
+    for (n, name) in names.iter().enumerate() {
+        std::fs::write(files.join(name), data(200, n as u64))?;
+    }
+    let cli = Cli {
+        config_dir: dir.path().join("alice"),
+        host: host.local_addr(),
+    };
+    let mut args = vec!["send", "--user", "Alice"];
+    args.extend(names.iter().map(String::as_str));
+    let output = cli.run_in(&files, &args)?;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(host.files().len(), 300);
+
+    // One grouped notification per window, and no notification per file.
+    let summary = "Alice shared 300 files";
+    let per_window = |seen: &str| seen.matches(summary).count();
+    assert!(
+        notifications.wait_for(summary, Duration::from_secs(30)),
+        "no grouped notification; saw: {}",
+        notifications.seen
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while per_window(&notifications.seen) < 2 && Instant::now() < deadline {
+        notifications.gather(Duration::from_millis(500));
+    }
+    // Time for any stray notification to arrive.
+    notifications.gather(Duration::from_secs(3));
+    assert_eq!(per_window(&notifications.seen), 2, "{}", notifications.seen);
+    assert!(!notifications.seen.contains("Alice shared photo-"));
+
+    // Bob's window at the smallest size it allows still shows rows of files.
+    let resized = Command::new("xdotool")
+        .args(["windowsize", &bob_window, "600", "400"])
+        .status()?;
+    assert!(resized.success());
+    let deadline = Instant::now() + DRAW_LIMIT;
+    let shot = loop {
+        let shot = Screenshot::of_window(&bob_window, "participant-600x400")?;
+        // Upload files, and a Download button on at least two rows, one above another.
+        let small = shot.width <= 620;
+        if (small && shot.check().is_ok() && shot.bands(&[rgb(DARK.primary)]) >= 3)
+            || Instant::now() >= deadline
+        {
+            break shot;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        shot.width <= 620,
+        "the window was not made 600 wide: {}",
+        shot.width
+    );
+    shot.check()?;
+    assert!(
+        shot.bands(&[rgb(DARK.primary)]) >= 3,
+        "no rows in {}",
+        shot.path.display()
+    );
+    eprintln!("screenshot: {}", shot.path.display());
     Ok(())
 }

@@ -5,8 +5,9 @@
 //! same feeds can be drained directly ([`Feed::drain`]) to drive the app without a window,
 //! as the tests do.
 
+use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -133,6 +134,19 @@ pub fn pick_files() -> Task<DialogResult<Vec<PathBuf>>> {
     )
 }
 
+/// Opens a folder picker (where several downloads go), starting in the downloads folder.
+pub fn pick_folder() -> Task<DialogResult<PathBuf>> {
+    let opened = Instant::now();
+    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the files into");
+    if let Some(folder) = dirs::download_dir() {
+        dialog = dialog.set_directory(folder);
+    }
+    Task::perform(dialog.pick_folder(), move |folder| DialogResult {
+        opened,
+        chosen: folder.map(|f| f.path().to_path_buf()),
+    })
+}
+
 /// Opens a save dialog proposing `name` in the user's downloads folder.
 pub fn pick_save_path(name: String) -> Task<DialogResult<PathBuf>> {
     let opened = Instant::now();
@@ -148,20 +162,129 @@ pub fn pick_save_path(name: String) -> Task<DialogResult<PathBuf>> {
     })
 }
 
+/// A desktop notification's "Show" action, when the notification daemon offers actions:
+/// choosing it sends `id` on `sender` (the screen's feed of chosen notifications).
+#[derive(Debug, Clone)]
+pub struct ShowAction {
+    /// Where the choice is sent.
+    pub sender: flume::Sender<u64>,
+    /// Which notification it was.
+    pub id: u64,
+}
+
 /// Shows a desktop notification from a thread of its own, so a slow or missing notification
-/// service never holds up the window. Failures are logged and otherwise ignored.
-pub fn notify(summary: String, body: String) {
+/// service never holds up the window. With `show`, the notification offers "Show" (its
+/// default action, what a click on it does where the daemon supports that); the thread waits
+/// for the notification to be closed or acted on. Failures are logged and otherwise ignored.
+pub fn notify(summary: String, body: String, show: Option<ShowAction>) {
     let _ = std::thread::Builder::new()
         .name("lanshare-notify".into())
         .spawn(move || {
-            let shown = notify_rust::Notification::new()
+            let mut notification = notify_rust::Notification::new();
+            notification
                 .appname("lanshare")
                 .summary(&summary)
                 .body(&body)
-                .icon("document-send")
-                .show();
-            if let Err(error) = shown {
-                tracing::debug!("No desktop notification ({error})");
+                .icon("document-send");
+            if show.is_some() {
+                notification.action("default", "Show");
+            }
+            match notification.show() {
+                Ok(handle) => wait_for_show(handle, show),
+                Err(error) => tracing::debug!("No desktop notification ({error})"),
             }
         });
+}
+
+/// Waits for the notification to be acted on; "Show" sends its id.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn wait_for_show(handle: notify_rust::NotificationHandle, show: Option<ShowAction>) {
+    let Some(show) = show else {
+        return;
+    };
+    handle.wait_for_action(|action| {
+        if action == "default" {
+            let _ = show.sender.send(show.id);
+        }
+    });
+}
+
+/// Elsewhere the notification is shown without waiting for its action.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn wait_for_show(_handle: notify_rust::NotificationHandle, _show: Option<ShowAction>) {}
+
+/// Brings the app's window to the front (after its notification was chosen).
+pub fn bring_forward<T: Send + 'static>() -> Task<T> {
+    iced::window::latest().then(|window| match window {
+        Some(window) => iced::window::gain_focus(window),
+        None => Task::none(),
+    })
+}
+
+/// How the system opens a file, or shows it in its folder: the program and its arguments,
+/// for `os` (as in `std::env::consts::OS`).
+pub fn opener(path: &Path, reveal: bool, os: &str) -> (&'static str, Vec<OsString>) {
+    match (os, reveal) {
+        ("macos", false) => ("open", vec![path.into()]),
+        ("macos", true) => ("open", vec!["-R".into(), path.into()]),
+        ("windows", false) => ("explorer", vec![path.into()]),
+        ("windows", true) => {
+            let mut select = OsString::from("/select,");
+            select.push(path);
+            ("explorer", vec![select])
+        }
+        // Linux and the BSDs: the desktop's opener; for "show", the folder (xdg-open has no
+        // way to select a file in it).
+        (_, false) => ("xdg-open", vec![path.into()]),
+        (_, true) => {
+            let folder = path.parent().unwrap_or(path);
+            ("xdg-open", vec![folder.into()])
+        }
+    }
+}
+
+/// Opens `path` with the system's program for it (or shows it in its folder, with `reveal`),
+/// in a process of its own; says why not if the program could not be started.
+pub fn open(path: &Path, reveal: bool) -> Result<(), String> {
+    let (program, args) = opener(path, reveal, std::env::consts::OS);
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|error| format!("Could not run {program}: {error}"))?;
+    // Reap it when it ends, so no zombie is left behind.
+    let _ = std::thread::Builder::new()
+        .name("lanshare-opener".into())
+        .spawn(move || child.wait());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_opened_and_shown_with_each_systems_own_program() {
+        let file = Path::new("/home/bob/Downloads/report.pdf");
+        let linux = opener(file, false, "linux");
+        assert_eq!(linux, ("xdg-open", vec![OsString::from(file)]));
+        let folder = opener(file, true, "freebsd");
+        assert_eq!(
+            folder,
+            ("xdg-open", vec![OsString::from("/home/bob/Downloads")])
+        );
+        assert_eq!(
+            opener(file, true, "macos"),
+            ("open", vec!["-R".into(), OsString::from(file)])
+        );
+        assert_eq!(
+            opener(file, true, "windows"),
+            (
+                "explorer",
+                vec![OsString::from("/select,/home/bob/Downloads/report.pdf")]
+            )
+        );
+    }
 }

@@ -296,6 +296,15 @@ impl App {
         }
     }
 
+    /// The desktop notifications the participant screen sent lately (their ids, which a
+    /// notification's "Show" names, and summaries), oldest first; none on other screens.
+    pub fn notifications(&self) -> Vec<(u64, String)> {
+        match &self.screen {
+            Screen::Participant(screen) => screen.notifications(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Everything the current screen's workers have reported so far, as messages: what the
     /// subscriptions deliver in a window, for driving the app without one.
     pub fn pending(&self) -> Vec<Message> {
@@ -370,7 +379,7 @@ pub fn run(launch: Launch, options: Options) -> anyhow::Result<()> {
     .default_font(FONT)
     .window(window::Settings {
         size: iced::Size::new(980.0, 720.0),
-        min_size: Some(iced::Size::new(640.0, 480.0)),
+        min_size: Some(iced::Size::new(600.0, 400.0)),
         icon: window_icon(),
         ..window::Settings::default()
     })

@@ -135,6 +135,8 @@ pub mod text_size {
     pub const DETAIL: f32 = 13.0;
     /// The smallest buttons.
     pub const SMALL: f32 = 12.0;
+    /// The label of a file-type badge.
+    pub const BADGE: f32 = 10.0;
 }
 
 /// Gaps between elements and padding inside them: a scale, smallest first, then two gaps
@@ -407,5 +409,167 @@ pub fn lock_body(theme: &Theme) -> container::Style {
             ..Border::default()
         },
         ..container::Style::default()
+    }
+}
+
+/// Sizes of the participant's file list and what floats over it.
+pub mod list {
+    /// The height of one file's row: every row is as tall, so rows never shift under the
+    /// pointer and the keyboard's selection can be scrolled into view.
+    pub const ROW_HEIGHT: f32 = 64.0;
+    /// The width of the Download button (or its progress, "42 %").
+    pub const DOWNLOAD_WIDTH: f32 = 104.0;
+    /// The width of the Delete button (or Undo), kept empty on others' files so the
+    /// Download buttons line up.
+    pub const DELETE_WIDTH: f32 = 84.0;
+    /// The side of a file-type badge.
+    pub const BADGE_SIZE: f32 = 36.0;
+    /// The width of the selection box's column.
+    pub const CHECK_WIDTH: f32 = 22.0;
+    /// The widest a toast grows.
+    pub const TOAST_WIDTH: f32 = 380.0;
+    /// Empty room after the last row, so it can be scrolled clear of the toasts and the
+    /// transfers button floating at the bottom.
+    pub const OVERLAY_ROOM: f32 = 150.0;
+    /// The tallest the connection's banner grows before it scrolls.
+    pub const BANNER_MAX_HEIGHT: f32 = 150.0;
+    /// The thickness of a row's download progress bar.
+    pub const ROW_BAR_GIRTH: f32 = 3.0;
+    /// How many toasts show at once (the oldest make room).
+    pub const MAX_TOASTS: usize = 4;
+}
+
+/// The colours of file-type badges: saturated, labelled in white, the same in every theme.
+pub mod badge {
+    use iced::{Color, color};
+    /// Documents: PDF, text, office files.
+    pub const DOCUMENT: Color = color!(0x4285f4);
+    /// Pictures.
+    pub const IMAGE: Color = color!(0x0f9d58);
+    /// Sound.
+    pub const AUDIO: Color = color!(0xab47bc);
+    /// Video.
+    pub const VIDEO: Color = color!(0xe8710a);
+    /// Archives.
+    pub const ARCHIVE: Color = color!(0x8d6e63);
+    /// Source code and data.
+    pub const CODE: Color = color!(0x00897b);
+    /// Anything else.
+    pub const OTHER: Color = color!(0x757575);
+}
+
+/// A file-type badge filled with `color`.
+pub fn badge(color: Color) -> impl Fn(&Theme) -> container::Style {
+    move |_theme| container::Style {
+        background: Some(Background::Color(color)),
+        border: rounded(radius::CONTROL),
+        text_color: Some(Color::WHITE),
+        ..container::Style::default()
+    }
+}
+
+/// `top` laid over `bottom` with `top`'s alpha, made opaque.
+fn over(bottom: Color, top: Color, alpha: f32) -> Color {
+    Color {
+        r: bottom.r + (top.r - bottom.r) * alpha,
+        g: bottom.g + (top.g - bottom.g) * alpha,
+        b: bottom.b + (top.b - bottom.b) * alpha,
+        a: 1.0,
+    }
+}
+
+/// A toast floating over the list: opaque, tinted with `tone` (none: a neutral message such
+/// as "Cancelled").
+pub fn toast(tone: Option<Tone>) -> impl Fn(&Theme) -> container::Style {
+    move |theme| {
+        let palette = palette(theme);
+        let edge = tone.map_or(palette.secondary_hover, |tone| palette.tone(tone));
+        container::Style {
+            background: Some(Background::Color(over(palette.card, edge, 0.22))),
+            border: Border {
+                color: edge,
+                width: 1.0,
+                radius: radius::INSET.into(),
+            },
+            text_color: Some(palette.text),
+            shadow: iced::Shadow {
+                color: palette.backdrop,
+                offset: iced::Vector::new(0.0, 2.0),
+                blur_radius: 8.0,
+            },
+            ..container::Style::default()
+        }
+    }
+}
+
+/// A file row: a card, outlined when the keyboard's selection is on it, tinted when it is
+/// ticked for "Download selected".
+pub fn file_row(selected: bool, ticked: bool) -> impl Fn(&Theme) -> container::Style {
+    move |theme| {
+        let palette = palette(theme);
+        let background = if ticked {
+            over(palette.card, palette.primary, 0.16)
+        } else {
+            palette.card
+        };
+        container::Style {
+            background: Some(Background::Color(background)),
+            border: Border {
+                color: if selected {
+                    palette.primary
+                } else {
+                    Color::TRANSPARENT
+                },
+                width: 2.0,
+                radius: radius::CARD.into(),
+            },
+            text_color: Some(palette.text),
+            ..container::Style::default()
+        }
+    }
+}
+
+/// The room between a control and the ring drawn around it while the keyboard is on it.
+pub const FOCUS_RING_GAP: f32 = 2.0;
+
+/// A ring around the control the keyboard is on (Tab moves it).
+pub fn focus_ring(focused: bool) -> impl Fn(&Theme) -> container::Style {
+    move |theme| container::Style {
+        border: Border {
+            color: if focused {
+                palette(theme).primary
+            } else {
+                Color::TRANSPARENT
+            },
+            width: 2.0,
+            radius: radius::INSET.into(),
+        },
+        ..container::Style::default()
+    }
+}
+
+/// A sort choice above the list: quiet, filled when it is the order in use.
+pub fn sort_button(active: bool) -> impl Fn(&Theme, button::Status) -> button::Style {
+    move |theme, status| {
+        let palette = palette(theme);
+        let background = match (active, status) {
+            (true, _) => over(palette.background, palette.primary, 0.3),
+            (false, button::Status::Hovered | button::Status::Pressed) => palette.card_hover,
+            (false, _) => palette.background,
+        };
+        button::Style {
+            background: Some(Background::Color(background)),
+            text_color: if active { palette.text } else { palette.muted },
+            border: rounded(radius::CONTROL),
+            ..button::Style::default()
+        }
+    }
+}
+
+/// A line of the transfers' history: in the colour of `tone`, or plain for a neutral one
+/// ("Cancelled").
+pub fn history_text(tone: Option<Tone>) -> impl Fn(&Theme) -> text::Style {
+    move |theme| text::Style {
+        color: Some(tone.map_or(palette(theme).text, |tone| palette(theme).tone(tone))),
     }
 }

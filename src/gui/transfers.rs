@@ -1,20 +1,28 @@
-//! Transfers in progress: their model and the progress modal that lists them.
+//! Transfers in progress and those that ended since the app started: their model, and the
+//! modal that lists them (with Cancel, and Open / Show in folder for a finished download).
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Local};
 use iced::widget::{column, container, progress_bar, row, scrollable, space, text};
 use iced::{Alignment, Element, Length};
 
-use super::theme::{self, gap, text_size};
+use super::theme::{self, Tone, gap, text_size};
 use super::widgets::{ButtonShape, action_button, muted};
 use crate::host::Direction;
 use crate::participant::worker::{TransferEvent, TransferHandle, TransferId, TransferUpdate};
+use crate::protocol::FileId;
 use crate::units::{format_duration, format_rate, format_size};
 
 /// The widest the modal grows.
 const MODAL_WIDTH: f32 = 620.0;
 /// The thickness of a transfer's progress bar.
 const BAR_GIRTH: f32 = 8.0;
+/// Ended transfers remembered for the history (the oldest are forgotten).
+const HISTORY_LENGTH: usize = 1000;
+/// Ended transfers the modal lists (the newest).
+const HISTORY_SHOWN: usize = 100;
 
 /// One running transfer.
 #[derive(Clone)]
@@ -22,6 +30,8 @@ struct Running {
     handle: TransferHandle,
     name: String,
     direction: Direction,
+    /// The shared file a download fetches.
+    file: Option<FileId>,
     done: u64,
     total: u64,
     /// When the bytes of this connection began to move: at the start, or when it resumed.
@@ -119,21 +129,94 @@ pub struct Finished {
     pub direction: Direction,
     /// Its last update (uploaded, downloaded, failed or cancelled).
     pub outcome: TransferUpdate,
+    /// When it ended.
+    pub at: DateTime<Local>,
 }
 
-/// The transfers of one participant.
+impl Finished {
+    /// Where a finished download was saved.
+    pub fn saved_to(&self) -> Option<&Path> {
+        match &self.outcome {
+            TransferUpdate::Downloaded(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// One line for the history: what happened, and why if it failed.
+    pub fn describe(&self) -> String {
+        let name = &self.name;
+        match (&self.outcome, self.direction) {
+            (TransferUpdate::Uploaded(_), _) => format!("Shared {name}"),
+            (TransferUpdate::Downloaded(path), _) => {
+                format!("Saved {name} to {}", path.display())
+            }
+            (TransferUpdate::Cancelled, Direction::Upload) => format!("Cancelled sharing {name}"),
+            (TransferUpdate::Cancelled, Direction::Download) => {
+                format!("Cancelled downloading {name}")
+            }
+            (TransferUpdate::Failed(reason), Direction::Upload) => {
+                format!("Could not share {name}: {reason}")
+            }
+            (TransferUpdate::Failed(reason), Direction::Download) => {
+                format!("Could not download {name}: {reason}")
+            }
+            (other, _) => format!("{name}: {other:?}"),
+        }
+    }
+
+    fn tone(&self) -> Option<Tone> {
+        match self.outcome {
+            TransferUpdate::Uploaded(_) | TransferUpdate::Downloaded(_) => Some(Tone::Success),
+            TransferUpdate::Cancelled => None,
+            _ => Some(Tone::Danger),
+        }
+    }
+}
+
+/// The messages the transfers modal sends.
+#[derive(Debug, Clone)]
+pub struct ModalMessages<Message> {
+    /// Cancel this transfer.
+    pub cancel: fn(TransferId) -> Message,
+    /// Close the modal.
+    pub hide: Message,
+    /// Open this downloaded file.
+    pub open: fn(PathBuf) -> Message,
+    /// Show this downloaded file in its folder.
+    pub reveal: fn(PathBuf) -> Message,
+}
+
+/// The transfers of one participant: running, and ended since the app started.
 #[derive(Default, Clone)]
 pub struct Transfers {
     running: Vec<Running>,
+    history: Vec<Finished>,
 }
 
 impl Transfers {
     /// Starts following a transfer.
     pub fn add(&mut self, handle: TransferHandle, name: String, direction: Direction, total: u64) {
+        self.follow(handle, name, direction, None, total);
+    }
+
+    /// Starts following the download of shared file `file`.
+    pub fn add_download(&mut self, handle: TransferHandle, file: FileId, name: String, total: u64) {
+        self.follow(handle, name, Direction::Download, Some(file), total);
+    }
+
+    fn follow(
+        &mut self,
+        handle: TransferHandle,
+        name: String,
+        direction: Direction,
+        file: Option<FileId>,
+        total: u64,
+    ) {
         self.running.push(Running {
             handle,
             name,
             direction,
+            file,
             done: 0,
             total,
             started: Instant::now(),
@@ -168,13 +251,32 @@ impl Transfers {
             }
             outcome => {
                 let transfer = self.running.remove(index);
-                Some(Finished {
+                let finished = Finished {
                     name: transfer.name,
                     direction: transfer.direction,
                     outcome,
-                })
+                    at: Local::now(),
+                };
+                self.history.push(finished.clone());
+                if self.history.len() > HISTORY_LENGTH {
+                    self.history.remove(0);
+                }
+                Some(finished)
             }
         }
+    }
+
+    /// How far the download of shared file `file` is (0 to 100), while it runs.
+    pub fn download_percent(&self, file: FileId) -> Option<f32> {
+        self.running
+            .iter()
+            .find(|t| t.file == Some(file))
+            .map(Running::percent)
+    }
+
+    /// The transfers that ended since the app started, oldest first.
+    pub fn history(&self) -> &[Finished] {
+        &self.history
     }
 
     /// Cancels one transfer (its end arrives as an event).
@@ -201,29 +303,45 @@ impl Transfers {
         self.running.is_empty()
     }
 
-    /// The progress modal's card: every running transfer with its bar and Cancel.
+    /// The modal's card: every running transfer with its bar and Cancel, then the history
+    /// of those that ended (newest first), a finished download with Open and Show in folder.
     pub fn view<'a, Message: Clone + 'a>(
         &'a self,
-        cancel: impl Fn(TransferId) -> Message + 'a,
-        hide: Message,
+        messages: ModalMessages<Message>,
     ) -> Element<'a, Message> {
         let cards = self
             .running
             .iter()
-            .map(|transfer| transfer.card(cancel(transfer.handle.id())));
+            .map(|transfer| transfer.card((messages.cancel)(transfer.handle.id())));
         let title = match self.running.len() {
+            0 => "Transfers".to_owned(),
             1 => "1 transfer in progress".to_owned(),
             n => format!("{n} transfers in progress"),
         };
+        let history = (!self.history.is_empty()).then(|| {
+            column![
+                muted("Since the app started").size(text_size::DETAIL),
+                column(
+                    self.history
+                        .iter()
+                        .rev()
+                        .take(HISTORY_SHOWN)
+                        .map(|finished| history_line(finished, &messages)),
+                )
+                .spacing(gap::S),
+            ]
+            .spacing(gap::M)
+        });
         container(
             column![
                 row![
                     text(title).size(text_size::EMPHASIS).width(Length::Fill),
                     action_button("Hide", ButtonShape::COMPACT, theme::secondary_button)
-                        .on_press(hide),
+                        .on_press(messages.hide.clone()),
                 ]
                 .align_y(Alignment::Center),
-                scrollable(column(cards).spacing(gap::M)).height(Length::Shrink),
+                scrollable(column(cards).spacing(gap::M).push(history).spacing(gap::XL))
+                    .height(Length::Shrink),
                 space().height(gap::XS),
             ]
             .spacing(gap::XL),
@@ -233,4 +351,37 @@ impl Transfers {
         .style(theme::modal)
         .into()
     }
+}
+
+/// One ended transfer: when, what happened, and for a saved file Open and Show in folder.
+fn history_line<'a, Message: Clone + 'a>(
+    finished: &'a Finished,
+    messages: &ModalMessages<Message>,
+) -> Element<'a, Message> {
+    let when = finished.at.format("%H:%M:%S").to_string();
+    let mut line = row![
+        muted(when).size(text_size::DETAIL),
+        text(finished.describe())
+            .size(text_size::DETAIL)
+            .style(theme::history_text(finished.tone()))
+            .width(Length::Fill),
+    ]
+    .spacing(gap::M)
+    .align_y(Alignment::Center);
+    if let Some(path) = finished.saved_to() {
+        line = line
+            .push(
+                action_button("Open", ButtonShape::COMPACT, theme::secondary_button)
+                    .on_press((messages.open)(path.to_path_buf())),
+            )
+            .push(
+                action_button(
+                    "Show in folder",
+                    ButtonShape::COMPACT,
+                    theme::secondary_button,
+                )
+                .on_press((messages.reveal)(path.to_path_buf())),
+            );
+    }
+    line.into()
 }

@@ -79,3 +79,32 @@ pub fn lock<'a, Message: 'a>() -> iced::Element<'a, Message> {
     .align_x(iced::Alignment::Center)
     .into()
 }
+
+/// An action button `width` wide with its label centred, so buttons line up from row to row.
+pub fn fixed_button<'a, Message: 'a>(
+    label: impl IntoFragment<'a>,
+    shape: ButtonShape,
+    width: f32,
+    style: impl Fn(&Theme, button::Status) -> button::Style + 'a,
+) -> Button<'a, Message> {
+    button(
+        text(label)
+            .size(shape.text_size)
+            .width(iced::Length::Fill)
+            .align_x(iced::Alignment::Center),
+    )
+    .padding(shape.padding)
+    .width(width)
+    .style(style)
+}
+
+/// `content` with a ring around it while the keyboard is on it.
+pub fn ringed<'a, Message: 'a>(
+    content: impl Into<iced::Element<'a, Message>>,
+    focused: bool,
+) -> iced::Element<'a, Message> {
+    iced::widget::container(content)
+        .padding(theme::FOCUS_RING_GAP)
+        .style(theme::focus_ring(focused))
+        .into()
+}

@@ -68,6 +68,8 @@ pub enum LiveEvent {
 
 enum Command {
     Delete(FileId),
+    /// Cut the wait before the next attempt to rejoin short.
+    RetryNow,
     Stop,
 }
 
@@ -120,6 +122,11 @@ impl LiveSession {
     /// Asks the host to delete a file; the answer arrives as an event.
     pub fn delete(&self, file_id: FileId) {
         let _ = self.commands.send(Command::Delete(file_id));
+    }
+
+    /// While the host is lost, tries to rejoin at once instead of waiting out the backoff.
+    pub fn retry_now(&self) {
+        let _ = self.commands.send(Command::RetryNow);
     }
 }
 
@@ -206,7 +213,7 @@ fn run(
                     };
                     let _ = events.send(LiveEvent::Session(refused));
                 }
-                Err(flume::RecvTimeoutError::Timeout) => break,
+                Ok(Command::RetryNow) | Err(flume::RecvTimeoutError::Timeout) => break,
             }
         }
     }
@@ -248,6 +255,8 @@ fn follow(
                     return Ended::Lost("the connection to the host broke".into());
                 }
             }
+            // Already joined: nothing to retry.
+            Ok(Err(Command::RetryNow)) => {}
             Ok(Err(Command::Stop)) | Err(()) => return Ended::Stopped,
         }
     }

@@ -1,13 +1,26 @@
 //! The participant screen: the live, dark file list of the seed, uploads, downloads,
-//! deletes, transfers and connection status. The host screen embeds it too.
+//! deletes (with undo), transfers and their history, connection status, toasts, grouped
+//! notifications and the keyboard. The host screen embeds it too.
 //!
-//! Its state and updates are here; how it is drawn is in `view`, and the file-system work
-//! its updates start (as tasks) is in `local`.
+//! Its state, messages and routing are here. How it is drawn is in `view` and `rows`; what
+//! the host's events do in `live_events`; transfers and deletes in `files`; the keyboard in
+//! `keyboard` (which key means what: `keys`). The pieces with no Iced state of their own —
+//! `toasts`, `deletes`, `grouping`, `order` — are plain models, tested with time passed in;
+//! `local` is the file-system work updates start as tasks.
 
+mod deletes;
+mod files;
+mod grouping;
+mod keyboard;
+mod keys;
+mod live_events;
 mod local;
+mod order;
+mod rows;
+mod toasts;
 mod view;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,26 +29,30 @@ use std::time::Instant;
 use iced::{Subscription, Task};
 
 use super::bridge::{self, DialogResult, DropEvent, Feed};
-use super::transfers::{Finished, Transfers};
-use crate::host::Direction;
+use super::transfers::Transfers;
 use crate::identity::Identity;
 use crate::participant::live::{LiveEvent, LiveSession};
-use crate::participant::save::{Destination, safe_file_name};
-use crate::participant::trust::{self, HostKey};
-use crate::participant::worker::{
-    TransferEvent, TransferId, TransferUpdate, spawn_download_with, spawn_upload,
-};
-use crate::participant::{Credentials, FileEntry, SessionEvent};
-use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role, visible_text};
-use crate::units::format_size;
-use local::{MAX_FOLDER_FILES, downloads_folder, list_uploads};
+use crate::participant::trust::HostKey;
+use crate::participant::worker::{TransferEvent, TransferId};
+use crate::participant::{Credentials, FileEntry};
+use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
+use deletes::Deletes;
+use grouping::ShareGroups;
+use order::Sort;
+use toasts::{Kind, Toasts};
 
+pub use deletes::UNDO_TIME;
+pub use keys::KeyCommand;
 pub use local::{LocalFile, UploadList};
+pub use order::SortKey;
+pub use toasts::TOAST_LIFETIME;
 
-/// Notices kept on screen at most.
-const MAX_NOTICES: usize = 4;
 /// The id of the filter box.
 pub const FILTER_INPUT: &str = "filter";
+/// The id of the file list's scrollable.
+pub const FILE_LIST: &str = "file-list";
+/// Desktop notifications remembered for their "Show" action.
+const NOTIFICATIONS_KEPT: usize = 32;
 
 /// Where the connection to the host stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,12 +81,26 @@ enum Connection {
     },
 }
 
-/// A success or failure message shown above the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Notice {
+/// The controls Tab moves through, in order (the list is the file the keyboard selected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Control {
+    Filter,
+    Sort(SortKey),
+    DownloadTicked,
+    DownloadAll,
+    List,
+    Transfers,
+    Upload,
+    Leave,
+}
+
+/// A desktop notification this screen sent: its id (which its "Show" action names), what it
+/// said, and the files it was about.
+#[derive(Debug, Clone)]
+struct Sent {
     id: u64,
-    good: bool,
-    text: String,
+    summary: String,
+    files: Vec<FileId>,
 }
 
 /// The participant screen's state.
@@ -85,12 +116,29 @@ pub struct Participant {
     files: BTreeMap<FileId, FileEntry>,
     peers: BTreeMap<ClientId, String>,
     filter: String,
+    sort: Sort,
+    /// The file the keyboard is on.
+    selected: Option<FileId>,
+    /// Files ticked for "Download selected".
+    ticked: BTreeSet<FileId>,
+    /// The control the keyboard is on (Tab), if any.
+    focus: Option<Control>,
+    /// The list's scroll offset and visible height, as last reported.
+    list_view: (f32, f32),
     transfers: Transfers,
     transfer_events: flume::Sender<TransferEvent>,
     transfer_feed: Feed<TransferEvent>,
     transfers_hidden: bool,
-    notices: Vec<Notice>,
-    next_notice: u64,
+    history_open: bool,
+    toasts: Toasts,
+    deletes: Deletes,
+    groups: ShareGroups,
+    sent: VecDeque<Sent>,
+    next_notification: u64,
+    shown_sender: flume::Sender<u64>,
+    shown_feed: Feed<u64>,
+    /// The time as of the last tick: what countdowns count from.
+    now: Instant,
     drop_hover: bool,
     hosting: bool,
 }
@@ -106,6 +154,14 @@ pub enum Message {
     Drop(DropEvent),
     /// The filter box changed.
     FilterChanged(String),
+    /// A sort was picked (again: reversed).
+    SortBy(SortKey),
+    /// A file's row was clicked: the keyboard's selection moves there.
+    Select(FileId),
+    /// A file's box was ticked or unticked for "Download selected".
+    Ticked(FileId, bool),
+    /// The list was scrolled: its offset and visible height.
+    ListScrolled(f32, f32),
     /// "Upload files" was pressed.
     UploadClicked,
     /// The file dialog closed.
@@ -118,20 +174,42 @@ pub enum Message {
     SavePicked(FileId, DialogResult<PathBuf>),
     /// No save dialog could be shown: the file goes into this folder (the downloads folder).
     SaveIntoFolder(FileId, PathBuf),
-    /// Delete was pressed on a file.
+    /// "Download selected" was pressed.
+    DownloadTicked,
+    /// "Download all" was pressed.
+    DownloadAll,
+    /// The folder for several downloads was picked (or not).
+    FolderPicked(Vec<FileId>, DialogResult<PathBuf>),
+    /// Several downloads go into this folder.
+    SaveAllInto(Vec<FileId>, PathBuf),
+    /// Delete was pressed on a file: it goes after a few seconds unless undone.
     DeleteClicked(FileId),
+    /// Undo was pressed on a file about to be deleted.
+    UndoDelete(FileId),
     /// Cancel was pressed on a transfer.
     CancelTransfer(TransferId),
     /// The transfers modal was hidden or shown again.
     ToggleTransfers,
-    /// A notice was dismissed.
+    /// "Transfers" was pressed: the modal, with the history, opens.
+    ShowTransfers,
+    /// "Open" was pressed on a finished download.
+    Open(PathBuf),
+    /// "Show in folder" was pressed on a finished download.
+    Reveal(PathBuf),
+    /// A toast was closed.
     Dismiss(u64),
     /// "Leave" (or "Back to start") was pressed.
     Leave,
     /// "Trust the new key" was pressed for a host whose key changed.
     TrustNewKey,
-    /// The status line's countdown needs redrawing.
-    Tick,
+    /// "Retry now" was pressed while the host is lost.
+    RetryNow,
+    /// A key was pressed.
+    Key(KeyCommand),
+    /// A desktop notification's "Show" was chosen: the app comes forward on its files.
+    NotificationShown(u64),
+    /// Time passed (countdowns, toasts, deletes and notifications that are due).
+    Tick(Instant),
 }
 
 /// What the app should do after an update.
@@ -144,6 +222,20 @@ pub enum Action {
     Leave,
     /// Joining failed before it ever worked: back to the start screen with this reason.
     Failed(String),
+}
+
+/// What a key press means on this screen, given whether a widget (the filter box) used it:
+/// the key listener's mapping, public so tests apply it as the window does.
+pub fn key_message(event: &iced::Event, status: iced::event::Status) -> Option<Message> {
+    keys::command(event, status).map(Message::Key)
+}
+
+fn key_event(
+    event: iced::Event,
+    status: iced::event::Status,
+    _window: iced::window::Id,
+) -> Option<Message> {
+    key_message(&event, status)
 }
 
 impl Participant {
@@ -162,6 +254,7 @@ impl Participant {
         );
         let live_feed = Feed::new(live.events().clone());
         let (transfer_events, transfer_receiver) = flume::unbounded();
+        let (shown_sender, shown_receiver) = flume::unbounded();
         Self {
             address,
             username,
@@ -174,12 +267,24 @@ impl Participant {
             files: BTreeMap::new(),
             peers: BTreeMap::new(),
             filter: String::new(),
+            sort: Sort::default(),
+            selected: None,
+            ticked: BTreeSet::new(),
+            focus: None,
+            list_view: (0.0, 0.0),
             transfers: Transfers::default(),
             transfer_events,
             transfer_feed: Feed::new(transfer_receiver),
             transfers_hidden: false,
-            notices: Vec::new(),
-            next_notice: 0,
+            history_open: false,
+            toasts: Toasts::default(),
+            deletes: Deletes::default(),
+            groups: ShareGroups::default(),
+            sent: VecDeque::new(),
+            next_notification: 0,
+            shown_sender,
+            shown_feed: Feed::new(shown_receiver),
+            now: Instant::now(),
             drop_hover: false,
             hosting: false,
         }
@@ -192,21 +297,24 @@ impl Participant {
         self
     }
 
-    /// What this screen listens to: its workers, file drops, and a tick for its countdowns.
+    /// What this screen listens to: the same as [`Self::feeds`].
     pub fn subscription(&self) -> Subscription<Message> {
-        Subscription::batch([
-            self.feeds(),
-            bridge::every(bridge::TICK).map(|_| Message::Tick),
-        ])
+        self.feeds()
     }
 
-    /// What this screen listens to but the tick: its live session, its transfers and files
-    /// dropped on the window (for a screen that embeds this one and ticks itself).
+    /// What this screen listens to: its live session, its transfers, its notifications'
+    /// "Show", files dropped on the window, the keyboard, and a tick for its countdowns,
+    /// toasts and undo times.
     pub fn feeds(&self) -> Subscription<Message> {
         Subscription::batch([
             self.live_feed.subscription().map(Message::Live),
             self.transfer_feed.subscription().map(Message::Transfer),
+            self.shown_feed
+                .subscription()
+                .map(Message::NotificationShown),
             bridge::file_drops().map(Message::Drop),
+            iced::event::listen_with(key_event),
+            bridge::every(bridge::TICK).map(Message::Tick),
         ])
     }
 
@@ -219,7 +327,12 @@ impl Participant {
             .drain()
             .into_iter()
             .map(Message::Transfer);
-        live.chain(transfers).collect()
+        let shown = self
+            .shown_feed
+            .drain()
+            .into_iter()
+            .map(Message::NotificationShown);
+        live.chain(transfers).chain(shown).collect()
     }
 
     /// Participants online, by id.
@@ -227,16 +340,17 @@ impl Participant {
         self.peers.values().map(String::as_str)
     }
 
-    fn notice(&mut self, good: bool, text: String) {
-        self.notices.push(Notice {
-            id: self.next_notice,
-            good,
-            text,
-        });
-        self.next_notice += 1;
-        if self.notices.len() > MAX_NOTICES {
-            self.notices.remove(0);
-        }
+    /// The desktop notifications this screen sent lately (their ids and summaries), oldest
+    /// first.
+    pub fn notifications(&self) -> Vec<(u64, String)> {
+        self.sent
+            .iter()
+            .map(|sent| (sent.id, sent.summary.clone()))
+            .collect()
+    }
+
+    fn toast(&mut self, kind: Kind, text: impl Into<String>) {
+        self.toasts.push(kind, text, Instant::now());
     }
 
     fn connected(&self) -> Option<(SocketAddr, &Credentials)> {
@@ -279,289 +393,111 @@ impl Participant {
                 self.drop_hover = false;
                 return self.list_uploads(vec![path]);
             }
-            Message::FilterChanged(filter) => self.filter = filter,
-            Message::UploadClicked => {
-                return Action::Run(bridge::pick_files().map(Message::FilesPicked));
+            Message::FilterChanged(filter) => {
+                self.filter = filter;
+                self.focus = Some(Control::Filter);
             }
-            Message::FilesPicked(result) => return self.on_files_picked(result),
-            Message::UploadsListed(list) => self.upload(list),
-            Message::DownloadClicked(file_id) => {
-                if let Some(file) = self.files.get(&file_id) {
-                    let name = safe_file_name(&file.name);
-                    return Action::Run(
-                        bridge::pick_save_path(name)
-                            .map(move |result| Message::SavePicked(file_id, result)),
-                    );
-                }
+            Message::SortBy(key) => self.sort = self.sort.pick(key),
+            Message::Select(file) => {
+                self.selected = Some(file);
+                self.focus = Some(Control::List);
             }
-            Message::SavePicked(file_id, result) => return self.on_save_picked(file_id, result),
-            Message::SaveIntoFolder(file_id, folder) => {
-                self.notice(
-                    true,
-                    format!(
-                        "No save dialog is available on this system; saving into {}",
-                        folder.display()
-                    ),
-                );
-                self.download(file_id, Destination::Folder(folder));
-            }
-            Message::DeleteClicked(file_id) => self.live.delete(file_id),
-            Message::CancelTransfer(id) => self.transfers.cancel(id),
-            Message::ToggleTransfers => self.transfers_hidden = !self.transfers_hidden,
-            Message::Dismiss(id) => self.notices.retain(|n| n.id != id),
+            Message::Ticked(file, true) => _ = self.ticked.insert(file),
+            Message::Ticked(file, false) => _ = self.ticked.remove(&file),
+            Message::ListScrolled(offset, height) => self.list_view = (offset, height),
+            Message::Key(command) => return self.on_key(command),
+            Message::NotificationShown(id) => return self.show_notified(id),
+            Message::Tick(now) => self.tick(now),
+            Message::Dismiss(id) => self.toasts.dismiss(id),
+            Message::TrustNewKey => self.trust_new_key(),
+            Message::RetryNow => self.retry_now(),
             Message::Leave => {
-                self.transfers.cancel_all();
+                self.leave();
                 return Action::Leave;
             }
-            Message::TrustNewKey => self.trust_new_key(),
-            Message::Tick => {}
+            other => return self.on_files(other),
         }
         Action::None
     }
 
-    fn on_files_picked(&mut self, result: DialogResult<Vec<PathBuf>>) -> Action {
-        if result.never_showed() {
-            self.notice(
-                false,
-                "No file dialog is available on this system (it needs xdg-desktop-portal \
-                 or zenity). Drop files onto this window to share them."
-                    .into(),
-            );
-        } else if let Some(paths) = result.chosen {
-            return self.list_uploads(paths);
+    /// What is due at `now`: toasts that go, deletes whose undo time is over, grouped
+    /// notifications.
+    fn tick(&mut self, now: Instant) {
+        self.now = now;
+        self.toasts.expire(now);
+        for file in self.deletes.due(now) {
+            self.live.delete(file);
         }
-        Action::None
-    }
-
-    fn on_save_picked(&mut self, file_id: FileId, result: DialogResult<PathBuf>) -> Action {
-        if let Some(path) = result.chosen {
-            self.download(
-                file_id,
-                Destination::Path {
-                    path,
-                    overwrite: true,
-                },
-            );
-        } else if result.never_showed() {
-            // No dialog could be shown: save into the downloads folder (made if missing, so
-            // not here), under a free name, and say where.
-            return Action::Run(Task::perform(async { downloads_folder() }, move |folder| {
-                Message::SaveIntoFolder(file_id, folder)
-            }));
-        }
-        Action::None
-    }
-
-    fn on_live(&mut self, event: LiveEvent) -> Action {
-        match event {
-            LiveEvent::Connected {
-                host,
-                client_id,
-                role,
-                credentials,
-                snapshot,
-                host_key,
-            } => {
-                // A fresh snapshot replaces everything: this is how a rejoin resynchronises.
-                self.files = snapshot
-                    .files
-                    .into_iter()
-                    .map(|f| (f.id, shown(f)))
-                    .collect();
-                self.peers = snapshot
-                    .peers
-                    .into_iter()
-                    .map(|p| (p.client_id, visible_text(&p.username)))
-                    .collect();
-                self.connection = Connection::Connected {
-                    host,
-                    client_id,
-                    role,
-                    credentials,
-                    host_key,
-                };
-                self.ever_connected = true;
-            }
-            LiveEvent::Session(event) => self.on_session(event),
-            LiveEvent::Lost { reason, retry_in } => {
-                self.connection = Connection::Lost {
-                    reason,
-                    retry_at: Instant::now() + retry_in,
-                };
-            }
-            LiveEvent::HostKeyChanged {
-                host,
-                pinned,
-                shown,
-            } => {
-                self.connection = Connection::KeyChanged {
-                    host,
-                    pinned,
-                    shown,
-                };
-            }
-            LiveEvent::Failed { reason } => {
-                if !self.ever_connected {
-                    return Action::Failed(reason);
-                }
-                self.connection = Connection::Failed { reason };
-            }
-        }
-        Action::None
-    }
-
-    /// What the host's session said.
-    fn on_session(&mut self, event: SessionEvent) {
-        match event {
-            SessionEvent::FileOffered(file) => {
-                let file = shown(file);
-                let from_someone_else = Some(file.uploader_id) != self.client_id();
-                let is_new = !self.files.contains_key(&file.id);
-                if from_someone_else && is_new {
-                    bridge::notify(
-                        format!(
-                            "{} shared {}, {}",
-                            file.uploader,
-                            file.name,
-                            format_size(file.size)
-                        ),
-                        "Open lanshare to download it.".into(),
-                    );
-                }
-                self.files.insert(file.id, file);
-            }
-            SessionEvent::FileDeleted(file_id) => {
-                self.files.remove(&file_id);
-            }
-            SessionEvent::PeerJoined(peer) => {
-                self.peers
-                    .insert(peer.client_id, visible_text(&peer.username));
-            }
-            SessionEvent::PeerLeft(client_id) => {
-                self.peers.remove(&client_id);
-            }
-            SessionEvent::DeleteFailed { reason, .. } => {
-                self.notice(false, format!("Could not delete: {reason}"));
-            }
-            SessionEvent::Closed(_) => {}
+        for announcement in self.groups.due(now) {
+            self.announce(announcement);
         }
     }
 
-    /// Pins the key the host shows now (the person compared its verification code with the
-    /// host's) and joins again.
-    fn trust_new_key(&mut self) {
-        let Connection::KeyChanged { host, shown, .. } = self.connection else {
-            return;
-        };
-        if let Err(error) = trust::pin(host, shown) {
-            self.notice(false, format!("Could not trust the new key: {error}"));
-            return;
+    /// Before leaving: deletes still in their undo time go out now, transfers are cancelled.
+    fn leave(&mut self) {
+        for file in self.deletes.all_waiting() {
+            self.live.delete(file);
         }
-        self.live = LiveSession::start(
-            self.address.clone(),
-            self.username.clone(),
-            Arc::clone(&self.identity),
-            self.passcode.clone(),
+        self.transfers.cancel_all();
+    }
+
+    /// Sends a desktop notification for a group of shares, remembering its files for its
+    /// "Show" action.
+    fn announce(&mut self, announcement: grouping::Announcement) {
+        let id = self.next_notification;
+        self.next_notification += 1;
+        bridge::notify(
+            announcement.summary.clone(),
+            announcement.body,
+            Some(bridge::ShowAction {
+                sender: self.shown_sender.clone(),
+                id,
+            }),
         );
-        self.live_feed = Feed::new(self.live.events().clone());
-        self.connection = Connection::Connecting;
-    }
-
-    fn on_finished(&mut self, finished: Finished) {
-        let (good, text) = match (finished.direction, finished.outcome) {
-            (Direction::Upload, TransferUpdate::Uploaded(_)) => {
-                (true, format!("'{}' uploaded successfully!", finished.name))
-            }
-            (Direction::Download, TransferUpdate::Downloaded(path)) => (
-                true,
-                format!("'{}' saved to {}", finished.name, path.display()),
-            ),
-            (_, TransferUpdate::Cancelled) => (false, format!("'{}' cancelled", finished.name)),
-            (Direction::Upload, TransferUpdate::Failed(reason)) => (
-                false,
-                format!("Failed to upload '{}': {reason}", finished.name),
-            ),
-            (Direction::Download, TransferUpdate::Failed(reason)) => (
-                false,
-                format!("Failed to download '{}': {reason}", finished.name),
-            ),
-            (_, other) => (false, format!("'{}': {other:?}", finished.name)),
-        };
-        self.notice(good, text);
-    }
-
-    /// Lists what `paths` share (walking folders, reading sizes) in a task, off the UI
-    /// thread; the uploads start when the list arrives.
-    fn list_uploads(&mut self, paths: Vec<PathBuf>) -> Action {
-        if self.connected().is_none() {
-            self.not_connected();
-            return Action::None;
+        self.sent.push_back(Sent {
+            id,
+            summary: announcement.summary,
+            files: announcement.files,
+        });
+        if self.sent.len() > NOTIFICATIONS_KEPT {
+            self.sent.pop_front();
         }
-        Action::Run(Task::perform(
-            async move { list_uploads(paths) },
-            Message::UploadsListed,
-        ))
     }
 
-    fn not_connected(&mut self) {
-        self.notice(
-            false,
-            "Not connected to the host: try again once reconnected".into(),
-        );
+    /// The app comes forward on a notification's files: they are ticked (ready for "Download
+    /// selected"), the filter cleared, the newest first, the first selected.
+    fn show_notified(&mut self, id: u64) -> Action {
+        let Some(sent) = self.sent.iter().find(|sent| sent.id == id) else {
+            return Action::Run(bridge::bring_forward());
+        };
+        let files: Vec<FileId> = sent
+            .files
+            .iter()
+            .copied()
+            .filter(|file| self.files.contains_key(file))
+            .collect();
+        self.filter.clear();
+        self.ticked = files.iter().copied().collect();
+        self.sort = Sort::default();
+        self.selected = self
+            .visible_files()
+            .into_iter()
+            .find_map(|file| self.ticked.contains(&file.id).then_some(file.id));
+        self.focus = Some(Control::List);
+        let scroll = self.scroll_to_selection();
+        Action::Run(Task::batch([bridge::bring_forward(), scroll]))
     }
 
-    /// Starts uploading the listed files.
-    fn upload(&mut self, list: UploadList) {
-        let Some((host, credentials)) = self.connected() else {
-            self.not_connected();
-            return;
-        };
-        let credentials = credentials.clone();
-        let files = match list {
-            UploadList::Files(files) => files,
-            UploadList::TooMany(count) => {
-                self.notice(
-                    false,
-                    format!("Too many files ({count}); share at most {MAX_FOLDER_FILES} at once"),
-                );
-                return;
-            }
-        };
-        for LocalFile { path, name, size } in files {
-            match spawn_upload(
-                host,
-                Some(credentials.clone()),
-                path,
-                name.clone(),
-                self.transfer_events.clone(),
-            ) {
-                Ok(handle) => self.transfers.add(handle, name, Direction::Upload, size),
-                Err(error) => self.notice(false, format!("Failed to upload '{name}': {error}")),
-            }
-        }
-        self.transfers_hidden = false;
-    }
-
-    fn download(&mut self, file_id: FileId, destination: Destination) {
-        let (Some((host, _)), Some(file)) = (self.connected(), self.files.get(&file_id)) else {
-            self.notice(false, "That file is no longer available".into());
-            return;
-        };
-        let file = file.clone();
-        let name = file.name.clone();
-        let size = file.size;
-        let passcode = self.passcode.clone();
-        match spawn_download_with(
-            host,
-            passcode,
-            file,
-            destination,
-            self.transfer_events.clone(),
-        ) {
-            Ok(handle) => self.transfers.add(handle, name, Direction::Download, size),
-            Err(error) => self.notice(false, format!("Failed to download '{name}': {error}")),
-        }
-        self.transfers_hidden = false;
+    /// Files matching the filter, in the chosen order.
+    fn visible_files(&self) -> Vec<&FileEntry> {
+        let filter = order::fold(self.filter.trim());
+        let mut files: Vec<&FileEntry> = self
+            .files
+            .values()
+            .filter(|file| order::passes(file, &filter))
+            .collect();
+        files.sort_by(|a, b| self.sort.compare(a, b));
+        files
     }
 }
 
@@ -570,8 +506,8 @@ impl Participant {
 /// file is downloaded by its id, and saved under the same name with them removed.
 fn shown(file: FileEntry) -> FileEntry {
     FileEntry {
-        name: visible_text(&file.name),
-        uploader: visible_text(&file.uploader),
+        name: crate::protocol::visible_text(&file.name),
+        uploader: crate::protocol::visible_text(&file.uploader),
         ..file
     }
 }

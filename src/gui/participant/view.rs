@@ -1,19 +1,19 @@
-//! How the participant screen is drawn: a header, the connection's banner, notices and the
-//! file list, with the transfers modal and the drop hint over them.
+//! How the participant screen is drawn: a header, the connection's banner (scrolling if it
+//! is long), the filter, sort and bulk actions, and the file list; over them, the toasts, the
+//! transfers (modal or button) and the drop hint. Nothing over the list moves it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chrono::Local;
 use iced::widget::{Stack, text_input};
 use iced::widget::{center, column, container, opaque, row, scrollable, space, stack, text};
 use iced::{Alignment, Element, Length};
 
-use super::{Connection, FILTER_INPUT, Message, Notice, Participant};
-use crate::gui::theme::{self, Tone, gap, text_size};
-use crate::gui::widgets::{ButtonShape, action_button, lock, muted};
-use crate::participant::FileEntry;
+use super::order::SortKey;
+use super::{Connection, Control, FILE_LIST, FILTER_INPUT, Message, Participant};
+use crate::gui::theme::{self, Tone, gap, list, text_size};
+use crate::gui::transfers::ModalMessages;
+use crate::gui::widgets::{ButtonShape, action_button, lock, muted, ringed};
 use crate::protocol::Fingerprint;
-use crate::units::format_size;
 
 impl Participant {
     /// Draws the screen.
@@ -21,12 +21,16 @@ impl Participant {
         let body = column![
             self.header(),
             self.status_banner(),
-            self.notices(),
+            self.list_controls(),
             self.list()
         ]
         .spacing(gap::XL)
         .padding(gap::XXL);
-        let mut layers = self.with_transfers(stack![body]);
+        let toasts = container(self.toasts.view(Message::Dismiss))
+            .align_bottom(Length::Fill)
+            .align_left(Length::Fill)
+            .padding(gap::XXL);
+        let mut layers = self.with_transfers(stack![body, toasts]);
         if self.drop_hover {
             layers = layers.push(opaque(
                 center(text("Drop to share with everyone").size(text_size::OVERLAY))
@@ -36,61 +40,81 @@ impl Participant {
         layers.into()
     }
 
-    /// `layers` with the transfers in progress over them: the modal, or when it is hidden, a
-    /// button in the corner that shows it again.
+    /// `layers` with the transfers over them: the modal, or when it is hidden, a button in
+    /// the corner that shows it again.
     fn with_transfers<'a>(&'a self, layers: Stack<'a, Message>) -> Stack<'a, Message> {
+        let modal_open =
+            self.history_open || (!self.transfers.is_empty() && !self.transfers_hidden);
+        if modal_open {
+            let modal = self.transfers.view(ModalMessages {
+                cancel: Message::CancelTransfer,
+                hide: Message::ToggleTransfers,
+                open: Message::Open,
+                reveal: Message::Reveal,
+            });
+            return layers.push(opaque(
+                center(modal).padding(gap::XXXL).style(theme::backdrop),
+            ));
+        }
         if self.transfers.is_empty() {
             return layers;
         }
-        if self.transfers_hidden {
-            let label = format!("{} transfer(s) in progress — show", self.transfers.len());
-            return layers.push(
-                container(
-                    action_button(label, ButtonShape::FLOATING, theme::primary_button)
-                        .on_press(Message::ToggleTransfers),
-                )
-                .align_bottom(Length::Fill)
-                .align_right(Length::Fill)
-                .padding(gap::XXL),
-            );
-        }
-        let modal = self
-            .transfers
-            .view(Message::CancelTransfer, Message::ToggleTransfers);
-        layers.push(opaque(
-            center(modal).padding(gap::XXXL).style(theme::backdrop),
-        ))
+        let label = format!("{} transfer(s) in progress — show", self.transfers.len());
+        layers.push(
+            container(
+                action_button(label, ButtonShape::FLOATING, theme::primary_button)
+                    .on_press(Message::ToggleTransfers),
+            )
+            .align_bottom(Length::Fill)
+            .align_right(Length::Fill)
+            .padding(gap::XXL),
+        )
     }
 
-    /// The title, where the connection stands, and Upload (and Leave, unless hosting).
+    /// The title, where the connection stands, Transfers, Upload (and Leave, unless hosting).
     fn header(&self) -> Element<'_, Message> {
         let (tone, status) = self.status();
         let can_upload = self.connected().is_some();
         let leave = (!self.hosting).then(|| {
-            action_button("Leave", ButtonShape::HEADER, theme::secondary_button)
-                .on_press(Message::Leave)
+            ringed(
+                action_button("Leave", ButtonShape::HEADER, theme::secondary_button)
+                    .on_press(Message::Leave),
+                self.is_focused(Control::Leave),
+            )
         });
-        row![
-            column![
-                text("Shared files").size(text_size::TITLE),
-                row![
-                    text("●")
-                        .style(theme::toned_text(tone))
-                        .size(text_size::BODY),
-                    muted(status).size(text_size::BODY)
-                ]
-                .spacing(gap::S)
-                .align_y(Alignment::Center),
-            ]
-            .push(self.encryption())
-            .spacing(gap::XS)
-            .width(Length::Fill),
+        let transfers = ringed(
+            action_button("Transfers", ButtonShape::HEADER, theme::secondary_button)
+                .on_press(Message::ShowTransfers),
+            self.is_focused(Control::Transfers),
+        );
+        let upload = ringed(
             action_button("Upload files", ButtonShape::HEADER, theme::primary_button)
                 .on_press_maybe(can_upload.then_some(Message::UploadClicked)),
+            self.is_focused(Control::Upload),
+        );
+        let title = row![
+            text("Shared files")
+                .size(text_size::TITLE)
+                .width(Length::Fill),
+            transfers,
+            upload,
         ]
         .push(leave)
-        .spacing(gap::L)
-        .align_y(Alignment::Center)
+        .spacing(gap::M)
+        .align_y(Alignment::Center);
+        column![
+            title,
+            row![
+                text("●")
+                    .style(theme::toned_text(tone))
+                    .size(text_size::BODY),
+                muted(status).size(text_size::BODY)
+            ]
+            .spacing(gap::S)
+            .align_y(Alignment::Center),
+        ]
+        .push(self.encryption())
+        .spacing(gap::XS)
         .into()
     }
 
@@ -150,53 +174,40 @@ impl Participant {
             unbroken(shown),
             unbroken(shown)
         );
-        container(
-            column![
-                text("The host's identity changed").size(text_size::HEADING),
-                text(explanation),
-                row![
-                    action_button(
-                        "Trust the new key",
-                        ButtonShape::BANNER,
-                        theme::danger_button
-                    )
-                    .on_press(Message::TrustNewKey),
-                    action_button(
-                        "Back to start",
-                        ButtonShape::BANNER,
-                        theme::secondary_button
-                    )
-                    .on_press(Message::Leave),
-                ]
-                .spacing(gap::L),
+        column![
+            text("The host's identity changed").size(text_size::HEADING),
+            text(explanation),
+            row![
+                action_button(
+                    "Trust the new key",
+                    ButtonShape::BANNER,
+                    theme::danger_button
+                )
+                .on_press(Message::TrustNewKey),
+                action_button(
+                    "Back to start",
+                    ButtonShape::BANNER,
+                    theme::secondary_button
+                )
+                .on_press(Message::Leave),
             ]
-            .spacing(gap::M),
-        )
-        .padding(gap::L)
-        .width(Length::Fill)
-        .style(theme::banner(Tone::Danger))
+            .spacing(gap::L)
+            .wrap(),
+        ]
+        .spacing(gap::M)
         .into()
     }
 
-    /// A banner while the connection is lost (with the countdown to the next try) or failed.
+    /// A banner while the connection is lost (why, the countdown to the next try, and
+    /// Retry now), failed, or the host's key changed; it scrolls if it would not fit.
     fn status_banner(&self) -> Element<'_, Message> {
-        match &self.connection {
+        let (tone, content): (Tone, Element<'_, Message>) = match &self.connection {
             Connection::Lost { reason, retry_at } => {
-                let wait = retry_at.saturating_duration_since(Instant::now());
-                let when = if wait < Duration::from_millis(500) {
-                    "now".to_owned()
-                } else {
-                    format!("in {} s", wait.as_secs().max(1))
-                };
-                container(text(format!(
-                    "Connection to the host lost ({reason}). Reconnecting {when}…"
-                )))
-                .padding(gap::L)
-                .width(Length::Fill)
-                .style(theme::banner(Tone::Warning))
-                .into()
+                let wait = retry_at.saturating_duration_since(self.now);
+                (Tone::Warning, lost_banner(reason, wait))
             }
-            Connection::Failed { reason } => container(
+            Connection::Failed { reason } => (
+                Tone::Danger,
                 row![
                     text(format!("Disconnected: {reason}")).width(Length::Fill),
                     action_button(
@@ -206,49 +217,100 @@ impl Participant {
                     )
                     .on_press(Message::Leave),
                 ]
-                .align_y(Alignment::Center),
-            )
-            .padding(gap::L)
-            .width(Length::Fill)
-            .style(theme::banner(Tone::Danger))
-            .into(),
+                .spacing(gap::L)
+                .align_y(Alignment::Center)
+                .into(),
+            ),
             Connection::KeyChanged {
                 host,
                 pinned,
                 shown,
-            } => self.key_changed_banner(*host, *pinned, *shown),
-            Connection::Connecting | Connection::Connected { .. } => space().height(0).into(),
-        }
+            } => (
+                Tone::Danger,
+                self.key_changed_banner(*host, *pinned, *shown),
+            ),
+            Connection::Connecting | Connection::Connected { .. } => {
+                return space().height(0).into();
+            }
+        };
+        container(scrollable(
+            container(content).padding(gap::L).width(Length::Fill),
+        ))
+        .max_height(list::BANNER_MAX_HEIGHT)
+        .width(Length::Fill)
+        .style(theme::banner(tone))
+        .into()
     }
 
-    fn notices(&self) -> Element<'_, Message> {
-        column(self.notices.iter().map(notice))
-            .spacing(gap::S)
-            .into()
-    }
-
-    /// The filter box and the files it lets through (or why there are none).
-    fn list(&self) -> Element<'_, Message> {
+    /// The filter and the file count; the sort choices; Download selected and Download all.
+    fn list_controls(&self) -> Element<'_, Message> {
         let files = self.visible_files();
         let count = match (self.files.len(), files.len()) {
             (1, _) if self.filter.trim().is_empty() => "1 file".to_owned(),
             (all, _) if self.filter.trim().is_empty() => format!("{all} files"),
             (all, shown) => format!("{shown} of {all} files"),
         };
+        let connected = self.connected().is_some();
+        let ticked = self.ticked.len();
         let filter = row![
-            text_input("Filter by name or uploader", &self.filter)
-                .id(FILTER_INPUT)
-                .on_input(Message::FilterChanged)
-                .padding(gap::M)
-                .style(theme::input)
-                .width(Length::Fill),
-            muted(count).size(text_size::BODY),
+            ringed(
+                text_input("Filter by name or uploader", &self.filter)
+                    .id(FILTER_INPUT)
+                    .on_input(Message::FilterChanged)
+                    .padding(gap::M)
+                    .style(theme::input)
+                    .width(Length::Fill),
+                self.is_focused(Control::Filter),
+            ),
+            ringed(
+                action_button(
+                    format!("Download selected ({ticked})"),
+                    ButtonShape::COMPACT,
+                    theme::secondary_button,
+                )
+                .on_press_maybe((connected && ticked > 0).then_some(Message::DownloadTicked)),
+                self.is_focused(Control::DownloadTicked),
+            ),
+            ringed(
+                action_button(
+                    "Download all",
+                    ButtonShape::COMPACT,
+                    theme::secondary_button
+                )
+                .on_press_maybe((connected && !files.is_empty()).then_some(Message::DownloadAll),),
+                self.is_focused(Control::DownloadAll),
+            ),
         ]
-        .spacing(gap::XL)
+        .spacing(gap::S)
         .align_y(Alignment::Center);
+        let sorts = SortKey::ALL.map(|key| {
+            let active = self.sort.key == key;
+            let label = if active {
+                format!("{} {}", key.label(), self.sort.arrow())
+            } else {
+                key.label().to_owned()
+            };
+            ringed(
+                action_button(label, ButtonShape::COMPACT, theme::sort_button(active))
+                    .on_press(Message::SortBy(key)),
+                self.is_focused(Control::Sort(key)),
+            )
+        });
+        let choices = row![muted("Sort by").size(text_size::DETAIL)]
+            .extend(sorts)
+            .push(space().width(Length::Fill))
+            .push(muted(count).size(text_size::BODY))
+            .spacing(gap::XS)
+            .align_y(Alignment::Center);
+        column![filter, choices].spacing(gap::S).into()
+    }
 
-        let content: Element<'_, Message> = if self.files.is_empty() {
-            center(
+    /// The files the filter lets through (or why there are none), room left after the last
+    /// so it can be scrolled clear of what floats over the list.
+    fn list(&self) -> Element<'_, Message> {
+        let files = self.visible_files();
+        if self.files.is_empty() {
+            return center(
                 column![
                     text("No files shared yet").size(text_size::HEADING),
                     muted("Upload a file, or drop files onto this window, to share them with everyone.")
@@ -257,95 +319,43 @@ impl Participant {
                 .spacing(gap::M)
                 .align_x(Alignment::Center),
             )
-            .into()
-        } else if files.is_empty() {
-            center(muted("No file matches the filter")).into()
-        } else {
-            scrollable(column(files.into_iter().map(|f| self.file_row(f))).spacing(gap::M))
-                .height(Length::Fill)
-                .into()
-        };
-        column![filter, content].spacing(gap::XL).into()
-    }
-
-    /// Files matching the filter, newest first.
-    fn visible_files(&self) -> Vec<&FileEntry> {
-        let filter = self.filter.trim().to_lowercase();
-        let mut files: Vec<&FileEntry> = self
-            .files
-            .values()
-            .filter(|f| {
-                filter.is_empty()
-                    || f.name.to_lowercase().contains(&filter)
-                    || f.uploader.to_lowercase().contains(&filter)
+            .into();
+        }
+        if files.is_empty() {
+            return center(muted("No file matches the filter")).into();
+        }
+        let rows = column(files.into_iter().map(|f| self.file_row(f)))
+            .spacing(gap::M)
+            .push(space().height(list::OVERLAY_ROOM));
+        scrollable(rows)
+            .id(FILE_LIST)
+            .spacing(gap::S)
+            .on_scroll(|viewport| {
+                Message::ListScrolled(viewport.absolute_offset().y, viewport.bounds().height)
             })
-            .collect();
-        files.sort_by_key(|f| std::cmp::Reverse((f.uploaded_at, f.id)));
-        files
-    }
-
-    /// One file: its name, size, uploader and time, Download, and Delete if allowed.
-    fn file_row<'a>(&self, file: &'a FileEntry) -> Element<'a, Message> {
-        let when = file
-            .uploaded_at
-            .with_timezone(&Local)
-            .format("%Y-%m-%d %H:%M");
-        let details = format!(
-            "{} • Uploaded by {} • {when}",
-            format_size(file.size),
-            file.uploader
-        );
-        let download = action_button("Download", ButtonShape::ROW, theme::primary_button)
-            .on_press_maybe(
-                self.connected()
-                    .is_some()
-                    .then_some(Message::DownloadClicked(file.id)),
-            );
-        let delete = self.may_delete(file).then(|| {
-            action_button("Delete", ButtonShape::ROW, theme::danger_button)
-                .on_press(Message::DeleteClicked(file.id))
-        });
-        container(
-            row![
-                column![
-                    text(file.name.as_str()).size(text_size::NAME),
-                    muted(details).size(text_size::DETAIL),
-                ]
-                .spacing(gap::XS)
-                .width(Length::Fill),
-                row![download].push(delete).spacing(gap::M),
-            ]
-            .spacing(gap::XL)
-            .align_y(Alignment::Center),
-        )
-        .padding(gap::XL)
-        .width(Length::Fill)
-        .style(theme::card)
-        .into()
+            .height(Length::Fill)
+            .into()
     }
 }
 
-/// A notice in green or red, with × to dismiss it.
-fn notice(notice: &Notice) -> Element<'_, Message> {
-    let tone = if notice.good {
-        Tone::Success
+/// The lost host's banner: why, in words people use, the true countdown, and Retry now.
+fn lost_banner<'a>(reason: &str, wait: Duration) -> Element<'a, Message> {
+    let when = if wait.is_zero() {
+        "Reconnecting now…".to_owned()
     } else {
-        Tone::Danger
+        // Counted up, so it reads 3, 2, 1 and never "0 s".
+        format!(
+            "Reconnecting in {} s…",
+            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+        )
     };
-    container(
-        row![
-            text(notice.text.clone())
-                .size(text_size::BODY)
-                .width(Length::Fill),
-            action_button("×", ButtonShape::DISMISS, theme::secondary_button)
-                .on_press(Message::Dismiss(notice.id)),
-        ]
-        .align_y(Alignment::Center)
-        .spacing(gap::M),
-    )
-    .padding([gap::S, gap::L])
-    .width(Length::Fill)
-    .style(theme::banner(tone))
+    row![
+        text(format!("{reason}. {when}")).width(Length::Fill),
+        action_button("Retry now", ButtonShape::BANNER, theme::secondary_button)
+            .on_press(Message::RetryNow),
+    ]
+    .spacing(gap::L)
+    .align_y(Alignment::Center)
     .into()
 }
 
