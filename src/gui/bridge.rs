@@ -133,6 +133,20 @@ pub fn pick_files() -> Task<DialogResult<Vec<PathBuf>>> {
     )
 }
 
+/// Opens a folder picker (for the host's store).
+pub fn pick_folder() -> Task<DialogResult<PathBuf>> {
+    let opened = Instant::now();
+    Task::perform(
+        rfd::AsyncFileDialog::new()
+            .set_title("Keep shared files in")
+            .pick_folder(),
+        move |folder| DialogResult {
+            opened,
+            chosen: folder.map(|f| f.path().to_path_buf()),
+        },
+    )
+}
+
 /// Opens a save dialog proposing `name` in the user's downloads folder.
 pub fn pick_save_path(name: String) -> Task<DialogResult<PathBuf>> {
     let opened = Instant::now();
