@@ -1026,6 +1026,67 @@ mod start_and_host {
         Ok(())
     }
 
+    #[test]
+    fn a_dropped_folder_of_300_files_goes_through_a_few_lanes_and_arrives_whole() -> TestResult {
+        // Far fewer connections per address than files: one connection per file would be
+        // turned away as busy.
+        let host = start(lanshare::host::HostConfig {
+            max_connections_per_address: 8,
+            ..config()
+        })?;
+        let dir = tempfile::tempdir()?;
+        let folder = dir.path().join("photos");
+        std::fs::create_dir(&folder)?;
+        let mut contents = std::collections::HashMap::new();
+        for index in 0..300 {
+            let name = format!("img-{index:03}.jpg");
+            let bytes = data(1000 + index * 37, index as u64 + 1);
+            std::fs::write(folder.join(&name), &bytes)?;
+            contents.insert(format!("photos/{name}"), sha256_hex(&bytes));
+        }
+        let mut app = bob_joining(host.local_addr(), dir.path())?;
+        pump(&mut app, connected)?;
+        let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+            lanshare::gui::bridge::DropEvent::Dropped(folder),
+        )));
+        perform(&mut app, listing);
+
+        let mut ended = Vec::new();
+        let mut most_connections = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ended.len() < 300 && Instant::now() < deadline {
+            most_connections = most_connections.max(host.stats().connections);
+            for message in app.pending() {
+                if let Some(event) = transfer(&message)
+                    && event.update.is_final()
+                {
+                    ended.push(event.update.clone());
+                }
+                let _ = app.update(message);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let failed: Vec<_> = ended
+            .iter()
+            .filter(|update| !matches!(update, TransferUpdate::Uploaded(_)))
+            .collect();
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(ended.len(), 300);
+        let stored: std::collections::HashMap<String, String> = host
+            .files()
+            .iter()
+            .map(|file| (file.name.clone(), file.sha256.to_string()))
+            .collect();
+        assert_eq!(stored, contents, "every file arrived whole, under its path");
+        // The session and the lanes: never one connection per file.
+        assert!(
+            most_connections <= 1 + lanshare::participant::worker::LANES,
+            "{most_connections} connections at once"
+        );
+        assert_eq!(host.stats().refused, 0);
+        Ok(())
+    }
+
     /// The port the host screen's snapshots are taken on (the port shows on the screen).
     const SNAPSHOT_PORT: u16 = 47_405;
 

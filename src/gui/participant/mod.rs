@@ -23,7 +23,7 @@ use crate::participant::live::{LiveEvent, LiveSession};
 use crate::participant::save::{Destination, safe_file_name};
 use crate::participant::trust::{self, HostKey};
 use crate::participant::worker::{
-    TransferEvent, TransferId, TransferUpdate, spawn_download_with, spawn_upload,
+    LANES, Route, TransferEvent, TransferId, TransferLanes, TransferUpdate, UploadItem,
 };
 use crate::participant::{Credentials, FileEntry, SessionEvent};
 use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role, visible_text};
@@ -88,6 +88,8 @@ pub struct Participant {
     transfers: Transfers,
     transfer_events: flume::Sender<TransferEvent>,
     transfer_feed: Feed<TransferEvent>,
+    /// The scheduler every upload and download of this screen goes through.
+    lanes: TransferLanes,
     transfers_hidden: bool,
     notices: Vec<Notice>,
     next_notice: u64,
@@ -177,6 +179,7 @@ impl Participant {
             transfers: Transfers::default(),
             transfer_events,
             transfer_feed: Feed::new(transfer_receiver),
+            lanes: TransferLanes::new(LANES),
             transfers_hidden: false,
             notices: Vec::new(),
             next_notice: 0,
@@ -527,15 +530,26 @@ impl Participant {
                 return;
             }
         };
+        let route = Route {
+            host,
+            passcode: self.passcode.clone(),
+            credentials: Some(credentials),
+        };
         for LocalFile { path, name, size } in files {
-            match spawn_upload(
-                host,
-                Some(credentials.clone()),
+            let item = UploadItem {
                 path,
-                name.clone(),
-                self.transfer_events.clone(),
-            ) {
-                Ok(handle) => self.transfers.add(handle, name, Direction::Upload, size),
+                name: name.clone(),
+            };
+            match self
+                .lanes
+                .upload(route.clone(), vec![item], &self.transfer_events)
+            {
+                Ok(handles) => {
+                    for handle in handles {
+                        self.transfers
+                            .add(handle, name.clone(), Direction::Upload, size);
+                    }
+                }
                 Err(error) => self.notice(false, format!("Failed to upload '{name}': {error}")),
             }
         }
@@ -543,23 +557,26 @@ impl Participant {
     }
 
     fn download(&mut self, file_id: FileId, destination: Destination) {
-        let (Some((host, _)), Some(file)) = (self.connected(), self.files.get(&file_id)) else {
+        let (Some((host, credentials)), Some(file)) = (self.connected(), self.files.get(&file_id))
+        else {
             self.notice(false, "That file is no longer available".into());
             return;
         };
         let file = file.clone();
         let name = file.name.clone();
         let size = file.size;
-        let passcode = self.passcode.clone();
-        match spawn_download_with(
+        // The same credentials as uploads, so a lane's connection serves both.
+        let route = Route {
             host,
-            passcode,
-            file,
-            destination,
-            self.transfer_events.clone(),
-        ) {
-            Ok(handle) => self.transfers.add(handle, name, Direction::Download, size),
-            Err(error) => self.notice(false, format!("Failed to download '{name}': {error}")),
+            passcode: self.passcode.clone(),
+            credentials: Some(credentials.clone()),
+        };
+        let queued = self
+            .lanes
+            .download(route, vec![(file, destination)], &self.transfer_events);
+        for handle in queued {
+            self.transfers
+                .add(handle, name.clone(), Direction::Download, size);
         }
         self.transfers_hidden = false;
     }
