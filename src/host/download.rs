@@ -19,13 +19,15 @@ use crate::storage::{Content, FileRecord};
 /// Bytes sent between two pace checks.
 const PACE_STEP: u64 = 1 << 20;
 
-/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on.
+/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on, to
+/// `participant` (the name the connection authenticated as, if it did).
 /// Returns whether the connection may carry another command.
 pub(super) fn send(
     shared: &Shared,
     connection: &mut Connection,
     file_id: FileId,
     offset: u64,
+    participant: Option<&str>,
 ) -> bool {
     let Some((record, content)) = open(shared, connection, file_id, offset) else {
         return false;
@@ -58,7 +60,7 @@ pub(super) fn send(
     {
         return false;
     }
-    match send_content(shared, connection, &record, content, offset) {
+    match send_content(shared, connection, &record, content, offset, participant) {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
             true
@@ -99,13 +101,14 @@ fn open(
     Some((record, content))
 }
 
-/// Sends the file's bytes from `offset` on, at a watched pace.
+/// Sends the file's bytes from `offset` on to `participant`, at a watched pace.
 fn send_content(
     shared: &Shared,
     connection: &Connection,
     record: &FileRecord,
     content: Content,
     offset: u64,
+    participant: Option<&str>,
 ) -> io::Result<()> {
     let remaining = record.size - offset;
     let stream = connection.stream();
@@ -114,6 +117,7 @@ fn send_content(
         Direction::Download,
         &record.name,
         connection.peer(),
+        participant,
         remaining,
     );
     match content {

@@ -22,17 +22,20 @@ pub(super) fn take_slot<'a>(shared: &'a Shared, connection: &Connection) -> Opti
 }
 
 /// Starts watching the pace of a transfer whose bytes begin to move now; it shows among the
-/// host's transfers in progress until it ends.
+/// host's transfers in progress (with `participant`'s name, when known) until it ends.
 pub(super) fn start_pace<'a>(
     shared: &'a Shared,
     direction: Direction,
     name: &str,
     peer: SocketAddr,
+    participant: Option<&str>,
     total: u64,
 ) -> Pace<'a> {
     Pace::start(
         &shared.counters,
-        shared.activity.track(name, peer, direction, total),
+        shared
+            .activity
+            .track(name, peer, participant, direction, total),
         direction,
         shared.config.timeouts.stall,
         shared.config.min_transfer_rate,

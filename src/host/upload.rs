@@ -290,6 +290,7 @@ fn receive_bytes(
         Direction::Upload,
         &request.filename,
         peer,
+        Some(&checked.attribution.name),
         request.size - offset,
     );
     connection
