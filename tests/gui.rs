@@ -1087,6 +1087,26 @@ mod start_and_host {
         Ok(())
     }
 
+    #[test]
+    fn a_transfer_being_served_shows_the_participant_by_name() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut app = hana_hosting(dir.path())?;
+        let address = SocketAddr::from(([127, 0, 0, 1], hosting_port(&app)?));
+        // A seed client's upload, half sent: the host knows it by the name it gave.
+        let mut raw = Raw::connect(address)?;
+        raw.send(b"UPLOAD:1:Alice:half.bin:1000\n")?;
+        assert_eq!(raw.line()?, "READY");
+        raw.send(&[7; 500])?;
+        click(&mut app, "Details")?;
+        let shown = wait_until(Duration::from_secs(5), || {
+            let _ = app.update(Message::Host(HostMessage::Tick));
+            shows(&app, "↑ half.bin from Alice")
+        });
+        assert!(shown, "the upload is shown from Alice");
+        assert!(view_contains(&app, "serving 1 transfer"));
+        Ok(())
+    }
+
     /// The port the host screen's snapshots are taken on (the port shows on the screen).
     const SNAPSHOT_PORT: u16 = 47_405;
 

@@ -376,9 +376,14 @@ fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
     };
     // The name comes from the network: shown without characters that hide or reorder text.
     let name = visible_text(&transfer.name);
+    // By name when the host knows it (the joined participant, or a guest's uploader name).
+    let who = match &transfer.participant {
+        Some(participant) => visible_text(participant),
+        None => transfer.peer.ip().to_string(),
+    };
     let label = match transfer.direction {
-        Direction::Upload => format!("↑ {name} from {}", transfer.peer.ip()),
-        Direction::Download => format!("↓ {name} to {}", transfer.peer.ip()),
+        Direction::Upload => format!("↑ {name} from {who}"),
+        Direction::Download => format!("↓ {name} to {who}"),
     };
     row![
         text(label)
