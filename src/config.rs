@@ -35,6 +35,41 @@ pub struct Settings {
     /// Whether the desktop app was last used as host.
     #[serde(default)]
     pub hosting: Option<bool>,
+    /// Where the desktop app's host keeps files.
+    #[serde(default)]
+    pub host_store: Option<HostStore>,
+    /// The largest file the desktop app's host accepts, in bytes.
+    #[serde(default)]
+    pub host_max_file_size: Option<u64>,
+    /// The port the desktop app's host listens on, if the user chose one.
+    #[serde(default)]
+    pub host_port: Option<u16>,
+    /// The colours the desktop app draws in.
+    #[serde(default)]
+    pub theme: Option<ThemeChoice>,
+}
+
+/// Where the desktop app's host keeps files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostStore {
+    /// In memory: lost when hosting stops.
+    Memory,
+    /// In this folder: kept across restarts.
+    Folder(PathBuf),
+}
+
+/// The colours the desktop app draws in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThemeChoice {
+    /// As the desktop prefers (dark when it does not say).
+    #[default]
+    System,
+    /// Light text on dark.
+    Dark,
+    /// Dark text on light.
+    Light,
 }
 
 impl Settings {
@@ -116,6 +151,10 @@ mod tests {
             username: Some("Zoë".into()),
             last_host: Some("10.0.0.2:5005".into()),
             hosting: Some(false),
+            host_store: Some(HostStore::Folder(PathBuf::from("/srv/shared"))),
+            host_max_file_size: Some(1 << 30),
+            host_port: Some(6000),
+            theme: Some(ThemeChoice::Light),
         };
         settings.save(dir.path())?;
         assert_eq!(Settings::load(dir.path()), settings);

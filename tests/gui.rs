@@ -330,6 +330,11 @@ fn hosting_from_the_app_shares_like_a_participant() -> TestResult {
         ui.click("Stop hosting")?;
         Ok(())
     })?;
+    // Gus's file is only in memory: the app asks before discarding it.
+    interact(&mut app, |ui| {
+        ui.click("Stop and discard files")?;
+        Ok(())
+    })?;
     assert!(shows(&app, "Start hosting"), "back on the start screen");
     assert!(wait_until(Duration::from_secs(5), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
@@ -1253,4 +1258,457 @@ fn a_file_downloading_shows_its_progress_and_cannot_be_downloaded_twice() -> Tes
     assert!(shows(&app, "Cancelled downloading big.bin"));
     assert!(!dir.path().join("big.bin (1)").exists());
     Ok(())
+}
+
+// ---- Start and Host screens at small sizes, the host's settings, the light theme (issue 13,
+// part B).
+
+mod start_and_host {
+    use super::*;
+    use iced::{Rectangle, Size};
+    use iced_test::selector::Candidate;
+    use lanshare::config::{HostStore, ThemeChoice};
+    use lanshare::gui::host_setup::{Message as SetupMessage, PORT_INPUT};
+    use lanshare::gui::start::Message as StartMessage;
+    use lanshare::gui::theme::{DARK, LIGHT, palette};
+
+    /// The window's smallest size.
+    const SMALL: Size = Size::new(600.0, 400.0);
+    /// The window's default size.
+    const DEFAULT: Size = Size::new(980.0, 720.0);
+
+    /// Where the text `wanted` is laid out, and the part of it in sight, in a window of `size`.
+    fn text_at(app: &App, size: Size, wanted: &str) -> Option<(Rectangle, Option<Rectangle>)> {
+        let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
+        let wanted = wanted.to_owned();
+        ui.find(move |candidate: Candidate<'_>| match candidate {
+            Candidate::Text {
+                content,
+                bounds,
+                visible_bounds,
+                ..
+            } if content == wanted => Some((bounds, visible_bounds)),
+            _ => None,
+        })
+        .ok()
+    }
+
+    /// True if `visible` is all of `bounds` (but for rounding).
+    fn whole(bounds: Rectangle, visible: Option<Rectangle>) -> bool {
+        visible.is_some_and(|visible| {
+            (visible.width - bounds.width).abs() < 0.5
+                && (visible.height - bounds.height).abs() < 0.5
+        })
+    }
+
+    /// True if all of the text `wanted` is in sight in a window of `size`.
+    fn in_sight(app: &App, size: Size, wanted: &str) -> bool {
+        text_at(app, size, wanted).is_some_and(|(bounds, visible)| {
+            whole(bounds, visible)
+                && bounds.x >= 0.0
+                && bounds.y >= 0.0
+                && bounds.x + bounds.width <= size.width
+                && bounds.y + bounds.height <= size.height
+        })
+    }
+
+    /// Asserts that `error` is shown in full, over several lines, within the window's width.
+    fn assert_wrapped(app: &App, size: Size, error: &str) {
+        let (bounds, visible) = text_at(app, size, error).unwrap_or_else(|| panic!("{error:?}"));
+        assert!(bounds.x + bounds.width <= size.width, "{bounds:?}");
+        assert!(bounds.height > 30.0, "one line only: {bounds:?}");
+        assert!(
+            whole(bounds, visible),
+            "partly hidden: {bounds:?} {visible:?}"
+        );
+    }
+
+    /// Options whose settings say the app was last used as host.
+    fn host_options(dir: &Path) -> anyhow::Result<Options> {
+        let options = options(dir, "Hana")?;
+        let mut settings = Settings::load(dir);
+        settings.hosting = Some(true);
+        settings.save(dir)?;
+        Ok(options)
+    }
+
+    fn setup(app: &mut App, message: SetupMessage) {
+        let _ = app.update(Message::Start(StartMessage::Setup(message)));
+    }
+
+    fn click(app: &mut App, label: &'static str) -> anyhow::Result<()> {
+        interact(app, |ui| {
+            ui.click(label)?;
+            Ok(())
+        })
+    }
+
+    fn hosting_port(app: &App) -> anyhow::Result<u16> {
+        let title = app.title();
+        title
+            .rsplit(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no port in {title:?}"))
+    }
+
+    #[test]
+    fn a_long_error_wraps_and_connect_stays_in_sight_at_600x400() -> TestResult {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let dir = tempfile::tempdir()?;
+        let mut app = bob_joining(closed, dir.path())?;
+        pump(&mut app, |m| {
+            matches!(live(m), Some(LiveEvent::Failed { .. }))
+        })?;
+        let error = format!("cannot reach the host at {closed}: Connection refused (os error 111)");
+        for size in [SMALL, DEFAULT] {
+            assert!(
+                in_sight(&app, size, "Connect"),
+                "Connect at {size:?}: {:?}",
+                text_at(&app, size, "Connect")
+            );
+        }
+        assert_wrapped(&app, SMALL, &error);
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_start_hosting_keeps_host_says_why_and_takes_another_port() -> TestResult {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = taken.local_addr()?.port();
+        let dir = tempfile::tempdir()?;
+        let mut app = App::new(Launch::Start, host_options(dir.path())?);
+        interact(&mut app, |ui| {
+            ui.click(widget::Id::new(PORT_INPUT))?;
+            ui.typewrite(&port.to_string());
+            ui.click("Start hosting")?;
+            Ok(())
+        })?;
+        let error = format!(
+            "Port {port} is in use — is another host running? Choose another port below and \
+             try again."
+        );
+        assert_wrapped(&app, SMALL, &error);
+        assert!(
+            in_sight(&app, SMALL, "Start hosting"),
+            "still Host, not Connect"
+        );
+        assert!(!shows(&app, "Connect"));
+        assert!(
+            shows(&app, &port.to_string()),
+            "the port field keeps what was typed"
+        );
+
+        // Another port, and hosting starts on it.
+        let free = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        setup(&mut app, SetupMessage::PortChanged(free.to_string()));
+        click(&mut app, "Start hosting")?;
+        pump(&mut app, connected)?;
+        assert_eq!(hosting_port(&app)?, free);
+        assert_eq!(Settings::load(dir.path()).host_port, Some(free));
+        drop(taken);
+        Ok(())
+    }
+
+    #[test]
+    fn host_settings_and_theme_are_remembered_across_a_restart() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = dir.path().join("store");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        {
+            let mut app = App::new(Launch::Start, host_options(dir.path())?);
+            click(&mut app, "In a folder")?;
+            setup(
+                &mut app,
+                SetupMessage::FolderChanged(store.display().to_string()),
+            );
+            setup(&mut app, SetupMessage::SizeLimitChanged("2 GB".into()));
+            setup(&mut app, SetupMessage::PortChanged(port.to_string()));
+            click(&mut app, "Light")?;
+            assert_eq!(palette(&app.theme()), &LIGHT);
+            click(&mut app, "Start hosting")?;
+            pump(&mut app, connected)?;
+            assert_eq!(hosting_port(&app)?, port);
+            // A file shared with it lands in the folder; stopping asks nothing (it is kept).
+            let (session, _) =
+                Person::new("Gus")?.join(SocketAddr::from(([127, 0, 0, 1], port)))?;
+            share(&session, "kept.txt", b"kept")?;
+            assert!(std::fs::read_dir(store.join("files"))?.count() >= 2);
+            drop(session);
+            click(&mut app, "Stop hosting")?;
+            assert!(shows(&app, "Start hosting"), "stopped at once");
+        }
+        let remembered = Settings::load(dir.path());
+        assert_eq!(
+            remembered.host_store,
+            Some(HostStore::Folder(store.clone()))
+        );
+        assert_eq!(remembered.host_max_file_size, Some(2 << 30));
+        assert_eq!(remembered.theme, Some(ThemeChoice::Light));
+
+        // The app started again shows them, draws in them, and hosts with them.
+        let options = Options {
+            config_dir: dir.path().to_path_buf(),
+            host_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            discovery: false,
+        };
+        let mut app = App::new(Launch::Start, options);
+        assert_eq!(palette(&app.theme()), &LIGHT);
+        assert!(shows(&app, &store.display().to_string()));
+        assert!(shows(&app, "2 GB"));
+        assert!(shows(&app, &port.to_string()));
+        click(&mut app, "Start hosting")?;
+        pump(&mut app, connected)?;
+        assert_eq!(hosting_port(&app)?, port);
+        assert!(shows(&app, "kept.txt"), "the folder store's file is back");
+        Ok(())
+    }
+
+    #[test]
+    fn stop_hosting_asks_before_a_memory_store_loses_its_files() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut app = hana_hosting(dir.path())?;
+        let port = hosting_port(&app)?;
+        let (session, _) = Person::new("Gus")?.join(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        share(&session, "only-here.txt", b"in memory")?;
+        click(&mut app, "Stop hosting")?;
+        assert!(view_contains(&app, "the 1 file shared here will be lost"));
+        assert!(shows(&app, &format!("Hosting on port {port}")));
+        click(&mut app, "Keep hosting")?;
+        assert!(!shows(&app, "Stop and discard files"));
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            "still hosting"
+        );
+
+        click(&mut app, "Stop hosting")?;
+        click(&mut app, "Stop and discard files")?;
+        assert!(shows(&app, "Start hosting"), "back on the start screen");
+        assert!(wait_until(Duration::from_secs(5), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        }));
+        Ok(())
+    }
+
+    #[test]
+    fn the_light_theme_is_chosen_on_the_start_screen() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut app = App::new(Launch::Start, options(dir.path(), "Alice")?);
+        assert_eq!(
+            palette(&app.theme()),
+            &DARK,
+            "dark while the desktop says nothing"
+        );
+        let _ = app.update(Message::SystemTheme(iced::theme::Mode::Light));
+        assert_eq!(palette(&app.theme()), &LIGHT, "following the desktop");
+        click(&mut app, "Dark")?;
+        assert_eq!(palette(&app.theme()), &DARK, "chosen over the desktop's");
+        click(&mut app, "Light")?;
+        assert_eq!(palette(&app.theme()), &LIGHT);
+        assert!(matches_snapshot_at(&app, "start-light", DEFAULT)?);
+        Ok(())
+    }
+
+    fn matches_snapshot_at(app: &App, name: &str, size: Size) -> anyhow::Result<bool> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots")
+            .join(name);
+        let committed = path.with_file_name(format!("{name}-tiny-skia.png"));
+        if !committed.exists() && std::env::var_os("LANSHARE_NEW_SNAPSHOTS").is_none() {
+            anyhow::bail!(
+                "{} is missing: run with LANSHARE_NEW_SNAPSHOTS=1 once, look at it, commit it",
+                committed.display()
+            );
+        }
+        let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
+        let snapshot = ui.snapshot(&app.theme())?;
+        Ok(snapshot.matches_image(&path)?)
+    }
+
+    #[test]
+    fn the_start_screen_looks_as_committed_at_600x400_and_980x720() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let app = App::new(Launch::Start, host_options(dir.path())?);
+        assert!(matches_snapshot_at(&app, "start-host-600x400", SMALL)?);
+        assert!(matches_snapshot_at(&app, "start-host-980x720", DEFAULT)?);
+        let app = App::new(Launch::Start, options(dir.path(), "Alice")?);
+        let mut app = app;
+        click(&mut app, "Participant")?;
+        assert!(matches_snapshot_at(&app, "start-600x400", SMALL)?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_dropped_folder_of_300_files_goes_through_a_few_lanes_and_arrives_whole() -> TestResult {
+        // Far fewer connections per address than files: one connection per file would be
+        // turned away as busy.
+        let host = start(lanshare::host::HostConfig {
+            max_connections_per_address: 8,
+            ..config()
+        })?;
+        let dir = tempfile::tempdir()?;
+        let folder = dir.path().join("photos");
+        std::fs::create_dir(&folder)?;
+        let mut contents = std::collections::HashMap::new();
+        for index in 0..300 {
+            let name = format!("img-{index:03}.jpg");
+            let bytes = data(1000 + index * 37, index as u64 + 1);
+            std::fs::write(folder.join(&name), &bytes)?;
+            contents.insert(format!("photos/{name}"), sha256_hex(&bytes));
+        }
+        let mut app = bob_joining(host.local_addr(), dir.path())?;
+        pump(&mut app, connected)?;
+        let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+            lanshare::gui::bridge::DropEvent::Dropped(folder),
+        )));
+        perform(&mut app, listing);
+
+        let mut ended = Vec::new();
+        let mut most_connections = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ended.len() < 300 && Instant::now() < deadline {
+            most_connections = most_connections.max(host.stats().connections);
+            for message in app.pending() {
+                if let Some(event) = transfer(&message)
+                    && event.update.is_final()
+                {
+                    ended.push(event.update.clone());
+                }
+                let _ = app.update(message);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let failed: Vec<_> = ended
+            .iter()
+            .filter(|update| !matches!(update, TransferUpdate::Uploaded(_)))
+            .collect();
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(ended.len(), 300);
+        let stored: std::collections::HashMap<String, String> = host
+            .files()
+            .iter()
+            .map(|file| (file.name.clone(), file.sha256.to_string()))
+            .collect();
+        assert_eq!(stored, contents, "every file arrived whole, under its path");
+        // The session and the lanes: never one connection per file.
+        assert!(
+            most_connections <= 1 + lanshare::participant::worker::LANES,
+            "{most_connections} connections at once"
+        );
+        assert_eq!(host.stats().refused, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_transfer_being_served_shows_the_participant_by_name() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut app = hana_hosting(dir.path())?;
+        let address = SocketAddr::from(([127, 0, 0, 1], hosting_port(&app)?));
+        // A seed client's upload, half sent: the host knows it by the name it gave.
+        let mut raw = Raw::connect(address)?;
+        raw.send(b"UPLOAD:1:Alice:half.bin:1000\n")?;
+        assert_eq!(raw.line()?, "READY");
+        raw.send(&[7; 500])?;
+        click(&mut app, "Details")?;
+        let shown = wait_until(Duration::from_secs(5), || {
+            let _ = app.update(Message::Host(HostMessage::Tick));
+            shows(&app, "↑ half.bin from Alice")
+        });
+        assert!(shown, "the upload is shown from Alice");
+        assert!(view_contains(&app, "serving 1 transfer"));
+        Ok(())
+    }
+
+    /// The port the host screen's snapshots are taken on (the port shows on the screen).
+    const SNAPSHOT_PORT: u16 = 47_405;
+
+    /// Hana hosting on `SNAPSHOT_PORT` with the committed host identity, her session told (as
+    /// if by the host) that eight files are shared.
+    fn host_screen_with_files(dir: &Path) -> anyhow::Result<App> {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/host-identity.pem");
+        std::fs::copy(fixture, dir.join(lanshare::tls::HOST_IDENTITY_FILE))?;
+        let fingerprint = lanshare::tls::HostIdentity::load_or_create(dir)?.fingerprint();
+        let options = Options {
+            host_bind: SocketAddr::from(([127, 0, 0, 1], SNAPSHOT_PORT)),
+            ..options(dir, "Hana")?
+        };
+        let launch = Launch::Host {
+            user: Some("Hana".into()),
+            passcode: None,
+        };
+        let mut app = App::new(launch, options);
+        let names = [
+            "report.pdf",
+            "holiday photo.jpg",
+            "notes.txt",
+            "slides.odp",
+            "budget.ods",
+            "song.flac",
+            "map.png",
+            "readme.md",
+        ];
+        let files = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| entry(index as u64 + 1, name, 1000 * (index as u64 + 1), "Gus", 2))
+            .collect();
+        let connected = LiveEvent::Connected {
+            host: SocketAddr::from(([127, 0, 0, 1], SNAPSHOT_PORT)),
+            client_id: 1,
+            role: Role::Operator,
+            credentials: Credentials {
+                client_id: 1,
+                username: "Hana".into(),
+                ticket: Ticket([0; 16]),
+            },
+            host_key: lanshare::participant::trust::HostKey {
+                fingerprint,
+                first_contact: false,
+            },
+            snapshot: Snapshot {
+                peers: vec![
+                    Peer {
+                        client_id: 1,
+                        username: "Hana".into(),
+                    },
+                    Peer {
+                        client_id: 2,
+                        username: "Gus".into(),
+                    },
+                ],
+                files,
+            },
+        };
+        let _ = app.update(Message::Host(HostMessage::Session(
+            ParticipantMessage::Live(connected),
+        )));
+        Ok(app)
+    }
+
+    #[test]
+    fn the_host_screen_shows_files_at_600x400_and_more_than_four_at_980x720() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let app = host_screen_with_files(dir.path())?;
+        let names = [
+            "report.pdf",
+            "holiday photo.jpg",
+            "notes.txt",
+            "slides.odp",
+            "budget.ods",
+            "song.flac",
+            "map.png",
+            "readme.md",
+        ];
+        let rows_in_sight = |size| names.iter().filter(|n| in_sight(&app, size, n)).count();
+        assert!(rows_in_sight(SMALL) >= 1, "no file row at 600×400");
+        assert!(rows_in_sight(DEFAULT) > 4, "four rows or fewer at 980×720");
+        assert!(in_sight(&app, SMALL, "Stop hosting"));
+        assert!(matches_snapshot_at(&app, "host-600x400", SMALL)?);
+        assert!(matches_snapshot_at(&app, "host-980x720", DEFAULT)?);
+        Ok(())
+    }
 }

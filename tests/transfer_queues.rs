@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::*;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{
-    TransferEvent, TransferUpdate, UploadItem, spawn_downloads, spawn_uploads,
+    Route, TransferEvent, TransferLanes, TransferUpdate, UploadItem, spawn_downloads, spawn_uploads,
 };
 use lanshare::participant::{FileEntry, TransferConnection};
 use lanshare::pipeline::PARALLEL_FROM;
@@ -183,5 +183,107 @@ fn upload_file_refuses_a_file_that_shrank() -> TestResult {
     );
     assert!(result.is_err(), "announced more than the file holds");
     assert!(host.files().is_empty(), "nothing half-sent is listed");
+    Ok(())
+}
+
+/// Many files through a scheduler of a few lanes: at most that many connections, none turned
+/// away by a host that admits fewer connections per address than there are files, every file
+/// whole and each reporting on its own; then back down the same lanes; a cancelled one ends as
+/// cancelled without holding up the rest.
+#[test]
+fn lanes_carry_many_files_over_a_few_connections_both_ways() -> TestResult {
+    let host = start(lanshare::host::HostConfig {
+        max_connections_per_address: 6,
+        ..config()
+    })?;
+    let dir = tempfile::tempdir()?;
+    let person = Person::new("Lanes")?;
+    let (session, _) = person.join(host.local_addr())?;
+    let mut files = Vec::new();
+    for index in 0..120 {
+        let path = dir.path().join(format!("f{index}.bin"));
+        let bytes = data(index * 101, index as u64 + 7);
+        std::fs::write(&path, &bytes)?;
+        files.push((path, bytes));
+    }
+    let lanes = TransferLanes::new(4);
+    let route = Route {
+        host: host.local_addr(),
+        passcode: None,
+        credentials: Some(session.credentials().clone()),
+    };
+    let (sender, events) = flume::unbounded();
+    let items = files
+        .iter()
+        .map(|(path, _)| UploadItem::from_path(path.clone()))
+        .collect();
+    let handles = lanes.upload(route.clone(), items, &sender)?;
+    handles[7].cancel();
+    let mut most_connections = 0;
+    let mut ended = std::collections::HashMap::new();
+    while ended.len() < files.len() {
+        most_connections = most_connections.max(host.stats().connections);
+        let event = events.recv_timeout(Duration::from_secs(30))?;
+        if event.update.is_final() {
+            ended.insert(event.id, event.update);
+        }
+    }
+    assert!(
+        most_connections <= 5,
+        "{most_connections} connections at once"
+    );
+    assert_eq!(host.stats().refused, 0);
+    assert_eq!(
+        ended.get(&handles[7].id()),
+        Some(&TransferUpdate::Cancelled)
+    );
+    let listed = TransferConnection::connect(host.local_addr())?.list()?;
+    assert_eq!(listed.len(), files.len() - 1);
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out)?;
+    let mut wanted = Vec::new();
+    for (index, ((path, bytes), handle)) in files.iter().zip(&handles).enumerate() {
+        if index == 7 {
+            continue;
+        }
+        let Some(TransferUpdate::Uploaded(stored)) = ended.get(&handle.id()) else {
+            panic!(
+                "{} was not uploaded: {:?}",
+                path.display(),
+                ended.get(&handle.id())
+            );
+        };
+        assert_eq!(stored.sha256.to_string(), sha256_hex(bytes));
+        let entry = listed
+            .iter()
+            .find(|entry| entry.id == stored.file_id)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("#{} is not listed", stored.file_id))?;
+        wanted.push((entry, Destination::Folder(out.clone())));
+    }
+    let by_name: std::collections::HashMap<String, &Vec<u8>> = files
+        .iter()
+        .filter_map(|(path, bytes)| {
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            Some((name, bytes))
+        })
+        .collect();
+    let downloads = lanes.download(route, wanted, &sender);
+    let updates = finals(&events, downloads.len())?;
+    assert_eq!(updates.len(), files.len() - 1);
+    for update in &updates {
+        let TransferUpdate::Downloaded(saved) = update else {
+            panic!("not downloaded: {update:?}");
+        };
+        let name = saved
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let expected = by_name
+            .get(&name)
+            .ok_or_else(|| anyhow::anyhow!("unexpected {name}"))?;
+        assert_eq!(&&std::fs::read(saved)?, expected, "{}", saved.display());
+    }
+    assert_eq!(host.stats().refused, 0);
     Ok(())
 }

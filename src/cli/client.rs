@@ -13,7 +13,7 @@ use lanshare::discovery;
 use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{
-    TransferEvent, TransferHandle, TransferUpdate, UploadItem, spawn_downloads, spawn_uploads,
+    Route, TransferEvent, TransferHandle, TransferLanes, TransferUpdate, UploadItem, lanes_for,
 };
 use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
@@ -193,25 +193,25 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         .cloned()
         .map(UploadItem::from_path)
         .collect();
-    let credentials = session.credentials().clone();
+    let route = Route {
+        host: target.address,
+        passcode: target.passcode.clone(),
+        credentials: Some(session.credentials().clone()),
+    };
     let sizes: Vec<u64> = args
         .files
         .iter()
         .map(|path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
         .collect();
-    let lanes = start_lanes(items.clone(), lane_count(&sizes), |lane, events| {
-        spawn_uploads(
-            target.address,
-            target.passcode.clone(),
-            Some(credentials.clone()),
-            lane,
-            events,
-        )
+    let lanes = TransferLanes::new(lanes_for(&sizes));
+    let followed = each_followed(items.clone(), |item, events| {
+        let handles = lanes.upload(route.clone(), vec![item], events)?;
+        Ok(handles)
     })?;
     let mut failures = 0;
     for ((index, item), &size) in items.iter().enumerate().zip(&sizes) {
         let path = &item.path;
-        match follow_in_lanes(&lanes, index, &item.name, size) {
+        match follow_one(&followed, index, &item.name, size) {
             TransferUpdate::Uploaded(stored) => println!(
                 "Shared '{}' ({}) as #{}",
                 printable(&item.name),
@@ -234,72 +234,41 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Transfers that run at once when there are more files than this, each lane a queue over one
-/// connection: many files wait on the host's and the disk's round trips (a stored upload is
-/// synced first), and several lanes overlap those waits. A few files go one after another, so
-/// they keep their order.
-const LANES: usize = 4;
+/// A transfer queued on the lanes and the channel of its own events.
+type Followed = (TransferHandle, flume::Receiver<TransferEvent>);
 
-/// Lanes for files that average under [`SMALL_FILE`]: their time goes almost all to round
-/// trips and syncs, which more lanes overlap further (the disk batches syncs that arrive
-/// together; BENCHMARKS.md, "Figures behind design choices").
-const SMALL_FILE_LANES: usize = 16;
-
-/// Files smaller than this on average count as small (see [`SMALL_FILE_LANES`]).
-const SMALL_FILE: u64 = 1024 * 1024;
-
-/// How many lanes `sizes` go in: one for a few files, more for many, most for many small ones.
-fn lane_count(sizes: &[u64]) -> usize {
-    let count = sizes.len();
-    if count <= LANES {
-        1
-    } else if sizes.iter().sum::<u64>() / (count as u64) < SMALL_FILE {
-        SMALL_FILE_LANES.min(count)
-    } else {
-        LANES
-    }
-}
-
-/// One lane: its transfers' handles, in order, and the channel of their events.
-type Lane = (Vec<TransferHandle>, flume::Receiver<TransferEvent>);
-
-/// Deals `items` round-robin into `count` lanes and starts each with `start`.
-fn start_lanes<T>(
+/// Queues each of `items` with `queue`, each with a channel of its own, so each can be
+/// followed to its end while the lanes run the others.
+fn each_followed<T>(
     items: Vec<T>,
-    count: usize,
-    mut start: impl FnMut(Vec<T>, flume::Sender<TransferEvent>) -> Result<Vec<TransferHandle>, Error>,
-) -> anyhow::Result<Vec<Lane>> {
-    let count = count.max(1);
-    let mut dealt: Vec<Vec<T>> = (0..count).map(|_| Vec::new()).collect();
-    for (index, item) in items.into_iter().enumerate() {
-        dealt[index % count].push(item);
+    mut queue: impl FnMut(T, &flume::Sender<TransferEvent>) -> Result<Vec<TransferHandle>, Error>,
+) -> anyhow::Result<Vec<Followed>> {
+    let mut followed = Vec::with_capacity(items.len());
+    for item in items {
+        let (sender, events) = flume::unbounded();
+        for handle in queue(item, &sender)? {
+            followed.push((handle, events.clone()));
+        }
     }
-    dealt
-        .into_iter()
-        .map(|lane| {
-            let (sender, events) = flume::unbounded();
-            Ok((start(lane, sender)?, events))
-        })
-        .collect()
+    Ok(followed)
 }
 
-/// Follows the `index`-th transfer of those dealt by [`start_lanes`] to its end (the others
-/// run meanwhile); returns its final update. On Ctrl-C every lane's transfers are cancelled
-/// and waited for, so no lane leaves a partial file behind.
-fn follow_in_lanes(lanes: &[Lane], index: usize, label: &str, size: u64) -> TransferUpdate {
-    let (handles, events) = &lanes[index % lanes.len()];
+/// Follows the `index`-th transfer of `followed` to its end (the others run meanwhile);
+/// returns its final update. On Ctrl-C every transfer is cancelled and waited for, so none
+/// leaves a partial file behind.
+fn follow_one(followed: &[Followed], index: usize, label: &str, size: u64) -> TransferUpdate {
     let stop_all = || {
-        for (handles, _) in lanes {
-            handles.iter().for_each(TransferHandle::cancel);
+        for (handle, _) in followed {
+            handle.cancel();
         }
-        // A lane's channel closes when its thread has ended every transfer it held.
+        // A transfer's channel closes when its lane has ended it.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        for (_, events) in lanes {
+        for (_, events) in followed {
             while events.recv_deadline(deadline).is_ok() {}
         }
     };
-    match handles.get(index / lanes.len()) {
-        Some(handle) => follow(label, size, handle, events, &stop_all),
+    match followed.get(index) {
+        Some((handle, events)) => follow(label, size, handle, events, &stop_all),
         None => TransferUpdate::Failed("the transfer was not started".into()),
     }
 }
@@ -355,12 +324,18 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
         }
     }
     let sizes: Vec<u64> = wanted.iter().map(|(entry, _)| entry.size).collect();
-    let lanes = start_lanes(wanted.clone(), lane_count(&sizes), |lane, events| {
-        spawn_downloads(target.address, target.passcode.clone(), lane, events)
+    let lanes = TransferLanes::new(lanes_for(&sizes));
+    let route = Route {
+        host: target.address,
+        passcode: target.passcode.clone(),
+        credentials: None,
+    };
+    let followed = each_followed(wanted.clone(), |item, events| {
+        Ok(lanes.download(route.clone(), vec![item], events))
     })?;
     for (index, (entry, _)) in wanted.iter().enumerate() {
         let id = entry.id;
-        match follow_in_lanes(&lanes, index, &entry.name, entry.size) {
+        match follow_one(&followed, index, &entry.name, entry.size) {
             TransferUpdate::Downloaded(path) => println!(
                 "Saved '{}' ({}) to {}",
                 printable(&entry.name),
@@ -550,22 +525,4 @@ pub(super) fn hosts(args: &HostsArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn few_files_share_one_lane_many_small_ones_get_the_most() {
-        assert_eq!(lane_count(&[]), 1);
-        assert_eq!(lane_count(&[10 << 20; LANES]), 1);
-        assert_eq!(lane_count(&[10 << 20; 20]), LANES);
-        assert_eq!(lane_count(&[10 << 10; 1000]), SMALL_FILE_LANES);
-        // Never more lanes than files.
-        assert_eq!(lane_count(&[10; 6]), 6);
-        // An average over the small size is not small, even with small files among them.
-        let mixed = [1 << 30, 1, 1, 1, 1, 1];
-        assert_eq!(lane_count(&mixed), LANES);
-    }
 }

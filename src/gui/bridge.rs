@@ -134,11 +134,11 @@ pub fn pick_files() -> Task<DialogResult<Vec<PathBuf>>> {
     )
 }
 
-/// Opens a folder picker (where several downloads go), starting in the downloads folder.
-pub fn pick_folder() -> Task<DialogResult<PathBuf>> {
+/// Opens a folder picker titled `title`, starting in `start` if given.
+pub fn pick_folder(title: &str, start: Option<PathBuf>) -> Task<DialogResult<PathBuf>> {
     let opened = Instant::now();
-    let mut dialog = rfd::AsyncFileDialog::new().set_title("Save the files into");
-    if let Some(folder) = dirs::download_dir() {
+    let mut dialog = rfd::AsyncFileDialog::new().set_title(title);
+    if let Some(folder) = start {
         dialog = dialog.set_directory(folder);
     }
     Task::perform(dialog.pick_folder(), move |folder| DialogResult {

@@ -1,27 +1,24 @@
 //! The host screen: runs the core host inside the app and joins it, so the host's user shares
-//! like anyone else. Shows the addresses to type, who is online, what is being served, and
-//! the shared files.
+//! like anyone else. A compact panel shows where to join and the verification code, the
+//! passcode and who is online (details on demand: every address, what is being served); the
+//! shared files fill the rest of the window. Stopping a memory host that holds files asks
+//! first, since they would be lost.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use iced::widget::{column, container, progress_bar, row, text};
+use iced::widget::{column, container, progress_bar, row, scrollable, text};
 use iced::{Alignment, Element, Length, Subscription, Task};
 
 use super::bridge;
 use super::participant::{self, Participant};
 use super::theme::{self, Tone, gap, text_size};
 use super::widgets::{ButtonShape, action_button, lock, muted};
-use crate::host::{
-    ActiveTransfer, Announce, Direction, Host, HostConfig, HostError, lan_addresses,
-};
+use crate::host::{ActiveTransfer, Direction, Host, HostConfig, HostError, lan_addresses};
 use crate::identity::Identity;
 use crate::protocol::{Passcode, VerificationCode, visible_text};
-use crate::tls::HostIdentity;
+use crate::storage::StorageConfig;
 use crate::units::format_size;
-
-/// The thickness of a served transfer's progress bar (thinner than the participant's own).
-const BAR_GIRTH: f32 = 6.0;
 
 /// The host screen's state.
 pub struct Hosting {
@@ -32,6 +29,10 @@ pub struct Hosting {
     addresses: Vec<SocketAddr>,
     session: Participant,
     serving: Vec<ActiveTransfer>,
+    /// Whether every address and the transfers being served are shown.
+    details: bool,
+    /// Files a stop would discard, while asking whether to stop.
+    confirming_stop: Option<usize>,
 }
 
 /// What the host screen can be told.
@@ -45,6 +46,12 @@ pub enum Message {
     Copy(String),
     /// "Stop hosting" was pressed.
     Stop,
+    /// Stopping was confirmed although files will be lost.
+    StopConfirmed,
+    /// Stopping was called off.
+    KeepHosting,
+    /// The details were shown or hidden.
+    ToggleDetails,
 }
 
 /// What the app should do after an update.
@@ -58,24 +65,15 @@ pub enum Action {
 }
 
 impl Hosting {
-    /// Starts a host on `bind` (announced on the network if `announce` says so), showing
-    /// `host_identity` to participants, and joins it as `name` with `identity` (the operator).
+    /// Starts a host as `config` says and joins it as `name` with `identity` (which
+    /// `config` should name as its operator).
     pub fn start(
-        bind: SocketAddr,
-        announce: Option<Announce>,
-        passcode: Option<Passcode>,
+        config: HostConfig,
         name: String,
         identity: Arc<Identity>,
-        host_identity: HostIdentity,
     ) -> Result<Self, HostError> {
-        let host = Host::start(HostConfig {
-            bind,
-            announce,
-            passcode: passcode.clone(),
-            operator: Some(identity.public_key()),
-            identity: Some(host_identity),
-            ..HostConfig::default()
-        })?;
+        let passcode = config.passcode.clone();
+        let host = Host::start(config)?;
         let code = host.fingerprint().verification_code();
         let port = host.local_addr().port();
         let addresses = if host.local_addr().ip().is_unspecified() {
@@ -97,6 +95,8 @@ impl Hosting {
             addresses,
             session,
             serving: Vec::new(),
+            details: false,
+            confirming_stop: None,
         })
     }
 
@@ -138,9 +138,25 @@ impl Hosting {
                 }
             }
             Message::Copy(address) => return Action::Run(iced::clipboard::write(address)),
-            Message::Stop => return self.stop(None),
+            Message::Stop => match self.files_lost_on_stop() {
+                0 => return self.stop(None),
+                files => self.confirming_stop = Some(files),
+            },
+            Message::StopConfirmed => return self.stop(None),
+            Message::KeepHosting => self.confirming_stop = None,
+            Message::ToggleDetails => self.details = !self.details,
         }
         Action::None
+    }
+
+    /// How many files stopping would discard: those of a memory store.
+    fn files_lost_on_stop(&self) -> usize {
+        match &self.host {
+            Some(host) if matches!(host.config().storage, StorageConfig::Memory { .. }) => {
+                host.files().len()
+            }
+            _ => 0,
+        }
     }
 
     fn stop(&mut self, reason: Option<String>) -> Action {
@@ -153,17 +169,17 @@ impl Hosting {
         Action::Stopped(reason)
     }
 
-    /// Draws the screen: the host panel above the participant view.
+    /// Draws the screen: the host panel above the participant view, which gets the rest.
     pub fn view(&self) -> Element<'_, Message> {
         column![
-            container(self.panel()).padding(gap::XXL),
+            container(self.panel()).padding([gap::M, gap::XXL]),
             self.session.view().map(Message::Session),
         ]
         .into()
     }
 
-    /// The host's panel: its port and Stop, where to join, the passcode, who is online and
-    /// what is being transferred.
+    /// The host's panel: its port, Details and Stop; where to join and the verification code;
+    /// the passcode and who is online; then the details, or the question before stopping.
     fn panel(&self) -> Element<'_, Message> {
         let passcode = match &self.passcode {
             Some(passcode) => format!(
@@ -172,73 +188,115 @@ impl Hosting {
             ),
             None => "No passcode: everyone on the network may join".to_owned(),
         };
-        container(
-            column![
-                row![
-                    text(format!(
-                        "Hosting on port {}",
-                        self.port().unwrap_or_default()
-                    ))
-                    .size(text_size::PANEL_TITLE)
-                    .width(Length::Fill),
-                    action_button("Stop hosting", ButtonShape::HEADER, theme::danger_button)
-                        .on_press(Message::Stop),
-                ]
-                .align_y(Alignment::Center),
-                muted("Participants join at").size(text_size::DETAIL),
-                self.addresses(),
-                row![
-                    lock(),
-                    text(format!("Verification code {}", self.code)).size(text_size::BODY),
-                    muted(
-                        "(participants see the same code: if theirs differs, someone is in between)"
-                    )
-                    .size(text_size::DETAIL),
-                ]
-                .spacing(gap::S)
-                .align_y(Alignment::Center),
-                text(passcode).size(text_size::BODY),
-                row![
-                    muted("Online:").size(text_size::BODY),
-                    text(self.online()).size(text_size::BODY),
-                ]
-                .spacing(gap::S),
-                muted("Being transferred").size(text_size::DETAIL),
-                self.serving(),
+        let details_label = if self.details { "Less" } else { "Details" };
+        let mut people = row![
+            text(passcode).size(text_size::BODY),
+            muted("·").size(text_size::BODY),
+            muted("Online:").size(text_size::BODY),
+            text(self.online()).size(text_size::BODY),
+        ]
+        .spacing(gap::S);
+        if let Some(serving) = self.serving_summary() {
+            people = people
+                .push(muted("·").size(text_size::BODY))
+                .push(muted(serving).size(text_size::BODY));
+        }
+        let mut panel = column![
+            row![
+                text(format!(
+                    "Hosting on port {}",
+                    self.port().unwrap_or_default()
+                ))
+                .size(text_size::EMPHASIS)
+                .width(Length::Fill),
+                action_button(details_label, ButtonShape::INLINE, theme::secondary_button)
+                    .on_press(Message::ToggleDetails),
+                action_button("Stop hosting", ButtonShape::INLINE, theme::danger_button)
+                    .on_press(Message::Stop),
             ]
-            .spacing(gap::M),
-        )
-        .padding(gap::XXL)
-        .width(Length::Fill)
-        .style(theme::card)
+            .spacing(gap::L)
+            .align_y(Alignment::Center),
+            row![
+                muted("Join at").size(text_size::BODY),
+                self.addresses(),
+                lock(),
+                text(format!("Verification code {}", self.code)).size(text_size::BODY),
+            ]
+            .spacing(gap::M)
+            .align_y(Alignment::Center)
+            .wrap(),
+            people.wrap(),
+        ]
+        .spacing(gap::S);
+        if let Some(files) = self.confirming_stop {
+            panel = panel.push(stop_question(files));
+        } else if self.details {
+            panel = panel.push(self.details());
+        }
+        container(panel)
+            .padding([gap::L, gap::XXL])
+            .width(Length::Fill)
+            .style(theme::card)
+            .into()
+    }
+
+    /// Every address, what the verification code is for, and the transfers being served,
+    /// scrolling within a bounded height so the files stay in sight.
+    fn details(&self) -> Element<'_, Message> {
+        let content = column![
+            muted(
+                "Participants see the same verification code on first contact: if theirs \
+                 differs, someone is in between."
+            )
+            .size(text_size::DETAIL),
+            muted("Every address of this computer").size(text_size::DETAIL),
+            self.all_addresses(),
+            muted("Being transferred").size(text_size::DETAIL),
+            self.serving(),
+        ]
+        .spacing(gap::S);
+        container(scrollable(content).width(Length::Fill))
+            .max_height(theme::HOST_DETAILS_HEIGHT)
+            .into()
+    }
+
+    /// The first address participants can type, with Copy (all of them are in the details).
+    fn addresses(&self) -> Element<'_, Message> {
+        match self.addresses.first() {
+            Some(address) => address_with_copy(address),
+            None => self.no_address(),
+        }
+    }
+
+    /// Said when the host has no network address.
+    fn no_address(&self) -> Element<'_, Message> {
+        let port = self.port().unwrap_or_default();
+        text(format!(
+            "No network address found: only this computer can join (127.0.0.1:{port})."
+        ))
+        .size(text_size::BODY)
+        .style(theme::toned_text(Tone::Warning))
         .into()
     }
 
-    /// The addresses participants can type, each with Copy.
-    fn addresses(&self) -> Element<'_, Message> {
-        if self.addresses.is_empty() {
-            let port = self.port().unwrap_or_default();
-            return text(format!(
-                "No network address found: only this computer can join (127.0.0.1:{port})."
-            ))
-            .size(text_size::BODY)
-            .style(theme::toned_text(Tone::Warning))
-            .into();
+    /// How many transfers are being served, in words (nothing when none are).
+    fn serving_summary(&self) -> Option<String> {
+        match self.serving.len() {
+            0 => None,
+            1 => Some("serving 1 transfer".to_owned()),
+            count => Some(format!("serving {count} transfers")),
         }
-        row(self.addresses.iter().map(|address| {
-            let shown = address.to_string();
-            row![
-                text(shown.clone()).size(text_size::EMPHASIS),
-                action_button("Copy", ButtonShape::TINY, theme::secondary_button)
-                    .on_press(Message::Copy(shown)),
-            ]
-            .spacing(gap::S)
-            .align_y(Alignment::Center)
+    }
+
+    /// Every address participants can type, each with Copy.
+    fn all_addresses(&self) -> Element<'_, Message> {
+        if self.addresses.is_empty() {
+            return self.no_address();
+        }
+        row(self.addresses.iter().map(address_with_copy))
+            .spacing(gap::ADDRESSES)
+            .wrap()
             .into()
-        }))
-        .spacing(gap::ADDRESSES)
-        .wrap()
-        .into()
     }
 
     /// Who is online, by name.
@@ -262,6 +320,53 @@ impl Hosting {
     }
 }
 
+/// An address to type, large, with Copy.
+fn address_with_copy(address: &SocketAddr) -> Element<'_, Message> {
+    let shown = address.to_string();
+    row![
+        text(shown.clone()).size(text_size::EMPHASIS),
+        action_button("Copy", ButtonShape::TINY, theme::secondary_button)
+            .on_press(Message::Copy(shown)),
+    ]
+    .spacing(gap::S)
+    .align_y(Alignment::Center)
+    .into()
+}
+
+/// The question before stopping a memory host that holds `files` files.
+fn stop_question<'a>(files: usize) -> Element<'a, Message> {
+    let what = if files == 1 {
+        "the 1 file shared here".to_owned()
+    } else {
+        format!("the {files} files shared here")
+    };
+    container(
+        column![
+            text(format!(
+                "Stop hosting? This host keeps files in memory only: {what} will be lost, \
+                 and everyone is disconnected."
+            ))
+            .size(text_size::BODY),
+            row![
+                action_button(
+                    "Stop and discard files",
+                    ButtonShape::INLINE,
+                    theme::danger_button
+                )
+                .on_press(Message::StopConfirmed),
+                action_button("Keep hosting", ButtonShape::INLINE, theme::secondary_button)
+                    .on_press(Message::KeepHosting),
+            ]
+            .spacing(gap::L),
+        ]
+        .spacing(gap::M),
+    )
+    .padding(gap::L)
+    .width(Length::Fill)
+    .style(theme::banner(Tone::Warning))
+    .into()
+}
+
 /// One transfer being served: what, to or from whom, and how far along.
 fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
     let percent = if transfer.total == 0 {
@@ -271,16 +376,21 @@ fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
     };
     // The name comes from the network: shown without characters that hide or reorder text.
     let name = visible_text(&transfer.name);
+    // By name when the host knows it (the joined participant, or a guest's uploader name).
+    let who = match &transfer.participant {
+        Some(participant) => visible_text(participant),
+        None => transfer.peer.ip().to_string(),
+    };
     let label = match transfer.direction {
-        Direction::Upload => format!("↑ {name} from {}", transfer.peer.ip()),
-        Direction::Download => format!("↓ {name} to {}", transfer.peer.ip()),
+        Direction::Upload => format!("↑ {name} from {who}"),
+        Direction::Download => format!("↓ {name} to {who}"),
     };
     row![
         text(label)
             .size(text_size::BODY)
             .width(Length::FillPortion(3)),
         progress_bar(0.0..=100.0, percent)
-            .girth(BAR_GIRTH)
+            .girth(theme::SERVED_BAR_GIRTH)
             .length(Length::FillPortion(2)),
         muted(format!(
             "{} of {}",

@@ -7,6 +7,7 @@
 
 pub mod bridge;
 pub mod host;
+pub mod host_setup;
 pub mod participant;
 pub mod start;
 pub mod theme;
@@ -19,13 +20,15 @@ use std::sync::Arc;
 
 use iced::{Element, Font, Subscription, Task, Theme, window};
 
-use crate::config::{Settings, config_dir, default_username};
+use crate::config::{HostStore, Settings, ThemeChoice, config_dir, default_username};
 use crate::discovery::{self, HostBrowser};
-use crate::host::Announce;
+use crate::host::{Announce, DEFAULT_MEMORY_LIMIT, HostConfig};
 use crate::identity::Identity;
 use crate::protocol::{DEFAULT_PORT, Passcode};
+use crate::storage::StorageConfig;
 use crate::tls::HostIdentity;
 use host::Hosting;
+use host_setup::{HostChoices, HostSetup};
 use participant::Participant;
 use start::{Mode, Start};
 
@@ -57,7 +60,8 @@ pub enum Launch {
 pub struct Options {
     /// The config folder (identity and remembered choices).
     pub config_dir: PathBuf,
-    /// Where the host listens when this app hosts.
+    /// Where the host listens when this app hosts; its port unless the user typed another
+    /// on the start screen.
     pub host_bind: SocketAddr,
     /// Whether to announce this app's host and look for others on the network.
     pub discovery: bool,
@@ -75,7 +79,7 @@ impl Default for Options {
 
 /// The screen on show, which owns what it needs (its workers, its host).
 enum Screen {
-    Start(Start),
+    Start(Box<Start>),
     Host(Box<Hosting>),
     Participant(Box<Participant>),
 }
@@ -89,6 +93,8 @@ pub enum Message {
     Host(host::Message),
     /// For the participant screen.
     Participant(participant::Message),
+    /// The desktop's light or dark preference (told at start and when it changes).
+    SystemTheme(iced::theme::Mode),
 }
 
 /// The app.
@@ -96,6 +102,10 @@ pub struct App {
     screen: Screen,
     options: Options,
     identity: Result<Arc<Identity>, String>,
+    /// The colours chosen (remembered).
+    theme: ThemeChoice,
+    /// What the desktop prefers, for [`ThemeChoice::System`].
+    system_theme: iced::theme::Mode,
 }
 
 impl App {
@@ -111,10 +121,13 @@ impl App {
                     options.config_dir.display()
                 )
             });
+        let default_port = options.host_bind.port();
         let mut app = Self {
-            screen: Screen::Start(start_from(&settings, false)),
+            screen: Screen::Start(Box::new(start_from(&settings, false, default_port))),
             options,
             identity,
+            theme: settings.theme.unwrap_or_default(),
+            system_theme: iced::theme::Mode::None,
         };
         let name = |user: Option<String>| user.unwrap_or_else(|| default_username(&settings));
         match launch {
@@ -122,6 +135,11 @@ impl App {
             Launch::Host { user, passcode } => app.launch(start::Action::Host {
                 name: name(user),
                 passcode,
+                // The remembered settings, on the port given (the command line's).
+                choices: HostChoices {
+                    port: None,
+                    ..remembered_choices(&settings)
+                },
             }),
             Launch::Join {
                 address,
@@ -161,14 +179,26 @@ impl App {
         };
         let mut settings = Settings::load(&self.options.config_dir);
         match action {
-            start::Action::None => return,
-            start::Action::Host { name, passcode } => {
-                if let Err(reason) = self.start_hosting(name.clone(), passcode, identity) {
-                    self.back_to_start(Some(reason));
+            start::Action::None | start::Action::ChooseFolder | start::Action::Theme(_) => return,
+            start::Action::Host {
+                name,
+                passcode,
+                choices,
+            } => {
+                if let Err(reason) = self.start_hosting(name.clone(), passcode, &choices, identity)
+                {
+                    // Still on the start screen, all as typed: say why, in words.
+                    match &mut self.screen {
+                        Screen::Start(start) => start.show_error(reason),
+                        _ => self.back_to_start(Some(reason)),
+                    }
                     return;
                 }
                 settings.hosting = Some(true);
                 settings.username = Some(name);
+                settings.host_store = Some(choices.store);
+                settings.host_max_file_size = Some(choices.max_file_size);
+                settings.host_port = choices.port.or(settings.host_port);
             }
             start::Action::Join {
                 address,
@@ -191,11 +221,13 @@ impl App {
         }
     }
 
-    /// Starts a host here (announced if discovery is on) and shows it, or says why not.
+    /// Starts a host here as `choices` say (announced if discovery is on) and shows it, or
+    /// says why not.
     fn start_hosting(
         &mut self,
         name: String,
         passcode: Option<Passcode>,
+        choices: &HostChoices,
         identity: Arc<Identity>,
     ) -> Result<(), String> {
         let announce = self.options.discovery.then(|| Announce {
@@ -209,39 +241,66 @@ impl App {
                 dir.display()
             )
         })?;
-        let bind = self.options.host_bind;
-        let hosting = Hosting::start(bind, announce, passcode, name, identity, host_identity)
-            .map_err(|error| {
-                if error.is_address_in_use() {
-                    format!(
-                        "Could not start hosting: {error}. Is another host running on this \
-                         computer?"
-                    )
-                } else {
-                    format!("Could not start hosting: {error}")
-                }
-            })?;
+        let port = choices.port.unwrap_or(self.options.host_bind.port());
+        let storage = match &choices.store {
+            HostStore::Memory => StorageConfig::Memory {
+                limit: DEFAULT_MEMORY_LIMIT.max(choices.max_file_size),
+            },
+            HostStore::Folder(dir) => StorageConfig::Disk {
+                dir: dir.clone(),
+                limit: None,
+            },
+        };
+        let config = HostConfig {
+            bind: SocketAddr::new(self.options.host_bind.ip(), port),
+            announce,
+            storage,
+            max_file_size: choices.max_file_size,
+            passcode,
+            operator: Some(identity.public_key()),
+            identity: Some(host_identity),
+            ..HostConfig::default()
+        };
+        let hosting = Hosting::start(config, name, identity).map_err(|error| {
+            if error.is_address_in_use() {
+                format!(
+                    "Port {port} is in use — is another host running? Choose another port \
+                     below and try again."
+                )
+            } else {
+                format!("Could not start hosting: {error}")
+            }
+        })?;
         self.screen = Screen::Host(Box::new(hosting));
         Ok(())
     }
 
     fn back_to_start(&mut self, error: Option<String>) {
         let settings = Settings::load(&self.options.config_dir);
-        let start = start_from(&settings, matches!(self.screen, Screen::Host(_)));
-        self.screen = Screen::Start(match error {
+        let was_hosting = matches!(self.screen, Screen::Host(_));
+        let start = start_from(&settings, was_hosting, self.options.host_bind.port());
+        self.screen = Screen::Start(Box::new(match error {
             Some(error) => start.with_error(error),
             None => start,
-        });
+        }));
         self.look_for_hosts();
     }
 
     /// Handles a message.
     pub fn update(&mut self, message: Message) -> Task<Message> {
         match (&mut self.screen, message) {
-            (Screen::Start(start), Message::Start(message)) => {
-                let action = start.update(message);
-                self.launch(action);
-            }
+            (_, Message::SystemTheme(mode)) => self.system_theme = mode,
+            (Screen::Start(start), Message::Start(message)) => match start.update(message) {
+                start::Action::ChooseFolder => {
+                    return bridge::pick_folder("Keep shared files in", None).map(|result| {
+                        Message::Start(start::Message::Setup(host_setup::Message::FolderPicked(
+                            result,
+                        )))
+                    });
+                }
+                start::Action::Theme(choice) => self.choose_theme(choice),
+                action => self.launch(action),
+            },
             (Screen::Participant(screen), Message::Participant(message)) => {
                 match screen.update(message) {
                     participant::Action::None => {}
@@ -282,18 +341,32 @@ impl App {
         }
     }
 
-    /// The dark theme.
+    /// Draws the app in `choice`'s colours from now on, and remembers them.
+    fn choose_theme(&mut self, choice: ThemeChoice) {
+        self.theme = choice;
+        let mut settings = Settings::load(&self.options.config_dir);
+        settings.theme = Some(choice);
+        if let Err(error) = settings.save(&self.options.config_dir) {
+            tracing::warn!("Could not remember your choices: {error}");
+        }
+    }
+
+    /// The theme chosen: dark, light, or the desktop's preference (dark when it has none).
     pub fn theme(&self) -> Theme {
-        theme::theme()
+        theme::theme(self.theme, self.system_theme)
     }
 
     /// What the current screen listens to: its workers' channels and window events.
     pub fn subscription(&self) -> Subscription<Message> {
-        match &self.screen {
+        let screen = match &self.screen {
             Screen::Start(start) => start.subscription().map(Message::Start),
             Screen::Host(hosting) => hosting.subscription().map(Message::Host),
             Screen::Participant(screen) => screen.subscription().map(Message::Participant),
-        }
+        };
+        Subscription::batch([
+            screen,
+            iced::system::theme_changes().map(Message::SystemTheme),
+        ])
     }
 
     /// The desktop notifications the participant screen sent lately (their ids, which a
@@ -321,8 +394,9 @@ impl App {
 }
 
 /// The start screen as the remembered `settings` set it up: the mode last picked (Host also
-/// when `was_hosting`), the name and the last host's address.
-fn start_from(settings: &Settings, was_hosting: bool) -> Start {
+/// when `was_hosting`), the name, the last host's address, the host's settings (on
+/// `default_port` unless one was chosen) and the app's colours.
+fn start_from(settings: &Settings, was_hosting: bool, default_port: u16) -> Start {
     let mode = if was_hosting || settings.hosting == Some(true) {
         Mode::Host
     } else {
@@ -332,7 +406,20 @@ fn start_from(settings: &Settings, was_hosting: bool) -> Start {
         mode,
         default_username(settings),
         settings.last_host.clone().unwrap_or_default(),
+        HostSetup::new(settings, default_port),
+        settings.theme.unwrap_or_default(),
     )
+}
+
+/// The host's settings as remembered (the defaults where none are).
+fn remembered_choices(settings: &Settings) -> HostChoices {
+    HostChoices {
+        store: settings.host_store.clone().unwrap_or(HostStore::Memory),
+        max_file_size: settings
+            .host_max_file_size
+            .unwrap_or(crate::protocol::DEFAULT_MAX_FILE_SIZE),
+        port: settings.host_port,
+    }
 }
 
 /// The window icon, from resources/icon.png.
@@ -369,7 +456,10 @@ fn check_display() -> anyhow::Result<()> {
 pub fn run(launch: Launch, options: Options) -> anyhow::Result<()> {
     check_display()?;
     iced::application(
-        move || App::new(launch.clone(), options.clone()),
+        move || {
+            let app = App::new(launch.clone(), options.clone());
+            (app, iced::system::theme().map(Message::SystemTheme))
+        },
         App::update,
         App::view,
     )

@@ -1,11 +1,17 @@
-//! The start screen: host or join, a display name, and for joining, the host's address.
+//! The start screen: host or join, a display name, for joining the host's address, for
+//! hosting the host's settings, and the colours the app draws in. The form scrolls when the
+//! window is small; what went wrong and the button that goes on stay in sight below it.
 
-use iced::widget::{TextInput, button, column, container, row, text, text_input};
+use iced::widget::{
+    TextInput, button, column, container, row, scrollable, space, text, text_input,
+};
 use iced::{Alignment, Element, Length, Subscription};
 
 use super::bridge::Feed;
+use super::host_setup::{self, HostChoices, HostSetup};
 use super::theme::{self, Tone, gap, text_size};
 use super::widgets::{ButtonShape, action_button, muted};
+use crate::config::ThemeChoice;
 use crate::discovery::{FoundHost, HostBrowser, HostsEvent};
 use crate::protocol::{DEFAULT_PORT, Passcode, clean_name, validate_username, visible_text};
 
@@ -15,8 +21,6 @@ pub const NAME_INPUT: &str = "name";
 pub const ADDRESS_INPUT: &str = "address";
 /// The id of the passcode field.
 pub const PASSCODE_INPUT: &str = "passcode";
-/// The widest the start screen's card grows.
-const CARD_WIDTH: f32 = 560.0;
 
 /// The two ways to use lanshare that the start screen offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +39,10 @@ pub struct Start {
     /// Never saved: typed again each time.
     passcode: String,
     error: Option<String>,
+    /// The host's settings (for Host).
+    setup: HostSetup,
+    /// The colours chosen for the app.
+    theme: ThemeChoice,
     /// Hosts found on the network; `None` while not looking.
     found: Option<Vec<FoundHost>>,
     /// What looks for them, while it does.
@@ -64,6 +72,10 @@ pub enum Message {
     Hosts(HostsEvent),
     /// "Join" was pressed on a host found on the network.
     JoinFound(std::net::SocketAddr),
+    /// For the host's settings.
+    Setup(host_setup::Message),
+    /// The app's colours were chosen.
+    ThemeChosen(ThemeChoice),
 }
 
 /// What the app should do after an update.
@@ -77,6 +89,8 @@ pub enum Action {
         name: String,
         /// The passcode participants will need, if any.
         passcode: Option<Passcode>,
+        /// The host's settings.
+        choices: HostChoices,
     },
     /// Join the host at `address` as `name`.
     Join {
@@ -87,17 +101,31 @@ pub enum Action {
         /// The host's passcode, if it asks for one.
         passcode: Option<Passcode>,
     },
+    /// Open a folder dialog for the host's store (its answer comes back as
+    /// `Message::Setup(host_setup::Message::FolderPicked(…))`).
+    ChooseFolder,
+    /// Draw the app in these colours (and remember them).
+    Theme(ThemeChoice),
 }
 
 impl Start {
-    /// A start screen prefilled with remembered (or default) choices.
-    pub fn new(mode: Mode, name: String, address: String) -> Self {
+    /// A start screen prefilled with remembered (or default) choices: the mode, the name, the
+    /// last host's address, the host's settings and the app's colours.
+    pub fn new(
+        mode: Mode,
+        name: String,
+        address: String,
+        setup: HostSetup,
+        theme: ThemeChoice,
+    ) -> Self {
         Self {
             mode,
             name,
             address,
             passcode: String::new(),
             error: None,
+            setup,
+            theme,
             found: None,
             browsing: None,
         }
@@ -116,8 +144,18 @@ impl Start {
 
     /// Shows why the last attempt failed.
     pub fn with_error(mut self, error: String) -> Self {
-        self.error = Some(error);
+        self.show_error(error);
         self
+    }
+
+    /// Shows why the last attempt failed, keeping everything typed.
+    pub fn show_error(&mut self, error: String) {
+        self.error = Some(error);
+    }
+
+    /// The mode chosen.
+    pub fn mode(&self) -> Mode {
+        self.mode
     }
 
     /// The hosts found on the network, while looking for them.
@@ -149,6 +187,15 @@ impl Start {
                 return self.submit();
             }
             Message::Continue => return self.submit(),
+            Message::Setup(message) => {
+                if self.setup.update(message) {
+                    return Action::ChooseFolder;
+                }
+            }
+            Message::ThemeChosen(choice) => {
+                self.theme = choice;
+                return Action::Theme(choice);
+            }
         }
         Action::None
     }
@@ -175,7 +222,11 @@ impl Start {
             text => Some(Passcode::new(text)?),
         };
         match self.mode {
-            Mode::Host => Ok(Action::Host { name, passcode }),
+            Mode::Host => Ok(Action::Host {
+                name,
+                passcode,
+                choices: self.setup.checked()?,
+            }),
             Mode::Participant => {
                 let address = self.address.trim().to_owned();
                 if address.is_empty() {
@@ -190,53 +241,95 @@ impl Start {
         }
     }
 
-    /// Draws the screen: a card with the app's name and the form.
+    /// Draws the screen: a card with the app's name and the form, which scrolls when the
+    /// window is small, and under it what went wrong and the button that goes on.
     pub fn view(&self) -> Element<'_, Message> {
+        let form = column![
+            text("lanshare").size(text_size::BRAND),
+            muted("Share files with everyone on your network.").size(text_size::LARGE),
+            self.form(),
+        ]
+        .spacing(gap::XXL)
+        .padding(iced::Padding::ZERO.right(gap::XL));
         let card = container(
             column![
-                text("lanshare").size(text_size::BRAND),
-                muted("Share files with everyone on your network.").size(text_size::LARGE),
-                self.form(),
+                scrollable(form).height(Length::Fill).width(Length::Fill),
+                self.error(),
+                self.footer(),
             ]
-            .spacing(gap::XXL)
-            .align_x(Alignment::Start),
+            .spacing(gap::XL),
         )
         .padding(gap::START_CARD)
-        .max_width(CARD_WIDTH)
+        .max_width(theme::START_CARD_WIDTH)
+        .height(Length::Fill)
         .style(theme::card);
         container(card)
-            .center(Length::Fill)
-            .padding(gap::XXXL)
+            .center_x(Length::Fill)
+            .padding(gap::XXL)
             .into()
     }
 
-    /// The mode, the name, the hosts found and the address (to join), the passcode, what went
-    /// wrong, and the button that goes on.
+    /// The mode, the name, the hosts found and the address (to join) or the host's settings,
+    /// and the passcode.
     fn form(&self) -> Element<'_, Message> {
         let mut form = column![self.modes(), self.name_field()].spacing(gap::XXXL);
-        if let (Mode::Participant, Some(found)) = (self.mode, &self.found) {
-            form = form.push(found_hosts(found));
+        match (self.mode, &self.found) {
+            (Mode::Participant, Some(found)) => {
+                form = form.push(found_hosts(found)).push(self.address_field());
+            }
+            (Mode::Participant, None) => form = form.push(self.address_field()),
+            (Mode::Host, _) => form = form.push(self.setup.view().map(Message::Setup)),
         }
-        if self.mode == Mode::Participant {
-            form = form.push(self.address_field());
-        }
-        form = form.push(self.passcode_field());
-        if let Some(error) = &self.error {
-            form = form.push(
-                container(text(error.clone()).size(text_size::BODY))
-                    .padding(gap::L)
-                    .width(Length::Fill)
-                    .style(theme::banner(Tone::Danger)),
-            );
-        }
+        form.push(self.passcode_field()).into()
+    }
+
+    /// What went wrong, wrapped over as many lines as it needs.
+    fn error(&self) -> Option<Element<'_, Message>> {
+        let error = self.error.as_ref()?;
+        Some(
+            container(
+                text(error.clone())
+                    .size(text_size::BODY)
+                    .width(Length::Fill),
+            )
+            .padding(gap::L)
+            .width(Length::Fill)
+            .style(theme::banner(Tone::Danger))
+            .into(),
+        )
+    }
+
+    /// The app's colours on the left, the button that goes on on the right.
+    fn footer(&self) -> Element<'_, Message> {
         let label = match self.mode {
             Mode::Host => "Start hosting",
             Mode::Participant => "Connect",
         };
-        form.push(
+        row![
+            self.theme_choice(),
+            space().width(Length::Fill),
             action_button(label, ButtonShape::MAIN, theme::primary_button)
                 .on_press(Message::Continue),
-        )
+        ]
+        .spacing(gap::L)
+        .align_y(Alignment::Center)
+        .into()
+    }
+
+    /// System, Dark and Light, the chosen one highlighted.
+    fn theme_choice(&self) -> Element<'_, Message> {
+        let choice = |choice: ThemeChoice, label: &'static str| {
+            button(text(label).size(text_size::DETAIL))
+                .padding([gap::XS, gap::M])
+                .style(theme::choice_button(self.theme == choice))
+                .on_press(Message::ThemeChosen(choice))
+        };
+        row![
+            choice(ThemeChoice::System, "System"),
+            choice(ThemeChoice::Dark, "Dark"),
+            choice(ThemeChoice::Light, "Light"),
+        ]
+        .spacing(gap::XS)
         .into()
     }
 
@@ -364,9 +457,14 @@ fn found_host(host: &FoundHost) -> Element<'_, Message> {
 mod tests {
     use super::*;
 
+    fn start(mode: Mode) -> Start {
+        let setup = HostSetup::new(&crate::config::Settings::default(), DEFAULT_PORT);
+        Start::new(mode, "  ".into(), String::new(), setup, ThemeChoice::System)
+    }
+
     #[test]
     fn continue_checks_name_and_address() {
-        let mut start = Start::new(Mode::Participant, "  ".into(), String::new());
+        let mut start = start(Mode::Participant);
         assert_eq!(start.update(Message::Continue), Action::None);
         assert_eq!(start.error.as_deref(), Some("User name is empty"));
         start.update(Message::NameChanged("Bob".into()));
@@ -393,13 +491,23 @@ mod tests {
             Action::Host {
                 name: "Bob".into(),
                 passcode: Passcode::new("open sesame").ok(),
+                choices: HostChoices {
+                    store: crate::config::HostStore::Memory,
+                    max_file_size: crate::protocol::DEFAULT_MAX_FILE_SIZE,
+                    port: None,
+                },
             }
         );
+        // A host setting that is not right stops hosting, and says why.
+        start.update(Message::Setup(host_setup::Message::PortChanged("x".into())));
+        assert_eq!(start.update(Message::Continue), Action::None);
+        assert!(start.error.as_deref().is_some_and(|e| e.contains("Port")));
     }
 
     #[test]
     fn a_host_found_on_the_network_joins_in_one_click() {
-        let mut start = Start::new(Mode::Host, "Bob".into(), String::new());
+        let mut start = start(Mode::Host);
+        start.update(Message::NameChanged("Bob".into()));
         // As if looking for hosts (without sending anything onto the network).
         start.found = Some(Vec::new());
         let address = std::net::SocketAddr::from(([10, 0, 0, 7], 5005));

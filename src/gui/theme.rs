@@ -2,9 +2,11 @@
 //! on them. Every style reads its colours from the [`Theme`] it is given (through
 //! [`palette`]), so another theme is one more [`Palette`] away.
 
-use iced::theme::Base;
+use iced::theme::{Base, Mode};
 use iced::widget::{button, container, text, text_input};
 use iced::{Background, Border, Color, Theme, color};
+
+use crate::config::ThemeChoice;
 
 /// Every colour the app draws with.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -41,7 +43,7 @@ pub struct Palette {
     pub backdrop: Color,
 }
 
-/// The seed's dark palette: the app's only one today.
+/// The seed's dark palette: light text on dark grey.
 pub const DARK: Palette = Palette {
     name: "lanshare dark",
     background: color!(0x202124),
@@ -63,8 +65,31 @@ pub const DARK: Palette = Palette {
     },
 };
 
+/// The light palette: dark text on white cards over a pale grey, with the status colours
+/// darkened enough to read on it.
+pub const LIGHT: Palette = Palette {
+    name: "lanshare light",
+    background: color!(0xf1f3f4),
+    card: color!(0xffffff),
+    card_hover: color!(0xe3e5e8),
+    text: color!(0x202124),
+    muted: color!(0x5f6368),
+    primary: color!(0x1a73e8),
+    primary_hover: color!(0x1557b0),
+    secondary_hover: color!(0xc8cbcf),
+    success: color!(0x188038),
+    warning: color!(0xb06000),
+    danger: color!(0xd93025),
+    danger_hover: color!(0xa50e0e),
+    filled_text: Color::WHITE,
+    backdrop: Color {
+        a: 0.45,
+        ..Color::BLACK
+    },
+};
+
 /// Every palette the app knows, found by their theme's name.
-const PALETTES: [&Palette; 1] = [&DARK];
+const PALETTES: [&Palette; 2] = [&DARK, &LIGHT];
 
 /// The palette `theme` was made from ([`DARK`] for a theme the app did not make).
 pub fn palette(theme: &Theme) -> &'static Palette {
@@ -119,8 +144,6 @@ pub mod text_size {
     pub const OVERLAY: f32 = 26.0;
     /// A screen's title.
     pub const TITLE: f32 = 24.0;
-    /// The host panel's title.
-    pub const PANEL_TITLE: f32 = 22.0;
     /// Headings: the start screen's modes, an empty list's message.
     pub const HEADING: f32 = 20.0;
     /// Lines to stand out: the addresses to type, the transfers modal's title.
@@ -161,8 +184,18 @@ pub mod gap {
     /// Between the addresses participants can type, so each reads as one.
     pub const ADDRESSES: f32 = 18.0;
     /// Padding of the start screen's card.
-    pub const START_CARD: f32 = 28.0;
+    pub const START_CARD: f32 = 24.0;
 }
+
+/// The widest the start screen's card grows.
+pub const START_CARD_WIDTH: f32 = 560.0;
+
+/// The tallest the Host screen's details grow before they scroll.
+pub const HOST_DETAILS_HEIGHT: f32 = 160.0;
+
+/// The thickness of a transfer's progress bar on the Host screen (thinner than a
+/// participant's own).
+pub const SERVED_BAR_GIRTH: f32 = 6.0;
 
 /// Corner radii, smallest first.
 pub mod radius {
@@ -176,9 +209,14 @@ pub mod radius {
     pub const MODAL: f32 = 10.0;
 }
 
-/// The app's theme.
-pub fn theme() -> Theme {
-    DARK.theme()
+/// The app's theme for `choice`; following the system, `system` says what the desktop
+/// prefers (dark when it says nothing).
+pub fn theme(choice: ThemeChoice, system: Mode) -> Theme {
+    let palette = match (choice, system) {
+        (ThemeChoice::Light, _) | (ThemeChoice::System, Mode::Light) => &LIGHT,
+        (ThemeChoice::Dark, _) | (ThemeChoice::System, Mode::Dark | Mode::None) => &DARK,
+    };
+    palette.theme()
 }
 
 fn rounded(radius: f32) -> Border {
@@ -363,9 +401,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_app_theme_is_drawn_in_the_dark_palette() {
-        assert_eq!(palette(&theme()), &DARK);
-        assert_eq!(theme().palette().background, DARK.background);
+    fn each_choice_draws_in_its_palette_and_the_system_defaults_to_dark() {
+        let dark = theme(ThemeChoice::Dark, Mode::Light);
+        assert_eq!(palette(&dark), &DARK);
+        assert_eq!(dark.palette().background, DARK.background);
+        assert_eq!(palette(&theme(ThemeChoice::Light, Mode::Dark)), &LIGHT);
+        assert_eq!(palette(&theme(ThemeChoice::System, Mode::Light)), &LIGHT);
+        assert_eq!(palette(&theme(ThemeChoice::System, Mode::Dark)), &DARK);
+        assert_eq!(palette(&theme(ThemeChoice::System, Mode::None)), &DARK);
     }
 }
 

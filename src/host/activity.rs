@@ -37,6 +37,9 @@ pub struct ActiveTransfer {
     pub name: String,
     /// The other end of the connection.
     pub peer: SocketAddr,
+    /// The participant's name: the joined participant the connection authenticated as, or
+    /// the uploader name a guest's upload gave; `None` for a guest's download.
+    pub participant: Option<String>,
     /// Which way it moves.
     pub direction: Direction,
     /// Bytes moved so far.
@@ -48,6 +51,7 @@ pub struct ActiveTransfer {
 struct Entry {
     name: String,
     peer: SocketAddr,
+    participant: Option<String>,
     direction: Direction,
     total: u64,
     done: Arc<AtomicU64>,
@@ -88,11 +92,13 @@ impl Activity {
         locked(&self.entries)
     }
 
-    /// Records a transfer that starts now; it is forgotten when the tracker drops.
+    /// Records a transfer that starts now (with `participant`, when known); it is forgotten
+    /// when the tracker drops.
     pub(super) fn track(
         &self,
         name: &str,
         peer: SocketAddr,
+        participant: Option<&str>,
         direction: Direction,
         total: u64,
     ) -> Tracker<'_> {
@@ -104,6 +110,7 @@ impl Activity {
             Entry {
                 name: name.to_owned(),
                 peer,
+                participant: participant.map(str::to_owned),
                 direction,
                 total,
                 done: Arc::clone(&done),
@@ -195,6 +202,7 @@ impl Activity {
             .map(|entry| ActiveTransfer {
                 name: entry.name.clone(),
                 peer: entry.peer,
+                participant: entry.participant.clone(),
                 direction: entry.direction,
                 done: entry.done.load(Ordering::Relaxed),
                 total: entry.total,
@@ -253,8 +261,8 @@ mod tests {
     fn tracked_transfers_show_progress_until_dropped() {
         let activity = Activity::default();
         let peer = SocketAddr::from(([127, 0, 0, 1], 1));
-        let upload = activity.track("a.bin", peer, Direction::Upload, 100);
-        let download = activity.track("b.bin", peer, Direction::Download, 50);
+        let upload = activity.track("a.bin", peer, Some("Gus"), Direction::Upload, 100);
+        let download = activity.track("b.bin", peer, None, Direction::Download, 50);
         upload.set(40);
         let now = activity.snapshot();
         assert_eq!(now.len(), 2);
@@ -262,6 +270,7 @@ mod tests {
             (now[0].name.as_str(), now[0].done, now[0].total),
             ("a.bin", 40, 100)
         );
+        assert_eq!(now[0].participant.as_deref(), Some("Gus"));
         assert_eq!(now[1].direction, Direction::Download);
         drop(upload);
         drop(download);

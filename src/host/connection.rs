@@ -214,7 +214,8 @@ fn route(
             upload::receive(shared, connection, request, uploader, Some(key)).into()
         }
         ClientLine::Download { file_id, offset } => {
-            download::send(shared, connection, file_id, offset).into()
+            let participant = uploader.map(|uploader| uploader.username.as_str());
+            download::send(shared, connection, file_id, offset, participant).into()
         }
         ClientLine::List => download::send_list(shared, connection).into(),
         ClientLine::Ready

@@ -19,13 +19,15 @@ use crate::storage::{Content, FileRecord};
 /// Bytes sent between two pace checks.
 const PACE_STEP: u64 = 1 << 20;
 
-/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on.
+/// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on, to
+/// `participant` (the name the connection authenticated as, if it did).
 /// Returns whether the connection may carry another command.
 pub(super) fn send(
     shared: &Shared,
     connection: &mut Connection,
     file_id: FileId,
     offset: u64,
+    participant: Option<&str>,
 ) -> bool {
     let Some((record, content)) = open(shared, connection, file_id, offset) else {
         return false;
@@ -58,12 +60,8 @@ pub(super) fn send(
     {
         return false;
     }
-    match send_content(
-        shared,
-        connection,
-        (&record, content, offset),
-        slot.made_way(),
-    ) {
+    let sending = (record.as_ref(), content, offset);
+    match send_content(shared, connection, sending, participant, slot.made_way()) {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
             true
@@ -104,12 +102,13 @@ fn open(
     Some((record, content))
 }
 
-/// Sends the file's bytes from `offset` on, at a watched pace; `made_way` if another transfer
-/// was stopped to free its slot.
+/// Sends the file's bytes from `offset` on to `participant`, at a watched pace; `made_way`
+/// if another transfer was stopped to free its slot.
 fn send_content(
     shared: &Shared,
     connection: &Connection,
     (record, content, offset): (&FileRecord, Content, u64),
+    participant: Option<&str>,
     made_way: bool,
 ) -> io::Result<()> {
     let remaining = record.size - offset;
@@ -119,6 +118,7 @@ fn send_content(
         connection,
         Direction::Download,
         &record.name,
+        participant,
         Stake {
             total: remaining,
             room: 0,

@@ -122,7 +122,7 @@ mod tests {
         let counters = Counters::default();
         let activity = Activity::default();
         let window = Duration::from_millis(30);
-        let tracker = activity.track("a", PEER, Direction::Upload, 20);
+        let tracker = activity.track("a", PEER, None, Direction::Upload, 20);
         let mut pace = Pace::start(&counters, tracker, Direction::Upload, window, 1_000_000);
         assert_eq!(counters.uploads.load(Ordering::Relaxed), 1);
         assert!(pace.moved(10).is_ok(), "within the first window");
@@ -145,7 +145,7 @@ mod tests {
         let counters = Counters::default();
         let activity = Activity::default();
         let window = Duration::from_millis(20);
-        let tracker = activity.track("b", PEER, Direction::Download, 3000);
+        let tracker = activity.track("b", PEER, None, Direction::Download, 3000);
         let mut pace = Pace::start(&counters, tracker, Direction::Download, window, 1000);
         for _ in 0..3 {
             std::thread::sleep(window);

@@ -46,17 +46,19 @@ pub(super) struct Stake {
 
 /// Starts watching the pace of a transfer on `connection` whose bytes begin to move now; it
 /// shows among the host's transfers in progress until it ends, and may be stopped to make way
-/// for others.
+/// for others. It shows with `participant`'s name, when known.
 pub(super) fn start_pace<'a>(
     shared: &'a Shared,
     connection: &Connection,
     direction: Direction,
     name: &str,
+    participant: Option<&str>,
     stake: Stake,
 ) -> Pace<'a> {
-    let tracker = shared
-        .activity
-        .track(name, connection.peer(), direction, stake.total);
+    let tracker =
+        shared
+            .activity
+            .track(name, connection.peer(), participant, direction, stake.total);
     if let Ok(socket) = connection.stream().tcp().try_clone() {
         tracker.may_be_stopped(socket, stake.room, !stake.made_way);
     }

@@ -344,6 +344,7 @@ fn receive_bytes(
         connection,
         Direction::Upload,
         &request.filename,
+        Some(&checked.attribution.name),
         Stake {
             total: request.size - offset,
             room: incoming.expected(),

@@ -12,9 +12,7 @@ use crate::gui::bridge::{self, DialogResult};
 use crate::gui::transfers::Finished;
 use crate::host::Direction;
 use crate::participant::save::{Destination, safe_file_name};
-use crate::participant::worker::{
-    TransferUpdate, spawn_download_with, spawn_downloads, spawn_upload,
-};
+use crate::participant::worker::{Route, TransferUpdate, UploadItem};
 use crate::protocol::FileId;
 
 impl Participant {
@@ -132,7 +130,8 @@ impl Participant {
             return Action::None;
         }
         Action::Run(
-            bridge::pick_folder().map(move |result| Message::FolderPicked(files.clone(), result)),
+            bridge::pick_folder("Save the files into", dirs::download_dir())
+                .map(move |result| Message::FolderPicked(files.clone(), result)),
         )
     }
 
@@ -219,15 +218,26 @@ impl Participant {
                 return;
             }
         };
+        let route = Route {
+            host,
+            passcode: self.passcode.clone(),
+            credentials: Some(credentials),
+        };
         for LocalFile { path, name, size } in files {
-            match spawn_upload(
-                host,
-                Some(credentials.clone()),
+            let item = UploadItem {
                 path,
-                name.clone(),
-                self.transfer_events.clone(),
-            ) {
-                Ok(handle) => self.transfers.add(handle, name, Direction::Upload, size),
+                name: name.clone(),
+            };
+            match self
+                .lanes
+                .upload(route.clone(), vec![item], &self.transfer_events)
+            {
+                Ok(handles) => {
+                    for handle in handles {
+                        self.transfers
+                            .add(handle, name.clone(), Direction::Upload, size);
+                    }
+                }
                 Err(error) => {
                     self.toast(Kind::Error, format!("Failed to upload '{name}': {error}"))
                 }
@@ -236,8 +246,19 @@ impl Participant {
         self.transfers_hidden = false;
     }
 
+    /// Where this screen's transfers go: the host, with the passcode and the credentials (the
+    /// same for uploads and downloads, so that a lane's connection serves both).
+    fn route(&self) -> Option<Route> {
+        let (host, credentials) = self.connected()?;
+        Some(Route {
+            host,
+            passcode: self.passcode.clone(),
+            credentials: Some(credentials.clone()),
+        })
+    }
+
     fn download(&mut self, file_id: FileId, destination: Destination) {
-        let (Some((host, _)), Some(file)) = (self.connected(), self.files.get(&file_id)) else {
+        let (Some(route), Some(file)) = (self.route(), self.files.get(&file_id)) else {
             self.toast(Kind::Error, "That file is no longer available");
             return;
         };
@@ -247,24 +268,20 @@ impl Participant {
         let file = file.clone();
         let name = file.name.clone();
         let size = file.size;
-        let passcode = self.passcode.clone();
-        match spawn_download_with(
-            host,
-            passcode,
-            file,
-            destination,
-            self.transfer_events.clone(),
-        ) {
-            Ok(handle) => self.transfers.add_download(handle, file_id, name, size),
-            Err(error) => self.toast(Kind::Error, format!("Failed to download '{name}': {error}")),
+        let queued = self
+            .lanes
+            .download(route, vec![(file, destination)], &self.transfer_events);
+        for handle in queued {
+            self.transfers
+                .add_download(handle, file_id, name.clone(), size);
         }
         self.transfers_hidden = false;
     }
 
-    /// Downloads `files` into `folder` (each under a free name), one after another over
-    /// one connection; those already downloading are left to finish.
+    /// Downloads `files` into `folder` (each under a free name) through the screen's lanes;
+    /// those already downloading are left to finish.
     fn download_many(&mut self, files: Vec<FileId>, folder: PathBuf) {
-        let Some((host, _)) = self.connected() else {
+        let Some(route) = self.route() else {
             self.not_connected();
             return;
         };
@@ -277,19 +294,10 @@ impl Participant {
             .iter()
             .map(|entry| (entry.clone(), Destination::Folder(folder.clone())))
             .collect();
-        match spawn_downloads(
-            host,
-            self.passcode.clone(),
-            items,
-            self.transfer_events.clone(),
-        ) {
-            Ok(handles) => {
-                for (handle, entry) in handles.into_iter().zip(entries) {
-                    self.transfers
-                        .add_download(handle, entry.id, entry.name, entry.size);
-                }
-            }
-            Err(error) => self.toast(Kind::Error, format!("Failed to download: {error}")),
+        let handles = self.lanes.download(route, items, &self.transfer_events);
+        for (handle, entry) in handles.into_iter().zip(entries) {
+            self.transfers
+                .add_download(handle, entry.id, entry.name, entry.size);
         }
         self.ticked.clear();
         self.transfers_hidden = false;

@@ -33,7 +33,7 @@ use super::transfers::Transfers;
 use crate::identity::Identity;
 use crate::participant::live::{LiveEvent, LiveSession};
 use crate::participant::trust::HostKey;
-use crate::participant::worker::{TransferEvent, TransferId};
+use crate::participant::worker::{LANES, TransferEvent, TransferId, TransferLanes};
 use crate::participant::{Credentials, FileEntry};
 use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
 use deletes::Deletes;
@@ -128,6 +128,8 @@ pub struct Participant {
     transfers: Transfers,
     transfer_events: flume::Sender<TransferEvent>,
     transfer_feed: Feed<TransferEvent>,
+    /// The scheduler every upload and download of this screen goes through.
+    lanes: TransferLanes,
     transfers_hidden: bool,
     history_open: bool,
     toasts: Toasts,
@@ -275,6 +277,7 @@ impl Participant {
             transfers: Transfers::default(),
             transfer_events,
             transfer_feed: Feed::new(transfer_receiver),
+            lanes: TransferLanes::new(LANES),
             transfers_hidden: false,
             history_open: false,
             toasts: Toasts::default(),

@@ -1,0 +1,503 @@
+//! One transfer as a job for a lane: its events, its handle and cancel flag, its throttled
+//! progress, reconnect-and-resume, and running it over the connection the job before it left.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::participant::connection::ShutdownHandle;
+use crate::participant::error::Error;
+use crate::participant::listing::FileEntry;
+use crate::participant::resume::upload_key;
+use crate::participant::save::{Destination, download_file};
+use crate::participant::session::Credentials;
+use crate::participant::transfer::{Stored, TransferConnection};
+use crate::protocol::{GUEST_CLIENT_ID, Passcode, Ticket, UploadRequest};
+
+/// Identifies one transfer within this process.
+pub type TransferId = u64;
+
+/// Smallest gap between two progress events of one transfer.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(50);
+
+/// What happened to a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferUpdate {
+    /// Bytes moved so far of the total.
+    Progress {
+        /// Bytes moved.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+    /// The upload is stored on the host.
+    Uploaded(Stored),
+    /// The download is saved here.
+    Downloaded(PathBuf),
+    /// The transfer failed; nothing of it is kept.
+    Failed(String),
+    /// The transfer was cancelled; nothing of it is kept.
+    Cancelled,
+    /// The connection was lost; the transfer will continue from `done` bytes once it
+    /// reconnects (it tries again for a while, waiting longer each time).
+    Resuming {
+        /// Bytes the host (upload) or the `.part` file (download) held when it was lost.
+        done: u64,
+        /// Bytes in all.
+        total: u64,
+    },
+}
+
+/// One event of one transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferEvent {
+    /// Which transfer.
+    pub id: TransferId,
+    /// What happened.
+    pub update: TransferUpdate,
+}
+
+impl TransferUpdate {
+    /// True for the last event a transfer sends.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Progress { .. } | Self::Resuming { .. })
+    }
+}
+
+/// Control over a running transfer.
+#[derive(Clone)]
+pub struct TransferHandle {
+    id: TransferId,
+    cancel: Arc<Cancel>,
+}
+
+#[derive(Default)]
+struct Cancel {
+    requested: AtomicBool,
+    connection: Mutex<Option<ShutdownHandle>>,
+}
+
+impl TransferHandle {
+    /// The transfer's id, as found in its events.
+    pub fn id(&self) -> TransferId {
+        self.id
+    }
+
+    /// Stops the transfer; it ends with [`TransferUpdate::Cancelled`].
+    pub fn cancel(&self) {
+        self.cancel.requested.store(true, Ordering::SeqCst);
+        if let Ok(connection) = self.cancel.connection.lock()
+            && let Some(connection) = connection.as_ref()
+        {
+            connection.shut_down();
+        }
+    }
+}
+
+fn next_id() -> TransferId {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Sends throttled progress events for one transfer.
+struct Reporter {
+    id: TransferId,
+    total: u64,
+    done: u64,
+    events: flume::Sender<TransferEvent>,
+    last: Option<Instant>,
+}
+
+impl Reporter {
+    fn progress(&mut self, done: u64) {
+        self.done = done;
+        let due = self
+            .last
+            .is_none_or(|last| last.elapsed() >= PROGRESS_INTERVAL);
+        if due || done == self.total {
+            self.last = Some(Instant::now());
+            self.send(TransferUpdate::Progress {
+                done,
+                total: self.total,
+            });
+        }
+    }
+
+    /// Progress callback for one attempt: its first report is where the attempt starts, and
+    /// a start after byte 0 is reported as [`TransferUpdate::Resuming`].
+    fn attempt_progress(&mut self) -> impl FnMut(u64) + '_ {
+        let mut starting = true;
+        move |done| {
+            if std::mem::take(&mut starting) {
+                self.done = done;
+                if done > 0 {
+                    self.send(TransferUpdate::Resuming {
+                        done,
+                        total: self.total,
+                    });
+                }
+            } else {
+                self.progress(done);
+            }
+        }
+    }
+
+    fn send(&self, update: TransferUpdate) {
+        let _ = self.events.send(TransferEvent {
+            id: self.id,
+            update,
+        });
+    }
+
+    fn finish(&self, result: Result<TransferUpdate, Error>, cancelled: bool) {
+        self.send(match result {
+            Ok(update) => update,
+            Err(_) if cancelled => TransferUpdate::Cancelled,
+            Err(Error::Cancelled) => TransferUpdate::Cancelled,
+            Err(error) => TransferUpdate::Failed(error.to_string()),
+        });
+    }
+}
+
+/// Where a job's transfer goes and as whom: the host, its passcode, and for an upload the
+/// joined participant's credentials (without them, a guest's, like a seed client's).
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The host's address.
+    pub host: SocketAddr,
+    /// The host's passcode, if it has one.
+    pub passcode: Option<Passcode>,
+    /// Whom an upload is shared as (a download needs none).
+    pub credentials: Option<Credentials>,
+}
+
+/// What a job moves.
+pub(super) enum Work {
+    /// A file to the host, of this many bytes.
+    Upload(UploadItem, u64),
+    /// A file from the host, saved there.
+    Download(FileEntry, Destination),
+}
+
+/// One transfer waiting for a lane, or on one.
+pub(super) struct Job {
+    route: Arc<Route>,
+    reporter: Reporter,
+    cancel: Arc<Cancel>,
+    work: Work,
+}
+
+/// A lane's open connection, with where it goes and whom it authenticated as.
+pub(super) struct Kept {
+    connection: TransferConnection,
+    host: SocketAddr,
+    ticket: Option<Ticket>,
+}
+
+impl Job {
+    /// `work` along `route`, reporting on `events`; its handle cancels it.
+    pub(super) fn new(
+        route: Arc<Route>,
+        work: Work,
+        events: flume::Sender<TransferEvent>,
+    ) -> (Self, TransferHandle) {
+        let handle = TransferHandle {
+            id: next_id(),
+            cancel: Arc::new(Cancel::default()),
+        };
+        let total = match &work {
+            Work::Upload(_, size) => *size,
+            Work::Download(entry, _) => entry.size,
+        };
+        let reporter = Reporter {
+            id: handle.id,
+            total,
+            done: 0,
+            events,
+            last: None,
+        };
+        let job = Self {
+            route,
+            reporter,
+            cancel: Arc::clone(&handle.cancel),
+            work,
+        };
+        (job, handle)
+    }
+
+    /// Runs the job to its end (reporting its final event) over `kept`, the connection the
+    /// job before it left open if it suits this one; leaves the connection for the next job.
+    pub(super) fn run(mut self, kept: &mut Option<Kept>) {
+        if self.cancel.requested.load(Ordering::SeqCst) {
+            // Cancelled before its turn: the connection stays for the next one.
+            self.reporter.finish(Err(Error::Cancelled), true);
+            return;
+        }
+        let suits = kept.as_ref().is_some_and(|kept| {
+            kept.host == self.route.host
+                && match (&self.work, &self.route.credentials) {
+                    (Work::Download(..), _) => true,
+                    (Work::Upload(..), credentials) => {
+                        kept.ticket == credentials.as_ref().map(|c| c.ticket)
+                    }
+                }
+        });
+        let mut connection = if suits {
+            kept.take().map(|kept| kept.connection)
+        } else {
+            *kept = None;
+            None
+        };
+        let (route, cancel) = (&self.route, &self.cancel);
+        let result = match &self.work {
+            Work::Upload(item, size) => upload(
+                route,
+                item,
+                *size,
+                &mut self.reporter,
+                cancel,
+                &mut connection,
+            ),
+            Work::Download(entry, destination) => download(
+                route,
+                entry,
+                destination,
+                &mut self.reporter,
+                cancel,
+                &mut connection,
+            ),
+        };
+        // This transfer's cancel must not reach the connection the next one uses.
+        if let Ok(mut slot) = self.cancel.connection.lock() {
+            *slot = None;
+        }
+        if result.is_ok() {
+            *kept = connection.map(|connection| Kept {
+                connection,
+                host: self.route.host,
+                ticket: self.route.credentials.as_ref().map(|c| c.ticket),
+            });
+        }
+        let cancelled = self.cancel.requested.load(Ordering::SeqCst);
+        self.reporter.finish(result, cancelled);
+    }
+
+    /// Ends the job without running it (its lane could not be started).
+    pub(super) fn fail(self, reason: &str) {
+        self.reporter.finish(
+            Err(Error::lost(std::io::Error::other(reason.to_owned()))),
+            false,
+        );
+    }
+}
+
+/// The connection kept from the transfer before, or a new one (passcode presented and
+/// authenticated with `credentials`, if given); either way one that `cancel` can shut down.
+fn connection_for(
+    kept: &mut Option<TransferConnection>,
+    route: &Route,
+    credentials: Option<&Credentials>,
+    cancel: &Cancel,
+) -> Result<TransferConnection, Error> {
+    let connection = match kept.take() {
+        Some(connection) => connection,
+        None => {
+            let mut connection = TransferConnection::connect(route.host)?;
+            if let Some(passcode) = &route.passcode {
+                connection.prove_passcode(passcode)?;
+            }
+            if let Some(credentials) = credentials {
+                connection.authenticate(credentials)?;
+            }
+            connection
+        }
+    };
+    if let (Ok(mut slot), Ok(handle)) = (cancel.connection.lock(), connection.shutdown_handle()) {
+        *slot = Some(handle);
+    }
+    if cancel.requested.load(Ordering::SeqCst) {
+        return Err(Error::Cancelled);
+    }
+    Ok(connection)
+}
+
+/// The first wait before reconnecting a transfer whose connection was lost.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+/// The longest wait between two reconnection attempts (each failed one doubles the wait).
+const RETRY_LONGEST: Duration = Duration::from_secs(10);
+/// How long a transfer keeps reconnecting without moving a byte before it fails.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+
+/// True for failures that another connection may get past: the connection broke, or, once it
+/// has broken before, the host could not be reached (it may be back in a moment). A host
+/// unreachable from the start is an error at once.
+fn worth_retrying(error: &Error, lost_before: bool) -> bool {
+    match error {
+        Error::ConnectionLost(_) => true,
+        Error::Unreachable { .. } => lost_before,
+        _ => false,
+    }
+}
+
+impl Cancel {
+    /// Waits `pause` unless the transfer is cancelled meanwhile; returns whether it was.
+    fn cancelled_within(&self, pause: Duration) -> bool {
+        let deadline = Instant::now() + pause;
+        while Instant::now() < deadline {
+            if self.requested.load(Ordering::SeqCst) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50).min(pause));
+        }
+        self.requested.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs `attempt` until it succeeds or fails for good. When its connection is lost, it
+/// reports [`TransferUpdate::Resuming`], waits (0.5 s, doubling up to 10 s), and tries again on
+/// a new connection: the attempt continues where the last left off. It gives up after
+/// [`GIVE_UP_AFTER`] without a byte of progress.
+fn with_retries(
+    reporter: &mut Reporter,
+    cancel: &Cancel,
+    kept: &mut Option<TransferConnection>,
+    mut attempt: impl FnMut(
+        &mut Reporter,
+        &mut Option<TransferConnection>,
+    ) -> Result<TransferUpdate, Error>,
+) -> Result<TransferUpdate, Error> {
+    let mut pause = RETRY_FIRST;
+    let mut last_progress = Instant::now();
+    let mut best = reporter.done;
+    let mut lost_before = false;
+    loop {
+        let error = match attempt(reporter, kept) {
+            Err(error) if worth_retrying(&error, lost_before) => error,
+            done => return done,
+        };
+        lost_before = true;
+        *kept = None;
+        if cancel.requested.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
+        }
+        if reporter.done > best {
+            best = reporter.done;
+            last_progress = Instant::now();
+            pause = RETRY_FIRST;
+        }
+        if last_progress.elapsed() >= GIVE_UP_AFTER {
+            return Err(error);
+        }
+        reporter.send(TransferUpdate::Resuming {
+            done: reporter.done,
+            total: reporter.total,
+        });
+        if cancel.cancelled_within(pause) {
+            return Err(Error::Cancelled);
+        }
+        pause = (pause * 2).min(RETRY_LONGEST);
+    }
+}
+
+/// A file to upload: where it is and the name to share it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadItem {
+    /// The file.
+    pub path: PathBuf,
+    /// The name it is shared under.
+    pub name: String,
+}
+
+impl UploadItem {
+    /// The file at `path`, shared under its own file name.
+    pub fn from_path(path: PathBuf) -> Self {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self { path, name }
+    }
+}
+
+/// Checks that `path` is a file that can be read, and gives its size (a folder, or a missing
+/// or unreadable path, is an error).
+pub(super) fn upload_size(path: &std::path::Path) -> Result<u64, Error> {
+    let metadata = File::open(path)
+        .and_then(|file| file.metadata())
+        .map_err(|e| Error::local(path, e))?;
+    if metadata.is_dir() {
+        return Err(Error::local(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a folder"),
+        ));
+    }
+    Ok(metadata.len())
+}
+
+/// Sends `item` (`size` bytes) along `route`, resumable when shared as a joined participant.
+fn upload(
+    route: &Route,
+    item: &UploadItem,
+    size: u64,
+    reporter: &mut Reporter,
+    cancel: &Cancel,
+    kept: &mut Option<TransferConnection>,
+) -> Result<TransferUpdate, Error> {
+    let credentials = route.credentials.as_ref();
+    let (client_id, username) = match credentials {
+        Some(credentials) => (credentials.client_id, credentials.username.clone()),
+        None => (GUEST_CLIENT_ID, "guest".to_owned()),
+    };
+    // Only a joined participant's upload can be resumed; a guest's starts over.
+    let resume_key = match credentials {
+        Some(_) => Some(
+            upload_key(client_id, &item.path, &item.name)
+                .map_err(|e| Error::local(&item.path, e))?,
+        ),
+        None => None,
+    };
+    with_retries(reporter, cancel, kept, |reporter, kept| {
+        let mut connection = connection_for(kept, route, credentials, cancel)?;
+        let request = UploadRequest {
+            client_id,
+            username: username.clone(),
+            filename: item.name.clone(),
+            size,
+        };
+        let progress = &mut reporter.attempt_progress();
+        let stored = match resume_key {
+            Some(key) => {
+                connection.resume_upload_file(key, request, &item.path, progress, &cancel.requested)
+            }
+            None => connection.upload_file(request, &item.path, progress, &cancel.requested),
+        }?;
+        *kept = Some(connection);
+        Ok(TransferUpdate::Uploaded(stored))
+    })
+}
+
+/// Saves `entry` from `route`'s host to `destination`, continuing a `.part` left before.
+fn download(
+    route: &Route,
+    entry: &FileEntry,
+    destination: &Destination,
+    reporter: &mut Reporter,
+    cancel: &Cancel,
+    kept: &mut Option<TransferConnection>,
+) -> Result<TransferUpdate, Error> {
+    with_retries(reporter, cancel, kept, |reporter, kept| {
+        let mut connection = connection_for(kept, route, route.credentials.as_ref(), cancel)?;
+        let path = download_file(
+            &mut connection,
+            entry,
+            destination,
+            &mut reporter.attempt_progress(),
+            &cancel.requested,
+        )?;
+        *kept = Some(connection);
+        Ok(TransferUpdate::Downloaded(path))
+    })
+}
