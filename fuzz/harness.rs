@@ -488,7 +488,10 @@ impl SecureClient {
         match step {
             Step::RealPake { right } => self.real_pake(right),
             Step::RealPakeProof => self.real_pake_proof(proofs),
-            Step::Pake(message) => self.send_line(&ClientLine::Pake { message }),
+            Step::Pake(message) => self.send_line(&ClientLine::Pake {
+                message,
+                claim: None,
+            }),
             Step::PakeProof(proof) => self.send_line(&ClientLine::PakeProof { proof }),
             Step::AuthProof { client_id, proof } => self.send_line(&ClientLine::AuthProof {
                 client_id: client_id.into(),
@@ -544,7 +547,10 @@ impl SecureClient {
         let Ok((pake, message)) = ParticipantPake::start(&passcode, &self.binding) else {
             return false;
         };
-        if !self.send_line(&ClientLine::Pake { message }) {
+        if !self.send_line(&ClientLine::Pake {
+            message,
+            claim: None,
+        }) {
             return false;
         }
         if let Some(HostLine::Pake { message }) = self.reply()

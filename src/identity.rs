@@ -27,6 +27,40 @@ pub fn challenge_message(nonce: &[u8; 32], binding: Option<&[u8; 32]>) -> Vec<u8
     message
 }
 
+/// Domain-separated bytes a participant signs to say who it is in a passcode exchange: its
+/// first SPAKE2 message and the connection's channel binding, so the claim is good for that
+/// exchange only.
+pub fn pake_claim_message(pake_message: &[u8], binding: &[u8; 32]) -> Vec<u8> {
+    let mut message = b"lanshare pake claim v1\0".to_vec();
+    message.extend_from_slice(pake_message);
+    message.extend_from_slice(binding);
+    message
+}
+
+/// Checks a participant's claim to `public_key` in a passcode exchange (as
+/// [`verify_challenge`] does: strictly).
+pub fn verify_pake_claim(
+    public_key: &PublicKey,
+    pake_message: &[u8],
+    binding: &[u8; 32],
+    signature: &[u8; 64],
+) -> bool {
+    verify_strictly(
+        public_key,
+        &pake_claim_message(pake_message, binding),
+        signature,
+    )
+}
+
+fn verify_strictly(public_key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(&public_key.0).is_ok_and(|key| {
+        !key.is_weak()
+            && key
+                .verify_strict(message, &Signature::from_bytes(signature))
+                .is_ok()
+    })
+}
+
 /// Checks a participant's answer to a challenge on a connection with channel binding
 /// `binding` (`None` in plain text). Weak keys and signatures that are not in canonical form
 /// are refused (`verify_strict`).
@@ -36,20 +70,21 @@ pub fn verify_challenge(
     binding: Option<&[u8; 32]>,
     signature: &[u8; 64],
 ) -> bool {
-    VerifyingKey::from_bytes(&public_key.0).is_ok_and(|key| {
-        !key.is_weak()
-            && key
-                .verify_strict(
-                    &challenge_message(nonce, binding),
-                    &Signature::from_bytes(signature),
-                )
-                .is_ok()
-    })
+    verify_strictly(public_key, &challenge_message(nonce, binding), signature)
 }
 
 /// A participant's key pair.
 pub struct Identity {
     key: SigningKey,
+}
+
+impl std::fmt::Debug for Identity {
+    /// Shows the public key only: the secret never goes into a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("public_key", &self.public_key().to_string())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Identity {
@@ -95,6 +130,14 @@ impl Identity {
     /// The public key: this participant's lasting identity.
     pub fn public_key(&self) -> PublicKey {
         PublicKey(self.key.verifying_key().to_bytes())
+    }
+
+    /// Signs a claim to this identity in a passcode exchange that opened with `pake_message`
+    /// on a connection with channel binding `binding` (see [`pake_claim_message`]).
+    pub fn claim_in_pake(&self, pake_message: &[u8], binding: &[u8; 32]) -> [u8; 64] {
+        self.key
+            .sign(&pake_claim_message(pake_message, binding))
+            .to_bytes()
     }
 
     /// Signs the host's challenge, on a connection with channel binding `binding` (`None` in

@@ -211,6 +211,7 @@ fn lanes_carry_many_files_over_a_few_connections_both_ways() -> TestResult {
         host: host.local_addr(),
         passcode: None,
         credentials: Some(session.credentials().clone()),
+        identity: None,
     };
     let (sender, events) = flume::unbounded();
     let items = files

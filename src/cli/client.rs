@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -197,6 +198,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         host: target.address,
         passcode: target.passcode.clone(),
         credentials: Some(session.credentials().clone()),
+        identity: None,
     };
     let sizes: Vec<u64> = args
         .files
@@ -273,10 +275,19 @@ fn follow_one(followed: &[Followed], index: usize, label: &str, size: u64) -> Tr
     }
 }
 
+/// This machine's participant identity, if it can be loaded (or made): with it, a host joined
+/// before counts a passcode proof apart from strangers' guesses.
+fn own_identity() -> Option<Arc<Identity>> {
+    Identity::load_or_create(&config_dir()).ok().map(Arc::new)
+}
+
 fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
     let mut connection = TransferConnection::connect(target.address)?;
     if let Some(passcode) = &target.passcode {
-        connection.prove_passcode(passcode)?;
+        match own_identity() {
+            Some(identity) => connection.prove_passcode_as(passcode, &identity)?,
+            None => connection.prove_passcode(passcode)?,
+        }
     }
     connection.list().map_err(explain)
 }
@@ -329,6 +340,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
         host: target.address,
         passcode: target.passcode.clone(),
         credentials: None,
+        identity: own_identity(),
     };
     let followed = each_followed(wanted.clone(), |item, events| {
         Ok(lanes.download(route.clone(), vec![item], events))

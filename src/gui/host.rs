@@ -14,7 +14,9 @@ use super::bridge;
 use super::participant::{self, Participant};
 use super::theme::{self, Tone, gap, text_size};
 use super::widgets::{ButtonShape, action_button, lock, muted};
-use crate::host::{ActiveTransfer, Direction, Host, HostConfig, HostError, lan_addresses};
+use crate::host::{
+    ActiveTransfer, Direction, Guessing, Host, HostConfig, HostError, lan_addresses,
+};
 use crate::identity::Identity;
 use crate::protocol::{Passcode, VerificationCode, visible_text};
 use crate::storage::StorageConfig;
@@ -29,6 +31,8 @@ pub struct Hosting {
     addresses: Vec<SocketAddr>,
     session: Participant,
     serving: Vec<ActiveTransfer>,
+    /// Passcode guessing the host saw lately.
+    guessing: Option<Guessing>,
     /// Whether every address and the transfers being served are shown.
     details: bool,
     /// Files a stop would discard, while asking whether to stop.
@@ -95,6 +99,7 @@ impl Hosting {
             addresses,
             session,
             serving: Vec::new(),
+            guessing: None,
             details: false,
             confirming_stop: None,
         })
@@ -135,6 +140,7 @@ impl Hosting {
             Message::Tick => {
                 if let Some(host) = &self.host {
                     self.serving = host.transfers();
+                    self.guessing = host.stats().guessing;
                 }
             }
             Message::Copy(address) => return Action::Run(iced::clipboard::write(address)),
@@ -228,6 +234,9 @@ impl Hosting {
             people.wrap(),
         ]
         .spacing(gap::S);
+        if let Some(guessing) = self.guessing.filter(|seen| seen.turned_away > 0) {
+            panel = panel.push(guessing_warning(guessing));
+        }
         if let Some(files) = self.confirming_stop {
             panel = panel.push(stop_question(files));
         } else if self.details {
@@ -401,5 +410,18 @@ fn serving_row(transfer: &ActiveTransfer) -> Element<'_, Message> {
     ]
     .spacing(gap::L)
     .align_y(Alignment::Center)
+    .into()
+}
+
+/// Says that someone is guessing the passcode faster than the host lets them, and from how many
+/// addresses.
+fn guessing_warning<'a>(seen: Guessing) -> Element<'a, Message> {
+    text(format!(
+        "Someone is guessing the passcode: {} wrong and {} turned away in the last minute, from \
+         {} addresses. Participants who joined before are not held up.",
+        seen.wrong, seen.turned_away, seen.addresses
+    ))
+    .size(text_size::BODY)
+    .style(theme::toned_text(Tone::Warning))
     .into()
 }

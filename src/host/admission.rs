@@ -13,22 +13,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::protocol::HostLine;
 
-/// Whom an address stands for when wrong passcodes are counted: the address itself for IPv4,
-/// its /64 network for IPv6, where one machine may pick any address in its network.
-pub(super) fn address_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
-        },
-    }
-}
-
-/// Whom an address stands for when open connections are counted: the exact address (an
-/// IPv4-mapped IPv6 address as the IPv4 one). Not the /64: on a LAN every IPv6 participant
-/// shares one, and a cap on it would let one machine lock all of them out.
-fn connection_key(ip: IpAddr) -> IpAddr {
+/// Whom an address stands for when open connections and wrong passcodes are counted: the exact
+/// address (an IPv4-mapped IPv6 address as the IPv4 one). Not the /64: on a LAN every IPv6
+/// participant shares one, and a cap on it would let one machine lock all of them out.
+pub(super) fn connection_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         IpAddr::V4(_) => ip,
@@ -295,11 +283,10 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_connections_are_counted_per_address_and_passcodes_per_network() {
+    fn ipv6_connections_are_counted_per_address() {
         let one = IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 1));
         let two = IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 2));
         assert_ne!(connection_key(one), connection_key(two));
-        assert_eq!(address_key(one), address_key(two));
         let mapped = IpAddr::V6(Ipv6Addr::from([0, 0, 0, 0, 0, 0xffff, 0x7f00, 2]));
         assert_eq!(connection_key(mapped), ip(2));
     }

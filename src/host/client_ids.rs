@@ -57,6 +57,12 @@ impl ClientIds {
         self.owners.insert(key, id);
     }
 
+    /// Whether `key` has an id here: it joined this host (since it started, among the most
+    /// recent keys) or owns a stored file.
+    pub(super) fn knows(&self, key: &PublicKey) -> bool {
+        self.owners.contains_key(key) || self.recent.contains_key(key)
+    }
+
     /// Keys remembered now.
     #[cfg(test)]
     fn len(&self) -> usize {

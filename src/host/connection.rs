@@ -152,13 +152,15 @@ fn route(
             );
             Next::Close
         }
-        ClientLine::Pake { message } => match passcode::exchange(shared, connection, &message) {
-            Ok(()) => {
-                access.passcode = true;
-                Next::Continue
+        ClientLine::Pake { message, claim } => {
+            match passcode::exchange(shared, connection, &message, claim) {
+                Ok(()) => {
+                    access.passcode = true;
+                    Next::Continue
+                }
+                Err(passcode::Failed) => Next::Close,
             }
-            Err(passcode::Failed) => Next::Close,
-        },
+        }
         ClientLine::Join {
             version,
             username,

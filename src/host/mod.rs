@@ -50,6 +50,7 @@ pub use activity::{ActiveTransfer, Direction};
 use admission::{Admission, Caps};
 pub use config::{Announce, DEFAULT_MEMORY_LIMIT, DEFAULT_RESUME_WINDOW, HostConfig, Timeouts};
 use gate::Gate;
+pub use gate::Guessing;
 use listener::LiveThreads;
 use parked::ParkedUploads;
 use registry::Registry;
@@ -75,6 +76,8 @@ pub struct HostStats {
     /// one address, waiting too long for a first command on a full host, or out of
     /// file descriptors).
     pub refused: u64,
+    /// Passcode guessing seen in the last minute or so, if any.
+    pub guessing: Option<Guessing>,
 }
 
 /// Why a host could not start.
@@ -221,6 +224,7 @@ impl Host {
             bytes_received: counters.bytes_received.load(Ordering::Relaxed),
             bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
             refused: counters.refused.load(Ordering::Relaxed),
+            guessing: self.shared.gate.guessing(),
         }
     }
 

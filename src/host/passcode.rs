@@ -3,7 +3,8 @@
 
 use super::state::Shared;
 use super::wire::{Connection, Silence};
-use crate::protocol::{ClientLine, HostLine, PAKE_MESSAGE_BYTES};
+use crate::identity::verify_pake_claim;
+use crate::protocol::{ClientLine, HostLine, KeyClaim, PAKE_MESSAGE_BYTES};
 use crate::tls::host_answer;
 
 /// Why a passcode exchange did not open the connection; the client has been told.
@@ -15,6 +16,7 @@ pub(super) fn exchange(
     shared: &Shared,
     connection: &mut Connection,
     message: &[u8; PAKE_MESSAGE_BYTES],
+    claim: Option<KeyClaim>,
 ) -> Result<(), Failed> {
     let peer = connection.peer();
     let Some(passcode) = shared.gate.passcode() else {
@@ -25,8 +27,15 @@ pub(super) fn exchange(
         connection.refuse("A passcode can be proven on an encrypted connection only");
         return Err(Failed);
     };
-    if let Err(refused) = shared.gate.may_guess(peer.ip()) {
-        tracing::warn!("Refused a passcode attempt from {peer}: {refused}");
+    // A claim not signed on this very connection (as through a man in the middle) counts for
+    // nothing: the exchange goes on as a stranger's and fails there, with the usual words.
+    let stranger = !claim.is_some_and(|claim| {
+        verify_pake_claim(&claim.key, message, &binding, &claim.signature)
+            && shared.registry.knows(&claim.key)
+    });
+    if let Err(refused) = shared.gate.may_guess(peer.ip(), stranger) {
+        tracing::debug!("Refused a passcode attempt from {peer}: {refused}");
+        warn_of_guessing(shared);
         connection.refuse(refused);
         return Err(Failed);
     }
@@ -49,8 +58,9 @@ pub(super) fn exchange(
         None => return Err(Failed),
     };
     if proofs.check_participant(&proof).is_err() {
-        let refused = shared.gate.wrong(peer.ip());
+        let refused = shared.gate.wrong(peer.ip(), stranger);
         tracing::warn!("Refused a passcode from {peer}: {refused}");
+        warn_of_guessing(shared);
         connection.refuse(refused);
         return Err(Failed);
     }
@@ -59,4 +69,21 @@ pub(super) fn exchange(
         proof: proofs.host(),
     };
     connection.reply(&host_proof).map_err(|_| Failed)
+}
+
+/// How often the log tells of passcode guessing at most.
+const GUESSING_LOGGED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tells the log that someone is guessing the passcode, and from how many addresses (at most
+/// once per [`GUESSING_LOGGED_EVERY`], while guesses are being turned away).
+fn warn_of_guessing(shared: &Shared) {
+    if let Some(seen) = shared.gate.to_log(GUESSING_LOGGED_EVERY) {
+        tracing::warn!(
+            "Someone is guessing the passcode: {} wrong and {} turned away in the last minute, \
+             from {} addresses",
+            seen.wrong,
+            seen.turned_away,
+            seen.addresses
+        );
+    }
 }

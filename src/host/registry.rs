@@ -412,6 +412,11 @@ impl Registry {
         Self::broadcast_locked(&state, &HostLine::FileDeleted { file_id }.encode(), None);
     }
 
+    /// Whether the participant with `key` joined this host before (or owns a stored file).
+    pub(crate) fn knows(&self, key: &PublicKey) -> bool {
+        self.state().ids.knows(key)
+    }
+
     /// How many control sessions are open.
     pub(crate) fn session_count(&self) -> usize {
         self.state().sessions.len()

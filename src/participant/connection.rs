@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use super::error::Error;
 use super::trust::{self, HostKey};
+use crate::identity::Identity;
 use crate::net::{LineError, LineReader, Stream, send_file};
-use crate::protocol::{ClientLine, HostLine, Passcode, ProtocolError};
+use crate::protocol::{ClientLine, HostLine, KeyClaim, Passcode, ProtocolError};
 use crate::tls::{self, ParticipantPake, SecureError, Trust};
 
 /// What the host answers a passcode proof that does not match its own.
@@ -158,12 +159,24 @@ impl Connection {
     }
 
     /// Proves the host's passcode without sending it (`PAKE`), and checks the host's proof
-    /// that it knows the same passcode on this same connection.
-    pub(super) fn prove_passcode(&mut self, passcode: &Passcode) -> Result<(), Error> {
+    /// that it knows the same passcode on this same connection. With `identity`, says who
+    /// the participant is: a host it joined before counts its guess apart from strangers'.
+    pub(super) fn prove_passcode(
+        &mut self,
+        passcode: &Passcode,
+        identity: Option<&Identity>,
+    ) -> Result<(), Error> {
         let binding = self.channel_binding()?;
         let malformed = |_| Error::Protocol("malformed passcode exchange".to_owned());
         let (pake, hello) = ParticipantPake::start(passcode, &binding).map_err(malformed)?;
-        self.send(&ClientLine::Pake { message: hello })?;
+        let claim = identity.map(|identity| KeyClaim {
+            key: identity.public_key(),
+            signature: identity.claim_in_pake(&hello, &binding),
+        });
+        self.send(&ClientLine::Pake {
+            message: hello,
+            claim,
+        })?;
         let answer = match self.read_reply(PAKE_TIMEOUT)? {
             HostLine::Pake { message } => message,
             other => return Err(Error::unexpected_reply(&other)),

@@ -214,7 +214,7 @@ fn handshake(
     passcode: Option<&Passcode>,
 ) -> Result<(ClientId, Ticket, Role), Error> {
     if let Some(passcode) = passcode {
-        connection.prove_passcode(passcode)?;
+        connection.prove_passcode(passcode, Some(identity))?;
     }
     connection.send(&ClientLine::Join {
         version: PROTOCOL_VERSION,

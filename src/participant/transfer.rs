@@ -98,7 +98,17 @@ impl TransferConnection {
     /// Proves the host's passcode for the commands that follow, without sending it (`PAKE`),
     /// and checks that the host knows it too.
     pub fn prove_passcode(&mut self, passcode: &Passcode) -> Result<(), Error> {
-        self.connection.prove_passcode(passcode)
+        self.connection.prove_passcode(passcode, None)
+    }
+
+    /// [`TransferConnection::prove_passcode`] as the participant `identity`: a host it joined
+    /// before counts its guess apart from strangers' (see PROTOCOL.md, *Passcode*).
+    pub fn prove_passcode_as(
+        &mut self,
+        passcode: &Passcode,
+        identity: &crate::identity::Identity,
+    ) -> Result<(), Error> {
+        self.connection.prove_passcode(passcode, Some(identity))
     }
 
     /// Proves the participant's identity for the uploads that follow (no reply; a bad ticket

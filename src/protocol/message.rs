@@ -88,10 +88,14 @@ pub enum ClientLine {
         /// SHA-256 of the ticket and the channel binding.
         proof: [u8; 32],
     },
-    /// `PAKE:<message>`: the participant's SPAKE2 message, to prove it knows the passcode.
+    /// `PAKE:<message>[:<public_key>:<signature>]`: the participant's SPAKE2 message, to prove
+    /// it knows the passcode; a participant who joined the host before may say who it is, so
+    /// that its guess is not counted with strangers'.
     Pake {
         /// The SPAKE2 message.
         message: [u8; PAKE_MESSAGE_BYTES],
+        /// Who the participant is, proven on this connection.
+        claim: Option<KeyClaim>,
     },
     /// `PAKE_PROOF:<proof>`: the participant's proof that it derived the same key.
     PakeProof {
@@ -231,6 +235,16 @@ fn split_command(line: &[u8]) -> (&[u8], Option<&[u8]>) {
         Some(at) => (&line[..at], Some(&line[at + 1..])),
         None => (line, None),
     }
+}
+
+/// A participant's key, with its signature of the passcode exchange's first message on this
+/// connection ([`crate::identity::pake_claim_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyClaim {
+    /// The participant's public key.
+    pub key: PublicKey,
+    /// Its signature.
+    pub signature: [u8; 64],
 }
 
 /// Walks the `:`-separated fields of a line.
@@ -447,9 +461,19 @@ impl ClientLine {
                 fields.finish()?;
                 Ok(Self::AuthProof { client_id, proof })
             }
-            b"PAKE" => Ok(Self::Pake {
-                message: Fields::single_hex("PAKE", rest, "message")?,
-            }),
+            b"PAKE" => {
+                let mut fields = Fields::new("PAKE", rest);
+                let message = fields.hex("message")?;
+                let claim = match fields.rest {
+                    None => None,
+                    Some(_) => Some(KeyClaim {
+                        key: PublicKey(fields.hex("public key")?),
+                        signature: fields.hex("signature")?,
+                    }),
+                };
+                fields.finish()?;
+                Ok(Self::Pake { message, claim })
+            }
             b"PAKE_PROOF" => Ok(Self::PakeProof {
                 proof: Fields::single_hex("PAKE_PROOF", rest, "proof")?,
             }),
@@ -489,7 +513,19 @@ impl ClientLine {
             Self::AuthProof { client_id, proof } => {
                 format!("AUTH_PROOF:{client_id}:{}\n", encode_hex(proof))
             }
-            Self::Pake { message } => format!("PAKE:{}\n", encode_hex(message)),
+            Self::Pake {
+                message,
+                claim: None,
+            } => format!("PAKE:{}\n", encode_hex(message)),
+            Self::Pake {
+                message,
+                claim: Some(claim),
+            } => format!(
+                "PAKE:{}:{}:{}\n",
+                encode_hex(message),
+                claim.key,
+                encode_hex(&claim.signature)
+            ),
             Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
         }
     }

@@ -26,7 +26,7 @@ pub use error::ProtocolError;
 pub use escape::{escape, unescape};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use hex::{decode_hex, encode_hex};
-pub use message::{ClientLine, HostLine, Role, UploadRequest};
+pub use message::{ClientLine, HostLine, KeyClaim, Role, UploadRequest};
 pub use names::{NameKey, clean_name, visible_text};
 pub use values::{
     Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck, validate_username,

@@ -213,7 +213,14 @@ pub fn raw_pake(raw: &mut Raw, passcode: &str) -> anyhow::Result<Option<String>>
     let passcode = lanshare::protocol::Passcode::new(passcode).map_err(anyhow::Error::msg)?;
     let binding = raw.channel_binding()?;
     let (pake, message) = lanshare::tls::ParticipantPake::start(&passcode, &binding)?;
-    raw.send(ClientLine::Pake { message }.encode().as_bytes())?;
+    raw.send(
+        ClientLine::Pake {
+            message,
+            claim: None,
+        }
+        .encode()
+        .as_bytes(),
+    )?;
     let line = raw.line()?;
     let HostLine::Pake { message } = HostLine::parse(line.as_bytes())? else {
         return Ok(Some(line));

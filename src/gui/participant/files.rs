@@ -222,6 +222,7 @@ impl Participant {
             host,
             passcode: self.passcode.clone(),
             credentials: Some(credentials),
+            identity: None,
         };
         for LocalFile { path, name, size } in files {
             let item = UploadItem {
@@ -254,6 +255,7 @@ impl Participant {
             host,
             passcode: self.passcode.clone(),
             credentials: Some(credentials.clone()),
+            identity: None,
         })
     }
 

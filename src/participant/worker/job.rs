@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::identity::Identity;
 use crate::participant::connection::ShutdownHandle;
 use crate::participant::error::Error;
 use crate::participant::listing::FileEntry;
@@ -170,8 +171,12 @@ pub struct Route {
     pub host: SocketAddr,
     /// The host's passcode, if it has one.
     pub passcode: Option<Passcode>,
-    /// Whom an upload is shared as (a download needs none).
+    /// Whom an upload is shared as (a download needs none). A joined participant's ticket
+    /// stands for the passcode.
     pub credentials: Option<Credentials>,
+    /// Who proves the passcode, without credentials: a host this participant joined before
+    /// counts its guess apart from strangers' (see PROTOCOL.md, *Passcode*).
+    pub identity: Option<Arc<Identity>>,
 }
 
 /// What a job moves.
@@ -306,11 +311,14 @@ fn connection_for(
         Some(connection) => connection,
         None => {
             let mut connection = TransferConnection::connect(route.host)?;
-            if let Some(passcode) = &route.passcode {
-                connection.prove_passcode(passcode)?;
-            }
-            if let Some(credentials) = credentials {
-                connection.authenticate(credentials)?;
+            match (credentials, &route.passcode) {
+                // A joined participant's ticket stands for the passcode: no guess is spent.
+                (Some(credentials), _) => connection.authenticate(credentials)?,
+                (None, Some(passcode)) => match &route.identity {
+                    Some(identity) => connection.prove_passcode_as(passcode, identity)?,
+                    None => connection.prove_passcode(passcode)?,
+                },
+                (None, None) => {}
             }
             connection
         }

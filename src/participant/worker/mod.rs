@@ -68,6 +68,7 @@ pub fn spawn_uploads(
         host,
         passcode,
         credentials,
+        identity: None,
     };
     TransferLanes::new(1).upload(route, items, &events)
 }
@@ -111,6 +112,7 @@ pub fn spawn_downloads(
         host,
         passcode,
         credentials: None,
+        identity: None,
     };
     Ok(TransferLanes::new(1).download(route, items, &events))
 }
