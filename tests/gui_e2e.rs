@@ -438,6 +438,12 @@ fn three_hundred_files_make_one_notification_per_window_and_rows_show_at_600_by_
         .args(["windowsize", &bob_window, "600", "400"])
         .status()?;
     assert!(resized.success());
+    // Above Carol's window, which would otherwise hide it: what an X window shows where another
+    // covers it is undefined (black under Xvfb).
+    let raised = Command::new("xdotool")
+        .args(["windowraise", &bob_window])
+        .status()?;
+    assert!(raised.success());
     let deadline = Instant::now() + DRAW_LIMIT;
     let shot = loop {
         let shot = Screenshot::of_window(&bob_window, "participant-600x400")?;

@@ -7,15 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::make_way::{Cut, Need, PRESSURE, Progress, choose, some_too_young};
+use super::make_way::{Cut, Need, PRESSURE, Progress, choose, some_judged_soon};
 
 /// What [`Activity::make_way`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum MadeWay {
     /// It stopped transfers; what they hold comes free in a moment.
     Stopped,
-    /// It stopped none, but some transfer is too young to judge yet, or one stopped before is
-    /// still letting go: ask again shortly.
+    /// It stopped none, but some transfer will be old enough to judge in a moment, or one
+    /// stopped before is still letting go: ask again shortly.
     NotYet,
     /// It stopped none, and none will do.
     Never,
@@ -150,7 +150,7 @@ impl Activity {
         let chosen = choose(&running, need, horizon);
         if chosen.is_empty() {
             let unwinding = entries.values().any(|entry| locked(&entry.cut).is_some());
-            return if unwinding || some_too_young(&running, need) {
+            return if unwinding || some_judged_soon(&running, need) {
                 MadeWay::NotYet
             } else {
                 MadeWay::Never

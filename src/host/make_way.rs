@@ -98,9 +98,14 @@ impl fmt::Display for Cut {
     }
 }
 
+/// How long a transfer may not be stopped from its start.
+fn protected_for(progress: &Progress) -> Duration {
+    if progress.graced { GRACE } else { FIRST_MOMENT }
+}
+
 /// Whether a transfer is past the time in which it may not be stopped.
 fn judged(progress: &Progress) -> bool {
-    progress.elapsed >= FIRST_MOMENT && (!progress.graced || progress.elapsed >= GRACE)
+    progress.elapsed >= protected_for(progress)
 }
 
 /// Whether a transfer holds what `need` asks for.
@@ -108,12 +113,14 @@ fn holds(progress: &Progress, need: Need) -> bool {
     !matches!(need, Need::Room(_)) || progress.room > 0
 }
 
-/// True if some transfer holding what `need` asks for is too young to be judged yet: it may
-/// turn out slow in a moment.
-pub(super) fn some_too_young<I>(running: &[(I, Progress)], need: Need) -> bool {
-    running
-        .iter()
-        .any(|(_, progress)| holds(progress, need) && !judged(progress))
+/// True if some transfer holding what `need` asks for is too young to be judged now but will
+/// be within [`JUDGE_WAIT`]: it may turn out slow in a moment.
+pub(super) fn some_judged_soon<I>(running: &[(I, Progress)], need: Need) -> bool {
+    running.iter().any(|(_, progress)| {
+        holds(progress, need)
+            && !judged(progress)
+            && protected_for(progress) - progress.elapsed <= JUDGE_WAIT
+    })
 }
 
 /// Picks the transfers to stop for `need` among `running` (index, progress), slowest first:

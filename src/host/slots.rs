@@ -116,19 +116,16 @@ impl TransferSlots {
             state = waited;
             state.waiting -= 1;
         }
-        if state.unpromised() == 0 || state.closed {
-            return None;
-        }
-        state.free -= 1;
-        Some(Slot {
-            slots: self,
-            made_way: false,
-        })
+        self.take_unpromised(&mut state)
     }
 
     /// Takes a free slot, if there is one nobody is promised.
     fn take_free(&self) -> Option<Slot<'_>> {
-        let mut state = self.state();
+        self.take_unpromised(&mut self.state())
+    }
+
+    /// Takes a slot nobody is promised from `state`, if one is free.
+    fn take_unpromised(&self, state: &mut State) -> Option<Slot<'_>> {
         if state.unpromised() == 0 || state.closed {
             return None;
         }
