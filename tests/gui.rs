@@ -290,8 +290,14 @@ fn a_failed_connection_shows_its_error_on_the_start_screen() -> TestResult {
         matches!(live(m), Some(LiveEvent::Failed { .. }))
     })?;
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
-    let error = format!("cannot reach the host at {closed}: Connection refused (os error 111)");
-    assert!(ui.find(error.as_str()).is_ok(), "the error is shown");
+    let error = format!(
+        "The host is not answering — it may have stopped. Check the address, and that the host \
+         is running. (cannot reach the host at {closed}: Connection refused (os error 111))"
+    );
+    assert!(
+        ui.find(error.as_str()).is_ok(),
+        "the error is shown, in words"
+    );
     assert!(
         ui.find("Connect").is_ok(),
         "back on the start screen, ready to retry"
@@ -1360,7 +1366,11 @@ mod start_and_host {
         pump(&mut app, |m| {
             matches!(live(m), Some(LiveEvent::Failed { .. }))
         })?;
-        let error = format!("cannot reach the host at {closed}: Connection refused (os error 111)");
+        let error = format!(
+            "The host is not answering — it may have stopped. Check the address, and that the \
+             host is running. (cannot reach the host at {closed}: Connection refused (os error \
+             111))"
+        );
         for size in [SMALL, DEFAULT] {
             assert!(
                 in_sight(&app, size, "Connect"),

@@ -306,7 +306,9 @@ impl App {
                     participant::Action::None => {}
                     participant::Action::Run(task) => return task.map(Message::Participant),
                     participant::Action::Leave => self.back_to_start(None),
-                    participant::Action::Failed(reason) => self.back_to_start(Some(reason)),
+                    participant::Action::Failed(reason) => {
+                        self.back_to_start(Some(participant::failed_to_join(&reason)));
+                    }
                 }
             }
             (Screen::Host(screen), Message::Host(message)) => match screen.update(message) {

@@ -37,6 +37,17 @@ pub fn plain_reason(reason: &str) -> String {
     said.to_owned()
 }
 
+/// What the start screen says when joining failed with `reason`: in words first, then the
+/// details for whoever helps.
+pub fn failed_to_join(reason: &str) -> String {
+    let plain = plain_reason(reason);
+    if plain == reason {
+        reason.to_owned()
+    } else {
+        format!("{plain}. Check the address, and that the host is running. ({reason})")
+    }
+}
+
 impl Participant {
     pub(super) fn on_live(&mut self, event: LiveEvent) -> Action {
         match event {

@@ -43,6 +43,7 @@ use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
 pub use keys::KeyCommand;
+pub use live_events::failed_to_join;
 pub use local::{LocalFile, UploadList};
 pub use order::SortKey;
 pub use toasts::TOAST_LIFETIME;
