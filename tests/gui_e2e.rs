@@ -345,6 +345,11 @@ fn the_start_and_host_windows_draw() -> TestResult {
     )?;
     wait_for_window(&mut window, "host")?;
     let host = SocketAddr::from(([127, 0, 0, 1], port));
+    // The window may be drawn a moment before the host in it listens.
+    assert!(
+        wait_until(DRAW_LIMIT, || std::net::TcpStream::connect(host).is_ok()),
+        "the app's host never listened on {host}"
+    );
     let guest = Person::new("Alice")?;
     let (session, _) = guest.join(host)?;
     share(&session, "minutes.txt", b"minutes of the meeting")?;
