@@ -19,6 +19,7 @@ mod order;
 mod rows;
 mod toasts;
 mod view;
+mod wording;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -43,10 +44,10 @@ use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
 pub use keys::KeyCommand;
-pub use live_events::failed_to_join;
 pub use local::{LocalFile, UploadList};
 pub use order::SortKey;
 pub use toasts::TOAST_LIFETIME;
+pub use wording::failed_to_join;
 
 /// The id of the filter box.
 pub const FILTER_INPUT: &str = "filter";
