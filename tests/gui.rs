@@ -372,6 +372,7 @@ fn entry(id: u64, name: &str, size: u64, uploader: &str, uploader_id: u64) -> Fi
         uploaded_at: local(30 + id as u32),
         sha256: Sha256Digest([0; 32]),
         check: None,
+        details: Default::default(),
     }
 }
 
