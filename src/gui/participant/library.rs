@@ -1,5 +1,5 @@
 //! The shared library's choices on the participant screen: how long new uploads are kept (the
-//! picker beside "Upload files"), the category and tag chips that narrow the list, and how a
+//! picker beside the sort choices), the category and tag chips that narrow the list, and how a
 //! file's expiry reads ("expires in 3 h").
 
 use std::collections::BTreeSet;
@@ -52,11 +52,11 @@ impl Keep {
 impl fmt::Display for Keep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::HostDefault => "Keep: host's default",
-            Self::Hour => "Keep 1 hour",
-            Self::Day => "Keep 1 day",
-            Self::Week => "Keep 1 week",
-            Self::Never => "Keep until deleted",
+            Self::HostDefault => "Expiry: host's default",
+            Self::Hour => "Expire after 1 hour",
+            Self::Day => "Expire after 1 day",
+            Self::Week => "Expire after 1 week",
+            Self::Never => "Never expire",
         })
     }
 }

@@ -93,17 +93,11 @@ impl Participant {
                 .on_press_maybe(can_upload.then_some(Message::UploadClicked)),
             self.is_focused(Control::Upload),
         );
-        let keep = pick_list(Keep::ALL, Some(self.keep), Message::KeepPicked)
-            .text_size(text_size::BODY)
-            .padding(gap::M)
-            .style(theme::pick_list)
-            .menu_style(theme::pick_list_menu);
         let title = row![
             text("Shared files")
                 .size(text_size::TITLE)
                 .width(Length::Fill),
             transfers,
-            keep,
             upload,
         ]
         .push(leave)
@@ -304,9 +298,16 @@ impl Participant {
                 self.is_focused(Control::Sort(key)),
             )
         });
+        // How long files shared from here are kept: chosen before uploading.
+        let keep = pick_list(Keep::ALL, Some(self.keep), Message::KeepPicked)
+            .text_size(text_size::DETAIL)
+            .padding([gap::XS, gap::M])
+            .style(theme::pick_list)
+            .menu_style(theme::pick_list_menu);
         let choices = row![muted("Sort by").size(text_size::DETAIL)]
             .extend(sorts)
             .push(space().width(Length::Fill))
+            .push(keep)
             .push(muted(count).size(text_size::BODY))
             .spacing(gap::XS)
             .align_y(Alignment::Center);
