@@ -102,19 +102,17 @@ pub fn parse_lifetime(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// How long until something happens, for people: `40 s`, `12 min`, `3 h`, `2 d` (whole
-/// units, rounded down, the largest that gives at least 2).
+/// How long until something happens, for people: `40 s`, `12 min`, `3 h`, `2 d` (rounded to
+/// the nearest whole unit, the largest that gives at least 2).
 pub fn format_remaining(left: Duration) -> String {
-    let secs = left.as_secs();
-    if secs >= 2 * 86_400 {
-        format!("{} d", secs / 86_400)
-    } else if secs >= 2 * 3600 {
-        format!("{} h", secs / 3600)
-    } else if secs >= 2 * 60 {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{secs} s")
+    let secs = left.as_secs_f64();
+    for (unit, label) in [(86_400.0, "d"), (3600.0, "h"), (60.0, "min")] {
+        let count = (secs / unit).round();
+        if count >= 2.0 {
+            return format!("{count:.0} {label}");
+        }
     }
+    format!("{:.0} s", secs.round())
 }
 
 #[cfg(test)]
@@ -140,9 +138,10 @@ mod tests {
             assert!(parse_lifetime(bad).is_err(), "{bad}");
         }
         assert_eq!(format_remaining(Duration::from_secs(3 * 3600 + 59)), "3 h");
-        assert_eq!(format_remaining(Duration::from_secs(119 * 60)), "119 min");
-        assert_eq!(format_remaining(Duration::from_secs(7 * 86_400)), "7 d");
-        assert_eq!(format_remaining(Duration::from_secs(45)), "45 s");
+        assert_eq!(format_remaining(Duration::from_secs(2 * 3600 - 1)), "2 h");
+        assert_eq!(format_remaining(Duration::from_secs(89 * 60)), "89 min");
+        assert_eq!(format_remaining(Duration::from_secs(7 * 86_400 - 1)), "7 d");
+        assert_eq!(format_remaining(Duration::from_millis(44_600)), "45 s");
     }
 
     #[test]

@@ -261,7 +261,7 @@ fn expiry_note(stored: &Stored, asked: Expiry) -> String {
         Expiry::After(secs) => left.as_secs() + 1 < secs,
         Expiry::HostDefault => false,
     };
-    let left = format_remaining(left + Duration::from_millis(500));
+    let left = format_remaining(left);
     if cut {
         format!(", expires in {left} (the host's maximum, sooner than asked)")
     } else {
