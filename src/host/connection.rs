@@ -241,8 +241,8 @@ fn route(
         | ClientLine::Delete { .. }
         | ClientLine::Ping => {
             connection.refuse(
-                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, DOWNLOAD, LIST, AUTH, \
-                 AUTH_PROOF and PAKE are served outside a joined session",
+                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, DOWNLOAD, \
+                 LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served outside a joined session",
             );
             Next::Close
         }

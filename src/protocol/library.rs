@@ -203,16 +203,12 @@ pub(super) fn parse_category(text: &[u8]) -> Result<Category, ProtocolError> {
 /// Reads a tag field (empty for none).
 pub(super) fn parse_tags(text: &[u8]) -> Result<Tags, ProtocolError> {
     let text = std::str::from_utf8(text).map_err(|_| ProtocolError::NotUtf8)?;
-    let tags = Tags::parse(text).map_err(|error| ProtocolError::BadValue {
-        field: "tags",
-        value: error.to_string(),
-    })?;
+    let tags = Tags::parse(text).map_err(|error| ProtocolError::BadTags(error.to_string()))?;
     // Only the canonical form is taken, so that what is read encodes back the same.
     if tags.to_string() != text {
-        return Err(ProtocolError::BadValue {
-            field: "tags",
-            value: shorten_for_message(text.as_bytes()),
-        });
+        return Err(ProtocolError::BadTags(
+            "send them in lower case, once each, separated by single commas".to_owned(),
+        ));
     }
     Ok(tags)
 }
