@@ -410,7 +410,12 @@ fn tags_are_checked_kept_and_sent_to_sessions_that_ask() -> TestResult {
     assert_eq!(offered.details.expires_at, None);
 
     // The host checks tags itself: a raw client cannot slip in bad ones.
-    for bad in ["has space", "Upper", "x,x,x,a,b,c,d,e,f,g", &"long".repeat(9)] {
+    for bad in [
+        "has space",
+        "Upper",
+        "x,x,x,a,b,c,d,e,f,g",
+        &"long".repeat(9),
+    ] {
         let mut raw = Raw::connect(host.local_addr())?;
         raw.send(format!("UPLOAD_OPTIONS::{bad}\nUPLOAD:0:Guest:x.txt:1\nx").as_bytes())?;
         let reply = raw.line()?;

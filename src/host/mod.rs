@@ -138,6 +138,10 @@ impl Host {
         let tls = identity
             .server_config()
             .map_err(|error| HostError::Identity(error.to_string()))?;
+        // Said in every handshake: this host understands FEATURES.
+        let mut tls = rustls::ServerConfig::clone(&tls);
+        tls.alpn_protocols = vec![crate::tls::FEATURES_ALPN.to_vec()];
+        let tls = Arc::new(tls);
         let storage = Storage::open(&config.storage).map_err(HostError::Storage)?;
         expiry::remove_expired_at_start(&storage);
         let bind = config.bind;

@@ -216,7 +216,9 @@ fn handshake(
     if let Some(passcode) = passcode {
         connection.prove_passcode(passcode, Some(identity))?;
     }
-    connection.send(&ClientLine::Features(Features::ALL))?;
+    if connection.host_takes_features() {
+        connection.send(&ClientLine::Features(Features::ALL))?;
+    }
     connection.send(&ClientLine::Join {
         version: PROTOCOL_VERSION,
         username: username.to_owned(),

@@ -102,9 +102,10 @@ impl TransferConnection {
         self.connection.send(line)
     }
 
-    /// Asks for the library's details (`FEATURES`) once per connection.
+    /// Asks for the library's details (`FEATURES`) once per connection, from a host that
+    /// understands it (an older host is asked nothing).
     fn ask_for_features(&mut self) -> Result<(), Error> {
-        if !self.features_sent {
+        if !self.features_sent && self.connection.host_takes_features() {
             self.send(&ClientLine::Features(Features::ALL))?;
             self.features_sent = true;
         }
@@ -115,6 +116,11 @@ impl TransferConnection {
     /// host answers nothing, or refuses bad tags in place of the upload's reply). The
     /// upload's [`Stored`] says what the host made of them.
     pub fn share_next_with(&mut self, options: &ShareOptions) -> Result<(), Error> {
+        if !self.connection.host_takes_features() {
+            return Err(Error::Refused(
+                "This host keeps no expiry or tags: it runs an older lanshare".to_owned(),
+            ));
+        }
         self.send(&ClientLine::UploadOptions(options.clone()))
     }
 
