@@ -555,3 +555,61 @@ fn seed_style_clients_see_no_library_lines() -> TestResult {
     assert_eq!(raw.bytes(4)?, b"seed");
     Ok(())
 }
+
+/// A host from before the library: it knows no `FEATURES` (and says nothing of it in the
+/// handshake) and closes on any line it does not know. Returns its address, and what it was
+/// sent, line by line.
+fn older_host() -> anyhow::Result<(SocketAddr, flume::Receiver<String>)> {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let address = listener.local_addr()?;
+    let (heard, lines) = flume::unbounded();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let heard = heard.clone();
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let tls = accept_tls(stream)?;
+                let mut reader = BufReader::new(&tls);
+                let mut line = String::new();
+                while reader.read_line(&mut line)? > 0 {
+                    let _ = heard.send(line.trim_end().to_owned());
+                    if line.trim_end() != "LIST" {
+                        (&tls).write_all(b"ERROR:Unknown command\n")?;
+                        return Ok(());
+                    }
+                    let listing = format!(
+                        "FILE_OFFER:1:old.txt:3:Host:1\nFILE_META:1:1764000000000:{}\nEND\n",
+                        sha256_hex(b"old")
+                    );
+                    (&tls).write_all(listing.as_bytes())?;
+                    line.clear();
+                }
+                Ok(())
+            });
+        }
+    });
+    Ok((address, lines))
+}
+
+#[test]
+fn an_older_host_is_asked_nothing_it_does_not_know() -> TestResult {
+    let (host, heard) = older_host()?;
+    let mut connection = TransferConnection::connect(host)?;
+    let files = connection.list()?;
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        files[0].details,
+        lanshare::participant::FileDetails::default()
+    );
+    assert_eq!(heard.recv_timeout(Duration::from_secs(5))?, "LIST");
+    // Asking it for an expiry is refused here, before anything is sent.
+    let refused = connection.share_next_with(&expiring_in(60));
+    assert!(
+        matches!(&refused, Err(Error::Refused(reason)) if reason.contains("older lanshare")),
+        "{refused:?}"
+    );
+    assert!(connection.list().is_ok(), "the connection is still usable");
+    assert_eq!(heard.recv_timeout(Duration::from_secs(5))?, "LIST");
+    assert!(heard.try_recv().is_err(), "no FEATURES, no UPLOAD_OPTIONS");
+    Ok(())
+}
