@@ -1868,3 +1868,36 @@ fn the_expiry_picked_goes_with_the_upload_and_the_file_leaves_when_it_expires() 
     assert!(!shows(&app, "picture.png"));
     Ok(())
 }
+
+#[test]
+fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
+    use lanshare::protocol::Category;
+    let dir = tempfile::tempdir()?;
+    let hours = |h: i64| Some(chrono::Duration::hours(h) + chrono::Duration::minutes(10));
+    let kinds = [
+        Category::Documents,
+        Category::Images,
+        Category::Documents,
+        Category::Audio,
+        Category::Archives,
+        Category::Code,
+    ];
+    let tags = ["slides,week3", "week3", "", "", "backup", ""];
+    let expiries = [hours(3), None, hours(50), None, hours(1), None];
+    let mut files = Vec::new();
+    for (((file, category), tags), expires) in snapshot_files()
+        .into_iter()
+        .zip(kinds)
+        .zip(tags)
+        .zip(expiries)
+    {
+        files.push(described(file, category, tags, expires)?);
+    }
+    let mut app = bob_seeing(dir.path(), files)?;
+    interact(&mut app, |ui| {
+        ui.click("#week3")?;
+        Ok(())
+    })?;
+    assert!(matches_snapshot(&app, "participant-library")?);
+    Ok(())
+}

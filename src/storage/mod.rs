@@ -314,23 +314,24 @@ impl Storage {
     /// it); returns their records. A file whose removal from the disk failed is out of the
     /// catalog all the same, and returned too.
     pub fn remove_expired(&self, now: DateTime<Utc>) -> Vec<Arc<FileRecord>> {
-        let expired: Vec<FileId> = self
+        let expired: Vec<Arc<FileRecord>> = self
             .catalog()
             .files
             .values()
             .filter(|entry| entry.record.is_expired(now))
-            .map(|entry| entry.record.id)
+            .map(|entry| Arc::clone(&entry.record))
             .collect();
         expired
             .into_iter()
             .filter_map(
-                |id| match self.remove_if(id, |record| record.is_expired(now)) {
-                    Ok(record) => Some(record),
+                |record| match self.remove_if(record.id, |record| record.is_expired(now)) {
+                    Ok(removed) => Some(removed),
                     Err(RemoveError::Storage(error)) => {
                         tracing::error!(
-                            "Could not delete expired file {id} from the store: {error}"
+                            "Could not delete expired file {} from the store: {error}",
+                            record.id
                         );
-                        None
+                        Some(record)
                     }
                     Err(RemoveError::NotFound | RemoveError::Refused(_)) => None,
                 },
