@@ -80,9 +80,69 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
+/// Parses a lifetime such as `90s`, `30m`, `2h`, `7d` (a whole number and one unit: s, m, h
+/// or d).
+pub fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("'{text}' is not a lifetime (try 30m, 2h or 7d)");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let unit_secs = match unit.trim().to_ascii_lowercase().as_str() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    match number.checked_mul(unit_secs) {
+        Some(0) => Err(format!("'{text}' is no time at all")),
+        Some(secs) => Ok(Duration::from_secs(secs)),
+        None => Err(format!("'{text}' is too long")),
+    }
+}
+
+/// How long until something happens, for people: `40 s`, `12 min`, `3 h`, `2 d` (rounded to
+/// the nearest whole unit, the largest that gives at least 2).
+pub fn format_remaining(left: Duration) -> String {
+    let secs = left.as_secs_f64();
+    for (unit, label) in [(86_400.0, "d"), (3600.0, "h"), (60.0, "min")] {
+        let count = (secs / unit).round();
+        if count >= 2.0 {
+            return format!("{count:.0} {label}");
+        }
+    }
+    format!("{:.0} s", secs.round())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_in_four_units() {
+        assert_eq!(parse_lifetime("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_lifetime("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_lifetime("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_lifetime("7D"), Ok(Duration::from_secs(604_800)));
+        for bad in [
+            "",
+            "2",
+            "h",
+            "2w",
+            "-1h",
+            "0s",
+            "1.5h",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_remaining(Duration::from_secs(3 * 3600 + 59)), "3 h");
+        assert_eq!(format_remaining(Duration::from_secs(2 * 3600 - 1)), "2 h");
+        assert_eq!(format_remaining(Duration::from_secs(89 * 60)), "89 min");
+        assert_eq!(format_remaining(Duration::from_secs(7 * 86_400 - 1)), "7 d");
+        assert_eq!(format_remaining(Duration::from_millis(44_600)), "45 s");
+    }
 
     #[test]
     fn parses_units_in_1024s() {

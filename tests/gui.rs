@@ -372,6 +372,7 @@ fn entry(id: u64, name: &str, size: u64, uploader: &str, uploader_id: u64) -> Fi
         uploaded_at: local(30 + id as u32),
         sha256: Sha256Digest([0; 32]),
         check: None,
+        details: Default::default(),
     }
 }
 
@@ -1721,4 +1722,182 @@ mod start_and_host {
         assert!(matches_snapshot_at(&app, "host-980x720", DEFAULT)?);
         Ok(())
     }
+}
+
+// ---- The shared library: expiry, categories and tags.
+
+/// `file` as the host describes it in `FILE_INFO`.
+fn described(
+    mut file: FileEntry,
+    category: lanshare::protocol::Category,
+    tags: &str,
+    expires_in: Option<chrono::Duration>,
+) -> anyhow::Result<FileEntry> {
+    file.details = lanshare::participant::FileDetails {
+        category: Some(category),
+        tags: lanshare::protocol::Tags::parse(tags)?,
+        expires_at: expires_in.map(|left| chrono::Utc::now() + left),
+    };
+    Ok(file)
+}
+
+#[test]
+fn rows_say_when_files_expire_and_chips_narrow_the_list_by_category_and_tag() -> TestResult {
+    use lanshare::protocol::Category;
+    let dir = tempfile::tempdir()?;
+    let hours = |h: i64| Some(chrono::Duration::hours(h) + chrono::Duration::seconds(30));
+    let files = vec![
+        described(
+            entry(1, "report.pdf", 2_621_440, "Alice", 1),
+            Category::Documents,
+            "slides,week3",
+            hours(3),
+        )?,
+        described(
+            entry(2, "holiday photo.jpg", 734_003, "Alice", 1),
+            Category::Images,
+            "week3",
+            None,
+        )?,
+        described(
+            entry(3, "notes.txt", 6, "Bob", 2),
+            Category::Documents,
+            "",
+            hours(50),
+        )?,
+        described(
+            entry(4, "renamed.txt", 900, "Alice", 1),
+            Category::Images,
+            "",
+            None,
+        )?,
+    ];
+    let mut app = bob_seeing(dir.path(), files)?;
+    assert!(view_contains(&app, "• expires in 3 h #slides #week3"));
+    assert!(view_contains(&app, "• expires in 2 d"));
+    // The host's category, not the name's, picks the badge: a picture named .txt.
+    assert!(shows(&app, "IMG") && shows(&app, "DOC"));
+    for chip in ["All", "Documents", "Images", "#slides", "#week3"] {
+        assert!(shows(&app, chip), "no chip {chip}");
+    }
+    assert!(!shows(&app, "Audio"), "only the categories the files have");
+
+    interact(&mut app, |ui| {
+        ui.click("Images")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "holiday photo.jpg") && shows(&app, "renamed.txt"));
+    assert!(!shows(&app, "report.pdf") && !shows(&app, "notes.txt"));
+    assert!(shows(&app, "2 of 4 files"));
+
+    interact(&mut app, |ui| {
+        ui.click("#week3")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "holiday photo.jpg") && !shows(&app, "renamed.txt"));
+    assert!(shows(&app, "1 of 4 files"));
+
+    // "All" lifts the category; the tag stays.
+    interact(&mut app, |ui| {
+        ui.click("All")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "report.pdf") && shows(&app, "holiday photo.jpg"));
+    assert!(!shows(&app, "notes.txt"));
+    // The picked tag again unpicks it.
+    interact(&mut app, |ui| {
+        ui.click("#week3")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "4 files"));
+    Ok(())
+}
+
+#[test]
+fn a_host_that_sends_no_details_shows_no_chips() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let app = bob_seeing(dir.path(), snapshot_files())?;
+    assert!(!shows(&app, "All"));
+    assert!(!view_contains(&app, "expires in"));
+    Ok(())
+}
+
+#[test]
+fn the_expiry_picked_goes_with_the_upload_and_the_file_leaves_when_it_expires() -> TestResult {
+    let host = start(lanshare::host::HostConfig {
+        max_expiry: Some(Duration::from_secs(2)),
+        ..config()
+    })?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    // What the picker beside the sort choices sends when "Expire after 1 hour" is chosen.
+    let _ = app.update(Message::Participant(ParticipantMessage::KeepPicked(
+        lanshare::gui::participant::Keep::Hour,
+    )));
+
+    let path = dir.path().join("picture.png");
+    std::fs::write(&path, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")?;
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(path),
+    )));
+    perform(&mut app, listing);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "picture.png"),
+    )?;
+    // An hour asked for, cut to the host's maximum of 2 s.
+    let record = host
+        .files()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("not stored"))?;
+    let lifetime = record
+        .expires_at
+        .map(|at| at - record.uploaded_at)
+        .ok_or_else(|| anyhow::anyhow!("no expiry"))?;
+    assert_eq!(lifetime.num_seconds(), 2);
+    assert_eq!(record.category, lanshare::protocol::Category::Images);
+    assert!(view_contains(&app, "expires in 2 s") || view_contains(&app, "expires in 1 s"));
+    assert!(shows(&app, "Images"), "its category's chip");
+    pump(&mut app, |m| {
+        matches!(
+            live(m),
+            Some(LiveEvent::Session(SessionEvent::FileDeleted(_)))
+        )
+    })?;
+    assert!(!shows(&app, "picture.png"));
+    Ok(())
+}
+
+#[test]
+fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
+    use lanshare::protocol::Category;
+    let dir = tempfile::tempdir()?;
+    let hours = |h: i64| Some(chrono::Duration::hours(h) + chrono::Duration::minutes(10));
+    let kinds = [
+        Category::Documents,
+        Category::Images,
+        Category::Documents,
+        Category::Audio,
+        Category::Archives,
+        Category::Code,
+    ];
+    let tags = ["slides,week3", "week3", "", "", "backup", ""];
+    let expiries = [hours(3), None, hours(50), None, hours(1), None];
+    let mut files = Vec::new();
+    for (((file, category), tags), expires) in snapshot_files()
+        .into_iter()
+        .zip(kinds)
+        .zip(tags)
+        .zip(expiries)
+    {
+        files.push(described(file, category, tags, expires)?);
+    }
+    let mut app = bob_seeing(dir.path(), files)?;
+    interact(&mut app, |ui| {
+        ui.click("#week3")?;
+        Ok(())
+    })?;
+    assert!(matches_snapshot(&app, "participant-library")?);
+    Ok(())
 }

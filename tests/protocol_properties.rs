@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use lanshare::host::Host;
 use lanshare::protocol::{
-    ClientLine, HostLine, MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, Ticket, TransferCheck,
+    Category, ClientLine, Expiry, Features, FileInfo, HostLine, MAX_EXPIRY_SECS,
+    MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket, TransferCheck,
     UploadRequest, escape, unescape,
 };
 use proptest::prelude::*;
@@ -37,6 +38,21 @@ fn passcode() -> impl Strategy<Value = Passcode> {
         })
         .ok()
     })
+}
+
+/// Any valid tags: up to 8, of letters (some not ASCII), digits, `-`, `_` and `.`.
+fn tags() -> impl Strategy<Value = Tags> {
+    proptest::collection::vec("[a-zé0-9._-]{1,32}", 0..=8)
+        .prop_filter_map("not valid tags", |tags| Tags::parse(&tags.join(",")).ok())
+}
+
+/// Any expiry a sharer may ask for.
+fn expiry() -> impl Strategy<Value = Expiry> {
+    prop_oneof![
+        Just(Expiry::HostDefault),
+        Just(Expiry::Never),
+        (1..=MAX_EXPIRY_SECS).prop_map(Expiry::After),
+    ]
 }
 
 /// Every kind of client line, with any values.
@@ -69,6 +85,9 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
         any::<u64>().prop_map(|file_id| ClientLine::Delete { file_id }),
         Just(ClientLine::Ping),
         passcode().prop_map(|passcode| ClientLine::Pass { passcode }),
+        any::<bool>().prop_map(|file_info| ClientLine::Features(Features { file_info })),
+        (expiry(), tags())
+            .prop_map(|(expiry, tags)| ClientLine::UploadOptions(ShareOptions { expiry, tags })),
     ]
 }
 
@@ -140,6 +159,20 @@ fn host_line() -> impl Strategy<Value = HostLine> {
             .prop_map(|(file_id, reason)| HostLine::DeleteFailed { file_id, reason }),
         Just(HostLine::End),
         Just(HostLine::Pong),
+        (
+            any::<u64>(),
+            proptest::sample::select(Category::ALL.to_vec()),
+            proptest::option::of(any::<u64>()),
+            tags()
+        )
+            .prop_map(|(file_id, category, expires_in_ms, tags)| {
+                HostLine::FileInfo(FileInfo {
+                    file_id,
+                    category,
+                    expires_in_ms,
+                    tags,
+                })
+            }),
     ]
 }
 

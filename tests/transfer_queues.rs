@@ -126,6 +126,7 @@ fn a_cancelled_item_leaves_the_rest_of_its_queue_running() -> TestResult {
         .map(|(path, _)| UploadItem {
             path: path.clone(),
             name: "same.bin".into(),
+            options: Default::default(),
         })
         .collect();
     let (sender, events) = flume::unbounded();
@@ -155,6 +156,7 @@ fn a_folder_or_missing_file_in_a_queue_starts_nothing() -> TestResult {
         let items = vec![UploadItem {
             path,
             name: "x".into(),
+            options: Default::default(),
         }];
         assert!(spawn_uploads(host.local_addr(), None, None, items, sender).is_err());
     }

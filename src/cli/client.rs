@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use lanshare::config::{Settings, config_dir, default_username};
 use lanshare::discovery;
 use lanshare::identity::Identity;
+use lanshare::participant::Stored;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{
     Route, TransferEvent, TransferHandle, TransferLanes, TransferUpdate, UploadItem, lanes_for,
@@ -20,13 +21,15 @@ use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
     resolve_host, trust,
 };
-use lanshare::protocol::{Passcode, clean_name, validate_username};
-use lanshare::units::format_size;
+use lanshare::protocol::{
+    Expiry, Passcode, ShareOptions, clean_name, validate_username, visible_text,
+};
+use lanshare::units::{format_remaining, format_size};
 
 use super::output::{file_json, file_table, local_time, printable};
 use super::progress::follow;
 use super::{
-    GetArgs, HostAddress, HostsArgs, LsArgs, RmArgs, SendArgs, TrustArgs, User, WatchArgs,
+    GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs, TrustArgs, User, WatchArgs,
 };
 
 /// The host to talk to: the one given, else the only one found on the network.
@@ -188,11 +191,15 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     }
     let target = target(&args.address, false)?;
     let (session, _) = join(&target, &args.user)?;
+    let options = ShareOptions {
+        expiry: args.expire.unwrap_or_default(),
+        tags: args.tag.clone().unwrap_or_default(),
+    };
     let items: Vec<UploadItem> = args
         .files
         .iter()
         .cloned()
-        .map(UploadItem::from_path)
+        .map(|path| UploadItem::from_path(path).with_options(options.clone()))
         .collect();
     let route = Route {
         host: target.address,
@@ -215,10 +222,11 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         let path = &item.path;
         match follow_one(&followed, index, &item.name, size) {
             TransferUpdate::Uploaded(stored) => println!(
-                "Shared '{}' ({}) as #{}",
+                "Shared '{}' ({}) as #{}{}",
                 printable(&item.name),
                 format_size(size),
-                stored.file_id
+                stored.file_id,
+                expiry_note(&stored, options.expiry)
             ),
             TransferUpdate::Failed(reason) => {
                 failures += 1;
@@ -234,6 +242,31 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         bail!("{failures} of {} file(s) not shared", args.files.len());
     }
     Ok(())
+}
+
+/// What `send` says of a stored file's expiry: nothing for a file kept until deleted,
+/// `, expires in 2 h`, and whether the host cut what was asked to its maximum.
+fn expiry_note(stored: &Stored, asked: Expiry) -> String {
+    let Some(at) = stored
+        .details
+        .as_ref()
+        .and_then(|details| details.expires_at)
+    else {
+        return String::new();
+    };
+    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+    // A second's slack: the time the reply took.
+    let cut = match asked {
+        Expiry::Never => true,
+        Expiry::After(secs) => left.as_secs() + 1 < secs,
+        Expiry::HostDefault => false,
+    };
+    let left = format_remaining(left);
+    if cut {
+        format!(", expires in {left} (the host's maximum, sooner than asked)")
+    } else {
+        format!(", expires in {left}")
+    }
 }
 
 /// A transfer queued on the lanes and the channel of its own events.
@@ -292,12 +325,44 @@ fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
     connection.list().map_err(explain)
 }
 
+/// The files `ls` shows: those of the category and with the tag asked for, in the order
+/// asked for (ties, and no order asked, by id).
+fn selected(mut files: Vec<FileEntry>, args: &LsArgs) -> Vec<FileEntry> {
+    files.retain(|file| {
+        args.category
+            .is_none_or(|category| file.details.category == Some(category))
+            && args
+                .tag
+                .as_ref()
+                .is_none_or(|tag| file.details.tags.contains(tag))
+    });
+    let folded = |text: &str| visible_text(text).to_lowercase();
+    match args.sort {
+        None => files.sort_by_key(|file| file.id),
+        Some(LsSort::Size) => files.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id))),
+        Some(LsSort::Name) => {
+            files.sort_by(|a, b| folded(&a.name).cmp(&folded(&b.name)).then(a.id.cmp(&b.id)));
+        }
+        Some(LsSort::Time) => {
+            files.sort_by(|a, b| b.uploaded_at.cmp(&a.uploaded_at).then(b.id.cmp(&a.id)))
+        }
+        Some(LsSort::Uploader) => files.sort_by(|a, b| {
+            folded(&a.uploader)
+                .cmp(&folded(&b.uploader))
+                .then(a.id.cmp(&b.id))
+        }),
+    }
+    files
+}
+
 pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let files = list(&target(&args.address, args.json)?)?;
+    let files = selected(list(&target(&args.address, args.json)?)?, args);
     let mut out = std::io::stdout().lock();
     if args.json {
         let array: Vec<_> = files.iter().map(file_json).collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&array)?)?;
+    } else if files.is_empty() && (args.category.is_some() || args.tag.is_some()) {
+        writeln!(out, "No shared file is of that category and tag.")?;
     } else if files.is_empty() {
         writeln!(out, "No files are shared yet.")?;
     } else {

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -15,7 +16,7 @@ use lanshare::identity::Identity;
 use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode};
 use lanshare::storage::StorageConfig;
 use lanshare::tls::HostIdentity;
-use lanshare::units::{format_size, parse_size};
+use lanshare::units::{format_remaining, format_size, parse_lifetime, parse_size};
 
 fn size_arg(text: &str) -> Result<u64, String> {
     parse_size(text)
@@ -66,6 +67,13 @@ pub(super) struct HostArgs {
     /// Turn away plain-text (seed) clients: serve encrypted connections only.
     #[arg(long)]
     require_encryption: bool,
+    /// Delete files this long after they are shared, unless their sharer says otherwise
+    /// (`send --expire`): 90s, 30m, 24h, 7d. Default: keep them until deleted.
+    #[arg(long, value_name = "TIME", value_parser = parse_lifetime)]
+    expire_after: Option<Duration>,
+    /// The longest any file is kept: a longer `send --expire` (or `never`) is cut to it.
+    #[arg(long, value_name = "TIME", value_parser = parse_lifetime)]
+    max_expiry: Option<Duration>,
 }
 
 impl HostArgs {
@@ -165,6 +173,8 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
         announce,
         identity: Some(identity),
         require_encryption: args.require_encryption,
+        expire_after: args.expire_after,
+        max_expiry: args.max_expiry,
         ..HostConfig::default()
     })
 }
@@ -208,6 +218,20 @@ fn log_start(args: &HostArgs, host: &Host) {
          someone is in between)",
         host.fingerprint().verification_code()
     );
+    match (config.expire_after, config.max_expiry) {
+        (None, None) => {}
+        (after, max) => tracing::info!(
+            "Files expire {} by default{}",
+            after.map_or("never".to_owned(), |after| format!(
+                "after {}",
+                format_remaining(after)
+            )),
+            max.map_or(String::new(), |max| format!(
+                ", and after {} at most",
+                format_remaining(max)
+            ))
+        ),
+    }
     if config.passcode.is_some() {
         tracing::info!("Joining, listing and transfers require the passcode");
     } else if config.require_encryption {

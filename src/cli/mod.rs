@@ -165,6 +165,54 @@ struct SendArgs {
     /// Files to share.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// Have the host delete them after this long (90s, 30m, 2h, 7d), or `never`; the host
+    /// may cut it to its maximum. Default: as the host decides.
+    #[arg(long, value_name = "TIME|never", value_parser = expiry_arg)]
+    expire: Option<lanshare::protocol::Expiry>,
+    /// Tags for them, separated by commas (letters, digits, - _ .; at most 8, each at most
+    /// 32 characters): --tag slides,week3.
+    #[arg(long, value_name = "TAG,…", value_parser = tags_arg)]
+    tag: Option<lanshare::protocol::Tags>,
+}
+
+/// `--expire`: a lifetime, or `never`.
+fn expiry_arg(text: &str) -> Result<lanshare::protocol::Expiry, String> {
+    use lanshare::protocol::{Expiry, MAX_EXPIRY_SECS};
+    if text.trim().eq_ignore_ascii_case("never") {
+        return Ok(Expiry::Never);
+    }
+    let secs = lanshare::units::parse_lifetime(text)?.as_secs();
+    if secs > MAX_EXPIRY_SECS {
+        return Err(format!("'{text}' is too long (at most ten years)"));
+    }
+    Ok(Expiry::After(secs))
+}
+
+/// `--tag`: tags separated by commas.
+fn tags_arg(text: &str) -> Result<lanshare::protocol::Tags, String> {
+    lanshare::protocol::Tags::parse(text).map_err(|error| error.to_string())
+}
+
+/// `ls --category`: one of the categories.
+fn category_arg(text: &str) -> Result<lanshare::protocol::Category, String> {
+    use lanshare::protocol::Category;
+    Category::from_word(text.trim()).ok_or_else(|| {
+        let words: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+        format!("'{text}' is not a category (one of {})", words.join(", "))
+    })
+}
+
+/// What `ls --sort` orders by.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LsSort {
+    /// Largest first.
+    Size,
+    /// A to Z.
+    Name,
+    /// Newest first.
+    Time,
+    /// A to Z by who shared them.
+    Uploader,
 }
 
 #[derive(Args)]
@@ -174,6 +222,15 @@ struct LsArgs {
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
+    /// Only files of this category: documents, images, audio, video, archives, code, other.
+    #[arg(long, value_name = "CATEGORY", value_parser = category_arg)]
+    category: Option<lanshare::protocol::Category>,
+    /// Only files with this tag.
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+    /// Order by size (largest first), name, time (newest first) or uploader; default: by id.
+    #[arg(long, value_enum)]
+    sort: Option<LsSort>,
 }
 
 #[derive(Args)]

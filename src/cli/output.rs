@@ -11,7 +11,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use lanshare::participant::FileEntry;
 use lanshare::protocol::visible_text;
-use lanshare::units::format_size;
+use lanshare::units::{format_remaining, format_size};
 
 /// `[2026-11-24 10:00:00] message`, as the seed's server prints (without the characters that
 /// draw nothing or reorder text).
@@ -65,7 +65,28 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
             .to_rfc3339_opts(SecondsFormat::Millis, false),
         "sha256": file.sha256.to_string(),
         "check": file.check.map(|check| check.to_string()),
+        "category": file.details.category.map(|category| category.as_str()),
+        "tags": file.details.tags.as_slice(),
+        "expires_at": file
+            .details
+            .expires_at
+            .map(|at| at.with_timezone(&Local).to_rfc3339_opts(SecondsFormat::Millis, false)),
+        "expires_in_s": file
+            .details
+            .expires_at
+            .map(|at| (at - Utc::now()).num_seconds().max(0)),
     })
+}
+
+/// "3 h" until a file expires, or "-" for one kept until deleted.
+fn expires_cell(file: &FileEntry) -> String {
+    match file.details.expires_at {
+        Some(at) => format!(
+            "in {}",
+            format_remaining((at - Utc::now()).to_std().unwrap_or_default())
+        ),
+        None => "-".to_owned(),
+    }
 }
 
 /// Replaces control characters so a name cannot break a table row or fake terminal output,
@@ -78,21 +99,36 @@ pub(super) fn printable(text: &str) -> String {
         .collect()
 }
 
+/// How many columns `lanshare ls` prints.
+const COLUMNS: usize = 8;
+
 /// The table `lanshare ls` prints.
 pub(super) fn file_table(files: &[FileEntry]) -> String {
-    let rows: Vec<[String; 5]> = files
+    let rows: Vec<[String; COLUMNS]> = files
         .iter()
         .map(|f| {
+            let tags = f.details.tags.to_string();
             [
                 f.id.to_string(),
                 format_size(f.size),
                 printable(&f.uploader),
                 local_time(f.uploaded_at),
+                f.details
+                    .category
+                    .map_or("-".to_owned(), |category| category.to_string()),
+                expires_cell(f),
+                if tags.is_empty() {
+                    "-".to_owned()
+                } else {
+                    tags
+                },
                 printable(&f.name),
             ]
         })
         .collect();
-    let header = ["ID", "SIZE", "UPLOADER", "UPLOADED", "NAME"];
+    let header = [
+        "ID", "SIZE", "UPLOADER", "UPLOADED", "CATEGORY", "EXPIRES", "TAGS", "NAME",
+    ];
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -100,16 +136,21 @@ pub(super) fn file_table(files: &[FileEntry]) -> String {
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; 5]| {
-        let id = format!("{:>w$}", cells[0], w = widths[0]);
-        let size = format!("{:>w$}", cells[1], w = widths[1]);
-        let uploader = format!("{:<w$}", cells[2], w = widths[2]);
-        let time = format!("{:<w$}", cells[3], w = widths[3]);
-        out.push_str(&format!("{id}  {size}  {uploader}  {time}  {}\n", cells[4]));
+    let mut line = |cells: [&str; COLUMNS]| {
+        for (index, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            let padded = match index {
+                // Numbers to the right; the name, last, unpadded.
+                0 | 1 => format!("{cell:>width$}  "),
+                _ if index == COLUMNS - 1 => (*cell).to_owned(),
+                _ => format!("{cell:<width$}  "),
+            };
+            out.push_str(&padded);
+        }
+        out.push('\n');
     };
     line(header);
     for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
+        line(row.each_ref().map(String::as_str));
     }
     out
 }

@@ -2,7 +2,9 @@
 //! on them. Every style reads its colours from the [`Theme`] it is given (through
 //! [`palette`]), so another theme is one more [`Palette`] away.
 
+use iced::overlay::menu;
 use iced::theme::{Base, Mode};
+use iced::widget::pick_list as drop_down;
 use iced::widget::{button, container, text, text_input};
 use iced::{Background, Border, Color, Theme, color};
 
@@ -207,6 +209,8 @@ pub mod radius {
     pub const CARD: f32 = 8.0;
     /// The transfers modal.
     pub const MODAL: f32 = 10.0;
+    /// Category and tag chips: round ends.
+    pub const CHIP: f32 = 12.0;
 }
 
 /// The app's theme for `choice`; following the system, `system` says what the desktop
@@ -614,5 +618,64 @@ pub fn sort_button(active: bool) -> impl Fn(&Theme, button::Status) -> button::S
 pub fn history_text(tone: Option<Tone>) -> impl Fn(&Theme) -> text::Style {
     move |theme| text::Style {
         color: Some(tone.map_or(palette(theme).text, |tone| palette(theme).tone(tone))),
+    }
+}
+
+/// A chip that narrows the file list (a category, a tag): filled when picked.
+pub fn chip(active: bool) -> impl Fn(&Theme, button::Status) -> button::Style {
+    move |theme, status| {
+        let palette = palette(theme);
+        let background = match (active, status) {
+            (true, _) => over(palette.background, palette.primary, 0.3),
+            (false, button::Status::Hovered | button::Status::Pressed) => palette.card_hover,
+            (false, _) => palette.card,
+        };
+        button::Style {
+            background: Some(Background::Color(background)),
+            text_color: if active { palette.text } else { palette.muted },
+            border: Border {
+                color: if active {
+                    palette.primary
+                } else {
+                    palette.card_hover
+                },
+                width: 1.0,
+                radius: radius::CHIP.into(),
+            },
+            ..button::Style::default()
+        }
+    }
+}
+
+/// A drop-down choice (how long uploads are kept), like a quiet button.
+pub fn pick_list(theme: &Theme, status: drop_down::Status) -> drop_down::Style {
+    let palette = palette(theme);
+    let background = match status {
+        drop_down::Status::Hovered | drop_down::Status::Opened { .. } => palette.secondary_hover,
+        drop_down::Status::Active => palette.card_hover,
+    };
+    drop_down::Style {
+        text_color: palette.text,
+        placeholder_color: palette.muted,
+        handle_color: palette.muted,
+        background: Background::Color(background),
+        border: rounded(radius::CONTROL),
+    }
+}
+
+/// The open list of a drop-down choice.
+pub fn pick_list_menu(theme: &Theme) -> menu::Style {
+    let palette = palette(theme);
+    menu::Style {
+        background: Background::Color(palette.card),
+        border: Border {
+            color: palette.card_hover,
+            width: 1.0,
+            radius: radius::CONTROL.into(),
+        },
+        text_color: palette.text,
+        selected_text_color: palette.filled_text,
+        selected_background: Background::Color(palette.primary),
+        shadow: iced::Shadow::default(),
     }
 }

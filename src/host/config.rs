@@ -85,6 +85,12 @@ pub struct HostConfig {
     /// How long an `UPLOAD_RESUME` upload cut off mid-way is kept for its sender to continue;
     /// meanwhile it still counts against the store's cap.
     pub resume_window: Duration,
+    /// How long a file lives when its sharer does not say (`--expire-after`); `None`: until
+    /// deleted.
+    pub expire_after: Option<Duration>,
+    /// The longest any file lives (`--max-expiry`): a longer request, or one for no expiry, is
+    /// cut to it.
+    pub max_expiry: Option<Duration>,
 }
 
 /// How long cut-off resumable uploads are kept by default: 10 minutes, as long as a ticket
@@ -123,6 +129,8 @@ impl Default for HostConfig {
             timeouts: Timeouts::default(),
             announce: None,
             resume_window: DEFAULT_RESUME_WINDOW,
+            expire_after: None,
+            max_expiry: None,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::state::Shared;
 use super::wire::{Connection, Silence};
 use super::{download, passcode, session, upload};
 use crate::net::{Stream, is_timeout};
-use crate::protocol::ClientLine;
+use crate::protocol::{ClientLine, Features, ShareOptions};
 use crate::tls::{self, TLS_FIRST_BYTE};
 
 /// Serves one admitted connection until it closes. A bug in a handler ends this connection
@@ -78,6 +78,10 @@ struct Access {
     passcode: bool,
     /// The joined participant that `AUTH` proved, for the uploads that follow.
     uploader: Option<Uploader>,
+    /// The extra lines the client asked for (`FEATURES`).
+    features: Features,
+    /// What `UPLOAD_OPTIONS` asked for the next upload.
+    options: Option<ShareOptions>,
 }
 
 /// What to do with the connection after a command.
@@ -111,6 +115,8 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked
     let mut access = Access {
         passcode: shared.gate.is_open(),
         uploader: None,
+        features: Features::default(),
+        options: None,
     };
     // Until the first command other than PASS, a silent client is told it timed out; after
     // it, a connection idle between commands is closed silently.
@@ -125,10 +131,10 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked
             return;
         };
         tracked.mark_started();
-        // A passcode exchange may come before JOIN.
-        let is_passcode = matches!(command, ClientLine::Pake { .. });
+        // A passcode exchange, and the features asked for, may come before JOIN.
+        let comes_first = matches!(command, ClientLine::Pake { .. } | ClientLine::Features(_));
         match route(shared, &mut connection, &mut access, command, started) {
-            Next::Continue => started |= !is_passcode,
+            Next::Continue => started |= !comes_first,
             Next::Close => return,
             Next::Join(request) => return session::run(shared, connection, request),
         }
@@ -143,7 +149,6 @@ fn route(
     command: ClientLine,
     started: bool,
 ) -> Next {
-    let uploader = access.uploader.as_ref();
     match command {
         ClientLine::Pass { .. } => {
             connection.refuse(
@@ -174,6 +179,7 @@ fn route(
                 version,
                 username,
                 public_key,
+                features: access.features,
             })
         }
         ClientLine::Join { .. } => {
@@ -209,29 +215,54 @@ fn route(
             connection.refuse(Refused::Missing);
             Next::Close
         }
-        ClientLine::Upload(request) => {
-            upload::receive(shared, connection, request, uploader, None).into()
+        ClientLine::Features(features) => {
+            access.features = features;
+            Next::Continue
         }
+        ClientLine::UploadOptions(options) => {
+            access.options = Some(options);
+            Next::Continue
+        }
+        ClientLine::Upload(request) => upload_with(shared, connection, access, request, None),
         ClientLine::UploadResume { key, request } => {
-            upload::receive(shared, connection, request, uploader, Some(key)).into()
+            upload_with(shared, connection, access, request, Some(key))
         }
         ClientLine::Download { file_id, offset } => {
-            let participant = uploader.map(|uploader| uploader.username.as_str());
+            let participant = access
+                .uploader
+                .as_ref()
+                .map(|uploader| uploader.username.as_str());
             download::send(shared, connection, file_id, offset, participant).into()
         }
-        ClientLine::List => download::send_list(shared, connection).into(),
+        ClientLine::List => download::send_list(shared, connection, access.features).into(),
         ClientLine::Ready
         | ClientLine::Proof { .. }
         | ClientLine::PakeProof { .. }
         | ClientLine::Delete { .. }
         | ClientLine::Ping => {
             connection.refuse(
-                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, DOWNLOAD, LIST, AUTH, \
-                 AUTH_PROOF and PAKE are served outside a joined session",
+                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, DOWNLOAD, \
+                 LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served outside a joined session",
             );
             Next::Close
         }
     }
+}
+
+/// `UPLOAD` or `UPLOAD_RESUME` (with `resume_key`), with the options asked for it.
+fn upload_with(
+    shared: &Shared,
+    connection: &mut Connection,
+    access: &mut Access,
+    request: crate::protocol::UploadRequest,
+    resume_key: Option<crate::protocol::ResumeKey>,
+) -> Next {
+    let asked = upload::Asked {
+        options: access.options.take().unwrap_or_default(),
+        file_info: access.features.file_info,
+    };
+    let uploader = access.uploader.as_ref();
+    upload::receive(shared, connection, request, uploader, resume_key, &asked).into()
 }
 
 /// `AUTH` or `AUTH_PROOF`: a known participant opens the connection for its uploads (and

@@ -13,7 +13,7 @@ use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
 use crate::net::{self, Stream};
-use crate::protocol::{ClientLine, FileId, HostLine};
+use crate::protocol::{ClientLine, Features, FileId, HostLine};
 use crate::storage::{Content, FileRecord};
 
 /// Bytes sent between two pace checks.
@@ -81,6 +81,11 @@ fn open(
     offset: u64,
 ) -> Option<(Arc<FileRecord>, Content)> {
     let (record, content) = match shared.storage.open_content(file_id) {
+        // Expired a moment ago, before the expiry thread removed it: as good as gone.
+        Ok(Some((record, _))) if record.is_expired(chrono::Utc::now()) => {
+            connection.refuse("File not found");
+            return None;
+        }
         Ok(Some(found)) => found,
         Ok(None) => {
             connection.refuse("File not found");
@@ -181,11 +186,11 @@ fn send_stored_file(
     Ok(())
 }
 
-/// `LIST`: every file as `FILE_OFFER` + `FILE_META`, then `END`.
-pub(super) fn send_list(shared: &Shared, connection: &Connection) -> bool {
+/// `LIST`: every file as `FILE_OFFER` (+ `FILE_INFO` if asked for) + `FILE_META`, then `END`.
+pub(super) fn send_list(shared: &Shared, connection: &Connection, features: Features) -> bool {
     let mut lines = String::new();
     for record in shared.storage.list() {
-        lines.push_str(&offer_lines(&record));
+        lines.push_str(&offer_lines(&record, features));
     }
     lines.push_str(&HostLine::End.encode());
     connection.reply_all(&lines).is_ok()

@@ -18,6 +18,7 @@ mod client_ids;
 mod config;
 mod connection;
 mod download;
+mod expiry;
 mod gate;
 mod listener;
 mod make_way;
@@ -117,6 +118,7 @@ pub struct Host {
     local_addr: SocketAddr,
     listener: Option<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
+    expiry: Option<JoinHandle<()>>,
     presence: Option<PresenceThread>,
     beacon: Option<HostBeacon>,
 }
@@ -136,7 +138,12 @@ impl Host {
         let tls = identity
             .server_config()
             .map_err(|error| HostError::Identity(error.to_string()))?;
+        // Said in every handshake: this host understands FEATURES.
+        let mut tls = rustls::ServerConfig::clone(&tls);
+        tls.alpn_protocols = vec![crate::tls::FEATURES_ALPN.to_vec()];
+        let tls = Arc::new(tls);
         let storage = Storage::open(&config.storage).map_err(HostError::Storage)?;
+        expiry::remove_expired_at_start(&storage);
         let bind = config.bind;
         let listen_failed = |source| HostError::Listen {
             address: bind,
@@ -147,10 +154,13 @@ impl Host {
         let shared = Arc::new(shared_state(config, storage, tls, identity.fingerprint()));
         let live = Arc::new(LiveThreads::default());
         let sweeper = spawn_sweeper(&shared)?;
-        let presence = spawn_presence(&shared).inspect_err(|_| shared.parked.stop())?;
-        let listener = spawn_listener(&shared, socket, &live).inspect_err(|_| {
+        let stop_helpers = |_: &HostError| {
             shared.parked.stop();
-        })?;
+            shared.expiry.stop();
+        };
+        let expiry = spawn_expiry(&shared).inspect_err(stop_helpers)?;
+        let presence = spawn_presence(&shared).inspect_err(stop_helpers)?;
+        let listener = spawn_listener(&shared, socket, &live).inspect_err(stop_helpers)?;
         let beacon = shared
             .config
             .announce
@@ -162,6 +172,7 @@ impl Host {
             local_addr,
             listener: Some(listener),
             sweeper: Some(sweeper),
+            expiry: Some(expiry),
             presence: Some(presence),
             beacon,
         })
@@ -267,6 +278,10 @@ impl Host {
         if let Some(sweeper) = self.sweeper.take() {
             let _ = sweeper.join();
         }
+        self.shared.expiry.stop();
+        if let Some(expiry) = self.expiry.take() {
+            let _ = expiry.join();
+        }
     }
 }
 
@@ -302,6 +317,7 @@ fn shared_state(
         activity: Activity::default(),
         tls,
         fingerprint,
+        expiry: expiry::ExpiryClock::default(),
     }
 }
 
@@ -311,6 +327,15 @@ fn spawn_sweeper(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
     std::thread::Builder::new()
         .name("lanshare-sweeper".into())
         .spawn(move || shared.parked.run_sweeper())
+        .map_err(HostError::Threads)
+}
+
+/// Starts the thread that deletes files when they expire.
+fn spawn_expiry(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
+    let shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name("lanshare-expiry".into())
+        .spawn(move || expiry::run(&shared.storage, &shared.registry, &shared.expiry))
         .map_err(HostError::Threads)
 }
 

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use super::client_ids::ClientIds;
 use super::presence::Presence;
 use crate::net::Stream;
-use crate::protocol::{ClientId, FileId, HostLine, NameKey, PublicKey, Role, Ticket, clean_name};
+use crate::protocol::{
+    ClientId, Features, FileId, FileInfo, HostLine, NameKey, PublicKey, Role, Ticket, clean_name,
+};
 use crate::storage::{FileRecord, Storage};
 use crate::tls::same_secret;
 
@@ -39,6 +41,8 @@ struct Session {
     ticket: Ticket,
     outbox: flume::Sender<Arc<str>>,
     stream: Stream,
+    /// The extra lines it asked for.
+    features: Features,
 }
 
 struct State {
@@ -61,6 +65,7 @@ pub(crate) struct Join {
     pub username: String,
     pub key: PublicKey,
     pub stream: Stream,
+    pub features: Features,
 }
 
 /// A registered session, as its owner thread sees it.
@@ -195,6 +200,7 @@ impl Registry {
                 ticket,
                 outbox: sender.clone(),
                 stream: join.stream,
+                features: join.features,
             },
         );
         let welcome = HostLine::Welcome {
@@ -202,7 +208,8 @@ impl Registry {
             ticket,
             role,
         };
-        let snapshot = Self::snapshot_locked(&state, welcome, client_id, &join.username, storage);
+        let shown = (client_id, join.username.as_str());
+        let snapshot = Self::snapshot_locked(&state, welcome, shown, join.features, storage);
         // The queue is new and empty, so this cannot fail for lack of room.
         let _ = sender.try_send(Arc::from(snapshot));
 
@@ -220,8 +227,8 @@ impl Registry {
     fn snapshot_locked(
         state: &State,
         welcome: HostLine,
-        client_id: ClientId,
-        username: &str,
+        (client_id, username): (ClientId, &str),
+        features: Features,
         storage: &Storage,
     ) -> String {
         let mut snapshot = welcome.encode();
@@ -243,7 +250,7 @@ impl Registry {
             );
         }
         for record in storage.list() {
-            snapshot.push_str(&offer_lines(&record));
+            snapshot.push_str(&offer_lines(&record, features));
         }
         snapshot.push_str(&HostLine::End.encode());
         snapshot
@@ -402,7 +409,16 @@ impl Registry {
         }
         // Who joined before the offer is told before it.
         Self::flush_presence_locked(&mut state);
-        Self::broadcast_locked(&state, &offer_lines(record), None);
+        let plain: Arc<str> = Arc::from(offer_lines(record, Features::default()));
+        let with_info: Arc<str> = Arc::from(offer_lines(record, Features::ALL));
+        for session in state.sessions.values() {
+            let lines = if session.features.file_info {
+                &with_info
+            } else {
+                &plain
+            };
+            deliver(session, Arc::clone(lines));
+        }
     }
 
     /// Tells every participant that a file is gone.
@@ -462,8 +478,22 @@ fn deliver(session: &Session, message: Arc<str>) {
     }
 }
 
-/// `FILE_OFFER` and its `FILE_META`, as sent for one file.
-pub(crate) fn offer_lines(record: &FileRecord) -> String {
+/// `FILE_INFO` for a file, its expiry counted from now.
+pub(crate) fn info_line(record: &FileRecord) -> HostLine {
+    let now = chrono::Utc::now();
+    HostLine::FileInfo(FileInfo {
+        file_id: record.id,
+        category: record.category,
+        expires_in_ms: record
+            .expires_at
+            .map(|at| u64::try_from((at - now).num_milliseconds()).unwrap_or(0)),
+        tags: record.tags.clone(),
+    })
+}
+
+/// `FILE_OFFER` and its `FILE_META`, as sent for one file, with `FILE_INFO` between them for
+/// a client that asked for it.
+pub(crate) fn offer_lines(record: &FileRecord, features: Features) -> String {
     let mut lines = HostLine::FileOffer {
         file_id: record.id,
         name: record.name.clone(),
@@ -472,6 +502,9 @@ pub(crate) fn offer_lines(record: &FileRecord) -> String {
         uploader_id: record.uploader_id,
     }
     .encode();
+    if features.file_info {
+        lines.push_str(&info_line(record).encode());
+    }
     lines.push_str(
         &HostLine::FileMeta {
             file_id: record.id,

@@ -13,7 +13,9 @@ use super::state::Shared;
 use super::wire::{Connection, Silence, printable};
 use crate::identity::verify_challenge;
 use crate::net::Stream;
-use crate::protocol::{ClientLine, HostLine, PROTOCOL_VERSION, PublicKey, Role, validate_username};
+use crate::protocol::{
+    ClientLine, Features, HostLine, PROTOCOL_VERSION, PublicKey, Role, validate_username,
+};
 use crate::storage::RemoveError;
 
 /// Stack size of session writer threads: they hold little.
@@ -24,6 +26,8 @@ pub(super) struct JoinRequest {
     pub version: u32,
     pub username: String,
     pub public_key: PublicKey,
+    /// The extra lines the connection asked for (`FEATURES`) before joining.
+    pub features: Features,
 }
 
 /// Runs a control session on the connection's thread until the participant leaves.
@@ -107,6 +111,7 @@ fn register(shared: &Shared, connection: &Connection, request: &JoinRequest) -> 
         username: request.username.clone(),
         key: request.public_key,
         stream,
+        features: request.features,
     };
     match shared.registry.join(join, &shared.storage) {
         Ok(joined) => {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use super::activity::Activity;
 use super::admission::Admission;
 use super::config::HostConfig;
+use super::expiry::ExpiryClock;
 use super::gate::Gate;
 use super::parked::ParkedUploads;
 use super::registry::Registry;
@@ -65,6 +66,8 @@ pub(super) struct Shared {
     pub tls: Arc<rustls::ServerConfig>,
     /// The fingerprint of the host's certificate.
     pub fingerprint: Fingerprint,
+    /// Wakes the thread that deletes expired files.
+    pub expiry: ExpiryClock,
 }
 
 impl Shared {

@@ -9,16 +9,17 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::activity::{Direction, MadeWay};
+use super::expiry::lifetime;
 use super::make_way::{JUDGE_WAIT, Need};
-use super::registry::Uploader;
+use super::registry::{Uploader, info_line};
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, printable};
 use crate::net::is_timeout;
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
-    ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, UploadRequest,
-    clean_name, validate_username,
+    ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, ShareOptions,
+    UploadRequest, clean_name, validate_username,
 };
 use crate::storage::{Incoming, NewFile, StorageError};
 use crate::units::format_size;
@@ -158,12 +159,21 @@ fn resumed_or_new(
     }
 }
 
+/// What the client asked for an upload beyond the seed's `UPLOAD`.
+pub(super) struct Asked {
+    /// `UPLOAD_OPTIONS`: its expiry and tags.
+    pub options: ShareOptions,
+    /// `FEATURES:file-info`: `FILE_INFO` before `STORED`.
+    pub file_info: bool,
+}
+
 /// A checked upload request: what it is, whose it is, and where resuming files it.
-struct Checked {
+struct Checked<'a> {
     request: UploadRequest,
     attribution: Attribution,
     /// The participant and key a resumable upload is kept under.
     resume: Option<(ClientId, ResumeKey)>,
+    asked: &'a Asked,
 }
 
 /// `UPLOAD` (`resume_key` `None`): validate, `READY`, receive exactly the announced bytes
@@ -178,8 +188,9 @@ pub(super) fn receive(
     request: UploadRequest,
     uploader: Option<&Uploader>,
     resume_key: Option<ResumeKey>,
+    asked: &Asked,
 ) -> bool {
-    let checked = match check(shared, request, uploader, resume_key) {
+    let checked = match check(shared, request, uploader, resume_key, asked) {
         Ok(checked) => checked,
         Err(reason) => {
             connection.refuse(reason);
@@ -187,7 +198,7 @@ pub(super) fn receive(
         }
     };
     if let Some(stored) = stored_before(shared, &checked) {
-        return stored.confirm(connection, checked.request.size);
+        return stored.confirm(shared, connection, checked.request.size);
     }
     let Some(slot) = take_slot(shared, connection) else {
         return false;
@@ -203,17 +214,18 @@ pub(super) fn receive(
     let Some(stored) = commit(shared, connection, checked, incoming, digests) else {
         return false;
     };
-    // A seed client has closed by now; it never reads this line.
-    connection.reply(&stored.line()).is_ok()
+    // A seed client has closed by now; it never reads these lines.
+    stored.send_info(shared, connection) && connection.reply(&stored.line()).is_ok()
 }
 
 /// Checks names, size and attribution; the reason to refuse otherwise.
-fn check(
+fn check<'a>(
     shared: &Shared,
     request: UploadRequest,
     uploader: Option<&Uploader>,
     resume_key: Option<ResumeKey>,
-) -> Result<Checked, String> {
+    asked: &'a Asked,
+) -> Result<Checked<'a>, String> {
     let resume = match (resume_key, uploader) {
         (None, _) => None,
         (Some(key), Some(uploader)) => Some((uploader.client_id, key)),
@@ -246,6 +258,7 @@ fn check(
         request,
         attribution,
         resume,
+        asked,
     })
 }
 
@@ -253,6 +266,8 @@ fn check(
 struct StoredFile {
     file_id: crate::protocol::FileId,
     digests: UploadDigests,
+    /// Whether the client asked for `FILE_INFO` before `STORED`.
+    file_info: bool,
 }
 
 impl StoredFile {
@@ -265,11 +280,23 @@ impl StoredFile {
         }
     }
 
+    /// `FILE_INFO` for the file, if the client asked for it (and the file is still there).
+    fn send_info(&self, shared: &Shared, connection: &Connection) -> bool {
+        if !self.file_info {
+            return true;
+        }
+        match shared.storage.get(self.file_id) {
+            Some(record) => connection.reply(&info_line(&record)).is_ok(),
+            None => true,
+        }
+    }
+
     /// Tells a resuming client that all `size` bytes are here, and what they were stored as.
-    fn confirm(&self, connection: &Connection, size: u64) -> bool {
+    fn confirm(&self, shared: &Shared, connection: &Connection, size: u64) -> bool {
         connection
             .reply(&HostLine::ResumeFrom { offset: size })
             .is_ok()
+            && self.send_info(shared, connection)
             && connection.reply(&self.line()).is_ok()
     }
 }
@@ -287,7 +314,11 @@ fn stored_before(shared: &Shared, checked: &Checked) -> Option<StoredFile> {
         printable(&request.filename),
         printable(&checked.attribution.name)
     );
-    Some(StoredFile { file_id, digests })
+    Some(StoredFile {
+        file_id,
+        digests,
+        file_info: checked.asked.file_info,
+    })
 }
 
 /// Reserves room (or takes back a parked upload) and tells the client to send: `READY`, or
@@ -459,13 +490,23 @@ fn commit(
         request,
         attribution,
         resume,
+        asked,
     } = checked;
     let shown_name = printable(&request.filename);
+    let lifetime = lifetime(&shared.config, asked.options.expiry);
+    if lifetime.cut {
+        tracing::info!(
+            "'{shown_name}' will expire after the host's maximum, {:?}, sooner than asked",
+            lifetime.after.unwrap_or_default()
+        );
+    }
     let file = NewFile {
         name: request.filename,
         uploader_name: attribution.name,
         uploader_id: attribution.client_id,
         owner: attribution.owner,
+        tags: asked.options.tags.clone(),
+        lifetime: lifetime.after,
     };
     let record = match shared.storage.commit(incoming, file, digests) {
         Ok(record) => record,
@@ -481,6 +522,9 @@ fn commit(
             .parked
             .remember_stored(resume, &record.name, request.size, (record.id, digests));
     }
+    if record.expires_at.is_some() {
+        shared.expiry.file_added();
+    }
     shared.registry.announce_offer(&record);
     tracing::info!(
         "Broadcasted file offer: {shown_name} (ID: {}) to {} session(s)",
@@ -490,5 +534,6 @@ fn commit(
     Some(StoredFile {
         file_id: record.id,
         digests,
+        file_info: asked.file_info,
     })
 }

@@ -16,7 +16,7 @@ use super::trust::{self, HostKey};
 use crate::identity::Identity;
 use crate::net::{LineError, LineReader, Stream, send_file};
 use crate::protocol::{ClientLine, HostLine, KeyClaim, Passcode, ProtocolError};
-use crate::tls::{self, ParticipantPake, SecureError, Trust};
+use crate::tls::{self, FEATURES_ALPN, ParticipantPake, SecureError, Trust};
 
 /// What the host answers a passcode proof that does not match its own.
 const WRONG_PASSCODE: &str = "Wrong passcode";
@@ -117,6 +117,14 @@ impl Connection {
     /// The host's key, as checked on connecting.
     pub(super) fn host_key(&self) -> HostKey {
         self.host_key
+    }
+
+    /// Whether the host said in the handshake that it understands `FEATURES`.
+    pub(super) fn host_takes_features(&self) -> bool {
+        match self.stream() {
+            Stream::Tls(tls) => tls.negotiated_protocol().as_deref() == Some(FEATURES_ALPN),
+            Stream::Plain(_) => false,
+        }
     }
 
     /// The TLS connection's channel binding, which proofs on this connection sign.

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 
 use super::connection::Connection;
 use super::error::Error;
-use crate::protocol::{ClientId, FileId, HostLine, Sha256Digest, TransferCheck};
+use crate::protocol::{
+    Category, ClientId, FileId, FileInfo, HostLine, Sha256Digest, Tags, TransferCheck,
+};
 
 /// A shared file as participants see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,37 @@ pub struct FileEntry {
     /// The transfer check of its bytes, which a download is verified against; `None` from a
     /// host that does not send it (then the SHA-256 is checked).
     pub check: Option<TransferCheck>,
+    /// Its category, tags and expiry (empty from a host that does not send them).
+    pub details: FileDetails,
+}
+
+/// A file's place in the shared library: what the host sends in `FILE_INFO`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileDetails {
+    /// What kind of file the host judged it; `None` from a host that does not say.
+    pub category: Option<Category>,
+    /// The sharer's tags.
+    pub tags: Tags,
+    /// When the host will delete it (by this computer's clock); `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl FileDetails {
+    /// The details a `FILE_INFO` line gives, its expiry counted from `received` (when the
+    /// line arrived).
+    pub fn from_info(info: FileInfo, received: DateTime<Utc>) -> Self {
+        let expires_at = info.expires_in_ms.map(|ms| {
+            let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+            received
+                .checked_add_signed(chrono::Duration::milliseconds(ms))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        });
+        Self {
+            category: Some(info.category),
+            tags: info.tags,
+            expires_at,
+        }
+    }
 }
 
 /// Someone online on the host.
@@ -50,10 +83,12 @@ pub struct Snapshot {
     pub files: Vec<FileEntry>,
 }
 
-/// Pairs each `FILE_OFFER` with the `FILE_META` that follows it.
+/// Pairs each `FILE_OFFER` with the `FILE_META` that follows it (and the `FILE_INFO`
+/// between them, from a host that sends it).
 #[derive(Default)]
 pub(super) struct OfferAssembler {
     pending: HashMap<FileId, HostLine>,
+    details: HashMap<FileId, FileDetails>,
 }
 
 impl OfferAssembler {
@@ -62,6 +97,11 @@ impl OfferAssembler {
         match line {
             HostLine::FileOffer { file_id, .. } => {
                 self.pending.insert(file_id, line);
+                Ok(None)
+            }
+            HostLine::FileInfo(info) if self.pending.contains_key(&info.file_id) => {
+                self.details
+                    .insert(info.file_id, FileDetails::from_info(info, Utc::now()));
                 Ok(None)
             }
             HostLine::FileMeta {
@@ -93,6 +133,7 @@ impl OfferAssembler {
                     uploaded_at,
                     sha256,
                     check,
+                    details: self.details.remove(&file_id).unwrap_or_default(),
                 }))
             }
             other => Err(Error::unexpected_reply(&other)),

@@ -9,7 +9,7 @@ use super::listing::{FileEntry, OfferAssembler, Peer, Snapshot, read_snapshot};
 use super::trust::HostKey;
 use crate::identity::Identity;
 use crate::protocol::{
-    ClientId, ClientLine, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
+    ClientId, ClientLine, Features, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
 };
 
 /// How long the client waits for each reply during the handshake.
@@ -216,6 +216,9 @@ fn handshake(
     if let Some(passcode) = passcode {
         connection.prove_passcode(passcode, Some(identity))?;
     }
+    if connection.host_takes_features() {
+        connection.send(&ClientLine::Features(Features::ALL))?;
+    }
     connection.send(&ClientLine::Join {
         version: PROTOCOL_VERSION,
         username: username.to_owned(),
@@ -311,7 +314,7 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
             SessionEvent::DeleteFailed { file_id, reason }
         }
         HostLine::Error(reason) => return Followed::End(reason),
-        line @ (HostLine::FileOffer { .. } | HostLine::FileMeta { .. }) => {
+        line @ (HostLine::FileOffer { .. } | HostLine::FileInfo(_) | HostLine::FileMeta { .. }) => {
             match offers.feed(line) {
                 Ok(Some(entry)) => SessionEvent::FileOffered(entry),
                 Ok(None) => return Followed::Nothing,

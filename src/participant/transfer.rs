@@ -12,13 +12,14 @@ use sha2::{Digest, Sha256};
 
 use super::connection::{Connection, ShutdownHandle};
 use super::error::Error;
-use super::listing::{FileEntry, read_files};
+use super::listing::{FileDetails, FileEntry, read_files};
 use super::session::Credentials;
 use super::trust::HostKey;
 use crate::net::is_timeout;
 use crate::pipeline::{self, CheckHash, PipelineError, StreamHash};
 use crate::protocol::{
-    ClientLine, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, TransferCheck, UploadRequest,
+    ClientLine, Features, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, ShareOptions,
+    TransferCheck, UploadRequest,
 };
 use crate::tls::Trust;
 
@@ -33,12 +34,14 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(300);
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The host's receipt for an upload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     /// The id the host gave the file.
     pub file_id: FileId,
     /// SHA-256 of what the host received (checked against what was sent).
     pub sha256: Sha256Digest,
+    /// The category, tags and expiry the host gave it (`None` from a host that does not say).
+    pub details: Option<FileDetails>,
 }
 
 /// What a download delivered.
@@ -67,6 +70,8 @@ pub struct Delivered<D> {
 /// One connection to the host's port for transfers.
 pub struct TransferConnection {
     connection: Connection,
+    /// Whether `FEATURES` went out on it.
+    features_sent: bool,
 }
 
 impl TransferConnection {
@@ -74,6 +79,7 @@ impl TransferConnection {
     pub fn connect(host: SocketAddr) -> Result<Self, Error> {
         Ok(Self {
             connection: Connection::connect(host)?,
+            features_sent: false,
         })
     }
 
@@ -83,6 +89,7 @@ impl TransferConnection {
     pub fn connect_accepting_new_key(host: SocketAddr) -> Result<Self, Error> {
         Ok(Self {
             connection: Connection::connect_trusting(host, Trust::FirstContact)?,
+            features_sent: false,
         })
     }
 
@@ -93,6 +100,28 @@ impl TransferConnection {
 
     fn send(&self, line: &ClientLine) -> Result<(), Error> {
         self.connection.send(line)
+    }
+
+    /// Asks for the library's details (`FEATURES`) once per connection, from a host that
+    /// understands it (an older host is asked nothing).
+    fn ask_for_features(&mut self) -> Result<(), Error> {
+        if !self.features_sent && self.connection.host_takes_features() {
+            self.send(&ClientLine::Features(Features::ALL))?;
+            self.features_sent = true;
+        }
+        Ok(())
+    }
+
+    /// Sets the expiry and tags of the next upload on this connection (`UPLOAD_OPTIONS`; the
+    /// host answers nothing, or refuses bad tags in place of the upload's reply). The
+    /// upload's [`Stored`] says what the host made of them.
+    pub fn share_next_with(&mut self, options: &ShareOptions) -> Result<(), Error> {
+        if !self.connection.host_takes_features() {
+            return Err(Error::Refused(
+                "This host keeps no expiry or tags: it runs an older lanshare".to_owned(),
+            ));
+        }
+        self.send(&ClientLine::UploadOptions(options.clone()))
     }
 
     /// Proves the host's passcode for the commands that follow, without sending it (`PAKE`),
@@ -130,6 +159,7 @@ impl TransferConnection {
 
     /// The files shared now, without joining.
     pub fn list(&mut self) -> Result<Vec<FileEntry>, Error> {
+        self.ask_for_features()?;
         self.send(&ClientLine::List)?;
         read_files(&mut self.connection, REPLY_TIMEOUT)
     }
@@ -310,6 +340,7 @@ impl TransferConnection {
         key: Option<ResumeKey>,
     ) -> Result<u64, Error> {
         let size = request.size;
+        self.ask_for_features()?;
         self.send(&match key {
             Some(key) => ClientLine::UploadResume { key, request },
             None => ClientLine::Upload(request),
@@ -326,12 +357,22 @@ impl TransferConnection {
     /// After the last byte: waits for `STORED` and checks the host's transfer check against
     /// `local`, this side's check of the whole file.
     fn finish_upload(&mut self, local: TransferCheck) -> Result<Stored, Error> {
-        match self.connection.read_reply(COMMIT_TIMEOUT)? {
+        let mut reply = self.connection.read_reply(COMMIT_TIMEOUT)?;
+        let mut details = None;
+        if let HostLine::FileInfo(info) = reply {
+            details = Some(FileDetails::from_info(info, chrono::Utc::now()));
+            reply = self.connection.read_reply(REPLY_TIMEOUT)?;
+        }
+        match reply {
             HostLine::Stored {
                 file_id,
                 sha256,
                 check,
-            } if check == local => Ok(Stored { file_id, sha256 }),
+            } if check == local => Ok(Stored {
+                file_id,
+                sha256,
+                details,
+            }),
             HostLine::Stored { file_id, .. } => Err(Error::UploadDamaged { file_id }),
             other => Err(Error::unexpected_reply(&other)),
         }

@@ -44,6 +44,9 @@ pub enum ProtocolError {
         /// How many hex digits were expected.
         digits: usize,
     },
+    /// Tags that break the rules (PROTOCOL.md, *Categories and tags*).
+    #[error("Invalid tags: {0}")]
+    BadTags(String),
     /// A field had a value outside its allowed set.
     #[error("Invalid {field} '{value}'")]
     BadValue {

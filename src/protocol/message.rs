@@ -4,6 +4,10 @@ use super::constants::{ClientId, FileId, PAKE_MESSAGE_BYTES};
 use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::hex::{decode_hex, encode_hex};
+use super::library::{
+    Features, FileInfo, ShareOptions, encode_expiry, encode_features, parse_category, parse_expiry,
+    parse_features, parse_tags,
+};
 use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
@@ -102,6 +106,12 @@ pub enum ClientLine {
         /// The proof.
         proof: [u8; 32],
     },
+    /// `FEATURES:<words>`: the extra lines this client wants on this connection (before `JOIN`
+    /// or `LIST`); no reply.
+    Features(Features),
+    /// `UPLOAD_OPTIONS:<expiry>:<tags>`: how long the next upload on this connection should
+    /// live and its tags; no reply (an `ERROR` if refused).
+    UploadOptions(ShareOptions),
 }
 
 /// What a joined participant may do beyond its own files.
@@ -227,6 +237,9 @@ pub enum HostLine {
         /// The proof.
         proof: [u8; 32],
     },
+    /// `FILE_INFO:<file_id>:<category>:<expires_in_ms>:<tags>`: a file's category, expiry and
+    /// tags, for clients that asked for `file-info`.
+    FileInfo(FileInfo),
 }
 
 /// Splits `line` at its first `:` into the command word and the rest.
@@ -477,6 +490,19 @@ impl ClientLine {
             b"PAKE_PROOF" => Ok(Self::PakeProof {
                 proof: Fields::single_hex("PAKE_PROOF", rest, "proof")?,
             }),
+            b"FEATURES" => {
+                let mut fields = Fields::new("FEATURES", rest);
+                let words = fields.next("features")?;
+                fields.finish()?;
+                Ok(Self::Features(parse_features(words)))
+            }
+            b"UPLOAD_OPTIONS" => {
+                let mut fields = Fields::new("UPLOAD_OPTIONS", rest);
+                let expiry = parse_expiry(fields.next("expiry")?)?;
+                let tags = parse_tags(fields.next("tags")?)?;
+                fields.finish()?;
+                Ok(Self::UploadOptions(ShareOptions { expiry, tags }))
+            }
             b"PASS" => {
                 let mut fields = Fields::new("PASS", rest);
                 // Any text is taken: one that breaks the rules of Passcode::new is simply not
@@ -527,6 +553,12 @@ impl ClientLine {
                 encode_hex(&claim.signature)
             ),
             Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
+            Self::Features(features) => format!("FEATURES:{}\n", encode_features(*features)),
+            Self::UploadOptions(options) => format!(
+                "UPLOAD_OPTIONS:{}:{}\n",
+                encode_expiry(options.expiry),
+                options.tags
+            ),
         }
     }
 }
@@ -694,6 +726,7 @@ impl HostLine {
                 let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
                 Ok(Self::DeleteFailed { file_id, reason })
             }
+            b"FILE_INFO" => parse_file_info(rest).map(Self::FileInfo),
             b"END" if rest.is_none() => Ok(Self::End),
             b"PONG" if rest.is_none() => Ok(Self::Pong),
             other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
@@ -754,8 +787,36 @@ impl HostLine {
             Self::Pong => "PONG\n".to_owned(),
             Self::Pake { message } => format!("PAKE:{}\n", encode_hex(message)),
             Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
+            Self::FileInfo(info) => format!(
+                "FILE_INFO:{}:{}:{}:{}\n",
+                info.file_id,
+                info.category,
+                info.expires_in_ms
+                    .map(|ms| ms.to_string())
+                    .unwrap_or_default(),
+                info.tags
+            ),
         }
     }
+}
+
+/// `<file_id>:<category>:<expires_in_ms>:<tags>` after `FILE_INFO:` (an empty expiry: never).
+fn parse_file_info(rest: Option<&[u8]>) -> Result<FileInfo, ProtocolError> {
+    let mut fields = Fields::new("FILE_INFO", rest);
+    let file_id = fields.number("file id")?;
+    let category = parse_category(fields.next("category")?)?;
+    let expires_in_ms = match fields.next("expiry")? {
+        b"" => None,
+        digits => Some(parse_u64("expiry", digits)?),
+    };
+    let tags = parse_tags(fields.next("tags")?)?;
+    fields.finish()?;
+    Ok(FileInfo {
+        file_id,
+        category,
+        expires_in_ms,
+        tags,
+    })
 }
 
 #[cfg(test)]

@@ -353,3 +353,77 @@ fn file_meta_carries_the_transfer_check_and_still_reads_an_older_hosts_line() {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn library_lines_read_and_encode_exactly() {
+    use crate::protocol::{Category, Expiry, Features, FileInfo, ShareOptions, Tags};
+    let info = "FILE_INFO:15:documents:7200000:slides,week3\n";
+    let Ok(HostLine::FileInfo(parsed)) = HostLine::parse(info.as_bytes()) else {
+        panic!("{info}");
+    };
+    assert_eq!(
+        parsed,
+        FileInfo {
+            file_id: 15,
+            category: Category::Documents,
+            expires_in_ms: Some(7_200_000),
+            tags: Tags::parse("slides,week3").unwrap_or_default(),
+        }
+    );
+    assert_eq!(HostLine::FileInfo(parsed).encode(), info);
+    let forever = "FILE_INFO:3:other::\n";
+    assert!(matches!(
+        HostLine::parse(forever.as_bytes()),
+        Ok(HostLine::FileInfo(FileInfo {
+            expires_in_ms: None,
+            ..
+        }))
+    ));
+    let options = ClientLine::UploadOptions(ShareOptions {
+        expiry: Expiry::After(7200),
+        tags: Tags::parse("slides,week3").unwrap_or_default(),
+    });
+    assert_eq!(options.encode(), "UPLOAD_OPTIONS:7200:slides,week3\n");
+    assert_eq!(
+        ClientLine::UploadOptions(ShareOptions::default()).encode(),
+        "UPLOAD_OPTIONS::\n"
+    );
+    assert!(matches!(
+        ClientLine::parse(b"UPLOAD_OPTIONS:never:"),
+        Ok(ClientLine::UploadOptions(ShareOptions {
+            expiry: Expiry::Never,
+            ..
+        }))
+    ));
+    assert_eq!(
+        ClientLine::Features(Features::ALL).encode(),
+        "FEATURES:file-info\n"
+    );
+    // Words a host does not know are ignored.
+    assert_eq!(
+        ClientLine::parse(b"FEATURES:later,file-info"),
+        Ok(ClientLine::Features(Features::ALL))
+    );
+    for bad in [
+        "UPLOAD_OPTIONS:0:",
+        "UPLOAD_OPTIONS:-1:",
+        "UPLOAD_OPTIONS:1h:",
+        "UPLOAD_OPTIONS::Week3",
+        "UPLOAD_OPTIONS::a b",
+        "UPLOAD_OPTIONS::a,,b",
+        "UPLOAD_OPTIONS:",
+        "FEATURES",
+    ] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for bad in [
+        "FILE_INFO:1:pictures::",
+        "FILE_INFO:1:Images::",
+        "FILE_INFO:1:images:soon:",
+        "FILE_INFO:1:images::Tag",
+        "FILE_INFO:1:images:",
+        "FILE_INFO:1:images:::x",
+    ] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}

@@ -12,6 +12,7 @@ mod error;
 mod escape;
 mod fingerprint;
 mod hex;
+mod library;
 mod message;
 mod names;
 mod values;
@@ -26,6 +27,10 @@ pub use error::ProtocolError;
 pub use escape::{escape, unescape};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use hex::{decode_hex, encode_hex};
+pub use library::{
+    Category, Expiry, Features, FileInfo, MAX_EXPIRY_SECS, MAX_TAG_CHARS, MAX_TAGS, ShareOptions,
+    TagError, Tags,
+};
 pub use message::{ClientLine, HostLine, KeyClaim, Role, UploadRequest};
 pub use names::{NameKey, clean_name, visible_text};
 pub use values::{

@@ -321,6 +321,15 @@ impl DiskIncoming {
         )
     }
 
+    /// The file's first bytes (as many as a category is judged by).
+    pub(super) fn head(&self) -> io::Result<Vec<u8>> {
+        let path = self
+            .path
+            .as_ref()
+            .ok_or_else(|| io::Error::other("upload committed"))?;
+        metadata::read_head(path)
+    }
+
     /// Hashes the first `kept` bytes written, and makes sure the file ends right after them
     /// (where the next write goes).
     fn hash_kept(&mut self, kept: u64) -> io::Result<UploadHash> {

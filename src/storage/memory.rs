@@ -63,6 +63,11 @@ impl MemoryIncoming {
         fill_hashing(prefix, source, rest, progress)
     }
 
+    /// The first `len` bytes of the buffer.
+    pub(super) fn head(&self, len: usize) -> Vec<u8> {
+        self.data[..len.min(self.data.len())].to_vec()
+    }
+
     pub(super) fn finish(self) -> MemoryBlob {
         MemoryBlob {
             data: self.data,

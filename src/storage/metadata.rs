@@ -5,16 +5,17 @@
 //! computed once.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::category::{HEAD_BYTES, categorize};
 use super::record::{FileRecord, StorageError};
 use crate::pipeline::{CheckHash, hash_exactly};
-use crate::protocol::{FileId, PublicKey, Sha256Digest, TransferCheck, decode_hex};
+use crate::protocol::{Category, FileId, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex};
 
 /// What `files/<id>.json` holds.
 #[derive(Serialize, Deserialize)]
@@ -30,6 +31,14 @@ pub(super) struct Metadata {
     #[serde(default)]
     check: Option<String>,
     owner: Option<String>,
+    /// Missing from metadata written before categories: judged again at each start.
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    tags: String,
+    /// When the host deletes the file; missing or null: never.
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
 }
 
 impl Metadata {
@@ -44,6 +53,9 @@ impl Metadata {
             sha256: record.sha256.to_string(),
             check: Some(record.check.to_string()),
             owner: record.owner.map(|key| key.to_string()),
+            category: Some(record.category.to_string()),
+            tags: record.tags.to_string(),
+            expires_at: record.expires_at,
         }
     }
 
@@ -67,10 +79,14 @@ impl Metadata {
     /// damaged. Metadata without the transfer check gets it now: computed from the data and
     /// written back into `files` (the store's folder of complete files).
     pub(super) fn into_record(
-        self,
+        mut self,
         files: &Path,
         data: &Path,
     ) -> Result<Option<FileRecord>, StorageError> {
+        if self.category.is_none() {
+            let head = read_head(data)?;
+            self.category = Some(categorize(&self.name, &head).to_string());
+        }
         let check = match &self.check {
             Some(hex) => match decode_hex(hex.as_bytes()) {
                 Some(bytes) => TransferCheck(bytes),
@@ -104,6 +120,10 @@ impl Metadata {
             Some(hex) => Some(PublicKey(decode_hex(hex.as_bytes())?)),
             None => None,
         };
+        let category = match &self.category {
+            Some(word) => Category::from_word(word)?,
+            None => Category::Other,
+        };
         Some(FileRecord {
             id: self.id,
             name: self.name,
@@ -114,8 +134,20 @@ impl Metadata {
             sha256: self.sha256.parse::<Sha256Digest>().ok()?,
             check,
             owner,
+            category,
+            tags: Tags::parse(&self.tags).ok()?,
+            expires_at: self.expires_at,
         })
     }
+}
+
+/// The first bytes of the file at `path`, as many as [`categorize`] looks at.
+pub(super) fn read_head(path: &Path) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    File::open(path)?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(head)
 }
 
 /// Where `record`'s metadata goes.

@@ -5,6 +5,7 @@
 //! after its last byte; dropping an `Incoming` any earlier removes every trace of it.
 
 mod budget;
+mod category;
 mod disk;
 mod memory;
 mod metadata;
@@ -14,10 +15,11 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::FileId;
+pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
 pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError};
 
@@ -86,6 +88,15 @@ impl Incoming {
             Err(_) => self.received = 0,
         }
         result
+    }
+
+    /// The first bytes received (up to [`HEAD_BYTES`]), for [`categorize`].
+    fn head(&self) -> io::Result<Vec<u8>> {
+        let received = usize::try_from(self.received).unwrap_or(usize::MAX);
+        match &self.sink {
+            Sink::Memory(sink) => Ok(sink.head(received.min(HEAD_BYTES))),
+            Sink::Disk(sink) => sink.head(),
+        }
     }
 }
 
@@ -194,16 +205,25 @@ impl Storage {
             catalog.next_id += 1;
             id
         };
+        let head = incoming.head()?;
+        let uploaded_at = Utc::now();
+        let expires_at = file
+            .lifetime
+            .and_then(|lifetime| chrono::Duration::from_std(lifetime).ok())
+            .and_then(|lifetime| uploaded_at.checked_add_signed(lifetime));
         let record = Arc::new(FileRecord {
             id,
+            category: categorize(&file.name, &head),
             name: file.name,
             size: incoming.expected,
             uploader_name: file.uploader_name,
             uploader_id: file.uploader_id,
-            uploaded_at: Utc::now(),
+            uploaded_at,
             sha256: digests.sha256,
             check: digests.check,
             owner: file.owner,
+            tags: file.tags,
+            expires_at,
         });
         let blob = match (incoming.sink, &self.backend) {
             (Sink::Memory(sink), _) => Blob::Memory(Arc::new(sink.finish())),
@@ -288,6 +308,44 @@ impl Storage {
             store.remove(id).map_err(RemoveError::Storage)?;
         }
         Ok(entry.record)
+    }
+
+    /// Removes every file expired by `now` (uploads a download is reading stay readable to
+    /// it); returns their records. A file whose removal from the disk failed is out of the
+    /// catalog all the same, and returned too.
+    pub fn remove_expired(&self, now: DateTime<Utc>) -> Vec<Arc<FileRecord>> {
+        let expired: Vec<Arc<FileRecord>> = self
+            .catalog()
+            .files
+            .values()
+            .filter(|entry| entry.record.is_expired(now))
+            .map(|entry| Arc::clone(&entry.record))
+            .collect();
+        expired
+            .into_iter()
+            .filter_map(
+                |record| match self.remove_if(record.id, |record| record.is_expired(now)) {
+                    Ok(removed) => Some(removed),
+                    Err(RemoveError::Storage(error)) => {
+                        tracing::error!(
+                            "Could not delete expired file {} from the store: {error}",
+                            record.id
+                        );
+                        Some(record)
+                    }
+                    Err(RemoveError::NotFound | RemoveError::Refused(_)) => None,
+                },
+            )
+            .collect()
+    }
+
+    /// When the next file expires, if any does.
+    pub fn next_expiry(&self) -> Option<DateTime<Utc>> {
+        self.catalog()
+            .files
+            .values()
+            .filter_map(|entry| entry.record.expires_at)
+            .min()
     }
 
     /// Bytes held by the memory store (uploads in progress included); 0 for the disk store.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::protocol::{ClientId, FileId, PublicKey, Sha256Digest, TransferCheck};
+use crate::protocol::{Category, ClientId, FileId, PublicKey, Sha256Digest, Tags, TransferCheck};
 
 /// Everything the host knows about one stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,19 @@ pub struct FileRecord {
     pub check: TransferCheck,
     /// Public key of the participant who may delete it; `None` for guest uploads.
     pub owner: Option<PublicKey>,
+    /// What kind of file it is, judged from its first bytes and its name.
+    pub category: Category,
+    /// The sharer's tags.
+    pub tags: Tags,
+    /// When the host deletes it; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl FileRecord {
+    /// Whether it has expired by `now`.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// The metadata of an upload that is known before its bytes arrive.
@@ -43,6 +56,10 @@ pub struct NewFile {
     pub uploader_id: ClientId,
     /// Key of the uploader, if proven.
     pub owner: Option<PublicKey>,
+    /// The sharer's tags.
+    pub tags: Tags,
+    /// How long after it is stored the host deletes it; `None`: never.
+    pub lifetime: Option<std::time::Duration>,
 }
 
 /// Which backend to use.

@@ -114,8 +114,14 @@ pub fn client_config(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
+    config.alpn_protocols = vec![FEATURES_ALPN.to_vec()];
     Ok((Arc::new(config), seen))
 }
+
+/// The ALPN protocol name a host selects when it understands `FEATURES` (PROTOCOL.md, *The
+/// library's lines*); lanshare's clients offer it and send `FEATURES` only to a host that
+/// selected it, so an older host never sees a line it does not know.
+pub const FEATURES_ALPN: &[u8] = b"lanshare-features";
 
 /// The server name lanshare's clients give: hosts are known by their pinned key, not a name.
 pub const SERVER_NAME: &str = "lanshare";

@@ -102,6 +102,11 @@ impl TlsStream {
         &self.tcp
     }
 
+    /// The application protocol both ends agreed on in the handshake (ALPN), if any.
+    pub fn negotiated_protocol(&self) -> Option<Vec<u8>> {
+        lock(&self.state).alpn_protocol().map(<[u8]>::to_vec)
+    }
+
     /// A value both ends of this connection, and only they, can compute: signing it proves
     /// something to this connection's peer alone.
     pub fn channel_binding(&self) -> io::Result<[u8; 32]> {

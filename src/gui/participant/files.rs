@@ -13,7 +13,7 @@ use crate::gui::transfers::Finished;
 use crate::host::Direction;
 use crate::participant::save::{Destination, safe_file_name};
 use crate::participant::worker::{Route, TransferUpdate, UploadItem};
-use crate::protocol::FileId;
+use crate::protocol::{FileId, ShareOptions, Tags};
 
 impl Participant {
     /// Handles the messages about files and transfers.
@@ -228,6 +228,10 @@ impl Participant {
             let item = UploadItem {
                 path,
                 name: name.clone(),
+                options: ShareOptions {
+                    expiry: self.keep.expiry(),
+                    tags: Tags::default(),
+                },
             };
             match self
                 .lanes

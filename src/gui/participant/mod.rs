@@ -13,6 +13,7 @@ mod files;
 mod grouping;
 mod keyboard;
 mod keys;
+mod library;
 mod live_events;
 mod local;
 mod order;
@@ -39,11 +40,13 @@ use crate::participant::{Credentials, FileEntry};
 use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
 use deletes::Deletes;
 use grouping::ShareGroups;
+use library::Chips;
 use order::Sort;
 use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
 pub use keys::KeyCommand;
+pub use library::Keep;
 pub use local::{LocalFile, UploadList};
 pub use order::SortKey;
 pub use toasts::TOAST_LIFETIME;
@@ -119,6 +122,10 @@ pub struct Participant {
     peers: BTreeMap<ClientId, String>,
     filter: String,
     sort: Sort,
+    /// The category and tag chips picked.
+    chips: Chips,
+    /// How long files shared from here are kept.
+    keep: Keep,
     /// The file the keyboard is on.
     selected: Option<FileId>,
     /// Files ticked for "Download selected".
@@ -160,6 +167,12 @@ pub enum Message {
     FilterChanged(String),
     /// A sort was picked (again: reversed).
     SortBy(SortKey),
+    /// A category chip was clicked (`None`: "All"); clicking the picked one unpicks it.
+    CategoryChip(Option<crate::protocol::Category>),
+    /// A tag chip was clicked; clicking the picked one unpicks it.
+    TagChip(String),
+    /// How long new uploads are kept was picked.
+    KeepPicked(Keep),
     /// A file's row was clicked: the keyboard's selection moves there.
     Select(FileId),
     /// A file's box was ticked or unticked for "Download selected".
@@ -272,6 +285,8 @@ impl Participant {
             peers: BTreeMap::new(),
             filter: String::new(),
             sort: Sort::default(),
+            chips: Chips::default(),
+            keep: Keep::default(),
             selected: None,
             ticked: BTreeSet::new(),
             focus: None,
@@ -403,6 +418,9 @@ impl Participant {
                 self.focus = Some(Control::Filter);
             }
             Message::SortBy(key) => self.sort = self.sort.pick(key),
+            Message::CategoryChip(category) => self.chips.pick_category(category),
+            Message::TagChip(tag) => self.chips.pick_tag(tag),
+            Message::KeepPicked(keep) => self.keep = keep,
             Message::Select(file) => {
                 self.selected = Some(file);
                 self.focus = Some(Control::List);
@@ -482,6 +500,7 @@ impl Participant {
             .filter(|file| self.files.contains_key(file))
             .collect();
         self.filter.clear();
+        self.chips = Chips::default();
         self.ticked = files.iter().copied().collect();
         self.sort = Sort::default();
         self.selected = self
@@ -493,13 +512,13 @@ impl Participant {
         Action::Run(Task::batch([bridge::bring_forward(), scroll]))
     }
 
-    /// Files matching the filter, in the chosen order.
+    /// Files matching the filter and the chips, in the chosen order.
     fn visible_files(&self) -> Vec<&FileEntry> {
         let filter = order::fold(self.filter.trim());
         let mut files: Vec<&FileEntry> = self
             .files
             .values()
-            .filter(|file| order::passes(file, &filter))
+            .filter(|file| order::passes(file, &filter) && self.chips.passes(file))
             .collect();
         files.sort_by(|a, b| self.sort.compare(a, b));
         files
@@ -533,6 +552,7 @@ mod tests {
             uploaded_at: chrono::Utc::now(),
             sha256: Sha256Digest([0; 32]),
             check: None,
+            details: crate::participant::FileDetails::default(),
         };
         let file = shown(listed.clone());
         assert_eq!(

@@ -8,6 +8,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
 use crate::participant::FileEntry;
+use crate::protocol::Category;
 
 /// What the list is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -148,6 +149,20 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The kind of a file: the host's category if it sent one, else what its name says.
+    pub fn of_file(file: &FileEntry) -> Self {
+        match file.details.category {
+            Some(Category::Documents) => Self::Document,
+            Some(Category::Images) => Self::Image,
+            Some(Category::Audio) => Self::Audio,
+            Some(Category::Video) => Self::Video,
+            Some(Category::Archives) => Self::Archive,
+            Some(Category::Code) => Self::Code,
+            Some(Category::Other) => Self::Other,
+            None => Self::of(&file.name),
+        }
+    }
+
     /// The kind `name`'s extension says.
     pub fn of(name: &str) -> Self {
         let extension = name
@@ -200,6 +215,7 @@ mod tests {
                 .unwrap_or_default(),
             sha256: Sha256Digest([0; 32]),
             check: None,
+            details: crate::participant::FileDetails::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use iced::widget::{checkbox, column, container, mouse_area, progress_bar, row, s
 use iced::{Alignment, Element, Length};
 
 use super::deletes::Pending;
+use super::library::expiry_words;
 use super::order::FileKind;
 use super::{Message, Participant};
 use crate::gui::theme::{self, badge, gap, list, text_size};
@@ -45,7 +46,7 @@ impl Participant {
             row![
                 container(checkbox(ticked).on_toggle(move |on| Message::Ticked(id, on)))
                     .width(list::CHECK_WIDTH),
-                kind_badge(FileKind::of(&file.name)),
+                kind_badge(FileKind::of_file(file)),
                 container(about).width(Length::Fill).clip(true),
                 self.actions(file),
             ]
@@ -73,11 +74,18 @@ impl Participant {
                     .uploaded_at
                     .with_timezone(&Local)
                     .format("%Y-%m-%d %H:%M");
-                format!(
+                let mut details = format!(
                     "{} • Uploaded by {} • {when}",
                     format_size(file.size),
                     file.uploader
-                )
+                );
+                if let Some(expiry) = expiry_words(file, chrono::Utc::now()) {
+                    details.push_str(&format!(" • {expiry}"));
+                }
+                for tag in file.details.tags.as_slice() {
+                    details.push_str(&format!(" #{tag}"));
+                }
+                details
             }
         }
     }

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use iced::widget::{Stack, text_input};
+use iced::widget::{Stack, button, pick_list, text_input};
 use iced::widget::{center, column, container, opaque, row, scrollable, space, stack, text};
 use iced::{Alignment, Element, Length};
 
+use super::library::{self, Keep};
 use super::order::SortKey;
 use super::{Connection, Control, FILE_LIST, FILTER_INPUT, Message, Participant};
 use crate::gui::theme::{self, Tone, gap, list, text_size};
@@ -245,9 +246,10 @@ impl Participant {
     /// The filter and the file count; the sort choices; Download selected and Download all.
     fn list_controls(&self) -> Element<'_, Message> {
         let files = self.visible_files();
+        let unfiltered = self.filter.trim().is_empty() && !self.chips.any();
         let count = match (self.files.len(), files.len()) {
-            (1, _) if self.filter.trim().is_empty() => "1 file".to_owned(),
-            (all, _) if self.filter.trim().is_empty() => format!("{all} files"),
+            (1, _) if unfiltered => "1 file".to_owned(),
+            (all, _) if unfiltered => format!("{all} files"),
             (all, shown) => format!("{shown} of {all} files"),
         };
         let connected = self.connected().is_some();
@@ -296,13 +298,65 @@ impl Participant {
                 self.is_focused(Control::Sort(key)),
             )
         });
+        // How long files shared from here are kept: chosen before uploading.
+        let keep = pick_list(Keep::ALL, Some(self.keep), Message::KeepPicked)
+            .text_size(text_size::DETAIL)
+            .padding([gap::XS, gap::M])
+            .style(theme::pick_list)
+            .menu_style(theme::pick_list_menu);
         let choices = row![muted("Sort by").size(text_size::DETAIL)]
             .extend(sorts)
             .push(space().width(Length::Fill))
+            .push(keep)
             .push(muted(count).size(text_size::BODY))
             .spacing(gap::XS)
             .align_y(Alignment::Center);
-        column![filter, choices].spacing(gap::S).into()
+        column![filter, choices]
+            .push(self.chips_row())
+            .spacing(gap::S)
+            .into()
+    }
+
+    /// The category chips ("All", then each category the files have) and the tag chips
+    /// (`#week3`), when the host says what the files are; `None` from a host that does not.
+    fn chips_row(&self) -> Option<Element<'_, Message>> {
+        let (categories, tags) = library::present(self.files.values());
+        if categories.is_empty() && tags.is_empty() {
+            return None;
+        }
+        let chip = |label: String, active: bool, message: Message| -> Element<'_, Message> {
+            button(text(label).size(text_size::DETAIL))
+                .padding([gap::XXS, gap::M])
+                .style(theme::chip(active))
+                .on_press(message)
+                .into()
+        };
+        let all = chip(
+            "All".to_owned(),
+            self.chips.category.is_none(),
+            Message::CategoryChip(None),
+        );
+        let categories = categories.into_iter().map(|category| {
+            let active = self.chips.category == Some(category);
+            chip(
+                capitalized(category.as_str()),
+                active,
+                Message::CategoryChip(Some(category)),
+            )
+        });
+        let tags = tags.into_iter().map(|tag| {
+            let active = self.chips.tag.as_ref() == Some(&tag);
+            chip(format!("#{tag}"), active, Message::TagChip(tag))
+        });
+        Some(
+            row![all]
+                .extend(categories)
+                .extend(tags)
+                .spacing(gap::XS)
+                .align_y(Alignment::Center)
+                .wrap()
+                .into(),
+        )
     }
 
     /// The files the filter lets through (or why there are none), room left after the last
@@ -322,7 +376,7 @@ impl Participant {
             .into();
         }
         if files.is_empty() {
-            return center(muted("No file matches the filter")).into();
+            return center(muted("No file matches the filter and chips")).into();
         }
         let rows = column(files.into_iter().map(|f| self.file_row(f)))
             .spacing(gap::M)
@@ -357,6 +411,15 @@ fn lost_banner<'a>(reason: &str, wait: Duration) -> Element<'a, Message> {
     .spacing(gap::L)
     .align_y(Alignment::Center)
     .into()
+}
+
+/// `word` with its first letter in upper case (`images` → `Images`).
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A host's verification code that wraps as one word (its groups joined by no-break spaces).

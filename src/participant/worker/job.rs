@@ -16,7 +16,7 @@ use crate::participant::resume::upload_key;
 use crate::participant::save::{Destination, download_file};
 use crate::participant::session::Credentials;
 use crate::participant::transfer::{Stored, TransferConnection};
-use crate::protocol::{GUEST_CLIENT_ID, Passcode, Ticket, UploadRequest};
+use crate::protocol::{GUEST_CLIENT_ID, Passcode, ShareOptions, Ticket, UploadRequest};
 
 /// Identifies one transfer within this process.
 pub type TransferId = u64;
@@ -410,13 +410,15 @@ fn with_retries(
     }
 }
 
-/// A file to upload: where it is and the name to share it under.
+/// A file to upload: where it is, the name to share it under, and its expiry and tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadItem {
     /// The file.
     pub path: PathBuf,
     /// The name it is shared under.
     pub name: String,
+    /// How long it should live, and its tags.
+    pub options: ShareOptions,
 }
 
 impl UploadItem {
@@ -426,7 +428,16 @@ impl UploadItem {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        Self { path, name }
+        Self {
+            path,
+            name,
+            options: ShareOptions::default(),
+        }
+    }
+
+    /// The same file, shared with `options`.
+    pub fn with_options(self, options: ShareOptions) -> Self {
+        Self { options, ..self }
     }
 }
 
@@ -475,6 +486,9 @@ fn upload(
             filename: item.name.clone(),
             size,
         };
+        if item.options != ShareOptions::default() {
+            connection.share_next_with(&item.options)?;
+        }
         let progress = &mut reporter.attempt_progress();
         let stored = match resume_key {
             Some(key) => {

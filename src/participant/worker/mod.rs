@@ -25,7 +25,7 @@ use super::error::Error;
 use super::listing::FileEntry;
 use super::save::Destination;
 use super::session::Credentials;
-use crate::protocol::Passcode;
+use crate::protocol::{Passcode, ShareOptions};
 
 /// Uploads the file at `path` on a new thread, shared under `name`. With `credentials`, it is
 /// shared as that participant; without, as a guest (like a seed client).
@@ -40,7 +40,11 @@ pub fn spawn_upload(
         host,
         None,
         credentials,
-        vec![UploadItem { path, name }],
+        vec![UploadItem {
+            path,
+            name,
+            options: ShareOptions::default(),
+        }],
         events,
     )?;
     only_handle(handles)

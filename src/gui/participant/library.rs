@@ -1,0 +1,186 @@
+//! The shared library's choices on the participant screen: how long new uploads are kept (the
+//! picker beside the sort choices), the category and tag chips that narrow the list, and how a
+//! file's expiry reads ("expires in 3 h").
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::participant::FileEntry;
+use crate::protocol::{Category, Expiry};
+use crate::units::format_remaining;
+
+/// How long files shared from this screen are kept.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Keep {
+    /// As the host decides.
+    #[default]
+    HostDefault,
+    /// One hour.
+    Hour,
+    /// One day.
+    Day,
+    /// One week.
+    Week,
+    /// Until deleted (a host's maximum still applies).
+    Never,
+}
+
+impl Keep {
+    /// Every choice, in the picker's order.
+    pub const ALL: [Self; 5] = [
+        Self::HostDefault,
+        Self::Hour,
+        Self::Day,
+        Self::Week,
+        Self::Never,
+    ];
+
+    /// What the host is asked for.
+    pub fn expiry(self) -> Expiry {
+        match self {
+            Self::HostDefault => Expiry::HostDefault,
+            Self::Hour => Expiry::After(3600),
+            Self::Day => Expiry::After(86_400),
+            Self::Week => Expiry::After(7 * 86_400),
+            Self::Never => Expiry::Never,
+        }
+    }
+}
+
+impl fmt::Display for Keep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::HostDefault => "Expiry: host's default",
+            Self::Hour => "Expire after 1 hour",
+            Self::Day => "Expire after 1 day",
+            Self::Week => "Expire after 1 week",
+            Self::Never => "Never expire",
+        })
+    }
+}
+
+/// The chips picked: a category, a tag, both or neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chips {
+    /// Only files of this category.
+    pub category: Option<Category>,
+    /// Only files with this tag.
+    pub tag: Option<String>,
+}
+
+impl Chips {
+    /// Whether `file` passes the chips picked.
+    pub fn passes(&self, file: &FileEntry) -> bool {
+        let category = self
+            .category
+            .is_none_or(|category| file.details.category == Some(category));
+        let tag = self
+            .tag
+            .as_ref()
+            .is_none_or(|tag| file.details.tags.contains(tag));
+        category && tag
+    }
+
+    /// Picks `category`, or unpicks it if it was picked (`None`: every category).
+    pub fn pick_category(&mut self, category: Option<Category>) {
+        self.category = if self.category == category {
+            None
+        } else {
+            category
+        };
+    }
+
+    /// Picks `tag`, or unpicks it if it was picked.
+    pub fn pick_tag(&mut self, tag: String) {
+        self.tag = if self.tag.as_ref() == Some(&tag) {
+            None
+        } else {
+            Some(tag)
+        };
+    }
+
+    /// Whether any chip is picked.
+    pub fn any(&self) -> bool {
+        self.category.is_some() || self.tag.is_some()
+    }
+}
+
+/// The categories and tags the files have, for their chips (categories in their usual
+/// order, tags alphabetically).
+pub fn present<'a>(files: impl Iterator<Item = &'a FileEntry>) -> (Vec<Category>, Vec<String>) {
+    let mut categories = BTreeSet::new();
+    let mut tags = BTreeSet::new();
+    for file in files {
+        categories.extend(file.details.category);
+        tags.extend(file.details.tags.as_slice().iter().cloned());
+    }
+    (categories.into_iter().collect(), tags.into_iter().collect())
+}
+
+/// "expires in 3 h" for a file that expires, as of `now`.
+pub fn expiry_words(file: &FileEntry, now: DateTime<Utc>) -> Option<String> {
+    let at = file.details.expires_at?;
+    let left = (at - now).to_std().unwrap_or_default();
+    Some(if left.is_zero() {
+        "expiring now".to_owned()
+    } else {
+        format!("expires in {}", format_remaining(left))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::participant::FileDetails;
+    use crate::protocol::{Sha256Digest, Tags};
+
+    fn file(category: Category, tags: &str, expires_in_secs: Option<i64>) -> FileEntry {
+        let now = Utc::now();
+        FileEntry {
+            id: 1,
+            name: "a".into(),
+            size: 1,
+            uploader: "Ann".into(),
+            uploader_id: 1,
+            uploaded_at: now,
+            sha256: Sha256Digest([0; 32]),
+            check: None,
+            details: FileDetails {
+                category: Some(category),
+                tags: Tags::parse(tags).unwrap_or_default(),
+                expires_at: expires_in_secs.map(|secs| now + chrono::Duration::seconds(secs)),
+            },
+        }
+    }
+
+    #[test]
+    fn chips_narrow_by_category_and_tag_and_unpick_on_a_second_click() {
+        let slides = file(Category::Documents, "slides,week3", None);
+        let photo = file(Category::Images, "week3", None);
+        let mut chips = Chips::default();
+        assert!(chips.passes(&slides) && chips.passes(&photo));
+        chips.pick_category(Some(Category::Images));
+        assert!(!chips.passes(&slides) && chips.passes(&photo));
+        chips.pick_tag("slides".into());
+        assert!(!chips.passes(&slides) && !chips.passes(&photo));
+        chips.pick_category(Some(Category::Images));
+        assert!(chips.passes(&slides) && !chips.passes(&photo));
+        chips.pick_tag("slides".into());
+        assert!(!chips.any());
+        let (categories, tags) = present([&slides, &photo].into_iter());
+        assert_eq!(categories, [Category::Documents, Category::Images]);
+        assert_eq!(tags, ["slides", "week3"]);
+    }
+
+    #[test]
+    fn expiry_reads_in_whole_units() {
+        let now = Utc::now();
+        let later = file(Category::Other, "", Some(3 * 3600 + 30));
+        assert_eq!(expiry_words(&later, now).as_deref(), Some("expires in 3 h"));
+        let gone = file(Category::Other, "", Some(-5));
+        assert_eq!(expiry_words(&gone, now).as_deref(), Some("expiring now"));
+        assert_eq!(expiry_words(&file(Category::Other, "", None), now), None);
+    }
+}

@@ -1,0 +1,266 @@
+//! The shared library's extras on the wire: a file's category, its tags, how long it lives,
+//! and which extra lines a lanshare client asks for (`FEATURES`). Seed clients never see any
+//! of it (PROTOCOL.md, *Expiry* and *Categories and tags*).
+
+use std::fmt;
+
+use super::constants::FileId;
+use super::error::{ProtocolError, shorten_for_message};
+
+/// What kind of file it is, as the host judged from its first bytes and its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// Text, PDF, office documents.
+    Documents,
+    /// Pictures.
+    Images,
+    /// Sound.
+    Audio,
+    /// Films and clips.
+    Video,
+    /// Zip, tar, gzip and the like.
+    Archives,
+    /// Source code and scripts.
+    Code,
+    /// Anything else.
+    Other,
+}
+
+impl Category {
+    /// Every category, in the order lists and chips show them.
+    pub const ALL: [Self; 7] = [
+        Self::Documents,
+        Self::Images,
+        Self::Audio,
+        Self::Video,
+        Self::Archives,
+        Self::Code,
+        Self::Other,
+    ];
+
+    /// Its word on the wire and on the command line: `documents`, `images`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Documents => "documents",
+            Self::Images => "images",
+            Self::Audio => "audio",
+            Self::Video => "video",
+            Self::Archives => "archives",
+            Self::Code => "code",
+            Self::Other => "other",
+        }
+    }
+
+    /// The category a word names (any case), if any.
+    pub fn from_word(word: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|category| category.as_str().eq_ignore_ascii_case(word))
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Most tags one file may carry.
+pub const MAX_TAGS: usize = 8;
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 32;
+
+/// Why tags were refused, in words for the sharer (and the host's `ERROR`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TagError {
+    /// More than [`MAX_TAGS`] tags.
+    #[error("Too many tags: at most {MAX_TAGS} per file")]
+    TooMany,
+    /// A tag longer than [`MAX_TAG_CHARS`].
+    #[error("Tag '{0}' is too long: at most {MAX_TAG_CHARS} characters")]
+    TooLong(String),
+    /// A tag with a character other than letters, digits, `-`, `_` and `.`.
+    #[error("Tag '{0}' may hold only letters, digits, '-', '_' and '.'")]
+    BadCharacter(String),
+}
+
+/// A file's tags: at most [`MAX_TAGS`], each 1 to [`MAX_TAG_CHARS`] letters, digits, `-`, `_`
+/// or `.`, kept in lower case, without repeats, in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    /// Reads tags separated by commas (`slides, Week3`); blanks between commas are skipped.
+    pub fn parse(text: &str) -> Result<Self, TagError> {
+        let mut tags: Vec<String> = Vec::new();
+        for tag in text.split(',').map(str::trim).filter(|tag| !tag.is_empty()) {
+            let tag = tag.to_lowercase();
+            if tag.chars().count() > MAX_TAG_CHARS {
+                return Err(TagError::TooLong(shorten_for_message(tag.as_bytes())));
+            }
+            if !tag
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
+                return Err(TagError::BadCharacter(shorten_for_message(tag.as_bytes())));
+            }
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(TagError::TooMany);
+        }
+        Ok(Self(tags))
+    }
+
+    /// The tags, in order.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// True without any tag.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether it carries `tag` (compared in lower case).
+    pub fn contains(&self, tag: &str) -> bool {
+        let tag = tag.trim().to_lowercase();
+        self.0.contains(&tag)
+    }
+}
+
+impl fmt::Display for Tags {
+    /// The tags as sent: separated by commas, nothing between.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(","))
+    }
+}
+
+/// Longest lifetime a sharer may ask for: ten years (a host's `--max-expiry` cuts it further).
+pub const MAX_EXPIRY_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// How long the sharer wants a file to live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Expiry {
+    /// As the host decides (`--expire-after`, else forever).
+    #[default]
+    HostDefault,
+    /// Until deleted (a host's `--max-expiry` still applies).
+    Never,
+    /// This many seconds after it is stored (1 to [`MAX_EXPIRY_SECS`]).
+    After(u64),
+}
+
+/// What the sharer asks for the next upload on a connection (`UPLOAD_OPTIONS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ShareOptions {
+    /// How long the file should live.
+    pub expiry: Expiry,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+/// Which lines beyond the seed's a client asks the host for (`FEATURES`); words the host does
+/// not know are ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Features {
+    /// `file-info`: a `FILE_INFO` line with each listed or offered file, and before `STORED`.
+    pub file_info: bool,
+}
+
+impl Features {
+    /// Everything this lanshare understands.
+    pub const ALL: Self = Self { file_info: true };
+}
+
+/// `FILE_INFO:<file_id>:<category>:<expires_in_ms>:<tags>`: a file's library details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The file.
+    pub file_id: FileId,
+    /// Its category.
+    pub category: Category,
+    /// Milliseconds until it expires, counted when the line was sent; `None`: never.
+    pub expires_in_ms: Option<u64>,
+    /// Its tags.
+    pub tags: Tags,
+}
+
+/// Reads a category word.
+pub(super) fn parse_category(text: &[u8]) -> Result<Category, ProtocolError> {
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(Category::from_word)
+        .filter(|category| category.as_str().as_bytes() == text)
+        .ok_or_else(|| ProtocolError::BadValue {
+            field: "category",
+            value: shorten_for_message(text),
+        })
+}
+
+/// Reads a tag field (empty for none).
+pub(super) fn parse_tags(text: &[u8]) -> Result<Tags, ProtocolError> {
+    let text = std::str::from_utf8(text).map_err(|_| ProtocolError::NotUtf8)?;
+    let tags = Tags::parse(text).map_err(|error| ProtocolError::BadTags(error.to_string()))?;
+    // Only the canonical form is taken, so that what is read encodes back the same.
+    if tags.to_string() != text {
+        return Err(ProtocolError::BadTags(
+            "send them in lower case, once each, separated by single commas".to_owned(),
+        ));
+    }
+    Ok(tags)
+}
+
+/// Reads an expiry request: empty (the host's default), `never`, or seconds.
+pub(super) fn parse_expiry(text: &[u8]) -> Result<Expiry, ProtocolError> {
+    match text {
+        b"" => Ok(Expiry::HostDefault),
+        b"never" => Ok(Expiry::Never),
+        digits => {
+            let bad = || ProtocolError::BadValue {
+                field: "expiry",
+                value: shorten_for_message(digits),
+            };
+            let secs: u64 = std::str::from_utf8(digits)
+                .ok()
+                .filter(|text| text.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(bad)?;
+            if secs == 0 || secs > MAX_EXPIRY_SECS {
+                return Err(bad());
+            }
+            Ok(Expiry::After(secs))
+        }
+    }
+}
+
+/// An expiry request as sent.
+pub(super) fn encode_expiry(expiry: Expiry) -> String {
+    match expiry {
+        Expiry::HostDefault => String::new(),
+        Expiry::Never => "never".to_owned(),
+        Expiry::After(secs) => secs.to_string(),
+    }
+}
+
+/// Reads a `FEATURES` field: words separated by commas, unknown ones ignored.
+pub(super) fn parse_features(text: &[u8]) -> Features {
+    let mut features = Features::default();
+    for word in text.split(|&b| b == b',') {
+        if word == b"file-info" {
+            features.file_info = true;
+        }
+    }
+    features
+}
+
+/// The words of `features`, as sent.
+pub(super) fn encode_features(features: Features) -> String {
+    let mut words = Vec::new();
+    if features.file_info {
+        words.push("file-info");
+    }
+    words.join(",")
+}
