@@ -1,27 +1,40 @@
-//! The soak test: a real `lanshare host` process under many participants looping uploads,
+//! The soak test: real `lanshare host` processes under many participants looping uploads,
 //! listings, downloads (checked against the listed SHA-256) and deletes for a few minutes,
 //! while a troublemaker keeps breaking off uploads, sending garbage and leaving connections
-//! idle. It reports operations, errors (which must be zero) and the host's memory, threads and
-//! open files over time (which must stay flat). Not run by `cargo test`; run it with
+//! idle, and, after a first quiet phase, the attackers of issue 12 run beside them: a flood of
+//! idle connections from many addresses held and re-opened, uploads announcing the largest size
+//! and trickling, joins with a fresh key each, and passcode guesses against a second host that
+//! has a passcode (its own participants join with it). It reports operations, errors (which
+//! must be zero), what the attackers got, and the hosts' memory, threads and open files over
+//! time (which must stay flat). Not run by `cargo test`; run it with
 //!
 //! ```sh
 //! cargo test --release --test soak -- --ignored --nocapture
 //! ```
 //!
-//! `LANSHARE_SOAK_SECS` (default 180), `LANSHARE_SOAK_PARTICIPANTS` (default 16) and
-//! `LANSHARE_SOAK_PHASES` (default 4; the host is sampled at rest after each) change its length
-//! and load. RELIABILITY.md records its results.
+//! `LANSHARE_SOAK_SECS` (default 180), `LANSHARE_SOAK_PARTICIPANTS` (default 16; 4 more on the
+//! passcode host, `LANSHARE_SOAK_PASSCODE_PARTICIPANTS`) and `LANSHARE_SOAK_PHASES` (default 4;
+//! the hosts are sampled at rest after each) change its length and load;
+//! `LANSHARE_SOAK_FLOOD` (idle connections, default 1,500, under the host's cap of 2,048: see
+//! RELIABILITY.md, *Soak*, for what a flood over it does to participants) and
+//! `LANSHARE_SOAK_TRICKLERS` (default 48) the attack. RELIABILITY.md records its results.
 
 mod common;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::attackers::{
+    Outcomes, guess_passcodes, idle_flood, join_crowd, source_address, tricklers,
+};
 use common::*;
-use lanshare::participant::{Error, TransferConnection};
+use lanshare::participant::{Error, FileEntry, JoinOptions, Session, TransferConnection};
+use lanshare::protocol::Passcode;
+
+/// The second host's passcode.
+const PASSCODE: &str = "soak passcode";
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -74,9 +87,51 @@ fn open_files(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
+/// A host under soak: its address and process, and (for the second host) its passcode.
+struct Target {
+    addr: SocketAddr,
+    pid: u32,
+    passcode: Option<Passcode>,
+    /// A participant that joined before any attack, to list the files with at rest: on the
+    /// passcode host a known key's proof is not held up by strangers' guessing.
+    observer: Person,
+    /// The host's threads a second after it started, before anyone connected.
+    resting_threads: u64,
+}
+
+impl Target {
+    fn join(&self, person: &Person) -> anyhow::Result<Session> {
+        let options = JoinOptions {
+            passcode: self.passcode.clone(),
+        };
+        Ok(Session::join_with(self.addr, &person.name, &person.identity, &options)?.0)
+    }
+
+    /// A connection for listing and downloading: on the passcode host proven with the session's
+    /// ticket, which stands for the passcode.
+    fn transfers(&self, session: &Session) -> anyhow::Result<TransferConnection> {
+        let mut connection = TransferConnection::connect(self.addr)?;
+        if self.passcode.is_some() {
+            connection.authenticate(session.credentials())?;
+        }
+        Ok(connection)
+    }
+
+    fn listing_is_empty(&self) -> bool {
+        TransferConnection::connect(self.addr)
+            .and_then(|mut connection| {
+                if let Some(passcode) = &self.passcode {
+                    connection.prove_passcode_as(passcode, &self.observer.identity)?;
+                }
+                connection.list()
+            })
+            .is_ok_and(|files| files.is_empty())
+    }
+}
+
 /// One participant's loop until `running` turns false.
 fn participant(
-    addr: SocketAddr,
+    target: &Target,
     index: u64,
     running: &AtomicBool,
     tally: &Tally,
@@ -85,7 +140,7 @@ fn participant(
     let mut round = 0u64;
     while running.load(Ordering::Relaxed) {
         // A session lasts a few dozen operations, then the participant leaves and rejoins.
-        let (session, _) = person.join(addr)?;
+        let session = target.join(&person)?;
         tally.joins.fetch_add(1, Ordering::Relaxed);
         let mut mine: VecDeque<u64> = VecDeque::new();
         for _ in 0..40 {
@@ -100,31 +155,10 @@ fn participant(
             tally.uploads.fetch_add(1, Ordering::Relaxed);
             tally.bytes.fetch_add(size as u64, Ordering::Relaxed);
 
-            let files = TransferConnection::connect(addr)?.list()?;
+            let files = target.transfers(&session)?.list()?;
             tally.listings.fetch_add(1, Ordering::Relaxed);
             if let Some(entry) = files.get((seed % files.len().max(1) as u64) as usize) {
-                let mut received = Vec::new();
-                let mut connection = TransferConnection::connect(addr)?;
-                match connection.download(
-                    entry.id,
-                    &mut received,
-                    &mut |_| {},
-                    &AtomicBool::new(false),
-                ) {
-                    Ok(downloaded) => {
-                        anyhow::ensure!(
-                            downloaded.sha256 == entry.sha256 && downloaded.size == entry.size,
-                            "file {} arrived different from its listing",
-                            entry.id
-                        );
-                        tally.downloads.fetch_add(1, Ordering::Relaxed);
-                        tally.bytes.fetch_add(entry.size, Ordering::Relaxed);
-                    }
-                    Err(Error::NotFound(_)) => {
-                        tally.vanished.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(error) => return Err(error.into()),
-                }
+                download_one(target, &session, entry, tally)?;
             }
             while mine.len() > 3 {
                 if let Some(id) = mine.pop_front() {
@@ -137,6 +171,39 @@ fn participant(
             session.delete(id, Duration::from_secs(30))?;
             tally.deletes.fetch_add(1, Ordering::Relaxed);
         }
+    }
+    Ok(())
+}
+
+/// Downloads a listed file and checks it against its listing (it may have been deleted
+/// meanwhile: counted apart).
+fn download_one(
+    target: &Target,
+    session: &Session,
+    entry: &FileEntry,
+    tally: &Tally,
+) -> anyhow::Result<()> {
+    let mut received = Vec::new();
+    let mut connection = target.transfers(session)?;
+    match connection.download(
+        entry.id,
+        &mut received,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    ) {
+        Ok(downloaded) => {
+            anyhow::ensure!(
+                downloaded.sha256 == entry.sha256 && downloaded.size == entry.size,
+                "file {} arrived different from its listing",
+                entry.id
+            );
+            tally.downloads.fetch_add(1, Ordering::Relaxed);
+            tally.bytes.fetch_add(entry.size, Ordering::Relaxed);
+        }
+        Err(Error::NotFound(_)) => {
+            tally.vanished.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(error) => return Err(error.into()),
     }
     Ok(())
 }
@@ -183,80 +250,167 @@ fn sample(pid: u32) -> Sample {
     }
 }
 
-/// Runs every participant and the troublemaker for `seconds`, printing a line every 10 s;
-/// returns the samples taken under load and how many participants failed.
+/// The attackers of issue 12, and what the hosts did to them.
+struct Attack {
+    /// Idle connections held open (two from each address) and re-opened.
+    flood: usize,
+    /// Uploads that trickle, one from each address.
+    tricklers: usize,
+    /// The largest size the host accepts, which every trickler announces.
+    trickle_size: u64,
+    flooded: Outcomes,
+    trickled: Outcomes,
+    joined: Outcomes,
+    guessed: Outcomes,
+    /// Joins made so far (numbers the next).
+    joins: AtomicU64,
+    /// Seconds attacked, in all.
+    seconds: AtomicU64,
+    /// Phases attacked.
+    phases: AtomicU64,
+}
+
+/// Threads that join with fresh keys, and that guess the passcode host's passcode.
+const JOINERS: usize = 2;
+const GUESSERS: usize = 2;
+
+impl Attack {
+    /// Runs every attacker until `running` turns false: one thread holding the idle flood, one
+    /// for all the tricklers, [`JOINERS`] joining `open` with fresh keys and [`GUESSERS`]
+    /// guessing `guarded`'s passcode, each from addresses of its own.
+    fn run(&self, open: SocketAddr, guarded: SocketAddr, running: &AtomicBool) {
+        let stop = AtomicBool::new(false);
+        let flood: Vec<[u8; 4]> = (0..self.flood / 2).map(|n| source_address(10, n)).collect();
+        let trickling: Vec<[u8; 4]> = (0..self.tricklers).map(|n| source_address(4, n)).collect();
+        let crowd: Vec<[u8; 4]> = (0..2_000).map(|n| source_address(20, n)).collect();
+        let guessers: Vec<[u8; 4]> = (0..2_000).map(|n| source_address(5, n)).collect();
+        let pause = Duration::from_millis(10);
+        std::thread::scope(|scope| {
+            let stop = &stop;
+            scope.spawn(|| idle_flood(open, &flood, 2, stop, &self.flooded));
+            scope.spawn(|| tricklers(open, &trickling, self.trickle_size, stop, &self.trickled));
+            for _ in 0..JOINERS {
+                let (crowd, joins, joined) = (&crowd, &self.joins, &self.joined);
+                let more = move |_| !stop.load(Ordering::Relaxed);
+                scope.spawn(move || join_crowd(open, crowd, joins, more, pause, joined));
+            }
+            for first in 0..GUESSERS {
+                let (guessers, guessed) = (&guessers, &self.guessed);
+                let first = first * 1_000;
+                scope
+                    .spawn(move || guess_passcodes(guarded, guessers, first, pause, stop, guessed));
+            }
+            let started = Instant::now();
+            while running.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            self.seconds
+                .fetch_add(started.elapsed().as_secs(), Ordering::Relaxed);
+            self.phases.fetch_add(1, Ordering::Relaxed);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+
+    fn report(&self) {
+        println!("attackers over {} s:", self.seconds.load(Ordering::Relaxed));
+        println!(
+            "  idle flood ({} connections): {}",
+            self.flood,
+            self.flooded.summary()
+        );
+        println!(
+            "  tricklers ({}): {}",
+            self.tricklers,
+            self.trickled.summary()
+        );
+        println!("  fresh-key joins: {}", self.joined.summary());
+        println!("  passcode guesses: {}", self.guessed.summary());
+    }
+}
+
+/// Runs every participant of both hosts and the troublemaker (and, when `attack` is given, the
+/// attackers) for `seconds`, printing a line every 10 s; returns the samples of both hosts
+/// taken under load and how many participants failed.
 fn load(
-    addr: SocketAddr,
-    pid: u32,
-    participants: u64,
+    hosts: [&Target; 2],
+    participants: [u64; 2],
     seconds: u64,
-    tally: &Arc<Tally>,
+    tally: &Tally,
+    attack: Option<&Attack>,
     clock: Instant,
-) -> (Vec<Sample>, usize) {
-    let running = Arc::new(AtomicBool::new(true));
-    let mut workers: Vec<_> = (0..participants)
-        .map(|index| {
-            let running = Arc::clone(&running);
-            let tally = Arc::clone(tally);
-            std::thread::spawn(move || {
-                let result = participant(addr, index, &running, &tally);
-                if let Err(error) = &result {
-                    tally.errors.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("participant {index}: {error:#}");
-                }
-                result.is_ok()
-            })
-        })
-        .collect();
-    workers.push({
-        let running = Arc::clone(&running);
-        let tally = Arc::clone(tally);
-        std::thread::spawn(move || {
-            troublemaker(addr, &running, &tally);
-            true
-        })
-    });
+) -> (Vec<[Sample; 2]>, usize) {
+    let running = AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        let running = &running;
+        let mut workers = Vec::new();
+        for (target, count) in hosts.into_iter().zip(participants) {
+            for index in 0..count {
+                workers.push(scope.spawn(move || {
+                    let result = participant(target, index, running, tally);
+                    if let Err(error) = &result {
+                        tally.errors.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("participant {index} of {}: {error:#}", target.addr);
+                    }
+                    result.is_ok()
+                }));
+            }
+        }
+        scope.spawn(|| troublemaker(hosts[0].addr, running, tally));
+        if let Some(attack) = attack {
+            scope.spawn(|| attack.run(hosts[0].addr, hosts[1].addr, running));
+        }
+        let samples = watch(hosts, seconds, tally, clock);
+        running.store(false, Ordering::Relaxed);
+        let failed = workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or(false))
+            .filter(|ok| !ok)
+            .count();
+        (samples, failed)
+    })
+}
+
+/// Samples both hosts every 10 s for `seconds`, printing a line each time.
+fn watch(hosts: [&Target; 2], seconds: u64, tally: &Tally, clock: Instant) -> Vec<[Sample; 2]> {
     let started = Instant::now();
     let mut samples = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
         let left = Duration::from_secs(seconds).saturating_sub(started.elapsed());
         std::thread::sleep(Duration::from_secs(10).min(left + Duration::from_millis(1)));
-        let now = sample(pid);
+        let now = [sample(hosts[0].pid), sample(hosts[1].pid)];
         samples.push(now);
         println!(
-            "{:>5} s {:>8} {:>9} {:>10} {:>8} {:>7} {:>8} {:>8} {:>6}",
+            "{:>5} s {:>8} {:>9} {:>10} {:>8} {:>7} {:>8} {:>8} {:>6} {:>9}",
             clock.elapsed().as_secs(),
             tally.operations(),
             tally.uploads.load(Ordering::Relaxed),
             tally.downloads.load(Ordering::Relaxed),
             tally.deletes.load(Ordering::Relaxed),
             tally.errors.load(Ordering::Relaxed),
-            now.rss_kb / 1024,
-            now.threads,
-            now.open_files
+            now[0].rss_kb / 1024,
+            now[0].threads,
+            now[0].open_files,
+            now[1].rss_kb / 1024,
         );
     }
-    running.store(false, Ordering::Relaxed);
-    let failed = workers
-        .into_iter()
-        .map(|worker| worker.join().unwrap_or(false))
-        .filter(|ok| !ok)
-        .count();
-    (samples, failed)
+    samples
 }
 
-/// Waits until everyone has left (no file listed, no connection thread) and samples the host
-/// at rest.
-fn at_rest(addr: SocketAddr, pid: u32, label: &str) -> anyhow::Result<Sample> {
+/// Waits until everyone has left (no file listed, then no connection thread: the host's pool
+/// retires a thread idle for 30 s) and samples the host at rest.
+fn at_rest(target: &Target, label: &str) -> anyhow::Result<Sample> {
+    let pid = target.pid;
     anyhow::ensure!(
-        wait_until(Duration::from_secs(30), || {
-            status_field(pid, "Threads:") <= 3 && listing_is_empty(addr)
+        wait_until(Duration::from_secs(60), || target.listing_is_empty()),
+        "files are still listed after the participants left"
+    );
+    anyhow::ensure!(
+        wait_until(Duration::from_secs(60), || {
+            status_field(pid, "Threads:") <= target.resting_threads
         }),
         "the host did not come back to rest: {:?}",
         sample(pid)
     );
-    // Let the listing's own connection close.
-    std::thread::sleep(Duration::from_millis(200));
     let rest = sample(pid);
     println!(
         "  at rest {label}: RSS {} MB, {} threads, {} open files",
@@ -267,38 +421,126 @@ fn at_rest(addr: SocketAddr, pid: u32, label: &str) -> anyhow::Result<Sample> {
     Ok(rest)
 }
 
+/// Starts a host for the soak, and has its observer join it once.
+fn start_host(
+    dir: &std::path::Path,
+    passcode: Option<&str>,
+) -> anyhow::Result<(HostProcess, Target)> {
+    let mut args = vec!["--memory-limit", "2GiB"];
+    args.extend(
+        passcode
+            .iter()
+            .flat_map(|passcode| ["--passcode", passcode]),
+    );
+    let host = HostProcess::start(dir, &args)?;
+    // Its last thread (for Ctrl-C) starts just after it says it listens.
+    std::thread::sleep(Duration::from_secs(1));
+    let target = Target {
+        addr: host.address,
+        pid: host.child.id(),
+        passcode: passcode
+            .map(Passcode::new)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        observer: Person::new("observer")?,
+        resting_threads: status_field(host.child.id(), "Threads:"),
+    };
+    drop(target.join(&target.observer)?);
+    Ok((host, target))
+}
+
+/// The hosts at rest before the first phase and after each, and their peaks under load.
+#[derive(Default)]
+struct Record {
+    start: Vec<Sample>,
+    rests: Vec<[Sample; 2]>,
+    peaks: Vec<[u64; 2]>,
+    operations: Vec<u64>,
+}
+
 #[test]
 #[ignore = "takes minutes: cargo test --release --test soak -- --ignored --nocapture"]
 fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
     let seconds = setting("LANSHARE_SOAK_SECS", 180);
-    let participants = setting("LANSHARE_SOAK_PARTICIPANTS", 16);
-    let dir = tempfile::tempdir()?;
-    let host = HostProcess::start(&dir.path().join("host"), &["--memory-limit", "2GiB"])?;
-    let addr = host.address;
-    let pid = host.child.id();
+    let participants = [
+        setting("LANSHARE_SOAK_PARTICIPANTS", 16),
+        setting("LANSHARE_SOAK_PASSCODE_PARTICIPANTS", 4),
+    ];
     let phases = setting("LANSHARE_SOAK_PHASES", 4).max(2);
-    let tally = Arc::new(Tally::default());
+    let attack = Attack {
+        flood: setting("LANSHARE_SOAK_FLOOD", 1_500) as usize,
+        tricklers: setting("LANSHARE_SOAK_TRICKLERS", 48) as usize,
+        trickle_size: lanshare::protocol::DEFAULT_MAX_FILE_SIZE,
+        flooded: Outcomes::default(),
+        trickled: Outcomes::default(),
+        joined: Outcomes::default(),
+        guessed: Outcomes::default(),
+        joins: AtomicU64::new(0),
+        seconds: AtomicU64::new(0),
+        phases: AtomicU64::new(0),
+    };
+    rlimit::increase_nofile_limit(attack.flood as u64 + 4_000)?;
+    let dir = tempfile::tempdir()?;
+    let (_open_host, open) = start_host(&dir.path().join("open"), None)?;
+    let (_guarded_host, guarded) = start_host(&dir.path().join("guarded"), Some(PASSCODE))?;
+    let hosts = [&open, &guarded];
+    let tally = Tally::default();
     let clock = Instant::now();
     println!(
-        "soak: {participants} participants + 1 troublemaker for {seconds} s against pid {pid}, \
-         in {phases} phases with a rest after each"
+        "soak: {} participants + 1 troublemaker for {seconds} s against pid {}, and {} \
+         participants against pid {} (passcode), in {phases} phases with a rest after each; \
+         phases 2 to {phases} attacked",
+        participants[0], open.pid, participants[1], guarded.pid
     );
-    let start = at_rest(addr, pid, "at the start")?;
-    println!("  time     ops   uploads  downloads  deletes  errors   RSS MB  threads  files");
-    let mut peaks = Vec::new();
-    let mut rests = Vec::new();
+    let mut record = Record {
+        start: vec![
+            at_rest(&open, "at the start")?,
+            at_rest(&guarded, "at the start (passcode)")?,
+        ],
+        ..Record::default()
+    };
+    println!(
+        "  time     ops   uploads  downloads  deletes  errors   RSS MB  threads  files  RSS2 MB"
+    );
     let mut failed = 0;
     for phase in 1..=phases {
-        let (samples, phase_failed) =
-            load(addr, pid, participants, seconds / phases, &tally, clock);
+        let attacked = (phase > 1).then_some(&attack);
+        println!(
+            "phase {phase}{}",
+            if phase > 1 { " (attacked)" } else { "" }
+        );
+        let before = tally.operations();
+        let (samples, phase_failed) = load(
+            hosts,
+            participants,
+            seconds / phases,
+            &tally,
+            attacked,
+            clock,
+        );
         failed += phase_failed;
-        peaks.push(samples.iter().map(|s| s.rss_kb).max().unwrap_or(0));
-        rests.push(at_rest(addr, pid, &format!("after phase {phase}"))?);
+        record.operations.push(tally.operations() - before);
+        record
+            .peaks
+            .push([0, 1].map(|host| samples.iter().map(|s| s[host].rss_kb).max().unwrap_or(0)));
+        record.rests.push([
+            at_rest(&open, &format!("after phase {phase}"))?,
+            at_rest(&guarded, &format!("after phase {phase} (passcode)"))?,
+        ]);
     }
+    report(&tally, &attack, &record);
+    assert_eq!(failed, 0, "some participants failed");
+    assert_eq!(tally.errors.load(Ordering::Relaxed), 0);
+    check_flat(&record);
+    check_attacked(&attack);
+    Ok(())
+}
+
+fn report(tally: &Tally, attack: &Attack, record: &Record) {
     println!(
         "done: {} operations ({} uploads, {} downloads, {} listings, {} deletes, {} joins), \
          {:.1} GB moved, {} vanished between listing and download, {} troublemaker rounds, \
-         {} errors",
+         {} errors; operations per phase {:?}; peak RSS per phase {:?} MB",
         tally.operations(),
         tally.uploads.load(Ordering::Relaxed),
         tally.downloads.load(Ordering::Relaxed),
@@ -309,40 +551,80 @@ fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
         tally.vanished.load(Ordering::Relaxed),
         tally.troubles.load(Ordering::Relaxed),
         tally.errors.load(Ordering::Relaxed),
+        record.operations,
+        record
+            .peaks
+            .iter()
+            .map(|p| p.map(|kb| kb / 1024))
+            .collect::<Vec<_>>(),
     );
-    assert_eq!(failed, 0, "some participants failed");
-    assert_eq!(tally.errors.load(Ordering::Relaxed), 0);
-    // Nothing leaks: after every phase the host rests with as many threads and open files as
-    // when it started, and its resting memory stops growing after the first phase (what the
-    // allocator keeps from the first load, it reuses).
-    for rest in &rests {
-        assert_eq!(
-            (rest.threads, rest.open_files),
-            (start.threads, start.open_files)
-        );
-    }
-    let first_rest = rests[0].rss_kb;
-    let last_rest = rests[rests.len() - 1].rss_kb;
-    assert!(
-        last_rest <= first_rest + 32 * 1024,
-        "resting memory grew from {} MB to {} MB",
-        first_rest / 1024,
-        last_rest / 1024
-    );
-    // Flat under load too: no later phase peaks more than 64 MB above the first.
-    for peak in &peaks[1..] {
-        assert!(
-            *peak <= peaks[0] + 64 * 1024,
-            "host memory under load grew from {} MB to {} MB",
-            peaks[0] / 1024,
-            peak / 1024
-        );
-    }
-    Ok(())
+    attack.report();
 }
 
-fn listing_is_empty(addr: SocketAddr) -> bool {
-    TransferConnection::connect(addr)
-        .and_then(|mut connection| connection.list())
-        .is_ok_and(|files| files.is_empty())
+/// Nothing leaks: after every phase each host rests with as many threads and open files as
+/// when it started, and its resting memory stays within 32 MB of that after the first phase
+/// (what the allocator keeps from the first load, it reuses), attacks or not. Under load no
+/// attacked phase peaks more than 64 MB above the first attacked one.
+fn check_flat(record: &Record) {
+    for host in 0..2 {
+        let first_rest = record.rests[0][host].rss_kb;
+        for rest in &record.rests {
+            let rest = rest[host];
+            assert_eq!(
+                (rest.threads, rest.open_files),
+                (record.start[host].threads, record.start[host].open_files)
+            );
+            assert!(
+                rest.rss_kb <= first_rest + 32 * 1024,
+                "host {host}: resting memory grew from {} MB to {} MB",
+                first_rest / 1024,
+                rest.rss_kb / 1024
+            );
+        }
+        let first_attacked = record.peaks[1][host];
+        for peak in &record.peaks[1..] {
+            assert!(
+                peak[host] <= first_attacked + 64 * 1024,
+                "host {host}: memory under attack grew from {} MB to {} MB",
+                first_attacked / 1024,
+                peak[host] / 1024
+            );
+        }
+    }
+}
+
+/// The attackers did attack: the flood filled the host (it shed them), the tricklers held
+/// room until stopped to make way, the crowd joined, and the guesses were braked to the
+/// host-wide budget (a burst of 5, refilled between the phases, then one a second).
+fn check_attacked(attack: &Attack) {
+    let seconds = attack.seconds.load(Ordering::Relaxed);
+    let phases = attack.phases.load(Ordering::Relaxed);
+    assert!(attack.flooded.get("opened") >= attack.flood as u64);
+    if attack.flood > 2_048 {
+        assert!(
+            attack.flooded.get("shed to make room") > 0,
+            "{}",
+            attack.flooded.summary()
+        );
+    }
+    assert!(
+        attack.trickled.get("started (READY)") > 0,
+        "{}",
+        attack.trickled.summary()
+    );
+    assert!(
+        attack.joined.get("joined") > 0,
+        "{}",
+        attack.joined.summary()
+    );
+    let checked = attack.guessed.get("guess checked (wrong)");
+    assert!(
+        checked <= 5 * phases + seconds + 2 * phases,
+        "{checked} guesses checked in {seconds} s"
+    );
+    assert!(
+        attack.guessed.get("guess turned away unchecked") > 0,
+        "{}",
+        attack.guessed.summary()
+    );
 }

@@ -252,26 +252,37 @@ enum Followed {
     End(String),
 }
 
-/// The reader thread: turns host lines into events and keeps the session alive.
+/// The reader thread: turns host lines into events and keeps the session alive: it pings
+/// after every [`PING_INTERVAL`] in which it sent nothing, whether or not the host spoke (a
+/// host that keeps telling of others, a join flood for one, still needs to hear from it).
 fn follow(mut connection: Connection, writer: &SharedWriter, events: &flume::Sender<SessionEvent>) {
     let mut offers = OfferAssembler::default();
     let mut silent_intervals = 0;
+    let mut pinged = Instant::now();
     let reason = loop {
         let line = match connection.read_line(PING_INTERVAL) {
-            Ok(line) => line,
+            Ok(line) => {
+                silent_intervals = 0;
+                Some(line)
+            }
             Err(ReadError::TimedOut) => {
                 silent_intervals += 1;
                 if silent_intervals >= 2 {
                     break "the host stopped answering".into();
                 }
-                if writer.send(&ClientLine::Ping).is_err() {
-                    break "the connection to the host broke".into();
-                }
-                continue;
+                None
             }
             Err(error) => break why_reading_stopped(error),
         };
-        silent_intervals = 0;
+        if line.is_none() || pinged.elapsed() >= PING_INTERVAL {
+            if writer.send(&ClientLine::Ping).is_err() {
+                break "the connection to the host broke".into();
+            }
+            pinged = Instant::now();
+        }
+        let Some(line) = line else {
+            continue;
+        };
         let event = match meaning(line, &mut offers) {
             Followed::Event(event) => event,
             Followed::Nothing => continue,

@@ -2,6 +2,7 @@
 //! clients, the real binary, and test data.
 #![allow(dead_code)] // Each test file uses a different part of these helpers.
 
+pub mod attackers;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};
