@@ -106,6 +106,9 @@ struct Open {
     streams: HashMap<u64, TcpStream>,
     per_address: HashMap<IpAddr, usize>,
     waiting: Waiting,
+    /// Waiting connections that began a TLS handshake: shed without a plain-text line, which
+    /// would land in the middle of their handshake.
+    encrypted: HashSet<u64>,
     /// Connections shut down to make room whose threads have not ended yet: they no longer
     /// count against the total cap.
     shed: HashSet<u64>,
@@ -122,7 +125,11 @@ impl Open {
     fn shed_one(&mut self) -> Option<IpAddr> {
         let (key, id) = self.waiting.take_oldest_of_crowd()?;
         if let Some(stream) = self.streams.get(&id) {
-            shut_down_with_reason(stream, SHED_REASON);
+            if self.encrypted.remove(&id) {
+                let _ = stream.shutdown(Shutdown::Both);
+            } else {
+                shut_down_with_reason(stream, SHED_REASON);
+            }
         }
         self.shed.insert(id);
         Some(key)
@@ -230,7 +237,17 @@ impl Tracked {
     /// is never closed to make room for another.
     pub(super) fn mark_started(&mut self) {
         if std::mem::take(&mut self.waiting) {
-            self.admission.open().waiting.remove(self.key, self.id);
+            let mut open = self.admission.open();
+            open.waiting.remove(self.key, self.id);
+            open.encrypted.remove(&self.id);
+        }
+    }
+
+    /// The connection began a TLS handshake: if it is shed, it is closed without a word (a
+    /// plain-text line would only break its handshake).
+    pub(super) fn mark_encrypted(&self) {
+        if self.waiting {
+            self.admission.open().encrypted.insert(self.id);
         }
     }
 }
@@ -240,6 +257,7 @@ impl Drop for Tracked {
         let mut open = self.admission.open();
         open.streams.remove(&self.id);
         open.shed.remove(&self.id);
+        open.encrypted.remove(&self.id);
         if self.waiting {
             open.waiting.remove(self.key, self.id);
         }
@@ -323,6 +341,34 @@ mod tests {
             refused.as_deref(),
             Some("Host is busy: 2 connections are open, try again shortly")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_shed_connection_in_its_tls_handshake_is_closed_without_a_plain_text_line() -> io::Result<()>
+    {
+        use std::io::Read;
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let admission = Arc::new(Admission::new(Caps {
+            total: 1,
+            per_address: 1,
+        }));
+        let mut handshaking = TcpStream::connect(listener.local_addr()?)?;
+        let (stream, _) = listener.accept()?;
+        let first = admission
+            .admit(&stream, ip(2))
+            .map_err(|_| io::Error::other("not admitted"))?;
+        first.tracked.mark_encrypted();
+        let _newcomer = TcpStream::connect(listener.local_addr()?)?;
+        let (second, _) = listener.accept()?;
+        let admitted = admission
+            .admit(&second, ip(3))
+            .map_err(|_| io::Error::other("not admitted"))?;
+        assert_eq!(admitted.shed_from, Some(ip(2)));
+        let mut heard = Vec::new();
+        handshaking.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        let _ = handshaking.read_to_end(&mut heard);
+        assert!(heard.is_empty(), "it was told {heard:?} mid-handshake");
         Ok(())
     }
 }

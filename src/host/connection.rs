@@ -23,7 +23,7 @@ use crate::tls::{self, TLS_FIRST_BYTE};
 /// only, never the host.
 pub(super) fn run(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mut tracked: Tracked) {
     let serve = std::panic::AssertUnwindSafe(|| {
-        if let Some(stream) = open_stream(shared, tcp, peer) {
+        if let Some(stream) = open_stream(shared, tcp, peer, &tracked) {
             serve(shared, Connection::new(stream, peer), &mut tracked);
         }
     });
@@ -36,7 +36,12 @@ pub(super) fn run(shared: &Arc<Shared>, tcp: TcpStream, peer: SocketAddr, mut tr
 /// Tells TLS from the seed's plain text by the connection's first byte, and runs the TLS
 /// handshake; a plain-text connection the host does not serve is told why. `None`: nothing
 /// more to do with this connection.
-fn open_stream(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Option<Stream> {
+fn open_stream(
+    shared: &Shared,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tracked: &Tracked,
+) -> Option<Stream> {
     let timeout = shared.config.timeouts.command;
     let _ = tcp.set_read_timeout(Some(timeout));
     let mut first = [0u8; 1];
@@ -62,6 +67,7 @@ fn open_stream(shared: &Shared, tcp: TcpStream, peer: SocketAddr) -> Option<Stre
         }
         return Some(Stream::Plain(tcp));
     }
+    tracked.mark_encrypted();
     match tls::accept(tcp, Arc::clone(&shared.tls), timeout) {
         Ok(tls) => Some(Stream::Tls(Arc::new(tls))),
         Err(error) => {
