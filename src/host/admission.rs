@@ -106,9 +106,9 @@ struct Open {
     streams: HashMap<u64, TcpStream>,
     per_address: HashMap<IpAddr, usize>,
     waiting: Waiting,
-    /// Waiting connections that began a TLS handshake: shed without a plain-text line, which
-    /// would land in the middle of their handshake.
-    encrypted: HashSet<u64>,
+    /// Waiting connections that began a TLS handshake: shed only when none that sent nothing
+    /// is left, and without a plain-text line (it would land in the middle of the handshake).
+    handshaking: Waiting,
     /// Connections shut down to make room whose threads have not ended yet: they no longer
     /// count against the total cap.
     shed: HashSet<u64>,
@@ -121,18 +121,30 @@ impl Open {
     }
 
     /// Shuts the oldest connection still waiting for its first command, from the address
-    /// holding the most of them, down (its thread ends at once); returns that address.
+    /// holding the most of them, down (its thread ends at once): one that sent nothing if any,
+    /// else one in its TLS handshake. Returns that address.
     fn shed_one(&mut self) -> Option<IpAddr> {
-        let (key, id) = self.waiting.take_oldest_of_crowd()?;
+        let (key, id, silent) = match self.waiting.take_oldest_of_crowd() {
+            Some((key, id)) => (key, id, true),
+            None => {
+                let (key, id) = self.handshaking.take_oldest_of_crowd()?;
+                (key, id, false)
+            }
+        };
         if let Some(stream) = self.streams.get(&id) {
-            if self.encrypted.remove(&id) {
-                let _ = stream.shutdown(Shutdown::Both);
-            } else {
+            if silent {
                 shut_down_with_reason(stream, SHED_REASON);
+            } else {
+                let _ = stream.shutdown(Shutdown::Both);
             }
         }
         self.shed.insert(id);
         Some(key)
+    }
+
+    /// Whether some connection could be shed.
+    fn any_waiting(&self) -> bool {
+        !self.waiting.ranking.is_empty() || !self.handshaking.ranking.is_empty()
     }
 }
 
@@ -195,7 +207,7 @@ impl Admission {
         let total = self.caps.total;
         // Shed connections still hold a thread until it notices: never more than the cap of them.
         let full = open.counted() >= total;
-        if full && (open.shed.len() >= total || open.waiting.ranking.is_empty()) {
+        if full && (open.shed.len() >= total || !open.any_waiting()) {
             return Err(NotAdmitted::Caps(format!(
                 "Host is busy: {total} connections are open, try again shortly"
             )));
@@ -239,15 +251,18 @@ impl Tracked {
         if std::mem::take(&mut self.waiting) {
             let mut open = self.admission.open();
             open.waiting.remove(self.key, self.id);
-            open.encrypted.remove(&self.id);
+            open.handshaking.remove(self.key, self.id);
         }
     }
 
-    /// The connection began a TLS handshake: if it is shed, it is closed without a word (a
-    /// plain-text line would only break its handshake).
+    /// The connection began a TLS handshake: it is shed only after every connection that sent
+    /// nothing, and then without a word (a plain-text line would only break its handshake).
     pub(super) fn mark_encrypted(&self) {
         if self.waiting {
-            self.admission.open().encrypted.insert(self.id);
+            let mut open = self.admission.open();
+            if open.waiting.remove(self.key, self.id) {
+                open.handshaking.insert(self.key, self.id);
+            }
         }
     }
 }
@@ -257,9 +272,9 @@ impl Drop for Tracked {
         let mut open = self.admission.open();
         open.streams.remove(&self.id);
         open.shed.remove(&self.id);
-        open.encrypted.remove(&self.id);
         if self.waiting {
             open.waiting.remove(self.key, self.id);
+            open.handshaking.remove(self.key, self.id);
         }
         if let Some(count) = open.per_address.get_mut(&self.key) {
             *count -= 1;
@@ -364,11 +379,45 @@ mod tests {
         let admitted = admission
             .admit(&second, ip(3))
             .map_err(|_| io::Error::other("not admitted"))?;
-        assert_eq!(admitted.shed_from, Some(ip(2)));
+        assert_eq!(
+            admitted.shed_from,
+            Some(ip(2)),
+            "the one in its handshake, as none is silent"
+        );
         let mut heard = Vec::new();
         handshaking.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
         let _ = handshaking.read_to_end(&mut heard);
         assert!(heard.is_empty(), "it was told {heard:?} mid-handshake");
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_host_sheds_connections_that_sent_nothing_before_ones_in_their_handshake()
+    -> io::Result<()> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let admission = Arc::new(Admission::new(Caps {
+            total: 3,
+            per_address: 3,
+        }));
+        let mut clients = Vec::new();
+        let mut admit = |from: u8| -> io::Result<Admitted> {
+            clients.push(TcpStream::connect(listener.local_addr()?)?);
+            let (stream, _) = listener.accept()?;
+            admission
+                .admit(&stream, ip(from))
+                .map_err(|_| io::Error::other("not admitted"))
+        };
+        // Two handshakes in progress from one address, one silent connection from another.
+        let first = admit(2)?;
+        first.tracked.mark_encrypted();
+        let second = admit(2)?;
+        second.tracked.mark_encrypted();
+        let _silent = admit(3)?;
+        let mut fourth = admit(4)?;
+        assert_eq!(fourth.shed_from, Some(ip(3)), "the silent one goes first");
+        fourth.tracked.mark_started();
+        let fifth = admit(5)?;
+        assert_eq!(fifth.shed_from, Some(ip(2)), "then a handshake");
         Ok(())
     }
 }
