@@ -5,11 +5,12 @@
 //! wants at once always gets in.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 use std::net::{IpAddr, Shutdown, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::protocol::HostLine;
 
@@ -40,6 +41,9 @@ pub(super) struct Caps {
     pub per_address: usize,
 }
 
+/// How long a connection waits without a word before it is shed ahead of fresher ones.
+const STALE: Duration = Duration::from_secs(1);
+
 /// What a connection closed to make room is told.
 const SHED_REASON: &str =
     "Host is busy: this connection sent no command in time to keep its place, try again";
@@ -57,6 +61,8 @@ pub(super) struct Admitted {
 #[derive(Default)]
 struct Waiting {
     by_address: HashMap<IpAddr, BTreeSet<u64>>,
+    /// When each waiting connection began to wait, and its address, oldest first (ids grow).
+    since: BTreeMap<u64, (Instant, IpAddr)>,
     /// (waiting connections, their oldest id reversed, address): the last is the address with
     /// the most, and of those the one whose oldest waiting connection is oldest.
     ranking: BTreeSet<(usize, Reverse<u64>, IpAddr)>,
@@ -86,11 +92,30 @@ impl Waiting {
     }
 
     fn insert(&mut self, key: IpAddr, id: u64) {
+        self.since.insert(id, (Instant::now(), key));
         self.update(key, |ids| ids.insert(id));
     }
 
     fn remove(&mut self, key: IpAddr, id: u64) -> bool {
+        self.since.remove(&id);
         self.update(key, |ids| ids.remove(&id))
+    }
+
+    /// Takes the oldest waiting connection of all if it has waited `STALE` or longer: a client
+    /// that means to talk does so within milliseconds, so a connection silent that long is
+    /// shed before any fresh one, whatever address the fresh ones share.
+    fn take_stale(&mut self) -> Option<(IpAddr, u64)> {
+        let (&id, &(since, key)) = self.since.first_key_value()?;
+        if since.elapsed() < STALE {
+            return None;
+        }
+        self.remove(key, id);
+        Some((key, id))
+    }
+
+    /// Takes the connection to shed: a stale one, else the oldest of the busiest address.
+    fn take_for_shedding(&mut self) -> Option<(IpAddr, u64)> {
+        self.take_stale().or_else(|| self.take_oldest_of_crowd())
     }
 
     /// Takes the oldest waiting connection of the address holding the most.
@@ -124,10 +149,10 @@ impl Open {
     /// holding the most of them, down (its thread ends at once): one that sent nothing if any,
     /// else one in its TLS handshake. Returns that address.
     fn shed_one(&mut self) -> Option<IpAddr> {
-        let (key, id, silent) = match self.waiting.take_oldest_of_crowd() {
+        let (key, id, silent) = match self.waiting.take_for_shedding() {
             Some((key, id)) => (key, id, true),
             None => {
-                let (key, id) = self.handshaking.take_oldest_of_crowd()?;
+                let (key, id) = self.handshaking.take_for_shedding()?;
                 (key, id, false)
             }
         };
@@ -316,6 +341,23 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_silent_for_a_second_goes_before_a_busy_address_of_fresh_ones() {
+        let mut waiting = Waiting::default();
+        waiting.insert(ip(9), 0);
+        // The silent one is made a second old; 1 then opens three fresh connections at once.
+        if let Some((since, _)) = waiting.since.get_mut(&0) {
+            *since -= STALE;
+        }
+        for id in 1..4 {
+            waiting.insert(ip(1), id);
+        }
+        assert_eq!(waiting.take_for_shedding(), Some((ip(9), 0)));
+        // None is stale any more: the busiest address gives way.
+        assert_eq!(waiting.take_for_shedding(), Some((ip(1), 1)));
+        assert_eq!(waiting.since.len(), 2);
+    }
+
+    #[test]
     fn ipv6_connections_are_counted_per_address() {
         let one = IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 1));
         let two = IpAddr::V6(Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 2));
@@ -385,7 +427,7 @@ mod tests {
             "the one in its handshake, as none is silent"
         );
         let mut heard = Vec::new();
-        handshaking.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        handshaking.set_read_timeout(Some(Duration::from_secs(5)))?;
         let _ = handshaking.read_to_end(&mut heard);
         assert!(heard.is_empty(), "it was told {heard:?} mid-handshake");
         Ok(())
