@@ -29,7 +29,8 @@ use lanshare::units::{format_remaining, format_size};
 use super::output::{file_json, file_table, local_time, printable};
 use super::progress::follow;
 use super::{
-    GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs, TrustArgs, User, WatchArgs,
+    GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs, ShareArgs, TrustArgs, User,
+    WatchArgs,
 };
 
 /// The host to talk to: the one given, else the only one found on the network.
@@ -154,6 +155,11 @@ fn explain(error: Error) -> anyhow::Error {
 
 /// Joins as this user, remembering the name for next time.
 fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
+    join_as(target, user, true)
+}
+
+/// Joins as this user; with `remember`, keeps the name for next time.
+fn join_as(target: &Target, user: &User, remember: bool) -> anyhow::Result<(Session, Snapshot)> {
     let dir = config_dir();
     let mut settings = Settings::load(&dir);
     let username = user
@@ -170,7 +176,7 @@ fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
     };
     let joined =
         Session::join_with(target.address, &username, &identity, &options).map_err(explain)?;
-    if settings.username.as_deref() != Some(username.as_str()) {
+    if remember && settings.username.as_deref() != Some(username.as_str()) {
         settings.username = Some(username);
         // Remembering is a convenience; failing to is not worth an error.
         let _ = settings.save(&dir);
@@ -194,6 +200,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     let options = ShareOptions {
         expiry: args.expire.unwrap_or_default(),
         tags: args.tag.clone().unwrap_or_default(),
+        only: args.only.clone(),
     };
     let items: Vec<UploadItem> = args
         .files
@@ -314,6 +321,27 @@ fn own_identity() -> Option<Arc<Identity>> {
     Identity::load_or_create(&config_dir()).ok().map(Arc::new)
 }
 
+/// The files this user may see (restricted ones included: it joins, to prove who it is), and
+/// its session, for downloads to prove it again. When it cannot join under its name (taken by
+/// someone else online, or the host is full), the files everyone may see, and no session.
+fn list_as(target: &Target, user: &User) -> anyhow::Result<(Vec<FileEntry>, Option<Session>)> {
+    match join_as(target, user, false) {
+        Ok((session, snapshot)) => Ok((snapshot.files, Some(session))),
+        Err(error) if cannot_join_as_oneself(&error) => Ok((list(target)?, None)),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether joining failed only because of the name or the number of participants (anything
+/// else, a passcode refused say, would fail a plain listing too).
+fn cannot_join_as_oneself(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<Error>(),
+        Some(Error::Refused(reason))
+            if reason.starts_with("The name '") || reason.starts_with("Host has too many")
+    )
+}
+
 fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
     let mut connection = TransferConnection::connect(target.address)?;
     if let Some(passcode) = &target.passcode {
@@ -356,7 +384,8 @@ fn selected(mut files: Vec<FileEntry>, args: &LsArgs) -> Vec<FileEntry> {
 }
 
 pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let files = selected(list(&target(&args.address, args.json)?)?, args);
+    let (files, _session) = list_as(&target(&args.address, args.json)?, &args.user)?;
+    let files = selected(files, args);
     let mut out = std::io::stdout().lock();
     if args.json {
         let array: Vec<_> = files.iter().map(file_json).collect();
@@ -373,7 +402,8 @@ pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
 
 pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     let target = target(&args.address, false)?;
-    let files = list(&target)?;
+    // The session stays open while the files download, so that they prove who asks.
+    let (files, session) = list_as(&target, &args.user)?;
     let destination = |_: &FileEntry| -> anyhow::Result<Destination> {
         match &args.output {
             None => Ok(Destination::Folder(PathBuf::from("."))),
@@ -404,7 +434,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     let route = Route {
         host: target.address,
         passcode: target.passcode.clone(),
-        credentials: None,
+        credentials: session.as_ref().map(|s| s.credentials().clone()),
         identity: own_identity(),
     };
     let followed = each_followed(wanted.clone(), |item, events| {
@@ -446,6 +476,35 @@ pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
     match name {
         Some(name) => println!("Deleted #{} '{name}'", args.id),
         None => println!("Deleted #{}", args.id),
+    }
+    Ok(())
+}
+
+pub(super) fn share(args: &ShareArgs) -> anyhow::Result<()> {
+    let (session, _) = join(&target(&args.address, false)?, &args.user)?;
+    let only = if args.everyone {
+        None
+    } else {
+        args.only.clone()
+    };
+    let file = session.set_access(args.id, only, Duration::from_secs(15))?;
+    match file.details.only {
+        Some(only) if only.is_empty() => println!(
+            "#{} '{}' may now be seen only by you (and the host's operator)",
+            file.id,
+            printable(&file.name)
+        ),
+        Some(only) => println!(
+            "#{} '{}' may now be seen only by {} (and you, and the host's operator)",
+            file.id,
+            printable(&file.name),
+            printable(&only.to_string())
+        ),
+        None => println!(
+            "#{} '{}' may now be seen by everyone",
+            file.id,
+            printable(&file.name)
+        ),
     }
     Ok(())
 }
@@ -512,7 +571,7 @@ pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
                     format!("[{}] {} left", now(), printable(&name))
                 }
             }
-            SessionEvent::DeleteFailed { .. } => continue,
+            SessionEvent::DeleteFailed { .. } | SessionEvent::AccessFailed { .. } => continue,
             SessionEvent::Closed(reason) => bail!("connection to the host ended: {reason}"),
         };
         writeln!(out, "{line}")?;

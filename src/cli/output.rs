@@ -75,6 +75,7 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
             .details
             .expires_at
             .map(|at| (at - Utc::now()).num_seconds().max(0)),
+        "only": file.details.only.as_ref().map(|only| only.names()),
     })
 }
 
@@ -86,6 +87,20 @@ fn expires_cell(file: &FileEntry) -> String {
             format_remaining((at - Utc::now()).to_std().unwrap_or_default())
         ),
         None => "-".to_owned(),
+    }
+}
+
+/// A file's name as the table shows it; a restricted file (one this participant shared) says
+/// who else may see it.
+fn name_cell(file: &FileEntry) -> String {
+    match &file.details.only {
+        None => printable(&file.name),
+        Some(only) if only.is_empty() => format!("{} (only you)", printable(&file.name)),
+        Some(only) => format!(
+            "{} (only {})",
+            printable(&file.name),
+            printable(&only.to_string())
+        ),
     }
 }
 
@@ -122,7 +137,7 @@ pub(super) fn file_table(files: &[FileEntry]) -> String {
                 } else {
                     tags
                 },
-                printable(&f.name),
+                name_cell(f),
             ]
         })
         .collect();

@@ -228,14 +228,15 @@ fn route(
             upload_with(shared, connection, access, request, Some(key))
         }
         ClientLine::Download { file_id, offset } => {
-            let participant = access
-                .uploader
-                .as_ref()
-                .map(|uploader| uploader.username.as_str());
+            let participant = access.uploader.as_ref();
             download::send(shared, connection, file_id, offset, participant).into()
         }
-        ClientLine::List => download::send_list(shared, connection, access.features).into(),
+        ClientLine::List => {
+            let key = access.uploader.as_ref().map(|uploader| &uploader.key);
+            download::send_list(shared, connection, access.features, key).into()
+        }
         ClientLine::Ready
+        | ClientLine::SetAccess { .. }
         | ClientLine::Proof { .. }
         | ClientLine::PakeProof { .. }
         | ClientLine::Delete { .. }

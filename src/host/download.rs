@@ -8,30 +8,32 @@ use std::sync::Arc;
 
 use super::activity::Direction;
 use super::pace::Pace;
-use super::registry::offer_lines;
+use super::registry::Uploader;
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
 use crate::net::{self, Stream};
-use crate::protocol::{ClientLine, Features, FileId, HostLine};
+use crate::protocol::{ClientLine, Features, FileId, HostLine, PublicKey};
 use crate::storage::{Content, FileRecord};
 
 /// Bytes sent between two pace checks.
 const PACE_STEP: u64 = 1 << 20;
 
 /// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on, to
-/// `participant` (the name the connection authenticated as, if it did).
-/// Returns whether the connection may carry another command.
+/// `participant` (whom the connection authenticated as, if it did: a restricted file is sent
+/// only to those who may see it). Returns whether the connection may carry another command.
 pub(super) fn send(
     shared: &Shared,
     connection: &mut Connection,
     file_id: FileId,
     offset: u64,
-    participant: Option<&str>,
+    participant: Option<&Uploader>,
 ) -> bool {
-    let Some((record, content)) = open(shared, connection, file_id, offset) else {
+    let key = participant.map(|uploader| &uploader.key);
+    let Some((record, content)) = open(shared, connection, (file_id, offset), key) else {
         return false;
     };
+    let participant = participant.map(|uploader| uploader.username.as_str());
     let file_line = HostLine::File {
         name: record.name.clone(),
         size: record.size,
@@ -73,14 +75,20 @@ pub(super) fn send(
     }
 }
 
-/// Finds the file and checks the offset, or tells the client why not.
+/// Finds the file (one the client proven as `key` may see) and checks the offset, or tells the
+/// client why not.
 fn open(
     shared: &Shared,
     connection: &Connection,
-    file_id: FileId,
-    offset: u64,
+    (file_id, offset): (FileId, u64),
+    key: Option<&PublicKey>,
 ) -> Option<(Arc<FileRecord>, Content)> {
     let (record, content) = match shared.storage.open_content(file_id) {
+        // Restricted to others: answered exactly as a file that does not exist.
+        Ok(Some((record, _))) if !shared.registry.may_see(&record, key) => {
+            connection.refuse("File not found");
+            return None;
+        }
         // Expired a moment ago, before the expiry thread removed it: as good as gone.
         Ok(Some((record, _))) if record.is_expired(chrono::Utc::now()) => {
             connection.refuse("File not found");
@@ -186,11 +194,19 @@ fn send_stored_file(
     Ok(())
 }
 
-/// `LIST`: every file as `FILE_OFFER` (+ `FILE_INFO` if asked for) + `FILE_META`, then `END`.
-pub(super) fn send_list(shared: &Shared, connection: &Connection, features: Features) -> bool {
+/// `LIST`: every file the client proven as `key` may see as `FILE_OFFER` (+ `FILE_INFO` and
+/// `FILE_ACCESS` if asked for) + `FILE_META`, then `END`.
+pub(super) fn send_list(
+    shared: &Shared,
+    connection: &Connection,
+    features: Features,
+    key: Option<&PublicKey>,
+) -> bool {
     let mut lines = String::new();
     for record in shared.storage.list() {
-        lines.push_str(&offer_lines(&record, features));
+        if let Some(offer) = shared.registry.offer_for(&record, features, key) {
+            lines.push_str(&offer);
+        }
     }
     lines.push_str(&HostLine::End.encode());
     connection.reply_all(&lines).is_ok()

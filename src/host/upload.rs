@@ -21,7 +21,7 @@ use crate::protocol::{
     ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, ShareOptions,
     UploadRequest, clean_name, validate_username,
 };
-use crate::storage::{Incoming, NewFile, StorageError};
+use crate::storage::{Incoming, NewFile, StorageError, Viewer};
 use crate::units::format_size;
 
 /// Who an upload will be listed under, and who may delete it.
@@ -173,6 +173,8 @@ struct Checked<'a> {
     attribution: Attribution,
     /// The participant and key a resumable upload is kept under.
     resume: Option<(ClientId, ResumeKey)>,
+    /// Who may see it besides its sharer and the operator; `None`: everyone.
+    audience: Option<Vec<Viewer>>,
     asked: &'a Asked,
 }
 
@@ -246,6 +248,7 @@ fn check<'a>(
         ));
     }
     let attribution = attribute(shared, &request, uploader)?;
+    let audience = audience(shared, asked, uploader)?;
     let max = shared.config.max_file_size;
     if request.size > max {
         // The seed's wording, with the limit in words people read.
@@ -258,8 +261,30 @@ fn check<'a>(
         request,
         attribution,
         resume,
+        audience,
         asked,
     })
+}
+
+/// The participants the names asked for (`UPLOAD_OPTIONS`) stand for now; only a joined
+/// participant, who will see the file itself, may restrict it.
+fn audience(
+    shared: &Shared,
+    asked: &Asked,
+    uploader: Option<&Uploader>,
+) -> Result<Option<Vec<Viewer>>, String> {
+    let Some(names) = &asked.options.only else {
+        return Ok(None);
+    };
+    if uploader.is_none() {
+        return Err(
+            "Only a joined participant can choose who sees a file: AUTH_PROOF first".to_owned(),
+        );
+    }
+    match shared.registry.resolve(names, &shared.storage) {
+        Ok(viewers) => Ok(Some(viewers)),
+        Err(unknown) => Err(unknown.to_string()),
+    }
 }
 
 /// A file stored from an upload, and the digests to confirm it with.
@@ -490,6 +515,7 @@ fn commit(
         request,
         attribution,
         resume,
+        audience,
         asked,
     } = checked;
     let shown_name = printable(&request.filename);
@@ -507,6 +533,7 @@ fn commit(
         owner: attribution.owner,
         tags: asked.options.tags.clone(),
         lifetime: lifetime.after,
+        audience,
     };
     let record = match shared.storage.commit(incoming, file, digests) {
         Ok(record) => record,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::connection::Connection;
 use super::error::Error;
 use crate::protocol::{
-    Category, ClientId, FileId, FileInfo, HostLine, Sha256Digest, Tags, TransferCheck,
+    Audience, Category, ClientId, FileId, FileInfo, HostLine, Sha256Digest, Tags, TransferCheck,
 };
 
 /// A shared file as participants see it.
@@ -45,6 +45,9 @@ pub struct FileDetails {
     pub tags: Tags,
     /// When the host will delete it (by this computer's clock); `None`: never.
     pub expires_at: Option<DateTime<Utc>>,
+    /// For a restricted file this participant shared (or any, for the operator): who else may
+    /// see it (`FILE_ACCESS`). `None`: not restricted, or not this participant's to know.
+    pub only: Option<Audience>,
 }
 
 impl FileDetails {
@@ -61,6 +64,7 @@ impl FileDetails {
             category: Some(info.category),
             tags: info.tags,
             expires_at,
+            only: None,
         }
     }
 }
@@ -89,6 +93,7 @@ pub struct Snapshot {
 pub(super) struct OfferAssembler {
     pending: HashMap<FileId, HostLine>,
     details: HashMap<FileId, FileDetails>,
+    access: HashMap<FileId, Audience>,
 }
 
 impl OfferAssembler {
@@ -102,6 +107,10 @@ impl OfferAssembler {
             HostLine::FileInfo(info) if self.pending.contains_key(&info.file_id) => {
                 self.details
                     .insert(info.file_id, FileDetails::from_info(info, Utc::now()));
+                Ok(None)
+            }
+            HostLine::FileAccess { file_id, only } if self.pending.contains_key(&file_id) => {
+                self.access.insert(file_id, only);
                 Ok(None)
             }
             HostLine::FileMeta {
@@ -133,7 +142,10 @@ impl OfferAssembler {
                     uploaded_at,
                     sha256,
                     check,
-                    details: self.details.remove(&file_id).unwrap_or_default(),
+                    details: FileDetails {
+                        only: self.access.remove(&file_id),
+                        ..self.details.remove(&file_id).unwrap_or_default()
+                    },
                 }))
             }
             other => Err(Error::unexpected_reply(&other)),

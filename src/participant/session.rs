@@ -9,7 +9,8 @@ use super::listing::{FileEntry, OfferAssembler, Peer, Snapshot, read_snapshot};
 use super::trust::HostKey;
 use crate::identity::Identity;
 use crate::protocol::{
-    ClientId, ClientLine, Features, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
+    Audience, ClientId, ClientLine, Features, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role,
+    Ticket,
 };
 
 /// How long the client waits for each reply during the handshake.
@@ -31,6 +32,13 @@ pub enum SessionEvent {
     PeerLeft(ClientId),
     /// A `DELETE` this session sent was refused.
     DeleteFailed {
+        /// The file named.
+        file_id: FileId,
+        /// The host's reason.
+        reason: String,
+    },
+    /// An `ACCESS` this session sent was refused.
+    AccessFailed {
         /// The file named.
         file_id: FileId,
         /// The host's reason.
@@ -194,6 +202,48 @@ impl Session {
         }
     }
 
+    /// Asks the host to change who may see a file this participant shared (`only`: `None` for
+    /// everyone); the answer arrives as the file offered again ([`SessionEvent::FileOffered`])
+    /// or [`SessionEvent::AccessFailed`].
+    pub fn request_access(&self, file_id: FileId, only: Option<Audience>) -> Result<(), Error> {
+        self.send(&ClientLine::SetAccess { file_id, only })
+    }
+
+    /// Changes who may see a file and waits for the host's answer, passing over other events;
+    /// returns the file as the host lists it now.
+    pub fn set_access(
+        &self,
+        file_id: FileId,
+        only: Option<Audience>,
+        timeout: Duration,
+    ) -> Result<FileEntry, Error> {
+        self.request_access(file_id, only)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.events.recv_deadline(deadline) {
+                Ok(SessionEvent::FileOffered(entry)) if entry.id == file_id => return Ok(entry),
+                Ok(SessionEvent::AccessFailed {
+                    file_id: id,
+                    reason,
+                }) if id == file_id => {
+                    return Err(if reason == "File not found" {
+                        Error::NotFound(file_id)
+                    } else {
+                        Error::Refused(reason)
+                    });
+                }
+                Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(Error::lost(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the host did not answer the change of who sees the file",
+                    )));
+                }
+            }
+        }
+    }
+
     fn send(&self, line: &ClientLine) -> Result<(), Error> {
         self.writer.send(line).map_err(|_| Error::SessionClosed)
     }
@@ -313,14 +363,18 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         HostLine::DeleteFailed { file_id, reason } => {
             SessionEvent::DeleteFailed { file_id, reason }
         }
-        HostLine::Error(reason) => return Followed::End(reason),
-        line @ (HostLine::FileOffer { .. } | HostLine::FileInfo(_) | HostLine::FileMeta { .. }) => {
-            match offers.feed(line) {
-                Ok(Some(entry)) => SessionEvent::FileOffered(entry),
-                Ok(None) => return Followed::Nothing,
-                Err(error) => return Followed::End(error.to_string()),
-            }
+        HostLine::AccessFailed { file_id, reason } => {
+            SessionEvent::AccessFailed { file_id, reason }
         }
+        HostLine::Error(reason) => return Followed::End(reason),
+        line @ (HostLine::FileOffer { .. }
+        | HostLine::FileInfo(_)
+        | HostLine::FileAccess { .. }
+        | HostLine::FileMeta { .. }) => match offers.feed(line) {
+            Ok(Some(entry)) => SessionEvent::FileOffered(entry),
+            Ok(None) => return Followed::Nothing,
+            Err(error) => return Followed::End(error.to_string()),
+        },
         other => return Followed::End(Error::unexpected_reply(&other).to_string()),
     };
     Followed::Event(event)

@@ -5,8 +5,8 @@ use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::hex::{decode_hex, encode_hex};
 use super::library::{
-    Features, FileInfo, ShareOptions, encode_expiry, encode_features, parse_category, parse_expiry,
-    parse_features, parse_tags,
+    Audience, Features, FileInfo, ShareOptions, encode_audience, encode_expiry, encode_features,
+    parse_audience, parse_category, parse_expiry, parse_features, parse_tags,
 };
 use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
@@ -112,6 +112,14 @@ pub enum ClientLine {
     /// `UPLOAD_OPTIONS:<expiry>:<tags>`: how long the next upload on this connection should
     /// live and its tags; no reply (an `ERROR` if refused).
     UploadOptions(ShareOptions),
+    /// `ACCESS:<file_id>:everyone` or `ACCESS:<file_id>:only:<names>`: the sharer (or the
+    /// operator) changes who may see a file (control session only).
+    SetAccess {
+        /// The file.
+        file_id: FileId,
+        /// Who may see it besides the sharer and the operator; `None`: everyone.
+        only: Option<Audience>,
+    },
 }
 
 /// What a joined participant may do beyond its own files.
@@ -240,6 +248,21 @@ pub enum HostLine {
     /// `FILE_INFO:<file_id>:<category>:<expires_in_ms>:<tags>`: a file's category, expiry and
     /// tags, for clients that asked for `file-info`.
     FileInfo(FileInfo),
+    /// `FILE_ACCESS:<file_id>:<names>`: a restricted file's list of who may see it, for its
+    /// sharer and the operator, if they asked for `access`.
+    FileAccess {
+        /// The file.
+        file_id: FileId,
+        /// Who may see it besides the sharer and the operator.
+        only: Audience,
+    },
+    /// `ACCESS_FAILED:<file_id>:<reason>`: an `ACCESS` was refused; the session stays open.
+    AccessFailed {
+        /// The file named in the `ACCESS`.
+        file_id: FileId,
+        /// Why, as plain text (the rest of the line).
+        reason: String,
+    },
 }
 
 /// Splits `line` at its first `:` into the command word and the rest.
@@ -500,9 +523,14 @@ impl ClientLine {
                 let mut fields = Fields::new("UPLOAD_OPTIONS", rest);
                 let expiry = parse_expiry(fields.next("expiry")?)?;
                 let tags = parse_tags(fields.next("tags")?)?;
+                let only = match fields.rest {
+                    Some(_) => Some(parse_audience(fields.next("names")?)?),
+                    None => None,
+                };
                 fields.finish()?;
-                Ok(Self::UploadOptions(ShareOptions { expiry, tags }))
+                Ok(Self::UploadOptions(ShareOptions { expiry, tags, only }))
             }
+            b"ACCESS" => parse_set_access(rest),
             b"PASS" => {
                 let mut fields = Fields::new("PASS", rest);
                 // Any text is taken: one that breaks the rules of Passcode::new is simply not
@@ -554,11 +582,27 @@ impl ClientLine {
             ),
             Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
             Self::Features(features) => format!("FEATURES:{}\n", encode_features(*features)),
-            Self::UploadOptions(options) => format!(
-                "UPLOAD_OPTIONS:{}:{}\n",
-                encode_expiry(options.expiry),
-                options.tags
-            ),
+            Self::UploadOptions(options) => match &options.only {
+                None => format!(
+                    "UPLOAD_OPTIONS:{}:{}\n",
+                    encode_expiry(options.expiry),
+                    options.tags
+                ),
+                Some(only) => format!(
+                    "UPLOAD_OPTIONS:{}:{}:{}\n",
+                    encode_expiry(options.expiry),
+                    options.tags,
+                    encode_audience(only)
+                ),
+            },
+            Self::SetAccess {
+                file_id,
+                only: None,
+            } => format!("ACCESS:{file_id}:everyone\n"),
+            Self::SetAccess {
+                file_id,
+                only: Some(only),
+            } => format!("ACCESS:{file_id}:only:{}\n", encode_audience(only)),
         }
     }
 }
@@ -727,6 +771,19 @@ impl HostLine {
                 Ok(Self::DeleteFailed { file_id, reason })
             }
             b"FILE_INFO" => parse_file_info(rest).map(Self::FileInfo),
+            b"FILE_ACCESS" => {
+                let mut fields = Fields::new("FILE_ACCESS", rest);
+                let file_id = fields.number("file id")?;
+                let only = parse_audience(fields.next("names")?)?;
+                fields.finish()?;
+                Ok(Self::FileAccess { file_id, only })
+            }
+            b"ACCESS_FAILED" => {
+                let mut fields = Fields::new("ACCESS_FAILED", rest);
+                let file_id = fields.number("file id")?;
+                let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
+                Ok(Self::AccessFailed { file_id, reason })
+            }
             b"END" if rest.is_none() => Ok(Self::End),
             b"PONG" if rest.is_none() => Ok(Self::Pong),
             other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
@@ -796,8 +853,32 @@ impl HostLine {
                     .unwrap_or_default(),
                 info.tags
             ),
+            Self::FileAccess { file_id, only } => {
+                format!("FILE_ACCESS:{file_id}:{}\n", encode_audience(only))
+            }
+            Self::AccessFailed { file_id, reason } => {
+                format!("ACCESS_FAILED:{file_id}:{}\n", plain_text(reason))
+            }
         }
     }
+}
+
+/// `<file_id>:everyone` or `<file_id>:only:<names>` after `ACCESS:`.
+fn parse_set_access(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> {
+    let mut fields = Fields::new("ACCESS", rest);
+    let file_id = fields.number("file id")?;
+    let only = match fields.next("who")? {
+        b"everyone" => None,
+        b"only" => Some(parse_audience(fields.next("names")?)?),
+        other => {
+            return Err(ProtocolError::BadValue {
+                field: "who",
+                value: shorten_for_message(other),
+            });
+        }
+    };
+    fields.finish()?;
+    Ok(ClientLine::SetAccess { file_id, only })
 }
 
 /// `<file_id>:<category>:<expires_in_ms>:<tags>` after `FILE_INFO:` (an empty expiry: never).

@@ -382,6 +382,7 @@ fn library_lines_read_and_encode_exactly() {
     let options = ClientLine::UploadOptions(ShareOptions {
         expiry: Expiry::After(7200),
         tags: Tags::parse("slides,week3").unwrap_or_default(),
+        only: None,
     });
     assert_eq!(options.encode(), "UPLOAD_OPTIONS:7200:slides,week3\n");
     assert_eq!(
@@ -397,11 +398,11 @@ fn library_lines_read_and_encode_exactly() {
     ));
     assert_eq!(
         ClientLine::Features(Features::ALL).encode(),
-        "FEATURES:file-info\n"
+        "FEATURES:file-info,access\n"
     );
     // Words a host does not know are ignored.
     assert_eq!(
-        ClientLine::parse(b"FEATURES:later,file-info"),
+        ClientLine::parse(b"FEATURES:later,access,file-info"),
         Ok(ClientLine::Features(Features::ALL))
     );
     for bad in [
@@ -424,6 +425,64 @@ fn library_lines_read_and_encode_exactly() {
         "FILE_INFO:1:images:",
         "FILE_INFO:1:images:::x",
     ] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn access_lines_read_and_encode_exactly() {
+    use crate::protocol::{Audience, Expiry, ShareOptions, Tags};
+    let names = |list: &[&str]| Audience::new(list.iter().map(|n| (*n).to_owned()).collect());
+    let Ok(bob_carol) = names(&["Bob", "Carol, Jr.:x"]) else {
+        panic!("names");
+    };
+    let options = ClientLine::UploadOptions(ShareOptions {
+        expiry: Expiry::HostDefault,
+        tags: Tags::default(),
+        only: Some(bob_carol.clone()),
+    });
+    let line = "UPLOAD_OPTIONS:::Bob,Carol%2C Jr.%3Ax\n";
+    assert_eq!(options.encode(), line);
+    assert_eq!(ClientLine::parse(line.as_bytes()), Ok(options));
+    // Restricted to no one else: the sharer and the operator only.
+    assert!(matches!(
+        ClientLine::parse(b"UPLOAD_OPTIONS:::"),
+        Ok(ClientLine::UploadOptions(ShareOptions { only: Some(only), .. })) if only.is_empty()
+    ));
+    let everyone = ClientLine::SetAccess {
+        file_id: 7,
+        only: None,
+    };
+    assert_eq!(everyone.encode(), "ACCESS:7:everyone\n");
+    let narrowed = ClientLine::SetAccess {
+        file_id: 7,
+        only: Some(bob_carol.clone()),
+    };
+    assert_eq!(narrowed.encode(), "ACCESS:7:only:Bob,Carol%2C Jr.%3Ax\n");
+    assert_eq!(ClientLine::parse(b"ACCESS:7:everyone"), Ok(everyone));
+    let access = HostLine::FileAccess {
+        file_id: 7,
+        only: bob_carol,
+    };
+    assert_eq!(access.encode(), "FILE_ACCESS:7:Bob,Carol%2C Jr.%3Ax\n");
+    assert_eq!(
+        HostLine::parse(b"ACCESS_FAILED:7:No participant called 'dan' is known to this host"),
+        Ok(HostLine::AccessFailed {
+            file_id: 7,
+            reason: "No participant called 'dan' is known to this host".to_owned(),
+        })
+    );
+    for bad in [
+        "UPLOAD_OPTIONS:::Bob,,Carol",
+        "UPLOAD_OPTIONS:::Bob:x",
+        "ACCESS:7",
+        "ACCESS:7:some:Bob",
+        "ACCESS:7:everyone:Bob",
+        "ACCESS:x:everyone",
+    ] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for bad in ["FILE_ACCESS:7", "FILE_ACCESS:7:Bob,", "FILE_ACCESS:7:Bob:x"] {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
 }

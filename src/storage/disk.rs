@@ -172,6 +172,11 @@ impl DiskStore {
         Ok(File::open(self.data_path(id))?)
     }
 
+    /// Replaces a stored file's metadata with `record`'s, crash-safely.
+    pub(super) fn rewrite(&self, record: &FileRecord) -> Result<(), StorageError> {
+        metadata::replace(&self.files, record)
+    }
+
     /// Deletes a stored file: its metadata first, so a crash in between leaves no listing.
     pub(super) fn remove(&self, id: FileId) -> Result<(), StorageError> {
         remove_if_present(&self.meta_path(id))?;

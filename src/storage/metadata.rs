@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::category::{HEAD_BYTES, categorize};
-use super::record::{FileRecord, StorageError};
+use super::record::{FileRecord, StorageError, Viewer};
 use crate::pipeline::{CheckHash, hash_exactly};
 use crate::protocol::{Category, FileId, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex};
 
@@ -39,6 +39,18 @@ pub(super) struct Metadata {
     /// When the host deletes the file; missing or null: never.
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
+    /// Who may see it besides its owner and the operator; missing or null: everyone.
+    #[serde(default)]
+    audience: Option<Vec<ViewerMetadata>>,
+}
+
+/// One participant of a restricted file's audience, as `files/<id>.json` holds it.
+#[derive(Serialize, Deserialize)]
+struct ViewerMetadata {
+    /// The participant's public key, 64 hex digits.
+    key: String,
+    /// Its name when chosen.
+    name: String,
 }
 
 impl Metadata {
@@ -56,6 +68,15 @@ impl Metadata {
             category: Some(record.category.to_string()),
             tags: record.tags.to_string(),
             expires_at: record.expires_at,
+            audience: record.audience.as_ref().map(|viewers| {
+                viewers
+                    .iter()
+                    .map(|viewer| ViewerMetadata {
+                        key: viewer.key.to_string(),
+                        name: viewer.name.clone(),
+                    })
+                    .collect()
+            }),
         }
     }
 
@@ -124,6 +145,22 @@ impl Metadata {
             Some(word) => Category::from_word(word)?,
             None => Category::Other,
         };
+        let audience = match self.audience {
+            // A damaged key must not widen who sees the file: the record is refused instead.
+            Some(viewers) => Some(
+                viewers
+                    .into_iter()
+                    .map(|viewer| {
+                        let key = PublicKey(decode_hex(viewer.key.as_bytes())?);
+                        Some(Viewer {
+                            key,
+                            name: viewer.name,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            None => None,
+        };
         Some(FileRecord {
             id: self.id,
             name: self.name,
@@ -137,6 +174,7 @@ impl Metadata {
             category,
             tags: Tags::parse(&self.tags).ok()?,
             expires_at: self.expires_at,
+            audience,
         })
     }
 }
@@ -172,7 +210,7 @@ pub(super) fn write_temporary(
 /// Replaces a stored file's metadata with `record`'s, crash-safely: a crash leaves the old
 /// metadata or the new, never half of one (a leftover temporary file is removed at the next
 /// start).
-fn replace(files: &Path, record: &FileRecord) -> Result<(), StorageError> {
+pub(super) fn replace(files: &Path, record: &FileRecord) -> Result<(), StorageError> {
     let (meta, temp) = write_temporary(files, record)?;
     let replaced = meta
         .sync_all()

@@ -21,7 +21,7 @@ use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::FileId;
 pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
-pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError};
+pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError, Viewer};
 
 /// A stored file's bytes, ready to be sent.
 pub enum Content {
@@ -224,6 +224,7 @@ impl Storage {
             owner: file.owner,
             tags: file.tags,
             expires_at,
+            audience: file.audience,
         });
         let blob = match (incoming.sink, &self.backend) {
             (Sink::Memory(sink), _) => Blob::Memory(Arc::new(sink.finish())),
@@ -308,6 +309,35 @@ impl Storage {
             store.remove(id).map_err(RemoveError::Storage)?;
         }
         Ok(entry.record)
+    }
+
+    /// Gives a file a new list of who may see it (`None`: everyone), if `allowed` approves its
+    /// record; a disk store rewrites its metadata crash-safely first. Returns the record before
+    /// and after.
+    pub fn set_audience(
+        &self,
+        id: FileId,
+        audience: Option<Vec<Viewer>>,
+        allowed: impl FnOnce(&FileRecord) -> bool,
+    ) -> Result<(Arc<FileRecord>, Arc<FileRecord>), RemoveError> {
+        let mut catalog = self.catalog();
+        let Some(entry) = catalog.files.get_mut(&id) else {
+            return Err(RemoveError::NotFound);
+        };
+        if !allowed(&entry.record) {
+            return Err(RemoveError::Refused(Arc::clone(&entry.record)));
+        }
+        let changed = Arc::new(FileRecord {
+            audience,
+            ..FileRecord::clone(&entry.record)
+        });
+        // Under the catalog's lock, so that two changes reach the disk in the order they
+        // reach the catalog.
+        if let Backend::Disk(store) = &self.backend {
+            store.rewrite(&changed).map_err(RemoveError::Storage)?;
+        }
+        let before = std::mem::replace(&mut entry.record, Arc::clone(&changed));
+        Ok((before, changed))
     }
 
     /// Removes every file expired by `now` (uploads a download is reading stay readable to

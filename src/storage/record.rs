@@ -6,7 +6,18 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::protocol::{Category, ClientId, FileId, PublicKey, Sha256Digest, Tags, TransferCheck};
+use crate::protocol::{
+    Audience, Category, ClientId, FileId, PublicKey, Sha256Digest, Tags, TransferCheck,
+};
+
+/// A participant a restricted file is shown to: its key, and the name it had when chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// The participant's lasting identity.
+    pub key: PublicKey,
+    /// Its name when the sharer chose it (for lists of who may see the file).
+    pub name: String,
+}
 
 /// Everything the host knows about one stored file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +47,38 @@ pub struct FileRecord {
     pub tags: Tags,
     /// When the host deletes it; `None`: never.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Who may see it besides its owner (and the host's operator); `None`: everyone.
+    pub audience: Option<Vec<Viewer>>,
 }
 
 impl FileRecord {
     /// Whether it has expired by `now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the participant with `key` (`None`: someone unproven, such as a seed client)
+    /// may see it, the operator aside: everyone may see a file that is not restricted; a
+    /// restricted one, its owner and the participants chosen.
+    pub fn may_see(&self, key: Option<&PublicKey>) -> bool {
+        match &self.audience {
+            None => true,
+            Some(viewers) => key.is_some_and(|key| {
+                self.owner.as_ref() == Some(key) || viewers.iter().any(|v| v.key == *key)
+            }),
+        }
+    }
+
+    /// The names of who may see it, for a restricted file.
+    pub fn audience_names(&self) -> Option<Audience> {
+        let viewers = self.audience.as_ref()?;
+        // The names were checked when chosen; an empty one (damaged metadata) is left out.
+        let names = viewers
+            .iter()
+            .map(|viewer| viewer.name.clone())
+            .filter(|name| !name.trim().is_empty())
+            .collect();
+        Some(Audience::new(names).unwrap_or_default())
     }
 }
 
@@ -60,6 +97,8 @@ pub struct NewFile {
     pub tags: Tags,
     /// How long after it is stored the host deletes it; `None`: never.
     pub lifetime: Option<std::time::Duration>,
+    /// Who may see it besides its owner and the operator; `None`: everyone.
+    pub audience: Option<Vec<Viewer>>,
 }
 
 /// Which backend to use.
@@ -136,7 +175,7 @@ impl From<io::Error> for StorageError {
     }
 }
 
-/// Why a file could not be removed.
+/// Why a file could not be removed (or its list of who may see it changed).
 #[derive(Debug)]
 pub enum RemoveError {
     /// No file has that id.

@@ -231,6 +231,7 @@ impl Participant {
                 options: ShareOptions {
                     expiry: self.keep.expiry(),
                     tags: Tags::default(),
+                    only: None,
                 },
             };
             match self

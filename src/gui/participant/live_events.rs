@@ -154,6 +154,16 @@ impl Participant {
                     .map_or_else(|| "the file".to_owned(), |f| f.name.clone());
                 self.toast(Kind::Error, format!("Could not delete {name}: {reason}"));
             }
+            SessionEvent::AccessFailed { file_id, reason } => {
+                let name = self
+                    .files
+                    .get(&file_id)
+                    .map_or_else(|| "the file".to_owned(), |f| f.name.clone());
+                self.toast(
+                    Kind::Error,
+                    format!("Could not change who sees {name}: {reason}"),
+                );
+            }
             SessionEvent::Closed(_) => {}
         }
     }

@@ -243,12 +243,8 @@ impl Job {
         }
         let suits = kept.as_ref().is_some_and(|kept| {
             kept.host == self.route.host
-                && match (&self.work, &self.route.credentials) {
-                    (Work::Download(..), _) => true,
-                    (Work::Upload(..), credentials) => {
-                        kept.ticket == credentials.as_ref().map(|c| c.ticket)
-                    }
-                }
+                // Downloads too: a restricted file is sent only to whom the connection proved.
+                && kept.ticket == self.route.credentials.as_ref().map(|c| c.ticket)
         });
         let mut connection = if suits {
             kept.take().map(|kept| kept.connection)
