@@ -1871,6 +1871,71 @@ fn the_expiry_picked_goes_with_the_upload_and_the_file_leaves_when_it_expires() 
 }
 
 #[test]
+fn the_people_picked_in_share_with_alone_see_the_upload() -> TestResult {
+    let host = start(config())?;
+    let carol = Person::new("Carol")?;
+    let (_carol_session, _) = carol.join(host.local_addr())?;
+    let (eve, _) = Person::new("Eve")?.join(host.local_addr())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    pump_until_shown(&mut app, "Share with: everyone")?;
+    assert!(!shows(&app, "Carol"), "the chips wait to be opened");
+    interact(&mut app, |ui| {
+        ui.click("Share with: everyone")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "Everyone") && shows(&app, "Eve"));
+    interact(&mut app, |ui| {
+        ui.click("Carol")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "Share with: 1 person"));
+
+    let path = dir.path().join("plan.txt");
+    std::fs::write(&path, b"for Carol")?;
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(path),
+    )));
+    perform(&mut app, listing);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "plan.txt"),
+    )?;
+    let record = host
+        .files()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("not stored"))?;
+    let keys: Vec<_> = record.audience.iter().flatten().map(|v| v.key).collect();
+    assert_eq!(keys, [carol.identity.public_key()]);
+    assert!(
+        view_contains(&app, "only Carol"),
+        "the row says who may see it"
+    );
+    let mut eve_list = lanshare::participant::TransferConnection::connect(host.local_addr())?;
+    eve_list.authenticate(eve.credentials())?;
+    assert!(eve_list.list()?.is_empty(), "Eve was not picked");
+
+    // "Everyone" again: the next upload goes to all.
+    interact(&mut app, |ui| {
+        ui.click("Everyone")?;
+        Ok(())
+    })?;
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"for all")?;
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(path),
+    )));
+    perform(&mut app, listing);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "notes.txt"),
+    )?;
+    assert_eq!(eve_list.list()?.len(), 1);
+    Ok(())
+}
+
+#[test]
 fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
     use lanshare::protocol::Category;
     let dir = tempfile::tempdir()?;

@@ -95,7 +95,7 @@ fn expires_cell(file: &FileEntry) -> String {
 fn name_cell(file: &FileEntry) -> String {
     match &file.details.only {
         None => printable(&file.name),
-        Some(only) if only.is_empty() => format!("{} (only you)", printable(&file.name)),
+        Some(only) if only.is_empty() => format!("{} (only the sharer)", printable(&file.name)),
         Some(only) => format!(
             "{} (only {})",
             printable(&file.name),

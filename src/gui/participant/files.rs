@@ -231,7 +231,7 @@ impl Participant {
                 options: ShareOptions {
                     expiry: self.keep.expiry(),
                     tags: Tags::default(),
-                    only: None,
+                    only: self.share_with.audience(&self.peers),
                 },
             };
             match self

@@ -46,7 +46,7 @@ use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
 pub use keys::KeyCommand;
-pub use library::Keep;
+pub use library::{Keep, ShareWith};
 pub use local::{LocalFile, UploadList};
 pub use order::SortKey;
 pub use toasts::TOAST_LIFETIME;
@@ -126,6 +126,8 @@ pub struct Participant {
     chips: Chips,
     /// How long files shared from here are kept.
     keep: Keep,
+    /// Who files shared from here are for.
+    share_with: ShareWith,
     /// The file the keyboard is on.
     selected: Option<FileId>,
     /// Files ticked for "Download selected".
@@ -173,6 +175,12 @@ pub enum Message {
     TagChip(String),
     /// How long new uploads are kept was picked.
     KeepPicked(Keep),
+    /// "Share with: …" after the status line was clicked: its chips open or close.
+    ShareWithOpened,
+    /// "Everyone" was clicked among the "Share with" chips.
+    ShareWithEveryone,
+    /// A person online was clicked among the "Share with" chips (again: unpicked).
+    ShareWithPeer(ClientId),
     /// A file's row was clicked: the keyboard's selection moves there.
     Select(FileId),
     /// A file's box was ticked or unticked for "Download selected".
@@ -287,6 +295,7 @@ impl Participant {
             sort: Sort::default(),
             chips: Chips::default(),
             keep: Keep::default(),
+            share_with: ShareWith::default(),
             selected: None,
             ticked: BTreeSet::new(),
             focus: None,
@@ -421,6 +430,9 @@ impl Participant {
             Message::CategoryChip(category) => self.chips.pick_category(category),
             Message::TagChip(tag) => self.chips.pick_tag(tag),
             Message::KeepPicked(keep) => self.keep = keep,
+            Message::ShareWithOpened => self.share_with.toggle_open(),
+            Message::ShareWithEveryone => self.share_with.everyone(),
+            Message::ShareWithPeer(peer) => self.share_with.toggle(peer),
             Message::Select(file) => {
                 self.selected = Some(file);
                 self.focus = Some(Control::List);

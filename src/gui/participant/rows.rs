@@ -10,7 +10,7 @@ use iced::widget::{checkbox, column, container, mouse_area, progress_bar, row, s
 use iced::{Alignment, Element, Length};
 
 use super::deletes::Pending;
-use super::library::expiry_words;
+use super::library::{expiry_words, restriction_words};
 use super::order::FileKind;
 use super::{Message, Participant};
 use crate::gui::theme::{self, badge, gap, list, text_size};
@@ -81,6 +81,9 @@ impl Participant {
                 );
                 if let Some(expiry) = expiry_words(file, chrono::Utc::now()) {
                     details.push_str(&format!(" • {expiry}"));
+                }
+                if let Some(only) = restriction_words(file) {
+                    details.push_str(&format!(" • {only}"));
                 }
                 for tag in file.details.tags.as_slice() {
                     details.push_str(&format!(" #{tag}"));
