@@ -322,23 +322,29 @@ fn own_identity() -> Option<Arc<Identity>> {
 }
 
 /// The files this user may see (restricted ones included: it joins, to prove who it is), and
-/// its session, for downloads to prove it again. When it cannot join under its name (taken by
-/// someone else online, or the host is full), the files everyone may see, and no session.
+/// its session, for downloads to prove it again. When it cannot join (its name taken by
+/// someone else online, the host full, or a host that does not take `JOIN`), the files
+/// everyone may see, and no session.
 fn list_as(target: &Target, user: &User) -> anyhow::Result<(Vec<FileEntry>, Option<Session>)> {
     match join_as(target, user, false) {
         Ok((session, snapshot)) => Ok((snapshot.files, Some(session))),
-        Err(error) if cannot_join_as_oneself(&error) => Ok((list(target)?, None)),
+        Err(error) if a_listing_may_still_work(&error) => Ok((list(target)?, None)),
         Err(error) => Err(error),
     }
 }
 
-/// Whether joining failed only because of the name or the number of participants (anything
-/// else, a passcode refused say, would fail a plain listing too).
-fn cannot_join_as_oneself(error: &anyhow::Error) -> bool {
+/// Whether a plain listing may still work after joining failed this way: not after a wrong
+/// passcode (a second guess would count against this address), an unreachable host or a key
+/// that does not match its pin, which a listing would meet again.
+fn a_listing_may_still_work(error: &anyhow::Error) -> bool {
     matches!(
         error.downcast_ref::<Error>(),
-        Some(Error::Refused(reason))
-            if reason.starts_with("The name '") || reason.starts_with("Host has too many")
+        Some(
+            Error::Refused(_)
+                | Error::Protocol(_)
+                | Error::ConnectionLost(_)
+                | Error::SessionClosed
+        )
     )
 }
 
