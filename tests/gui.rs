@@ -1737,7 +1737,7 @@ fn described(
         category: Some(category),
         tags: lanshare::protocol::Tags::parse(tags)?,
         expires_at: expires_in.map(|left| chrono::Utc::now() + left),
-        only: None,
+        ..Default::default()
     };
     Ok(file)
 }

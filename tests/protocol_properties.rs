@@ -9,7 +9,7 @@ use lanshare::host::Host;
 use lanshare::protocol::{
     Audience, Category, ClientLine, Expiry, Features, FileInfo, HostLine, MAX_EXPIRY_SECS,
     MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket, TransferCheck,
-    UploadRequest, escape, unescape,
+    UploadRequest, VersionInfo, escape, unescape,
 };
 use proptest::prelude::*;
 
@@ -91,9 +91,22 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
         any::<u64>().prop_map(|file_id| ClientLine::Delete { file_id }),
         Just(ClientLine::Ping),
         passcode().prop_map(|passcode| ClientLine::Pass { passcode }),
-        (any::<bool>(), any::<bool>()).prop_map(|(file_info, access)| {
-            ClientLine::Features(Features { file_info, access })
+        (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(file_info, access, versions)| {
+            ClientLine::Features(Features {
+                file_info,
+                access,
+                versions,
+            })
         }),
+        (any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(file_id, offset, version)| {
+            ClientLine::DownloadVersion {
+                file_id,
+                offset,
+                version,
+            }
+        }),
+        any::<u64>().prop_map(|file_id| ClientLine::Versions { file_id }),
+        Just(ClientLine::NewFile),
         (expiry(), tags(), proptest::option::of(audience())).prop_map(|(expiry, tags, only)| {
             ClientLine::UploadOptions(ShareOptions { expiry, tags, only })
         }),
@@ -188,6 +201,28 @@ fn host_line() -> impl Strategy<Value = HostLine> {
             .prop_map(|(file_id, only)| HostLine::FileAccess { file_id, only }),
         (any::<u64>(), plain_text())
             .prop_map(|(file_id, reason)| HostLine::AccessFailed { file_id, reason }),
+        (any::<u64>(), any::<u32>(), any::<u32>()).prop_map(|(file_id, latest, kept)| {
+            HostLine::FileVersions {
+                file_id,
+                latest,
+                kept,
+            }
+        }),
+        (
+            (any::<u64>(), any::<u32>(), any::<u64>(), any::<i64>()),
+            digest(),
+            bytes::<16>()
+        )
+            .prop_map(|((file_id, number, size, uploaded_at_ms), sha256, check)| {
+                HostLine::Version(VersionInfo {
+                    file_id,
+                    number,
+                    size,
+                    uploaded_at_ms,
+                    sha256,
+                    check: TransferCheck(check),
+                })
+            }),
     ]
 }
 

@@ -22,15 +22,15 @@ use lanshare::participant::{
     resolve_host, trust,
 };
 use lanshare::protocol::{
-    Expiry, Passcode, ShareOptions, clean_name, validate_username, visible_text,
+    Expiry, Passcode, ShareOptions, VersionInfo, clean_name, validate_username, visible_text,
 };
 use lanshare::units::{format_remaining, format_size};
 
-use super::output::{file_json, file_table, local_time, printable};
+use super::output::{file_json, file_table, local_time, printable, version_json, version_table};
 use super::progress::follow;
 use super::{
     GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs, ShareArgs, TrustArgs, User,
-    WatchArgs,
+    VersionsArgs, WatchArgs,
 };
 
 /// The host to talk to: the one given, else the only one found on the network.
@@ -206,7 +206,14 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         .files
         .iter()
         .cloned()
-        .map(|path| UploadItem::from_path(path).with_options(options.clone()))
+        .map(|path| {
+            let item = UploadItem::from_path(path).with_options(options.clone());
+            if args.new_file {
+                item.as_new_file()
+            } else {
+                item
+            }
+        })
         .collect();
     let route = Route {
         host: target.address,
@@ -229,10 +236,11 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         let path = &item.path;
         match follow_one(&followed, index, &item.name, size) {
             TransferUpdate::Uploaded(stored) => println!(
-                "Shared '{}' ({}) as #{}{}",
+                "Shared '{}' ({}) as #{}{}{}",
                 printable(&item.name),
                 format_size(size),
                 stored.file_id,
+                version_note(&stored),
                 expiry_note(&stored, options.expiry)
             ),
             TransferUpdate::Failed(reason) => {
@@ -249,6 +257,15 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         bail!("{failures} of {} file(s) not shared", args.files.len());
     }
     Ok(())
+}
+
+/// What `send` says of an upload that became a new version: `, version 3`.
+fn version_note(stored: &Stored) -> String {
+    stored
+        .details
+        .as_ref()
+        .and_then(|details| details.versions)
+        .map_or(String::new(), |count| format!(", version {}", count.latest))
 }
 
 /// What `send` says of a stored file's expiry: nothing for a file kept until deleted,
@@ -424,11 +441,21 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
             ),
         }
     };
+    if args.version.is_some() && args.ids.len() != 1 {
+        bail!("--version goes with one id only");
+    }
     let mut failures = 0;
     let mut wanted = Vec::new();
     for id in &args.ids {
         match files.iter().find(|f| f.id == *id) {
-            Some(entry) => wanted.push((entry.clone(), destination(entry)?)),
+            Some(entry) => {
+                let entry = match args.version {
+                    Some(number) => version_entry(&target, session.as_ref(), entry, number)?,
+                    None => entry.clone(),
+                };
+                let destination = destination(&entry)?;
+                wanted.push((entry, destination));
+            }
             None => {
                 failures += 1;
                 eprintln!("lanshare: error: no file with id {id} is shared on the host");
@@ -467,6 +494,65 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     }
     if failures > 0 {
         bail!("{failures} of {} file(s) not downloaded", args.ids.len());
+    }
+    Ok(())
+}
+
+/// The kept versions of `file` (asked as the `session`'s participant, if any).
+fn file_versions(
+    target: &Target,
+    session: Option<&Session>,
+    file_id: u64,
+) -> anyhow::Result<Vec<VersionInfo>> {
+    let mut connection = TransferConnection::connect(target.address)?;
+    match (session, &target.passcode) {
+        (Some(session), _) => connection.authenticate(session.credentials())?,
+        (None, Some(passcode)) => connection.prove_passcode(passcode)?,
+        (None, None) => {}
+    }
+    Ok(connection.versions(file_id)?)
+}
+
+/// `entry` as its version `number`: that version's size, time and digests, and a download of
+/// it asks for it.
+fn version_entry(
+    target: &Target,
+    session: Option<&Session>,
+    entry: &FileEntry,
+    number: u32,
+) -> anyhow::Result<FileEntry> {
+    let versions = file_versions(target, session, entry.id)?;
+    let Some(version) = versions.iter().find(|v| v.number == number) else {
+        let kept: Vec<String> = versions.iter().map(|v| v.number.to_string()).collect();
+        bail!(
+            "#{} has no version {number} (the host keeps version {})",
+            entry.id,
+            kept.join(", ")
+        );
+    };
+    let mut chosen = entry.clone();
+    chosen.size = version.size;
+    chosen.sha256 = version.sha256;
+    chosen.check = Some(version.check);
+    chosen.uploaded_at = chrono::DateTime::from_timestamp_millis(version.uploaded_at_ms)
+        .unwrap_or(entry.uploaded_at);
+    chosen.details.version = Some(number);
+    Ok(chosen)
+}
+
+pub(super) fn versions(args: &VersionsArgs) -> anyhow::Result<()> {
+    let target = target(&args.address, args.json)?;
+    let (files, session) = list_as(&target, &args.user)?;
+    if !files.iter().any(|file| file.id == args.id) {
+        bail!("no file with id {} is shared on the host", args.id);
+    }
+    let versions = file_versions(&target, session.as_ref(), args.id)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let array: Vec<_> = versions.iter().map(version_json).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&array)?)?;
+    } else {
+        write!(out, "{}", version_table(&versions))?;
     }
     Ok(())
 }

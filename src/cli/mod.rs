@@ -45,6 +45,8 @@ enum Command {
     Rm(RmArgs),
     /// Change who may see a file you shared: `--only bob,carol`, or `--everyone`.
     Share(ShareArgs),
+    /// List the versions of a file the host keeps (sharing a name again makes a new one).
+    Versions(VersionsArgs),
     /// Follow new and deleted files live.
     Watch(WatchArgs),
     /// List the lanshare hosts on the network.
@@ -181,6 +183,24 @@ struct SendArgs {
     /// later.
     #[arg(long, value_name = "NAME,…", value_parser = audience_arg)]
     only: Option<lanshare::protocol::Audience>,
+    /// Share them as files of their own, even where you already share a file of the same name
+    /// (which they would otherwise become the new version of).
+    #[arg(long)]
+    new_file: bool,
+}
+
+#[derive(Args)]
+struct VersionsArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--only`: names separated by commas.
@@ -282,6 +302,10 @@ struct GetArgs {
     /// Replace an existing file given with -o PATH.
     #[arg(long)]
     force: bool,
+    /// Download this version of the file (see `lanshare versions ID`) rather than the latest;
+    /// with one id only.
+    #[arg(long, value_name = "N")]
+    version: Option<u32>,
 }
 
 #[derive(Args)]
@@ -323,6 +347,7 @@ pub fn run() -> ExitCode {
         Some(Command::Get(args)) => client::get(&args),
         Some(Command::Rm(args)) => client::rm(&args),
         Some(Command::Share(args)) => client::share(&args),
+        Some(Command::Versions(args)) => client::versions(&args),
         Some(Command::Watch(args)) => client::watch(&args),
         Some(Command::Hosts(args)) => client::hosts(&args),
         Some(Command::Trust(args)) => client::trust_host(&args),

@@ -463,14 +463,12 @@ impl Registry {
             self.offer_each_locked(&state, record);
             return;
         }
-        let plain: Arc<str> = Arc::from(offer_lines(record, Features::default(), false));
-        let with_info: Arc<str> = Arc::from(offer_lines(record, Features::ALL, false));
+        // The lines once for each set of features the sessions asked for (a few at most).
+        let mut encoded: HashMap<Features, Arc<str>> = HashMap::new();
         for session in state.sessions.values() {
-            let lines = if session.features.file_info {
-                &with_info
-            } else {
-                &plain
-            };
+            let lines = encoded
+                .entry(session.features)
+                .or_insert_with(|| Arc::from(offer_lines(record, session.features, false)));
             deliver(session, Arc::clone(lines));
         }
     }
@@ -580,6 +578,17 @@ fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> St
     .encode();
     if features.file_info {
         lines.push_str(&info_line(record).encode());
+    }
+    if features.versions && record.version > 1 {
+        let kept = u32::try_from(record.older.len() + 1).unwrap_or(u32::MAX);
+        lines.push_str(
+            &HostLine::FileVersions {
+                file_id: record.id,
+                latest: record.version,
+                kept,
+            }
+            .encode(),
+        );
     }
     if let Some(only) = record.audience_names().filter(|_| with_access) {
         lines.push_str(

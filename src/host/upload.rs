@@ -165,6 +165,10 @@ pub(super) struct Asked {
     pub options: ShareOptions,
     /// `FEATURES:file-info`: `FILE_INFO` before `STORED`.
     pub file_info: bool,
+    /// `FEATURES:versions` (with `file-info`): `FILE_VERSIONS` after it, for a new version.
+    pub versions: bool,
+    /// `NEW_FILE`: a file of its own even if its sharer shares one of the same name.
+    pub new_file: bool,
 }
 
 /// A checked upload request: what it is, whose it is, and where resuming files it.
@@ -291,8 +295,9 @@ fn audience(
 struct StoredFile {
     file_id: crate::protocol::FileId,
     digests: UploadDigests,
-    /// Whether the client asked for `FILE_INFO` before `STORED`.
+    /// Whether the client asked for `FILE_INFO` (and `FILE_VERSIONS`) before `STORED`.
     file_info: bool,
+    versions: bool,
 }
 
 impl StoredFile {
@@ -310,10 +315,21 @@ impl StoredFile {
         if !self.file_info {
             return true;
         }
-        match shared.storage.get(self.file_id) {
-            Some(record) => connection.reply(&info_line(&record)).is_ok(),
-            None => true,
+        let Some(record) = shared.storage.get(self.file_id) else {
+            return true;
+        };
+        if connection.reply(&info_line(&record)).is_err() {
+            return false;
         }
+        if !self.versions || record.version <= 1 {
+            return true;
+        }
+        let versions = HostLine::FileVersions {
+            file_id: record.id,
+            latest: record.version,
+            kept: u32::try_from(record.older.len() + 1).unwrap_or(u32::MAX),
+        };
+        connection.reply(&versions).is_ok()
     }
 
     /// Tells a resuming client that all `size` bytes are here, and what they were stored as.
@@ -343,6 +359,7 @@ fn stored_before(shared: &Shared, checked: &Checked) -> Option<StoredFile> {
         file_id,
         digests,
         file_info: checked.asked.file_info,
+        versions: checked.asked.versions,
     })
 }
 
@@ -534,6 +551,9 @@ fn commit(
         tags: asked.options.tags.clone(),
         lifetime: lifetime.after,
         audience,
+        // Only a proven owner's uploads become versions: guests' (seed clients') never do.
+        keep_versions: (attribution.owner.is_some() && !asked.new_file)
+            .then_some(shared.config.keep_versions),
     };
     let record = match shared.storage.commit(incoming, file, digests) {
         Ok(record) => record,
@@ -562,5 +582,6 @@ fn commit(
         file_id: record.id,
         digests,
         file_info: asked.file_info,
+        versions: asked.versions,
     })
 }

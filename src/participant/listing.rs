@@ -48,6 +48,21 @@ pub struct FileDetails {
     /// For a restricted file this participant shared (or any, for the operator): who else may
     /// see it (`FILE_ACCESS`). `None`: not restricted, or not this participant's to know.
     pub only: Option<Audience>,
+    /// For a file with more than one version: the latest's number and how many are kept
+    /// (`FILE_VERSIONS`); `None`: one version (or a host that does not say).
+    pub versions: Option<VersionCount>,
+    /// The version this entry stands for when it is not the latest (from `VERSIONS`): a
+    /// download of it asks for that version. `None`: the latest.
+    pub version: Option<u32>,
+}
+
+/// How many versions of a file there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionCount {
+    /// The latest version's number.
+    pub latest: u32,
+    /// How many versions the host keeps (the latest included).
+    pub kept: u32,
 }
 
 impl FileDetails {
@@ -65,6 +80,8 @@ impl FileDetails {
             tags: info.tags,
             expires_at,
             only: None,
+            versions: None,
+            version: None,
         }
     }
 }
@@ -94,6 +111,7 @@ pub(super) struct OfferAssembler {
     pending: HashMap<FileId, HostLine>,
     details: HashMap<FileId, FileDetails>,
     access: HashMap<FileId, Audience>,
+    versions: HashMap<FileId, VersionCount>,
 }
 
 impl OfferAssembler {
@@ -111,6 +129,14 @@ impl OfferAssembler {
             }
             HostLine::FileAccess { file_id, only } if self.pending.contains_key(&file_id) => {
                 self.access.insert(file_id, only);
+                Ok(None)
+            }
+            HostLine::FileVersions {
+                file_id,
+                latest,
+                kept,
+            } if self.pending.contains_key(&file_id) => {
+                self.versions.insert(file_id, VersionCount { latest, kept });
                 Ok(None)
             }
             HostLine::FileMeta {
@@ -144,6 +170,8 @@ impl OfferAssembler {
                     check,
                     details: FileDetails {
                         only: self.access.remove(&file_id),
+                        versions: self.versions.remove(&file_id),
+                        version: None,
                         ..self.details.remove(&file_id).unwrap_or_default()
                     },
                 }))

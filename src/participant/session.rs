@@ -370,6 +370,7 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         line @ (HostLine::FileOffer { .. }
         | HostLine::FileInfo(_)
         | HostLine::FileAccess { .. }
+        | HostLine::FileVersions { .. }
         | HostLine::FileMeta { .. }) => match offers.feed(line) {
             Ok(Some(entry)) => SessionEvent::FileOffered(entry),
             Ok(None) => return Followed::Nothing,

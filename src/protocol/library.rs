@@ -174,6 +174,9 @@ pub struct Features {
     /// `access`: a `FILE_ACCESS` line after the `FILE_INFO` of each restricted file the
     /// participant shared (all of them, for the operator).
     pub access: bool,
+    /// `versions`: a `FILE_VERSIONS` line with each listed or offered file that has more than
+    /// one version.
+    pub versions: bool,
 }
 
 impl Features {
@@ -181,6 +184,7 @@ impl Features {
     pub const ALL: Self = Self {
         file_info: true,
         access: true,
+        versions: true,
     };
 }
 
@@ -261,6 +265,7 @@ pub(super) fn parse_features(text: &[u8]) -> Features {
         match word {
             b"file-info" => features.file_info = true,
             b"access" => features.access = true,
+            b"versions" => features.versions = true,
             _ => {}
         }
     }
@@ -275,6 +280,9 @@ pub(super) fn encode_features(features: Features) -> String {
     }
     if features.access {
         words.push("access");
+    }
+    if features.versions {
+        words.push("versions");
     }
     words.join(",")
 }
@@ -364,4 +372,22 @@ pub(super) fn parse_audience(text: &[u8]) -> Result<Audience, ProtocolError> {
         .map(unescape)
         .collect::<Result<Vec<_>, _>>()?;
     Audience::new(names).map_err(|error| ProtocolError::BadAudience(error.to_string()))
+}
+
+/// `VERSION:<file_id>:<number>:<size>:<uploaded_at_ms>:<sha256>:<check>`: one kept version of a
+/// file, in the answer to `VERSIONS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The file.
+    pub file_id: FileId,
+    /// The version's number (1 for the first).
+    pub number: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was stored, milliseconds since the Unix epoch (UTC).
+    pub uploaded_at_ms: i64,
+    /// SHA-256 of its bytes.
+    pub sha256: super::values::Sha256Digest,
+    /// Its transfer check.
+    pub check: super::values::TransferCheck,
 }

@@ -5,8 +5,8 @@ use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::hex::{decode_hex, encode_hex};
 use super::library::{
-    Audience, Features, FileInfo, ShareOptions, encode_audience, encode_expiry, encode_features,
-    parse_audience, parse_category, parse_expiry, parse_features, parse_tags,
+    Audience, Features, FileInfo, ShareOptions, VersionInfo, encode_audience, encode_expiry,
+    encode_features, parse_audience, parse_category, parse_expiry, parse_features, parse_tags,
 };
 use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
@@ -44,6 +44,24 @@ pub enum ClientLine {
         /// The first byte to send (0 for the whole file, sent as the seed's line).
         offset: u64,
     },
+    /// `DOWNLOAD:<file_id>:<offset>:<version>`: a download of one of the file's kept versions
+    /// (lanshare; `DOWNLOAD` without it sends the latest).
+    DownloadVersion {
+        /// The file asked for.
+        file_id: FileId,
+        /// The first byte to send.
+        offset: u64,
+        /// The version's number.
+        version: u32,
+    },
+    /// `VERSIONS:<file_id>`: asks for the kept versions of a file.
+    Versions {
+        /// The file.
+        file_id: FileId,
+    },
+    /// `NEW_FILE`: the next upload on this connection is a file of its own, even if its sharer
+    /// already shares one of the same name (which it would otherwise become a version of).
+    NewFile,
     /// `READY` (seed): the client is ready for a download's bytes.
     Ready,
     /// `AUTH:<client_id>:<ticket>`: proves that later uploads on this connection come from
@@ -256,6 +274,18 @@ pub enum HostLine {
         /// Who may see it besides the sharer and the operator.
         only: Audience,
     },
+    /// `FILE_VERSIONS:<file_id>:<latest>:<kept>`: the latest version's number and how many
+    /// versions are kept, for a file with more than one, to clients that asked for `versions`.
+    FileVersions {
+        /// The file.
+        file_id: FileId,
+        /// The latest version's number.
+        latest: u32,
+        /// How many versions the host keeps of it (the latest included).
+        kept: u32,
+    },
+    /// `VERSION:…`: one kept version, in the answer to `VERSIONS` (which ends with `END`).
+    Version(VersionInfo),
     /// `ACCESS_FAILED:<file_id>:<reason>`: an `ACCESS` was refused; the session stays open.
     AccessFailed {
         /// The file named in the `ACCESS`.
@@ -387,6 +417,14 @@ fn parse_u64(field: &'static str, text: &[u8]) -> Result<u64, ProtocolError> {
     })
 }
 
+/// Parses a number that fits in 32 bits (a version number).
+fn parse_u32(field: &'static str, text: &[u8]) -> Result<u32, ProtocolError> {
+    u32::try_from(parse_u64(field, text)?).map_err(|_| ProtocolError::BadNumber {
+        field,
+        value: shorten_for_message(text),
+    })
+}
+
 /// Parses a possibly negative decimal integer (used only for timestamps).
 fn parse_i64(field: &'static str, text: &[u8]) -> Result<i64, ProtocolError> {
     std::str::from_utf8(text)
@@ -452,9 +490,22 @@ impl ClientLine {
                     Some(_) => fields.number("offset")?,
                     None => 0,
                 };
+                if fields.rest.is_some() {
+                    let version = parse_u32("version", fields.next("version")?)?;
+                    fields.finish()?;
+                    return Ok(Self::DownloadVersion {
+                        file_id,
+                        offset,
+                        version,
+                    });
+                }
                 fields.finish()?;
                 Ok(Self::Download { file_id, offset })
             }
+            b"VERSIONS" => Ok(Self::Versions {
+                file_id: Fields::single_number("VERSIONS", rest, "file id")?,
+            }),
+            b"NEW_FILE" if rest.is_none() => Ok(Self::NewFile),
             b"READY" if rest.is_none() => Ok(Self::Ready),
             b"AUTH" => {
                 let mut fields = Fields::new("AUTH", rest);
@@ -552,6 +603,13 @@ impl ClientLine {
             }
             Self::Download { file_id, offset: 0 } => format!("DOWNLOAD:{file_id}\n"),
             Self::Download { file_id, offset } => format!("DOWNLOAD:{file_id}:{offset}\n"),
+            Self::DownloadVersion {
+                file_id,
+                offset,
+                version,
+            } => format!("DOWNLOAD:{file_id}:{offset}:{version}\n"),
+            Self::Versions { file_id } => format!("VERSIONS:{file_id}\n"),
+            Self::NewFile => "NEW_FILE\n".to_owned(),
             Self::Ready => "READY\n".to_owned(),
             Self::Auth { client_id, ticket } => format!("AUTH:{client_id}:{ticket}\n"),
             Self::List => "LIST\n".to_owned(),
@@ -778,6 +836,19 @@ impl HostLine {
                 fields.finish()?;
                 Ok(Self::FileAccess { file_id, only })
             }
+            b"FILE_VERSIONS" => {
+                let mut fields = Fields::new("FILE_VERSIONS", rest);
+                let file_id = fields.number("file id")?;
+                let latest = parse_u32("version", fields.next("version")?)?;
+                let kept = parse_u32("count", fields.next("count")?)?;
+                fields.finish()?;
+                Ok(Self::FileVersions {
+                    file_id,
+                    latest,
+                    kept,
+                })
+            }
+            b"VERSION" => parse_version(rest).map(Self::Version),
             b"ACCESS_FAILED" => {
                 let mut fields = Fields::new("ACCESS_FAILED", rest);
                 let file_id = fields.number("file id")?;
@@ -859,8 +930,42 @@ impl HostLine {
             Self::AccessFailed { file_id, reason } => {
                 format!("ACCESS_FAILED:{file_id}:{}\n", plain_text(reason))
             }
+            Self::FileVersions {
+                file_id,
+                latest,
+                kept,
+            } => format!("FILE_VERSIONS:{file_id}:{latest}:{kept}\n"),
+            Self::Version(version) => format!(
+                "VERSION:{}:{}:{}:{}:{}:{}\n",
+                version.file_id,
+                version.number,
+                version.size,
+                version.uploaded_at_ms,
+                version.sha256,
+                version.check
+            ),
         }
     }
+}
+
+/// `<file_id>:<number>:<size>:<uploaded_at_ms>:<sha256>:<check>` after `VERSION:`.
+fn parse_version(rest: Option<&[u8]>) -> Result<VersionInfo, ProtocolError> {
+    let mut fields = Fields::new("VERSION", rest);
+    let file_id = fields.number("file id")?;
+    let number = parse_u32("version", fields.next("version")?)?;
+    let size = fields.number("file size")?;
+    let uploaded_at_ms = parse_i64("upload time", fields.next("upload time")?)?;
+    let sha256 = Sha256Digest(fields.hex("sha256")?);
+    let check = TransferCheck(fields.hex("check")?);
+    fields.finish()?;
+    Ok(VersionInfo {
+        file_id,
+        number,
+        size,
+        uploaded_at_ms,
+        sha256,
+        check,
+    })
 }
 
 /// `<file_id>:everyone` or `<file_id>:only:<names>` after `ACCESS:`.

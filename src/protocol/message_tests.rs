@@ -122,8 +122,9 @@ fn unknown_and_empty_commands_are_refused() {
         ClientLine::parse(b"READY:extra"),
         Err(ProtocolError::UnknownCommand(_))
     ));
+    // A third field is the version (lanshare); a fourth is one too many.
     assert!(matches!(
-        ClientLine::parse(b"DOWNLOAD:1:2:3"),
+        ClientLine::parse(b"DOWNLOAD:1:2:3:4"),
         Err(ProtocolError::BadValue { .. })
     ));
 }
@@ -280,7 +281,8 @@ fn bad_resume_lines_are_refused() {
         "UPLOAD_RESUME",
         "UPLOAD_RESUME:abcd:3:Alice:f:1",
         "DOWNLOAD:15:-1",
-        "DOWNLOAD:15:1:2",
+        "DOWNLOAD:15:1:2:3",
+        "DOWNLOAD:15:1:x",
         "RESUME_FROM:x",
     ] {
         let client = ClientLine::parse(line.as_bytes());
@@ -398,11 +400,11 @@ fn library_lines_read_and_encode_exactly() {
     ));
     assert_eq!(
         ClientLine::Features(Features::ALL).encode(),
-        "FEATURES:file-info,access\n"
+        "FEATURES:file-info,access,versions\n"
     );
     // Words a host does not know are ignored.
     assert_eq!(
-        ClientLine::parse(b"FEATURES:later,access,file-info"),
+        ClientLine::parse(b"FEATURES:later,access,versions,file-info"),
         Ok(ClientLine::Features(Features::ALL))
     );
     for bad in [
@@ -483,6 +485,75 @@ fn access_lines_read_and_encode_exactly() {
         assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
     for bad in ["FILE_ACCESS:7", "FILE_ACCESS:7:Bob,", "FILE_ACCESS:7:Bob:x"] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn version_lines_read_and_encode_exactly() {
+    use crate::protocol::VersionInfo;
+    assert_eq!(
+        ClientLine::parse(b"DOWNLOAD:15:0:2"),
+        Ok(ClientLine::DownloadVersion {
+            file_id: 15,
+            offset: 0,
+            version: 2,
+        })
+    );
+    assert_eq!(
+        ClientLine::DownloadVersion {
+            file_id: 15,
+            offset: 7,
+            version: 2,
+        }
+        .encode(),
+        "DOWNLOAD:15:7:2\n"
+    );
+    assert_eq!(
+        ClientLine::parse(b"VERSIONS:15"),
+        Ok(ClientLine::Versions { file_id: 15 })
+    );
+    assert_eq!(ClientLine::NewFile.encode(), "NEW_FILE\n");
+    assert_eq!(
+        HostLine::FileVersions {
+            file_id: 15,
+            latest: 3,
+            kept: 2,
+        }
+        .encode(),
+        "FILE_VERSIONS:15:3:2\n"
+    );
+    let digest = "ab".repeat(32);
+    let check = "cd".repeat(16);
+    let line = format!("VERSION:15:2:1000:1764000000000:{digest}:{check}\n");
+    let Ok(HostLine::Version(parsed)) = HostLine::parse(line.as_bytes()) else {
+        panic!("{line}");
+    };
+    assert_eq!(
+        parsed,
+        VersionInfo {
+            file_id: 15,
+            number: 2,
+            size: 1000,
+            uploaded_at_ms: 1_764_000_000_000,
+            sha256: Sha256Digest([0xab; 32]),
+            check: TransferCheck([0xcd; 16]),
+        }
+    );
+    assert_eq!(HostLine::Version(parsed).encode(), line);
+    for bad in [
+        "DOWNLOAD:15:0:4294967296",
+        "VERSIONS",
+        "VERSIONS:1:2",
+        "NEW_FILE:x",
+    ] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for bad in [
+        "FILE_VERSIONS:1:2",
+        "FILE_VERSIONS:1:2:3:4",
+        "VERSION:1:2:3:4",
+    ] {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
 }

@@ -29,7 +29,7 @@ pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use hex::{decode_hex, encode_hex};
 pub use library::{
     Audience, AudienceError, Category, Expiry, Features, FileInfo, MAX_AUDIENCE, MAX_EXPIRY_SECS,
-    MAX_TAG_CHARS, MAX_TAGS, ShareOptions, TagError, Tags,
+    MAX_TAG_CHARS, MAX_TAGS, ShareOptions, TagError, Tags, VersionInfo,
 };
 pub use message::{ClientLine, HostLine, KeyClaim, Role, UploadRequest};
 pub use names::{NameKey, clean_name, visible_text};

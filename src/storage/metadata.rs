@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::category::{HEAD_BYTES, categorize};
-use super::record::{FileRecord, StorageError, Viewer};
+use super::record::{FileRecord, StorageError, Version, Viewer};
 use crate::pipeline::{CheckHash, hash_exactly};
 use crate::protocol::{Category, FileId, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex};
 
@@ -42,6 +42,51 @@ pub(super) struct Metadata {
     /// Who may see it besides its owner and the operator; missing or null: everyone.
     #[serde(default)]
     audience: Option<Vec<ViewerMetadata>>,
+    /// The latest version's number; missing: 1.
+    #[serde(default = "first_version")]
+    version: u32,
+    /// The older versions kept, oldest first; missing: none.
+    #[serde(default)]
+    older: Vec<VersionMetadata>,
+}
+
+/// The number of a file's first version.
+fn first_version() -> u32 {
+    1
+}
+
+/// One older version, as `files/<id>.json` holds it (its bytes are in
+/// [`version_data_path`]).
+#[derive(Serialize, Deserialize)]
+struct VersionMetadata {
+    number: u32,
+    size: u64,
+    uploaded_at: DateTime<Utc>,
+    sha256: String,
+    check: String,
+}
+
+impl VersionMetadata {
+    fn from_version(version: &Version) -> Self {
+        Self {
+            number: version.number,
+            size: version.size,
+            uploaded_at: version.uploaded_at,
+            sha256: version.sha256.to_string(),
+            check: version.check.to_string(),
+        }
+    }
+
+    /// The version; `None` if a field is damaged.
+    fn into_version(self) -> Option<Version> {
+        Some(Version {
+            number: self.number,
+            size: self.size,
+            uploaded_at: self.uploaded_at,
+            sha256: self.sha256.parse().ok()?,
+            check: TransferCheck(decode_hex(self.check.as_bytes())?),
+        })
+    }
 }
 
 /// One participant of a restricted file's audience, as `files/<id>.json` holds it.
@@ -77,6 +122,12 @@ impl Metadata {
                     })
                     .collect()
             }),
+            version: record.version,
+            older: record
+                .older
+                .iter()
+                .map(VersionMetadata::from_version)
+                .collect(),
         }
     }
 
@@ -91,9 +142,14 @@ impl Metadata {
         self.id
     }
 
-    /// The file's size, as recorded.
+    /// The latest version's size, as recorded.
     pub(super) fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The latest version's number, as recorded.
+    pub(super) fn version(&self) -> u32 {
+        self.version
     }
 
     /// The record this metadata describes, whose data is `data`; `None` if a field is
@@ -175,6 +231,13 @@ impl Metadata {
             tags: Tags::parse(&self.tags).ok()?,
             expires_at: self.expires_at,
             audience,
+            version: self.version,
+            // A damaged older version is left out; the file keeps the others.
+            older: self
+                .older
+                .into_iter()
+                .filter_map(VersionMetadata::into_version)
+                .collect(),
         })
     }
 }
@@ -186,6 +249,16 @@ pub(super) fn read_head(path: &Path) -> io::Result<Vec<u8>> {
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)?;
     Ok(head)
+}
+
+/// Where the bytes of version `number` of file `id` are: `<id>.data` for the first (as files
+/// were always stored), `<id>-<number>.data` for later ones.
+pub(super) fn version_data_path(files: &Path, id: FileId, number: u32) -> PathBuf {
+    if number <= 1 {
+        files.join(format!("{id}.data"))
+    } else {
+        files.join(format!("{id}-{number}.data"))
+    }
 }
 
 /// Where `record`'s metadata goes.

@@ -19,7 +19,23 @@ pub struct Viewer {
     pub name: String,
 }
 
-/// Everything the host knows about one stored file.
+/// One version of a file: the bytes shared under its name at one time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Its number: 1 for the first, counted up from there.
+    pub number: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// When its last byte arrived.
+    pub uploaded_at: DateTime<Utc>,
+    /// SHA-256 of its content.
+    pub sha256: Sha256Digest,
+    /// Its transfer check.
+    pub check: TransferCheck,
+}
+
+/// Everything the host knows about one stored file: its latest version (the fields of the
+/// seed's listing) and the older versions kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
     /// Id assigned at commit.
@@ -49,9 +65,36 @@ pub struct FileRecord {
     pub expires_at: Option<DateTime<Utc>>,
     /// Who may see it besides its owner (and the host's operator); `None`: everyone.
     pub audience: Option<Vec<Viewer>>,
+    /// The latest version's number: 1 for a file shared once.
+    pub version: u32,
+    /// The older versions kept, oldest first (the latest is the record's own fields).
+    pub older: Vec<Version>,
 }
 
 impl FileRecord {
+    /// The latest version.
+    pub fn latest(&self) -> Version {
+        Version {
+            number: self.version,
+            size: self.size,
+            uploaded_at: self.uploaded_at,
+            sha256: self.sha256,
+            check: self.check,
+        }
+    }
+
+    /// Every version kept, oldest first, the latest last.
+    pub fn versions(&self) -> Vec<Version> {
+        let mut versions = self.older.clone();
+        versions.push(self.latest());
+        versions
+    }
+
+    /// The kept version numbered `number`, if there is one.
+    pub fn version(&self, number: u32) -> Option<Version> {
+        self.versions().into_iter().find(|v| v.number == number)
+    }
+
     /// Whether it has expired by `now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
@@ -99,6 +142,9 @@ pub struct NewFile {
     pub lifetime: Option<std::time::Duration>,
     /// Who may see it besides its owner and the operator; `None`: everyone.
     pub audience: Option<Vec<Viewer>>,
+    /// `Some(n)`: if its owner already shares a file of this name, it becomes that file's new
+    /// version, and that file keeps its last `n` versions; `None`: a file of its own.
+    pub keep_versions: Option<usize>,
 }
 
 /// Which backend to use.

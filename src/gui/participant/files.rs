@@ -233,6 +233,7 @@ impl Participant {
                     tags: Tags::default(),
                     only: self.share_with.audience(&self.peers),
                 },
+                new_file: false,
             };
             match self
                 .lanes

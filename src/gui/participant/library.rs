@@ -226,7 +226,7 @@ mod tests {
                 category: Some(category),
                 tags: Tags::parse(tags).unwrap_or_default(),
                 expires_at: expires_in_secs.map(|secs| now + chrono::Duration::seconds(secs)),
-                only: None,
+                ..FileDetails::default()
             },
         }
     }

@@ -44,6 +44,7 @@ pub fn spawn_upload(
             path,
             name,
             options: ShareOptions::default(),
+            new_file: false,
         }],
         events,
     )?;
