@@ -1936,6 +1936,53 @@ fn the_people_picked_in_share_with_alone_see_the_upload() -> TestResult {
 }
 
 #[test]
+fn a_file_shared_again_shows_its_versions_and_each_downloads() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let id = share(&alice, "plan.md", b"first")?;
+    assert_eq!(share(&alice, "plan.md", b"second draft")?, id);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.details.versions.is_some()),
+    )?;
+    assert!(view_contains(&app, "version 2 (2 kept)"));
+    let clicked = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        ui.click("2 versions")?;
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(matches!(
+        clicked.as_slice(),
+        [Message::Participant(ParticipantMessage::VersionsClicked(clicked))] if *clicked == id
+    ));
+    for message in clicked {
+        let task = app.update(message);
+        perform(&mut app, task);
+    }
+    assert!(shows(&app, "Hide versions"));
+    assert!(view_contains(&app, "Version 1 • 5 B"));
+    assert!(view_contains(&app, "Version 2 • 12 B"));
+
+    let target = dir.path().join("first.md");
+    let _ = app.update(Message::Participant(ParticipantMessage::VersionSavePicked(
+        id,
+        1,
+        dialog(Some(target.clone())),
+    )));
+    pump(&mut app, transfer_ended)?;
+    assert_eq!(std::fs::read(&target)?, b"first");
+    interact(&mut app, |ui| {
+        ui.click("Hide versions")?;
+        Ok(())
+    })?;
+    assert!(!view_contains(&app, "Version 1 •"));
+    Ok(())
+}
+
+#[test]
 fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
     use lanshare::protocol::Category;
     let dir = tempfile::tempdir()?;

@@ -16,6 +16,7 @@ use lanshare::participant::Stored;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{
     Route, TransferEvent, TransferHandle, TransferLanes, TransferUpdate, UploadItem, lanes_for,
+    list_versions,
 };
 use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
@@ -498,19 +499,19 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The kept versions of `file` (asked as the `session`'s participant, if any).
+/// The kept versions of `file_id` (asked as the `session`'s participant, if any).
 fn file_versions(
     target: &Target,
     session: Option<&Session>,
     file_id: u64,
 ) -> anyhow::Result<Vec<VersionInfo>> {
-    let mut connection = TransferConnection::connect(target.address)?;
-    match (session, &target.passcode) {
-        (Some(session), _) => connection.authenticate(session.credentials())?,
-        (None, Some(passcode)) => connection.prove_passcode(passcode)?,
-        (None, None) => {}
-    }
-    Ok(connection.versions(file_id)?)
+    let route = Route {
+        host: target.address,
+        passcode: target.passcode.clone(),
+        credentials: session.map(|s| s.credentials().clone()),
+        identity: own_identity(),
+    };
+    Ok(list_versions(&route, file_id).map_err(explain)?)
 }
 
 /// `entry` as its version `number`: that version's size, time and digests, and a download of

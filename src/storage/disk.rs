@@ -143,6 +143,7 @@ impl DiskStore {
         let data_path = self.data_path(record.id, record.version);
         let meta_path = self.meta_path(record.id);
         let mut temp = None;
+        let mut replaced = false;
         let written = (|| -> Result<(), StorageError> {
             let (meta, temp_path) = metadata::write_temporary(&self.files, record)?;
             let temp = temp.insert(temp_path);
@@ -156,13 +157,14 @@ impl DiskStore {
             }
             incoming.path = None;
             fs::rename(temp, &meta_path)?;
+            replaced = true;
             File::open(&self.files)?.sync_all()?;
             Ok(())
         })();
-        if written.is_err() {
-            // Nothing half-made stays: the data without its metadata would be an orphan. A new
-            // version's failure leaves the file as it was (its metadata was not replaced, or
-            // names the new version's data, which is then whole).
+        // A new version whose metadata is in place stays whole (only the folder's sync failed);
+        // before that, its file is left as it was.
+        if written.is_err() && !(replacing && replaced) {
+            // Nothing half-made stays: the data without its metadata would be an orphan.
             let meta = (!replacing).then_some(&meta_path);
             for path in [meta, temp.as_ref(), Some(&data_path)]
                 .into_iter()

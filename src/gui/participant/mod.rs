@@ -19,6 +19,7 @@ mod local;
 mod order;
 mod rows;
 mod toasts;
+mod versions;
 mod view;
 mod wording;
 
@@ -128,6 +129,8 @@ pub struct Participant {
     keep: Keep,
     /// Who files shared from here are for.
     share_with: ShareWith,
+    /// The file whose versions are open under its row.
+    versions: versions::VersionsPanel,
     /// The file the keyboard is on.
     selected: Option<FileId>,
     /// Files ticked for "Download selected".
@@ -181,6 +184,14 @@ pub enum Message {
     ShareWithEveryone,
     /// A person online was clicked among the "Share with" chips (again: unpicked).
     ShareWithPeer(ClientId),
+    /// "3 versions" was clicked on a file: its versions open (or close).
+    VersionsClicked(FileId),
+    /// The host answered which versions of a file it keeps (or why not).
+    VersionsListed(FileId, Result<Vec<crate::protocol::VersionInfo>, String>),
+    /// Download was pressed on one version of a file.
+    DownloadVersionClicked(FileId, u32),
+    /// The save dialog for a version closed.
+    VersionSavePicked(FileId, u32, DialogResult<PathBuf>),
     /// A file's row was clicked: the keyboard's selection moves there.
     Select(FileId),
     /// A file's box was ticked or unticked for "Download selected".
@@ -296,6 +307,7 @@ impl Participant {
             chips: Chips::default(),
             keep: Keep::default(),
             share_with: ShareWith::default(),
+            versions: versions::VersionsPanel::default(),
             selected: None,
             ticked: BTreeSet::new(),
             focus: None,
@@ -450,6 +462,10 @@ impl Participant {
                 self.leave();
                 return Action::Leave;
             }
+            message @ (Message::VersionsClicked(_)
+            | Message::VersionsListed(..)
+            | Message::DownloadVersionClicked(..)
+            | Message::VersionSavePicked(..)) => return self.on_versions(message),
             other => return self.on_files(other),
         }
         Action::None

@@ -445,9 +445,13 @@ impl Participant {
         if files.is_empty() {
             return center(muted("No file matches the filter and chips")).into();
         }
-        let rows = column(files.into_iter().map(|f| self.file_row(f)))
-            .spacing(gap::M)
-            .push(space().height(list::OVERLAY_ROOM));
+        let rows = column(
+            files
+                .into_iter()
+                .flat_map(|f| std::iter::once(self.file_row(f)).chain(self.versions_panel(f.id))),
+        )
+        .spacing(gap::M)
+        .push(space().height(list::OVERLAY_ROOM));
         scrollable(rows)
             .id(FILE_LIST)
             .spacing(gap::S)
