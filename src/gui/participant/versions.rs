@@ -54,14 +54,13 @@ impl Participant {
     pub(super) fn on_versions(&mut self, message: Message) -> Action {
         match message {
             Message::VersionsClicked(file_id) => return self.toggle_versions(file_id),
-            Message::VersionsListed(file_id, listed) => {
-                if self.versions.is_open(file_id) {
-                    let shown = match listed {
-                        Ok(versions) => Shown::Listed(versions),
-                        Err(reason) => Shown::Failed(reason),
-                    };
-                    self.versions.open = Some((file_id, shown));
-                }
+            // An answer for a list closed meanwhile is dropped.
+            Message::VersionsListed(file_id, listed) if self.versions.is_open(file_id) => {
+                let shown = match listed {
+                    Ok(versions) => Shown::Listed(versions),
+                    Err(reason) => Shown::Failed(reason),
+                };
+                self.versions.open = Some((file_id, shown));
             }
             Message::DownloadVersionClicked(file_id, number) => {
                 let Some(file) = self.files.get(&file_id) else {
