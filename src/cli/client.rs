@@ -511,7 +511,7 @@ fn file_versions(
         credentials: session.map(|s| s.credentials().clone()),
         identity: own_identity(),
     };
-    Ok(list_versions(&route, file_id).map_err(explain)?)
+    list_versions(&route, file_id).map_err(explain)
 }
 
 /// `entry` as its version `number`: that version's size, time and digests, and a download of
