@@ -95,7 +95,7 @@ fn offers_until(session: &Session, file_id: u64) -> anyhow::Result<Vec<FileEntry
         match session.events().recv_deadline(deadline)? {
             SessionEvent::FileOffered(entry) => {
                 let last = entry.id == file_id;
-                offered.push(entry);
+                offered.push(*entry);
                 if last {
                     return Ok(offered);
                 }

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 use lanshare::host::Host;
 use lanshare::protocol::{
-    Audience, Category, ClientLine, Expiry, Features, FileInfo, HostLine, MAX_EXPIRY_SECS,
-    MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket, TransferCheck,
-    UploadRequest, VersionInfo, escape, unescape,
+    Audience, Category, ClientLine, CommentInfo, Expiry, Features, FileInfo, HostLine,
+    MAX_EXPIRY_SECS, MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket,
+    TransferCheck, UploadRequest, VersionInfo, escape, unescape,
 };
 use proptest::prelude::*;
 
@@ -91,12 +91,23 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
         any::<u64>().prop_map(|file_id| ClientLine::Delete { file_id }),
         Just(ClientLine::Ping),
         passcode().prop_map(|passcode| ClientLine::Pass { passcode }),
-        (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(file_info, access, versions)| {
-            ClientLine::Features(Features {
-                file_info,
-                access,
-                versions,
-            })
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(file_info, access, versions, comments)| {
+                ClientLine::Features(Features {
+                    file_info,
+                    access,
+                    versions,
+                    comments,
+                })
+            }
+        ),
+        (any::<u64>(), any::<String>())
+            .prop_map(|(file_id, text)| ClientLine::Comment { file_id, text }),
+        (any::<u64>(), any::<u64>()).prop_map(|(file_id, comment_id)| {
+            ClientLine::DeleteComment {
+                file_id,
+                comment_id,
+            }
         }),
         (any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(file_id, offset, version)| {
             ClientLine::DownloadVersion {
@@ -201,6 +212,32 @@ fn host_line() -> impl Strategy<Value = HostLine> {
             .prop_map(|(file_id, only)| HostLine::FileAccess { file_id, only }),
         (any::<u64>(), plain_text())
             .prop_map(|(file_id, reason)| HostLine::AccessFailed { file_id, reason }),
+        (
+            (any::<u64>(), any::<u64>(), any::<u64>()),
+            any::<String>(),
+            any::<i64>(),
+            any::<String>()
+        )
+            .prop_map(
+                |((file_id, comment_id, author_id), author_name, at_ms, text)| {
+                    HostLine::CommentAdded(CommentInfo {
+                        file_id,
+                        comment_id,
+                        author_id,
+                        author_name,
+                        at_ms,
+                        text,
+                    })
+                }
+            ),
+        (any::<u64>(), any::<u64>()).prop_map(|(file_id, comment_id)| {
+            HostLine::CommentDeleted {
+                file_id,
+                comment_id,
+            }
+        }),
+        (any::<u64>(), plain_text())
+            .prop_map(|(file_id, reason)| HostLine::CommentFailed { file_id, reason }),
         (any::<u64>(), any::<u32>(), any::<u32>()).prop_map(|(file_id, latest, kept)| {
             HostLine::FileVersions {
                 file_id,

@@ -27,11 +27,14 @@ use lanshare::protocol::{
 };
 use lanshare::units::{format_remaining, format_size};
 
-use super::output::{file_json, file_table, local_time, printable, version_json, version_table};
+use super::output::{
+    comment_json, comment_lines, file_json, file_table, local_time, printable, version_json,
+    version_table,
+};
 use super::progress::follow;
 use super::{
-    GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs, ShareArgs, TrustArgs, User,
-    VersionsArgs, WatchArgs,
+    CommentArgs, CommentsArgs, GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs,
+    ShareArgs, TrustArgs, User, VersionsArgs, WatchArgs,
 };
 
 /// The host to talk to: the one given, else the only one found on the network.
@@ -558,6 +561,42 @@ pub(super) fn versions(args: &VersionsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub(super) fn comment(args: &CommentArgs) -> anyhow::Result<()> {
+    let (session, _) = join(&target(&args.address, false)?, &args.user)?;
+    let timeout = Duration::from_secs(15);
+    match (&args.text, args.delete) {
+        (_, Some(comment_id)) => {
+            session.delete_comment(args.id, comment_id, timeout)?;
+            println!("Deleted comment {comment_id} on #{}", args.id);
+        }
+        (Some(text), None) => {
+            let comment = session.comment(args.id, text, timeout)?;
+            println!("Commented on #{} (comment {})", args.id, comment.comment_id);
+        }
+        (None, None) => bail!("give the comment's text, or --delete N"),
+    }
+    Ok(())
+}
+
+pub(super) fn comments(args: &CommentsArgs) -> anyhow::Result<()> {
+    let target = target(&args.address, args.json)?;
+    let (files, _session) = list_as(&target, &args.user)?;
+    let Some(file) = files.iter().find(|file| file.id == args.id) else {
+        bail!("no file with id {} is shared on the host", args.id);
+    };
+    let comments = &file.details.comments;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let array: Vec<_> = comments.iter().map(comment_json).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&array)?)?;
+    } else if comments.is_empty() {
+        writeln!(out, "No comments on #{} yet.", args.id)?;
+    } else {
+        write!(out, "{}", comment_lines(comments))?;
+    }
+    Ok(())
+}
+
 pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
     let (session, snapshot) = join(&target(&args.address, false)?, &args.user)?;
     let name = snapshot
@@ -622,55 +661,95 @@ pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     for event in session.events().iter() {
-        let line = match event {
-            SessionEvent::FileOffered(file) => {
-                if args.json {
-                    let mut object = file_json(&file);
-                    object["event"] = "offer".into();
-                    object.to_string()
-                } else {
-                    format!(
-                        "[{}] {} shared {} ({}) as #{}",
-                        local_time(file.uploaded_at),
-                        printable(&file.uploader),
-                        printable(&file.name),
-                        format_size(file.size),
-                        file.id
-                    )
-                }
-            }
-            SessionEvent::FileDeleted(id) => {
-                if args.json {
-                    serde_json::json!({"event": "deleted", "id": id}).to_string()
-                } else {
-                    format!("[{}] #{id} was deleted", now())
-                }
-            }
-            SessionEvent::PeerJoined(peer) => {
-                names.insert(peer.client_id, peer.username.clone());
-                if args.json {
-                    serde_json::json!({"event": "joined", "client_id": peer.client_id,
-                                       "name": peer.username})
-                    .to_string()
-                } else {
-                    format!("[{}] {} is online", now(), printable(&peer.username))
-                }
-            }
-            SessionEvent::PeerLeft(id) => {
-                let name = names.remove(&id).unwrap_or_else(|| format!("client {id}"));
-                if args.json {
-                    serde_json::json!({"event": "left", "client_id": id, "name": name}).to_string()
-                } else {
-                    format!("[{}] {} left", now(), printable(&name))
-                }
-            }
-            SessionEvent::DeleteFailed { .. } | SessionEvent::AccessFailed { .. } => continue,
-            SessionEvent::Closed(reason) => bail!("connection to the host ended: {reason}"),
-        };
-        writeln!(out, "{line}")?;
-        out.flush()?;
+        if let SessionEvent::Closed(reason) = &event {
+            bail!("connection to the host ended: {reason}");
+        }
+        if let Some(line) = watch_line(event, args.json, &mut names) {
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
     }
     bail!("connection to the host ended")
+}
+
+/// What `watch` prints for an event (a JSON object with `json`), if anything; `names` keeps
+/// who is online by client id.
+fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>) -> Option<String> {
+    Some(match event {
+        SessionEvent::FileOffered(file) => {
+            if json {
+                let mut object = file_json(&file);
+                object["event"] = "offer".into();
+                object.to_string()
+            } else {
+                format!(
+                    "[{}] {} shared {} ({}) as #{}",
+                    local_time(file.uploaded_at),
+                    printable(&file.uploader),
+                    printable(&file.name),
+                    format_size(file.size),
+                    file.id
+                )
+            }
+        }
+        SessionEvent::FileDeleted(id) => {
+            if json {
+                serde_json::json!({"event": "deleted", "id": id}).to_string()
+            } else {
+                format!("[{}] #{id} was deleted", now())
+            }
+        }
+        SessionEvent::PeerJoined(peer) => {
+            names.insert(peer.client_id, peer.username.clone());
+            if json {
+                serde_json::json!({"event": "joined", "client_id": peer.client_id,
+                                   "name": peer.username})
+                .to_string()
+            } else {
+                format!("[{}] {} is online", now(), printable(&peer.username))
+            }
+        }
+        SessionEvent::PeerLeft(id) => {
+            let name = names.remove(&id).unwrap_or_else(|| format!("client {id}"));
+            if json {
+                serde_json::json!({"event": "left", "client_id": id, "name": name}).to_string()
+            } else {
+                format!("[{}] {} left", now(), printable(&name))
+            }
+        }
+        SessionEvent::DeleteFailed { .. }
+        | SessionEvent::AccessFailed { .. }
+        | SessionEvent::CommentFailed { .. } => return None,
+        SessionEvent::CommentAdded(comment) => {
+            if json {
+                let mut object = comment_json(&comment);
+                object["event"] = "comment".into();
+                object["file_id"] = comment.file_id.into();
+                object.to_string()
+            } else {
+                format!(
+                    "[{}] {} commented on #{}: {}",
+                    now(),
+                    printable(&comment.author_name),
+                    comment.file_id,
+                    printable(&comment.text)
+                )
+            }
+        }
+        SessionEvent::CommentDeleted {
+            file_id,
+            comment_id,
+        } => {
+            if json {
+                serde_json::json!({"event": "comment_deleted", "file_id": file_id,
+                                   "comment_id": comment_id})
+                .to_string()
+            } else {
+                format!("[{}] comment {comment_id} on #{file_id} was deleted", now())
+            }
+        }
+        SessionEvent::Closed(_) => return None,
+    })
 }
 
 fn now() -> String {

@@ -47,6 +47,10 @@ enum Command {
     Share(ShareArgs),
     /// List the versions of a file the host keeps (sharing a name again makes a new one).
     Versions(VersionsArgs),
+    /// Comment on a file (or delete your comment with --delete N).
+    Comment(CommentArgs),
+    /// List a file's comments.
+    Comments(CommentsArgs),
     /// Follow new and deleted files live.
     Watch(WatchArgs),
     /// List the lanshare hosts on the network.
@@ -187,6 +191,37 @@ struct SendArgs {
     /// (which they would otherwise become the new version of).
     #[arg(long)]
     new_file: bool,
+}
+
+#[derive(Args)]
+struct CommentArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// What to say (at most 1000 characters).
+    #[arg(value_name = "TEXT", conflicts_with = "delete")]
+    text: Option<String>,
+    /// Delete comment N (yours, or any as the host's operator) instead.
+    #[arg(long, value_name = "N")]
+    delete: Option<u64>,
+}
+
+#[derive(Args)]
+struct CommentsArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// Print a JSON array instead of lines.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -348,6 +383,8 @@ pub fn run() -> ExitCode {
         Some(Command::Rm(args)) => client::rm(&args),
         Some(Command::Share(args)) => client::share(&args),
         Some(Command::Versions(args)) => client::versions(&args),
+        Some(Command::Comment(args)) => client::comment(&args),
+        Some(Command::Comments(args)) => client::comments(&args),
         Some(Command::Watch(args)) => client::watch(&args),
         Some(Command::Hosts(args)) => client::hosts(&args),
         Some(Command::Trust(args)) => client::trust_host(&args),

@@ -10,7 +10,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use lanshare::participant::FileEntry;
-use lanshare::protocol::{VersionInfo, visible_text};
+use lanshare::protocol::{CommentInfo, VersionInfo, visible_text};
 use lanshare::units::{format_remaining, format_size};
 
 /// `[2026-11-24 10:00:00] message`, as the seed's server prints (without the characters that
@@ -78,7 +78,37 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
         "only": file.details.only.as_ref().map(|only| only.names()),
         "version": file.details.versions.map_or(1, |count| count.latest),
         "versions": file.details.versions.map_or(1, |count| count.kept),
+        "comments": file.details.comments.iter().map(comment_json).collect::<Vec<_>>(),
     })
+}
+
+/// A comment as an object of `comments --json` (and in `ls --json`).
+pub(super) fn comment_json(comment: &CommentInfo) -> Value {
+    json!({
+        "id": comment.comment_id,
+        "author": comment.author_name,
+        "author_id": comment.author_id,
+        "at": DateTime::<Utc>::from_timestamp_millis(comment.at_ms)
+            .map(|at| at.with_timezone(&Local).to_rfc3339_opts(SecondsFormat::Millis, false)),
+        "text": comment.text,
+    })
+}
+
+/// The lines `lanshare comments` prints: `#3 [2026-11-24 10:00:00] Bob: text`.
+pub(super) fn comment_lines(comments: &[CommentInfo]) -> String {
+    comments
+        .iter()
+        .map(|comment| {
+            let when = DateTime::<Utc>::from_timestamp_millis(comment.at_ms)
+                .map_or_else(|| "-".to_owned(), local_time);
+            format!(
+                "#{} [{when}] {}: {}\n",
+                comment.comment_id,
+                printable(&comment.author_name),
+                printable(&comment.text)
+            )
+        })
+        .collect()
 }
 
 /// A version as an object of `versions --json`.

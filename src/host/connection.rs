@@ -266,6 +266,8 @@ fn route(
         }
         ClientLine::Ready
         | ClientLine::SetAccess { .. }
+        | ClientLine::Comment { .. }
+        | ClientLine::DeleteComment { .. }
         | ClientLine::Proof { .. }
         | ClientLine::PakeProof { .. }
         | ClientLine::Delete { .. }

@@ -15,6 +15,7 @@
 mod activity;
 mod admission;
 mod client_ids;
+mod comments;
 mod config;
 mod connection;
 mod download;

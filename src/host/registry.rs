@@ -13,9 +13,10 @@ use super::client_ids::ClientIds;
 use super::presence::Presence;
 use crate::net::Stream;
 use crate::protocol::{
-    Audience, ClientId, Features, FileInfo, HostLine, NameKey, PublicKey, Role, Ticket, clean_name,
+    Audience, ClientId, CommentInfo, Features, FileInfo, HostLine, NameKey, PublicKey, Role,
+    Ticket, clean_name,
 };
-use crate::storage::{FileRecord, Storage, Viewer};
+use crate::storage::{Comment, FileRecord, Storage, Viewer};
 use crate::tls::same_secret;
 
 /// How long a ticket stays valid after its session ended, so that a transfer cut off together
@@ -482,6 +483,31 @@ impl Registry {
         }
     }
 
+    /// Tells the sessions that may see a file and asked for `comments` of a new comment on it.
+    pub(crate) fn announce_comment(&self, record: &FileRecord, comment: &Comment) {
+        let line: Arc<str> = Arc::from(comment_line(record.id, comment).encode());
+        self.tell_commenters(record, &line);
+    }
+
+    /// Tells the sessions that may see a file and asked for `comments` that a comment on it
+    /// was deleted.
+    pub(crate) fn announce_comment_deleted(&self, record: &FileRecord, comment_id: u64) {
+        let line = HostLine::CommentDeleted {
+            file_id: record.id,
+            comment_id,
+        };
+        self.tell_commenters(record, &Arc::from(line.encode()));
+    }
+
+    fn tell_commenters(&self, record: &FileRecord, line: &Arc<str>) {
+        let state = self.state();
+        for session in state.sessions.values() {
+            if session.features.comments && self.may_see(record, Some(&session.key)) {
+                deliver(session, Arc::clone(line));
+            }
+        }
+    }
+
     /// Tells every participant who could see a file that it is gone.
     pub(crate) fn announce_deleted(&self, record: &FileRecord) {
         let mut state = self.state();
@@ -551,6 +577,18 @@ fn deliver(session: &Session, message: Arc<str>) {
     }
 }
 
+/// `COMMENT_ADDED` for a comment on file `file_id`.
+fn comment_line(file_id: crate::protocol::FileId, comment: &Comment) -> HostLine {
+    HostLine::CommentAdded(CommentInfo {
+        file_id,
+        comment_id: comment.id,
+        author_id: comment.author_id,
+        author_name: comment.author_name.clone(),
+        at_ms: comment.at.timestamp_millis(),
+        text: comment.text.clone(),
+    })
+}
+
 /// `FILE_INFO` for a file, its expiry counted from now.
 pub(crate) fn info_line(record: &FileRecord) -> HostLine {
     let now = chrono::Utc::now();
@@ -589,6 +627,11 @@ fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> St
             }
             .encode(),
         );
+    }
+    if features.comments {
+        for comment in &record.comments {
+            lines.push_str(&comment_line(record.id, comment).encode());
+        }
     }
     if let Some(only) = record.audience_names().filter(|_| with_access) {
         lines.push_str(

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::comments;
 use super::registry::{Join, Joined};
 use super::state::Shared;
 use super::wire::{Connection, Silence, printable};
@@ -41,8 +42,17 @@ pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: Joi
     };
     let name = printable(&request.username);
     let Joined {
-        session_id, outbox, ..
+        session_id,
+        client_id,
+        outbox,
+        ..
     } = joined;
+    let author = comments::Author {
+        session_id,
+        client_id,
+        name: &request.username,
+        key: request.public_key,
+    };
     start_writer(shared, &connection, outbox);
     let timeout = shared.config.timeouts.session;
     while let Some(command) = connection.read_command(timeout, Silence::Close) {
@@ -58,6 +68,11 @@ pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: Joi
             ClientLine::SetAccess { file_id, only } => {
                 set_access(shared, session_id, &request, file_id, only);
             }
+            ClientLine::Comment { file_id, text } => comments::add(shared, &author, file_id, &text),
+            ClientLine::DeleteComment {
+                file_id,
+                comment_id,
+            } => comments::delete(shared, &author, file_id, comment_id),
             _ => {
                 let error = HostLine::Error("Unexpected command in a control session".into());
                 shared.registry.send_to(session_id, &error.encode());

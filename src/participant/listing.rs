@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use super::connection::Connection;
 use super::error::Error;
 use crate::protocol::{
-    Audience, Category, ClientId, FileId, FileInfo, HostLine, Sha256Digest, Tags, TransferCheck,
+    Audience, Category, ClientId, CommentInfo, FileId, FileInfo, HostLine, Sha256Digest, Tags,
+    TransferCheck,
 };
 
 /// A shared file as participants see it.
@@ -54,6 +55,8 @@ pub struct FileDetails {
     /// The version this entry stands for when it is not the latest (from `VERSIONS`): a
     /// download of it asks for that version. `None`: the latest.
     pub version: Option<u32>,
+    /// Its comments, oldest first (from a host that sends them).
+    pub comments: Vec<CommentInfo>,
 }
 
 /// How many versions of a file there are.
@@ -82,6 +85,7 @@ impl FileDetails {
             only: None,
             versions: None,
             version: None,
+            comments: Vec::new(),
         }
     }
 }
@@ -112,9 +116,15 @@ pub(super) struct OfferAssembler {
     details: HashMap<FileId, FileDetails>,
     access: HashMap<FileId, Audience>,
     versions: HashMap<FileId, VersionCount>,
+    comments: HashMap<FileId, Vec<CommentInfo>>,
 }
 
 impl OfferAssembler {
+    /// Whether an offer of `file_id` waits for its `FILE_META`.
+    pub(super) fn is_pending(&self, file_id: FileId) -> bool {
+        self.pending.contains_key(&file_id)
+    }
+
     /// Feeds one line; returns a complete entry when a `FILE_META` completes an offer.
     pub(super) fn feed(&mut self, line: HostLine) -> Result<Option<FileEntry>, Error> {
         match line {
@@ -129,6 +139,13 @@ impl OfferAssembler {
             }
             HostLine::FileAccess { file_id, only } if self.pending.contains_key(&file_id) => {
                 self.access.insert(file_id, only);
+                Ok(None)
+            }
+            HostLine::CommentAdded(comment) if self.pending.contains_key(&comment.file_id) => {
+                self.comments
+                    .entry(comment.file_id)
+                    .or_default()
+                    .push(comment);
                 Ok(None)
             }
             HostLine::FileVersions {
@@ -172,6 +189,7 @@ impl OfferAssembler {
                         only: self.access.remove(&file_id),
                         versions: self.versions.remove(&file_id),
                         version: None,
+                        comments: self.comments.remove(&file_id).unwrap_or_default(),
                         ..self.details.remove(&file_id).unwrap_or_default()
                     },
                 }))

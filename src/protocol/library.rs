@@ -177,6 +177,9 @@ pub struct Features {
     /// `versions`: a `FILE_VERSIONS` line with each listed or offered file that has more than
     /// one version.
     pub versions: bool,
+    /// `comments`: each listed or offered file's comments (`COMMENT_ADDED` lines), and comments
+    /// as they are added and deleted.
+    pub comments: bool,
 }
 
 impl Features {
@@ -185,6 +188,7 @@ impl Features {
         file_info: true,
         access: true,
         versions: true,
+        comments: true,
     };
 }
 
@@ -266,6 +270,7 @@ pub(super) fn parse_features(text: &[u8]) -> Features {
             b"file-info" => features.file_info = true,
             b"access" => features.access = true,
             b"versions" => features.versions = true,
+            b"comments" => features.comments = true,
             _ => {}
         }
     }
@@ -283,6 +288,9 @@ pub(super) fn encode_features(features: Features) -> String {
     }
     if features.versions {
         words.push("versions");
+    }
+    if features.comments {
+        words.push("comments");
     }
     words.join(",")
 }
@@ -390,4 +398,56 @@ pub struct VersionInfo {
     pub sha256: super::values::Sha256Digest,
     /// Its transfer check.
     pub check: super::values::TransferCheck,
+}
+
+/// Longest comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 1000;
+/// Most comments one file keeps.
+pub const MAX_COMMENTS: usize = 100;
+
+/// `COMMENT_ADDED:<file_id>:<comment_id>:<author_id>:<author_name>:<at_ms>:<text>`: a comment on
+/// a file, listed with it or sent when added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentInfo {
+    /// The file.
+    pub file_id: FileId,
+    /// The comment's number on the file (from 1, never reused).
+    pub comment_id: u64,
+    /// Its author's client id.
+    pub author_id: super::constants::ClientId,
+    /// Its author's name when it was written.
+    pub author_name: String,
+    /// When it was written, milliseconds since the Unix epoch (UTC).
+    pub at_ms: i64,
+    /// What it says.
+    pub text: String,
+}
+
+/// Why a comment's text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommentError {
+    /// Nothing but white space.
+    #[error("A comment cannot be empty")]
+    Empty,
+    /// Longer than [`MAX_COMMENT_CHARS`].
+    #[error("A comment may be at most {MAX_COMMENT_CHARS} characters ({0} given)")]
+    TooLong(usize),
+}
+
+/// The text of a comment as kept: trimmed, its control characters (line breaks included) as
+/// spaces, 1 to [`MAX_COMMENT_CHARS`] characters.
+pub fn comment_text(text: &str) -> Result<String, CommentError> {
+    let text: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err(CommentError::Empty);
+    }
+    if chars > MAX_COMMENT_CHARS {
+        return Err(CommentError::TooLong(chars));
+    }
+    Ok(text)
 }

@@ -5,8 +5,9 @@ use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::hex::{decode_hex, encode_hex};
 use super::library::{
-    Audience, Features, FileInfo, ShareOptions, VersionInfo, encode_audience, encode_expiry,
-    encode_features, parse_audience, parse_category, parse_expiry, parse_features, parse_tags,
+    Audience, CommentInfo, Features, FileInfo, ShareOptions, VersionInfo, encode_audience,
+    encode_expiry, encode_features, parse_audience, parse_category, parse_expiry, parse_features,
+    parse_tags,
 };
 use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
@@ -58,6 +59,21 @@ pub enum ClientLine {
     Versions {
         /// The file.
         file_id: FileId,
+    },
+    /// `COMMENT:<file_id>:<text>`: a comment on a file (control session only).
+    Comment {
+        /// The file.
+        file_id: FileId,
+        /// What it says (escaped on the wire).
+        text: String,
+    },
+    /// `DELETE_COMMENT:<file_id>:<comment_id>`: removes a comment (its author or the operator;
+    /// control session only).
+    DeleteComment {
+        /// The file.
+        file_id: FileId,
+        /// The comment.
+        comment_id: u64,
     },
     /// `NEW_FILE`: the next upload on this connection is a file of its own, even if its sharer
     /// already shares one of the same name (which it would otherwise become a version of).
@@ -286,6 +302,23 @@ pub enum HostLine {
     },
     /// `VERSION:…`: one kept version, in the answer to `VERSIONS` (which ends with `END`).
     Version(VersionInfo),
+    /// `COMMENT_ADDED:…`: a comment, listed with its file (between `FILE_OFFER` and
+    /// `FILE_META`) or sent when added, to clients that asked for `comments`.
+    CommentAdded(CommentInfo),
+    /// `COMMENT_DELETED:<file_id>:<comment_id>`: a comment was deleted.
+    CommentDeleted {
+        /// The file.
+        file_id: FileId,
+        /// The comment.
+        comment_id: u64,
+    },
+    /// `COMMENT_FAILED:<file_id>:<reason>`: a `COMMENT` or `DELETE_COMMENT` was refused.
+    CommentFailed {
+        /// The file named.
+        file_id: FileId,
+        /// Why, as plain text (the rest of the line).
+        reason: String,
+    },
     /// `ACCESS_FAILED:<file_id>:<reason>`: an `ACCESS` was refused; the session stays open.
     AccessFailed {
         /// The file named in the `ACCESS`.
@@ -506,6 +539,23 @@ impl ClientLine {
                 file_id: Fields::single_number("VERSIONS", rest, "file id")?,
             }),
             b"NEW_FILE" if rest.is_none() => Ok(Self::NewFile),
+            b"COMMENT" => {
+                let mut fields = Fields::new("COMMENT", rest);
+                let file_id = fields.number("file id")?;
+                let text = fields.text("text")?;
+                fields.finish()?;
+                Ok(Self::Comment { file_id, text })
+            }
+            b"DELETE_COMMENT" => {
+                let mut fields = Fields::new("DELETE_COMMENT", rest);
+                let file_id = fields.number("file id")?;
+                let comment_id = fields.number("comment id")?;
+                fields.finish()?;
+                Ok(Self::DeleteComment {
+                    file_id,
+                    comment_id,
+                })
+            }
             b"READY" if rest.is_none() => Ok(Self::Ready),
             b"AUTH" => {
                 let mut fields = Fields::new("AUTH", rest);
@@ -610,6 +660,11 @@ impl ClientLine {
             } => format!("DOWNLOAD:{file_id}:{offset}:{version}\n"),
             Self::Versions { file_id } => format!("VERSIONS:{file_id}\n"),
             Self::NewFile => "NEW_FILE\n".to_owned(),
+            Self::Comment { file_id, text } => format!("COMMENT:{file_id}:{}\n", escape(text)),
+            Self::DeleteComment {
+                file_id,
+                comment_id,
+            } => format!("DELETE_COMMENT:{file_id}:{comment_id}\n"),
             Self::Ready => "READY\n".to_owned(),
             Self::Auth { client_id, ticket } => format!("AUTH:{client_id}:{ticket}\n"),
             Self::List => "LIST\n".to_owned(),
@@ -849,6 +904,23 @@ impl HostLine {
                 })
             }
             b"VERSION" => parse_version(rest).map(Self::Version),
+            b"COMMENT_ADDED" => parse_comment(rest).map(Self::CommentAdded),
+            b"COMMENT_DELETED" => {
+                let mut fields = Fields::new("COMMENT_DELETED", rest);
+                let file_id = fields.number("file id")?;
+                let comment_id = fields.number("comment id")?;
+                fields.finish()?;
+                Ok(Self::CommentDeleted {
+                    file_id,
+                    comment_id,
+                })
+            }
+            b"COMMENT_FAILED" => {
+                let mut fields = Fields::new("COMMENT_FAILED", rest);
+                let file_id = fields.number("file id")?;
+                let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
+                Ok(Self::CommentFailed { file_id, reason })
+            }
             b"ACCESS_FAILED" => {
                 let mut fields = Fields::new("ACCESS_FAILED", rest);
                 let file_id = fields.number("file id")?;
@@ -935,6 +1007,22 @@ impl HostLine {
                 latest,
                 kept,
             } => format!("FILE_VERSIONS:{file_id}:{latest}:{kept}\n"),
+            Self::CommentAdded(comment) => format!(
+                "COMMENT_ADDED:{}:{}:{}:{}:{}:{}\n",
+                comment.file_id,
+                comment.comment_id,
+                comment.author_id,
+                escape(&comment.author_name),
+                comment.at_ms,
+                escape(&comment.text)
+            ),
+            Self::CommentDeleted {
+                file_id,
+                comment_id,
+            } => format!("COMMENT_DELETED:{file_id}:{comment_id}\n"),
+            Self::CommentFailed { file_id, reason } => {
+                format!("COMMENT_FAILED:{file_id}:{}\n", plain_text(reason))
+            }
             Self::Version(version) => format!(
                 "VERSION:{}:{}:{}:{}:{}:{}\n",
                 version.file_id,
@@ -965,6 +1053,26 @@ fn parse_version(rest: Option<&[u8]>) -> Result<VersionInfo, ProtocolError> {
         uploaded_at_ms,
         sha256,
         check,
+    })
+}
+
+/// `<file_id>:<comment_id>:<author_id>:<author_name>:<at_ms>:<text>` after `COMMENT_ADDED:`.
+fn parse_comment(rest: Option<&[u8]>) -> Result<CommentInfo, ProtocolError> {
+    let mut fields = Fields::new("COMMENT_ADDED", rest);
+    let file_id = fields.number("file id")?;
+    let comment_id = fields.number("comment id")?;
+    let author_id = fields.number("author id")?;
+    let author_name = fields.text("author name")?;
+    let at_ms = parse_i64("time", fields.next("time")?)?;
+    let text = fields.text("text")?;
+    fields.finish()?;
+    Ok(CommentInfo {
+        file_id,
+        comment_id,
+        author_id,
+        author_name,
+        at_ms,
+        text,
     })
 }
 

@@ -400,11 +400,11 @@ fn library_lines_read_and_encode_exactly() {
     ));
     assert_eq!(
         ClientLine::Features(Features::ALL).encode(),
-        "FEATURES:file-info,access,versions\n"
+        "FEATURES:file-info,access,versions,comments\n"
     );
     // Words a host does not know are ignored.
     assert_eq!(
-        ClientLine::parse(b"FEATURES:later,access,versions,file-info"),
+        ClientLine::parse(b"FEATURES:later,access,versions,comments,file-info"),
         Ok(ClientLine::Features(Features::ALL))
     );
     for bad in [
@@ -556,4 +556,42 @@ fn version_lines_read_and_encode_exactly() {
     ] {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn comment_lines_read_and_encode_exactly() {
+    use crate::protocol::{CommentInfo, comment_text};
+    let comment = ClientLine::Comment {
+        file_id: 7,
+        text: "Great: 100% agreed".to_owned(),
+    };
+    assert_eq!(comment.encode(), "COMMENT:7:Great%3A 100%25 agreed\n");
+    assert_eq!(
+        ClientLine::parse(b"COMMENT:7:Great%3A 100%25 agreed"),
+        Ok(comment)
+    );
+    let added = HostLine::CommentAdded(CommentInfo {
+        file_id: 7,
+        comment_id: 2,
+        author_id: 3,
+        author_name: "Bob".to_owned(),
+        at_ms: 1_764_000_000_000,
+        text: "Great: yes".to_owned(),
+    });
+    let line = "COMMENT_ADDED:7:2:3:Bob:1764000000000:Great%3A yes\n";
+    assert_eq!(added.encode(), line);
+    assert_eq!(HostLine::parse(line.as_bytes()), Ok(added));
+    assert_eq!(
+        ClientLine::parse(b"DELETE_COMMENT:7:2"),
+        Ok(ClientLine::DeleteComment {
+            file_id: 7,
+            comment_id: 2
+        })
+    );
+    assert_eq!(comment_text(" a\nb "), Ok("a b".to_owned()));
+    assert!(comment_text(" \t ").is_err());
+    for bad in ["COMMENT:7", "DELETE_COMMENT:7", "DELETE_COMMENT:7:x"] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    assert!(HostLine::parse(b"COMMENT_ADDED:7:2:3:Bob:soon:hi").is_err());
 }

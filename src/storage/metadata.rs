@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::category::{HEAD_BYTES, categorize};
-use super::record::{FileRecord, StorageError, Version, Viewer};
+use super::record::{Comment, FileRecord, StorageError, Version, Viewer};
 use crate::pipeline::{CheckHash, hash_exactly};
 use crate::protocol::{Category, FileId, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex};
 
@@ -48,6 +48,48 @@ pub(super) struct Metadata {
     /// The older versions kept, oldest first; missing: none.
     #[serde(default)]
     older: Vec<VersionMetadata>,
+    /// Its comments, oldest first; missing: none.
+    #[serde(default)]
+    comments: Vec<CommentMetadata>,
+    /// The number of the last comment written on it; missing: 0.
+    #[serde(default)]
+    last_comment: u64,
+}
+
+/// One comment, as `files/<id>.json` holds it.
+#[derive(Serialize, Deserialize)]
+struct CommentMetadata {
+    id: u64,
+    author_id: u64,
+    author_name: String,
+    author: String,
+    at: DateTime<Utc>,
+    text: String,
+}
+
+impl CommentMetadata {
+    fn from_comment(comment: &Comment) -> Self {
+        Self {
+            id: comment.id,
+            author_id: comment.author_id,
+            author_name: comment.author_name.clone(),
+            author: comment.author.to_string(),
+            at: comment.at,
+            text: comment.text.clone(),
+        }
+    }
+
+    /// The comment; `None` if its author's key is damaged.
+    fn into_comment(self) -> Option<Comment> {
+        Some(Comment {
+            id: self.id,
+            author_id: self.author_id,
+            author_name: self.author_name,
+            author: PublicKey(decode_hex(self.author.as_bytes())?),
+            at: self.at,
+            text: self.text,
+        })
+    }
 }
 
 /// The number of a file's first version.
@@ -128,6 +170,12 @@ impl Metadata {
                 .iter()
                 .map(VersionMetadata::from_version)
                 .collect(),
+            comments: record
+                .comments
+                .iter()
+                .map(CommentMetadata::from_comment)
+                .collect(),
+            last_comment: record.last_comment,
         }
     }
 
@@ -238,6 +286,13 @@ impl Metadata {
                 .into_iter()
                 .filter_map(VersionMetadata::into_version)
                 .collect(),
+            // A comment whose author cannot be read is left out.
+            comments: self
+                .comments
+                .into_iter()
+                .filter_map(CommentMetadata::into_comment)
+                .collect(),
+            last_comment: self.last_comment,
         })
     }
 }

@@ -21,7 +21,10 @@ use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{Category, FileId, PublicKey};
 pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
-pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError, Version, Viewer};
+pub use record::{
+    ChangeError, Comment, FileRecord, NewFile, RemoveError, StorageConfig, StorageError, Version,
+    Viewer,
+};
 
 /// A stored file's bytes, ready to be sent.
 pub enum Content {
@@ -255,6 +258,8 @@ impl Storage {
             audience: file.audience,
             version: 1,
             older: Vec::new(),
+            comments: Vec::new(),
+            last_comment: 0,
         });
         let blob = self.store(incoming.sink, &record, false)?;
         self.catalog().files.insert(
@@ -307,6 +312,8 @@ impl Storage {
             audience: file.audience.or_else(|| previous.audience.clone()),
             version: previous.version + 1,
             older,
+            comments: previous.comments.clone(),
+            last_comment: previous.last_comment,
         });
         let blob = self.store(incoming.sink, &record, true)?;
         for number in &pruned {
@@ -440,6 +447,25 @@ impl Storage {
         }
         let before = std::mem::replace(&mut entry.record, Arc::clone(&changed));
         Ok((before, changed))
+    }
+
+    /// Changes a file's record to what `change` makes of it (or refuses, with its reason); a
+    /// disk store rewrites the metadata crash-safely first. Returns the record after.
+    pub fn change(
+        &self,
+        id: FileId,
+        change: impl FnOnce(&FileRecord) -> Result<FileRecord, String>,
+    ) -> Result<Arc<FileRecord>, ChangeError> {
+        let mut catalog = self.catalog();
+        let Some(entry) = catalog.files.get_mut(&id) else {
+            return Err(ChangeError::NotFound);
+        };
+        let changed = Arc::new(change(&entry.record).map_err(ChangeError::Refused)?);
+        if let Backend::Disk(store) = &self.backend {
+            store.rewrite(&changed).map_err(ChangeError::Storage)?;
+        }
+        entry.record = Arc::clone(&changed);
+        Ok(changed)
     }
 
     /// Removes every file expired by `now` (uploads a download is reading stay readable to

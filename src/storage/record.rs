@@ -34,6 +34,23 @@ pub struct Version {
     pub check: TransferCheck,
 }
 
+/// A comment on a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Its number on the file (from 1, never reused).
+    pub id: u64,
+    /// Its author's client id.
+    pub author_id: ClientId,
+    /// Its author's name when it was written.
+    pub author_name: String,
+    /// Its author's key: who may delete it (with the operator).
+    pub author: PublicKey,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+    /// What it says.
+    pub text: String,
+}
+
 /// Everything the host knows about one stored file: its latest version (the fields of the
 /// seed's listing) and the older versions kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +86,10 @@ pub struct FileRecord {
     pub version: u32,
     /// The older versions kept, oldest first (the latest is the record's own fields).
     pub older: Vec<Version>,
+    /// Its comments, oldest first.
+    pub comments: Vec<Comment>,
+    /// The number of the last comment written on it (deleted ones included).
+    pub last_comment: u64,
 }
 
 impl FileRecord {
@@ -219,6 +240,17 @@ impl From<io::Error> for StorageError {
             Self::Io(error)
         }
     }
+}
+
+/// Why a file's record could not be changed ([`crate::storage::Storage::change`]).
+#[derive(Debug)]
+pub enum ChangeError {
+    /// No file has that id.
+    NotFound,
+    /// The change refused, with its reason.
+    Refused(String),
+    /// The store failed to keep the change.
+    Storage(StorageError),
 }
 
 /// Why a file could not be removed (or its list of who may see it changed).
