@@ -1737,6 +1737,7 @@ fn described(
         category: Some(category),
         tags: lanshare::protocol::Tags::parse(tags)?,
         expires_at: expires_in.map(|left| chrono::Utc::now() + left),
+        ..Default::default()
     };
     Ok(file)
 }
@@ -1866,6 +1867,118 @@ fn the_expiry_picked_goes_with_the_upload_and_the_file_leaves_when_it_expires() 
         )
     })?;
     assert!(!shows(&app, "picture.png"));
+    Ok(())
+}
+
+#[test]
+fn the_people_picked_in_share_with_alone_see_the_upload() -> TestResult {
+    let host = start(config())?;
+    let carol = Person::new("Carol")?;
+    let (_carol_session, _) = carol.join(host.local_addr())?;
+    let (eve, _) = Person::new("Eve")?.join(host.local_addr())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    pump_until_shown(&mut app, "Share with: everyone")?;
+    assert!(!shows(&app, "Carol"), "the chips wait to be opened");
+    interact(&mut app, |ui| {
+        ui.click("Share with: everyone")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "Everyone") && shows(&app, "Eve"));
+    interact(&mut app, |ui| {
+        ui.click("Carol")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "Share with: 1 person"));
+
+    let path = dir.path().join("plan.txt");
+    std::fs::write(&path, b"for Carol")?;
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(path),
+    )));
+    perform(&mut app, listing);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "plan.txt"),
+    )?;
+    let record = host
+        .files()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("not stored"))?;
+    let keys: Vec<_> = record.audience.iter().flatten().map(|v| v.key).collect();
+    assert_eq!(keys, [carol.identity.public_key()]);
+    assert!(
+        view_contains(&app, "only Carol"),
+        "the row says who may see it"
+    );
+    let mut eve_list = lanshare::participant::TransferConnection::connect(host.local_addr())?;
+    eve_list.authenticate(eve.credentials())?;
+    assert!(eve_list.list()?.is_empty(), "Eve was not picked");
+
+    // "Everyone" again: the next upload goes to all.
+    interact(&mut app, |ui| {
+        ui.click("Everyone")?;
+        Ok(())
+    })?;
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"for all")?;
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(path),
+    )));
+    perform(&mut app, listing);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.name == "notes.txt"),
+    )?;
+    assert_eq!(eve_list.list()?.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn a_file_shared_again_shows_its_versions_and_each_downloads() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let id = share(&alice, "plan.md", b"first")?;
+    assert_eq!(share(&alice, "plan.md", b"second draft")?, id);
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.details.versions.is_some()),
+    )?;
+    assert!(view_contains(&app, "version 2 (2 kept)"));
+    let clicked = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        ui.click("2 versions")?;
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(matches!(
+        clicked.as_slice(),
+        [Message::Participant(ParticipantMessage::VersionsClicked(clicked))] if *clicked == id
+    ));
+    for message in clicked {
+        let task = app.update(message);
+        perform(&mut app, task);
+    }
+    assert!(shows(&app, "Hide versions"));
+    assert!(view_contains(&app, "Version 1 • 5 B"));
+    assert!(view_contains(&app, "Version 2 • 12 B"));
+
+    let target = dir.path().join("first.md");
+    let _ = app.update(Message::Participant(ParticipantMessage::VersionSavePicked(
+        id,
+        1,
+        dialog(Some(target.clone())),
+    )));
+    pump(&mut app, transfer_ended)?;
+    assert_eq!(std::fs::read(&target)?, b"first");
+    interact(&mut app, |ui| {
+        ui.click("Hide versions")?;
+        Ok(())
+    })?;
+    assert!(!view_contains(&app, "Version 1 •"));
     Ok(())
 }
 

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 
 use lanshare::host::Host;
 use lanshare::protocol::{
-    Category, ClientLine, Expiry, Features, FileInfo, HostLine, MAX_EXPIRY_SECS,
-    MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket, TransferCheck,
-    UploadRequest, escape, unescape,
+    Audience, Category, ClientLine, CommentInfo, Expiry, Features, FileInfo, HostLine,
+    MAX_EXPIRY_SECS, MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket,
+    TransferCheck, UploadRequest, VersionInfo, escape, unescape,
 };
 use proptest::prelude::*;
 
@@ -44,6 +44,12 @@ fn passcode() -> impl Strategy<Value = Passcode> {
 fn tags() -> impl Strategy<Value = Tags> {
     proptest::collection::vec("[a-zé0-9._-]{1,32}", 0..=8)
         .prop_filter_map("not valid tags", |tags| Tags::parse(&tags.join(",")).ok())
+}
+
+/// Any list of names a file may be restricted to (commas and `%` in names included).
+fn audience() -> impl Strategy<Value = Audience> {
+    proptest::collection::vec(any::<String>(), 0..=5)
+        .prop_filter_map("a blank name", |names| Audience::new(names).ok())
 }
 
 /// Any expiry a sharer may ask for.
@@ -85,9 +91,38 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
         any::<u64>().prop_map(|file_id| ClientLine::Delete { file_id }),
         Just(ClientLine::Ping),
         passcode().prop_map(|passcode| ClientLine::Pass { passcode }),
-        any::<bool>().prop_map(|file_info| ClientLine::Features(Features { file_info })),
-        (expiry(), tags())
-            .prop_map(|(expiry, tags)| ClientLine::UploadOptions(ShareOptions { expiry, tags })),
+        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(file_info, access, versions, comments)| {
+                ClientLine::Features(Features {
+                    file_info,
+                    access,
+                    versions,
+                    comments,
+                })
+            }
+        ),
+        (any::<u64>(), any::<String>())
+            .prop_map(|(file_id, text)| ClientLine::Comment { file_id, text }),
+        (any::<u64>(), any::<u64>()).prop_map(|(file_id, comment_id)| {
+            ClientLine::DeleteComment {
+                file_id,
+                comment_id,
+            }
+        }),
+        (any::<u64>(), any::<u64>(), any::<u32>()).prop_map(|(file_id, offset, version)| {
+            ClientLine::DownloadVersion {
+                file_id,
+                offset,
+                version,
+            }
+        }),
+        any::<u64>().prop_map(|file_id| ClientLine::Versions { file_id }),
+        Just(ClientLine::NewFile),
+        (expiry(), tags(), proptest::option::of(audience())).prop_map(|(expiry, tags, only)| {
+            ClientLine::UploadOptions(ShareOptions { expiry, tags, only })
+        }),
+        (any::<u64>(), proptest::option::of(audience()))
+            .prop_map(|(file_id, only)| ClientLine::SetAccess { file_id, only }),
     ]
 }
 
@@ -171,6 +206,58 @@ fn host_line() -> impl Strategy<Value = HostLine> {
                     category,
                     expires_in_ms,
                     tags,
+                })
+            }),
+        (any::<u64>(), audience())
+            .prop_map(|(file_id, only)| HostLine::FileAccess { file_id, only }),
+        (any::<u64>(), plain_text())
+            .prop_map(|(file_id, reason)| HostLine::AccessFailed { file_id, reason }),
+        (
+            (any::<u64>(), any::<u64>(), any::<u64>()),
+            any::<String>(),
+            any::<i64>(),
+            any::<String>()
+        )
+            .prop_map(
+                |((file_id, comment_id, author_id), author_name, at_ms, text)| {
+                    HostLine::CommentAdded(CommentInfo {
+                        file_id,
+                        comment_id,
+                        author_id,
+                        author_name,
+                        at_ms,
+                        text,
+                    })
+                }
+            ),
+        (any::<u64>(), any::<u64>()).prop_map(|(file_id, comment_id)| {
+            HostLine::CommentDeleted {
+                file_id,
+                comment_id,
+            }
+        }),
+        (any::<u64>(), plain_text())
+            .prop_map(|(file_id, reason)| HostLine::CommentFailed { file_id, reason }),
+        (any::<u64>(), any::<u32>(), any::<u32>()).prop_map(|(file_id, latest, kept)| {
+            HostLine::FileVersions {
+                file_id,
+                latest,
+                kept,
+            }
+        }),
+        (
+            (any::<u64>(), any::<u32>(), any::<u64>(), any::<i64>()),
+            digest(),
+            bytes::<16>()
+        )
+            .prop_map(|((file_id, number, size, uploaded_at_ms), sha256, check)| {
+                HostLine::Version(VersionInfo {
+                    file_id,
+                    number,
+                    size,
+                    uploaded_at_ms,
+                    sha256,
+                    check: TransferCheck(check),
                 })
             }),
     ]

@@ -127,6 +127,7 @@ fn a_cancelled_item_leaves_the_rest_of_its_queue_running() -> TestResult {
             path: path.clone(),
             name: "same.bin".into(),
             options: Default::default(),
+            new_file: false,
         })
         .collect();
     let (sender, events) = flume::unbounded();
@@ -157,6 +158,7 @@ fn a_folder_or_missing_file_in_a_queue_starts_nothing() -> TestResult {
             path,
             name: "x".into(),
             options: Default::default(),
+            new_file: false,
         }];
         assert!(spawn_uploads(host.local_addr(), None, None, items, sender).is_err());
     }

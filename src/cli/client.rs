@@ -16,20 +16,25 @@ use lanshare::participant::Stored;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{
     Route, TransferEvent, TransferHandle, TransferLanes, TransferUpdate, UploadItem, lanes_for,
+    list_versions,
 };
 use lanshare::participant::{
     Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
     resolve_host, trust,
 };
 use lanshare::protocol::{
-    Expiry, Passcode, ShareOptions, clean_name, validate_username, visible_text,
+    Expiry, Passcode, ShareOptions, VersionInfo, clean_name, validate_username, visible_text,
 };
 use lanshare::units::{format_remaining, format_size};
 
-use super::output::{file_json, file_table, local_time, printable};
+use super::output::{
+    comment_json, comment_lines, file_json, file_table, local_time, printable, version_json,
+    version_table,
+};
 use super::progress::follow;
 use super::{
-    GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs, TrustArgs, User, WatchArgs,
+    CommentArgs, CommentsArgs, GetArgs, HostAddress, HostsArgs, LsArgs, LsSort, RmArgs, SendArgs,
+    ShareArgs, TrustArgs, User, VersionsArgs, WatchArgs,
 };
 
 /// The host to talk to: the one given, else the only one found on the network.
@@ -154,6 +159,11 @@ fn explain(error: Error) -> anyhow::Error {
 
 /// Joins as this user, remembering the name for next time.
 fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
+    join_as(target, user, true)
+}
+
+/// Joins as this user; with `remember`, keeps the name for next time.
+fn join_as(target: &Target, user: &User, remember: bool) -> anyhow::Result<(Session, Snapshot)> {
     let dir = config_dir();
     let mut settings = Settings::load(&dir);
     let username = user
@@ -170,7 +180,7 @@ fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
     };
     let joined =
         Session::join_with(target.address, &username, &identity, &options).map_err(explain)?;
-    if settings.username.as_deref() != Some(username.as_str()) {
+    if remember && settings.username.as_deref() != Some(username.as_str()) {
         settings.username = Some(username);
         // Remembering is a convenience; failing to is not worth an error.
         let _ = settings.save(&dir);
@@ -194,12 +204,20 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     let options = ShareOptions {
         expiry: args.expire.unwrap_or_default(),
         tags: args.tag.clone().unwrap_or_default(),
+        only: args.only.clone(),
     };
     let items: Vec<UploadItem> = args
         .files
         .iter()
         .cloned()
-        .map(|path| UploadItem::from_path(path).with_options(options.clone()))
+        .map(|path| {
+            let item = UploadItem::from_path(path).with_options(options.clone());
+            if args.new_file {
+                item.as_new_file()
+            } else {
+                item
+            }
+        })
         .collect();
     let route = Route {
         host: target.address,
@@ -222,10 +240,11 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         let path = &item.path;
         match follow_one(&followed, index, &item.name, size) {
             TransferUpdate::Uploaded(stored) => println!(
-                "Shared '{}' ({}) as #{}{}",
+                "Shared '{}' ({}) as #{}{}{}",
                 printable(&item.name),
                 format_size(size),
                 stored.file_id,
+                version_note(&stored),
                 expiry_note(&stored, options.expiry)
             ),
             TransferUpdate::Failed(reason) => {
@@ -242,6 +261,15 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         bail!("{failures} of {} file(s) not shared", args.files.len());
     }
     Ok(())
+}
+
+/// What `send` says of an upload that became a new version: `, version 3`.
+fn version_note(stored: &Stored) -> String {
+    stored
+        .details
+        .as_ref()
+        .and_then(|details| details.versions)
+        .map_or(String::new(), |count| format!(", version {}", count.latest))
 }
 
 /// What `send` says of a stored file's expiry: nothing for a file kept until deleted,
@@ -314,6 +342,33 @@ fn own_identity() -> Option<Arc<Identity>> {
     Identity::load_or_create(&config_dir()).ok().map(Arc::new)
 }
 
+/// The files this user may see (restricted ones included: it joins, to prove who it is), and
+/// its session, for downloads to prove it again. When it cannot join (its name taken by
+/// someone else online, the host full, or a host that does not take `JOIN`), the files
+/// everyone may see, and no session.
+fn list_as(target: &Target, user: &User) -> anyhow::Result<(Vec<FileEntry>, Option<Session>)> {
+    match join_as(target, user, false) {
+        Ok((session, snapshot)) => Ok((snapshot.files, Some(session))),
+        Err(error) if a_listing_may_still_work(&error) => Ok((list(target)?, None)),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether a plain listing may still work after joining failed this way: not after a wrong
+/// passcode (a second guess would count against this address), an unreachable host or a key
+/// that does not match its pin, which a listing would meet again.
+fn a_listing_may_still_work(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<Error>(),
+        Some(
+            Error::Refused(_)
+                | Error::Protocol(_)
+                | Error::ConnectionLost(_)
+                | Error::SessionClosed
+        )
+    )
+}
+
 fn list(target: &Target) -> anyhow::Result<Vec<FileEntry>> {
     let mut connection = TransferConnection::connect(target.address)?;
     if let Some(passcode) = &target.passcode {
@@ -356,7 +411,8 @@ fn selected(mut files: Vec<FileEntry>, args: &LsArgs) -> Vec<FileEntry> {
 }
 
 pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let files = selected(list(&target(&args.address, args.json)?)?, args);
+    let (files, _session) = list_as(&target(&args.address, args.json)?, &args.user)?;
+    let files = selected(files, args);
     let mut out = std::io::stdout().lock();
     if args.json {
         let array: Vec<_> = files.iter().map(file_json).collect();
@@ -373,7 +429,8 @@ pub(super) fn ls(args: &LsArgs) -> anyhow::Result<()> {
 
 pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     let target = target(&args.address, false)?;
-    let files = list(&target)?;
+    // The session stays open while the files download, so that they prove who asks.
+    let (files, session) = list_as(&target, &args.user)?;
     let destination = |_: &FileEntry| -> anyhow::Result<Destination> {
         match &args.output {
             None => Ok(Destination::Folder(PathBuf::from("."))),
@@ -388,11 +445,21 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
             ),
         }
     };
+    if args.version.is_some() && args.ids.len() != 1 {
+        bail!("--version goes with one id only");
+    }
     let mut failures = 0;
     let mut wanted = Vec::new();
     for id in &args.ids {
         match files.iter().find(|f| f.id == *id) {
-            Some(entry) => wanted.push((entry.clone(), destination(entry)?)),
+            Some(entry) => {
+                let entry = match args.version {
+                    Some(number) => version_entry(&target, session.as_ref(), entry, number)?,
+                    None => entry.clone(),
+                };
+                let destination = destination(&entry)?;
+                wanted.push((entry, destination));
+            }
             None => {
                 failures += 1;
                 eprintln!("lanshare: error: no file with id {id} is shared on the host");
@@ -404,7 +471,7 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     let route = Route {
         host: target.address,
         passcode: target.passcode.clone(),
-        credentials: None,
+        credentials: session.as_ref().map(|s| s.credentials().clone()),
         identity: own_identity(),
     };
     let followed = each_followed(wanted.clone(), |item, events| {
@@ -435,6 +502,101 @@ pub(super) fn get(args: &GetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The kept versions of `file_id` (asked as the `session`'s participant, if any).
+fn file_versions(
+    target: &Target,
+    session: Option<&Session>,
+    file_id: u64,
+) -> anyhow::Result<Vec<VersionInfo>> {
+    let route = Route {
+        host: target.address,
+        passcode: target.passcode.clone(),
+        credentials: session.map(|s| s.credentials().clone()),
+        identity: own_identity(),
+    };
+    list_versions(&route, file_id).map_err(explain)
+}
+
+/// `entry` as its version `number`: that version's size, time and digests, and a download of
+/// it asks for it.
+fn version_entry(
+    target: &Target,
+    session: Option<&Session>,
+    entry: &FileEntry,
+    number: u32,
+) -> anyhow::Result<FileEntry> {
+    let versions = file_versions(target, session, entry.id)?;
+    let Some(version) = versions.iter().find(|v| v.number == number) else {
+        let kept: Vec<String> = versions.iter().map(|v| v.number.to_string()).collect();
+        bail!(
+            "#{} has no version {number} (the host keeps version {})",
+            entry.id,
+            kept.join(", ")
+        );
+    };
+    let mut chosen = entry.clone();
+    chosen.size = version.size;
+    chosen.sha256 = version.sha256;
+    chosen.check = Some(version.check);
+    chosen.uploaded_at = chrono::DateTime::from_timestamp_millis(version.uploaded_at_ms)
+        .unwrap_or(entry.uploaded_at);
+    chosen.details.version = Some(number);
+    Ok(chosen)
+}
+
+pub(super) fn versions(args: &VersionsArgs) -> anyhow::Result<()> {
+    let target = target(&args.address, args.json)?;
+    let (files, session) = list_as(&target, &args.user)?;
+    if !files.iter().any(|file| file.id == args.id) {
+        bail!("no file with id {} is shared on the host", args.id);
+    }
+    let versions = file_versions(&target, session.as_ref(), args.id)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let array: Vec<_> = versions.iter().map(version_json).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&array)?)?;
+    } else {
+        write!(out, "{}", version_table(&versions))?;
+    }
+    Ok(())
+}
+
+pub(super) fn comment(args: &CommentArgs) -> anyhow::Result<()> {
+    let (session, _) = join(&target(&args.address, false)?, &args.user)?;
+    let timeout = Duration::from_secs(15);
+    match (&args.text, args.delete) {
+        (_, Some(comment_id)) => {
+            session.delete_comment(args.id, comment_id, timeout)?;
+            println!("Deleted comment {comment_id} on #{}", args.id);
+        }
+        (Some(text), None) => {
+            let comment = session.comment(args.id, text, timeout)?;
+            println!("Commented on #{} (comment {})", args.id, comment.comment_id);
+        }
+        (None, None) => bail!("give the comment's text, or --delete N"),
+    }
+    Ok(())
+}
+
+pub(super) fn comments(args: &CommentsArgs) -> anyhow::Result<()> {
+    let target = target(&args.address, args.json)?;
+    let (files, _session) = list_as(&target, &args.user)?;
+    let Some(file) = files.iter().find(|file| file.id == args.id) else {
+        bail!("no file with id {} is shared on the host", args.id);
+    };
+    let comments = &file.details.comments;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let array: Vec<_> = comments.iter().map(comment_json).collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&array)?)?;
+    } else if comments.is_empty() {
+        writeln!(out, "No comments on #{} yet.", args.id)?;
+    } else {
+        write!(out, "{}", comment_lines(comments))?;
+    }
+    Ok(())
+}
+
 pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
     let (session, snapshot) = join(&target(&args.address, false)?, &args.user)?;
     let name = snapshot
@@ -446,6 +608,35 @@ pub(super) fn rm(args: &RmArgs) -> anyhow::Result<()> {
     match name {
         Some(name) => println!("Deleted #{} '{name}'", args.id),
         None => println!("Deleted #{}", args.id),
+    }
+    Ok(())
+}
+
+pub(super) fn share(args: &ShareArgs) -> anyhow::Result<()> {
+    let (session, _) = join(&target(&args.address, false)?, &args.user)?;
+    let only = if args.everyone {
+        None
+    } else {
+        args.only.clone()
+    };
+    let file = session.set_access(args.id, only, Duration::from_secs(15))?;
+    match file.details.only {
+        Some(only) if only.is_empty() => println!(
+            "#{} '{}' may now be seen only by you (and the host's operator)",
+            file.id,
+            printable(&file.name)
+        ),
+        Some(only) => println!(
+            "#{} '{}' may now be seen only by {} (and you, and the host's operator)",
+            file.id,
+            printable(&file.name),
+            printable(&only.to_string())
+        ),
+        None => println!(
+            "#{} '{}' may now be seen by everyone",
+            file.id,
+            printable(&file.name)
+        ),
     }
     Ok(())
 }
@@ -470,55 +661,95 @@ pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     for event in session.events().iter() {
-        let line = match event {
-            SessionEvent::FileOffered(file) => {
-                if args.json {
-                    let mut object = file_json(&file);
-                    object["event"] = "offer".into();
-                    object.to_string()
-                } else {
-                    format!(
-                        "[{}] {} shared {} ({}) as #{}",
-                        local_time(file.uploaded_at),
-                        printable(&file.uploader),
-                        printable(&file.name),
-                        format_size(file.size),
-                        file.id
-                    )
-                }
-            }
-            SessionEvent::FileDeleted(id) => {
-                if args.json {
-                    serde_json::json!({"event": "deleted", "id": id}).to_string()
-                } else {
-                    format!("[{}] #{id} was deleted", now())
-                }
-            }
-            SessionEvent::PeerJoined(peer) => {
-                names.insert(peer.client_id, peer.username.clone());
-                if args.json {
-                    serde_json::json!({"event": "joined", "client_id": peer.client_id,
-                                       "name": peer.username})
-                    .to_string()
-                } else {
-                    format!("[{}] {} is online", now(), printable(&peer.username))
-                }
-            }
-            SessionEvent::PeerLeft(id) => {
-                let name = names.remove(&id).unwrap_or_else(|| format!("client {id}"));
-                if args.json {
-                    serde_json::json!({"event": "left", "client_id": id, "name": name}).to_string()
-                } else {
-                    format!("[{}] {} left", now(), printable(&name))
-                }
-            }
-            SessionEvent::DeleteFailed { .. } => continue,
-            SessionEvent::Closed(reason) => bail!("connection to the host ended: {reason}"),
-        };
-        writeln!(out, "{line}")?;
-        out.flush()?;
+        if let SessionEvent::Closed(reason) = &event {
+            bail!("connection to the host ended: {reason}");
+        }
+        if let Some(line) = watch_line(event, args.json, &mut names) {
+            writeln!(out, "{line}")?;
+            out.flush()?;
+        }
     }
     bail!("connection to the host ended")
+}
+
+/// What `watch` prints for an event (a JSON object with `json`), if anything; `names` keeps
+/// who is online by client id.
+fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>) -> Option<String> {
+    Some(match event {
+        SessionEvent::FileOffered(file) => {
+            if json {
+                let mut object = file_json(&file);
+                object["event"] = "offer".into();
+                object.to_string()
+            } else {
+                format!(
+                    "[{}] {} shared {} ({}) as #{}",
+                    local_time(file.uploaded_at),
+                    printable(&file.uploader),
+                    printable(&file.name),
+                    format_size(file.size),
+                    file.id
+                )
+            }
+        }
+        SessionEvent::FileDeleted(id) => {
+            if json {
+                serde_json::json!({"event": "deleted", "id": id}).to_string()
+            } else {
+                format!("[{}] #{id} was deleted", now())
+            }
+        }
+        SessionEvent::PeerJoined(peer) => {
+            names.insert(peer.client_id, peer.username.clone());
+            if json {
+                serde_json::json!({"event": "joined", "client_id": peer.client_id,
+                                   "name": peer.username})
+                .to_string()
+            } else {
+                format!("[{}] {} is online", now(), printable(&peer.username))
+            }
+        }
+        SessionEvent::PeerLeft(id) => {
+            let name = names.remove(&id).unwrap_or_else(|| format!("client {id}"));
+            if json {
+                serde_json::json!({"event": "left", "client_id": id, "name": name}).to_string()
+            } else {
+                format!("[{}] {} left", now(), printable(&name))
+            }
+        }
+        SessionEvent::DeleteFailed { .. }
+        | SessionEvent::AccessFailed { .. }
+        | SessionEvent::CommentFailed { .. } => return None,
+        SessionEvent::CommentAdded(comment) => {
+            if json {
+                let mut object = comment_json(&comment);
+                object["event"] = "comment".into();
+                object["file_id"] = comment.file_id.into();
+                object.to_string()
+            } else {
+                format!(
+                    "[{}] {} commented on #{}: {}",
+                    now(),
+                    printable(&comment.author_name),
+                    comment.file_id,
+                    printable(&comment.text)
+                )
+            }
+        }
+        SessionEvent::CommentDeleted {
+            file_id,
+            comment_id,
+        } => {
+            if json {
+                serde_json::json!({"event": "comment_deleted", "file_id": file_id,
+                                   "comment_id": comment_id})
+                .to_string()
+            } else {
+                format!("[{}] comment {comment_id} on #{file_id} was deleted", now())
+            }
+        }
+        SessionEvent::Closed(_) => return None,
+    })
 }
 
 fn now() -> String {

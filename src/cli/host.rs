@@ -74,6 +74,19 @@ pub(super) struct HostArgs {
     /// The longest any file is kept: a longer `send --expire` (or `never`) is cut to it.
     #[arg(long, value_name = "TIME", value_parser = parse_lifetime)]
     max_expiry: Option<Duration>,
+    /// How many versions of each file to keep: sharing a name again makes a new version, and
+    /// the oldest past this many are freed (each version counts against the store's limit).
+    #[arg(long, value_name = "N", default_value_t = lanshare::host::DEFAULT_KEEP_VERSIONS,
+          value_parser = keep_versions_arg)]
+    keep_versions: usize,
+}
+
+/// `--keep-versions`: a whole number from 1.
+fn keep_versions_arg(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => Err(format!("'{text}' is not a number of versions (1 or more)")),
+    }
 }
 
 impl HostArgs {
@@ -175,6 +188,7 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
         require_encryption: args.require_encryption,
         expire_after: args.expire_after,
         max_expiry: args.max_expiry,
+        keep_versions: args.keep_versions,
         ..HostConfig::default()
     })
 }

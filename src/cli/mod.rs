@@ -43,6 +43,14 @@ enum Command {
     Get(GetArgs),
     /// Delete a file you shared.
     Rm(RmArgs),
+    /// Change who may see a file you shared: `--only bob,carol`, or `--everyone`.
+    Share(ShareArgs),
+    /// List the versions of a file the host keeps (sharing a name again makes a new one).
+    Versions(VersionsArgs),
+    /// Comment on a file (or delete your comment with --delete N).
+    Comment(CommentArgs),
+    /// List a file's comments.
+    Comments(CommentsArgs),
     /// Follow new and deleted files live.
     Watch(WatchArgs),
     /// List the lanshare hosts on the network.
@@ -173,6 +181,85 @@ struct SendArgs {
     /// 32 characters): --tag slides,week3.
     #[arg(long, value_name = "TAG,…", value_parser = tags_arg)]
     tag: Option<lanshare::protocol::Tags>,
+    /// Only these participants (names, separated by commas) may see them, besides you and
+    /// the host's operator; each name must be one the host knows (someone online, or who
+    /// shared a file), and stands for that participant even if someone else takes the name
+    /// later.
+    #[arg(long, value_name = "NAME,…", value_parser = audience_arg)]
+    only: Option<lanshare::protocol::Audience>,
+    /// Share them as files of their own, even where you already share a file of the same name
+    /// (which they would otherwise become the new version of).
+    #[arg(long)]
+    new_file: bool,
+}
+
+#[derive(Args)]
+struct CommentArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// What to say (at most 1000 characters).
+    #[arg(value_name = "TEXT", conflicts_with = "delete")]
+    text: Option<String>,
+    /// Delete comment N (yours, or any as the host's operator) instead.
+    #[arg(long, value_name = "N")]
+    delete: Option<u64>,
+}
+
+#[derive(Args)]
+struct CommentsArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// Print a JSON array instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VersionsArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--only`: names separated by commas.
+fn audience_arg(text: &str) -> Result<lanshare::protocol::Audience, String> {
+    lanshare::protocol::Audience::parse_list(text).map_err(|error| error.to_string())
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false, args = ["only", "everyone"])]
+struct ShareArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// Only these participants (names, separated by commas) may see it, besides you and the
+    /// host's operator.
+    #[arg(long, value_name = "NAME,…", value_parser = audience_arg)]
+    only: Option<lanshare::protocol::Audience>,
+    /// Everyone may see it again.
+    #[arg(long)]
+    everyone: bool,
 }
 
 /// `--expire`: a lifetime, or `never`.
@@ -219,6 +306,8 @@ enum LsSort {
 struct LsArgs {
     #[command(flatten)]
     address: HostAddress,
+    #[command(flatten)]
+    user: User,
     /// Print a JSON array instead of a table.
     #[arg(long)]
     json: bool,
@@ -237,6 +326,8 @@ struct LsArgs {
 struct GetArgs {
     #[command(flatten)]
     address: HostAddress,
+    #[command(flatten)]
+    user: User,
     /// Ids of the files to download (see `lanshare ls`).
     #[arg(required = true, value_name = "ID")]
     ids: Vec<u64>,
@@ -246,6 +337,10 @@ struct GetArgs {
     /// Replace an existing file given with -o PATH.
     #[arg(long)]
     force: bool,
+    /// Download this version of the file (see `lanshare versions ID`) rather than the latest;
+    /// with one id only.
+    #[arg(long, value_name = "N")]
+    version: Option<u32>,
 }
 
 #[derive(Args)]
@@ -286,6 +381,10 @@ pub fn run() -> ExitCode {
         Some(Command::Ls(args)) => client::ls(&args),
         Some(Command::Get(args)) => client::get(&args),
         Some(Command::Rm(args)) => client::rm(&args),
+        Some(Command::Share(args)) => client::share(&args),
+        Some(Command::Versions(args)) => client::versions(&args),
+        Some(Command::Comment(args)) => client::comment(&args),
+        Some(Command::Comments(args)) => client::comments(&args),
         Some(Command::Watch(args)) => client::watch(&args),
         Some(Command::Hosts(args)) => client::hosts(&args),
         Some(Command::Trust(args)) => client::trust_host(&args),

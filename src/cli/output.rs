@@ -10,7 +10,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use lanshare::participant::FileEntry;
-use lanshare::protocol::visible_text;
+use lanshare::protocol::{CommentInfo, VersionInfo, visible_text};
 use lanshare::units::{format_remaining, format_size};
 
 /// `[2026-11-24 10:00:00] message`, as the seed's server prints (without the characters that
@@ -75,7 +75,72 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
             .details
             .expires_at
             .map(|at| (at - Utc::now()).num_seconds().max(0)),
+        "only": file.details.only.as_ref().map(|only| only.names()),
+        "version": file.details.versions.map_or(1, |count| count.latest),
+        "versions": file.details.versions.map_or(1, |count| count.kept),
+        "comments": file.details.comments.iter().map(comment_json).collect::<Vec<_>>(),
     })
+}
+
+/// A comment as an object of `comments --json` (and in `ls --json`).
+pub(super) fn comment_json(comment: &CommentInfo) -> Value {
+    json!({
+        "id": comment.comment_id,
+        "author": comment.author_name,
+        "author_id": comment.author_id,
+        "at": DateTime::<Utc>::from_timestamp_millis(comment.at_ms)
+            .map(|at| at.with_timezone(&Local).to_rfc3339_opts(SecondsFormat::Millis, false)),
+        "text": comment.text,
+    })
+}
+
+/// The lines `lanshare comments` prints: `#3 [2026-11-24 10:00:00] Bob: text`.
+pub(super) fn comment_lines(comments: &[CommentInfo]) -> String {
+    comments
+        .iter()
+        .map(|comment| {
+            let when = DateTime::<Utc>::from_timestamp_millis(comment.at_ms)
+                .map_or_else(|| "-".to_owned(), local_time);
+            format!(
+                "#{} [{when}] {}: {}\n",
+                comment.comment_id,
+                printable(&comment.author_name),
+                printable(&comment.text)
+            )
+        })
+        .collect()
+}
+
+/// A version as an object of `versions --json`.
+pub(super) fn version_json(version: &VersionInfo) -> Value {
+    json!({
+        "version": version.number,
+        "size": version.size,
+        "uploaded_at": DateTime::<Utc>::from_timestamp_millis(version.uploaded_at_ms)
+            .map(|at| at.with_timezone(&Local).to_rfc3339_opts(SecondsFormat::Millis, false)),
+        "sha256": version.sha256.to_string(),
+        "check": version.check.to_string(),
+    })
+}
+
+/// The table `lanshare versions` prints: one line per version kept, oldest first.
+pub(super) fn version_table(versions: &[VersionInfo]) -> String {
+    let mut out = format!(
+        "{:<8} {:>10}  {:<19}  SHA-256\n",
+        "VERSION", "SIZE", "UPLOADED"
+    );
+    for version in versions {
+        let when = DateTime::<Utc>::from_timestamp_millis(version.uploaded_at_ms)
+            .map_or_else(|| "-".to_owned(), local_time);
+        out.push_str(&format!(
+            "{:<8} {:>10}  {:<19}  {}\n",
+            version.number,
+            format_size(version.size),
+            when,
+            version.sha256
+        ));
+    }
+    out
 }
 
 /// "3 h" until a file expires, or "-" for one kept until deleted.
@@ -87,6 +152,22 @@ fn expires_cell(file: &FileEntry) -> String {
         ),
         None => "-".to_owned(),
     }
+}
+
+/// A file's name as the table shows it: with its version and how many are kept, for a file
+/// shared more than once, and for a restricted file (one this participant shared) who else
+/// may see it.
+fn name_cell(file: &FileEntry) -> String {
+    let mut cell = printable(&file.name);
+    if let Some(count) = file.details.versions {
+        cell.push_str(&format!(" (v{}, {} kept)", count.latest, count.kept));
+    }
+    match &file.details.only {
+        None => {}
+        Some(only) if only.is_empty() => cell.push_str(" (only the sharer)"),
+        Some(only) => cell.push_str(&format!(" (only {})", printable(&only.to_string()))),
+    }
+    cell
 }
 
 /// Replaces control characters so a name cannot break a table row or fake terminal output,
@@ -122,7 +203,7 @@ pub(super) fn file_table(files: &[FileEntry]) -> String {
                 } else {
                     tags
                 },
-                printable(&f.name),
+                name_cell(f),
             ]
         })
         .collect();

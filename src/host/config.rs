@@ -91,7 +91,14 @@ pub struct HostConfig {
     /// The longest any file lives (`--max-expiry`): a longer request, or one for no expiry, is
     /// cut to it.
     pub max_expiry: Option<Duration>,
+    /// How many versions of a file the host keeps (`--keep-versions`, at least 1): an owner's
+    /// upload of a name it already shares becomes that file's new version, and older ones past
+    /// this many are freed.
+    pub keep_versions: usize,
 }
+
+/// How many versions of a file are kept by default.
+pub const DEFAULT_KEEP_VERSIONS: usize = 5;
 
 /// How long cut-off resumable uploads are kept by default: 10 minutes, as long as a ticket
 /// outlives its session.
@@ -131,6 +138,7 @@ impl Default for HostConfig {
             resume_window: DEFAULT_RESUME_WINDOW,
             expire_after: None,
             max_expiry: None,
+            keep_versions: DEFAULT_KEEP_VERSIONS,
         }
     }
 }

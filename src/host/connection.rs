@@ -88,6 +88,8 @@ struct Access {
     features: Features,
     /// What `UPLOAD_OPTIONS` asked for the next upload.
     options: Option<ShareOptions>,
+    /// `NEW_FILE`: the next upload is a file of its own, not a new version.
+    new_file: bool,
 }
 
 /// What to do with the connection after a command.
@@ -123,6 +125,7 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked
         uploader: None,
         features: Features::default(),
         options: None,
+        new_file: false,
     };
     // Until the first command other than PASS, a silent client is told it timed out; after
     // it, a connection idle between commands is closed silently.
@@ -215,6 +218,8 @@ fn route(
         ClientLine::Upload(_)
         | ClientLine::UploadResume { .. }
         | ClientLine::Download { .. }
+        | ClientLine::DownloadVersion { .. }
+        | ClientLine::Versions { .. }
         | ClientLine::List
             if !access.passcode =>
         {
@@ -234,21 +239,49 @@ fn route(
             upload_with(shared, connection, access, request, Some(key))
         }
         ClientLine::Download { file_id, offset } => {
-            let participant = access
-                .uploader
-                .as_ref()
-                .map(|uploader| uploader.username.as_str());
-            download::send(shared, connection, file_id, offset, participant).into()
+            let wanted = download::Wanted {
+                file_id,
+                offset,
+                version: None,
+            };
+            download::send(shared, connection, &wanted, access.uploader.as_ref()).into()
         }
-        ClientLine::List => download::send_list(shared, connection, access.features).into(),
+        ClientLine::DownloadVersion {
+            file_id,
+            offset,
+            version,
+        } => {
+            let wanted = download::Wanted {
+                file_id,
+                offset,
+                version: Some(version),
+            };
+            download::send(shared, connection, &wanted, access.uploader.as_ref()).into()
+        }
+        ClientLine::Versions { file_id } => {
+            let key = access.uploader.as_ref().map(|uploader| &uploader.key);
+            download::send_versions(shared, connection, file_id, key).into()
+        }
+        ClientLine::NewFile => {
+            access.new_file = true;
+            Next::Continue
+        }
+        ClientLine::List => {
+            let key = access.uploader.as_ref().map(|uploader| &uploader.key);
+            download::send_list(shared, connection, access.features, key).into()
+        }
         ClientLine::Ready
+        | ClientLine::SetAccess { .. }
+        | ClientLine::Comment { .. }
+        | ClientLine::DeleteComment { .. }
         | ClientLine::Proof { .. }
         | ClientLine::PakeProof { .. }
         | ClientLine::Delete { .. }
         | ClientLine::Ping => {
             connection.refuse(
-                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, DOWNLOAD, \
-                 LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served outside a joined session",
+                "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, NEW_FILE, \
+                 DOWNLOAD, VERSIONS, LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served outside \
+                 a joined session",
             );
             Next::Close
         }
@@ -266,6 +299,8 @@ fn upload_with(
     let asked = upload::Asked {
         options: access.options.take().unwrap_or_default(),
         file_info: access.features.file_info,
+        versions: access.features.versions,
+        new_file: std::mem::take(&mut access.new_file),
     };
     let uploader = access.uploader.as_ref();
     upload::receive(shared, connection, request, uploader, resume_key, &asked).into()

@@ -8,33 +8,45 @@ use std::sync::Arc;
 
 use super::activity::Direction;
 use super::pace::Pace;
-use super::registry::offer_lines;
+use super::registry::Uploader;
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
 use crate::net::{self, Stream};
-use crate::protocol::{ClientLine, Features, FileId, HostLine};
-use crate::storage::{Content, FileRecord};
+use crate::protocol::{ClientLine, Features, FileId, HostLine, PublicKey, VersionInfo};
+use crate::storage::{Content, FileRecord, Version};
 
 /// Bytes sent between two pace checks.
 const PACE_STEP: u64 = 1 << 20;
 
+/// What a `DOWNLOAD` asks for.
+pub(super) struct Wanted {
+    /// The file.
+    pub file_id: FileId,
+    /// The first byte to send.
+    pub offset: u64,
+    /// The version (`None`: the latest).
+    pub version: Option<u32>,
+}
+
 /// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on, to
-/// `participant` (the name the connection authenticated as, if it did).
-/// Returns whether the connection may carry another command.
+/// `participant` (whom the connection authenticated as, if it did: a restricted file is sent
+/// only to those who may see it). Returns whether the connection may carry another command.
 pub(super) fn send(
     shared: &Shared,
     connection: &mut Connection,
-    file_id: FileId,
-    offset: u64,
-    participant: Option<&str>,
+    wanted: &Wanted,
+    participant: Option<&Uploader>,
 ) -> bool {
-    let Some((record, content)) = open(shared, connection, file_id, offset) else {
+    let key = participant.map(|uploader| &uploader.key);
+    let Some((record, version, content)) = open(shared, connection, wanted, key) else {
         return false;
     };
+    let (file_id, offset) = (wanted.file_id, wanted.offset);
+    let participant = participant.map(|uploader| uploader.username.as_str());
     let file_line = HostLine::File {
         name: record.name.clone(),
-        size: record.size,
+        size: version.size,
     };
     if connection.reply(&file_line).is_err() {
         return false;
@@ -60,7 +72,7 @@ pub(super) fn send(
     {
         return false;
     }
-    let sending = (record.as_ref(), content, offset);
+    let sending = (record.name.as_str(), version.size, content, offset);
     match send_content(shared, connection, sending, participant, slot.made_way()) {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
@@ -73,22 +85,40 @@ pub(super) fn send(
     }
 }
 
-/// Finds the file and checks the offset, or tells the client why not.
+/// Finds the file (one the client proven as `key` may see) and the version wanted, and checks
+/// the offset, or tells the client why not.
 fn open(
     shared: &Shared,
     connection: &Connection,
-    file_id: FileId,
-    offset: u64,
-) -> Option<(Arc<FileRecord>, Content)> {
-    let (record, content) = match shared.storage.open_content(file_id) {
+    wanted: &Wanted,
+    key: Option<&PublicKey>,
+) -> Option<(Arc<FileRecord>, Version, Content)> {
+    let (file_id, offset) = (wanted.file_id, wanted.offset);
+    let (record, version, content) = match shared.storage.open_content(file_id, wanted.version) {
+        // Restricted to others: answered exactly as a file that does not exist.
+        Ok(Some((record, ..))) if !shared.registry.may_see(&record, key) => {
+            connection.refuse("File not found");
+            return None;
+        }
         // Expired a moment ago, before the expiry thread removed it: as good as gone.
-        Ok(Some((record, _))) if record.is_expired(chrono::Utc::now()) => {
+        Ok(Some((record, ..))) if record.is_expired(chrono::Utc::now()) => {
             connection.refuse("File not found");
             return None;
         }
         Ok(Some(found)) => found,
         Ok(None) => {
-            connection.refuse("File not found");
+            let version_gone = wanted.version.is_some()
+                && shared
+                    .storage
+                    .get(file_id)
+                    .is_some_and(|record| shared.registry.may_see(&record, key));
+            if let (true, Some(number)) = (version_gone, wanted.version) {
+                connection.refuse(format_args!(
+                    "Version {number} of file {file_id} is not kept (see VERSIONS)"
+                ));
+            } else {
+                connection.refuse("File not found");
+            }
             return None;
         }
         Err(error) => {
@@ -97,14 +127,14 @@ fn open(
             return None;
         }
     };
-    if offset > record.size {
+    if offset > version.size {
         connection.refuse(format_args!(
             "Offset {offset} is beyond the end of '{}' ({} bytes)",
-            record.name, record.size
+            record.name, version.size
         ));
         return None;
     }
-    Some((record, content))
+    Some((record, version, content))
 }
 
 /// Sends the file's bytes from `offset` on to `participant`, at a watched pace; `made_way`
@@ -112,17 +142,17 @@ fn open(
 fn send_content(
     shared: &Shared,
     connection: &Connection,
-    (record, content, offset): (&FileRecord, Content, u64),
+    (name, size, content, offset): (&str, u64, Content, u64),
     participant: Option<&str>,
     made_way: bool,
 ) -> io::Result<()> {
-    let remaining = record.size - offset;
+    let remaining = size - offset;
     let stream = connection.stream();
     let mut pace = start_pace(
         shared,
         connection,
         Direction::Download,
-        &record.name,
+        name,
         participant,
         Stake {
             total: remaining,
@@ -186,11 +216,51 @@ fn send_stored_file(
     Ok(())
 }
 
-/// `LIST`: every file as `FILE_OFFER` (+ `FILE_INFO` if asked for) + `FILE_META`, then `END`.
-pub(super) fn send_list(shared: &Shared, connection: &Connection, features: Features) -> bool {
+/// `LIST`: every file the client proven as `key` may see as `FILE_OFFER` (+ `FILE_INFO` and
+/// `FILE_ACCESS` if asked for) + `FILE_META`, then `END`.
+pub(super) fn send_list(
+    shared: &Shared,
+    connection: &Connection,
+    features: Features,
+    key: Option<&PublicKey>,
+) -> bool {
     let mut lines = String::new();
     for record in shared.storage.list() {
-        lines.push_str(&offer_lines(&record, features));
+        if let Some(offer) = shared.registry.offer_for(&record, features, key) {
+            lines.push_str(&offer);
+        }
+    }
+    lines.push_str(&HostLine::End.encode());
+    connection.reply_all(&lines).is_ok()
+}
+
+/// `VERSIONS`: every kept version of a file the client proven as `key` may see, oldest first,
+/// as `VERSION` lines, then `END`; `ERROR:File not found` otherwise.
+pub(super) fn send_versions(
+    shared: &Shared,
+    connection: &Connection,
+    file_id: FileId,
+    key: Option<&PublicKey>,
+) -> bool {
+    let Some(record) = shared
+        .storage
+        .get(file_id)
+        .filter(|record| shared.registry.may_see(record, key))
+    else {
+        connection.refuse("File not found");
+        return false;
+    };
+    let mut lines = String::new();
+    for version in record.versions() {
+        let line = HostLine::Version(VersionInfo {
+            file_id,
+            number: version.number,
+            size: version.size,
+            uploaded_at_ms: version.uploaded_at.timestamp_millis(),
+            sha256: version.sha256,
+            check: version.check,
+        });
+        lines.push_str(&line.encode());
     }
     lines.push_str(&HostLine::End.encode());
     connection.reply_all(&lines).is_ok()

@@ -124,7 +124,7 @@ pub(super) fn run(storage: &Storage, registry: &Registry, clock: &ExpiryClock) {
                 printable(&record.name),
                 record.id
             );
-            registry.announce_deleted(record.id);
+            registry.announce_deleted(&record);
         }
         let pause = storage
             .next_expiry()

@@ -15,6 +15,7 @@
 mod activity;
 mod admission;
 mod client_ids;
+mod comments;
 mod config;
 mod connection;
 mod download;
@@ -49,7 +50,10 @@ use crate::tls::{Fingerprint, HostIdentity};
 use activity::Activity;
 pub use activity::{ActiveTransfer, Direction};
 use admission::{Admission, Caps};
-pub use config::{Announce, DEFAULT_MEMORY_LIMIT, DEFAULT_RESUME_WINDOW, HostConfig, Timeouts};
+pub use config::{
+    Announce, DEFAULT_KEEP_VERSIONS, DEFAULT_MEMORY_LIMIT, DEFAULT_RESUME_WINDOW, HostConfig,
+    Timeouts,
+};
 use gate::Gate;
 pub use gate::Guessing;
 use listener::LiveThreads;

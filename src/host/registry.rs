@@ -13,9 +13,10 @@ use super::client_ids::ClientIds;
 use super::presence::Presence;
 use crate::net::Stream;
 use crate::protocol::{
-    ClientId, Features, FileId, FileInfo, HostLine, NameKey, PublicKey, Role, Ticket, clean_name,
+    Audience, ClientId, CommentInfo, Features, FileInfo, HostLine, NameKey, PublicKey, Role,
+    Ticket, clean_name,
 };
-use crate::storage::{FileRecord, Storage};
+use crate::storage::{Comment, FileRecord, Storage, Viewer};
 use crate::tls::same_secret;
 
 /// How long a ticket stays valid after its session ended, so that a transfer cut off together
@@ -86,6 +87,11 @@ pub(crate) enum JoinError {
     #[error("Host could not create a session ticket: {0}")]
     Random(std::io::Error),
 }
+
+/// A name in a list of who may see a file that no participant known to the host holds.
+#[derive(Debug, thiserror::Error)]
+#[error("No participant called '{0}' is known to this host")]
+pub(crate) struct UnknownName(String);
 
 /// The registry of sessions.
 pub(crate) struct Registry {
@@ -167,6 +173,47 @@ impl Registry {
         online.chain(owners).next()
     }
 
+    /// Whether the participant with `key` (`None`: an unproven client) may see `record`: the
+    /// operator sees every file.
+    pub(crate) fn may_see(&self, record: &FileRecord, key: Option<&PublicKey>) -> bool {
+        record.may_see(key) || key.is_some_and(|key| self.is_operator(key))
+    }
+
+    /// The lines that offer `record` to a client with `features` proven as `key`, or `None`
+    /// if it may not see the file. Its sharer and the operator get its list of who may see it.
+    pub(crate) fn offer_for(
+        &self,
+        record: &FileRecord,
+        features: Features,
+        key: Option<&PublicKey>,
+    ) -> Option<String> {
+        if !self.may_see(record, key) {
+            return None;
+        }
+        let keeps_list = key.is_some_and(|key| record.owner == Some(*key) || self.is_operator(key));
+        Some(offer_lines(record, features, features.access && keeps_list))
+    }
+
+    /// The participants `names` stand for, each the key that holds that name now (online, or
+    /// owning a stored file): a later participant taking the name is not among them.
+    pub(crate) fn resolve(
+        &self,
+        names: &Audience,
+        storage: &Storage,
+    ) -> Result<Vec<Viewer>, UnknownName> {
+        let state = self.state();
+        let mut viewers: Vec<Viewer> = Vec::new();
+        for name in names.names() {
+            let name = clean_name(name);
+            let key = Self::holder_locked(&state, &name, None, storage)
+                .ok_or_else(|| UnknownName(name.clone()))?;
+            if !viewers.iter().any(|viewer| viewer.key == key) {
+                viewers.push(Viewer { key, name });
+            }
+        }
+        Ok(viewers)
+    }
+
     /// Registers a session: assigns the participant's id and ticket, queues `WELCOME` and the
     /// snapshot for it, and tells the others it is online. The name is kept and shown without
     /// the characters that draw nothing or reorder text ([`clean_name`]).
@@ -209,7 +256,8 @@ impl Registry {
             role,
         };
         let shown = (client_id, join.username.as_str());
-        let snapshot = Self::snapshot_locked(&state, welcome, shown, join.features, storage);
+        let snapshot =
+            self.snapshot_locked(&state, welcome, shown, (join.features, &join.key), storage);
         // The queue is new and empty, so this cannot fail for lack of room.
         let _ = sender.try_send(Arc::from(snapshot));
 
@@ -225,10 +273,11 @@ impl Registry {
     /// What a joining session is sent first: `WELCOME`, everyone online (itself under its new
     /// name), every file, `END`.
     fn snapshot_locked(
+        &self,
         state: &State,
         welcome: HostLine,
         (client_id, username): (ClientId, &str),
-        features: Features,
+        (features, key): (Features, &PublicKey),
         storage: &Storage,
     ) -> String {
         let mut snapshot = welcome.encode();
@@ -250,7 +299,9 @@ impl Registry {
             );
         }
         for record in storage.list() {
-            snapshot.push_str(&offer_lines(&record, features));
+            if let Some(lines) = self.offer_for(&record, features, Some(key)) {
+                snapshot.push_str(&lines);
+            }
         }
         snapshot.push_str(&HostLine::End.encode());
         snapshot
@@ -409,23 +460,81 @@ impl Registry {
         }
         // Who joined before the offer is told before it.
         Self::flush_presence_locked(&mut state);
-        let plain: Arc<str> = Arc::from(offer_lines(record, Features::default()));
-        let with_info: Arc<str> = Arc::from(offer_lines(record, Features::ALL));
+        if record.audience.is_some() {
+            self.offer_each_locked(&state, record);
+            return;
+        }
+        // The lines once for each set of features the sessions asked for (a few at most).
+        let mut encoded: HashMap<Features, Arc<str>> = HashMap::new();
         for session in state.sessions.values() {
-            let lines = if session.features.file_info {
-                &with_info
-            } else {
-                &plain
-            };
+            let lines = encoded
+                .entry(session.features)
+                .or_insert_with(|| Arc::from(offer_lines(record, session.features, false)));
             deliver(session, Arc::clone(lines));
         }
     }
 
-    /// Tells every participant that a file is gone.
-    pub(crate) fn announce_deleted(&self, file_id: FileId) {
+    /// Offers a file to each session that may see it, as that session asked.
+    fn offer_each_locked(&self, state: &State, record: &FileRecord) {
+        for session in state.sessions.values() {
+            if let Some(lines) = self.offer_for(record, session.features, Some(&session.key)) {
+                deliver(session, Arc::from(lines));
+            }
+        }
+    }
+
+    /// Tells the sessions that may see a file and asked for `comments` of a new comment on it.
+    pub(crate) fn announce_comment(&self, record: &FileRecord, comment: &Comment) {
+        let line: Arc<str> = Arc::from(comment_line(record.id, comment).encode());
+        self.tell_commenters(record, &line);
+    }
+
+    /// Tells the sessions that may see a file and asked for `comments` that a comment on it
+    /// was deleted.
+    pub(crate) fn announce_comment_deleted(&self, record: &FileRecord, comment_id: u64) {
+        let line = HostLine::CommentDeleted {
+            file_id: record.id,
+            comment_id,
+        };
+        self.tell_commenters(record, &Arc::from(line.encode()));
+    }
+
+    fn tell_commenters(&self, record: &FileRecord, line: &Arc<str>) {
+        let state = self.state();
+        for session in state.sessions.values() {
+            if session.features.comments && self.may_see(record, Some(&session.key)) {
+                deliver(session, Arc::clone(line));
+            }
+        }
+    }
+
+    /// Tells every participant who could see a file that it is gone.
+    pub(crate) fn announce_deleted(&self, record: &FileRecord) {
         let mut state = self.state();
         Self::flush_presence_locked(&mut state);
-        Self::broadcast_locked(&state, &HostLine::FileDeleted { file_id }.encode(), None);
+        let gone: Arc<str> = Arc::from(HostLine::FileDeleted { file_id: record.id }.encode());
+        for session in state.sessions.values() {
+            if self.may_see(record, Some(&session.key)) {
+                deliver(session, Arc::clone(&gone));
+            }
+        }
+    }
+
+    /// Tells the sessions about a file whose list of who may see it changed from `before` to
+    /// `after`: `FILE_DELETED` to those who may no longer see it, the file offered again to
+    /// those who may (clients take a repeated offer as an update).
+    pub(crate) fn announce_access(&self, before: &FileRecord, after: &FileRecord) {
+        let mut state = self.state();
+        Self::flush_presence_locked(&mut state);
+        let gone: Arc<str> = Arc::from(HostLine::FileDeleted { file_id: after.id }.encode());
+        for session in state.sessions.values() {
+            let key = Some(&session.key);
+            if let Some(lines) = self.offer_for(after, session.features, key) {
+                deliver(session, Arc::from(lines));
+            } else if self.may_see(before, key) {
+                deliver(session, Arc::clone(&gone));
+            }
+        }
     }
 
     /// Whether the participant with `key` joined this host before (or owns a stored file).
@@ -453,16 +562,6 @@ impl Registry {
             session.stream.shutdown();
         }
     }
-
-    fn broadcast_locked(state: &State, lines: &str, except: Option<u64>) {
-        let message: Arc<str> = Arc::from(lines);
-        for (id, session) in &state.sessions {
-            if Some(*id) == except {
-                continue;
-            }
-            deliver(session, Arc::clone(&message));
-        }
-    }
 }
 
 /// Queues `message` for a session; one that stopped reading would hold ever more memory, so
@@ -476,6 +575,18 @@ fn deliver(session: &Session, message: Arc<str>) {
         );
         session.stream.shutdown();
     }
+}
+
+/// `COMMENT_ADDED` for a comment on file `file_id`.
+fn comment_line(file_id: crate::protocol::FileId, comment: &Comment) -> HostLine {
+    HostLine::CommentAdded(CommentInfo {
+        file_id,
+        comment_id: comment.id,
+        author_id: comment.author_id,
+        author_name: comment.author_name.clone(),
+        at_ms: comment.at.timestamp_millis(),
+        text: comment.text.clone(),
+    })
 }
 
 /// `FILE_INFO` for a file, its expiry counted from now.
@@ -492,8 +603,9 @@ pub(crate) fn info_line(record: &FileRecord) -> HostLine {
 }
 
 /// `FILE_OFFER` and its `FILE_META`, as sent for one file, with `FILE_INFO` between them for
-/// a client that asked for it.
-pub(crate) fn offer_lines(record: &FileRecord, features: Features) -> String {
+/// a client that asked for it, and `FILE_ACCESS` after that if `with_access` (for a
+/// restricted file's sharer and the operator).
+fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> String {
     let mut lines = HostLine::FileOffer {
         file_id: record.id,
         name: record.name.clone(),
@@ -504,6 +616,31 @@ pub(crate) fn offer_lines(record: &FileRecord, features: Features) -> String {
     .encode();
     if features.file_info {
         lines.push_str(&info_line(record).encode());
+    }
+    if features.versions && record.version > 1 {
+        let kept = u32::try_from(record.older.len() + 1).unwrap_or(u32::MAX);
+        lines.push_str(
+            &HostLine::FileVersions {
+                file_id: record.id,
+                latest: record.version,
+                kept,
+            }
+            .encode(),
+        );
+    }
+    if features.comments {
+        for comment in &record.comments {
+            lines.push_str(&comment_line(record.id, comment).encode());
+        }
+    }
+    if let Some(only) = record.audience_names().filter(|_| with_access) {
+        lines.push_str(
+            &HostLine::FileAccess {
+                file_id: record.id,
+                only,
+            }
+            .encode(),
+        );
     }
     lines.push_str(
         &HostLine::FileMeta {

@@ -8,13 +8,15 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::comments;
 use super::registry::{Join, Joined};
 use super::state::Shared;
 use super::wire::{Connection, Silence, printable};
 use crate::identity::verify_challenge;
 use crate::net::Stream;
 use crate::protocol::{
-    ClientLine, Features, HostLine, PROTOCOL_VERSION, PublicKey, Role, validate_username,
+    Audience, ClientLine, Features, FileId, HostLine, PROTOCOL_VERSION, PublicKey, Role,
+    validate_username,
 };
 use crate::storage::RemoveError;
 
@@ -40,8 +42,17 @@ pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: Joi
     };
     let name = printable(&request.username);
     let Joined {
-        session_id, outbox, ..
+        session_id,
+        client_id,
+        outbox,
+        ..
     } = joined;
+    let author = comments::Author {
+        session_id,
+        client_id,
+        name: &request.username,
+        key: request.public_key,
+    };
     start_writer(shared, &connection, outbox);
     let timeout = shared.config.timeouts.session;
     while let Some(command) = connection.read_command(timeout, Silence::Close) {
@@ -54,6 +65,14 @@ pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: Joi
             ClientLine::Delete { file_id } => {
                 delete(shared, session_id, &request, file_id);
             }
+            ClientLine::SetAccess { file_id, only } => {
+                set_access(shared, session_id, &request, file_id, only);
+            }
+            ClientLine::Comment { file_id, text } => comments::add(shared, &author, file_id, &text),
+            ClientLine::DeleteComment {
+                file_id,
+                comment_id,
+            } => comments::delete(shared, &author, file_id, comment_id),
             _ => {
                 let error = HostLine::Error("Unexpected command in a control session".into());
                 shared.registry.send_to(session_id, &error.encode());
@@ -162,10 +181,12 @@ fn write_outbox(mut stream: &Stream, outbox: &flume::Receiver<Arc<str>>, stall: 
     stream.shutdown();
 }
 
-/// `DELETE`: the uploader or the operator removes a file; everyone hears `FILE_DELETED`.
+/// `DELETE`: the uploader or the operator removes a file; everyone who could see it hears
+/// `FILE_DELETED`. A file the participant may not see is, to it, not found.
 fn delete(shared: &Shared, session_id: u64, request: &JoinRequest, file_id: u64) {
     let key = request.public_key;
     let operator = shared.registry.is_operator(&key);
+    let known = shared.storage.get(file_id);
     let result = shared
         .storage
         .remove_if(file_id, |record| operator || record.owner == Some(key));
@@ -176,24 +197,88 @@ fn delete(shared: &Shared, session_id: u64, request: &JoinRequest, file_id: u64)
                 printable(&record.name),
                 printable(&request.username)
             );
-            shared.registry.announce_deleted(file_id);
+            shared.registry.announce_deleted(&record);
             return;
         }
         Err(RemoveError::NotFound) => "File not found".to_owned(),
+        Err(RemoveError::Refused(record)) if !shared.registry.may_see(&record, Some(&key)) => {
+            "File not found".to_owned()
+        }
         Err(RemoveError::Refused(record)) => format!(
             "Only {} (who shared it) or the host can delete '{}'",
             record.uploader_name, record.name
         ),
         Err(RemoveError::Storage(error)) => {
             tracing::error!("Could not delete file {file_id} from the store: {error}");
-            // It is out of the catalog already: tell everyone it is gone.
-            shared.registry.announce_deleted(file_id);
+            // It is out of the catalog already: tell everyone who saw it that it is gone.
+            if let Some(record) = known {
+                shared.registry.announce_deleted(&record);
+            }
             return;
         }
     };
     shared.registry.send_to(
         session_id,
         &HostLine::DeleteFailed {
+            file_id,
+            reason: failure,
+        }
+        .encode(),
+    );
+}
+
+/// `ACCESS`: the sharer or the operator changes who may see a file (`only`: `None` for
+/// everyone); those who may no longer see it hear `FILE_DELETED`, those who may get it offered
+/// again. Refusals go to this session as `ACCESS_FAILED`.
+fn set_access(
+    shared: &Shared,
+    session_id: u64,
+    request: &JoinRequest,
+    file_id: FileId,
+    only: Option<Audience>,
+) {
+    let key = request.public_key;
+    let operator = shared.registry.is_operator(&key);
+    let failure = match only
+        .map(|names| shared.registry.resolve(&names, &shared.storage))
+        .transpose()
+    {
+        Err(unknown) => unknown.to_string(),
+        Ok(audience) => {
+            let owns = |record: &crate::storage::FileRecord| operator || record.owner == Some(key);
+            match shared.storage.set_audience(file_id, audience, owns) {
+                Ok((before, after)) => {
+                    tracing::info!(
+                        "Who may see '{}' (ID: {file_id}) changed by {}: {}",
+                        printable(&after.name),
+                        printable(&request.username),
+                        after
+                            .audience_names()
+                            .map_or_else(|| "everyone".to_owned(), |names| format!("only {names}"))
+                    );
+                    shared.registry.announce_access(&before, &after);
+                    return;
+                }
+                Err(RemoveError::NotFound) => "File not found".to_owned(),
+                Err(RemoveError::Refused(record))
+                    if !shared.registry.may_see(&record, Some(&key)) =>
+                {
+                    "File not found".to_owned()
+                }
+                Err(RemoveError::Refused(record)) => format!(
+                    "Only {} (who shared it) or the host can change who sees '{}'",
+                    record.uploader_name, record.name
+                ),
+                Err(RemoveError::Storage(error)) => {
+                    tracing::error!("Could not change who sees file {file_id}: {error}");
+                    error.to_string()
+                }
+            }
+        }
+    };
+    shared.registry.send_to(
+        session_id,
+        &HostLine::AccessFailed {
             file_id,
             reason: failure,
         }

@@ -21,7 +21,7 @@ use crate::protocol::{
     ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, ShareOptions,
     UploadRequest, clean_name, validate_username,
 };
-use crate::storage::{Incoming, NewFile, StorageError};
+use crate::storage::{Incoming, NewFile, StorageError, Viewer};
 use crate::units::format_size;
 
 /// Who an upload will be listed under, and who may delete it.
@@ -165,6 +165,10 @@ pub(super) struct Asked {
     pub options: ShareOptions,
     /// `FEATURES:file-info`: `FILE_INFO` before `STORED`.
     pub file_info: bool,
+    /// `FEATURES:versions` (with `file-info`): `FILE_VERSIONS` after it, for a new version.
+    pub versions: bool,
+    /// `NEW_FILE`: a file of its own even if its sharer shares one of the same name.
+    pub new_file: bool,
 }
 
 /// A checked upload request: what it is, whose it is, and where resuming files it.
@@ -173,6 +177,8 @@ struct Checked<'a> {
     attribution: Attribution,
     /// The participant and key a resumable upload is kept under.
     resume: Option<(ClientId, ResumeKey)>,
+    /// Who may see it besides its sharer and the operator; `None`: everyone.
+    audience: Option<Vec<Viewer>>,
     asked: &'a Asked,
 }
 
@@ -246,6 +252,7 @@ fn check<'a>(
         ));
     }
     let attribution = attribute(shared, &request, uploader)?;
+    let audience = audience(shared, asked, uploader)?;
     let max = shared.config.max_file_size;
     if request.size > max {
         // The seed's wording, with the limit in words people read.
@@ -258,16 +265,39 @@ fn check<'a>(
         request,
         attribution,
         resume,
+        audience,
         asked,
     })
+}
+
+/// The participants the names asked for (`UPLOAD_OPTIONS`) stand for now; only a joined
+/// participant, who will see the file itself, may restrict it.
+fn audience(
+    shared: &Shared,
+    asked: &Asked,
+    uploader: Option<&Uploader>,
+) -> Result<Option<Vec<Viewer>>, String> {
+    let Some(names) = &asked.options.only else {
+        return Ok(None);
+    };
+    if uploader.is_none() {
+        return Err(
+            "Only a joined participant can choose who sees a file: AUTH_PROOF first".to_owned(),
+        );
+    }
+    match shared.registry.resolve(names, &shared.storage) {
+        Ok(viewers) => Ok(Some(viewers)),
+        Err(unknown) => Err(unknown.to_string()),
+    }
 }
 
 /// A file stored from an upload, and the digests to confirm it with.
 struct StoredFile {
     file_id: crate::protocol::FileId,
     digests: UploadDigests,
-    /// Whether the client asked for `FILE_INFO` before `STORED`.
+    /// Whether the client asked for `FILE_INFO` (and `FILE_VERSIONS`) before `STORED`.
     file_info: bool,
+    versions: bool,
 }
 
 impl StoredFile {
@@ -285,10 +315,21 @@ impl StoredFile {
         if !self.file_info {
             return true;
         }
-        match shared.storage.get(self.file_id) {
-            Some(record) => connection.reply(&info_line(&record)).is_ok(),
-            None => true,
+        let Some(record) = shared.storage.get(self.file_id) else {
+            return true;
+        };
+        if connection.reply(&info_line(&record)).is_err() {
+            return false;
         }
+        if !self.versions || record.version <= 1 {
+            return true;
+        }
+        let versions = HostLine::FileVersions {
+            file_id: record.id,
+            latest: record.version,
+            kept: u32::try_from(record.older.len() + 1).unwrap_or(u32::MAX),
+        };
+        connection.reply(&versions).is_ok()
     }
 
     /// Tells a resuming client that all `size` bytes are here, and what they were stored as.
@@ -318,6 +359,7 @@ fn stored_before(shared: &Shared, checked: &Checked) -> Option<StoredFile> {
         file_id,
         digests,
         file_info: checked.asked.file_info,
+        versions: checked.asked.versions,
     })
 }
 
@@ -490,6 +532,7 @@ fn commit(
         request,
         attribution,
         resume,
+        audience,
         asked,
     } = checked;
     let shown_name = printable(&request.filename);
@@ -507,6 +550,10 @@ fn commit(
         owner: attribution.owner,
         tags: asked.options.tags.clone(),
         lifetime: lifetime.after,
+        audience,
+        // Only a proven owner's uploads become versions: guests' (seed clients') never do.
+        keep_versions: (attribution.owner.is_some() && !asked.new_file)
+            .then_some(shared.config.keep_versions),
     };
     let record = match shared.storage.commit(incoming, file, digests) {
         Ok(record) => record,
@@ -535,5 +582,6 @@ fn commit(
         file_id: record.id,
         digests,
         file_info: asked.file_info,
+        versions: asked.versions,
     })
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use super::connection::Connection;
 use super::error::Error;
 use crate::protocol::{
-    Category, ClientId, FileId, FileInfo, HostLine, Sha256Digest, Tags, TransferCheck,
+    Audience, Category, ClientId, CommentInfo, FileId, FileInfo, HostLine, Sha256Digest, Tags,
+    TransferCheck,
 };
 
 /// A shared file as participants see it.
@@ -45,6 +46,26 @@ pub struct FileDetails {
     pub tags: Tags,
     /// When the host will delete it (by this computer's clock); `None`: never.
     pub expires_at: Option<DateTime<Utc>>,
+    /// For a restricted file this participant shared (or any, for the operator): who else may
+    /// see it (`FILE_ACCESS`). `None`: not restricted, or not this participant's to know.
+    pub only: Option<Audience>,
+    /// For a file with more than one version: the latest's number and how many are kept
+    /// (`FILE_VERSIONS`); `None`: one version (or a host that does not say).
+    pub versions: Option<VersionCount>,
+    /// The version this entry stands for when it is not the latest (from `VERSIONS`): a
+    /// download of it asks for that version. `None`: the latest.
+    pub version: Option<u32>,
+    /// Its comments, oldest first (from a host that sends them).
+    pub comments: Vec<CommentInfo>,
+}
+
+/// How many versions of a file there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionCount {
+    /// The latest version's number.
+    pub latest: u32,
+    /// How many versions the host keeps (the latest included).
+    pub kept: u32,
 }
 
 impl FileDetails {
@@ -61,6 +82,10 @@ impl FileDetails {
             category: Some(info.category),
             tags: info.tags,
             expires_at,
+            only: None,
+            versions: None,
+            version: None,
+            comments: Vec::new(),
         }
     }
 }
@@ -89,9 +114,17 @@ pub struct Snapshot {
 pub(super) struct OfferAssembler {
     pending: HashMap<FileId, HostLine>,
     details: HashMap<FileId, FileDetails>,
+    access: HashMap<FileId, Audience>,
+    versions: HashMap<FileId, VersionCount>,
+    comments: HashMap<FileId, Vec<CommentInfo>>,
 }
 
 impl OfferAssembler {
+    /// Whether an offer of `file_id` waits for its `FILE_META`.
+    pub(super) fn is_pending(&self, file_id: FileId) -> bool {
+        self.pending.contains_key(&file_id)
+    }
+
     /// Feeds one line; returns a complete entry when a `FILE_META` completes an offer.
     pub(super) fn feed(&mut self, line: HostLine) -> Result<Option<FileEntry>, Error> {
         match line {
@@ -102,6 +135,25 @@ impl OfferAssembler {
             HostLine::FileInfo(info) if self.pending.contains_key(&info.file_id) => {
                 self.details
                     .insert(info.file_id, FileDetails::from_info(info, Utc::now()));
+                Ok(None)
+            }
+            HostLine::FileAccess { file_id, only } if self.pending.contains_key(&file_id) => {
+                self.access.insert(file_id, only);
+                Ok(None)
+            }
+            HostLine::CommentAdded(comment) if self.pending.contains_key(&comment.file_id) => {
+                self.comments
+                    .entry(comment.file_id)
+                    .or_default()
+                    .push(comment);
+                Ok(None)
+            }
+            HostLine::FileVersions {
+                file_id,
+                latest,
+                kept,
+            } if self.pending.contains_key(&file_id) => {
+                self.versions.insert(file_id, VersionCount { latest, kept });
                 Ok(None)
             }
             HostLine::FileMeta {
@@ -133,7 +185,13 @@ impl OfferAssembler {
                     uploaded_at,
                     sha256,
                     check,
-                    details: self.details.remove(&file_id).unwrap_or_default(),
+                    details: FileDetails {
+                        only: self.access.remove(&file_id),
+                        versions: self.versions.remove(&file_id),
+                        version: None,
+                        comments: self.comments.remove(&file_id).unwrap_or_default(),
+                        ..self.details.remove(&file_id).unwrap_or_default()
+                    },
                 }))
             }
             other => Err(Error::unexpected_reply(&other)),

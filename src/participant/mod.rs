@@ -25,7 +25,7 @@ pub mod worker;
 pub use address::resolve_host;
 pub use connection::ShutdownHandle;
 pub use error::{Error, Verification};
-pub use listing::{FileDetails, FileEntry, Peer, Snapshot};
+pub use listing::{FileDetails, FileEntry, Peer, Snapshot, VersionCount};
 pub use resume::upload_key;
 pub use session::{Credentials, JoinOptions, Session, SessionEvent};
 pub use transfer::{Delivered, Downloaded, Stored, TransferConnection};

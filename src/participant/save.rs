@@ -273,8 +273,14 @@ impl Download<'_> {
         // Bytes arrive in large chunks, so they are written as they come, without a buffer;
         // the file goes to disk while it fills, so the sync below is short.
         let mut writer = WritebackFile::new(file);
-        let mut downloaded =
-            connection.download_from(entry.id, offset, prefix, &mut writer, progress, cancel);
+        let version = entry.details.version;
+        let mut downloaded = connection.download_version_from(
+            (entry.id, version, offset),
+            prefix,
+            &mut writer,
+            progress,
+            cancel,
+        );
         let damaged = |downloaded: &Result<Delivered<H::Output>, Error>| matches!(downloaded, Ok(got) if got.size != entry.size || got.digest != expected);
         if offset > 0 && damaged(&downloaded) {
             // The kept bytes were not this file's (or were damaged): once more, from the start.
@@ -282,8 +288,13 @@ impl Download<'_> {
                 .set_len(0)
                 .and_then(|()| writer.seek(SeekFrom::Start(0)).map(drop))
                 .map_err(|e| Error::local(&part.path, e))?;
-            downloaded =
-                connection.download_from(entry.id, 0, H::default(), &mut writer, progress, cancel);
+            downloaded = connection.download_version_from(
+                (entry.id, version, 0),
+                H::default(),
+                &mut writer,
+                progress,
+                cancel,
+            );
         }
         if damaged(&downloaded) {
             return Err(Error::Corrupt {

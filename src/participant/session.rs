@@ -9,7 +9,8 @@ use super::listing::{FileEntry, OfferAssembler, Peer, Snapshot, read_snapshot};
 use super::trust::HostKey;
 use crate::identity::Identity;
 use crate::protocol::{
-    ClientId, ClientLine, Features, FileId, HostLine, PROTOCOL_VERSION, Passcode, Role, Ticket,
+    Audience, ClientId, ClientLine, CommentInfo, Features, FileId, HostLine, PROTOCOL_VERSION,
+    Passcode, Role, Ticket,
 };
 
 /// How long the client waits for each reply during the handshake.
@@ -22,7 +23,7 @@ const PING_INTERVAL: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEvent {
     /// A file was shared.
-    FileOffered(FileEntry),
+    FileOffered(Box<FileEntry>),
     /// A file was removed.
     FileDeleted(FileId),
     /// A participant came online (or changed its name).
@@ -31,6 +32,29 @@ pub enum SessionEvent {
     PeerLeft(ClientId),
     /// A `DELETE` this session sent was refused.
     DeleteFailed {
+        /// The file named.
+        file_id: FileId,
+        /// The host's reason.
+        reason: String,
+    },
+    /// A comment was added to a file this participant may see.
+    CommentAdded(CommentInfo),
+    /// A comment was deleted.
+    CommentDeleted {
+        /// The file.
+        file_id: FileId,
+        /// The comment.
+        comment_id: u64,
+    },
+    /// A `COMMENT` or `DELETE_COMMENT` this session sent was refused.
+    CommentFailed {
+        /// The file named.
+        file_id: FileId,
+        /// The host's reason.
+        reason: String,
+    },
+    /// An `ACCESS` this session sent was refused.
+    AccessFailed {
         /// The file named.
         file_id: FileId,
         /// The host's reason.
@@ -194,6 +218,127 @@ impl Session {
         }
     }
 
+    /// Asks the host to change who may see a file this participant shared (`only`: `None` for
+    /// everyone); the answer arrives as the file offered again ([`SessionEvent::FileOffered`])
+    /// or [`SessionEvent::AccessFailed`].
+    pub fn request_access(&self, file_id: FileId, only: Option<Audience>) -> Result<(), Error> {
+        self.send(&ClientLine::SetAccess { file_id, only })
+    }
+
+    /// Changes who may see a file and waits for the host's answer, passing over other events;
+    /// returns the file as the host lists it now.
+    pub fn set_access(
+        &self,
+        file_id: FileId,
+        only: Option<Audience>,
+        timeout: Duration,
+    ) -> Result<FileEntry, Error> {
+        self.request_access(file_id, only)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.events.recv_deadline(deadline) {
+                Ok(SessionEvent::FileOffered(entry)) if entry.id == file_id => return Ok(*entry),
+                Ok(SessionEvent::AccessFailed {
+                    file_id: id,
+                    reason,
+                }) if id == file_id => {
+                    return Err(if reason == "File not found" {
+                        Error::NotFound(file_id)
+                    } else {
+                        Error::Refused(reason)
+                    });
+                }
+                Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
+                Ok(_) => {}
+                Err(_) => {
+                    return Err(Error::lost(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the host did not answer the change of who sees the file",
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Comments on a file and waits for the host to pass the comment on (returned as kept),
+    /// passing over other events.
+    pub fn comment(
+        &self,
+        file_id: FileId,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<CommentInfo, Error> {
+        self.send(&ClientLine::Comment {
+            file_id,
+            text: text.to_owned(),
+        })?;
+        let own = self.credentials.client_id;
+        self.await_comment_reply(file_id, timeout, |event| match event {
+            SessionEvent::CommentAdded(comment)
+                if comment.file_id == file_id && comment.author_id == own =>
+            {
+                Some(comment)
+            }
+            _ => None,
+        })
+    }
+
+    /// Deletes a comment and waits for the host's answer, passing over other events.
+    pub fn delete_comment(
+        &self,
+        file_id: FileId,
+        comment_id: u64,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        self.send(&ClientLine::DeleteComment {
+            file_id,
+            comment_id,
+        })?;
+        self.await_comment_reply(file_id, timeout, |event| match event {
+            SessionEvent::CommentDeleted {
+                file_id: id,
+                comment_id: gone,
+            } if id == file_id && gone == comment_id => Some(()),
+            _ => None,
+        })
+    }
+
+    /// Waits for the event `wanted` picks, or the refusal of a comment on `file_id`.
+    fn await_comment_reply<T>(
+        &self,
+        file_id: FileId,
+        timeout: Duration,
+        mut wanted: impl FnMut(SessionEvent) -> Option<T>,
+    ) -> Result<T, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.events.recv_deadline(deadline) {
+                Ok(SessionEvent::CommentFailed {
+                    file_id: id,
+                    reason,
+                }) if id == file_id => {
+                    return Err(if reason == "File not found" {
+                        Error::NotFound(file_id)
+                    } else {
+                        Error::Refused(reason)
+                    });
+                }
+                Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
+                Ok(event) => {
+                    if let Some(found) = wanted(event) {
+                        return Ok(found);
+                    }
+                }
+                Err(_) => {
+                    return Err(Error::lost(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the host did not answer about the comment",
+                    )));
+                }
+            }
+        }
+    }
+
     fn send(&self, line: &ClientLine) -> Result<(), Error> {
         self.writer.send(line).map_err(|_| Error::SessionClosed)
     }
@@ -324,14 +469,33 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         HostLine::DeleteFailed { file_id, reason } => {
             SessionEvent::DeleteFailed { file_id, reason }
         }
-        HostLine::Error(reason) => return Followed::End(reason),
-        line @ (HostLine::FileOffer { .. } | HostLine::FileInfo(_) | HostLine::FileMeta { .. }) => {
-            match offers.feed(line) {
-                Ok(Some(entry)) => SessionEvent::FileOffered(entry),
-                Ok(None) => return Followed::Nothing,
-                Err(error) => return Followed::End(error.to_string()),
-            }
+        HostLine::AccessFailed { file_id, reason } => {
+            SessionEvent::AccessFailed { file_id, reason }
         }
+        HostLine::CommentAdded(comment) if !offers.is_pending(comment.file_id) => {
+            SessionEvent::CommentAdded(comment)
+        }
+        HostLine::CommentDeleted {
+            file_id,
+            comment_id,
+        } => SessionEvent::CommentDeleted {
+            file_id,
+            comment_id,
+        },
+        HostLine::CommentFailed { file_id, reason } => {
+            SessionEvent::CommentFailed { file_id, reason }
+        }
+        HostLine::Error(reason) => return Followed::End(reason),
+        line @ (HostLine::FileOffer { .. }
+        | HostLine::FileInfo(_)
+        | HostLine::FileAccess { .. }
+        | HostLine::FileVersions { .. }
+        | HostLine::CommentAdded(_)
+        | HostLine::FileMeta { .. }) => match offers.feed(line) {
+            Ok(Some(entry)) => SessionEvent::FileOffered(Box::new(entry)),
+            Ok(None) => return Followed::Nothing,
+            Err(error) => return Followed::End(error.to_string()),
+        },
         other => return Followed::End(Error::unexpected_reply(&other).to_string()),
     };
     Followed::Event(event)

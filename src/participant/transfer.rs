@@ -12,14 +12,14 @@ use sha2::{Digest, Sha256};
 
 use super::connection::{Connection, ShutdownHandle};
 use super::error::Error;
-use super::listing::{FileDetails, FileEntry, read_files};
+use super::listing::{FileDetails, FileEntry, VersionCount, read_files};
 use super::session::Credentials;
 use super::trust::HostKey;
 use crate::net::is_timeout;
 use crate::pipeline::{self, CheckHash, PipelineError, StreamHash};
 use crate::protocol::{
     ClientLine, Features, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, ShareOptions,
-    TransferCheck, UploadRequest,
+    TransferCheck, UploadRequest, VersionInfo,
 };
 use crate::tls::Trust;
 
@@ -162,6 +162,40 @@ impl TransferConnection {
         self.ask_for_features()?;
         self.send(&ClientLine::List)?;
         read_files(&mut self.connection, REPLY_TIMEOUT)
+    }
+
+    /// The kept versions of file `file_id`, oldest first (`VERSIONS`).
+    pub fn versions(&mut self, file_id: FileId) -> Result<Vec<VersionInfo>, Error> {
+        if !self.connection.host_takes_features() {
+            return Err(Error::Refused(
+                "This host keeps no versions: it runs an older lanshare".to_owned(),
+            ));
+        }
+        self.send(&ClientLine::Versions { file_id })?;
+        let mut versions = Vec::new();
+        loop {
+            match self.connection.read_reply(REPLY_TIMEOUT) {
+                Ok(HostLine::End) => return Ok(versions),
+                Ok(HostLine::Version(version)) if version.file_id == file_id => {
+                    versions.push(version);
+                }
+                Ok(other) => return Err(Error::unexpected_reply(&other)),
+                Err(Error::Refused(reason)) if reason == "File not found" => {
+                    return Err(Error::NotFound(file_id));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Makes the next upload on this connection a file of its own even if this participant
+    /// already shares one of the same name (`NEW_FILE`; otherwise it becomes a new version).
+    pub fn upload_next_as_new_file(&mut self) -> Result<(), Error> {
+        if !self.connection.host_takes_features() {
+            // An older host keeps every upload as a file of its own anyway.
+            return Ok(());
+        }
+        self.send(&ClientLine::NewFile)
     }
 
     /// Uploads `size` bytes from `source` under `request`'s names. `progress` is told the
@@ -363,6 +397,21 @@ impl TransferConnection {
             details = Some(FileDetails::from_info(info, chrono::Utc::now()));
             reply = self.connection.read_reply(REPLY_TIMEOUT)?;
         }
+        if let (
+            HostLine::FileVersions {
+                file_id: _,
+                latest,
+                kept,
+            },
+            Some(details),
+        ) = (&reply, details.as_mut())
+        {
+            details.versions = Some(VersionCount {
+                latest: *latest,
+                kept: *kept,
+            });
+            reply = self.connection.read_reply(REPLY_TIMEOUT)?;
+        }
         match reply {
             HostLine::Stored {
                 file_id,
@@ -419,7 +468,29 @@ impl TransferConnection {
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> Result<Delivered<H::Output>, Error> {
-        self.send(&ClientLine::Download { file_id, offset })?;
+        let request = (file_id, None, offset);
+        self.download_version_from(request, prefix, sink, progress, cancel)
+    }
+
+    /// [`TransferConnection::download_from`] for version `version` of the file (`None`: the
+    /// latest), asked as `(file_id, version, offset)`.
+    pub fn download_version_from<H: StreamHash>(
+        &mut self,
+        (file_id, version, offset): (FileId, Option<u32>, u64),
+        prefix: H,
+        sink: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<Delivered<H::Output>, Error> {
+        let line = match version {
+            None => ClientLine::Download { file_id, offset },
+            Some(version) => ClientLine::DownloadVersion {
+                file_id,
+                offset,
+                version,
+            },
+        };
+        self.send(&line)?;
         let (name, size) = match self.connection.read_reply(REPLY_TIMEOUT) {
             Ok(HostLine::File { name, size }) => (name, size),
             Ok(other) => return Err(Error::unexpected_reply(&other)),

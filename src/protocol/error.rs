@@ -47,6 +47,9 @@ pub enum ProtocolError {
     /// Tags that break the rules (PROTOCOL.md, *Categories and tags*).
     #[error("Invalid tags: {0}")]
     BadTags(String),
+    /// A list of names that breaks the rules (PROTOCOL.md, *Who may see a file*).
+    #[error("Invalid list of names: {0}")]
+    BadAudience(String),
     /// A field had a value outside its allowed set.
     #[error("Invalid {field} '{value}'")]
     BadValue {

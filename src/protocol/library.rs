@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::constants::FileId;
 use super::error::{ProtocolError, shorten_for_message};
+use super::escape::{escape, unescape};
 
 /// What kind of file it is, as the host judged from its first bytes and its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -160,6 +161,8 @@ pub struct ShareOptions {
     pub expiry: Expiry,
     /// Its tags.
     pub tags: Tags,
+    /// Who may see it besides the sharer and the operator; `None`: everyone.
+    pub only: Option<Audience>,
 }
 
 /// Which lines beyond the seed's a client asks the host for (`FEATURES`); words the host does
@@ -168,11 +171,25 @@ pub struct ShareOptions {
 pub struct Features {
     /// `file-info`: a `FILE_INFO` line with each listed or offered file, and before `STORED`.
     pub file_info: bool,
+    /// `access`: a `FILE_ACCESS` line after the `FILE_INFO` of each restricted file the
+    /// participant shared (all of them, for the operator).
+    pub access: bool,
+    /// `versions`: a `FILE_VERSIONS` line with each listed or offered file that has more than
+    /// one version.
+    pub versions: bool,
+    /// `comments`: each listed or offered file's comments (`COMMENT_ADDED` lines), and comments
+    /// as they are added and deleted.
+    pub comments: bool,
 }
 
 impl Features {
     /// Everything this lanshare understands.
-    pub const ALL: Self = Self { file_info: true };
+    pub const ALL: Self = Self {
+        file_info: true,
+        access: true,
+        versions: true,
+        comments: true,
+    };
 }
 
 /// `FILE_INFO:<file_id>:<category>:<expires_in_ms>:<tags>`: a file's library details.
@@ -249,8 +266,12 @@ pub(super) fn encode_expiry(expiry: Expiry) -> String {
 pub(super) fn parse_features(text: &[u8]) -> Features {
     let mut features = Features::default();
     for word in text.split(|&b| b == b',') {
-        if word == b"file-info" {
-            features.file_info = true;
+        match word {
+            b"file-info" => features.file_info = true,
+            b"access" => features.access = true,
+            b"versions" => features.versions = true,
+            b"comments" => features.comments = true,
+            _ => {}
         }
     }
     features
@@ -262,5 +283,171 @@ pub(super) fn encode_features(features: Features) -> String {
     if features.file_info {
         words.push("file-info");
     }
+    if features.access {
+        words.push("access");
+    }
+    if features.versions {
+        words.push("versions");
+    }
+    if features.comments {
+        words.push("comments");
+    }
     words.join(",")
+}
+
+/// Most participants one file may be restricted to.
+pub const MAX_AUDIENCE: usize = 64;
+
+/// Why a list of names was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AudienceError {
+    /// A blank name between commas.
+    #[error("A name in the list is empty")]
+    EmptyName,
+    /// More than [`MAX_AUDIENCE`] names.
+    #[error("Too many names: a file may be restricted to at most {MAX_AUDIENCE} participants")]
+    TooMany,
+}
+
+/// The participants a file is restricted to, by the names they had when it was shared or its
+/// list last changed (PROTOCOL.md, *Who may see a file*); the sharer and the host's operator
+/// may always see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Audience(Vec<String>);
+
+impl Audience {
+    /// A list of these names (none empty, at most [`MAX_AUDIENCE`]), in the order given.
+    pub fn new(names: Vec<String>) -> Result<Self, AudienceError> {
+        if names.iter().any(|name| name.trim().is_empty()) {
+            return Err(AudienceError::EmptyName);
+        }
+        if names.len() > MAX_AUDIENCE {
+            return Err(AudienceError::TooMany);
+        }
+        Ok(Self(names))
+    }
+
+    /// Reads names as people type them: separated by commas (`bob, carol`), trimmed, each once.
+    pub fn parse_list(text: &str) -> Result<Self, AudienceError> {
+        let mut names: Vec<String> = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            if name.is_empty() {
+                return Err(AudienceError::EmptyName);
+            }
+            if !names.iter().any(|known| known == name) {
+                names.push(name.to_owned());
+            }
+        }
+        Self::new(names)
+    }
+
+    /// The names, in order.
+    pub fn names(&self) -> &[String] {
+        &self.0
+    }
+
+    /// True without any name (only the sharer and the operator may see the file).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Audience {
+    /// The names as people read them: `bob, carol`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
+
+/// The names of an audience as sent: each escaped (its commas as `%2C` too), separated by
+/// commas; empty for none.
+pub(super) fn encode_audience(audience: &Audience) -> String {
+    audience
+        .names()
+        .iter()
+        .map(|name| escape(name).replace(',', "%2C"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads an audience field: escaped names separated by commas; empty for none.
+pub(super) fn parse_audience(text: &[u8]) -> Result<Audience, ProtocolError> {
+    if text.is_empty() {
+        return Ok(Audience::default());
+    }
+    let names = text
+        .split(|&b| b == b',')
+        .map(unescape)
+        .collect::<Result<Vec<_>, _>>()?;
+    Audience::new(names).map_err(|error| ProtocolError::BadAudience(error.to_string()))
+}
+
+/// `VERSION:<file_id>:<number>:<size>:<uploaded_at_ms>:<sha256>:<check>`: one kept version of a
+/// file, in the answer to `VERSIONS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The file.
+    pub file_id: FileId,
+    /// The version's number (1 for the first).
+    pub number: u32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was stored, milliseconds since the Unix epoch (UTC).
+    pub uploaded_at_ms: i64,
+    /// SHA-256 of its bytes.
+    pub sha256: super::values::Sha256Digest,
+    /// Its transfer check.
+    pub check: super::values::TransferCheck,
+}
+
+/// Longest comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 1000;
+/// Most comments one file keeps.
+pub const MAX_COMMENTS: usize = 100;
+
+/// `COMMENT_ADDED:<file_id>:<comment_id>:<author_id>:<author_name>:<at_ms>:<text>`: a comment on
+/// a file, listed with it or sent when added.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentInfo {
+    /// The file.
+    pub file_id: FileId,
+    /// The comment's number on the file (from 1, never reused).
+    pub comment_id: u64,
+    /// Its author's client id.
+    pub author_id: super::constants::ClientId,
+    /// Its author's name when it was written.
+    pub author_name: String,
+    /// When it was written, milliseconds since the Unix epoch (UTC).
+    pub at_ms: i64,
+    /// What it says.
+    pub text: String,
+}
+
+/// Why a comment's text was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommentError {
+    /// Nothing but white space.
+    #[error("A comment cannot be empty")]
+    Empty,
+    /// Longer than [`MAX_COMMENT_CHARS`].
+    #[error("A comment may be at most {MAX_COMMENT_CHARS} characters ({0} given)")]
+    TooLong(usize),
+}
+
+/// The text of a comment as kept: trimmed, its control characters (line breaks included) as
+/// spaces, 1 to [`MAX_COMMENT_CHARS`] characters.
+pub fn comment_text(text: &str) -> Result<String, CommentError> {
+    let text: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err(CommentError::Empty);
+    }
+    if chars > MAX_COMMENT_CHARS {
+        return Err(CommentError::TooLong(chars));
+    }
+    Ok(text)
 }

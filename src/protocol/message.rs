@@ -5,8 +5,9 @@ use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::hex::{decode_hex, encode_hex};
 use super::library::{
-    Features, FileInfo, ShareOptions, encode_expiry, encode_features, parse_category, parse_expiry,
-    parse_features, parse_tags,
+    Audience, CommentInfo, Features, FileInfo, ShareOptions, VersionInfo, encode_audience,
+    encode_expiry, encode_features, parse_audience, parse_category, parse_expiry, parse_features,
+    parse_tags,
 };
 use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
@@ -44,6 +45,39 @@ pub enum ClientLine {
         /// The first byte to send (0 for the whole file, sent as the seed's line).
         offset: u64,
     },
+    /// `DOWNLOAD:<file_id>:<offset>:<version>`: a download of one of the file's kept versions
+    /// (lanshare; `DOWNLOAD` without it sends the latest).
+    DownloadVersion {
+        /// The file asked for.
+        file_id: FileId,
+        /// The first byte to send.
+        offset: u64,
+        /// The version's number.
+        version: u32,
+    },
+    /// `VERSIONS:<file_id>`: asks for the kept versions of a file.
+    Versions {
+        /// The file.
+        file_id: FileId,
+    },
+    /// `COMMENT:<file_id>:<text>`: a comment on a file (control session only).
+    Comment {
+        /// The file.
+        file_id: FileId,
+        /// What it says (escaped on the wire).
+        text: String,
+    },
+    /// `DELETE_COMMENT:<file_id>:<comment_id>`: removes a comment (its author or the operator;
+    /// control session only).
+    DeleteComment {
+        /// The file.
+        file_id: FileId,
+        /// The comment.
+        comment_id: u64,
+    },
+    /// `NEW_FILE`: the next upload on this connection is a file of its own, even if its sharer
+    /// already shares one of the same name (which it would otherwise become a version of).
+    NewFile,
     /// `READY` (seed): the client is ready for a download's bytes.
     Ready,
     /// `AUTH:<client_id>:<ticket>`: proves that later uploads on this connection come from
@@ -112,6 +146,14 @@ pub enum ClientLine {
     /// `UPLOAD_OPTIONS:<expiry>:<tags>`: how long the next upload on this connection should
     /// live and its tags; no reply (an `ERROR` if refused).
     UploadOptions(ShareOptions),
+    /// `ACCESS:<file_id>:everyone` or `ACCESS:<file_id>:only:<names>`: the sharer (or the
+    /// operator) changes who may see a file (control session only).
+    SetAccess {
+        /// The file.
+        file_id: FileId,
+        /// Who may see it besides the sharer and the operator; `None`: everyone.
+        only: Option<Audience>,
+    },
 }
 
 /// What a joined participant may do beyond its own files.
@@ -240,6 +282,50 @@ pub enum HostLine {
     /// `FILE_INFO:<file_id>:<category>:<expires_in_ms>:<tags>`: a file's category, expiry and
     /// tags, for clients that asked for `file-info`.
     FileInfo(FileInfo),
+    /// `FILE_ACCESS:<file_id>:<names>`: a restricted file's list of who may see it, for its
+    /// sharer and the operator, if they asked for `access`.
+    FileAccess {
+        /// The file.
+        file_id: FileId,
+        /// Who may see it besides the sharer and the operator.
+        only: Audience,
+    },
+    /// `FILE_VERSIONS:<file_id>:<latest>:<kept>`: the latest version's number and how many
+    /// versions are kept, for a file with more than one, to clients that asked for `versions`.
+    FileVersions {
+        /// The file.
+        file_id: FileId,
+        /// The latest version's number.
+        latest: u32,
+        /// How many versions the host keeps of it (the latest included).
+        kept: u32,
+    },
+    /// `VERSION:…`: one kept version, in the answer to `VERSIONS` (which ends with `END`).
+    Version(VersionInfo),
+    /// `COMMENT_ADDED:…`: a comment, listed with its file (between `FILE_OFFER` and
+    /// `FILE_META`) or sent when added, to clients that asked for `comments`.
+    CommentAdded(CommentInfo),
+    /// `COMMENT_DELETED:<file_id>:<comment_id>`: a comment was deleted.
+    CommentDeleted {
+        /// The file.
+        file_id: FileId,
+        /// The comment.
+        comment_id: u64,
+    },
+    /// `COMMENT_FAILED:<file_id>:<reason>`: a `COMMENT` or `DELETE_COMMENT` was refused.
+    CommentFailed {
+        /// The file named.
+        file_id: FileId,
+        /// Why, as plain text (the rest of the line).
+        reason: String,
+    },
+    /// `ACCESS_FAILED:<file_id>:<reason>`: an `ACCESS` was refused; the session stays open.
+    AccessFailed {
+        /// The file named in the `ACCESS`.
+        file_id: FileId,
+        /// Why, as plain text (the rest of the line).
+        reason: String,
+    },
 }
 
 /// Splits `line` at its first `:` into the command word and the rest.
@@ -364,6 +450,14 @@ fn parse_u64(field: &'static str, text: &[u8]) -> Result<u64, ProtocolError> {
     })
 }
 
+/// Parses a number that fits in 32 bits (a version number).
+fn parse_u32(field: &'static str, text: &[u8]) -> Result<u32, ProtocolError> {
+    u32::try_from(parse_u64(field, text)?).map_err(|_| ProtocolError::BadNumber {
+        field,
+        value: shorten_for_message(text),
+    })
+}
+
 /// Parses a possibly negative decimal integer (used only for timestamps).
 fn parse_i64(field: &'static str, text: &[u8]) -> Result<i64, ProtocolError> {
     std::str::from_utf8(text)
@@ -429,8 +523,38 @@ impl ClientLine {
                     Some(_) => fields.number("offset")?,
                     None => 0,
                 };
+                if fields.rest.is_some() {
+                    let version = parse_u32("version", fields.next("version")?)?;
+                    fields.finish()?;
+                    return Ok(Self::DownloadVersion {
+                        file_id,
+                        offset,
+                        version,
+                    });
+                }
                 fields.finish()?;
                 Ok(Self::Download { file_id, offset })
+            }
+            b"VERSIONS" => Ok(Self::Versions {
+                file_id: Fields::single_number("VERSIONS", rest, "file id")?,
+            }),
+            b"NEW_FILE" if rest.is_none() => Ok(Self::NewFile),
+            b"COMMENT" => {
+                let mut fields = Fields::new("COMMENT", rest);
+                let file_id = fields.number("file id")?;
+                let text = fields.text("text")?;
+                fields.finish()?;
+                Ok(Self::Comment { file_id, text })
+            }
+            b"DELETE_COMMENT" => {
+                let mut fields = Fields::new("DELETE_COMMENT", rest);
+                let file_id = fields.number("file id")?;
+                let comment_id = fields.number("comment id")?;
+                fields.finish()?;
+                Ok(Self::DeleteComment {
+                    file_id,
+                    comment_id,
+                })
             }
             b"READY" if rest.is_none() => Ok(Self::Ready),
             b"AUTH" => {
@@ -500,9 +624,14 @@ impl ClientLine {
                 let mut fields = Fields::new("UPLOAD_OPTIONS", rest);
                 let expiry = parse_expiry(fields.next("expiry")?)?;
                 let tags = parse_tags(fields.next("tags")?)?;
+                let only = match fields.rest {
+                    Some(_) => Some(parse_audience(fields.next("names")?)?),
+                    None => None,
+                };
                 fields.finish()?;
-                Ok(Self::UploadOptions(ShareOptions { expiry, tags }))
+                Ok(Self::UploadOptions(ShareOptions { expiry, tags, only }))
             }
+            b"ACCESS" => parse_set_access(rest),
             b"PASS" => {
                 let mut fields = Fields::new("PASS", rest);
                 // Any text is taken: one that breaks the rules of Passcode::new is simply not
@@ -524,6 +653,18 @@ impl ClientLine {
             }
             Self::Download { file_id, offset: 0 } => format!("DOWNLOAD:{file_id}\n"),
             Self::Download { file_id, offset } => format!("DOWNLOAD:{file_id}:{offset}\n"),
+            Self::DownloadVersion {
+                file_id,
+                offset,
+                version,
+            } => format!("DOWNLOAD:{file_id}:{offset}:{version}\n"),
+            Self::Versions { file_id } => format!("VERSIONS:{file_id}\n"),
+            Self::NewFile => "NEW_FILE\n".to_owned(),
+            Self::Comment { file_id, text } => format!("COMMENT:{file_id}:{}\n", escape(text)),
+            Self::DeleteComment {
+                file_id,
+                comment_id,
+            } => format!("DELETE_COMMENT:{file_id}:{comment_id}\n"),
             Self::Ready => "READY\n".to_owned(),
             Self::Auth { client_id, ticket } => format!("AUTH:{client_id}:{ticket}\n"),
             Self::List => "LIST\n".to_owned(),
@@ -554,11 +695,27 @@ impl ClientLine {
             ),
             Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
             Self::Features(features) => format!("FEATURES:{}\n", encode_features(*features)),
-            Self::UploadOptions(options) => format!(
-                "UPLOAD_OPTIONS:{}:{}\n",
-                encode_expiry(options.expiry),
-                options.tags
-            ),
+            Self::UploadOptions(options) => match &options.only {
+                None => format!(
+                    "UPLOAD_OPTIONS:{}:{}\n",
+                    encode_expiry(options.expiry),
+                    options.tags
+                ),
+                Some(only) => format!(
+                    "UPLOAD_OPTIONS:{}:{}:{}\n",
+                    encode_expiry(options.expiry),
+                    options.tags,
+                    encode_audience(only)
+                ),
+            },
+            Self::SetAccess {
+                file_id,
+                only: None,
+            } => format!("ACCESS:{file_id}:everyone\n"),
+            Self::SetAccess {
+                file_id,
+                only: Some(only),
+            } => format!("ACCESS:{file_id}:only:{}\n", encode_audience(only)),
         }
     }
 }
@@ -727,6 +884,49 @@ impl HostLine {
                 Ok(Self::DeleteFailed { file_id, reason })
             }
             b"FILE_INFO" => parse_file_info(rest).map(Self::FileInfo),
+            b"FILE_ACCESS" => {
+                let mut fields = Fields::new("FILE_ACCESS", rest);
+                let file_id = fields.number("file id")?;
+                let only = parse_audience(fields.next("names")?)?;
+                fields.finish()?;
+                Ok(Self::FileAccess { file_id, only })
+            }
+            b"FILE_VERSIONS" => {
+                let mut fields = Fields::new("FILE_VERSIONS", rest);
+                let file_id = fields.number("file id")?;
+                let latest = parse_u32("version", fields.next("version")?)?;
+                let kept = parse_u32("count", fields.next("count")?)?;
+                fields.finish()?;
+                Ok(Self::FileVersions {
+                    file_id,
+                    latest,
+                    kept,
+                })
+            }
+            b"VERSION" => parse_version(rest).map(Self::Version),
+            b"COMMENT_ADDED" => parse_comment(rest).map(Self::CommentAdded),
+            b"COMMENT_DELETED" => {
+                let mut fields = Fields::new("COMMENT_DELETED", rest);
+                let file_id = fields.number("file id")?;
+                let comment_id = fields.number("comment id")?;
+                fields.finish()?;
+                Ok(Self::CommentDeleted {
+                    file_id,
+                    comment_id,
+                })
+            }
+            b"COMMENT_FAILED" => {
+                let mut fields = Fields::new("COMMENT_FAILED", rest);
+                let file_id = fields.number("file id")?;
+                let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
+                Ok(Self::CommentFailed { file_id, reason })
+            }
+            b"ACCESS_FAILED" => {
+                let mut fields = Fields::new("ACCESS_FAILED", rest);
+                let file_id = fields.number("file id")?;
+                let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
+                Ok(Self::AccessFailed { file_id, reason })
+            }
             b"END" if rest.is_none() => Ok(Self::End),
             b"PONG" if rest.is_none() => Ok(Self::Pong),
             other => Err(ProtocolError::UnknownCommand(shorten_for_message(other))),
@@ -796,8 +996,102 @@ impl HostLine {
                     .unwrap_or_default(),
                 info.tags
             ),
+            Self::FileAccess { file_id, only } => {
+                format!("FILE_ACCESS:{file_id}:{}\n", encode_audience(only))
+            }
+            Self::AccessFailed { file_id, reason } => {
+                format!("ACCESS_FAILED:{file_id}:{}\n", plain_text(reason))
+            }
+            Self::FileVersions {
+                file_id,
+                latest,
+                kept,
+            } => format!("FILE_VERSIONS:{file_id}:{latest}:{kept}\n"),
+            Self::CommentAdded(comment) => format!(
+                "COMMENT_ADDED:{}:{}:{}:{}:{}:{}\n",
+                comment.file_id,
+                comment.comment_id,
+                comment.author_id,
+                escape(&comment.author_name),
+                comment.at_ms,
+                escape(&comment.text)
+            ),
+            Self::CommentDeleted {
+                file_id,
+                comment_id,
+            } => format!("COMMENT_DELETED:{file_id}:{comment_id}\n"),
+            Self::CommentFailed { file_id, reason } => {
+                format!("COMMENT_FAILED:{file_id}:{}\n", plain_text(reason))
+            }
+            Self::Version(version) => format!(
+                "VERSION:{}:{}:{}:{}:{}:{}\n",
+                version.file_id,
+                version.number,
+                version.size,
+                version.uploaded_at_ms,
+                version.sha256,
+                version.check
+            ),
         }
     }
+}
+
+/// `<file_id>:<number>:<size>:<uploaded_at_ms>:<sha256>:<check>` after `VERSION:`.
+fn parse_version(rest: Option<&[u8]>) -> Result<VersionInfo, ProtocolError> {
+    let mut fields = Fields::new("VERSION", rest);
+    let file_id = fields.number("file id")?;
+    let number = parse_u32("version", fields.next("version")?)?;
+    let size = fields.number("file size")?;
+    let uploaded_at_ms = parse_i64("upload time", fields.next("upload time")?)?;
+    let sha256 = Sha256Digest(fields.hex("sha256")?);
+    let check = TransferCheck(fields.hex("check")?);
+    fields.finish()?;
+    Ok(VersionInfo {
+        file_id,
+        number,
+        size,
+        uploaded_at_ms,
+        sha256,
+        check,
+    })
+}
+
+/// `<file_id>:<comment_id>:<author_id>:<author_name>:<at_ms>:<text>` after `COMMENT_ADDED:`.
+fn parse_comment(rest: Option<&[u8]>) -> Result<CommentInfo, ProtocolError> {
+    let mut fields = Fields::new("COMMENT_ADDED", rest);
+    let file_id = fields.number("file id")?;
+    let comment_id = fields.number("comment id")?;
+    let author_id = fields.number("author id")?;
+    let author_name = fields.text("author name")?;
+    let at_ms = parse_i64("time", fields.next("time")?)?;
+    let text = fields.text("text")?;
+    fields.finish()?;
+    Ok(CommentInfo {
+        file_id,
+        comment_id,
+        author_id,
+        author_name,
+        at_ms,
+        text,
+    })
+}
+
+/// `<file_id>:everyone` or `<file_id>:only:<names>` after `ACCESS:`.
+fn parse_set_access(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> {
+    let mut fields = Fields::new("ACCESS", rest);
+    let file_id = fields.number("file id")?;
+    let only = match fields.next("who")? {
+        b"everyone" => None,
+        b"only" => Some(parse_audience(fields.next("names")?)?),
+        other => {
+            return Err(ProtocolError::BadValue {
+                field: "who",
+                value: shorten_for_message(other),
+            });
+        }
+    };
+    fields.finish()?;
+    Ok(ClientLine::SetAccess { file_id, only })
 }
 
 /// `<file_id>:<category>:<expires_in_ms>:<tags>` after `FILE_INFO:` (an empty expiry: never).

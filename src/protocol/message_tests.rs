@@ -122,8 +122,9 @@ fn unknown_and_empty_commands_are_refused() {
         ClientLine::parse(b"READY:extra"),
         Err(ProtocolError::UnknownCommand(_))
     ));
+    // A third field is the version (lanshare); a fourth is one too many.
     assert!(matches!(
-        ClientLine::parse(b"DOWNLOAD:1:2:3"),
+        ClientLine::parse(b"DOWNLOAD:1:2:3:4"),
         Err(ProtocolError::BadValue { .. })
     ));
 }
@@ -280,7 +281,8 @@ fn bad_resume_lines_are_refused() {
         "UPLOAD_RESUME",
         "UPLOAD_RESUME:abcd:3:Alice:f:1",
         "DOWNLOAD:15:-1",
-        "DOWNLOAD:15:1:2",
+        "DOWNLOAD:15:1:2:3",
+        "DOWNLOAD:15:1:x",
         "RESUME_FROM:x",
     ] {
         let client = ClientLine::parse(line.as_bytes());
@@ -382,6 +384,7 @@ fn library_lines_read_and_encode_exactly() {
     let options = ClientLine::UploadOptions(ShareOptions {
         expiry: Expiry::After(7200),
         tags: Tags::parse("slides,week3").unwrap_or_default(),
+        only: None,
     });
     assert_eq!(options.encode(), "UPLOAD_OPTIONS:7200:slides,week3\n");
     assert_eq!(
@@ -397,11 +400,11 @@ fn library_lines_read_and_encode_exactly() {
     ));
     assert_eq!(
         ClientLine::Features(Features::ALL).encode(),
-        "FEATURES:file-info\n"
+        "FEATURES:file-info,access,versions,comments\n"
     );
     // Words a host does not know are ignored.
     assert_eq!(
-        ClientLine::parse(b"FEATURES:later,file-info"),
+        ClientLine::parse(b"FEATURES:later,access,versions,comments,file-info"),
         Ok(ClientLine::Features(Features::ALL))
     );
     for bad in [
@@ -426,4 +429,169 @@ fn library_lines_read_and_encode_exactly() {
     ] {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn access_lines_read_and_encode_exactly() {
+    use crate::protocol::{Audience, Expiry, ShareOptions, Tags};
+    let names = |list: &[&str]| Audience::new(list.iter().map(|n| (*n).to_owned()).collect());
+    let Ok(bob_carol) = names(&["Bob", "Carol, Jr.:x"]) else {
+        panic!("names");
+    };
+    let options = ClientLine::UploadOptions(ShareOptions {
+        expiry: Expiry::HostDefault,
+        tags: Tags::default(),
+        only: Some(bob_carol.clone()),
+    });
+    let line = "UPLOAD_OPTIONS:::Bob,Carol%2C Jr.%3Ax\n";
+    assert_eq!(options.encode(), line);
+    assert_eq!(ClientLine::parse(line.as_bytes()), Ok(options));
+    // Restricted to no one else: the sharer and the operator only.
+    assert!(matches!(
+        ClientLine::parse(b"UPLOAD_OPTIONS:::"),
+        Ok(ClientLine::UploadOptions(ShareOptions { only: Some(only), .. })) if only.is_empty()
+    ));
+    let everyone = ClientLine::SetAccess {
+        file_id: 7,
+        only: None,
+    };
+    assert_eq!(everyone.encode(), "ACCESS:7:everyone\n");
+    let narrowed = ClientLine::SetAccess {
+        file_id: 7,
+        only: Some(bob_carol.clone()),
+    };
+    assert_eq!(narrowed.encode(), "ACCESS:7:only:Bob,Carol%2C Jr.%3Ax\n");
+    assert_eq!(ClientLine::parse(b"ACCESS:7:everyone"), Ok(everyone));
+    let access = HostLine::FileAccess {
+        file_id: 7,
+        only: bob_carol,
+    };
+    assert_eq!(access.encode(), "FILE_ACCESS:7:Bob,Carol%2C Jr.%3Ax\n");
+    assert_eq!(
+        HostLine::parse(b"ACCESS_FAILED:7:No participant called 'dan' is known to this host"),
+        Ok(HostLine::AccessFailed {
+            file_id: 7,
+            reason: "No participant called 'dan' is known to this host".to_owned(),
+        })
+    );
+    for bad in [
+        "UPLOAD_OPTIONS:::Bob,,Carol",
+        "UPLOAD_OPTIONS:::Bob:x",
+        "ACCESS:7",
+        "ACCESS:7:some:Bob",
+        "ACCESS:7:everyone:Bob",
+        "ACCESS:x:everyone",
+    ] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for bad in ["FILE_ACCESS:7", "FILE_ACCESS:7:Bob,", "FILE_ACCESS:7:Bob:x"] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn version_lines_read_and_encode_exactly() {
+    use crate::protocol::VersionInfo;
+    assert_eq!(
+        ClientLine::parse(b"DOWNLOAD:15:0:2"),
+        Ok(ClientLine::DownloadVersion {
+            file_id: 15,
+            offset: 0,
+            version: 2,
+        })
+    );
+    assert_eq!(
+        ClientLine::DownloadVersion {
+            file_id: 15,
+            offset: 7,
+            version: 2,
+        }
+        .encode(),
+        "DOWNLOAD:15:7:2\n"
+    );
+    assert_eq!(
+        ClientLine::parse(b"VERSIONS:15"),
+        Ok(ClientLine::Versions { file_id: 15 })
+    );
+    assert_eq!(ClientLine::NewFile.encode(), "NEW_FILE\n");
+    assert_eq!(
+        HostLine::FileVersions {
+            file_id: 15,
+            latest: 3,
+            kept: 2,
+        }
+        .encode(),
+        "FILE_VERSIONS:15:3:2\n"
+    );
+    let digest = "ab".repeat(32);
+    let check = "cd".repeat(16);
+    let line = format!("VERSION:15:2:1000:1764000000000:{digest}:{check}\n");
+    let Ok(HostLine::Version(parsed)) = HostLine::parse(line.as_bytes()) else {
+        panic!("{line}");
+    };
+    assert_eq!(
+        parsed,
+        VersionInfo {
+            file_id: 15,
+            number: 2,
+            size: 1000,
+            uploaded_at_ms: 1_764_000_000_000,
+            sha256: Sha256Digest([0xab; 32]),
+            check: TransferCheck([0xcd; 16]),
+        }
+    );
+    assert_eq!(HostLine::Version(parsed).encode(), line);
+    for bad in [
+        "DOWNLOAD:15:0:4294967296",
+        "VERSIONS",
+        "VERSIONS:1:2",
+        "NEW_FILE:x",
+    ] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for bad in [
+        "FILE_VERSIONS:1:2",
+        "FILE_VERSIONS:1:2:3:4",
+        "VERSION:1:2:3:4",
+    ] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn comment_lines_read_and_encode_exactly() {
+    use crate::protocol::{CommentInfo, comment_text};
+    let comment = ClientLine::Comment {
+        file_id: 7,
+        text: "Great: 100% agreed".to_owned(),
+    };
+    assert_eq!(comment.encode(), "COMMENT:7:Great%3A 100%25 agreed\n");
+    assert_eq!(
+        ClientLine::parse(b"COMMENT:7:Great%3A 100%25 agreed"),
+        Ok(comment)
+    );
+    let added = HostLine::CommentAdded(CommentInfo {
+        file_id: 7,
+        comment_id: 2,
+        author_id: 3,
+        author_name: "Bob".to_owned(),
+        at_ms: 1_764_000_000_000,
+        text: "Great: yes".to_owned(),
+    });
+    let line = "COMMENT_ADDED:7:2:3:Bob:1764000000000:Great%3A yes\n";
+    assert_eq!(added.encode(), line);
+    assert_eq!(HostLine::parse(line.as_bytes()), Ok(added));
+    assert_eq!(
+        ClientLine::parse(b"DELETE_COMMENT:7:2"),
+        Ok(ClientLine::DeleteComment {
+            file_id: 7,
+            comment_id: 2
+        })
+    );
+    assert_eq!(comment_text(" a\nb "), Ok("a b".to_owned()));
+    assert!(comment_text(" \t ").is_err());
+    for bad in ["COMMENT:7", "DELETE_COMMENT:7", "DELETE_COMMENT:7:x"] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    assert!(HostLine::parse(b"COMMENT_ADDED:7:2:3:Bob:soon:hi").is_err());
 }

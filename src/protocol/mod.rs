@@ -28,8 +28,9 @@ pub use escape::{escape, unescape};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
 pub use hex::{decode_hex, encode_hex};
 pub use library::{
-    Category, Expiry, Features, FileInfo, MAX_EXPIRY_SECS, MAX_TAG_CHARS, MAX_TAGS, ShareOptions,
-    TagError, Tags,
+    Audience, AudienceError, Category, CommentError, CommentInfo, Expiry, Features, FileInfo,
+    MAX_AUDIENCE, MAX_COMMENT_CHARS, MAX_COMMENTS, MAX_EXPIRY_SECS, MAX_TAG_CHARS, MAX_TAGS,
+    ShareOptions, TagError, Tags, VersionInfo, comment_text,
 };
 pub use message::{ClientLine, HostLine, KeyClaim, Role, UploadRequest};
 pub use names::{NameKey, clean_name, visible_text};

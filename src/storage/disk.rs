@@ -2,8 +2,10 @@
 //!
 //! Layout of the store's directory:
 //! - `incoming/<random>.part`: an upload in progress;
-//! - `files/<id>.data`: a complete file's bytes;
-//! - `files/<id>.json`: its metadata, written last: a file exists once this exists;
+//! - `files/<id>.data`: a complete file's bytes (its first version), `files/<id>-<n>.data`
+//!   those of its version `n`;
+//! - `files/<id>.json`: its metadata, written last: a file exists once this exists (a new
+//!   version replaces it, listing the versions kept; data no metadata names is a leftover);
 //! - `lock`: held while a host uses the directory.
 //!
 //! Committing writes the metadata under a temporary name, syncs the data and the metadata
@@ -91,8 +93,8 @@ impl DiskStore {
         self.budget.as_ref().map_or(0, |budget| budget.in_use())
     }
 
-    fn data_path(&self, id: FileId) -> PathBuf {
-        self.files.join(format!("{id}.data"))
+    fn data_path(&self, id: FileId, version: u32) -> PathBuf {
+        metadata::version_data_path(&self.files, id, version)
     }
 
     fn meta_path(&self, id: FileId) -> PathBuf {
@@ -129,16 +131,19 @@ impl DiskStore {
         })
     }
 
-    /// Makes a fully received upload a stored file (see the module comment for the steps).
-    /// Returns its share of the cap, held as long as the file is.
+    /// Makes a fully received upload a stored file, or (`replacing`) the new version of a
+    /// stored one (see the module comment for the steps). Returns its share of the cap, held
+    /// as long as the version is.
     pub(super) fn commit(
         &self,
         mut incoming: DiskIncoming,
         record: &FileRecord,
+        replacing: bool,
     ) -> Result<Option<Reservation>, StorageError> {
-        let data_path = self.data_path(record.id);
+        let data_path = self.data_path(record.id, record.version);
         let meta_path = self.meta_path(record.id);
         let mut temp = None;
+        let mut replaced = false;
         let written = (|| -> Result<(), StorageError> {
             let (meta, temp_path) = metadata::write_temporary(&self.files, record)?;
             let temp = temp.insert(temp_path);
@@ -152,12 +157,16 @@ impl DiskStore {
             }
             incoming.path = None;
             fs::rename(temp, &meta_path)?;
+            replaced = true;
             File::open(&self.files)?.sync_all()?;
             Ok(())
         })();
-        if written.is_err() {
+        // A new version whose metadata is in place stays whole (only the folder's sync failed);
+        // before that, its file is left as it was.
+        if written.is_err() && !(replacing && replaced) {
             // Nothing half-made stays: the data without its metadata would be an orphan.
-            for path in [Some(&meta_path), temp.as_ref(), Some(&data_path)]
+            let meta = (!replacing).then_some(&meta_path);
+            for path in [meta, temp.as_ref(), Some(&data_path)]
                 .into_iter()
                 .flatten()
             {
@@ -167,16 +176,31 @@ impl DiskStore {
         written.map(|()| incoming.reservation.take())
     }
 
-    /// Opens a stored file for reading.
-    pub(super) fn open_file(&self, id: FileId) -> Result<File, StorageError> {
-        Ok(File::open(self.data_path(id))?)
+    /// Opens version `version` of a stored file for reading.
+    pub(super) fn open_file(&self, id: FileId, version: u32) -> Result<File, StorageError> {
+        Ok(File::open(self.data_path(id, version))?)
     }
 
-    /// Deletes a stored file: its metadata first, so a crash in between leaves no listing.
-    pub(super) fn remove(&self, id: FileId) -> Result<(), StorageError> {
-        remove_if_present(&self.meta_path(id))?;
-        remove_if_present(&self.data_path(id))?;
+    /// Deletes the bytes of versions no longer kept (after the metadata that named them was
+    /// replaced: a crash before leaves leftovers the next start removes).
+    pub(super) fn remove_versions(&self, id: FileId, numbers: &[u32]) -> Result<(), StorageError> {
+        for number in numbers {
+            remove_if_present(&self.data_path(id, *number))?;
+        }
         Ok(())
+    }
+
+    /// Replaces a stored file's metadata with `record`'s, crash-safely.
+    pub(super) fn rewrite(&self, record: &FileRecord) -> Result<(), StorageError> {
+        metadata::replace(&self.files, record)
+    }
+
+    /// Deletes a stored file, every version: its metadata first, so a crash in between leaves
+    /// no listing.
+    pub(super) fn remove(&self, record: &FileRecord) -> Result<(), StorageError> {
+        remove_if_present(&self.meta_path(record.id))?;
+        let numbers: Vec<u32> = record.versions().iter().map(|v| v.number).collect();
+        self.remove_versions(record.id, &numbers)
     }
 }
 
@@ -192,9 +216,10 @@ fn start_writeback(file: &File) {
 #[cfg(not(target_os = "linux"))]
 fn start_writeback(_file: &File) {}
 
-/// Reads `files/`: every `<id>.json` whose `<id>.data` has the recorded size is a file; any
-/// other entry is a leftover of an interrupted commit or delete and is removed. Metadata
-/// without the transfer check gets it (see [`Metadata::into_record`]).
+/// Reads `files/`: every `<id>.json` whose latest version's data has the recorded size is a
+/// file (with the older versions whose data is whole); any other entry is a leftover of an
+/// interrupted commit or delete and is removed. Metadata without the transfer check gets it
+/// (see [`Metadata::into_record`]).
 fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
     // Listed before anything is read, so that metadata rewritten meanwhile is not seen twice.
     let entries = fs::read_dir(files)?
@@ -218,8 +243,17 @@ fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
             remove_if_present(&path)?;
         }
     }
+    let named: std::collections::HashSet<PathBuf> = records
+        .iter()
+        .flat_map(|record| {
+            record
+                .versions()
+                .into_iter()
+                .map(|version| metadata::version_data_path(files, record.id, version.number))
+        })
+        .collect();
     for data in data_files {
-        if !data.with_extension("json").exists() {
+        if !named.contains(&data) {
             tracing::info!("Removing orphaned data {}", data.display());
             remove_if_present(&data)?;
         }
@@ -231,13 +265,24 @@ fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
 /// The file whose metadata is `path` (named `name`), if its metadata is whole and its data has
 /// the recorded size; otherwise removes both.
 fn load_record(files: &Path, path: &Path, name: &str) -> Result<Option<FileRecord>, StorageError> {
-    let data = files.join(name.replace(".json", ".data"));
-    let metadata = Metadata::read(path).filter(|metadata| {
-        fs::metadata(&data).map(|m| m.len()).ok() == Some(metadata.size())
-            && name == format!("{}.json", metadata.id())
+    let size_of = |path: &Path| fs::metadata(path).map(|m| m.len()).ok();
+    let metadata = Metadata::read(path);
+    let data = match &metadata {
+        Some(metadata) => metadata::version_data_path(files, metadata.id(), metadata.version()),
+        None => files.join(name.replace(".json", ".data")),
+    };
+    let metadata = metadata.filter(|metadata| {
+        size_of(&data) == Some(metadata.size()) && name == format!("{}.json", metadata.id())
     });
     let record = match metadata {
-        Some(metadata) => metadata.into_record(files, &data)?,
+        Some(metadata) => metadata.into_record(files, &data)?.map(|mut record| {
+            // An older version whose data is not whole is no longer offered.
+            record.older.retain(|version| {
+                let path = metadata::version_data_path(files, record.id, version.number);
+                size_of(&path) == Some(version.size)
+            });
+            record
+        }),
         None => None,
     };
     if record.is_none() {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::category::{HEAD_BYTES, categorize};
-use super::record::{FileRecord, StorageError};
+use super::record::{Comment, FileRecord, StorageError, Version, Viewer};
 use crate::pipeline::{CheckHash, hash_exactly};
 use crate::protocol::{Category, FileId, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex};
 
@@ -39,6 +39,105 @@ pub(super) struct Metadata {
     /// When the host deletes the file; missing or null: never.
     #[serde(default)]
     expires_at: Option<DateTime<Utc>>,
+    /// Who may see it besides its owner and the operator; missing or null: everyone.
+    #[serde(default)]
+    audience: Option<Vec<ViewerMetadata>>,
+    /// The latest version's number; missing: 1.
+    #[serde(default = "first_version")]
+    version: u32,
+    /// The older versions kept, oldest first; missing: none.
+    #[serde(default)]
+    older: Vec<VersionMetadata>,
+    /// Its comments, oldest first; missing: none.
+    #[serde(default)]
+    comments: Vec<CommentMetadata>,
+    /// The number of the last comment written on it; missing: 0.
+    #[serde(default)]
+    last_comment: u64,
+}
+
+/// One comment, as `files/<id>.json` holds it.
+#[derive(Serialize, Deserialize)]
+struct CommentMetadata {
+    id: u64,
+    author_id: u64,
+    author_name: String,
+    author: String,
+    at: DateTime<Utc>,
+    text: String,
+}
+
+impl CommentMetadata {
+    fn from_comment(comment: &Comment) -> Self {
+        Self {
+            id: comment.id,
+            author_id: comment.author_id,
+            author_name: comment.author_name.clone(),
+            author: comment.author.to_string(),
+            at: comment.at,
+            text: comment.text.clone(),
+        }
+    }
+
+    /// The comment; `None` if its author's key is damaged.
+    fn into_comment(self) -> Option<Comment> {
+        Some(Comment {
+            id: self.id,
+            author_id: self.author_id,
+            author_name: self.author_name,
+            author: PublicKey(decode_hex(self.author.as_bytes())?),
+            at: self.at,
+            text: self.text,
+        })
+    }
+}
+
+/// The number of a file's first version.
+fn first_version() -> u32 {
+    1
+}
+
+/// One older version, as `files/<id>.json` holds it (its bytes are in
+/// [`version_data_path`]).
+#[derive(Serialize, Deserialize)]
+struct VersionMetadata {
+    number: u32,
+    size: u64,
+    uploaded_at: DateTime<Utc>,
+    sha256: String,
+    check: String,
+}
+
+impl VersionMetadata {
+    fn from_version(version: &Version) -> Self {
+        Self {
+            number: version.number,
+            size: version.size,
+            uploaded_at: version.uploaded_at,
+            sha256: version.sha256.to_string(),
+            check: version.check.to_string(),
+        }
+    }
+
+    /// The version; `None` if a field is damaged.
+    fn into_version(self) -> Option<Version> {
+        Some(Version {
+            number: self.number,
+            size: self.size,
+            uploaded_at: self.uploaded_at,
+            sha256: self.sha256.parse().ok()?,
+            check: TransferCheck(decode_hex(self.check.as_bytes())?),
+        })
+    }
+}
+
+/// One participant of a restricted file's audience, as `files/<id>.json` holds it.
+#[derive(Serialize, Deserialize)]
+struct ViewerMetadata {
+    /// The participant's public key, 64 hex digits.
+    key: String,
+    /// Its name when chosen.
+    name: String,
 }
 
 impl Metadata {
@@ -56,6 +155,27 @@ impl Metadata {
             category: Some(record.category.to_string()),
             tags: record.tags.to_string(),
             expires_at: record.expires_at,
+            audience: record.audience.as_ref().map(|viewers| {
+                viewers
+                    .iter()
+                    .map(|viewer| ViewerMetadata {
+                        key: viewer.key.to_string(),
+                        name: viewer.name.clone(),
+                    })
+                    .collect()
+            }),
+            version: record.version,
+            older: record
+                .older
+                .iter()
+                .map(VersionMetadata::from_version)
+                .collect(),
+            comments: record
+                .comments
+                .iter()
+                .map(CommentMetadata::from_comment)
+                .collect(),
+            last_comment: record.last_comment,
         }
     }
 
@@ -70,9 +190,14 @@ impl Metadata {
         self.id
     }
 
-    /// The file's size, as recorded.
+    /// The latest version's size, as recorded.
     pub(super) fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The latest version's number, as recorded.
+    pub(super) fn version(&self) -> u32 {
+        self.version
     }
 
     /// The record this metadata describes, whose data is `data`; `None` if a field is
@@ -124,6 +249,22 @@ impl Metadata {
             Some(word) => Category::from_word(word)?,
             None => Category::Other,
         };
+        let audience = match self.audience {
+            // A damaged key must not widen who sees the file: the record is refused instead.
+            Some(viewers) => Some(
+                viewers
+                    .into_iter()
+                    .map(|viewer| {
+                        let key = PublicKey(decode_hex(viewer.key.as_bytes())?);
+                        Some(Viewer {
+                            key,
+                            name: viewer.name,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+            None => None,
+        };
         Some(FileRecord {
             id: self.id,
             name: self.name,
@@ -137,6 +278,21 @@ impl Metadata {
             category,
             tags: Tags::parse(&self.tags).ok()?,
             expires_at: self.expires_at,
+            audience,
+            version: self.version,
+            // A damaged older version is left out; the file keeps the others.
+            older: self
+                .older
+                .into_iter()
+                .filter_map(VersionMetadata::into_version)
+                .collect(),
+            // A comment whose author cannot be read is left out.
+            comments: self
+                .comments
+                .into_iter()
+                .filter_map(CommentMetadata::into_comment)
+                .collect(),
+            last_comment: self.last_comment,
         })
     }
 }
@@ -148,6 +304,16 @@ pub(super) fn read_head(path: &Path) -> io::Result<Vec<u8>> {
         .take(HEAD_BYTES as u64)
         .read_to_end(&mut head)?;
     Ok(head)
+}
+
+/// Where the bytes of version `number` of file `id` are: `<id>.data` for the first (as files
+/// were always stored), `<id>-<number>.data` for later ones.
+pub(super) fn version_data_path(files: &Path, id: FileId, number: u32) -> PathBuf {
+    if number <= 1 {
+        files.join(format!("{id}.data"))
+    } else {
+        files.join(format!("{id}-{number}.data"))
+    }
 }
 
 /// Where `record`'s metadata goes.
@@ -172,7 +338,7 @@ pub(super) fn write_temporary(
 /// Replaces a stored file's metadata with `record`'s, crash-safely: a crash leaves the old
 /// metadata or the new, never half of one (a leftover temporary file is removed at the next
 /// start).
-fn replace(files: &Path, record: &FileRecord) -> Result<(), StorageError> {
+pub(super) fn replace(files: &Path, record: &FileRecord) -> Result<(), StorageError> {
     let (meta, temp) = write_temporary(files, record)?;
     let replaced = meta
         .sync_all()

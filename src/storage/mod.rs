@@ -18,10 +18,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::pipeline::{PipelineError, UploadDigests};
-use crate::protocol::FileId;
+use crate::protocol::{Category, FileId, PublicKey};
 pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
-pub use record::{FileRecord, NewFile, RemoveError, StorageConfig, StorageError};
+pub use record::{
+    ChangeError, Comment, FileRecord, NewFile, RemoveError, StorageConfig, StorageError, Version,
+    Viewer,
+};
 
 /// A stored file's bytes, ready to be sent.
 pub enum Content {
@@ -102,7 +105,8 @@ impl Incoming {
 
 struct Entry {
     record: Arc<FileRecord>,
-    blob: Blob,
+    /// The bytes of every version kept, by number.
+    blobs: BTreeMap<u32, Blob>,
 }
 
 enum Blob {
@@ -116,6 +120,19 @@ enum Blob {
 struct Catalog {
     files: BTreeMap<FileId, Entry>,
     next_id: FileId,
+}
+
+impl Catalog {
+    /// The file `owner` shares under `name` (the newest, if several), which a new upload of
+    /// the same name by the same owner becomes a version of.
+    fn same_file(&self, name: &str, owner: Option<PublicKey>) -> Option<FileId> {
+        owner?;
+        self.files
+            .values()
+            .filter(|entry| entry.record.owner == owner && entry.record.name == name)
+            .map(|entry| entry.record.id)
+            .max()
+    }
 }
 
 enum Backend {
@@ -147,13 +164,21 @@ impl Storage {
         let files = records
             .into_iter()
             .map(|record| {
-                let space = match &backend {
-                    Backend::Disk(store) => store.claim(record.size),
-                    Backend::Memory(_) => None,
-                };
+                // Every version kept counts against the cap.
+                let blobs = record
+                    .versions()
+                    .iter()
+                    .map(|version| {
+                        let space = match &backend {
+                            Backend::Disk(store) => store.claim(version.size),
+                            Backend::Memory(_) => None,
+                        };
+                        (version.number, Blob::Disk { _space: space })
+                    })
+                    .collect();
                 let entry = Entry {
                     record: Arc::new(record),
-                    blob: Blob::Disk { _space: space },
+                    blobs,
                 };
                 (entry.record.id, entry)
             })
@@ -186,7 +211,8 @@ impl Storage {
     }
 
     /// Stores a fully received upload durably and lists it, with the digests computed while
-    /// receiving it; returns its record.
+    /// receiving it; returns its record. With [`NewFile::keep_versions`], an upload of a name
+    /// its owner already shares becomes that file's new version.
     pub fn commit(
         &self,
         incoming: Incoming,
@@ -199,21 +225,26 @@ impl Storage {
                 expected: incoming.expected,
             });
         }
+        let category = categorize(&file.name, &incoming.head()?);
+        if let Some(keep) = file.keep_versions {
+            // Held while the version is written, so that the file cannot go meanwhile.
+            let mut catalog = self.catalog();
+            if let Some(id) = catalog.same_file(&file.name, file.owner) {
+                let new = (incoming, file, digests, category);
+                return self.commit_version(&mut catalog, id, new, keep);
+            }
+        }
         let id = {
             let mut catalog = self.catalog();
             let id = catalog.next_id;
             catalog.next_id += 1;
             id
         };
-        let head = incoming.head()?;
         let uploaded_at = Utc::now();
-        let expires_at = file
-            .lifetime
-            .and_then(|lifetime| chrono::Duration::from_std(lifetime).ok())
-            .and_then(|lifetime| uploaded_at.checked_add_signed(lifetime));
+        let expires_at = expiry_time(uploaded_at, file.lifetime);
         let record = Arc::new(FileRecord {
             id,
-            category: categorize(&file.name, &head),
+            category,
             name: file.name,
             size: incoming.expected,
             uploader_name: file.uploader_name,
@@ -224,26 +255,98 @@ impl Storage {
             owner: file.owner,
             tags: file.tags,
             expires_at,
+            audience: file.audience,
+            version: 1,
+            older: Vec::new(),
+            comments: Vec::new(),
+            last_comment: 0,
         });
-        let blob = match (incoming.sink, &self.backend) {
-            (Sink::Memory(sink), _) => Blob::Memory(Arc::new(sink.finish())),
-            (Sink::Disk(sink), Backend::Disk(store)) => Blob::Disk {
-                _space: store.commit(sink, &record)?,
-            },
-            (Sink::Disk(_), Backend::Memory(_)) => {
-                return Err(StorageError::Io(io::Error::other(
-                    "upload from another store",
-                )));
-            }
-        };
+        let blob = self.store(incoming.sink, &record, false)?;
         self.catalog().files.insert(
             id,
             Entry {
                 record: Arc::clone(&record),
-                blob,
+                blobs: BTreeMap::from([(1, blob)]),
             },
         );
         Ok(record)
+    }
+
+    /// Makes an upload the new version of file `id` (in `catalog`, whose lock the caller
+    /// holds), keeping its last `keep` versions; the older ones' bytes are freed. The file
+    /// keeps its tags and who may see it unless the upload gives new ones.
+    fn commit_version(
+        &self,
+        catalog: &mut Catalog,
+        id: FileId,
+        (incoming, file, digests, category): (Incoming, NewFile, UploadDigests, Category),
+        keep: usize,
+    ) -> Result<Arc<FileRecord>, StorageError> {
+        let Some(entry) = catalog.files.get_mut(&id) else {
+            return Err(StorageError::Io(io::Error::other("the file went away")));
+        };
+        let previous = Arc::clone(&entry.record);
+        let mut older = previous.versions();
+        let pruned: Vec<u32> = older
+            .drain(..older.len().saturating_sub(keep.max(1) - 1))
+            .map(|version| version.number)
+            .collect();
+        let uploaded_at = Utc::now();
+        let record = Arc::new(FileRecord {
+            id,
+            name: file.name,
+            size: incoming.expected,
+            uploader_name: file.uploader_name,
+            uploader_id: file.uploader_id,
+            uploaded_at,
+            sha256: digests.sha256,
+            check: digests.check,
+            owner: file.owner,
+            category,
+            tags: if file.tags.is_empty() {
+                previous.tags.clone()
+            } else {
+                file.tags
+            },
+            expires_at: expiry_time(uploaded_at, file.lifetime),
+            audience: file.audience.or_else(|| previous.audience.clone()),
+            version: previous.version + 1,
+            older,
+            comments: previous.comments.clone(),
+            last_comment: previous.last_comment,
+        });
+        let blob = self.store(incoming.sink, &record, true)?;
+        for number in &pruned {
+            entry.blobs.remove(number);
+        }
+        entry.blobs.insert(record.version, blob);
+        entry.record = Arc::clone(&record);
+        if let Backend::Disk(store) = &self.backend
+            && let Err(error) = store.remove_versions(id, &pruned)
+        {
+            // No longer listed; the next start removes what is left.
+            tracing::warn!("Could not remove old versions of file {id}: {error}");
+        }
+        Ok(record)
+    }
+
+    /// Stores a received upload's bytes as `record`'s latest version (`replacing` the metadata
+    /// of a file already stored, for a new version).
+    fn store(
+        &self,
+        sink: Sink,
+        record: &FileRecord,
+        replacing: bool,
+    ) -> Result<Blob, StorageError> {
+        match (sink, &self.backend) {
+            (Sink::Memory(sink), _) => Ok(Blob::Memory(Arc::new(sink.finish()))),
+            (Sink::Disk(sink), Backend::Disk(store)) => Ok(Blob::Disk {
+                _space: store.commit(sink, record, replacing)?,
+            }),
+            (Sink::Disk(_), Backend::Memory(_)) => Err(StorageError::Io(io::Error::other(
+                "upload from another store",
+            ))),
+        }
     }
 
     /// All complete files, by id.
@@ -263,29 +366,36 @@ impl Storage {
             .map(|entry| Arc::clone(&entry.record))
     }
 
-    /// Opens a file's bytes for sending. The content stays readable even if the file is
-    /// deleted meanwhile.
+    /// Opens the bytes of a file's version `version` (`None`: the latest) for sending. The
+    /// content stays readable even if the file (or the version) is deleted meanwhile.
     pub fn open_content(
         &self,
         id: FileId,
-    ) -> Result<Option<(Arc<FileRecord>, Content)>, StorageError> {
-        let (record, memory) = {
+        version: Option<u32>,
+    ) -> Result<Option<(Arc<FileRecord>, Version, Content)>, StorageError> {
+        let (record, chosen, memory) = {
             let catalog = self.catalog();
             let Some(entry) = catalog.files.get(&id) else {
                 return Ok(None);
             };
-            let memory = match &entry.blob {
+            let number = version.unwrap_or(entry.record.version);
+            let (Some(chosen), Some(blob)) =
+                (entry.record.version(number), entry.blobs.get(&number))
+            else {
+                return Ok(None);
+            };
+            let memory = match blob {
                 Blob::Memory(blob) => Some(Arc::clone(blob)),
                 Blob::Disk { .. } => None,
             };
-            (Arc::clone(&entry.record), memory)
+            (Arc::clone(&entry.record), chosen, memory)
         };
         let content = match (memory, &self.backend) {
             (Some(blob), _) => Content::Memory(blob),
-            (None, Backend::Disk(store)) => Content::Disk(store.open_file(id)?),
+            (None, Backend::Disk(store)) => Content::Disk(store.open_file(id, chosen.number)?),
             (None, Backend::Memory(_)) => return Ok(None),
         };
-        Ok(Some((record, content)))
+        Ok(Some((record, chosen, content)))
     }
 
     /// Removes a file if `allowed` approves its record.
@@ -305,9 +415,57 @@ impl Storage {
             catalog.files.remove(&id).ok_or(RemoveError::NotFound)?
         };
         if let Backend::Disk(store) = &self.backend {
-            store.remove(id).map_err(RemoveError::Storage)?;
+            store.remove(&entry.record).map_err(RemoveError::Storage)?;
         }
         Ok(entry.record)
+    }
+
+    /// Gives a file a new list of who may see it (`None`: everyone), if `allowed` approves its
+    /// record; a disk store rewrites its metadata crash-safely first. Returns the record before
+    /// and after.
+    pub fn set_audience(
+        &self,
+        id: FileId,
+        audience: Option<Vec<Viewer>>,
+        allowed: impl FnOnce(&FileRecord) -> bool,
+    ) -> Result<(Arc<FileRecord>, Arc<FileRecord>), RemoveError> {
+        let mut catalog = self.catalog();
+        let Some(entry) = catalog.files.get_mut(&id) else {
+            return Err(RemoveError::NotFound);
+        };
+        if !allowed(&entry.record) {
+            return Err(RemoveError::Refused(Arc::clone(&entry.record)));
+        }
+        let changed = Arc::new(FileRecord {
+            audience,
+            ..FileRecord::clone(&entry.record)
+        });
+        // Under the catalog's lock, so that two changes reach the disk in the order they
+        // reach the catalog.
+        if let Backend::Disk(store) = &self.backend {
+            store.rewrite(&changed).map_err(RemoveError::Storage)?;
+        }
+        let before = std::mem::replace(&mut entry.record, Arc::clone(&changed));
+        Ok((before, changed))
+    }
+
+    /// Changes a file's record to what `change` makes of it (or refuses, with its reason); a
+    /// disk store rewrites the metadata crash-safely first. Returns the record after.
+    pub fn change(
+        &self,
+        id: FileId,
+        change: impl FnOnce(&FileRecord) -> Result<FileRecord, String>,
+    ) -> Result<Arc<FileRecord>, ChangeError> {
+        let mut catalog = self.catalog();
+        let Some(entry) = catalog.files.get_mut(&id) else {
+            return Err(ChangeError::NotFound);
+        };
+        let changed = Arc::new(change(&entry.record).map_err(ChangeError::Refused)?);
+        if let Backend::Disk(store) = &self.backend {
+            store.rewrite(&changed).map_err(ChangeError::Storage)?;
+        }
+        entry.record = Arc::clone(&changed);
+        Ok(changed)
     }
 
     /// Removes every file expired by `now` (uploads a download is reading stay readable to
@@ -364,4 +522,14 @@ impl Storage {
             Backend::Disk(store) => store.in_use(),
         }
     }
+}
+
+/// When a file stored at `uploaded_at` expires, for a `lifetime` (`None`: never).
+fn expiry_time(
+    uploaded_at: DateTime<Utc>,
+    lifetime: Option<std::time::Duration>,
+) -> Option<DateTime<Utc>> {
+    lifetime
+        .and_then(|lifetime| chrono::Duration::from_std(lifetime).ok())
+        .and_then(|lifetime| uploaded_at.checked_add_signed(lifetime))
 }

@@ -6,9 +6,53 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::protocol::{Category, ClientId, FileId, PublicKey, Sha256Digest, Tags, TransferCheck};
+use crate::protocol::{
+    Audience, Category, ClientId, FileId, PublicKey, Sha256Digest, Tags, TransferCheck,
+};
 
-/// Everything the host knows about one stored file.
+/// A participant a restricted file is shown to: its key, and the name it had when chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// The participant's lasting identity.
+    pub key: PublicKey,
+    /// Its name when the sharer chose it (for lists of who may see the file).
+    pub name: String,
+}
+
+/// One version of a file: the bytes shared under its name at one time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Its number: 1 for the first, counted up from there.
+    pub number: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// When its last byte arrived.
+    pub uploaded_at: DateTime<Utc>,
+    /// SHA-256 of its content.
+    pub sha256: Sha256Digest,
+    /// Its transfer check.
+    pub check: TransferCheck,
+}
+
+/// A comment on a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Its number on the file (from 1, never reused).
+    pub id: u64,
+    /// Its author's client id.
+    pub author_id: ClientId,
+    /// Its author's name when it was written.
+    pub author_name: String,
+    /// Its author's key: who may delete it (with the operator).
+    pub author: PublicKey,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+    /// What it says.
+    pub text: String,
+}
+
+/// Everything the host knows about one stored file: its latest version (the fields of the
+/// seed's listing) and the older versions kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileRecord {
     /// Id assigned at commit.
@@ -36,12 +80,69 @@ pub struct FileRecord {
     pub tags: Tags,
     /// When the host deletes it; `None`: never.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Who may see it besides its owner (and the host's operator); `None`: everyone.
+    pub audience: Option<Vec<Viewer>>,
+    /// The latest version's number: 1 for a file shared once.
+    pub version: u32,
+    /// The older versions kept, oldest first (the latest is the record's own fields).
+    pub older: Vec<Version>,
+    /// Its comments, oldest first.
+    pub comments: Vec<Comment>,
+    /// The number of the last comment written on it (deleted ones included).
+    pub last_comment: u64,
 }
 
 impl FileRecord {
+    /// The latest version.
+    pub fn latest(&self) -> Version {
+        Version {
+            number: self.version,
+            size: self.size,
+            uploaded_at: self.uploaded_at,
+            sha256: self.sha256,
+            check: self.check,
+        }
+    }
+
+    /// Every version kept, oldest first, the latest last.
+    pub fn versions(&self) -> Vec<Version> {
+        let mut versions = self.older.clone();
+        versions.push(self.latest());
+        versions
+    }
+
+    /// The kept version numbered `number`, if there is one.
+    pub fn version(&self, number: u32) -> Option<Version> {
+        self.versions().into_iter().find(|v| v.number == number)
+    }
+
     /// Whether it has expired by `now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether the participant with `key` (`None`: someone unproven, such as a seed client)
+    /// may see it, the operator aside: everyone may see a file that is not restricted; a
+    /// restricted one, its owner and the participants chosen.
+    pub fn may_see(&self, key: Option<&PublicKey>) -> bool {
+        match &self.audience {
+            None => true,
+            Some(viewers) => key.is_some_and(|key| {
+                self.owner.as_ref() == Some(key) || viewers.iter().any(|v| v.key == *key)
+            }),
+        }
+    }
+
+    /// The names of who may see it, for a restricted file.
+    pub fn audience_names(&self) -> Option<Audience> {
+        let viewers = self.audience.as_ref()?;
+        // The names were checked when chosen; an empty one (damaged metadata) is left out.
+        let names = viewers
+            .iter()
+            .map(|viewer| viewer.name.clone())
+            .filter(|name| !name.trim().is_empty())
+            .collect();
+        Some(Audience::new(names).unwrap_or_default())
     }
 }
 
@@ -60,6 +161,11 @@ pub struct NewFile {
     pub tags: Tags,
     /// How long after it is stored the host deletes it; `None`: never.
     pub lifetime: Option<std::time::Duration>,
+    /// Who may see it besides its owner and the operator; `None`: everyone.
+    pub audience: Option<Vec<Viewer>>,
+    /// `Some(n)`: if its owner already shares a file of this name, it becomes that file's new
+    /// version, and that file keeps its last `n` versions; `None`: a file of its own.
+    pub keep_versions: Option<usize>,
 }
 
 /// Which backend to use.
@@ -136,7 +242,18 @@ impl From<io::Error> for StorageError {
     }
 }
 
-/// Why a file could not be removed.
+/// Why a file's record could not be changed ([`crate::storage::Storage::change`]).
+#[derive(Debug)]
+pub enum ChangeError {
+    /// No file has that id.
+    NotFound,
+    /// The change refused, with its reason.
+    Refused(String),
+    /// The store failed to keep the change.
+    Storage(StorageError),
+}
+
+/// Why a file could not be removed (or its list of who may see it changed).
 #[derive(Debug)]
 pub enum RemoveError {
     /// No file has that id.

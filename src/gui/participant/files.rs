@@ -11,6 +11,7 @@ use super::{Action, LocalFile, Message, Participant, UploadList};
 use crate::gui::bridge::{self, DialogResult};
 use crate::gui::transfers::Finished;
 use crate::host::Direction;
+use crate::participant::FileEntry;
 use crate::participant::save::{Destination, safe_file_name};
 use crate::participant::worker::{Route, TransferUpdate, UploadItem};
 use crate::protocol::{FileId, ShareOptions, Tags};
@@ -194,7 +195,7 @@ impl Participant {
         ))
     }
 
-    fn not_connected(&mut self) {
+    pub(super) fn not_connected(&mut self) {
         self.toast(
             Kind::Error,
             "Not connected to the host: try again once reconnected",
@@ -231,7 +232,9 @@ impl Participant {
                 options: ShareOptions {
                     expiry: self.keep.expiry(),
                     tags: Tags::default(),
+                    only: self.share_with.audience(&self.peers),
                 },
+                new_file: false,
             };
             match self
                 .lanes
@@ -253,7 +256,7 @@ impl Participant {
 
     /// Where this screen's transfers go: the host, with the passcode and the credentials (the
     /// same for uploads and downloads, so that a lane's connection serves both).
-    fn route(&self) -> Option<Route> {
+    pub(super) fn route(&self) -> Option<Route> {
         let (host, credentials) = self.connected()?;
         Some(Route {
             host,
@@ -264,14 +267,24 @@ impl Participant {
     }
 
     fn download(&mut self, file_id: FileId, destination: Destination) {
-        let (Some(route), Some(file)) = (self.route(), self.files.get(&file_id)) else {
+        let Some(file) = self.files.get(&file_id) else {
             self.toast(Kind::Error, "That file is no longer available");
             return;
         };
+        self.download_entry(file.clone(), destination);
+    }
+
+    /// Downloads `file` (the latest version, or the one its details name) to `destination`
+    /// through the screen's lanes, unless it is downloading already.
+    pub(super) fn download_entry(&mut self, file: FileEntry, destination: Destination) {
+        let Some(route) = self.route() else {
+            self.not_connected();
+            return;
+        };
+        let file_id = file.id;
         if self.transfers.download_percent(file_id).is_some() {
             return;
         }
-        let file = file.clone();
         let name = file.name.clone();
         let size = file.size;
         let queued = self

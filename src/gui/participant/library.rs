@@ -1,14 +1,15 @@
 //! The shared library's choices on the participant screen: how long new uploads are kept (the
-//! picker beside the sort choices), the category and tag chips that narrow the list, and how a
-//! file's expiry reads ("expires in 3 h").
+//! picker beside the sort choices), who may see them (the "Share with" chips of the people
+//! online), the category and tag chips that narrow the list, and how a file's expiry and its
+//! restriction read ("expires in 3 h", "only Bob, Carol").
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 
 use crate::participant::FileEntry;
-use crate::protocol::{Category, Expiry};
+use crate::protocol::{Audience, Category, ClientId, Expiry};
 use crate::units::format_remaining;
 
 /// How long files shared from this screen are kept.
@@ -59,6 +60,80 @@ impl fmt::Display for Keep {
             Self::Never => "Never expire",
         })
     }
+}
+
+/// Who files shared from this screen are for: everyone, or the people picked among those
+/// online (the host resolves their names to who they are when a file is shared).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShareWith {
+    picked: BTreeSet<ClientId>,
+    /// Whether its chips are on show.
+    open: bool,
+}
+
+impl ShareWith {
+    /// Shows its chips, or hides them.
+    pub fn toggle_open(&mut self) {
+        self.open = !self.open;
+    }
+
+    /// Whether its chips are on show.
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// How many people are picked.
+    pub fn picked(&self) -> usize {
+        self.picked.len()
+    }
+
+    /// Picks `peer`, or unpicks it if it was picked.
+    pub fn toggle(&mut self, peer: ClientId) {
+        if !self.picked.remove(&peer) {
+            self.picked.insert(peer);
+        }
+    }
+
+    /// Everyone again.
+    pub fn everyone(&mut self) {
+        self.picked.clear();
+    }
+
+    /// Whether `peer` is picked.
+    pub fn has(&self, peer: ClientId) -> bool {
+        self.picked.contains(&peer)
+    }
+
+    /// Whether files go to everyone.
+    pub fn is_everyone(&self) -> bool {
+        self.picked.is_empty()
+    }
+
+    /// What the host is asked: `None` for everyone, else the names of the people picked who
+    /// are still among `peers` (online). Someone picked who left is not replaced by everyone:
+    /// if all of them left, the file is for its sharer alone.
+    pub fn audience(&self, peers: &BTreeMap<ClientId, String>) -> Option<Audience> {
+        if self.picked.is_empty() {
+            return None;
+        }
+        let names = self
+            .picked
+            .iter()
+            .filter_map(|peer| peers.get(peer).cloned())
+            .collect();
+        Some(Audience::new(names).unwrap_or_default())
+    }
+}
+
+/// "only Bob, Carol" for a restricted file its sharer (or the operator) sees; nothing for one
+/// everyone may see.
+pub fn restriction_words(file: &FileEntry) -> Option<String> {
+    let only = file.details.only.as_ref()?;
+    Some(if only.is_empty() {
+        "only the sharer".to_owned()
+    } else {
+        format!("only {only}")
+    })
 }
 
 /// The chips picked: a category, a tag, both or neither.
@@ -151,6 +226,7 @@ mod tests {
                 category: Some(category),
                 tags: Tags::parse(tags).unwrap_or_default(),
                 expires_at: expires_in_secs.map(|secs| now + chrono::Duration::seconds(secs)),
+                ..FileDetails::default()
             },
         }
     }
@@ -172,6 +248,32 @@ mod tests {
         let (categories, tags) = present([&slides, &photo].into_iter());
         assert_eq!(categories, [Category::Documents, Category::Images]);
         assert_eq!(tags, ["slides", "week3"]);
+    }
+
+    #[test]
+    fn share_with_names_the_people_picked_who_are_still_online() {
+        let peers: BTreeMap<ClientId, String> =
+            [(2, "Bob".to_owned()), (3, "Carol".to_owned())].into();
+        let mut share_with = ShareWith::default();
+        assert_eq!(share_with.audience(&peers), None);
+        share_with.toggle(3);
+        share_with.toggle(2);
+        let names = share_with.audience(&peers).unwrap_or_default();
+        assert_eq!(names.names(), ["Bob", "Carol"]);
+        share_with.toggle(2);
+        share_with.toggle(3);
+        assert!(share_with.is_everyone());
+        // Bob picked, then gone: the file is for its sharer alone, not for everyone.
+        share_with.toggle(2);
+        let gone = share_with.audience(&BTreeMap::new());
+        assert!(gone.is_some_and(|names| names.is_empty()));
+        let mut restricted = file(Category::Other, "", None);
+        assert_eq!(restriction_words(&restricted), None);
+        restricted.details.only = Audience::new(vec!["Bob".into(), "Carol".into()]).ok();
+        assert_eq!(
+            restriction_words(&restricted).as_deref(),
+            Some("only Bob, Carol")
+        );
     }
 
     #[test]

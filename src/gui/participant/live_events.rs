@@ -114,7 +114,7 @@ impl Participant {
     fn on_session(&mut self, event: SessionEvent) {
         match event {
             SessionEvent::FileOffered(file) => {
-                let file = shown(file);
+                let file = shown(*file);
                 let from_someone_else = Some(file.uploader_id) != self.client_id();
                 let is_new = !self.files.contains_key(&file.id);
                 if from_someone_else && is_new {
@@ -153,6 +153,35 @@ impl Participant {
                     .get(&file_id)
                     .map_or_else(|| "the file".to_owned(), |f| f.name.clone());
                 self.toast(Kind::Error, format!("Could not delete {name}: {reason}"));
+            }
+            SessionEvent::CommentAdded(comment) => {
+                if let Some(file) = self.files.get_mut(&comment.file_id) {
+                    let comments = &mut file.details.comments;
+                    if comments.iter().all(|c| c.comment_id != comment.comment_id) {
+                        comments.push(comment);
+                    }
+                }
+            }
+            SessionEvent::CommentDeleted {
+                file_id,
+                comment_id,
+            } => {
+                if let Some(file) = self.files.get_mut(&file_id) {
+                    file.details.comments.retain(|c| c.comment_id != comment_id);
+                }
+            }
+            SessionEvent::CommentFailed { reason, .. } => {
+                self.toast(Kind::Error, format!("Could not comment: {reason}"));
+            }
+            SessionEvent::AccessFailed { file_id, reason } => {
+                let name = self
+                    .files
+                    .get(&file_id)
+                    .map_or_else(|| "the file".to_owned(), |f| f.name.clone());
+                self.toast(
+                    Kind::Error,
+                    format!("Could not change who sees {name}: {reason}"),
+                );
             }
             SessionEvent::Closed(_) => {}
         }

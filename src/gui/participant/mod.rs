@@ -19,6 +19,7 @@ mod local;
 mod order;
 mod rows;
 mod toasts;
+mod versions;
 mod view;
 mod wording;
 
@@ -46,7 +47,7 @@ use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
 pub use keys::KeyCommand;
-pub use library::Keep;
+pub use library::{Keep, ShareWith};
 pub use local::{LocalFile, UploadList};
 pub use order::SortKey;
 pub use toasts::TOAST_LIFETIME;
@@ -126,6 +127,10 @@ pub struct Participant {
     chips: Chips,
     /// How long files shared from here are kept.
     keep: Keep,
+    /// Who files shared from here are for.
+    share_with: ShareWith,
+    /// The file whose versions are open under its row.
+    versions: versions::VersionsPanel,
     /// The file the keyboard is on.
     selected: Option<FileId>,
     /// Files ticked for "Download selected".
@@ -173,6 +178,20 @@ pub enum Message {
     TagChip(String),
     /// How long new uploads are kept was picked.
     KeepPicked(Keep),
+    /// "Share with: …" after the status line was clicked: its chips open or close.
+    ShareWithOpened,
+    /// "Everyone" was clicked among the "Share with" chips.
+    ShareWithEveryone,
+    /// A person online was clicked among the "Share with" chips (again: unpicked).
+    ShareWithPeer(ClientId),
+    /// "3 versions" was clicked on a file: its versions open (or close).
+    VersionsClicked(FileId),
+    /// The host answered which versions of a file it keeps (or why not).
+    VersionsListed(FileId, Result<Vec<crate::protocol::VersionInfo>, String>),
+    /// Download was pressed on one version of a file.
+    DownloadVersionClicked(FileId, u32),
+    /// The save dialog for a version closed.
+    VersionSavePicked(FileId, u32, DialogResult<PathBuf>),
     /// A file's row was clicked: the keyboard's selection moves there.
     Select(FileId),
     /// A file's box was ticked or unticked for "Download selected".
@@ -287,6 +306,8 @@ impl Participant {
             sort: Sort::default(),
             chips: Chips::default(),
             keep: Keep::default(),
+            share_with: ShareWith::default(),
+            versions: versions::VersionsPanel::default(),
             selected: None,
             ticked: BTreeSet::new(),
             focus: None,
@@ -421,6 +442,9 @@ impl Participant {
             Message::CategoryChip(category) => self.chips.pick_category(category),
             Message::TagChip(tag) => self.chips.pick_tag(tag),
             Message::KeepPicked(keep) => self.keep = keep,
+            Message::ShareWithOpened => self.share_with.toggle_open(),
+            Message::ShareWithEveryone => self.share_with.everyone(),
+            Message::ShareWithPeer(peer) => self.share_with.toggle(peer),
             Message::Select(file) => {
                 self.selected = Some(file);
                 self.focus = Some(Control::List);
@@ -438,6 +462,10 @@ impl Participant {
                 self.leave();
                 return Action::Leave;
             }
+            message @ (Message::VersionsClicked(_)
+            | Message::VersionsListed(..)
+            | Message::DownloadVersionClicked(..)
+            | Message::VersionSavePicked(..)) => return self.on_versions(message),
             other => return self.on_files(other),
         }
         Action::None

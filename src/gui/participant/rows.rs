@@ -10,8 +10,9 @@ use iced::widget::{checkbox, column, container, mouse_area, progress_bar, row, s
 use iced::{Alignment, Element, Length};
 
 use super::deletes::Pending;
-use super::library::expiry_words;
+use super::library::{expiry_words, restriction_words};
 use super::order::FileKind;
+use super::versions::{version_words, versions_button};
 use super::{Message, Participant};
 use crate::gui::theme::{self, badge, gap, list, text_size};
 use crate::gui::widgets::{ButtonShape, fixed_button, muted};
@@ -30,9 +31,14 @@ impl Participant {
                 text(file.name.as_str())
                     .size(text_size::NAME)
                     .wrapping(Wrapping::None),
-                muted(self.details(file))
-                    .size(text_size::DETAIL)
-                    .wrapping(Wrapping::None),
+                row![
+                    muted(self.details(file))
+                        .size(text_size::DETAIL)
+                        .wrapping(Wrapping::None),
+                ]
+                .push(versions_button(file, self.versions.is_open(file.id)))
+                .spacing(gap::S)
+                .align_y(Alignment::Center),
             ]
             .push(
                 self.transfers
@@ -81,6 +87,12 @@ impl Participant {
                 );
                 if let Some(expiry) = expiry_words(file, chrono::Utc::now()) {
                     details.push_str(&format!(" • {expiry}"));
+                }
+                if let Some(version) = version_words(file) {
+                    details.push_str(&format!(" • {version}"));
+                }
+                if let Some(only) = restriction_words(file) {
+                    details.push_str(&format!(" • {only}"));
                 }
                 for tag in file.details.tags.as_slice() {
                     details.push_str(&format!(" #{tag}"));

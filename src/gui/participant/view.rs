@@ -14,7 +14,7 @@ use super::{Connection, Control, FILE_LIST, FILTER_INPUT, Message, Participant};
 use crate::gui::theme::{self, Tone, gap, list, text_size};
 use crate::gui::transfers::ModalMessages;
 use crate::gui::widgets::{ButtonShape, action_button, lock, muted, ringed};
-use crate::protocol::Fingerprint;
+use crate::protocol::{ClientId, Fingerprint};
 
 impl Participant {
     /// Draws the screen.
@@ -111,6 +111,7 @@ impl Participant {
                     .size(text_size::BODY),
                 muted(status).size(text_size::BODY)
             ]
+            .push(self.share_with_toggle())
             .spacing(gap::S)
             .align_y(Alignment::Center),
         ]
@@ -312,9 +313,75 @@ impl Participant {
             .spacing(gap::XS)
             .align_y(Alignment::Center);
         column![filter, choices]
+            .push(self.share_with_row())
             .push(self.chips_row())
             .spacing(gap::S)
             .into()
+    }
+
+    /// The people online besides this participant.
+    fn others_online(&self) -> Vec<(ClientId, &String)> {
+        let me = self.client_id();
+        self.peers
+            .iter()
+            .filter(|(id, _)| Some(**id) != me)
+            .map(|(id, name)| (*id, name))
+            .collect()
+    }
+
+    /// After the status line, when anyone else is online: who new uploads are for; a click
+    /// opens (or closes) the "Share with" chips.
+    fn share_with_toggle(&self) -> Option<Element<'_, Message>> {
+        if self.others_online().is_empty() {
+            return None;
+        }
+        let label = match self.share_with.picked() {
+            0 => "Share with: everyone".to_owned(),
+            1 => "Share with: 1 person".to_owned(),
+            picked => format!("Share with: {picked} people"),
+        };
+        Some(
+            button(text(label).size(text_size::DETAIL))
+                .padding([gap::XXS, gap::M])
+                .style(theme::chip(!self.share_with.is_everyone()))
+                .on_press(Message::ShareWithOpened)
+                .into(),
+        )
+    }
+
+    /// "Share with", once opened: Everyone, or the people online picked (chips).
+    fn share_with_row(&self) -> Option<Element<'_, Message>> {
+        let others = self.others_online();
+        if others.is_empty() || !self.share_with.is_open() {
+            return None;
+        }
+        let chip = |label: String, active: bool, message: Message| -> Element<'_, Message> {
+            button(text(label).size(text_size::DETAIL))
+                .padding([gap::XXS, gap::M])
+                .style(theme::chip(active))
+                .on_press(message)
+                .into()
+        };
+        let everyone = chip(
+            "Everyone".to_owned(),
+            self.share_with.is_everyone(),
+            Message::ShareWithEveryone,
+        );
+        let people = others.into_iter().map(|(id, name)| {
+            chip(
+                name.clone(),
+                self.share_with.has(id),
+                Message::ShareWithPeer(id),
+            )
+        });
+        Some(
+            row![muted("Share with").size(text_size::DETAIL), everyone]
+                .extend(people)
+                .spacing(gap::XS)
+                .align_y(Alignment::Center)
+                .wrap()
+                .into(),
+        )
     }
 
     /// The category chips ("All", then each category the files have) and the tag chips
@@ -378,9 +445,13 @@ impl Participant {
         if files.is_empty() {
             return center(muted("No file matches the filter and chips")).into();
         }
-        let rows = column(files.into_iter().map(|f| self.file_row(f)))
-            .spacing(gap::M)
-            .push(space().height(list::OVERLAY_ROOM));
+        let rows = column(
+            files
+                .into_iter()
+                .flat_map(|f| std::iter::once(self.file_row(f)).chain(self.versions_panel(f.id))),
+        )
+        .spacing(gap::M)
+        .push(space().height(list::OVERLAY_ROOM));
         scrollable(rows)
             .id(FILE_LIST)
             .spacing(gap::S)

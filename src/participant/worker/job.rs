@@ -243,12 +243,8 @@ impl Job {
         }
         let suits = kept.as_ref().is_some_and(|kept| {
             kept.host == self.route.host
-                && match (&self.work, &self.route.credentials) {
-                    (Work::Download(..), _) => true,
-                    (Work::Upload(..), credentials) => {
-                        kept.ticket == credentials.as_ref().map(|c| c.ticket)
-                    }
-                }
+                // Downloads too: a restricted file is sent only to whom the connection proved.
+                && kept.ticket == self.route.credentials.as_ref().map(|c| c.ticket)
         });
         let mut connection = if suits {
             kept.take().map(|kept| kept.connection)
@@ -417,8 +413,11 @@ pub struct UploadItem {
     pub path: PathBuf,
     /// The name it is shared under.
     pub name: String,
-    /// How long it should live, and its tags.
+    /// How long it should live, its tags and who may see it.
     pub options: ShareOptions,
+    /// A file of its own even if this participant shares one of the same name (which it would
+    /// otherwise become a new version of).
+    pub new_file: bool,
 }
 
 impl UploadItem {
@@ -432,6 +431,15 @@ impl UploadItem {
             path,
             name,
             options: ShareOptions::default(),
+            new_file: false,
+        }
+    }
+
+    /// The same file, shared as a file of its own, never as a new version.
+    pub fn as_new_file(self) -> Self {
+        Self {
+            new_file: true,
+            ..self
         }
     }
 
@@ -488,6 +496,9 @@ fn upload(
         };
         if item.options != ShareOptions::default() {
             connection.share_next_with(&item.options)?;
+        }
+        if item.new_file {
+            connection.upload_next_as_new_file()?;
         }
         let progress = &mut reporter.attempt_progress();
         let stored = match resume_key {

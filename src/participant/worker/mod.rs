@@ -25,7 +25,8 @@ use super::error::Error;
 use super::listing::FileEntry;
 use super::save::Destination;
 use super::session::Credentials;
-use crate::protocol::{Passcode, ShareOptions};
+use super::transfer::TransferConnection;
+use crate::protocol::{FileId, Passcode, ShareOptions, VersionInfo};
 
 /// Uploads the file at `path` on a new thread, shared under `name`. With `credentials`, it is
 /// shared as that participant; without, as a guest (like a seed client).
@@ -44,6 +45,7 @@ pub fn spawn_upload(
             path,
             name,
             options: ShareOptions::default(),
+            new_file: false,
         }],
         events,
     )?;
@@ -119,4 +121,20 @@ pub fn spawn_downloads(
         identity: None,
     };
     Ok(TransferLanes::new(1).download(route, items, &events))
+}
+
+/// The kept versions of `file_id` on `route`'s host, oldest first, asked on a connection of
+/// its own as the route's participant (or with its passcode). Blocking: a screen runs it in
+/// a task.
+pub fn list_versions(route: &Route, file_id: FileId) -> Result<Vec<VersionInfo>, Error> {
+    let mut connection = TransferConnection::connect(route.host)?;
+    match (&route.credentials, &route.passcode) {
+        (Some(credentials), _) => connection.authenticate(credentials)?,
+        (None, Some(passcode)) => match &route.identity {
+            Some(identity) => connection.prove_passcode_as(passcode, identity)?,
+            None => connection.prove_passcode(passcode)?,
+        },
+        (None, None) => {}
+    }
+    connection.versions(file_id)
 }

@@ -1,0 +1,336 @@
+//! Versions of a file, against real hosts: sharing a name again makes a new version of the
+//! same file (listed latest, with its count), every version listed and downloaded byte-exact,
+//! the host keeping the last `--keep-versions` and freeing the rest, every version counted
+//! against the store's limit, deleting a file deleting them all, a disk store keeping them
+//! across a restart, seed clients seeing only the latest as a plain file, and the command line.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+
+use common::*;
+use lanshare::host::HostConfig;
+use lanshare::participant::{Error, FileEntry, Session, TransferConnection, VersionCount};
+use lanshare::protocol::{Sha256Digest, UploadRequest, VersionInfo};
+use lanshare::storage::StorageConfig;
+
+/// Shares `bytes` as `name` from `session`'s participant, as a file of its own if `new_file`.
+fn share_as(session: &Session, name: &str, bytes: &[u8], new_file: bool) -> anyhow::Result<u64> {
+    let mut connection = TransferConnection::connect(session.host())?;
+    let credentials = session.credentials();
+    connection.authenticate(credentials)?;
+    if new_file {
+        connection.upload_next_as_new_file()?;
+    }
+    let stored = connection.upload(
+        UploadRequest {
+            client_id: credentials.client_id,
+            username: credentials.username.clone(),
+            filename: name.into(),
+            size: bytes.len() as u64,
+        },
+        &mut &bytes[..],
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )?;
+    Ok(stored.file_id)
+}
+
+/// The kept versions of `file_id`, as `session`'s participant.
+fn versions(session: &Session, file_id: u64) -> Result<Vec<VersionInfo>, Error> {
+    let mut connection = TransferConnection::connect(session.host())?;
+    connection.authenticate(session.credentials())?;
+    connection.versions(file_id)
+}
+
+/// Version `version` of `file_id` (`None`: the latest), downloaded whole.
+fn download_version(
+    host: SocketAddr,
+    file_id: u64,
+    version: Option<u32>,
+) -> Result<Vec<u8>, Error> {
+    let mut connection = TransferConnection::connect(host)?;
+    let mut bytes = Vec::new();
+    connection.download_version_from(
+        (file_id, version, 0),
+        sha2::Sha256::default(),
+        &mut bytes,
+        &mut |_| {},
+        &AtomicBool::new(false),
+    )?;
+    Ok(bytes)
+}
+
+/// The files `LIST` shows.
+fn listed(host: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
+    Ok(TransferConnection::connect(host)?.list()?)
+}
+
+/// The tests' usual host configuration.
+fn config_for_test() -> HostConfig {
+    config()
+}
+
+fn sha256(bytes: &[u8]) -> Sha256Digest {
+    use sha2::Digest;
+    Sha256Digest(sha2::Sha256::digest(bytes).into())
+}
+
+#[test]
+fn sharing_a_name_again_makes_a_new_version_listed_latest_with_its_count() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let (alice, _) = Person::new("Alice")?.join(address)?;
+    let (bob, _) = Person::new("Bob")?.join(address)?;
+    let contents = [data(1000, 1), data(2000, 2), data(1500, 3)];
+    let mut ids = Vec::new();
+    for content in &contents {
+        ids.push(share_as(&alice, "report.txt", content, false)?);
+    }
+    assert_eq!(ids, [ids[0]; 3], "one file, three versions");
+    let id = ids[0];
+
+    let files = listed(address)?;
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].size, 1500);
+    assert_eq!(
+        files[0].details.versions,
+        Some(VersionCount { latest: 3, kept: 3 })
+    );
+    let kept = versions(&alice, id)?;
+    let numbers: Vec<u32> = kept.iter().map(|v| v.number).collect();
+    assert_eq!(numbers, [1, 2, 3]);
+    for (version, content) in kept.iter().zip(&contents) {
+        assert_eq!(version.size, content.len() as u64);
+        assert_eq!(version.sha256, sha256(content));
+        assert_eq!(
+            download_version(address, id, Some(version.number))?,
+            *content
+        );
+    }
+    assert_eq!(download_version(address, id, None)?, contents[2]);
+
+    // Someone else's file of the same name, and a new file asked for, are files of their own.
+    let bobs = share_as(&bob, "report.txt", b"bob's", false)?;
+    let separate = share_as(&alice, "report.txt", b"apart", true)?;
+    assert!(bobs != id && separate != id && bobs != separate);
+    // Guests (seed clients) never make versions: two uploads, two files.
+    assert_eq!(
+        seed_upload(address, "UPLOAD:0:Gus:notes.txt:2\n", b"n1")?,
+        "READY\n"
+    );
+    assert_eq!(
+        seed_upload(address, "UPLOAD:0:Gus:notes.txt:2\n", b"n2")?,
+        "READY\n"
+    );
+    assert!(wait_until(std::time::Duration::from_secs(5), || host
+        .files()
+        .len()
+        == 5));
+    let guests = listed(address)?
+        .iter()
+        .filter(|file| file.name == "notes.txt")
+        .count();
+    assert_eq!(guests, 2);
+
+    // A seed client sees the latest as a plain file: its offer, its bytes, no extra line.
+    let mut seed = Raw::connect(address)?;
+    seed.send(format!("DOWNLOAD:{id}\n").as_bytes())?;
+    assert_eq!(seed.line()?, "FILE:report.txt:1500");
+    seed.send(b"READY\n")?;
+    assert_eq!(seed.bytes(1500)?, contents[2]);
+    let mut session = raw_join(address, "Sam", &lanshare::identity::Identity::generate()?)?;
+    session.send(b"PING\n")?;
+    assert_eq!(session.line()?, "PONG");
+    // The newest file of that name (the one kept apart) gets the next version.
+    assert_eq!(share_as(&alice, "report.txt", b"fourth", false)?, separate);
+    assert_eq!(
+        session.line()?,
+        format!("FILE_OFFER:{separate}:report.txt:6:Alice:1")
+    );
+    assert!(
+        session
+            .line()?
+            .starts_with(&format!("FILE_META:{separate}:"))
+    );
+    Ok(())
+}
+
+#[test]
+fn the_host_keeps_the_last_versions_frees_the_rest_and_counts_them_all() -> TestResult {
+    let host = start(HostConfig {
+        keep_versions: 2,
+        storage: StorageConfig::Memory { limit: 1000 },
+        ..config()
+    })?;
+    let address = host.local_addr();
+    let (alice, _) = Person::new("Alice")?.join(address)?;
+    let mut id = 0;
+    for (n, size) in [100, 200, 300, 400].into_iter().enumerate() {
+        id = share_as(&alice, "log.txt", &data(size, n as u64), false)?;
+    }
+    let numbers: Vec<u32> = versions(&alice, id)?.iter().map(|v| v.number).collect();
+    assert_eq!(numbers, [3, 4]);
+    assert_eq!(host.memory_in_use(), 700, "versions 3 and 4 only");
+    let refused = download_version(address, id, Some(1));
+    assert!(
+        matches!(&refused, Err(Error::Refused(reason))
+            if *reason == format!("Version 1 of file {id} is not kept (see VERSIONS)")),
+        "{refused:?}"
+    );
+    assert_eq!(download_version(address, id, Some(3))?, data(300, 2));
+
+    // Both versions count: 700 of 1000 bytes held, so 400 more do not fit.
+    let full = share_as(&alice, "other.bin", &data(400, 9), false);
+    assert!(
+        full.as_ref()
+            .is_err_and(|error| error.to_string().contains("Host storage is full")),
+        "{full:?}"
+    );
+    // Deleting the file frees every version.
+    alice.delete(id, std::time::Duration::from_secs(5))?;
+    assert_eq!(host.memory_in_use(), 0);
+    assert!(matches!(versions(&alice, id), Err(Error::NotFound(_))));
+    Ok(())
+}
+
+#[test]
+fn a_disk_store_keeps_versions_across_a_restart_and_removes_them_all_on_delete() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let person = Person::new("Alice")?;
+    let config = || HostConfig {
+        keep_versions: 3,
+        storage: StorageConfig::Disk {
+            dir: dir.path().to_path_buf(),
+            limit: Some(1_000_000),
+        },
+        ..config_for_test()
+    };
+    let id = {
+        let host = start(config())?;
+        let (alice, _) = person.join(host.local_addr())?;
+        let mut id = 0;
+        for n in 1..=4 {
+            id = share_as(&alice, "plan.md", &data(1000 * n, n as u64), false)?;
+        }
+        drop(alice);
+        host.shutdown();
+        id
+    };
+    let files = dir.path().join("files");
+    assert!(
+        !files.join(format!("{id}.data")).exists(),
+        "version 1 freed"
+    );
+    let host = start(config())?;
+    assert_eq!(host.disk_in_use(), 2000 + 3000 + 4000);
+    let (alice, _) = person.join(host.local_addr())?;
+    let kept = versions(&alice, id)?;
+    let numbers: Vec<u32> = kept.iter().map(|v| v.number).collect();
+    assert_eq!(numbers, [2, 3, 4]);
+    for version in &kept {
+        let n = version.number as usize;
+        assert_eq!(
+            download_version(host.local_addr(), id, Some(version.number))?,
+            data(1000 * n, n as u64)
+        );
+    }
+    alice.delete(id, std::time::Duration::from_secs(5))?;
+    let left: Vec<_> = std::fs::read_dir(&files)?.collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(host.disk_in_use(), 0);
+    Ok(())
+}
+
+#[test]
+fn the_command_line_shares_versions_lists_and_gets_them() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("alice"),
+        host: host.local_addr(),
+    };
+    let file = dir.path().join("a.txt");
+    std::fs::write(&file, b"first")?;
+    let sent = cli.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
+    assert_eq!(stdout(&sent), "Shared 'a.txt' (5 B) as #1\n");
+    std::fs::write(&file, b"second!")?;
+    let sent = cli.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
+    assert_eq!(stdout(&sent), "Shared 'a.txt' (7 B) as #1, version 2\n");
+    // (Sent again unchanged within minutes, a file is taken as a retry of the same upload.)
+    std::fs::write(&file, b"third")?;
+    let sent = cli.run_in(
+        dir.path(),
+        &["send", "--user", "Alice", "--new-file", "a.txt"],
+    )?;
+    assert_eq!(stdout(&sent), "Shared 'a.txt' (5 B) as #2\n");
+
+    let table = stdout(&cli.run(&["ls"])?);
+    assert!(table.contains("a.txt (v2, 2 kept)"), "{table}");
+    let json: Vec<serde_json::Value> =
+        serde_json::from_str(&stdout(&cli.run(&["versions", "1", "--json"])?))?;
+    assert_eq!(json.len(), 2);
+    assert_eq!(json[0]["version"], 1);
+    assert_eq!(json[0]["size"], 5);
+    assert_eq!(json[1]["sha256"], sha256_hex(b"second!"));
+    let table = stdout(&cli.run(&["versions", "1"])?);
+    assert_eq!(table.lines().count(), 3, "{table}");
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with("1 "))
+    );
+
+    let out = dir.path().join("old.txt");
+    let got = cli.run(&["get", "1", "--version", "1", "-o", &out.to_string_lossy()])?;
+    assert!(got.status.success(), "{}", stderr(&got));
+    assert_eq!(std::fs::read(&out)?, b"first");
+    let missing = cli.run(&["get", "1", "--version", "9"])?;
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("#1 has no version 9 (the host keeps version 1, 2)"),
+        "{}",
+        stderr(&missing)
+    );
+    Ok(())
+}
+
+#[test]
+fn versions_of_a_restricted_file_are_as_hidden_as_the_file() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let (alice, _) = Person::new("Alice")?.join(address)?;
+    let (eve, _) = Person::new("Eve")?.join(address)?;
+    let mut connection = TransferConnection::connect(address)?;
+    connection.authenticate(alice.credentials())?;
+    let options = lanshare::protocol::ShareOptions {
+        only: Some(lanshare::protocol::Audience::default()),
+        ..Default::default()
+    };
+    connection.share_next_with(&options)?;
+    let credentials = alice.credentials();
+    let id = connection
+        .upload(
+            UploadRequest {
+                client_id: credentials.client_id,
+                username: credentials.username.clone(),
+                filename: "diary.txt".into(),
+                size: 2,
+            },
+            &mut &b"v1"[..],
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )?
+        .file_id;
+    // A new version without names keeps the file as restricted as it was.
+    assert_eq!(share_as(&alice, "diary.txt", b"v2", false)?, id);
+    assert!(matches!(versions(&eve, id), Err(Error::NotFound(_))));
+    assert!(matches!(
+        download_version(address, id, Some(1)),
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(versions(&alice, id)?.len(), 2);
+    Ok(())
+}
