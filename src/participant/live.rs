@@ -215,28 +215,37 @@ fn run(
         if events.send(LiveEvent::Lost { reason, retry_in }).is_err() {
             return;
         }
-        // Wait out the backoff, still answering Stop; deletes cannot be sent meanwhile.
-        let deadline = std::time::Instant::now() + retry_in;
-        loop {
-            match commands.recv_deadline(deadline) {
-                Ok(Command::Stop) | Err(flume::RecvTimeoutError::Disconnected) => return,
-                Ok(Command::Delete(file_id)) => {
-                    let refused = SessionEvent::DeleteFailed {
-                        file_id,
-                        reason: "not connected to the host".into(),
-                    };
-                    let _ = events.send(LiveEvent::Session(refused));
-                }
-                Ok(Command::Comment(file_id, _) | Command::DeleteComment(file_id, _)) => {
-                    let refused = SessionEvent::CommentFailed {
-                        file_id,
-                        reason: "not connected to the host".into(),
-                    };
-                    let _ = events.send(LiveEvent::Session(refused));
-                }
-                Ok(Command::RetryNow) | Err(flume::RecvTimeoutError::Timeout) => break,
-            }
+        if !wait_out(commands, events, retry_in) {
+            return;
         }
+    }
+}
+
+/// Waits out the backoff `retry_in`, still answering Stop (false: stop) and RetryNow; deletes
+/// and comments cannot be sent meanwhile, and are refused as such.
+fn wait_out(
+    commands: &flume::Receiver<Command>,
+    events: &flume::Sender<LiveEvent>,
+    retry_in: Duration,
+) -> bool {
+    let deadline = std::time::Instant::now() + retry_in;
+    let reason = || "not connected to the host".to_owned();
+    loop {
+        let refused = match commands.recv_deadline(deadline) {
+            Ok(Command::Stop) | Err(flume::RecvTimeoutError::Disconnected) => return false,
+            Ok(Command::RetryNow) | Err(flume::RecvTimeoutError::Timeout) => return true,
+            Ok(Command::Delete(file_id)) => SessionEvent::DeleteFailed {
+                file_id,
+                reason: reason(),
+            },
+            Ok(Command::Comment(file_id, _) | Command::DeleteComment(file_id, _)) => {
+                SessionEvent::CommentFailed {
+                    file_id,
+                    reason: reason(),
+                }
+            }
+        };
+        let _ = events.send(LiveEvent::Session(refused));
     }
 }
 
