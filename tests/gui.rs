@@ -1983,6 +1983,67 @@ fn a_file_shared_again_shows_its_versions_and_each_downloads() -> TestResult {
 }
 
 #[test]
+fn comments_arrive_live_under_a_file_and_the_box_sends_and_deletes_them() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let id = share(&alice, "slides.pdf", b"%PDF-1.7")?;
+    pump_until_shown(&mut app, "slides.pdf")?;
+    assert!(shows(&app, "Comment"));
+    alice.comment(id, "Feedback welcome", Duration::from_secs(5))?;
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::CommentAdded(c))) if c.file_id == id),
+    )?;
+    interact(&mut app, |ui| {
+        ui.click("1 comment")?;
+        Ok(())
+    })?;
+    assert!(shows(&app, "Alice: Feedback welcome"));
+    assert!(!shows(&app, "×"), "Bob may not delete Alice's comment");
+
+    // Bob writes one in the box; Alice hears it.
+    interact(&mut app, |ui| {
+        ui.click("Write a comment…")?;
+        let _ = ui.typewrite("Looks good");
+        Ok(())
+    })?;
+    let _ = app.update(Message::Participant(ParticipantMessage::CommentSend));
+    pump(
+        &mut app,
+        |m| matches!(live(m), Some(LiveEvent::Session(SessionEvent::CommentAdded(c))) if c.author_name == "Bob"),
+    )?;
+    assert!(shows(&app, "Bob: Looks good"));
+    let heard = loop {
+        match alice.events().recv_timeout(Duration::from_secs(5))? {
+            SessionEvent::CommentAdded(comment) if comment.author_name == "Bob" => break comment,
+            _ => {}
+        }
+    };
+    assert_eq!(heard.text, "Looks good");
+    // Its × deletes it.
+    interact(&mut app, |ui| {
+        ui.click("×")?;
+        Ok(())
+    })?;
+    pump(&mut app, |m| {
+        matches!(
+            live(m),
+            Some(LiveEvent::Session(SessionEvent::CommentDeleted { .. }))
+        )
+    })?;
+    assert!(!shows(&app, "Bob: Looks good"));
+    let record = host
+        .files()
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no file"))?;
+    assert_eq!(record.comments.len(), 1);
+    Ok(())
+}
+
+#[test]
 fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
     use lanshare::protocol::Category;
     let dir = tempfile::tempdir()?;

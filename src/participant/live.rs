@@ -68,6 +68,8 @@ pub enum LiveEvent {
 
 enum Command {
     Delete(FileId),
+    Comment(FileId, String),
+    DeleteComment(FileId, u64),
     /// Cut the wait before the next attempt to rejoin short.
     RetryNow,
     Stop,
@@ -122,6 +124,18 @@ impl LiveSession {
     /// Asks the host to delete a file; the answer arrives as an event.
     pub fn delete(&self, file_id: FileId) {
         let _ = self.commands.send(Command::Delete(file_id));
+    }
+
+    /// Asks the host to add a comment to a file; the answer arrives as an event.
+    pub fn comment(&self, file_id: FileId, text: String) {
+        let _ = self.commands.send(Command::Comment(file_id, text));
+    }
+
+    /// Asks the host to delete a comment; the answer arrives as an event.
+    pub fn delete_comment(&self, file_id: FileId, comment_id: u64) {
+        let _ = self
+            .commands
+            .send(Command::DeleteComment(file_id, comment_id));
     }
 
     /// While the host is lost, tries to rejoin at once instead of waiting out the backoff.
@@ -201,21 +215,49 @@ fn run(
         if events.send(LiveEvent::Lost { reason, retry_in }).is_err() {
             return;
         }
-        // Wait out the backoff, still answering Stop; deletes cannot be sent meanwhile.
-        let deadline = std::time::Instant::now() + retry_in;
-        loop {
-            match commands.recv_deadline(deadline) {
-                Ok(Command::Stop) | Err(flume::RecvTimeoutError::Disconnected) => return,
-                Ok(Command::Delete(file_id)) => {
-                    let refused = SessionEvent::DeleteFailed {
-                        file_id,
-                        reason: "not connected to the host".into(),
-                    };
-                    let _ = events.send(LiveEvent::Session(refused));
-                }
-                Ok(Command::RetryNow) | Err(flume::RecvTimeoutError::Timeout) => break,
-            }
+        if !wait_out(commands, events, retry_in) {
+            return;
         }
+    }
+}
+
+/// Waits out the backoff `retry_in`, still answering Stop (false: stop) and RetryNow; deletes
+/// and comments cannot be sent meanwhile, and are refused as such.
+fn wait_out(
+    commands: &flume::Receiver<Command>,
+    events: &flume::Sender<LiveEvent>,
+    retry_in: Duration,
+) -> bool {
+    let deadline = std::time::Instant::now() + retry_in;
+    let reason = || "not connected to the host".to_owned();
+    loop {
+        let refused = match commands.recv_deadline(deadline) {
+            Ok(Command::Stop) | Err(flume::RecvTimeoutError::Disconnected) => return false,
+            Ok(Command::RetryNow) | Err(flume::RecvTimeoutError::Timeout) => return true,
+            Ok(Command::Delete(file_id)) => SessionEvent::DeleteFailed {
+                file_id,
+                reason: reason(),
+            },
+            Ok(Command::Comment(file_id, _) | Command::DeleteComment(file_id, _)) => {
+                SessionEvent::CommentFailed {
+                    file_id,
+                    reason: reason(),
+                }
+            }
+        };
+        let _ = events.send(LiveEvent::Session(refused));
+    }
+}
+
+/// Sends what a command asks of the host on the joined `session`.
+fn send_command(session: &Session, command: Command) -> Result<(), Error> {
+    match command {
+        Command::Delete(file_id) => session.request_delete(file_id),
+        Command::Comment(file_id, text) => session.request_comment(file_id, &text),
+        Command::DeleteComment(file_id, comment_id) => {
+            session.request_delete_comment(file_id, comment_id)
+        }
+        Command::RetryNow | Command::Stop => Ok(()),
     }
 }
 
@@ -250,8 +292,10 @@ fn follow(
                     return Ended::Stopped;
                 }
             }
-            Ok(Err(Command::Delete(file_id))) => {
-                if session.request_delete(file_id).is_err() {
+            Ok(Err(
+                command @ (Command::Delete(_) | Command::Comment(..) | Command::DeleteComment(..)),
+            )) => {
+                if send_command(session, command).is_err() {
                     return Ended::Lost("the connection to the host broke".into());
                 }
             }

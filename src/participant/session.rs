@@ -260,6 +260,24 @@ impl Session {
         }
     }
 
+    /// Asks the host to add a comment to a file; it arrives as [`SessionEvent::CommentAdded`]
+    /// (to every session that may see the file) or [`SessionEvent::CommentFailed`].
+    pub fn request_comment(&self, file_id: FileId, text: &str) -> Result<(), Error> {
+        self.send(&ClientLine::Comment {
+            file_id,
+            text: text.to_owned(),
+        })
+    }
+
+    /// Asks the host to delete a comment; the answer arrives as
+    /// [`SessionEvent::CommentDeleted`] or [`SessionEvent::CommentFailed`].
+    pub fn request_delete_comment(&self, file_id: FileId, comment_id: u64) -> Result<(), Error> {
+        self.send(&ClientLine::DeleteComment {
+            file_id,
+            comment_id,
+        })
+    }
+
     /// Comments on a file and waits for the host to pass the comment on (returned as kept),
     /// passing over other events.
     pub fn comment(
@@ -268,10 +286,7 @@ impl Session {
         text: &str,
         timeout: Duration,
     ) -> Result<CommentInfo, Error> {
-        self.send(&ClientLine::Comment {
-            file_id,
-            text: text.to_owned(),
-        })?;
+        self.request_comment(file_id, text)?;
         let own = self.credentials.client_id;
         self.await_comment_reply(file_id, timeout, |event| match event {
             SessionEvent::CommentAdded(comment)
@@ -290,10 +305,7 @@ impl Session {
         comment_id: u64,
         timeout: Duration,
     ) -> Result<(), Error> {
-        self.send(&ClientLine::DeleteComment {
-            file_id,
-            comment_id,
-        })?;
+        self.request_delete_comment(file_id, comment_id)?;
         self.await_comment_reply(file_id, timeout, |event| match event {
             SessionEvent::CommentDeleted {
                 file_id: id,

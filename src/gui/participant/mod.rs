@@ -8,6 +8,7 @@
 //! `toasts`, `deletes`, `grouping`, `order` — are plain models, tested with time passed in;
 //! `local` is the file-system work updates start as tasks.
 
+mod comments;
 mod deletes;
 mod files;
 mod grouping;
@@ -131,6 +132,8 @@ pub struct Participant {
     share_with: ShareWith,
     /// The file whose versions are open under its row.
     versions: versions::VersionsPanel,
+    /// The file whose comments are open under its row, and the comment being written.
+    comments: comments::CommentsPanel,
     /// The file the keyboard is on.
     selected: Option<FileId>,
     /// Files ticked for "Download selected".
@@ -192,6 +195,14 @@ pub enum Message {
     DownloadVersionClicked(FileId, u32),
     /// The save dialog for a version closed.
     VersionSavePicked(FileId, u32, DialogResult<PathBuf>),
+    /// "Comment" (or "2 comments") was clicked on a file: its comments open (or close).
+    CommentsClicked(FileId),
+    /// The comment being written changed.
+    CommentDraft(String),
+    /// Send was pressed (or Enter) in the comment box.
+    CommentSend,
+    /// × was pressed on a comment.
+    CommentDelete(FileId, u64),
     /// A file's row was clicked: the keyboard's selection moves there.
     Select(FileId),
     /// A file's box was ticked or unticked for "Download selected".
@@ -308,6 +319,7 @@ impl Participant {
             keep: Keep::default(),
             share_with: ShareWith::default(),
             versions: versions::VersionsPanel::default(),
+            comments: comments::CommentsPanel::default(),
             selected: None,
             ticked: BTreeSet::new(),
             focus: None,
@@ -462,6 +474,10 @@ impl Participant {
                 self.leave();
                 return Action::Leave;
             }
+            message @ (Message::CommentsClicked(_)
+            | Message::CommentDraft(_)
+            | Message::CommentSend
+            | Message::CommentDelete(..)) => self.on_comments(message),
             message @ (Message::VersionsClicked(_)
             | Message::VersionsListed(..)
             | Message::DownloadVersionClicked(..)

@@ -9,6 +9,7 @@ use iced::widget::text::Wrapping;
 use iced::widget::{checkbox, column, container, mouse_area, progress_bar, row, space, text};
 use iced::{Alignment, Element, Length};
 
+use super::comments::comments_button;
 use super::deletes::Pending;
 use super::library::{expiry_words, restriction_words};
 use super::order::FileKind;
@@ -31,14 +32,22 @@ impl Participant {
                 text(file.name.as_str())
                     .size(text_size::NAME)
                     .wrapping(Wrapping::None),
-                row![
-                    muted(self.details(file))
-                        .size(text_size::DETAIL)
-                        .wrapping(Wrapping::None),
-                ]
-                .push(versions_button(file, self.versions.is_open(file.id)))
-                .spacing(gap::S)
-                .align_y(Alignment::Center),
+                // The buttons first, so that a long details line never hides them.
+                row![]
+                    .push(
+                        // Only a host that says what files are takes comments.
+                        file.details
+                            .category
+                            .map(|_| comments_button(file, self.comments.is_open(file.id))),
+                    )
+                    .push(versions_button(file, self.versions.is_open(file.id)))
+                    .push(
+                        muted(self.details(file))
+                            .size(text_size::DETAIL)
+                            .wrapping(Wrapping::None),
+                    )
+                    .spacing(gap::S)
+                    .align_y(Alignment::Center),
             ]
             .push(
                 self.transfers

@@ -445,11 +445,11 @@ impl Participant {
         if files.is_empty() {
             return center(muted("No file matches the filter and chips")).into();
         }
-        let rows = column(
-            files
-                .into_iter()
-                .flat_map(|f| std::iter::once(self.file_row(f)).chain(self.versions_panel(f.id))),
-        )
+        let rows = column(files.into_iter().flat_map(|f| {
+            std::iter::once(self.file_row(f))
+                .chain(self.versions_panel(f.id))
+                .chain(self.comments_panel(f))
+        }))
         .spacing(gap::M)
         .push(space().height(list::OVERLAY_ROOM));
         scrollable(rows)
