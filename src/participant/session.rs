@@ -200,19 +200,12 @@ impl Session {
                     file_id: id,
                     reason,
                 }) if id == file_id => {
-                    return Err(if reason == "File not found" {
-                        Error::NotFound(file_id)
-                    } else {
-                        Error::Refused(reason)
-                    });
+                    return Err(refused(file_id, reason));
                 }
                 Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
                 Ok(_) => {}
                 Err(_) => {
-                    return Err(Error::lost(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the host did not answer the delete",
-                    )));
+                    return Err(no_answer("the host did not answer the delete"));
                 }
             }
         }
@@ -242,19 +235,14 @@ impl Session {
                     file_id: id,
                     reason,
                 }) if id == file_id => {
-                    return Err(if reason == "File not found" {
-                        Error::NotFound(file_id)
-                    } else {
-                        Error::Refused(reason)
-                    });
+                    return Err(refused(file_id, reason));
                 }
                 Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
                 Ok(_) => {}
                 Err(_) => {
-                    return Err(Error::lost(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
+                    return Err(no_answer(
                         "the host did not answer the change of who sees the file",
-                    )));
+                    ));
                 }
             }
         }
@@ -329,11 +317,7 @@ impl Session {
                     file_id: id,
                     reason,
                 }) if id == file_id => {
-                    return Err(if reason == "File not found" {
-                        Error::NotFound(file_id)
-                    } else {
-                        Error::Refused(reason)
-                    });
+                    return Err(refused(file_id, reason));
                 }
                 Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
                 Ok(event) => {
@@ -342,10 +326,7 @@ impl Session {
                     }
                 }
                 Err(_) => {
-                    return Err(Error::lost(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the host did not answer about the comment",
-                    )));
+                    return Err(no_answer("the host did not answer about the comment"));
                 }
             }
         }
@@ -511,4 +492,18 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         other => return Followed::End(Error::unexpected_reply(&other).to_string()),
     };
     Followed::Event(event)
+}
+
+/// What the host's refusal of a request about `file_id` means: the file is gone, or the reason.
+fn refused(file_id: FileId, reason: String) -> Error {
+    if reason == "File not found" {
+        Error::NotFound(file_id)
+    } else {
+        Error::Refused(reason)
+    }
+}
+
+/// The host did not answer a request in time (`what` says which).
+fn no_answer(what: &str) -> Error {
+    Error::lost(std::io::Error::new(std::io::ErrorKind::TimedOut, what))
 }
