@@ -355,13 +355,6 @@ impl Participant {
         if others.is_empty() || !self.share_with.is_open() {
             return None;
         }
-        let chip = |label: String, active: bool, message: Message| -> Element<'_, Message> {
-            button(text(label).size(text_size::DETAIL))
-                .padding([gap::XXS, gap::M])
-                .style(theme::chip(active))
-                .on_press(message)
-                .into()
-        };
         let everyone = chip(
             "Everyone".to_owned(),
             self.share_with.is_everyone(),
@@ -391,13 +384,6 @@ impl Participant {
         if categories.is_empty() && tags.is_empty() {
             return None;
         }
-        let chip = |label: String, active: bool, message: Message| -> Element<'_, Message> {
-            button(text(label).size(text_size::DETAIL))
-                .padding([gap::XXS, gap::M])
-                .style(theme::chip(active))
-                .on_press(message)
-                .into()
-        };
         let all = chip(
             "All".to_owned(),
             self.chips.category.is_none(),
@@ -499,4 +485,13 @@ fn unbroken(fingerprint: Fingerprint) -> String {
         .verification_code()
         .to_string()
         .replace(' ', "\u{a0}")
+}
+
+/// A small toggle chip (Share with, categories, tags), lit when `active`.
+fn chip<'a>(label: String, active: bool, message: Message) -> Element<'a, Message> {
+    button(text(label).size(text_size::DETAIL))
+        .padding([gap::XXS, gap::M])
+        .style(theme::chip(active))
+        .on_press(message)
+        .into()
 }
