@@ -27,9 +27,23 @@ pub(super) const GRACE: Duration = Duration::from_secs(2);
 pub(super) const PRESSURE: Duration = Duration::from_secs(10);
 /// How long every transfer runs before it may be stopped at all.
 pub(super) const FIRST_MOMENT: Duration = Duration::from_millis(25);
-/// How long a newcomer, in its turn, waits for transfers too young to judge before it gives
-/// up making way (they are young for [`FIRST_MOMENT`] while the host is pressed).
+/// How long a newcomer for a slot, in its turn, waits for transfers too young to judge before
+/// it gives up making way and waits in line (they are young for [`FIRST_MOMENT`] while the
+/// host is pressed).
 pub(super) const JUDGE_WAIT: Duration = Duration::from_millis(250);
+
+impl Need {
+    /// How long a newcomer waits for transfers too young to judge that hold what it needs: a
+    /// slot newcomer [`JUDGE_WAIT`] (then it waits in line for a slot); an upload without room
+    /// is refused if it gives up, so it waits out a whole [`GRACE`] (and a little) — at the onset of a crowd
+    /// every holder of room may be in its grace at once.
+    pub(super) fn judge_wait(self) -> Duration {
+        match self {
+            Need::Slot => JUDGE_WAIT,
+            Need::Room(_) => GRACE + JUDGE_WAIT,
+        }
+    }
+}
 
 /// What a newcomer lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,12 +128,12 @@ fn holds(progress: &Progress, need: Need) -> bool {
 }
 
 /// True if some transfer holding what `need` asks for is too young to be judged now but will
-/// be within [`JUDGE_WAIT`]: it may turn out slow in a moment.
+/// be within [`Need::judge_wait`]: it may turn out slow in a moment.
 pub(super) fn some_judged_soon<I>(running: &[(I, Progress)], need: Need) -> bool {
     running.iter().any(|(_, progress)| {
         holds(progress, need)
             && !judged(progress)
-            && protected_for(progress) - progress.elapsed <= JUDGE_WAIT
+            && protected_for(progress) - progress.elapsed <= need.judge_wait()
     })
 }
 
@@ -255,5 +269,28 @@ mod tests {
             "Stopped to make way: another transfer needed its storage room, and this one would \
              never finish at 0 B/s"
         );
+    }
+
+    #[test]
+    fn an_upload_without_room_waits_out_a_whole_grace_and_a_slot_newcomer_less() {
+        let just_started = Progress {
+            elapsed: Duration::from_millis(100),
+            ..upload(0, 0)
+        };
+        let running = [(0, just_started)];
+        assert!(choose(&running, Need::Room(MB), HORIZON).is_empty());
+        assert!(
+            some_judged_soon(&running, Need::Room(MB)),
+            "every holder of room in its grace: the upload waits for them to be judged"
+        );
+        assert!(
+            !some_judged_soon(&running, Need::Slot),
+            "a slot newcomer waits in line instead"
+        );
+        let nearly = Progress {
+            elapsed: GRACE - JUDGE_WAIT / 2,
+            ..just_started
+        };
+        assert!(some_judged_soon(&[(0, nearly)], Need::Slot));
     }
 }

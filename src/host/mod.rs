@@ -23,6 +23,7 @@ mod expiry;
 mod gate;
 mod listener;
 mod make_way;
+mod memory;
 mod pace;
 mod parked;
 mod passcode;

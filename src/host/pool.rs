@@ -22,6 +22,8 @@ pub(super) struct ServerPool {
     receiver: flume::Receiver<Job>,
     /// Idle threads not yet promised a job.
     idle: Arc<AtomicUsize>,
+    /// Threads alive, idle or not.
+    alive: Arc<AtomicUsize>,
     stack_size: usize,
     retire_after: Duration,
 }
@@ -34,6 +36,7 @@ impl ServerPool {
             sender,
             receiver,
             idle: Arc::new(AtomicUsize::new(0)),
+            alive: Arc::new(AtomicUsize::new(0)),
             stack_size,
             retire_after,
         }
@@ -50,15 +53,22 @@ impl ServerPool {
         }
         let receiver = self.receiver.clone();
         let idle = Arc::clone(&self.idle);
+        let alive = Arc::clone(&self.alive);
         let retire_after = self.retire_after;
+        alive.fetch_add(1, Ordering::SeqCst);
         std::thread::Builder::new()
             .name("lanshare-connection".into())
             .stack_size(self.stack_size)
             .spawn(move || {
                 job();
                 serve(&receiver, &idle, retire_after);
+                let left = alive.fetch_sub(1, Ordering::SeqCst) - 1;
+                super::memory::after_retirement(left);
             })
             .map(drop)
+            .inspect_err(|_| {
+                self.alive.fetch_sub(1, Ordering::SeqCst);
+            })
     }
 
     /// Threads idle right now.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::activity::{Direction, MadeWay};
 use super::expiry::lifetime;
-use super::make_way::{JUDGE_WAIT, Need};
+use super::make_way::Need;
 use super::registry::{Uploader, info_line};
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
@@ -101,11 +101,11 @@ fn begin_upload(shared: &Shared, size: u64) -> Result<Room, StorageError> {
         if shared.parked.free_oldest() {
             continue;
         }
-        if started.elapsed() > ROOM_WAIT || (!made_way && started.elapsed() > JUDGE_WAIT) {
+        let need = Need::Room(shortfall(&error));
+        if started.elapsed() > ROOM_WAIT || (!made_way && started.elapsed() > need.judge_wait()) {
             return Err(error);
         }
         if !made_way {
-            let need = Need::Room(shortfall(&error));
             match shared
                 .activity
                 .make_way(need, shared.config.timeouts.make_way)
