@@ -44,6 +44,7 @@ fn expiring_in(secs: u64) -> ShareOptions {
         expiry: Expiry::After(secs),
         tags: Tags::default(),
         only: None,
+        version_of: None,
     }
 }
 
@@ -246,6 +247,7 @@ fn the_host_cuts_a_longer_expiry_to_its_maximum_and_applies_its_default() -> Tes
         expiry: Expiry::Never,
         tags: Tags::default(),
         only: None,
+        version_of: None,
     };
     let never = share_with(&alice, "never.bin", b"b", never)?;
     assert!((3590..=3600).contains(&expires_in(&never)?));
@@ -399,6 +401,7 @@ fn tags_are_checked_kept_and_sent_to_sessions_that_ask() -> TestResult {
         expiry: Expiry::HostDefault,
         tags: Tags::parse("Slides, week3,slides")?,
         only: None,
+        version_of: None,
     };
     let stored = share_with(&alice, "deck.pdf", PDF, options)?;
     let offered = loop {
@@ -519,6 +522,7 @@ fn seed_style_clients_see_no_library_lines() -> TestResult {
         expiry: Expiry::After(60),
         tags: Tags::parse("week3")?,
         only: None,
+        version_of: None,
     };
     share_with(&alice, "tagged.png", PNG, options)?;
     // A session that did not ask for FEATURES: the seed's offer and FILE_META, nothing else.

@@ -233,6 +233,7 @@ impl Participant {
                     expiry: self.keep.expiry(),
                     tags: Tags::default(),
                     only: self.share_with.audience(&self.peers),
+                    version_of: None,
                 },
                 new_file: false,
             };
