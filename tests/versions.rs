@@ -11,37 +11,22 @@ use std::sync::atomic::AtomicBool;
 
 use common::*;
 use lanshare::host::HostConfig;
-use lanshare::participant::{Error, FileEntry, Session, TransferConnection, VersionCount};
-use lanshare::protocol::{Sha256Digest, UploadRequest, VersionInfo};
+use lanshare::participant::{Error, Session, TransferConnection, VersionCount};
+use lanshare::protocol::{Sha256Digest, VersionInfo};
 use lanshare::storage::StorageConfig;
 
 /// Shares `bytes` as `name` from `session`'s participant, as a file of its own if `new_file`.
 fn share_as(session: &Session, name: &str, bytes: &[u8], new_file: bool) -> anyhow::Result<u64> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
+    let mut connection = proven(session)?;
     if new_file {
         connection.upload_next_as_new_file()?;
     }
-    let stored = connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
+    Ok(upload_as(&mut connection, session, name, bytes)?.file_id)
 }
 
 /// The kept versions of `file_id`, as `session`'s participant.
 fn versions(session: &Session, file_id: u64) -> Result<Vec<VersionInfo>, Error> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    connection.authenticate(session.credentials())?;
-    connection.versions(file_id)
+    proven(session)?.versions(file_id)
 }
 
 /// Version `version` of `file_id` (`None`: the latest), downloaded whole.
@@ -60,11 +45,6 @@ fn download_version(
         &AtomicBool::new(false),
     )?;
     Ok(bytes)
-}
-
-/// The files `LIST` shows.
-fn listed(host: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
-    Ok(TransferConnection::connect(host)?.list()?)
 }
 
 /// The tests' usual host configuration.
@@ -247,10 +227,7 @@ fn a_disk_store_keeps_versions_across_a_restart_and_removes_them_all_on_delete()
 fn the_command_line_shares_versions_lists_and_gets_them() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("alice"),
-        host: host.local_addr(),
-    };
+    let cli = Cli::in_folder(dir.path(), "alice", host.local_addr());
     let file = dir.path().join("a.txt");
     std::fs::write(&file, b"first")?;
     let sent = cli.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
@@ -303,27 +280,7 @@ fn versions_of_a_restricted_file_are_as_hidden_as_the_file() -> TestResult {
     let address = host.local_addr();
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let (eve, _) = Person::new("Eve")?.join(address)?;
-    let mut connection = TransferConnection::connect(address)?;
-    connection.authenticate(alice.credentials())?;
-    let options = lanshare::protocol::ShareOptions {
-        only: Some(lanshare::protocol::Audience::default()),
-        ..Default::default()
-    };
-    connection.share_next_with(&options)?;
-    let credentials = alice.credentials();
-    let id = connection
-        .upload(
-            UploadRequest {
-                client_id: credentials.client_id,
-                username: credentials.username.clone(),
-                filename: "diary.txt".into(),
-                size: 2,
-            },
-            &mut &b"v1"[..],
-            &mut |_| {},
-            &AtomicBool::new(false),
-        )?
-        .file_id;
+    let id = share_only(&alice, "diary.txt", b"v1", &[])?.file_id;
     // A new version without names keeps the file as restricted as it was.
     assert_eq!(share_as(&alice, "diary.txt", b"v2", false)?, id);
     assert!(matches!(versions(&eve, id), Err(Error::NotFound(_))));
@@ -338,25 +295,11 @@ fn versions_of_a_restricted_file_are_as_hidden_as_the_file() -> TestResult {
 /// Shares `bytes` (uploaded as `name`) as the new version of file `of`, as `session`'s
 /// participant (`version-of`).
 fn share_version_of(session: &Session, name: &str, bytes: &[u8], of: u64) -> Result<u64, Error> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    connection.share_next_with(&lanshare::protocol::ShareOptions {
+    let options = lanshare::protocol::ShareOptions {
         version_of: Some(of),
         ..Default::default()
-    })?;
-    let stored = connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
+    };
+    Ok(share_with(session, name, bytes, &options)?.file_id)
 }
 
 /// What a seed client's `LIST` (no `FEATURES`) shows: its lines up to `END`.
@@ -492,26 +435,7 @@ fn a_version_of_a_file_someone_may_not_see_is_refused_as_a_missing_file() -> Tes
     let address = host.local_addr();
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let (bob, _) = Person::new("Bob")?.join(address)?;
-    let mut connection = TransferConnection::connect(address)?;
-    connection.authenticate(alice.credentials())?;
-    connection.share_next_with(&lanshare::protocol::ShareOptions {
-        only: Some(lanshare::protocol::Audience::default()),
-        ..Default::default()
-    })?;
-    let credentials = alice.credentials();
-    let secret = connection
-        .upload(
-            UploadRequest {
-                client_id: credentials.client_id,
-                username: credentials.username.clone(),
-                filename: "diary.txt".into(),
-                size: 2,
-            },
-            &mut &b"v1"[..],
-            &mut |_| {},
-            &AtomicBool::new(false),
-        )?
-        .file_id;
+    let secret = share_only(&alice, "diary.txt", b"v1", &[])?.file_id;
     let hidden = share_version_of(&bob, "diary.txt", b"bob", secret);
     assert!(
         matches!(&hidden, Err(Error::Refused(reason)) if reason == "File not found"),
@@ -535,14 +459,8 @@ fn a_version_of_a_file_someone_may_not_see_is_refused_as_a_missing_file() -> Tes
 fn the_command_line_adds_a_version_by_id_and_says_who_may_not() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let alice = Cli {
-        config_dir: dir.path().join("alice"),
-        host: host.local_addr(),
-    };
-    let bob = Cli {
-        config_dir: dir.path().join("bob"),
-        host: host.local_addr(),
-    };
+    let alice = Cli::in_folder(dir.path(), "alice", host.local_addr());
+    let bob = Cli::in_folder(dir.path(), "bob", host.local_addr());
     std::fs::write(dir.path().join("a.txt"), b"first")?;
     std::fs::write(dir.path().join("b.txt"), b"second!")?;
     let sent = alice.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
