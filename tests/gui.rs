@@ -1350,15 +1350,6 @@ mod start_and_host {
         })
     }
 
-    fn hosting_port(app: &App) -> anyhow::Result<u16> {
-        let title = app.title();
-        title
-            .rsplit(' ')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("no port in {title:?}"))
-    }
-
     #[test]
     fn a_long_error_wraps_and_connect_stays_in_sight_at_600x400() -> TestResult {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
@@ -2077,7 +2068,7 @@ fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
 }
 
 /// The port the app's own host listens on, from its title.
-fn own_host_port(app: &App) -> anyhow::Result<u16> {
+fn hosting_port(app: &App) -> anyhow::Result<u16> {
     let title = app.title();
     title
         .rsplit(' ')
@@ -2091,7 +2082,7 @@ fn new_version_on_anyones_file_as_the_operator_uploads_the_picked_file_as_its_ne
 -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut app = hana_hosting(dir.path())?;
-    let address = SocketAddr::from(([127, 0, 0, 1], own_host_port(&app)?));
+    let address = SocketAddr::from(([127, 0, 0, 1], hosting_port(&app)?));
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let id = share(&alice, "plan.md", b"alice's plan")?;
     // Hana hosts: the operator may add versions of Alice's file.
