@@ -11,52 +11,15 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lanshare::host::HostConfig;
 use lanshare::identity::Identity;
-use lanshare::participant::{Error, FileEntry, Session, SessionEvent, Stored, TransferConnection};
-use lanshare::protocol::{Audience, ShareOptions, UploadRequest};
+use lanshare::participant::{Error, FileEntry, Session, SessionEvent, TransferConnection};
+use lanshare::protocol::Audience;
 
 /// Names as a list of who may see a file.
 fn only(names: &[&str]) -> anyhow::Result<Audience> {
     Ok(Audience::new(
         names.iter().map(|name| (*name).to_owned()).collect(),
     )?)
-}
-
-/// Shares `bytes` as `name` from `session`'s participant, seen only by `names` (and the
-/// sharer and the operator).
-fn share_only(
-    session: &Session,
-    name: &str,
-    bytes: &[u8],
-    names: &[&str],
-) -> Result<Stored, Error> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    let options = ShareOptions {
-        only: Audience::new(names.iter().map(|name| (*name).to_owned()).collect()).ok(),
-        ..ShareOptions::default()
-    };
-    connection.share_next_with(&options)?;
-    connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )
-}
-
-/// A connection that proved it is `session`'s participant.
-fn proven(session: &Session) -> anyhow::Result<TransferConnection> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    connection.authenticate(session.credentials())?;
-    Ok(connection)
 }
 
 /// The ids `LIST` shows to `session`'s participant (or, without one, to anyone).
@@ -75,11 +38,7 @@ fn download_as(
     file_id: u64,
 ) -> Result<Vec<u8>, Error> {
     let mut connection = match session {
-        Some(session) => {
-            let mut connection = TransferConnection::connect(host)?;
-            connection.authenticate(session.credentials())?;
-            connection
-        }
+        Some(session) => proven(session)?,
         None => TransferConnection::connect(host)?,
     };
     let mut bytes = Vec::new();
@@ -131,11 +90,7 @@ fn seed_download(host: SocketAddr, file_id: u64) -> anyhow::Result<String> {
 
 #[test]
 fn a_restricted_file_is_invisible_to_everyone_else_through_every_command() -> TestResult {
-    let operator = Identity::generate()?;
-    let host = start(HostConfig {
-        operator: Some(operator.public_key()),
-        ..config()
-    })?;
+    let (host, operator) = start_with_operator(config())?;
     let address = host.local_addr();
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let bob_person = Person::new("Bob")?;
@@ -350,10 +305,7 @@ fn a_disk_store_keeps_who_may_see_a_file_across_a_restart() -> TestResult {
 fn the_command_line_restricts_lists_and_widens() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let cli = |name: &str| Cli {
-        config_dir: dir.path().join(name),
-        host: host.local_addr(),
-    };
+    let cli = |name: &str| Cli::in_folder(dir.path(), name, host.local_addr());
     let (alice, bob, eve) = (cli("alice"), cli("bob"), cli("eve"));
     std::fs::write(dir.path().join("mine.txt"), b"bob's")?;
     std::fs::write(dir.path().join("plan.txt"), b"the plan")?;

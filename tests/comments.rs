@@ -7,9 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use lanshare::host::HostConfig;
-use lanshare::identity::Identity;
-use lanshare::participant::{Error, Session, SessionEvent, TransferConnection};
+use lanshare::participant::{Error, Session, SessionEvent};
 use lanshare::protocol::{CommentInfo, MAX_COMMENT_CHARS, MAX_COMMENTS};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -43,9 +41,7 @@ fn heard_deleted(session: &Session, file_id: u64, comment_id: u64) -> anyhow::Re
 
 /// The texts of the comments `LIST` shows with `file_id`.
 fn listed_comments(session: &Session, file_id: u64) -> anyhow::Result<Vec<String>> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    connection.authenticate(session.credentials())?;
-    let files = connection.list()?;
+    let files = proven(session)?.list()?;
     let file = files
         .iter()
         .find(|file| file.id == file_id)
@@ -60,11 +56,7 @@ fn listed_comments(session: &Session, file_id: u64) -> anyhow::Result<Vec<String
 
 #[test]
 fn comments_reach_both_watchers_live_are_listed_and_deleted_by_their_author() -> TestResult {
-    let operator = Identity::generate()?;
-    let host = start(HostConfig {
-        operator: Some(operator.public_key()),
-        ..config()
-    })?;
+    let (host, operator) = start_with_operator(config())?;
     let address = host.local_addr();
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let (bob, _) = Person::new("Bob")?.join(address)?;
@@ -185,26 +177,7 @@ fn comments_on_a_restricted_file_stay_among_those_who_may_see_it() -> TestResult
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let (bob, _) = Person::new("Bob")?.join(address)?;
     let (eve, _) = Person::new("Eve")?.join(address)?;
-    let mut connection = TransferConnection::connect(address)?;
-    connection.authenticate(alice.credentials())?;
-    connection.share_next_with(&lanshare::protocol::ShareOptions {
-        only: lanshare::protocol::Audience::new(vec!["Bob".into()]).ok(),
-        ..Default::default()
-    })?;
-    let credentials = alice.credentials();
-    let id = connection
-        .upload(
-            lanshare::protocol::UploadRequest {
-                client_id: credentials.client_id,
-                username: credentials.username.clone(),
-                filename: "secret.txt".into(),
-                size: 1,
-            },
-            &mut &b"s"[..],
-            &mut |_| {},
-            &std::sync::atomic::AtomicBool::new(false),
-        )?
-        .file_id;
+    let id = share_only(&alice, "secret.txt", b"s", &["Bob"])?.file_id;
     assert!(matches!(
         eve.comment(id, "let me in", WAIT),
         Err(Error::NotFound(_))
@@ -223,10 +196,7 @@ fn comments_on_a_restricted_file_stay_among_those_who_may_see_it() -> TestResult
 fn the_command_line_comments_lists_and_deletes() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("alice"),
-        host: host.local_addr(),
-    };
+    let cli = Cli::in_folder(dir.path(), "alice", host.local_addr());
     std::fs::write(dir.path().join("a.txt"), b"a")?;
     let sent = cli.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
     assert!(sent.status.success(), "{}", stderr(&sent));

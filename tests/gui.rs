@@ -1350,15 +1350,6 @@ mod start_and_host {
         })
     }
 
-    fn hosting_port(app: &App) -> anyhow::Result<u16> {
-        let title = app.title();
-        title
-            .rsplit(' ')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| anyhow::anyhow!("no port in {title:?}"))
-    }
-
     #[test]
     fn a_long_error_wraps_and_connect_stays_in_sight_at_600x400() -> TestResult {
         let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
@@ -2073,5 +2064,128 @@ fn the_library_chips_and_expiry_look_as_committed() -> TestResult {
         Ok(())
     })?;
     assert!(matches_snapshot(&app, "participant-library")?);
+    Ok(())
+}
+
+/// The port the app's own host listens on, from its title.
+fn hosting_port(app: &App) -> anyhow::Result<u16> {
+    let title = app.title();
+    title
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no port in {title:?}"))
+}
+
+#[test]
+fn new_version_on_anyones_file_as_the_operator_uploads_the_picked_file_as_its_next_version()
+-> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut app = hana_hosting(dir.path())?;
+    let address = SocketAddr::from(([127, 0, 0, 1], hosting_port(&app)?));
+    let (alice, _) = Person::new("Alice")?.join(address)?;
+    let id = share(&alice, "plan.md", b"alice's plan")?;
+    // Hana hosts: the operator may add versions of Alice's file.
+    pump_until_shown(&mut app, "New version…")?;
+    let clicked = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        ui.click("New version…")?;
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    assert!(
+        matches!(
+            clicked.as_slice(),
+            [Message::Host(HostMessage::Session(ParticipantMessage::NewVersionClicked(c)))] if *c == id
+        ),
+        "{clicked:?}"
+    );
+    // The picker is rfd's own window: the app is given what it returns.
+    let fixed = dir.path().join("plan-fixed.md");
+    std::fs::write(&fixed, b"the host's fix")?;
+    let picked = app.update(Message::Host(HostMessage::Session(
+        ParticipantMessage::NewVersionPicked(id, dialog(Some(fixed))),
+    )));
+    perform(&mut app, picked);
+    assert!(
+        shows(&app, "Uploading plan.md"),
+        "the usual progress, under the file's name"
+    );
+    let (mut offered, mut ended) = (false, false);
+    pump(&mut app, |m| {
+        offered |= matches!(live(m), Some(LiveEvent::Session(SessionEvent::FileOffered(f))) if f.details.versions.is_some());
+        ended |= transfer_ended(m);
+        offered && ended
+    })?;
+    assert!(view_contains(&app, "version 2 (2 kept)"));
+    assert!(view_contains(&app, "'plan.md' uploaded successfully!"));
+
+    // Still Alice's plan.md, with both versions byte-exact.
+    let mut connection = lanshare::participant::TransferConnection::connect(address)?;
+    connection.authenticate(alice.credentials())?;
+    let files = connection.list()?;
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        (files[0].name.as_str(), files[0].uploader.as_str()),
+        ("plan.md", "Alice")
+    );
+    let versions = connection.versions(id)?;
+    assert_eq!(versions.len(), 2);
+    let mut latest = Vec::new();
+    connection.download(
+        id,
+        &mut latest,
+        &mut |_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )?;
+    assert_eq!(latest, b"the host's fix");
+    Ok(())
+}
+
+#[test]
+fn new_version_shows_on_a_participants_own_files_only() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
+    share(&alice, "alices.txt", b"hers")?;
+    pump_until_shown(&mut app, "alices.txt")?;
+    assert!(!shows(&app, "New version…"), "not on Alice's file");
+
+    let path = dir.path().join("bobs.txt");
+    std::fs::write(&path, b"his")?;
+    let listing = app.update(Message::Participant(ParticipantMessage::Drop(
+        lanshare::gui::bridge::DropEvent::Dropped(path),
+    )));
+    perform(&mut app, listing);
+    pump_until_shown(&mut app, "bobs.txt")?;
+    pump_until_shown(&mut app, "New version…")?;
+    let clicked = {
+        let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
+        ui.click("New version…")?;
+        ui.into_messages().collect::<Vec<_>>()
+    };
+    let bobs = host
+        .files()
+        .into_iter()
+        .find(|file| file.name == "bobs.txt")
+        .ok_or_else(|| anyhow::anyhow!("not stored"))?;
+    assert!(
+        matches!(
+            clicked.as_slice(),
+            [Message::Participant(ParticipantMessage::NewVersionClicked(c))] if *c == bobs.id
+        ),
+        "{clicked:?}"
+    );
+    // A picker that could not be shown is said, and nothing is sent.
+    let _ = app.update(Message::Participant(ParticipantMessage::NewVersionPicked(
+        bobs.id,
+        lanshare::gui::bridge::DialogResult {
+            opened: Instant::now(),
+            chosen: None,
+        },
+    )));
+    assert!(view_contains(&app, "to pick a new version"));
+    assert_eq!(host.files().len(), 2);
     Ok(())
 }

@@ -13,43 +13,15 @@ use std::time::{Duration, Instant};
 use common::*;
 use lanshare::host::HostConfig;
 use lanshare::participant::{Error, FileEntry, Session, SessionEvent, Stored, TransferConnection};
-use lanshare::protocol::{Category, Expiry, ShareOptions, Tags, UploadRequest};
-
-/// Shares `bytes` as `name` from `session`'s participant with `options`.
-fn share_with(
-    session: &Session,
-    name: &str,
-    bytes: &[u8],
-    options: ShareOptions,
-) -> anyhow::Result<Stored> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    connection.share_next_with(&options)?;
-    Ok(connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?)
-}
+use lanshare::protocol::{Category, Expiry, ShareOptions, Tags};
 
 fn expiring_in(secs: u64) -> ShareOptions {
     ShareOptions {
         expiry: Expiry::After(secs),
         tags: Tags::default(),
         only: None,
+        version_of: None,
     }
-}
-
-/// The files `LIST` shows, with their details.
-fn listed(host: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
-    Ok(TransferConnection::connect(host)?.list()?)
 }
 
 /// Waits for `session` to hear that `file_id` was deleted; how long it took.
@@ -80,7 +52,7 @@ fn a_file_expires_while_the_host_runs_everyone_hears_and_its_room_is_freed() -> 
     let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
     let (watcher, _) = Person::new("Walt")?.join(host.local_addr())?;
     let content = data(100_000, 1);
-    let stored = share_with(&alice, "soon.bin", &content, expiring_in(2))?;
+    let stored = share_with(&alice, "soon.bin", &content, &expiring_in(2))?;
     let kept = share(&alice, "kept.bin", b"stays")?;
     let details = stored
         .details
@@ -151,7 +123,7 @@ fn a_download_under_way_when_its_file_expires_completes() -> TestResult {
     let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
     // Larger than what loopback's socket buffers hold, so most of it moves after the expiry.
     let content = data(48 << 20, 2);
-    let stored = share_with(&alice, "big.bin", &content, expiring_in(2))?;
+    let stored = share_with(&alice, "big.bin", &content, &expiring_in(2))?;
     let mut connection = TransferConnection::connect(host.local_addr())?;
     let mut sink = StallOnce {
         bytes: Vec::new(),
@@ -178,8 +150,8 @@ fn a_disk_store_deletes_at_start_what_expired_while_it_was_down_and_keeps_the_re
     let (short, long, forever) = {
         let host = start(disk_config(dir.path()))?;
         let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
-        let short = share_with(&alice, "short.bin", b"short-lived", expiring_in(1))?;
-        let long = share_with(&alice, "long.bin", b"long-lived", expiring_in(3600))?;
+        let short = share_with(&alice, "short.bin", b"short-lived", &expiring_in(1))?;
+        let long = share_with(&alice, "long.bin", b"long-lived", &expiring_in(3600))?;
         let forever = share(&alice, "forever.bin", b"kept")?;
         drop(alice);
         host.shutdown();
@@ -213,7 +185,7 @@ fn a_disk_store_expires_files_while_it_runs_too() -> TestResult {
     let dir = tempfile::tempdir()?;
     let host = start(disk_config(dir.path()))?;
     let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
-    let stored = share_with(&alice, "brief.txt", b"brief", expiring_in(1))?;
+    let stored = share_with(&alice, "brief.txt", b"brief", &expiring_in(1))?;
     deletion_heard(&alice, stored.file_id)?;
     assert!(
         !dir.path()
@@ -240,14 +212,15 @@ fn the_host_cuts_a_longer_expiry_to_its_maximum_and_applies_its_default() -> Tes
             .ok_or_else(|| anyhow::anyhow!("no expiry"))?;
         Ok((at - chrono::Utc::now()).num_seconds())
     };
-    let week = share_with(&alice, "week.bin", b"a", expiring_in(7 * 86_400))?;
+    let week = share_with(&alice, "week.bin", b"a", &expiring_in(7 * 86_400))?;
     assert!((3590..=3600).contains(&expires_in(&week)?));
     let never = ShareOptions {
         expiry: Expiry::Never,
         tags: Tags::default(),
         only: None,
+        version_of: None,
     };
-    let never = share_with(&alice, "never.bin", b"b", never)?;
+    let never = share_with(&alice, "never.bin", b"b", &never)?;
     assert!((3590..=3600).contains(&expires_in(&never)?));
     let default = share(&alice, "default.bin", b"c")?;
     let record = host
@@ -274,10 +247,7 @@ fn the_cli_says_when_the_host_cut_an_expiry_and_lists_it() -> TestResult {
         ..config()
     })?;
     let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("alice"),
-        host: host.local_addr(),
-    };
+    let cli = Cli::in_folder(dir.path(), "alice", host.local_addr());
     std::fs::write(dir.path().join("a.txt"), b"a")?;
     std::fs::write(dir.path().join("b.txt"), b"b")?;
     let sent = cli.run_in(
@@ -399,8 +369,9 @@ fn tags_are_checked_kept_and_sent_to_sessions_that_ask() -> TestResult {
         expiry: Expiry::HostDefault,
         tags: Tags::parse("Slides, week3,slides")?,
         only: None,
+        version_of: None,
     };
-    let stored = share_with(&alice, "deck.pdf", PDF, options)?;
+    let stored = share_with(&alice, "deck.pdf", PDF, &options)?;
     let offered = loop {
         match watcher.events().recv_timeout(Duration::from_secs(5))? {
             SessionEvent::FileOffered(entry) => break entry,
@@ -437,10 +408,7 @@ fn tags_are_checked_kept_and_sent_to_sessions_that_ask() -> TestResult {
 fn ls_filters_by_category_and_tag_and_sorts() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("bob"),
-        host: host.local_addr(),
-    };
+    let cli = Cli::in_folder(dir.path(), "bob", host.local_addr());
     let files: [(&str, Vec<u8>, &str); 4] = [
         ("b-photo.png", PNG.to_vec(), "week3"),
         ("a-slides.pdf", PDF.to_vec(), "slides,week3"),
@@ -507,9 +475,7 @@ fn ls_filters_by_category_and_tag_and_sorts() -> TestResult {
 
 #[test]
 fn seed_style_clients_see_no_library_lines() -> TestResult {
-    let operator = lanshare::identity::Identity::generate()?;
-    let host = start(HostConfig {
-        operator: Some(operator.public_key()),
+    let (host, operator) = start_with_operator(HostConfig {
         expire_after: Some(Duration::from_secs(3600)),
         ..config()
     })?;
@@ -519,8 +485,9 @@ fn seed_style_clients_see_no_library_lines() -> TestResult {
         expiry: Expiry::After(60),
         tags: Tags::parse("week3")?,
         only: None,
+        version_of: None,
     };
-    share_with(&alice, "tagged.png", PNG, options)?;
+    share_with(&alice, "tagged.png", PNG, &options)?;
     // A session that did not ask for FEATURES: the seed's offer and FILE_META, nothing else.
     let offer = loop {
         let line = watcher.line()?;

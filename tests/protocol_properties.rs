@@ -118,9 +118,20 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
         }),
         any::<u64>().prop_map(|file_id| ClientLine::Versions { file_id }),
         Just(ClientLine::NewFile),
-        (expiry(), tags(), proptest::option::of(audience())).prop_map(|(expiry, tags, only)| {
-            ClientLine::UploadOptions(ShareOptions { expiry, tags, only })
-        }),
+        (
+            expiry(),
+            tags(),
+            proptest::option::of(audience()),
+            proptest::option::of(any::<u64>())
+        )
+            .prop_map(|(expiry, tags, only, version_of)| {
+                ClientLine::UploadOptions(ShareOptions {
+                    expiry,
+                    tags,
+                    only,
+                    version_of,
+                })
+            }),
         (any::<u64>(), proptest::option::of(audience()))
             .prop_map(|(file_id, only)| ClientLine::SetAccess { file_id, only }),
     ]

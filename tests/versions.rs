@@ -11,37 +11,22 @@ use std::sync::atomic::AtomicBool;
 
 use common::*;
 use lanshare::host::HostConfig;
-use lanshare::participant::{Error, FileEntry, Session, TransferConnection, VersionCount};
-use lanshare::protocol::{Sha256Digest, UploadRequest, VersionInfo};
+use lanshare::participant::{Error, Session, TransferConnection, VersionCount};
+use lanshare::protocol::{Sha256Digest, VersionInfo};
 use lanshare::storage::StorageConfig;
 
 /// Shares `bytes` as `name` from `session`'s participant, as a file of its own if `new_file`.
 fn share_as(session: &Session, name: &str, bytes: &[u8], new_file: bool) -> anyhow::Result<u64> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    let credentials = session.credentials();
-    connection.authenticate(credentials)?;
+    let mut connection = proven(session)?;
     if new_file {
         connection.upload_next_as_new_file()?;
     }
-    let stored = connection.upload(
-        UploadRequest {
-            client_id: credentials.client_id,
-            username: credentials.username.clone(),
-            filename: name.into(),
-            size: bytes.len() as u64,
-        },
-        &mut &bytes[..],
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
+    Ok(upload_as(&mut connection, session, name, bytes)?.file_id)
 }
 
 /// The kept versions of `file_id`, as `session`'s participant.
 fn versions(session: &Session, file_id: u64) -> Result<Vec<VersionInfo>, Error> {
-    let mut connection = TransferConnection::connect(session.host())?;
-    connection.authenticate(session.credentials())?;
-    connection.versions(file_id)
+    proven(session)?.versions(file_id)
 }
 
 /// Version `version` of `file_id` (`None`: the latest), downloaded whole.
@@ -60,11 +45,6 @@ fn download_version(
         &AtomicBool::new(false),
     )?;
     Ok(bytes)
-}
-
-/// The files `LIST` shows.
-fn listed(host: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
-    Ok(TransferConnection::connect(host)?.list()?)
 }
 
 /// The tests' usual host configuration.
@@ -247,10 +227,7 @@ fn a_disk_store_keeps_versions_across_a_restart_and_removes_them_all_on_delete()
 fn the_command_line_shares_versions_lists_and_gets_them() -> TestResult {
     let host = start(config())?;
     let dir = tempfile::tempdir()?;
-    let cli = Cli {
-        config_dir: dir.path().join("alice"),
-        host: host.local_addr(),
-    };
+    let cli = Cli::in_folder(dir.path(), "alice", host.local_addr());
     let file = dir.path().join("a.txt");
     std::fs::write(&file, b"first")?;
     let sent = cli.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
@@ -303,27 +280,7 @@ fn versions_of_a_restricted_file_are_as_hidden_as_the_file() -> TestResult {
     let address = host.local_addr();
     let (alice, _) = Person::new("Alice")?.join(address)?;
     let (eve, _) = Person::new("Eve")?.join(address)?;
-    let mut connection = TransferConnection::connect(address)?;
-    connection.authenticate(alice.credentials())?;
-    let options = lanshare::protocol::ShareOptions {
-        only: Some(lanshare::protocol::Audience::default()),
-        ..Default::default()
-    };
-    connection.share_next_with(&options)?;
-    let credentials = alice.credentials();
-    let id = connection
-        .upload(
-            UploadRequest {
-                client_id: credentials.client_id,
-                username: credentials.username.clone(),
-                filename: "diary.txt".into(),
-                size: 2,
-            },
-            &mut &b"v1"[..],
-            &mut |_| {},
-            &AtomicBool::new(false),
-        )?
-        .file_id;
+    let id = share_only(&alice, "diary.txt", b"v1", &[])?.file_id;
     // A new version without names keeps the file as restricted as it was.
     assert_eq!(share_as(&alice, "diary.txt", b"v2", false)?, id);
     assert!(matches!(versions(&eve, id), Err(Error::NotFound(_))));
@@ -332,5 +289,218 @@ fn versions_of_a_restricted_file_are_as_hidden_as_the_file() -> TestResult {
         Err(Error::NotFound(_))
     ));
     assert_eq!(versions(&alice, id)?.len(), 2);
+    Ok(())
+}
+
+/// Shares `bytes` (uploaded as `name`) as the new version of file `of`, as `session`'s
+/// participant (`version-of`).
+fn share_version_of(session: &Session, name: &str, bytes: &[u8], of: u64) -> Result<u64, Error> {
+    let options = lanshare::protocol::ShareOptions {
+        version_of: Some(of),
+        ..Default::default()
+    };
+    Ok(share_with(session, name, bytes, &options)?.file_id)
+}
+
+/// What a seed client's `LIST` (no `FEATURES`) shows: its lines up to `END`.
+fn seed_list(host: SocketAddr) -> anyhow::Result<Vec<String>> {
+    let mut raw = Raw::connect(host)?;
+    raw.send(b"LIST\n")?;
+    let mut lines = Vec::new();
+    loop {
+        let line = raw.line()?;
+        if line == "END" {
+            return Ok(lines);
+        }
+        lines.push(line);
+    }
+}
+
+/// Checks that `file_id` is Alice's `report.txt`, its versions `contents` byte-exact.
+fn assert_versions_of_report(
+    host: SocketAddr,
+    alice: &Session,
+    file_id: u64,
+    contents: &[&[u8]],
+) -> TestResult {
+    let files = listed(host)?;
+    assert_eq!(files.len(), 1, "{files:?}");
+    let file = &files[0];
+    assert_eq!(
+        (file.id, file.name.as_str(), file.uploader.as_str()),
+        (file_id, "report.txt", "Alice"),
+        "the file keeps its name and its sharer"
+    );
+    assert_eq!(file.uploader_id, alice.credentials().client_id);
+    assert_eq!(file.size, contents[contents.len() - 1].len() as u64);
+    let kept = versions(alice, file_id)?;
+    let numbers: Vec<u32> = kept.iter().map(|v| v.number).collect();
+    let expected: Vec<u32> = (1..=contents.len() as u32).collect();
+    assert_eq!(numbers, expected);
+    for (version, content) in kept.iter().zip(contents) {
+        assert_eq!(version.sha256, sha256(content));
+        assert_eq!(
+            download_version(host, file_id, Some(version.number))?,
+            *content
+        );
+    }
+    Ok(())
+}
+
+/// The operator adds a version to Alice's file, Bob may not, Alice may too (by id); a seed
+/// client sees only the latest; Alice still owns the file (after a restart, with `restart`).
+fn the_operator_adds_versions_of_anyones_file(storage: StorageConfig, restart: bool) -> TestResult {
+    let operator = lanshare::identity::Identity::generate()?;
+    let config = || HostConfig {
+        operator: Some(operator.public_key()),
+        storage: storage.clone(),
+        ..config_for_test()
+    };
+    let host = start(config())?;
+    let address = host.local_addr();
+    let alice_person = Person::new("Alice")?;
+    let (alice, _) = alice_person.join(address)?;
+    let (bob, _) = Person::new("Bob")?.join(address)?;
+    let (host_session, _) = Session::join(address, "Host", &operator)?;
+    let id = share_as(&alice, "report.txt", b"alice's first", false)?;
+
+    let by_operator: &[u8] = b"the operator's fix";
+    assert_eq!(
+        share_version_of(&host_session, "fixed.txt", by_operator, id)?,
+        id
+    );
+    assert_versions_of_report(address, &alice, id, &[b"alice's first", by_operator])?;
+
+    let refused = share_version_of(&bob, "report.txt", b"bob's", id);
+    assert!(
+        matches!(&refused, Err(Error::Refused(reason))
+            if *reason == format!("Only #{id}'s sharer or the host's operator may add versions of it")),
+        "{refused:?}"
+    );
+    assert_versions_of_report(address, &alice, id, &[b"alice's first", by_operator])?;
+    assert_eq!(host.files().len(), 1, "nothing new stored");
+
+    // The owner names the file by id too, whatever the name of what she uploads.
+    let by_alice: &[u8] = b"alice's third, from elsewhere";
+    assert_eq!(share_version_of(&alice, "draft-3.txt", by_alice, id)?, id);
+    let contents = [&b"alice's first"[..], by_operator, by_alice];
+    assert_versions_of_report(address, &alice, id, &contents)?;
+    // A seed client's LIST: the latest as a plain file, nothing more.
+    let seed = seed_list(address)?;
+    assert_eq!(seed.len(), 2, "{seed:?}");
+    assert_eq!(
+        seed[0],
+        format!(
+            "FILE_OFFER:{id}:report.txt:{}:Alice:{}",
+            by_alice.len(),
+            alice.credentials().client_id
+        )
+    );
+    assert!(seed[1].starts_with(&format!("FILE_META:{id}:")));
+
+    let (host, alice) = if restart {
+        drop((alice, bob, host_session));
+        host.shutdown();
+        let host = start(config())?;
+        let (alice, _) = alice_person.join(host.local_addr())?;
+        assert_versions_of_report(host.local_addr(), &alice, id, &contents)?;
+        (host, alice)
+    } else {
+        (host, alice)
+    };
+    // Alice still owns it: she deletes it, every version with it.
+    alice.delete(id, std::time::Duration::from_secs(5))?;
+    assert!(host.files().is_empty());
+    Ok(())
+}
+
+#[test]
+fn the_operator_adds_a_version_to_alices_file_in_memory() -> TestResult {
+    the_operator_adds_versions_of_anyones_file(config().storage, false)
+}
+
+#[test]
+fn the_operator_adds_a_version_to_alices_file_on_disk_kept_across_a_restart() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let storage = StorageConfig::Disk {
+        dir: dir.path().to_path_buf(),
+        limit: None,
+    };
+    the_operator_adds_versions_of_anyones_file(storage, true)
+}
+
+#[test]
+fn a_version_of_a_file_someone_may_not_see_is_refused_as_a_missing_file() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let (alice, _) = Person::new("Alice")?.join(address)?;
+    let (bob, _) = Person::new("Bob")?.join(address)?;
+    let secret = share_only(&alice, "diary.txt", b"v1", &[])?.file_id;
+    let hidden = share_version_of(&bob, "diary.txt", b"bob", secret);
+    assert!(
+        matches!(&hidden, Err(Error::Refused(reason)) if reason == "File not found"),
+        "{hidden:?}"
+    );
+    let missing = share_version_of(&bob, "x.txt", b"bob", 99);
+    assert!(
+        matches!(&missing, Err(Error::Refused(reason)) if reason == "File not found"),
+        "{missing:?}"
+    );
+    // A guest (a seed-style upload without AUTH) adds no versions either.
+    let mut raw = Raw::connect(address)?;
+    raw.send(format!("UPLOAD_OPTIONS:::version-of:{secret}\nUPLOAD:0:Gus:g.txt:1\n").as_bytes())?;
+    assert_eq!(raw.line()?, "ERROR:File not found");
+    assert_eq!(versions(&alice, secret)?.len(), 1, "nothing changed");
+    assert_eq!(host.files().len(), 1);
+    Ok(())
+}
+
+#[test]
+fn the_command_line_adds_a_version_by_id_and_says_who_may_not() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let alice = Cli::in_folder(dir.path(), "alice", host.local_addr());
+    let bob = Cli::in_folder(dir.path(), "bob", host.local_addr());
+    std::fs::write(dir.path().join("a.txt"), b"first")?;
+    std::fs::write(dir.path().join("b.txt"), b"second!")?;
+    let sent = alice.run_in(dir.path(), &["send", "--user", "Alice", "a.txt"])?;
+    assert_eq!(stdout(&sent), "Shared 'a.txt' (5 B) as #1\n");
+    let sent = alice.run_in(
+        dir.path(),
+        &["send", "--user", "Alice", "--version-of", "1", "b.txt"],
+    )?;
+    assert_eq!(stdout(&sent), "Shared 'b.txt' (7 B) as #1, version 2\n");
+    let table = stdout(&alice.run(&["ls"])?);
+    assert!(table.contains("a.txt (v2, 2 kept)"), "{table}");
+
+    let refused = bob.run_in(
+        dir.path(),
+        &["send", "--user", "Bob", "--version-of", "1", "b.txt"],
+    )?;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("Only #1's sharer or the host's operator may add versions of it"),
+        "{}",
+        stderr(&refused)
+    );
+    let two = alice.run_in(
+        dir.path(),
+        &[
+            "send",
+            "--user",
+            "Alice",
+            "--version-of",
+            "1",
+            "a.txt",
+            "b.txt",
+        ],
+    )?;
+    assert!(!two.status.success());
+    assert!(
+        stderr(&two).contains("--version-of takes one file"),
+        "{}",
+        stderr(&two)
+    );
+    assert_eq!(host.files().len(), 1);
     Ok(())
 }

@@ -199,12 +199,16 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             );
         }
     }
+    if args.version_of.is_some() && args.files.len() > 1 {
+        bail!("--version-of takes one file: a file gets one new version at a time");
+    }
     let target = target(&args.address, false)?;
     let (session, _) = join(&target, &args.user)?;
     let options = ShareOptions {
         expiry: args.expire.unwrap_or_default(),
         tags: args.tag.clone().unwrap_or_default(),
         only: args.only.clone(),
+        version_of: args.version_of,
     };
     let items: Vec<UploadItem> = args
         .files

@@ -191,6 +191,10 @@ struct SendArgs {
     /// (which they would otherwise become the new version of).
     #[arg(long)]
     new_file: bool,
+    /// Share the (one) file as the new version of file ID, which keeps its name and sharer
+    /// (yours, or any file's as the host's operator).
+    #[arg(long, value_name = "ID", conflicts_with = "new_file")]
+    version_of: Option<u64>,
 }
 
 #[derive(Args)]

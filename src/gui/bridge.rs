@@ -134,6 +134,18 @@ pub fn pick_files() -> Task<DialogResult<Vec<PathBuf>>> {
     )
 }
 
+/// Opens a one-file picker titled `title`.
+pub fn pick_file(title: &str) -> Task<DialogResult<PathBuf>> {
+    let opened = Instant::now();
+    Task::perform(
+        rfd::AsyncFileDialog::new().set_title(title).pick_file(),
+        move |file| DialogResult {
+            opened,
+            chosen: file.map(|f| f.path().to_path_buf()),
+        },
+    )
+}
+
 /// Opens a folder picker titled `title`, starting in `start` if given.
 pub fn pick_folder(title: &str, start: Option<PathBuf>) -> Task<DialogResult<PathBuf>> {
     let opened = Instant::now();

@@ -18,10 +18,10 @@ use super::wire::{Connection, printable};
 use crate::net::is_timeout;
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
-    ClientId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey, ShareOptions,
-    UploadRequest, clean_name, validate_username,
+    ClientId, FileId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey,
+    ShareOptions, UploadRequest, clean_name, validate_username,
 };
-use crate::storage::{Incoming, NewFile, StorageError, Viewer};
+use crate::storage::{Incoming, NewFile, StorageError, Versioning, Viewer};
 use crate::units::format_size;
 
 /// Who an upload will be listed under, and who may delete it.
@@ -161,7 +161,7 @@ fn resumed_or_new(
 
 /// What the client asked for an upload beyond the seed's `UPLOAD`.
 pub(super) struct Asked {
-    /// `UPLOAD_OPTIONS`: its expiry and tags.
+    /// `UPLOAD_OPTIONS`: its expiry, tags, who may see it, the file it is a version of.
     pub options: ShareOptions,
     /// `FEATURES:file-info`: `FILE_INFO` before `STORED`.
     pub file_info: bool,
@@ -179,6 +179,8 @@ struct Checked<'a> {
     resume: Option<(ClientId, ResumeKey)>,
     /// Who may see it besides its sharer and the operator; `None`: everyone.
     audience: Option<Vec<Viewer>>,
+    /// The file it is to be a new version of (`version-of`), checked allowed.
+    version_of: Option<FileId>,
     asked: &'a Asked,
 }
 
@@ -253,6 +255,7 @@ fn check<'a>(
     }
     let attribution = attribute(shared, &request, uploader)?;
     let audience = audience(shared, asked, uploader)?;
+    let version_of = version_target(shared, asked, uploader)?;
     let max = shared.config.max_file_size;
     if request.size > max {
         // The seed's wording, with the limit in words people read.
@@ -266,8 +269,42 @@ fn check<'a>(
         attribution,
         resume,
         audience,
+        version_of,
         asked,
     })
+}
+
+/// The file the upload is to be a new version of (`version-of`), if its uploader may add
+/// one: the file's sharer or the host's operator. A file the uploader may not see answers as
+/// a missing one.
+fn version_target(
+    shared: &Shared,
+    asked: &Asked,
+    uploader: Option<&Uploader>,
+) -> Result<Option<FileId>, String> {
+    let Some(file_id) = asked.options.version_of else {
+        return Ok(None);
+    };
+    if asked.new_file {
+        return Err(format!(
+            "NEW_FILE and a version of #{file_id} were both asked for one upload: send one of \
+             them"
+        ));
+    }
+    let key = uploader.map(|uploader| &uploader.key);
+    let record = shared
+        .storage
+        .get(file_id)
+        .filter(|record| shared.registry.may_see(record, key))
+        .ok_or_else(|| "File not found".to_owned())?;
+    let allowed =
+        key.is_some_and(|key| record.owner == Some(*key) || shared.registry.is_operator(key));
+    if !allowed {
+        return Err(format!(
+            "Only #{file_id}'s sharer or the host's operator may add versions of it"
+        ));
+    }
+    Ok(Some(file_id))
 }
 
 /// The participants the names asked for (`UPLOAD_OPTIONS`) stand for now; only a joined
@@ -293,7 +330,7 @@ fn audience(
 
 /// A file stored from an upload, and the digests to confirm it with.
 struct StoredFile {
-    file_id: crate::protocol::FileId,
+    file_id: FileId,
     digests: UploadDigests,
     /// Whether the client asked for `FILE_INFO` (and `FILE_VERSIONS`) before `STORED`.
     file_info: bool,
@@ -533,6 +570,7 @@ fn commit(
         attribution,
         resume,
         audience,
+        version_of,
         asked,
     } = checked;
     let shown_name = printable(&request.filename);
@@ -543,17 +581,16 @@ fn commit(
             lifetime.after.unwrap_or_default()
         );
     }
+    let versioning = versioning(shared, &attribution, version_of, asked.new_file);
     let file = NewFile {
         name: request.filename,
-        uploader_name: attribution.name,
+        uploader_name: attribution.name.clone(),
         uploader_id: attribution.client_id,
         owner: attribution.owner,
         tags: asked.options.tags.clone(),
         lifetime: lifetime.after,
         audience,
-        // Only a proven owner's uploads become versions: guests' (seed clients') never do.
-        keep_versions: (attribution.owner.is_some() && !asked.new_file)
-            .then_some(shared.config.keep_versions),
+        versioning,
     };
     let record = match shared.storage.commit(incoming, file, digests) {
         Ok(record) => record,
@@ -563,7 +600,16 @@ fn commit(
             return None;
         }
     };
-    tracing::info!("File '{shown_name}' stored with ID {}", record.id);
+    if let Versioning::Of { id, .. } = versioning {
+        tracing::info!(
+            "Version {} of '{}' (ID {id}) added by {}, uploaded as '{shown_name}'",
+            record.version,
+            printable(&record.name),
+            printable(&attribution.name)
+        );
+    } else {
+        tracing::info!("File '{shown_name}' stored with ID {}", record.id);
+    }
     if let Some(resume) = resume {
         shared
             .parked
@@ -584,4 +630,21 @@ fn commit(
         file_info: asked.file_info,
         versions: asked.versions,
     })
+}
+
+/// Whether an upload becomes a new version: of the file asked for (`version-of`, checked
+/// allowed), else of its proven owner's file of the same name unless `NEW_FILE` was asked.
+/// Guests' (seed clients') uploads never become versions by name.
+fn versioning(
+    shared: &Shared,
+    attribution: &Attribution,
+    version_of: Option<FileId>,
+    new_file: bool,
+) -> Versioning {
+    let keep = shared.config.keep_versions;
+    match version_of {
+        Some(id) => Versioning::Of { id, keep },
+        None if attribution.owner.is_some() && !new_file => Versioning::SameName { keep },
+        None => Versioning::NewFile,
+    }
 }

@@ -161,8 +161,13 @@ pub struct ShareOptions {
     pub expiry: Expiry,
     /// Its tags.
     pub tags: Tags,
-    /// Who may see it besides the sharer and the operator; `None`: everyone.
+    /// Who may see it besides the sharer and the operator; `None`: everyone (for a new
+    /// version: as the file was).
     pub only: Option<Audience>,
+    /// The file it is a new version of, whatever its name (`version-of`); only that file's
+    /// sharer and the host's operator may add one. `None`: a version only of a file its
+    /// sharer shares under the same name.
+    pub version_of: Option<FileId>,
 }
 
 /// Which lines beyond the seed's a client asks the host for (`FEATURES`); words the host does

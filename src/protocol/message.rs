@@ -143,8 +143,9 @@ pub enum ClientLine {
     /// `FEATURES:<words>`: the extra lines this client wants on this connection (before `JOIN`
     /// or `LIST`); no reply.
     Features(Features),
-    /// `UPLOAD_OPTIONS:<expiry>:<tags>`: how long the next upload on this connection should
-    /// live and its tags; no reply (an `ERROR` if refused).
+    /// `UPLOAD_OPTIONS:<expiry>:<tags>[:version-of:<file_id>][:<names>]`: how long the next
+    /// upload on this connection should live, its tags, the file it is a new version of, and
+    /// who may see it; no reply (an `ERROR` if refused).
     UploadOptions(ShareOptions),
     /// `ACCESS:<file_id>:everyone` or `ACCESS:<file_id>:only:<names>`: the sharer (or the
     /// operator) changes who may see a file (control session only).
@@ -620,17 +621,7 @@ impl ClientLine {
                 fields.finish()?;
                 Ok(Self::Features(parse_features(words)))
             }
-            b"UPLOAD_OPTIONS" => {
-                let mut fields = Fields::new("UPLOAD_OPTIONS", rest);
-                let expiry = parse_expiry(fields.next("expiry")?)?;
-                let tags = parse_tags(fields.next("tags")?)?;
-                let only = match fields.rest {
-                    Some(_) => Some(parse_audience(fields.next("names")?)?),
-                    None => None,
-                };
-                fields.finish()?;
-                Ok(Self::UploadOptions(ShareOptions { expiry, tags, only }))
-            }
+            b"UPLOAD_OPTIONS" => parse_upload_options(rest).map(Self::UploadOptions),
             b"ACCESS" => parse_set_access(rest),
             b"PASS" => {
                 let mut fields = Fields::new("PASS", rest);
@@ -695,19 +686,7 @@ impl ClientLine {
             ),
             Self::PakeProof { proof } => format!("PAKE_PROOF:{}\n", encode_hex(proof)),
             Self::Features(features) => format!("FEATURES:{}\n", encode_features(*features)),
-            Self::UploadOptions(options) => match &options.only {
-                None => format!(
-                    "UPLOAD_OPTIONS:{}:{}\n",
-                    encode_expiry(options.expiry),
-                    options.tags
-                ),
-                Some(only) => format!(
-                    "UPLOAD_OPTIONS:{}:{}:{}\n",
-                    encode_expiry(options.expiry),
-                    options.tags,
-                    encode_audience(only)
-                ),
-            },
+            Self::UploadOptions(options) => encode_upload_options(options),
             Self::SetAccess {
                 file_id,
                 only: None,
@@ -1034,6 +1013,56 @@ impl HostLine {
             ),
         }
     }
+}
+
+/// How the `version-of` field starts, in `UPLOAD_OPTIONS:<expiry>:<tags>:version-of:<id>`.
+const VERSION_OF_FIELD: &[u8] = b"version-of:";
+
+/// `<expiry>:<tags>[:<names>]` or `<expiry>:<tags>:version-of:<file_id>[:<names>]` after
+/// `UPLOAD_OPTIONS:`. A third field `version-of` starts the second form only when more fields
+/// follow: alone it is a name, as it always was.
+fn parse_upload_options(rest: Option<&[u8]>) -> Result<ShareOptions, ProtocolError> {
+    let mut fields = Fields::new("UPLOAD_OPTIONS", rest);
+    let expiry = parse_expiry(fields.next("expiry")?)?;
+    let tags = parse_tags(fields.next("tags")?)?;
+    let mut version_of = None;
+    if fields
+        .rest
+        .is_some_and(|after_tags| after_tags.starts_with(VERSION_OF_FIELD))
+    {
+        fields.next("version-of")?;
+        version_of = Some(fields.number("file id")?);
+    }
+    let only = match fields.rest {
+        Some(_) => Some(parse_audience(fields.next("names")?)?),
+        None => None,
+    };
+    fields.finish()?;
+    Ok(ShareOptions {
+        expiry,
+        tags,
+        only,
+        version_of,
+    })
+}
+
+/// `UPLOAD_OPTIONS:…` as sent (`version-of` only when asked for, so that older hosts read
+/// every other line as before).
+fn encode_upload_options(options: &ShareOptions) -> String {
+    let mut line = format!(
+        "UPLOAD_OPTIONS:{}:{}",
+        encode_expiry(options.expiry),
+        options.tags
+    );
+    if let Some(file_id) = options.version_of {
+        line.push_str(&format!(":version-of:{file_id}"));
+    }
+    if let Some(only) = &options.only {
+        line.push(':');
+        line.push_str(&encode_audience(only));
+    }
+    line.push('\n');
+    line
 }
 
 /// `<file_id>:<number>:<size>:<uploaded_at_ms>:<sha256>:<check>` after `VERSION:`.

@@ -385,6 +385,7 @@ fn library_lines_read_and_encode_exactly() {
         expiry: Expiry::After(7200),
         tags: Tags::parse("slides,week3").unwrap_or_default(),
         only: None,
+        version_of: None,
     });
     assert_eq!(options.encode(), "UPLOAD_OPTIONS:7200:slides,week3\n");
     assert_eq!(
@@ -432,6 +433,45 @@ fn library_lines_read_and_encode_exactly() {
 }
 
 #[test]
+fn a_version_of_a_file_is_asked_in_upload_options() {
+    use crate::protocol::{Audience, Expiry, ShareOptions, Tags};
+    let version_of = |only: Option<Audience>| {
+        ClientLine::UploadOptions(ShareOptions {
+            expiry: Expiry::After(60),
+            tags: Tags::default(),
+            only,
+            version_of: Some(7),
+        })
+    };
+    let line = "UPLOAD_OPTIONS:60::version-of:7\n";
+    assert_eq!(version_of(None).encode(), line);
+    assert_eq!(ClientLine::parse(line.as_bytes()), Ok(version_of(None)));
+    let bob = Audience::new(vec!["Bob".to_owned()]).unwrap_or_default();
+    let line = "UPLOAD_OPTIONS:60::version-of:7:Bob\n";
+    assert_eq!(version_of(Some(bob.clone())).encode(), line);
+    assert_eq!(
+        ClientLine::parse(line.as_bytes()),
+        Ok(version_of(Some(bob)))
+    );
+    // Alone, a third field `version-of` is a name, as it was before the form existed.
+    let named = Audience::new(vec!["version-of".to_owned()]).unwrap_or_default();
+    assert!(matches!(
+        ClientLine::parse(b"UPLOAD_OPTIONS:60::version-of"),
+        Ok(ClientLine::UploadOptions(ShareOptions { only: Some(only), version_of: None, .. }))
+            if only == named
+    ));
+    for bad in [
+        "UPLOAD_OPTIONS:::version-of:",
+        "UPLOAD_OPTIONS:::version-of:x",
+        "UPLOAD_OPTIONS:::version-of:-1",
+        "UPLOAD_OPTIONS:::version-of:7:Bob:Carol",
+        "UPLOAD_OPTIONS:::Bob:version-of:7",
+    ] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn access_lines_read_and_encode_exactly() {
     use crate::protocol::{Audience, Expiry, ShareOptions, Tags};
     let names = |list: &[&str]| Audience::new(list.iter().map(|n| (*n).to_owned()).collect());
@@ -442,6 +482,7 @@ fn access_lines_read_and_encode_exactly() {
         expiry: Expiry::HostDefault,
         tags: Tags::default(),
         only: Some(bob_carol.clone()),
+        version_of: None,
     });
     let line = "UPLOAD_OPTIONS:::Bob,Carol%2C Jr.%3Ax\n";
     assert_eq!(options.encode(), line);

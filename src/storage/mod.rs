@@ -23,7 +23,7 @@ pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
 pub use record::{
     ChangeError, Comment, FileRecord, NewFile, RemoveError, StorageConfig, StorageError, Version,
-    Viewer,
+    Versioning, Viewer,
 };
 
 /// A stored file's bytes, ready to be sent.
@@ -211,8 +211,8 @@ impl Storage {
     }
 
     /// Stores a fully received upload durably and lists it, with the digests computed while
-    /// receiving it; returns its record. With [`NewFile::keep_versions`], an upload of a name
-    /// its owner already shares becomes that file's new version.
+    /// receiving it; returns its record. As [`NewFile::versioning`] asks, it may become a
+    /// stored file's new version instead.
     pub fn commit(
         &self,
         incoming: Incoming,
@@ -226,10 +226,18 @@ impl Storage {
             });
         }
         let category = categorize(&file.name, &incoming.head()?);
-        if let Some(keep) = file.keep_versions {
+        if file.versioning != Versioning::NewFile {
             // Held while the version is written, so that the file cannot go meanwhile.
             let mut catalog = self.catalog();
-            if let Some(id) = catalog.same_file(&file.name, file.owner) {
+            let target = match file.versioning {
+                Versioning::Of { id, keep } if catalog.files.contains_key(&id) => Some((id, keep)),
+                Versioning::Of { id, .. } => return Err(StorageError::Gone(id)),
+                Versioning::SameName { keep } => catalog
+                    .same_file(&file.name, file.owner)
+                    .map(|id| (id, keep)),
+                Versioning::NewFile => None,
+            };
+            if let Some((id, keep)) = target {
                 let new = (incoming, file, digests, category);
                 return self.commit_version(&mut catalog, id, new, keep);
             }
@@ -274,7 +282,9 @@ impl Storage {
 
     /// Makes an upload the new version of file `id` (in `catalog`, whose lock the caller
     /// holds), keeping its last `keep` versions; the older ones' bytes are freed. The file
-    /// keeps its tags and who may see it unless the upload gives new ones.
+    /// keeps its tags and who may see it unless the upload gives new ones. A version of a file
+    /// named by its id ([`Versioning::Of`]) keeps the file's name, and its sharer as its
+    /// uploader and owner.
     fn commit_version(
         &self,
         catalog: &mut Catalog,
@@ -283,7 +293,7 @@ impl Storage {
         keep: usize,
     ) -> Result<Arc<FileRecord>, StorageError> {
         let Some(entry) = catalog.files.get_mut(&id) else {
-            return Err(StorageError::Io(io::Error::other("the file went away")));
+            return Err(StorageError::Gone(id));
         };
         let previous = Arc::clone(&entry.record);
         let mut older = previous.versions();
@@ -292,16 +302,26 @@ impl Storage {
             .map(|version| version.number)
             .collect();
         let uploaded_at = Utc::now();
+        let (name, uploader_name, uploader_id, category) = match file.versioning {
+            Versioning::Of { .. } => (
+                previous.name.clone(),
+                previous.uploader_name.clone(),
+                previous.uploader_id,
+                // Judged by the name it is listed under, not the one it was uploaded as.
+                categorize(&previous.name, &incoming.head()?),
+            ),
+            _ => (file.name, file.uploader_name, file.uploader_id, category),
+        };
         let record = Arc::new(FileRecord {
             id,
-            name: file.name,
+            name,
             size: incoming.expected,
-            uploader_name: file.uploader_name,
-            uploader_id: file.uploader_id,
+            uploader_name,
+            uploader_id,
             uploaded_at,
             sha256: digests.sha256,
             check: digests.check,
-            owner: file.owner,
+            owner: previous.owner,
             category,
             tags: if file.tags.is_empty() {
                 previous.tags.clone()

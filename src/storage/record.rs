@@ -163,9 +163,29 @@ pub struct NewFile {
     pub lifetime: Option<std::time::Duration>,
     /// Who may see it besides its owner and the operator; `None`: everyone.
     pub audience: Option<Vec<Viewer>>,
-    /// `Some(n)`: if its owner already shares a file of this name, it becomes that file's new
-    /// version, and that file keeps its last `n` versions; `None`: a file of its own.
-    pub keep_versions: Option<usize>,
+    /// Whether it becomes a new version of a file already stored.
+    pub versioning: Versioning,
+}
+
+/// Whether an upload becomes a new version of a stored file, and how many that file keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versioning {
+    /// A file of its own.
+    NewFile,
+    /// The new version of the file its owner shares under the same name (the newest, if
+    /// several), which keeps its last `keep` versions; a file of its own if there is none.
+    SameName {
+        /// How many versions the file keeps.
+        keep: usize,
+    },
+    /// The new version of file `id`, whose name and owner stay as they are and which keeps its
+    /// last `keep` versions; refused ([`StorageError::Gone`]) if the file is no longer there.
+    Of {
+        /// The file.
+        id: FileId,
+        /// How many versions the file keeps.
+        keep: usize,
+    },
 }
 
 /// Which backend to use.
@@ -227,6 +247,9 @@ pub enum StorageError {
         /// Bytes announced.
         expected: u64,
     },
+    /// The file an upload was to be a new version of was deleted meanwhile.
+    #[error("File #{0} was deleted while its new version was uploading")]
+    Gone(FileId),
     /// Any other I/O failure in the store.
     #[error("Host storage error: {0}")]
     Io(io::Error),

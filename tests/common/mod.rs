@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
 use lanshare::net::Stream;
-use lanshare::participant::{Session, Snapshot};
+use lanshare::participant::{
+    Error as ParticipantError, FileEntry, Session, Snapshot, Stored, TransferConnection,
+};
+use lanshare::protocol::{Audience, ShareOptions, UploadRequest};
 use lanshare::storage::StorageConfig;
 use lanshare::tls::{HostIdentity, TlsStream, Trust};
 use sha2::{Digest, Sha256};
@@ -288,6 +291,14 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The binary as the participant whose config folder is `dir/<folder>`, for `host`.
+    pub fn in_folder(dir: &Path, folder: &str, host: SocketAddr) -> Self {
+        Self {
+            config_dir: dir.join(folder),
+            host,
+        }
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lanshare"));
         command
@@ -487,12 +498,37 @@ impl Drop for HostProcess {
 
 /// Uploads `bytes` as `name`, proven as the session's participant; returns the file id.
 pub fn share(session: &Session, name: &str, bytes: &[u8]) -> anyhow::Result<u64> {
-    use lanshare::participant::TransferConnection;
-    use lanshare::protocol::UploadRequest;
+    let mut connection = proven(session)?;
+    Ok(upload_as(&mut connection, session, name, bytes)?.file_id)
+}
+
+/// A host with `config`, whose operator is a participant identity made for it; both.
+pub fn start_with_operator(config: HostConfig) -> anyhow::Result<(Host, Identity)> {
+    let operator = Identity::generate()?;
+    let host = start(HostConfig {
+        operator: Some(operator.public_key()),
+        ..config
+    })?;
+    Ok((host, operator))
+}
+
+/// A transfer connection that proved it is `session`'s participant (`AUTH_PROOF`).
+pub fn proven(session: &Session) -> Result<TransferConnection, ParticipantError> {
     let mut connection = TransferConnection::connect(session.host())?;
+    connection.authenticate(session.credentials())?;
+    Ok(connection)
+}
+
+/// Uploads `bytes` as `name` under `session`'s participant's id and name, on `connection`
+/// (proven as that participant, with whatever it was told before the upload).
+pub fn upload_as(
+    connection: &mut TransferConnection,
+    session: &Session,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Stored, ParticipantError> {
     let credentials = session.credentials();
-    connection.authenticate(credentials)?;
-    let stored = connection.upload(
+    connection.upload(
         UploadRequest {
             client_id: credentials.client_id,
             username: credentials.username.clone(),
@@ -502,13 +538,44 @@ pub fn share(session: &Session, name: &str, bytes: &[u8]) -> anyhow::Result<u64>
         &mut &bytes[..],
         &mut |_| {},
         &std::sync::atomic::AtomicBool::new(false),
-    )?;
-    Ok(stored.file_id)
+    )
+}
+
+/// Shares `bytes` as `name` from `session`'s participant with `options` (`UPLOAD_OPTIONS`).
+pub fn share_with(
+    session: &Session,
+    name: &str,
+    bytes: &[u8],
+    options: &ShareOptions,
+) -> Result<Stored, ParticipantError> {
+    let mut connection = proven(session)?;
+    connection.share_next_with(options)?;
+    upload_as(&mut connection, session, name, bytes)
+}
+
+/// Shares `bytes` as `name` from `session`'s participant, seen only by `names` (and the
+/// sharer and the operator; by everyone if the names are no list).
+pub fn share_only(
+    session: &Session,
+    name: &str,
+    bytes: &[u8],
+    names: &[&str],
+) -> Result<Stored, ParticipantError> {
+    let options = ShareOptions {
+        only: Audience::new(names.iter().map(|name| (*name).to_owned()).collect()).ok(),
+        ..ShareOptions::default()
+    };
+    share_with(session, name, bytes, &options)
+}
+
+/// The files `LIST` shows to anyone, with their details.
+pub fn listed(host: SocketAddr) -> anyhow::Result<Vec<FileEntry>> {
+    Ok(TransferConnection::connect(host)?.list()?)
 }
 
 /// Downloads a file's bytes into memory.
 pub fn fetch(host: SocketAddr, file_id: u64) -> anyhow::Result<Vec<u8>> {
-    let mut connection = lanshare::participant::TransferConnection::connect(host)?;
+    let mut connection = TransferConnection::connect(host)?;
     let mut bytes = Vec::new();
     connection.download(
         file_id,

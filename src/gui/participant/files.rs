@@ -24,7 +24,7 @@ impl Participant {
                 return Action::Run(bridge::pick_files().map(Message::FilesPicked));
             }
             Message::FilesPicked(result) => return self.on_files_picked(result),
-            Message::UploadsListed(list) => self.upload(list),
+            Message::UploadsListed(list) => self.upload(list, None),
             Message::DownloadClicked(file) => return self.ask_where_to_save(file),
             Message::SavePicked(file, result) => return self.on_save_picked(file, result),
             Message::SaveIntoFolder(file, folder) => {
@@ -202,8 +202,9 @@ impl Participant {
         );
     }
 
-    /// Starts uploading the listed files.
-    fn upload(&mut self, list: UploadList) {
+    /// Starts uploading the listed files: shared as new files, or (`version_of`) the one
+    /// picked as the new version of a file, shown under that file's name.
+    pub(super) fn upload(&mut self, list: UploadList, version_of: Option<FileId>) {
         let Some((host, credentials)) = self.connected() else {
             self.not_connected();
             return;
@@ -225,6 +226,7 @@ impl Participant {
             credentials: Some(credentials),
             identity: None,
         };
+        let listed_name = version_of.and_then(|id| self.files.get(&id).map(|f| f.name.clone()));
         for LocalFile { path, name, size } in files {
             let item = UploadItem {
                 path,
@@ -232,10 +234,16 @@ impl Participant {
                 options: ShareOptions {
                     expiry: self.keep.expiry(),
                     tags: Tags::default(),
-                    only: self.share_with.audience(&self.peers),
+                    // A new version keeps who may see the file.
+                    only: match version_of {
+                        Some(_) => None,
+                        None => self.share_with.audience(&self.peers),
+                    },
+                    version_of,
                 },
                 new_file: false,
             };
+            let name = listed_name.clone().unwrap_or(name);
             match self
                 .lanes
                 .upload(route.clone(), vec![item], &self.transfer_events)

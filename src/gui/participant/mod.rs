@@ -195,6 +195,12 @@ pub enum Message {
     DownloadVersionClicked(FileId, u32),
     /// The save dialog for a version closed.
     VersionSavePicked(FileId, u32, DialogResult<PathBuf>),
+    /// "New version…" was pressed on a file (its sharer's, or any, for the operator).
+    NewVersionClicked(FileId),
+    /// The picker for a file's new version closed.
+    NewVersionPicked(FileId, DialogResult<PathBuf>),
+    /// The file picked as a file's new version was looked at (its size read).
+    NewVersionListed(FileId, UploadList),
     /// "Comment" (or "2 comments") was clicked on a file: its comments open (or close).
     CommentsClicked(FileId),
     /// The comment being written changed.
@@ -431,6 +437,12 @@ impl Participant {
         }
     }
 
+    /// Whether this participant may add versions of `file`: as for deleting it, its sharer
+    /// or the host's operator.
+    fn may_add_version(&self, file: &FileEntry) -> bool {
+        self.may_delete(file)
+    }
+
     /// Handles a message.
     pub fn update(&mut self, message: Message) -> Action {
         match message {
@@ -481,7 +493,10 @@ impl Participant {
             message @ (Message::VersionsClicked(_)
             | Message::VersionsListed(..)
             | Message::DownloadVersionClicked(..)
-            | Message::VersionSavePicked(..)) => return self.on_versions(message),
+            | Message::VersionSavePicked(..)
+            | Message::NewVersionClicked(_)
+            | Message::NewVersionPicked(..)
+            | Message::NewVersionListed(..)) => return self.on_versions(message),
             other => return self.on_files(other),
         }
         Action::None

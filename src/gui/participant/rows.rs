@@ -41,6 +41,7 @@ impl Participant {
                             .map(|_| comments_button(file, self.comments.is_open(file.id))),
                     )
                     .push(versions_button(file, self.versions.is_open(file.id)))
+                    .push(self.new_version_button(file))
                     .push(
                         muted(self.details(file))
                             .size(text_size::DETAIL)

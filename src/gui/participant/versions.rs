@@ -1,6 +1,8 @@
 //! The versions of a file, under its row: "3 versions" on a file shared more than once opens
 //! a small list of the versions the host keeps (number, size, time), each with its own
 //! Download. The list is asked for when opened, in a task (it is network work).
+//! "New version…" on a file its sharer (or the host's operator) may add versions of picks a
+//! file and uploads it as that file's new version.
 
 use std::path::PathBuf;
 
@@ -8,6 +10,7 @@ use chrono::{DateTime, Local, Utc};
 use iced::widget::{button, column, container, row, text};
 use iced::{Alignment, Element, Length, Task};
 
+use super::local::list_uploads;
 use super::toasts::Kind;
 use super::{Action, Message, Participant};
 use crate::gui::bridge::{self, DialogResult};
@@ -75,6 +78,16 @@ impl Participant {
             Message::VersionSavePicked(file_id, number, result) => {
                 self.on_version_save_picked(file_id, number, result);
             }
+            Message::NewVersionClicked(file_id) => {
+                return Action::Run(
+                    bridge::pick_file("Pick the new version")
+                        .map(move |result| Message::NewVersionPicked(file_id, result)),
+                );
+            }
+            Message::NewVersionPicked(file_id, result) => {
+                return self.on_new_version_picked(file_id, result);
+            }
+            Message::NewVersionListed(file_id, list) => self.upload(list, Some(file_id)),
             _ => {}
         }
         Action::None
@@ -95,6 +108,42 @@ impl Participant {
             async move { list_versions(&route, file_id).map_err(|error| error.to_string()) },
             move |listed| Message::VersionsListed(file_id, listed),
         ))
+    }
+
+    /// Looks at the file picked as `file_id`'s new version (off the UI thread), then uploads
+    /// it; says so if no picker could be shown.
+    fn on_new_version_picked(&mut self, file_id: FileId, result: DialogResult<PathBuf>) -> Action {
+        let Some(path) = result.chosen else {
+            if result.never_showed() {
+                self.toast(
+                    Kind::Error,
+                    "No file dialog is available on this system (it needs xdg-desktop-portal \
+                     or zenity) to pick a new version",
+                );
+            }
+            return Action::None;
+        };
+        if self.connected().is_none() {
+            self.not_connected();
+            return Action::None;
+        }
+        Action::Run(Task::perform(
+            async move { list_uploads(vec![path]) },
+            move |list| Message::NewVersionListed(file_id, list),
+        ))
+    }
+
+    /// "New version…" on a row of a file this participant may add versions of, from a host
+    /// that says what files are (an older one takes no version by id).
+    pub(super) fn new_version_button(&self, file: &FileEntry) -> Option<Element<'static, Message>> {
+        file.details.category?;
+        self.may_add_version(file).then(|| {
+            button(text("New version…").size(text_size::DETAIL))
+                .padding([0.0, gap::S])
+                .style(theme::chip(false))
+                .on_press(Message::NewVersionClicked(file.id))
+                .into()
+        })
     }
 
     /// Downloads version `number` of a file to where the save dialog said.

@@ -506,10 +506,23 @@ fn upload(
                 connection.resume_upload_file(key, request, &item.path, progress, &cancel.requested)
             }
             None => connection.upload_file(request, &item.path, progress, &cancel.requested),
-        }?;
+        }
+        .map_err(|error| older_host_refusal(error, &item.options))?;
         *kept = Some(connection);
         Ok(TransferUpdate::Uploaded(stored))
     })
+}
+
+/// A host from before `version-of` refuses it as a field too many: said in words.
+fn older_host_refusal(error: Error, options: &ShareOptions) -> Error {
+    match (&error, options.version_of) {
+        (Error::Refused(reason), Some(file_id)) if reason.starts_with("Invalid trailing field") => {
+            Error::Refused(format!(
+                "This host cannot add a version to #{file_id}: it runs an older lanshare"
+            ))
+        }
+        _ => error,
+    }
 }
 
 /// Saves `entry` from `route`'s host to `destination`, continuing a `.part` left before.
