@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::protocol::MAX_LINE_BYTES;
-use crate::tls::TlsStream;
+use crate::tls::{BulkReads, TlsStream};
 
 /// The bytes of one connection: the seed's plain text, or TLS 1.3. Clones share the connection
 /// (a reading thread and a writing thread).
@@ -49,6 +49,15 @@ impl Stream {
             Self::Plain(tcp) => Self::Plain(tcp.try_clone()?),
             Self::Tls(tls) => Self::Tls(Arc::clone(tls)),
         })
+    }
+
+    /// For a transfer's bytes: a TLS stream reads its socket in bulk while the guard lives
+    /// ([`TlsStream::bulk_reads`]); plain text needs nothing.
+    pub fn bulk_reads(&self) -> Option<BulkReads<'_>> {
+        match self {
+            Self::Plain(_) => None,
+            Self::Tls(tls) => Some(tls.bulk_reads()),
+        }
     }
 
     /// Sets how long a read may wait.

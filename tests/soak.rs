@@ -455,6 +455,8 @@ struct Record {
     start: Vec<Sample>,
     rests: Vec<[Sample; 2]>,
     peaks: Vec<[u64; 2]>,
+    /// The median of each phase's samples: the memory typical under that phase's load.
+    typical: Vec<[u64; 2]>,
     operations: Vec<u64>,
 }
 
@@ -523,6 +525,11 @@ fn many_participants_for_minutes_with_no_error_and_flat_memory() -> TestResult {
         record
             .peaks
             .push([0, 1].map(|host| samples.iter().map(|s| s[host].rss_kb).max().unwrap_or(0)));
+        record.typical.push([0, 1].map(|host| {
+            let mut rss: Vec<u64> = samples.iter().map(|s| s[host].rss_kb).collect();
+            rss.sort_unstable();
+            rss.get(rss.len() / 2).copied().unwrap_or(0)
+        }));
         record.rests.push([
             at_rest(&open, &format!("after phase {phase}"))?,
             at_rest(&guarded, &format!("after phase {phase} (passcode)"))?,
@@ -540,7 +547,7 @@ fn report(tally: &Tally, attack: &Attack, record: &Record) {
     println!(
         "done: {} operations ({} uploads, {} downloads, {} listings, {} deletes, {} joins), \
          {:.1} GB moved, {} vanished between listing and download, {} troublemaker rounds, \
-         {} errors; operations per phase {:?}; peak RSS per phase {:?} MB",
+         {} errors; operations per phase {:?}; peak RSS per phase {:?} MB, median {:?} MB",
         tally.operations(),
         tally.uploads.load(Ordering::Relaxed),
         tally.downloads.load(Ordering::Relaxed),
@@ -557,6 +564,11 @@ fn report(tally: &Tally, attack: &Attack, record: &Record) {
             .iter()
             .map(|p| p.map(|kb| kb / 1024))
             .collect::<Vec<_>>(),
+        record
+            .typical
+            .iter()
+            .map(|p| p.map(|kb| kb / 1024))
+            .collect::<Vec<_>>(),
     );
     attack.report();
 }
@@ -567,7 +579,9 @@ fn report(tally: &Tally, attack: &Attack, record: &Record) {
 /// attacked one — an attack leaves state the host keeps by design for ten minutes (the
 /// gate's record of each address, ended tickets, parked uploads for resuming), so the level
 /// after attacks is its own, and repeated attacks must not raise it. Under load no attacked
-/// phase peaks more than 64 MB above the first attacked one.
+/// phase's median sample is more than 64 MB above the first attacked one's (its peak, one
+/// sample at a moment of many files in flight, is reported but varies by as much from phase to
+/// phase: 328 to 402 MB over six phases in one run).
 fn check_flat(record: &Record) {
     const MB: u64 = 1024;
     for host in 0..2 {
@@ -592,13 +606,13 @@ fn check_flat(record: &Record) {
                 base / MB
             );
         }
-        let first_attacked = record.peaks[1][host];
-        for peak in &record.peaks[1..] {
+        let first_attacked = record.typical[1][host];
+        for typical in &record.typical[1..] {
             assert!(
-                peak[host] <= first_attacked + 64 * MB,
-                "host {host}: memory under attack grew from {} MB to {} MB",
+                typical[host] <= first_attacked + 64 * MB,
+                "host {host}: memory under attack grew from {} MB to {} MB (medians)",
                 first_attacked / MB,
-                peak[host] / MB
+                typical[host] / MB
             );
         }
     }

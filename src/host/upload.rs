@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 use super::activity::{Direction, MadeWay};
 use super::expiry::lifetime;
 use super::make_way::Need;
+use super::pace::{Pace, TooSlow};
 use super::registry::{Uploader, info_line};
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, printable};
-use crate::net::is_timeout;
+use crate::net::{Stream, is_timeout};
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
     ClientId, FileId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey,
@@ -464,19 +465,7 @@ fn receive_bytes(
     connection
         .set_read_timeout(shared.config.timeouts.stall)
         .ok()?;
-    let mut too_slow = None;
-    let mut counted = 0;
-    let received = incoming.receive(connection, &mut |done| {
-        let moved = pace.moved(done - counted);
-        counted = done;
-        match moved {
-            Ok(()) => true,
-            Err(slow) => {
-                too_slow = Some(slow);
-                false
-            }
-        }
-    });
+    let (received, too_slow, counted) = receive_paced(connection, &mut incoming, &mut pace);
     let cut = pace.cut();
     drop(pace);
     let error = match received {
@@ -517,6 +506,34 @@ fn receive_bytes(
         }
     }
     None
+}
+
+/// Receives the upload's bytes into `incoming`, reading the connection in bulk and telling
+/// `pace` of each step; returns what the store said, the pace's complaint if it stopped the
+/// upload, and the bytes counted.
+fn receive_paced(
+    connection: &mut Connection,
+    incoming: &mut Incoming,
+    pace: &mut Pace,
+) -> (Result<UploadDigests, PipelineError>, Option<TooSlow>, u64) {
+    let mut too_slow = None;
+    let mut counted = 0;
+    // A second handle to the stream, so the guard does not hold `connection`.
+    let stream = connection.try_clone_stream().ok();
+    let bulk = stream.as_ref().and_then(Stream::bulk_reads);
+    let received = incoming.receive(connection, &mut |done| {
+        let moved = pace.moved(done - counted);
+        counted = done;
+        match moved {
+            Ok(()) => true,
+            Err(slow) => {
+                too_slow = Some(slow);
+                false
+            }
+        }
+    });
+    drop(bulk);
+    (received, too_slow, counted)
 }
 
 /// The client's bytes stopped coming: log how far it got, keep a resumable upload for later,

@@ -243,6 +243,12 @@ impl Connection {
         })
     }
 
+    /// A second handle to the stream (for a [`Stream::bulk_reads`] guard while this
+    /// connection reads a file).
+    pub(super) fn try_clone_stream(&self) -> io::Result<Stream> {
+        self.stream().try_clone()
+    }
+
     fn stream(&self) -> &Stream {
         self.reader.stream()
     }

@@ -15,7 +15,7 @@ use super::error::Error;
 use super::listing::{FileDetails, FileEntry, VersionCount, read_files};
 use super::session::Credentials;
 use super::trust::HostKey;
-use crate::net::is_timeout;
+use crate::net::{Stream, is_timeout};
 use crate::pipeline::{self, CheckHash, PipelineError, StreamHash};
 use crate::protocol::{
     ClientLine, Features, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, ShareOptions,
@@ -509,6 +509,8 @@ impl TransferConnection {
         self.connection
             .set_read_timeout(STALL_TIMEOUT)
             .map_err(Error::lost)?;
+        let stream = self.connection.try_clone_stream().ok();
+        let bulk = stream.as_ref().and_then(Stream::bulk_reads);
         let copied = pipeline::copy_hashing(
             prefix,
             &mut self.connection,
@@ -519,6 +521,7 @@ impl TransferConnection {
                 !cancel.load(Ordering::Relaxed)
             },
         );
+        drop(bulk);
         let digest = match copied {
             Ok(digest) => digest,
             Err(PipelineError::Source { error, received }) => {

@@ -25,7 +25,7 @@ pub use crypto::{provider, same_secret};
 pub use host_identity::{HOST_IDENTITY_FILE, HostIdentity, HostIdentityError};
 pub use known_hosts::{KNOWN_HOSTS_FILE, KnownHosts, KnownHostsError, Trust};
 pub use pake::{PakeError, PakeMessage, ParticipantPake, Proofs, host_answer};
-pub use stream::TlsStream;
+pub use stream::{BulkReads, TlsStream};
 use verifier::PinVerifier;
 
 /// The first byte of every TLS connection (a handshake record); no line of the seed's plain
@@ -218,6 +218,42 @@ mod tests {
             .join()
             .map_err(|_| anyhow::anyhow!("writer panicked"))??;
         assert!(received == payload, "{} bytes received", received.len());
+        Ok(())
+    }
+
+    #[test]
+    fn bulk_reads_lose_nothing_when_they_start_and_stop_mid_stream() -> anyhow::Result<()> {
+        let identity = HostIdentity::generate()?;
+        let (client, server) = handshake_pair(&identity, Trust::FirstContact)?;
+        let (client, _) = client?;
+        let server = server?;
+        // A line, a "file" of 1 MB + 7 bytes, and a line after it, sent at once: the bulk
+        // reads start after bytes of the file already sit in the small read's leftover, and
+        // stop with the next line (and the end) already read into the bulk buffer.
+        let file: Vec<u8> = (0..1_000_007u32).map(|i| (i % 253) as u8).collect();
+        let mut sent = b"UPLOAD\n".to_vec();
+        sent.extend_from_slice(&file);
+        sent.extend_from_slice(b"NEXT\n");
+        let writer = std::thread::spawn(move || -> io::Result<()> {
+            (&client).write_all(&sent)?;
+            client.close_write();
+            Ok(())
+        });
+        let mut line = [0u8; 7];
+        (&server).read_exact(&mut line)?;
+        assert_eq!(&line, b"UPLOAD\n");
+        let mut received = vec![0u8; file.len()];
+        {
+            let _bulk = server.bulk_reads();
+            (&server).read_exact(&mut received)?;
+        }
+        assert!(received == file, "the file's bytes differ");
+        let mut rest = Vec::new();
+        (&server).read_to_end(&mut rest)?;
+        assert_eq!(rest, b"NEXT\n");
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("writer panicked"))??;
         Ok(())
     }
 
