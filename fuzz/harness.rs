@@ -226,10 +226,13 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
         panic!("no local address");
     };
     let identity = fake_host_identity();
-    let config = match identity.server_config() {
-        Ok(config) => config,
+    let mut config = match identity.server_config() {
+        Ok(config) => rustls::ServerConfig::clone(&config),
         Err(error) => panic!("no TLS configuration for the fake host: {error}"),
     };
+    // A host that takes FEATURES, so that the client reads every line a lanshare host sends.
+    config.alpn_protocols = vec![tls::FEATURES_ALPN.to_vec()];
+    let config = Arc::new(config);
     // Another fuzz host of this process may have had this port with another key.
     if let Err(error) = trust::pin(address, identity.fingerprint()) {
         panic!("could not pin the fake host's key: {error}");
@@ -251,9 +254,9 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
     address
 }
 
-/// The participant side fed any bytes as a host's replies: listing, joining (and following
-/// the session's events) and downloading end in a result or an error, never a panic or a hang.
-/// The first byte chooses which.
+/// The participant side fed any bytes as a host's replies: listing (then fetching a preview on
+/// the same connection), joining (and following the session's events) and downloading end in
+/// a result or an error, never a panic or a hang. The first byte chooses which.
 pub fn participant_replies(bytes: &[u8]) {
     let Some((&mode, reply)) = bytes.split_first() else {
         return;
@@ -263,6 +266,7 @@ pub fn participant_replies(bytes: &[u8]) {
         0 => {
             if let Ok(mut connection) = TransferConnection::connect(address) {
                 let _ = connection.list();
+                let _ = connection.preview(1);
             }
         }
         1 => {

@@ -719,7 +719,8 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
         }
         SessionEvent::DeleteFailed { .. }
         | SessionEvent::AccessFailed { .. }
-        | SessionEvent::CommentFailed { .. } => return None,
+        | SessionEvent::CommentFailed { .. }
+        | SessionEvent::PreviewReady { .. } => return None,
         SessionEvent::CommentAdded(comment) => {
             if json {
                 let mut object = comment_json(&comment);

@@ -358,7 +358,7 @@ fn spawn_previews(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
     let shared = Arc::clone(shared);
     std::thread::Builder::new()
         .name("lanshare-previews".into())
-        .spawn(move || previews::run(&shared.storage, &shared.previews))
+        .spawn(move || previews::run(&shared.storage, &shared.registry, &shared.previews))
         .map_err(HostError::Threads)
 }
 

@@ -11,6 +11,7 @@ use std::io::Cursor;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::registry::Registry;
 use super::wire::printable;
 use crate::preview::make_preview;
 use crate::protocol::FileId;
@@ -77,9 +78,9 @@ impl PreviewQueue {
     }
 }
 
-/// Makes the previews of `storage`'s files until `queue` is stopped; runs on a thread of its
-/// own.
-pub(super) fn run(storage: &Storage, queue: &PreviewQueue) {
+/// Makes the previews of `storage`'s files, telling the `registry`'s sessions of each one
+/// made, until `queue` is stopped; runs on a thread of its own.
+pub(super) fn run(storage: &Storage, registry: &Registry, queue: &PreviewQueue) {
     lower_priority();
     let mut given_up: HashSet<(FileId, u32)> = HashSet::new();
     loop {
@@ -96,7 +97,7 @@ pub(super) fn run(storage: &Storage, queue: &PreviewQueue) {
             if queue.is_stopped() {
                 return;
             }
-            if let Err(error) = make_one(storage, &record) {
+            if let Err(error) = make_one(storage, registry, &record) {
                 tracing::warn!(
                     "No preview of '{}' (ID: {}): {error}",
                     printable(&record.name),
@@ -111,8 +112,13 @@ pub(super) fn run(storage: &Storage, queue: &PreviewQueue) {
     }
 }
 
-/// Makes and keeps the preview of `record`'s latest version.
-fn make_one(storage: &Storage, record: &FileRecord) -> Result<(), StorageError> {
+/// Makes and keeps the preview of `record`'s latest version, and tells the sessions that may
+/// see it.
+fn make_one(
+    storage: &Storage,
+    registry: &Registry,
+    record: &FileRecord,
+) -> Result<(), StorageError> {
     let Some((_, version, content)) = storage.open_content(record.id, Some(record.version))? else {
         return Ok(());
     };
@@ -129,7 +135,10 @@ fn make_one(storage: &Storage, record: &FileRecord) -> Result<(), StorageError> 
             .map_or_else(|| "none".to_owned(), |made| made.kind.to_string()),
         started.elapsed()
     );
-    storage.set_preview(record.id, version.number, made.as_ref())?;
+    let kept = storage.set_preview(record.id, version.number, made.as_ref())?;
+    if let Some(record) = kept.filter(|record| record.preview_ready().is_some()) {
+        registry.announce_preview(&record);
+    }
     Ok(())
 }
 

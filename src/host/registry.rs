@@ -508,6 +508,20 @@ impl Registry {
         }
     }
 
+    /// Tells the sessions that may see a file and asked for `previews` that its preview is made.
+    pub(crate) fn announce_preview(&self, record: &FileRecord) {
+        let Some(line) = preview_line(record) else {
+            return;
+        };
+        let line: Arc<str> = Arc::from(line.encode());
+        let state = self.state();
+        for session in state.sessions.values() {
+            if session.features.previews && self.may_see(record, Some(&session.key)) {
+                deliver(session, Arc::clone(&line));
+            }
+        }
+    }
+
     /// Tells every participant who could see a file that it is gone.
     pub(crate) fn announce_deleted(&self, record: &FileRecord) {
         let mut state = self.state();
@@ -589,6 +603,16 @@ fn comment_line(file_id: crate::protocol::FileId, comment: &Comment) -> HostLine
     })
 }
 
+/// `FILE_PREVIEW` for a file whose preview is made.
+fn preview_line(record: &FileRecord) -> Option<HostLine> {
+    let (kind, size) = record.preview_ready()?;
+    Some(HostLine::FilePreview {
+        file_id: record.id,
+        kind,
+        size,
+    })
+}
+
 /// `FILE_INFO` for a file, its expiry counted from now.
 pub(crate) fn info_line(record: &FileRecord) -> HostLine {
     let now = chrono::Utc::now();
@@ -627,6 +651,9 @@ fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> St
             }
             .encode(),
         );
+    }
+    if let Some(line) = preview_line(record).filter(|_| features.previews) {
+        lines.push_str(&line.encode());
     }
     if features.comments {
         for comment in &record.comments {
