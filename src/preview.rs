@@ -20,7 +20,7 @@
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
 use crate::protocol::PreviewKind;
 
@@ -93,6 +93,15 @@ fn thumbnail<R: BufRead + Seek>(mut content: R) -> Option<Vec<u8>> {
     }
     content.rewind().ok()?;
     let mut reader = ImageReader::new(content).with_guessed_format().ok()?;
+    if reader.format() == Some(ImageFormat::Jpeg) {
+        // Its decoder fills what is missing with grey: a cut-off JPEG is refused here instead.
+        let mut content = reader.into_inner();
+        if !jpeg_is_whole(&mut content) {
+            return None;
+        }
+        content.rewind().ok()?;
+        reader = ImageReader::with_format(content, ImageFormat::Jpeg);
+    }
     reader.limits(decode_limits());
     let mut decoder = reader.into_decoder().ok()?;
     let (width, height) = decoder.dimensions();
@@ -115,8 +124,37 @@ fn thumbnail<R: BufRead + Seek>(mut content: R) -> Option<Vec<u8>> {
         DynamicImage::ImageRgb8(picture.into_rgb8())
     };
     let mut png = std::io::Cursor::new(Vec::new());
-    picture.write_to(&mut png, image::ImageFormat::Png).ok()?;
+    picture.write_to(&mut png, ImageFormat::Png).ok()?;
     Some(png.into_inner())
+}
+
+/// Whether a JPEG ends its last scan: an end-of-image marker (`FF D9`) follows the last
+/// start-of-scan marker (`FF DA`). Inside a scan an `FF` byte is always followed by `00` or a
+/// restart marker, so neither marker appears there by chance; an EXIF thumbnail's markers come
+/// before the picture's own scans.
+fn jpeg_is_whole<R: Read>(content: &mut R) -> bool {
+    let (mut last_scan, mut last_end) = (None, None);
+    let mut previous = 0u8;
+    let mut at = 0u64;
+    let mut buffer = [0u8; 64 * 1024];
+    loop {
+        let read = match content.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        };
+        for &byte in &buffer[..read] {
+            match (previous, byte) {
+                (0xFF, 0xDA) => last_scan = Some(at),
+                (0xFF, 0xD9) => last_end = Some(at),
+                _ => {}
+            }
+            previous = byte;
+            at += 1;
+        }
+    }
+    matches!((last_scan, last_end), (Some(scan), Some(end)) if end > scan)
 }
 
 /// The width and height of the picture `bytes` holds (a preview's PNG, say), read from its
@@ -187,14 +225,14 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn encoded(picture: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+    fn encoded(picture: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut bytes = Cursor::new(Vec::new());
         assert!(picture.write_to(&mut bytes, format).is_ok());
         bytes.into_inner()
     }
 
     fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
-        image::load_from_memory_with_format(bytes, image::ImageFormat::Png)
+        image::load_from_memory_with_format(bytes, ImageFormat::Png)
             .ok()
             .map(|picture| (picture.width(), picture.height()))
             .filter(|size| picture_size(bytes) == Some(*size))
@@ -215,11 +253,11 @@ mod tests {
             image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
         }));
         for format in [
-            image::ImageFormat::Png,
-            image::ImageFormat::Jpeg,
-            image::ImageFormat::Gif,
-            image::ImageFormat::WebP,
-            image::ImageFormat::Bmp,
+            ImageFormat::Png,
+            ImageFormat::Jpeg,
+            ImageFormat::Gif,
+            ImageFormat::WebP,
+            ImageFormat::Bmp,
         ] {
             let made = make_preview(Cursor::new(encoded(&picture, format)));
             let made = made.unwrap_or_else(|| panic!("no preview of {format:?}"));
@@ -312,10 +350,18 @@ mod tests {
             assert_eq!(make_preview(Cursor::new(bytes)), None);
         }
         let picture = DynamicImage::ImageRgb8(image::RgbImage::new(400, 400));
-        let whole = encoded(&picture, image::ImageFormat::Png);
+        let whole = encoded(&picture, ImageFormat::Png);
         assert!(make_preview(Cursor::new(whole.clone())).is_some());
         for cut in [whole.len() / 2, 40, 9] {
             assert_eq!(make_preview(Cursor::new(whole[..cut].to_vec())), None);
+        }
+        let photo = DynamicImage::ImageRgb8(image::RgbImage::from_fn(300, 200, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 7])
+        }));
+        let jpeg = encoded(&photo, ImageFormat::Jpeg);
+        assert!(make_preview(Cursor::new(jpeg.clone())).is_some());
+        for cut in [jpeg.len() - 2, jpeg.len() / 2] {
+            assert_eq!(make_preview(Cursor::new(jpeg[..cut].to_vec())), None);
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
