@@ -378,7 +378,8 @@ fn seed_clients_see_nothing_new_and_features_clients_see_file_preview() -> TestR
     seed.send(b"UPLOAD:1:Sam:notes.txt:11\n")?;
     assert_eq!(seed.line()?, "READY");
     seed.send(b"hello world")?;
-    assert!(wait_until(PREVIEWS_WAIT, || previews_made(&host)));
+    assert!(wait_until(PREVIEWS_WAIT, || host.files().len() == 1
+        && previews_made(&host)));
     assert!(
         host.files()
             .iter()
