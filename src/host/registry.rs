@@ -452,9 +452,17 @@ impl Registry {
         self.authenticate(client_id, &ticket)
     }
 
-    /// Tells every participant about a new file.
-    pub(crate) fn announce_offer(&self, record: &FileRecord) {
+    /// Tells every participant about a new file (or version), as `storage` holds it now: a
+    /// preview made meanwhile (and announced before, to sessions that did not know the file
+    /// yet) is in the offer.
+    pub(crate) fn announce_offer(&self, record: &FileRecord, storage: &Storage) {
         let mut state = self.state();
+        // Under the registry's lock, as `announce_preview`: whichever goes first, the offer
+        // carries the preview or the preview's line follows the offer.
+        let latest = storage
+            .get(record.id)
+            .filter(|latest| latest.version == record.version);
+        let record = latest.as_deref().unwrap_or(record);
         if let Some(key) = record.owner {
             state.ids.owns_files(key, record.uploader_id);
         }
