@@ -69,6 +69,9 @@ impl Participant {
     /// most a few at a time.
     pub(super) fn fetch_visible_previews(&mut self) -> Option<Task<Message>> {
         let route = self.route()?;
+        // Previews of files no longer listed are let go.
+        let files = &self.files;
+        self.previews.fetched.retain(|id, _| files.contains_key(id));
         let row_height = list::ROW_HEIGHT + gap::M;
         let (offset, height) = self.list_view;
         let first = (offset / row_height).max(0.0) as usize;
