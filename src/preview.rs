@@ -63,11 +63,24 @@ fn make_unguarded<R: Read + Seek>(content: R) -> Option<Preview> {
     if head.is_empty() {
         return None;
     }
-    if image::guess_format(&head).is_ok() {
-        return thumbnail(content).map(|bytes| Preview {
-            kind: PreviewKind::Png,
-            bytes,
-        });
+    let picture = matches!(
+        image::guess_format(&head),
+        Ok(ImageFormat::Png
+            | ImageFormat::Jpeg
+            | ImageFormat::Gif
+            | ImageFormat::WebP
+            | ImageFormat::Bmp)
+    );
+    if picture {
+        if let Some(bytes) = thumbnail(&mut content) {
+            return Some(Preview {
+                kind: PreviewKind::Png,
+                bytes,
+            });
+        }
+        // Not a picture after all (a text that starts with "BM", say), or a damaged one, whose
+        // bytes the text check then turns down.
+        content.rewind().ok()?;
     }
     text_preview(content).map(|text| Preview {
         kind: PreviewKind::Text,
@@ -276,6 +289,22 @@ mod tests {
         assert_eq!(shown.lines().count(), MAX_TEXT_LINES);
         assert!(shown.starts_with("line 1\nline 2\n"));
         assert!(shown.ends_with("line 40"));
+    }
+
+    #[test]
+    fn text_that_starts_like_a_picture_is_still_text() {
+        for text in [
+            "BMW service notes\nOil: 5W-30\n",
+            "P3 is the plan\n",
+            "GIF8 or not\n",
+        ] {
+            let made = make_preview(Cursor::new(text.as_bytes().to_vec()));
+            assert_eq!(
+                made.map(|made| (made.kind, made.bytes)),
+                Some((PreviewKind::Text, text.as_bytes().to_vec())),
+                "{text}"
+            );
+        }
     }
 
     #[test]
