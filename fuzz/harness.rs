@@ -14,9 +14,12 @@ use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
 use lanshare::net::{LineReader, Stream};
 use lanshare::participant::{Session, SessionEvent, TransferConnection, trust};
+use lanshare::preview::{
+    MAX_TEXT_BYTES, MAX_TEXT_LINES, THUMBNAIL_SIDE, make_preview, picture_size,
+};
 use lanshare::protocol::{
-    ClientLine, HostLine, PAKE_MESSAGE_BYTES, PROTOCOL_VERSION, Passcode, ResumeKey, Ticket,
-    UploadRequest, escape, unescape,
+    ClientLine, HostLine, MAX_PREVIEW_BYTES, PAKE_MESSAGE_BYTES, PROTOCOL_VERSION, Passcode,
+    PreviewKind, ResumeKey, Ticket, UploadRequest, escape, unescape,
 };
 use lanshare::storage::StorageConfig;
 use lanshare::tls::{self, HostIdentity, ParticipantPake, Proofs, TLS_FIRST_BYTE, Trust};
@@ -67,6 +70,34 @@ pub fn host_line(bytes: &[u8]) {
     );
     if !free_text {
         assert_eq!(again, line, "{encoded:?}");
+    }
+}
+
+/// The preview maker on any file's bytes: no panic, no hang, and what it makes stays within
+/// its bounds: a PNG whose longest side is at most 256 pixels, or at most 40 lines and 4 KiB of
+/// UTF-8 text.
+pub fn preview(bytes: &[u8]) {
+    let Some(made) = make_preview(std::io::Cursor::new(bytes)) else {
+        return;
+    };
+    assert!(made.bytes.len() as u64 <= MAX_PREVIEW_BYTES);
+    match made.kind {
+        PreviewKind::Png => {
+            let size = picture_size(&made.bytes);
+            assert!(
+                size.is_some_and(|(w, h)| w > 0 && h > 0 && w.max(h) <= THUMBNAIL_SIDE),
+                "thumbnail of {size:?}"
+            );
+        }
+        PreviewKind::Text => {
+            let text = std::str::from_utf8(&made.bytes);
+            assert!(
+                text.is_ok_and(|text| text.len() <= MAX_TEXT_BYTES
+                    && text.lines().count() <= MAX_TEXT_LINES
+                    && !text.trim().is_empty()),
+                "text preview {text:?}"
+            );
+        }
     }
 }
 
@@ -195,10 +226,13 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
         panic!("no local address");
     };
     let identity = fake_host_identity();
-    let config = match identity.server_config() {
-        Ok(config) => config,
+    let mut config = match identity.server_config() {
+        Ok(config) => rustls::ServerConfig::clone(&config),
         Err(error) => panic!("no TLS configuration for the fake host: {error}"),
     };
+    // A host that takes FEATURES, so that the client reads every line a lanshare host sends.
+    config.alpn_protocols = vec![tls::FEATURES_ALPN.to_vec()];
+    let config = Arc::new(config);
     // Another fuzz host of this process may have had this port with another key.
     if let Err(error) = trust::pin(address, identity.fingerprint()) {
         panic!("could not pin the fake host's key: {error}");
@@ -220,9 +254,9 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
     address
 }
 
-/// The participant side fed any bytes as a host's replies: listing, joining (and following
-/// the session's events) and downloading end in a result or an error, never a panic or a hang.
-/// The first byte chooses which.
+/// The participant side fed any bytes as a host's replies: listing (then fetching a preview on
+/// the same connection), joining (and following the session's events) and downloading end in
+/// a result or an error, never a panic or a hang. The first byte chooses which.
 pub fn participant_replies(bytes: &[u8]) {
     let Some((&mode, reply)) = bytes.split_first() else {
         return;
@@ -232,6 +266,7 @@ pub fn participant_replies(bytes: &[u8]) {
         0 => {
             if let Ok(mut connection) = TransferConnection::connect(address) {
                 let _ = connection.list();
+                let _ = connection.preview(1);
             }
         }
         1 => {

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod net;
 pub mod participant;
 pub mod pipeline;
+pub mod preview;
 pub mod protocol;
 pub mod random;
 pub mod storage;

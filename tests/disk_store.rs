@@ -17,7 +17,9 @@ fn files_and_metadata_survive_a_restart() -> TestResult {
         seed_upload(host.local_addr(), "UPLOAD:1:Guest:guest.txt:5\n", b"guest")?;
         let (session, _) = alice.join(host.local_addr())?;
         share(&session, "big: one.bin", &content)?;
-        assert!(wait_until(Duration::from_secs(5), || host.files().len() == 2));
+        assert!(wait_until(Duration::from_secs(5), || host.files().len()
+            == 2
+            && previews_made(&host)));
         host.files()
     };
 
@@ -57,7 +59,9 @@ fn leftovers_of_interrupted_work_are_removed_at_start() -> TestResult {
     {
         let host = start(disk_config(store.path()))?;
         seed_upload(host.local_addr(), "UPLOAD:1:Guest:kept.txt:4\n", b"kept")?;
-        assert!(wait_until(Duration::from_secs(5), || host.files().len() == 1));
+        assert!(wait_until(Duration::from_secs(5), || host.files().len()
+            == 1
+            && previews_made(&host)));
     }
     let files = store.path().join("files");
     // What a host killed at various moments could leave behind:
@@ -69,6 +73,8 @@ fn leftovers_of_interrupted_work_are_removed_at_start() -> TestResult {
     std::fs::write(files.join("8.json.tmp"), b"{\"half\":")?;
     std::fs::write(files.join("9.json"), b"not json")?;
     std::fs::write(files.join("9.data"), b"damaged entry")?;
+    std::fs::write(files.join("7.preview"), b"a preview whose file is gone")?;
+    std::fs::write(files.join("1.preview.tmp"), b"a preview never renamed")?;
 
     let host = start(disk_config(store.path()))?;
     let names: Vec<String> = host.files().iter().map(|r| r.name.clone()).collect();
@@ -77,7 +83,7 @@ fn leftovers_of_interrupted_work_are_removed_at_start() -> TestResult {
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()?;
     left.sort();
-    assert_eq!(left, ["1.data", "1.json"]);
+    assert_eq!(left, ["1.data", "1.json", "1.preview"]);
     assert_eq!(std::fs::read_dir(store.path().join("incoming"))?.count(), 0);
     Ok(())
 }

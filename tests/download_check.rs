@@ -120,7 +120,9 @@ fn a_store_written_before_the_transfer_check_opens_lists_and_serves_verified() -
         ])?;
         assert!(got.status.success(), "{}", stderr(&got));
         assert!(std::fs::read(&target)? == content);
-        listed[0].clone()
+        // The record as kept: with the note that this file has no preview.
+        assert!(wait_until(Duration::from_secs(5), || previews_made(&host)));
+        host.files()[0].clone()
     };
 
     // The check was written back (crash-safely: no temporary file stays), so the next start

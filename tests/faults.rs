@@ -195,7 +195,13 @@ fn assert_store_is_clean(store: &Path, listed: &BTreeMap<u64, (String, String)>)
         .flat_map(|id| [format!("{id}.data"), format!("{id}.json")])
         .collect();
     expected.sort();
-    assert_eq!(entries(&store.join("files"))?, expected);
+    // Right after a start the previews thread rewrites each file's metadata once (to note
+    // that it has no preview: these files are random bytes), through a passing temporary file.
+    let files = store.join("files");
+    wait_until(Duration::from_secs(10), || {
+        entries(&files).is_ok_and(|found| found == expected)
+    });
+    assert_eq!(entries(&files)?, expected);
     Ok(())
 }
 

@@ -2189,3 +2189,107 @@ fn new_version_shows_on_a_participants_own_files_only() -> TestResult {
     assert_eq!(host.files().len(), 2);
     Ok(())
 }
+
+/// A `width` × `height` PNG with something on it: sky over a field, a sun.
+fn sample_png(width: u32, height: u32) -> anyhow::Result<Vec<u8>> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| {
+        let (dx, dy) = (
+            x as i64 - width as i64 * 3 / 4,
+            y as i64 - height as i64 / 4,
+        );
+        if dx * dx + dy * dy < (height as i64 / 6).pow(2) {
+            image::Rgb([250, 210, 60])
+        } else if y < height * 3 / 5 {
+            image::Rgb([90, (140 + y * 80 / height) as u8, 220])
+        } else {
+            image::Rgb([60, (150 - (y * 60 / height)) as u8, 70])
+        }
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut bytes, image::ImageFormat::Png)?;
+    Ok(bytes.into_inner())
+}
+
+#[test]
+fn thumbnails_show_in_the_list_and_a_larger_preview_on_click_as_committed() -> TestResult {
+    use lanshare::participant::{FetchedPreview, PreviewAvailable};
+    use lanshare::protocol::PreviewKind;
+    let dir = tempfile::tempdir()?;
+    let photo = sample_png(256, 171)?;
+    let notes = "Milk\nEggs\n\tfree range\nBread\n".to_owned();
+    let mut files = snapshot_files();
+    let listed = [
+        (2, PreviewKind::Png, photo.clone()),
+        (3, PreviewKind::Text, notes.clone().into_bytes()),
+    ];
+    for (id, kind, bytes) in &listed {
+        if let Some(file) = files.iter_mut().find(|file| file.id == *id) {
+            file.details.preview = Some(PreviewAvailable {
+                kind: *kind,
+                size: bytes.len() as u64,
+            });
+        }
+    }
+    let mut app = bob_seeing(dir.path(), files)?;
+    for (id, kind, bytes) in listed {
+        let available = PreviewAvailable {
+            kind,
+            size: bytes.len() as u64,
+        };
+        let fetched = FetchedPreview { kind, bytes };
+        let _ = app.update(Message::Participant(ParticipantMessage::PreviewFetched(
+            id,
+            available,
+            Ok(fetched),
+        )));
+    }
+    assert!(matches_snapshot(&app, "participant-previews")?);
+    let _ = app.update(Message::Participant(ParticipantMessage::PreviewClicked(2)));
+    assert!(shows(&app, "Close preview"));
+    assert!(matches_snapshot(&app, "participant-preview-open")?);
+    interact(&mut app, |ui| {
+        ui.click("Close preview")?;
+        Ok(())
+    })?;
+    assert!(!shows(&app, "Close preview"));
+    // A text preview opens the same way, its lines shown as they are.
+    let _ = app.update(Message::Participant(ParticipantMessage::PreviewClicked(3)));
+    assert!(view_contains(&app, "free range"));
+    Ok(())
+}
+
+#[test]
+fn the_app_fetches_the_previews_of_rows_in_view_from_the_host() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joining(host.local_addr(), dir.path())?;
+    pump(&mut app, connected)?;
+    let (alice, _) = Person::new("Alice")?.join(host.local_addr())?;
+    let text: String = (1..=60).map(|n| format!("line {n}\n")).collect();
+    let notes = share(&alice, "notes.txt", text.as_bytes())?;
+    let photo = share(&alice, "photo.png", &sample_png(1000, 500)?)?;
+    // The previews are made after the offers; the app hears of each and asks the host for it,
+    // as the window's runtime would run the task its update returns.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let opened = |app: &mut App, id: u64| {
+        let _ = app.update(Message::Participant(ParticipantMessage::PreviewClicked(id)));
+        shows(app, "Close preview")
+    };
+    while !(opened(&mut app, notes) && opened(&mut app, photo)) {
+        anyhow::ensure!(Instant::now() < deadline, "the previews never arrived");
+        for message in app.pending() {
+            let task = app.update(message);
+            perform(&mut app, task);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = app.update(Message::Participant(ParticipantMessage::PreviewClicked(
+        notes,
+    )));
+    assert!(view_contains(&app, "line 40"));
+    assert!(
+        !view_contains(&app, "line 41"),
+        "the host sends the first 40 lines"
+    );
+    Ok(())
+}

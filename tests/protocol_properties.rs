@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 use lanshare::host::Host;
 use lanshare::protocol::{
     Audience, Category, ClientLine, CommentInfo, Expiry, Features, FileInfo, HostLine,
-    MAX_EXPIRY_SECS, MAX_FILENAME_BYTES, Passcode, Role, Sha256Digest, ShareOptions, Tags, Ticket,
-    TransferCheck, UploadRequest, VersionInfo, escape, unescape,
+    MAX_EXPIRY_SECS, MAX_FILENAME_BYTES, MAX_PREVIEW_BYTES, Passcode, PreviewKind, Role,
+    Sha256Digest, ShareOptions, Tags, Ticket, TransferCheck, UploadRequest, VersionInfo, escape,
+    unescape,
 };
 use proptest::prelude::*;
 
@@ -91,16 +92,23 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
         any::<u64>().prop_map(|file_id| ClientLine::Delete { file_id }),
         Just(ClientLine::Ping),
         passcode().prop_map(|passcode| ClientLine::Pass { passcode }),
-        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-            |(file_info, access, versions, comments)| {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(file_info, access, versions, comments, previews)| {
                 ClientLine::Features(Features {
                     file_info,
                     access,
                     versions,
                     comments,
+                    previews,
                 })
-            }
-        ),
+            }),
+        any::<u64>().prop_map(|file_id| ClientLine::Preview { file_id }),
         (any::<u64>(), any::<String>())
             .prop_map(|(file_id, text)| ClientLine::Comment { file_id, text }),
         (any::<u64>(), any::<u64>()).prop_map(|(file_id, comment_id)| {
@@ -249,6 +257,30 @@ fn host_line() -> impl Strategy<Value = HostLine> {
         }),
         (any::<u64>(), plain_text())
             .prop_map(|(file_id, reason)| HostLine::CommentFailed { file_id, reason }),
+        (any::<u64>(), any::<bool>(), 0..=MAX_PREVIEW_BYTES).prop_map(|(file_id, png, size)| {
+            let kind = if png {
+                PreviewKind::Png
+            } else {
+                PreviewKind::Text
+            };
+            HostLine::FilePreview {
+                file_id,
+                kind,
+                size,
+            }
+        }),
+        (any::<u64>(), any::<bool>(), 0..=MAX_PREVIEW_BYTES).prop_map(|(file_id, png, size)| {
+            let kind = if png {
+                PreviewKind::Png
+            } else {
+                PreviewKind::Text
+            };
+            HostLine::PreviewData {
+                file_id,
+                kind,
+                size,
+            }
+        }),
         (any::<u64>(), any::<u32>(), any::<u32>()).prop_map(|(file_id, latest, kept)| {
             HostLine::FileVersions {
                 file_id,

@@ -77,14 +77,14 @@ fn host(given: Option<&str>) -> anyhow::Result<SocketAddr> {
 }
 
 /// Where the host is, and its passcode if one was given.
-struct Target {
-    address: SocketAddr,
-    passcode: Option<Passcode>,
+pub(super) struct Target {
+    pub(super) address: SocketAddr,
+    pub(super) passcode: Option<Passcode>,
 }
 
 /// Where to go, from the command line; a first contact with the host is reported on stderr
 /// (as a JSON object if `json`).
-fn target(given: &HostAddress, json: bool) -> anyhow::Result<Target> {
+pub(super) fn target(given: &HostAddress, json: bool) -> anyhow::Result<Target> {
     let passcode = match &given.passcode {
         Some(text) => Some(
             Passcode::new(text.as_str())
@@ -148,7 +148,7 @@ pub(super) fn trust_host(args: &TrustArgs) -> anyhow::Result<()> {
 }
 
 /// A participant error, with a hint when the host asked for a passcode.
-fn explain(error: Error) -> anyhow::Error {
+pub(super) fn explain(error: Error) -> anyhow::Error {
     match &error {
         Error::Refused(reason) if reason == "This host requires a passcode" => {
             anyhow::anyhow!("{reason}: give it with --passcode or LANSHARE_PASSCODE")
@@ -342,7 +342,7 @@ fn follow_one(followed: &[Followed], index: usize, label: &str, size: u64) -> Tr
 
 /// This machine's participant identity, if it can be loaded (or made): with it, a host joined
 /// before counts a passcode proof apart from strangers' guesses.
-fn own_identity() -> Option<Arc<Identity>> {
+pub(super) fn own_identity() -> Option<Arc<Identity>> {
     Identity::load_or_create(&config_dir()).ok().map(Arc::new)
 }
 
@@ -350,7 +350,10 @@ fn own_identity() -> Option<Arc<Identity>> {
 /// its session, for downloads to prove it again. When it cannot join (its name taken by
 /// someone else online, the host full, or a host that does not take `JOIN`), the files
 /// everyone may see, and no session.
-fn list_as(target: &Target, user: &User) -> anyhow::Result<(Vec<FileEntry>, Option<Session>)> {
+pub(super) fn list_as(
+    target: &Target,
+    user: &User,
+) -> anyhow::Result<(Vec<FileEntry>, Option<Session>)> {
     match join_as(target, user, false) {
         Ok((session, snapshot)) => Ok((snapshot.files, Some(session))),
         Err(error) if a_listing_may_still_work(&error) => Ok((list(target)?, None)),
@@ -723,7 +726,8 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
         }
         SessionEvent::DeleteFailed { .. }
         | SessionEvent::AccessFailed { .. }
-        | SessionEvent::CommentFailed { .. } => return None,
+        | SessionEvent::CommentFailed { .. }
+        | SessionEvent::PreviewReady { .. } => return None,
         SessionEvent::CommentAdded(comment) => {
             if json {
                 let mut object = comment_json(&comment);

@@ -3,6 +3,7 @@
 mod client;
 mod host;
 mod output;
+mod preview;
 mod progress;
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ enum Command {
     Share(ShareArgs),
     /// List the versions of a file the host keeps (sharing a name again makes a new one).
     Versions(VersionsArgs),
+    /// Show a file's preview: the first lines of a text, or save a picture's thumbnail with -o.
+    Preview(PreviewArgs),
     /// Comment on a file (or delete your comment with --delete N).
     Comment(CommentArgs),
     /// List a file's comments.
@@ -229,6 +232,23 @@ struct CommentsArgs {
 }
 
 #[derive(Args)]
+struct PreviewArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
+    /// Id of the file (see `lanshare ls`).
+    #[arg(value_name = "ID")]
+    id: u64,
+    /// Save the preview here (a thumbnail is a PNG file); without it a text preview is printed.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Replace an existing file given with -o.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
 struct VersionsArgs {
     #[command(flatten)]
     address: HostAddress,
@@ -387,6 +407,7 @@ pub fn run() -> ExitCode {
         Some(Command::Rm(args)) => client::rm(&args),
         Some(Command::Share(args)) => client::share(&args),
         Some(Command::Versions(args)) => client::versions(&args),
+        Some(Command::Preview(args)) => preview::preview(&args),
         Some(Command::Comment(args)) => client::comment(&args),
         Some(Command::Comments(args)) => client::comments(&args),
         Some(Command::Watch(args)) => client::watch(&args),

@@ -79,6 +79,10 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
         "version": file.details.versions.map_or(1, |count| count.latest),
         "versions": file.details.versions.map_or(1, |count| count.kept),
         "comments": file.details.comments.iter().map(comment_json).collect::<Vec<_>>(),
+        "preview": file.details.preview.map(|preview| json!({
+            "kind": preview.kind.as_str(),
+            "size": preview.size,
+        })),
     })
 }
 

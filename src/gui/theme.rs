@@ -486,6 +486,18 @@ pub mod list {
     pub const MAX_TOASTS: usize = 4;
 }
 
+/// Sizes of a file's larger preview, over the list.
+pub mod preview {
+    /// The side of the square a thumbnail is drawn in (the host makes them 256 pixels at most).
+    pub const LARGE_SIDE: f32 = 256.0;
+    /// The width of a text preview's box.
+    pub const TEXT_WIDTH: f32 = 480.0;
+    /// The height of a text preview's box (it scrolls beyond).
+    pub const TEXT_HEIGHT: f32 = 320.0;
+    /// The width of the card around a preview.
+    pub const CARD_WIDTH: f32 = 540.0;
+}
+
 /// The colours of file-type badges: saturated, labelled in white, the same in every theme.
 pub mod badge {
     use iced::{Color, color};

@@ -220,6 +220,7 @@ fn route(
         | ClientLine::Download { .. }
         | ClientLine::DownloadVersion { .. }
         | ClientLine::Versions { .. }
+        | ClientLine::Preview { .. }
         | ClientLine::List
             if !access.passcode =>
         {
@@ -262,6 +263,10 @@ fn route(
             let key = access.uploader.as_ref().map(|uploader| &uploader.key);
             download::send_versions(shared, connection, file_id, key).into()
         }
+        ClientLine::Preview { file_id } => {
+            let key = access.uploader.as_ref().map(|uploader| &uploader.key);
+            download::send_preview(shared, connection, file_id, key).into()
+        }
         ClientLine::NewFile => {
             access.new_file = true;
             Next::Continue
@@ -280,7 +285,8 @@ fn route(
         | ClientLine::Ping => {
             connection.refuse(
                 "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, NEW_FILE, \
-                 DOWNLOAD, VERSIONS, LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served outside \
+                 DOWNLOAD, VERSIONS, PREVIEW, LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
+                 outside \
                  a joined session",
             );
             Next::Close

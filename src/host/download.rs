@@ -1,4 +1,5 @@
-//! The seed's `DOWNLOAD` (from an offset, for lanshare clients), and `LIST`.
+//! The seed's `DOWNLOAD` (from an offset, for lanshare clients), `LIST`, `VERSIONS` and
+//! `PREVIEW`.
 //!
 //! A download holds a transfer slot from the client's `READY` until its last byte, and keeps up
 //! a minimum pace ([`super::pace`]).
@@ -264,4 +265,41 @@ pub(super) fn send_versions(
     }
     lines.push_str(&HostLine::End.encode());
     connection.reply_all(&lines).is_ok()
+}
+
+/// `PREVIEW`: the preview of a file the client proven as `key` may see, as `PREVIEW_DATA` and
+/// its bytes; `ERROR:File not found` for a file that is not there or that it may not see (the
+/// same answer), `ERROR:File <id> has no preview` for one without (yet).
+pub(super) fn send_preview(
+    shared: &Shared,
+    connection: &Connection,
+    file_id: FileId,
+    key: Option<&PublicKey>,
+) -> bool {
+    let visible = shared
+        .storage
+        .get(file_id)
+        .is_some_and(|record| shared.registry.may_see(&record, key));
+    if !visible {
+        connection.refuse("File not found");
+        return false;
+    }
+    let preview = match shared.storage.open_preview(file_id) {
+        Ok(Some(preview)) if shared.registry.may_see(&preview.record, key) => preview,
+        Ok(_) => {
+            connection.refuse(format_args!("File {file_id} has no preview"));
+            return false;
+        }
+        Err(error) => {
+            tracing::warn!("Could not read the preview of file {file_id}: {error}");
+            connection.refuse(error);
+            return false;
+        }
+    };
+    let header = HostLine::PreviewData {
+        file_id,
+        kind: preview.kind,
+        size: preview.bytes.len() as u64,
+    };
+    connection.reply_with_bytes(&header, &preview.bytes).is_ok()
 }

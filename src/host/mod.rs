@@ -29,6 +29,7 @@ mod parked;
 mod passcode;
 mod pool;
 mod presence;
+mod previews;
 mod registry;
 mod session;
 mod slots;
@@ -124,6 +125,7 @@ pub struct Host {
     listener: Option<JoinHandle<()>>,
     sweeper: Option<JoinHandle<()>>,
     expiry: Option<JoinHandle<()>>,
+    previews: Option<JoinHandle<()>>,
     presence: Option<PresenceThread>,
     beacon: Option<HostBeacon>,
 }
@@ -162,8 +164,10 @@ impl Host {
         let stop_helpers = |_: &HostError| {
             shared.parked.stop();
             shared.expiry.stop();
+            shared.previews.stop();
         };
         let expiry = spawn_expiry(&shared).inspect_err(stop_helpers)?;
+        let previews = spawn_previews(&shared).inspect_err(stop_helpers)?;
         let presence = spawn_presence(&shared).inspect_err(stop_helpers)?;
         let listener = spawn_listener(&shared, socket, &live).inspect_err(stop_helpers)?;
         let beacon = shared
@@ -178,6 +182,7 @@ impl Host {
             listener: Some(listener),
             sweeper: Some(sweeper),
             expiry: Some(expiry),
+            previews: Some(previews),
             presence: Some(presence),
             beacon,
         })
@@ -287,6 +292,10 @@ impl Host {
         if let Some(expiry) = self.expiry.take() {
             let _ = expiry.join();
         }
+        self.shared.previews.stop();
+        if let Some(previews) = self.previews.take() {
+            let _ = previews.join();
+        }
     }
 }
 
@@ -323,6 +332,7 @@ fn shared_state(
         tls,
         fingerprint,
         expiry: expiry::ExpiryClock::default(),
+        previews: previews::PreviewQueue::default(),
     }
 }
 
@@ -341,6 +351,15 @@ fn spawn_expiry(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
     std::thread::Builder::new()
         .name("lanshare-expiry".into())
         .spawn(move || expiry::run(&shared.storage, &shared.registry, &shared.expiry))
+        .map_err(HostError::Threads)
+}
+
+/// Starts the thread that makes the previews of stored files.
+fn spawn_previews(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
+    let shared = Arc::clone(shared);
+    std::thread::Builder::new()
+        .name("lanshare-previews".into())
+        .spawn(move || previews::run(&shared.storage, &shared.registry, &shared.previews))
         .map_err(HostError::Threads)
 }
 

@@ -452,9 +452,17 @@ impl Registry {
         self.authenticate(client_id, &ticket)
     }
 
-    /// Tells every participant about a new file.
-    pub(crate) fn announce_offer(&self, record: &FileRecord) {
+    /// Tells every participant about a new file (or version), as `storage` holds it now: a
+    /// preview made meanwhile (and announced before, to sessions that did not know the file
+    /// yet) is in the offer.
+    pub(crate) fn announce_offer(&self, record: &FileRecord, storage: &Storage) {
         let mut state = self.state();
+        // Under the registry's lock, as `announce_preview`: whichever goes first, the offer
+        // carries the preview or the preview's line follows the offer.
+        let latest = storage
+            .get(record.id)
+            .filter(|latest| latest.version == record.version);
+        let record = latest.as_deref().unwrap_or(record);
         if let Some(key) = record.owner {
             state.ids.owns_files(key, record.uploader_id);
         }
@@ -504,6 +512,20 @@ impl Registry {
         for session in state.sessions.values() {
             if session.features.comments && self.may_see(record, Some(&session.key)) {
                 deliver(session, Arc::clone(line));
+            }
+        }
+    }
+
+    /// Tells the sessions that may see a file and asked for `previews` that its preview is made.
+    pub(crate) fn announce_preview(&self, record: &FileRecord) {
+        let Some(line) = preview_line(record) else {
+            return;
+        };
+        let line: Arc<str> = Arc::from(line.encode());
+        let state = self.state();
+        for session in state.sessions.values() {
+            if session.features.previews && self.may_see(record, Some(&session.key)) {
+                deliver(session, Arc::clone(&line));
             }
         }
     }
@@ -589,6 +611,16 @@ fn comment_line(file_id: crate::protocol::FileId, comment: &Comment) -> HostLine
     })
 }
 
+/// `FILE_PREVIEW` for a file whose preview is made.
+fn preview_line(record: &FileRecord) -> Option<HostLine> {
+    let (kind, size) = record.preview_ready()?;
+    Some(HostLine::FilePreview {
+        file_id: record.id,
+        kind,
+        size,
+    })
+}
+
 /// `FILE_INFO` for a file, its expiry counted from now.
 pub(crate) fn info_line(record: &FileRecord) -> HostLine {
     let now = chrono::Utc::now();
@@ -627,6 +659,9 @@ fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> St
             }
             .encode(),
         );
+    }
+    if let Some(line) = preview_line(record).filter(|_| features.previews) {
+        lines.push_str(&line.encode());
     }
     if features.comments {
         for comment in &record.comments {

@@ -9,6 +9,7 @@ use super::config::HostConfig;
 use super::expiry::ExpiryClock;
 use super::gate::Gate;
 use super::parked::ParkedUploads;
+use super::previews::PreviewQueue;
 use super::registry::Registry;
 use super::slots::TransferSlots;
 use super::turns::Turns;
@@ -68,6 +69,8 @@ pub(super) struct Shared {
     pub fingerprint: Fingerprint,
     /// Wakes the thread that deletes expired files.
     pub expiry: ExpiryClock,
+    /// Wakes the thread that makes previews.
+    pub previews: PreviewQueue,
 }
 
 impl Shared {

@@ -635,7 +635,8 @@ fn commit(
     if record.expires_at.is_some() {
         shared.expiry.file_added();
     }
-    shared.registry.announce_offer(&record);
+    shared.registry.announce_offer(&record, &shared.storage);
+    shared.previews.file_added();
     tracing::info!(
         "Broadcasted file offer: {shown_name} (ID: {}) to {} session(s)",
         record.id,

@@ -99,6 +99,14 @@ impl Connection {
         stream.write_all(lines.as_bytes())
     }
 
+    /// Sends one line with raw bytes after it, in one write (a preview and its header).
+    pub(super) fn reply_with_bytes(&self, line: &HostLine, bytes: &[u8]) -> io::Result<()> {
+        let mut message = line.encode().into_bytes();
+        message.extend_from_slice(bytes);
+        let mut stream = self.reader.stream();
+        stream.write_all(&message)
+    }
+
     /// Sends `ERROR:<reason>` and closes our side for writing: the client reads the reason and
     /// then end-of-stream.
     pub(super) fn refuse(&self, reason: impl Display) {

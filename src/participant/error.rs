@@ -77,6 +77,9 @@ pub enum Error {
     /// No file with that id is shared.
     #[error("no file with id {0} is shared on the host")]
     NotFound(FileId),
+    /// The file has no preview (none could be made of it, or not yet).
+    #[error("#{0} has no preview")]
+    NoPreview(FileId),
     /// A local file could not be read or written.
     #[error("{}: {source}", path.display())]
     Local {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use super::connection::Connection;
 use super::error::Error;
 use crate::protocol::{
-    Audience, Category, ClientId, CommentInfo, FileId, FileInfo, HostLine, Sha256Digest, Tags,
-    TransferCheck,
+    Audience, Category, ClientId, CommentInfo, FileId, FileInfo, HostLine, PreviewKind,
+    Sha256Digest, Tags, TransferCheck,
 };
 
 /// A shared file as participants see it.
@@ -57,6 +57,17 @@ pub struct FileDetails {
     pub version: Option<u32>,
     /// Its comments, oldest first (from a host that sends them).
     pub comments: Vec<CommentInfo>,
+    /// Its preview, once the host has made one (`FILE_PREVIEW`); fetched on demand.
+    pub preview: Option<PreviewAvailable>,
+}
+
+/// A preview the host holds of a file (`FILE_PREVIEW`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewAvailable {
+    /// What it is.
+    pub kind: PreviewKind,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// How many versions of a file there are.
@@ -86,6 +97,7 @@ impl FileDetails {
             versions: None,
             version: None,
             comments: Vec::new(),
+            preview: None,
         }
     }
 }
@@ -117,6 +129,7 @@ pub(super) struct OfferAssembler {
     access: HashMap<FileId, Audience>,
     versions: HashMap<FileId, VersionCount>,
     comments: HashMap<FileId, Vec<CommentInfo>>,
+    previews: HashMap<FileId, PreviewAvailable>,
 }
 
 impl OfferAssembler {
@@ -146,6 +159,15 @@ impl OfferAssembler {
                     .entry(comment.file_id)
                     .or_default()
                     .push(comment);
+                Ok(None)
+            }
+            HostLine::FilePreview {
+                file_id,
+                kind,
+                size,
+            } if self.pending.contains_key(&file_id) => {
+                self.previews
+                    .insert(file_id, PreviewAvailable { kind, size });
                 Ok(None)
             }
             HostLine::FileVersions {
@@ -190,6 +212,7 @@ impl OfferAssembler {
                         versions: self.versions.remove(&file_id),
                         version: None,
                         comments: self.comments.remove(&file_id).unwrap_or_default(),
+                        preview: self.previews.remove(&file_id),
                         ..self.details.remove(&file_id).unwrap_or_default()
                     },
                 }))

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::{Connection, ReadError, SharedWriter};
 use super::error::Error;
-use super::listing::{FileEntry, OfferAssembler, Peer, Snapshot, read_snapshot};
+use super::listing::{FileEntry, OfferAssembler, Peer, PreviewAvailable, Snapshot, read_snapshot};
 use super::trust::HostKey;
 use crate::identity::Identity;
 use crate::protocol::{
@@ -59,6 +59,13 @@ pub enum SessionEvent {
         file_id: FileId,
         /// The host's reason.
         reason: String,
+    },
+    /// The host made the preview of a file already offered (`FILE_PREVIEW`).
+    PreviewReady {
+        /// The file.
+        file_id: FileId,
+        /// The preview.
+        preview: PreviewAvailable,
     },
     /// The session ended; the text says why. No event follows.
     Closed(String),
@@ -468,6 +475,14 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         HostLine::CommentAdded(comment) if !offers.is_pending(comment.file_id) => {
             SessionEvent::CommentAdded(comment)
         }
+        HostLine::FilePreview {
+            file_id,
+            kind,
+            size,
+        } if !offers.is_pending(file_id) => SessionEvent::PreviewReady {
+            file_id,
+            preview: PreviewAvailable { kind, size },
+        },
         HostLine::CommentDeleted {
             file_id,
             comment_id,
@@ -483,6 +498,7 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         | HostLine::FileInfo(_)
         | HostLine::FileAccess { .. }
         | HostLine::FileVersions { .. }
+        | HostLine::FilePreview { .. }
         | HostLine::CommentAdded(_)
         | HostLine::FileMeta { .. }) => match offers.feed(line) {
             Ok(Some(entry)) => SessionEvent::FileOffered(Box::new(entry)),

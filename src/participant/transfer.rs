@@ -18,8 +18,8 @@ use super::trust::HostKey;
 use crate::net::{Stream, is_timeout};
 use crate::pipeline::{self, CheckHash, PipelineError, StreamHash};
 use crate::protocol::{
-    ClientLine, Features, FileId, HostLine, Passcode, ResumeKey, Sha256Digest, ShareOptions,
-    TransferCheck, UploadRequest, VersionInfo,
+    ClientLine, Features, FileId, HostLine, Passcode, PreviewKind, ResumeKey, Sha256Digest,
+    ShareOptions, TransferCheck, UploadRequest, VersionInfo,
 };
 use crate::tls::Trust;
 
@@ -42,6 +42,15 @@ pub struct Stored {
     pub sha256: Sha256Digest,
     /// The category, tags and expiry the host gave it (`None` from a host that does not say).
     pub details: Option<FileDetails>,
+}
+
+/// A file's preview, as the host sent it (`PREVIEW`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedPreview {
+    /// What the bytes are.
+    pub kind: PreviewKind,
+    /// A PNG thumbnail, or UTF-8 text.
+    pub bytes: Vec<u8>,
 }
 
 /// What a download delivered.
@@ -186,6 +195,38 @@ impl TransferConnection {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// The preview of file `file_id`'s latest version (`PREVIEW`). A file without one is
+    /// [`Error::NoPreview`]; one that is not there, or that this participant may not see,
+    /// [`Error::NotFound`].
+    pub fn preview(&mut self, file_id: FileId) -> Result<FetchedPreview, Error> {
+        if !self.connection.host_takes_features() {
+            return Err(Error::NoPreview(file_id));
+        }
+        self.send(&ClientLine::Preview { file_id })?;
+        let (kind, size) = match self.connection.read_reply(REPLY_TIMEOUT) {
+            Ok(HostLine::PreviewData {
+                file_id: id,
+                kind,
+                size,
+            }) if id == file_id => (kind, size),
+            Ok(other) => return Err(Error::unexpected_reply(&other)),
+            Err(Error::Refused(reason)) if reason == "File not found" => {
+                return Err(Error::NotFound(file_id));
+            }
+            Err(Error::Refused(reason)) if reason == format!("File {file_id} has no preview") => {
+                return Err(Error::NoPreview(file_id));
+            }
+            Err(error) => return Err(error),
+        };
+        // The size was checked against the largest preview when the line was read.
+        let mut bytes = vec![0; usize::try_from(size).unwrap_or_default()];
+        let _ = self.connection.set_read_timeout(STALL_TIMEOUT);
+        self.connection
+            .read_exact(&mut bytes)
+            .map_err(Error::lost)?;
+        Ok(FetchedPreview { kind, bytes })
     }
 
     /// Makes the next upload on this connection a file of its own even if this participant

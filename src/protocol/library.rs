@@ -185,6 +185,9 @@ pub struct Features {
     /// `comments`: each listed or offered file's comments (`COMMENT_ADDED` lines), and comments
     /// as they are added and deleted.
     pub comments: bool,
+    /// `previews`: a `FILE_PREVIEW` line with each listed or offered file whose preview is
+    /// made, and one when a preview is made later.
+    pub previews: bool,
 }
 
 impl Features {
@@ -194,6 +197,7 @@ impl Features {
         access: true,
         versions: true,
         comments: true,
+        previews: true,
     };
 }
 
@@ -276,6 +280,7 @@ pub(super) fn parse_features(text: &[u8]) -> Features {
             b"access" => features.access = true,
             b"versions" => features.versions = true,
             b"comments" => features.comments = true,
+            b"previews" => features.previews = true,
             _ => {}
         }
     }
@@ -296,6 +301,9 @@ pub(super) fn encode_features(features: Features) -> String {
     }
     if features.comments {
         words.push("comments");
+    }
+    if features.previews {
+        words.push("previews");
     }
     words.join(",")
 }

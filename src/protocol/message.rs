@@ -9,6 +9,7 @@ use super::library::{
     encode_expiry, encode_features, parse_audience, parse_category, parse_expiry, parse_features,
     parse_tags,
 };
+use super::preview::{PreviewKind, check_preview_size, parse_preview_kind};
 use super::values::{Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck};
 
 /// The seed's upload command: `UPLOAD:<client_id>:<username>:<filename>:<filesize>`.
@@ -57,6 +58,11 @@ pub enum ClientLine {
     },
     /// `VERSIONS:<file_id>`: asks for the kept versions of a file.
     Versions {
+        /// The file.
+        file_id: FileId,
+    },
+    /// `PREVIEW:<file_id>`: asks for the preview of a file's latest version.
+    Preview {
         /// The file.
         file_id: FileId,
     },
@@ -301,6 +307,25 @@ pub enum HostLine {
         /// How many versions the host keeps of it (the latest included).
         kept: u32,
     },
+    /// `FILE_PREVIEW:<file_id>:<kind>:<size>`: the file has a preview, for clients that asked
+    /// for `previews` (with its offer, or when it is made).
+    FilePreview {
+        /// The file.
+        file_id: FileId,
+        /// What the preview is.
+        kind: PreviewKind,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// `PREVIEW_DATA:<file_id>:<kind>:<size>`: the answer to `PREVIEW`; `size` bytes follow.
+    PreviewData {
+        /// The file.
+        file_id: FileId,
+        /// What the preview is.
+        kind: PreviewKind,
+        /// How many bytes follow.
+        size: u64,
+    },
     /// `VERSION:…`: one kept version, in the answer to `VERSIONS` (which ends with `END`).
     Version(VersionInfo),
     /// `COMMENT_ADDED:…`: a comment, listed with its file (between `FILE_OFFER` and
@@ -536,6 +561,9 @@ impl ClientLine {
                 fields.finish()?;
                 Ok(Self::Download { file_id, offset })
             }
+            b"PREVIEW" => Ok(Self::Preview {
+                file_id: Fields::single_number("PREVIEW", rest, "file id")?,
+            }),
             b"VERSIONS" => Ok(Self::Versions {
                 file_id: Fields::single_number("VERSIONS", rest, "file id")?,
             }),
@@ -650,6 +678,7 @@ impl ClientLine {
                 version,
             } => format!("DOWNLOAD:{file_id}:{offset}:{version}\n"),
             Self::Versions { file_id } => format!("VERSIONS:{file_id}\n"),
+            Self::Preview { file_id } => format!("PREVIEW:{file_id}\n"),
             Self::NewFile => "NEW_FILE\n".to_owned(),
             Self::Comment { file_id, text } => format!("COMMENT:{file_id}:{}\n", escape(text)),
             Self::DeleteComment {
@@ -882,6 +911,22 @@ impl HostLine {
                     kept,
                 })
             }
+            b"FILE_PREVIEW" => {
+                let (file_id, kind, size) = parse_preview_fields("FILE_PREVIEW", rest)?;
+                Ok(Self::FilePreview {
+                    file_id,
+                    kind,
+                    size,
+                })
+            }
+            b"PREVIEW_DATA" => {
+                let (file_id, kind, size) = parse_preview_fields("PREVIEW_DATA", rest)?;
+                Ok(Self::PreviewData {
+                    file_id,
+                    kind,
+                    size,
+                })
+            }
             b"VERSION" => parse_version(rest).map(Self::Version),
             b"COMMENT_ADDED" => parse_comment(rest).map(Self::CommentAdded),
             b"COMMENT_DELETED" => {
@@ -1002,6 +1047,16 @@ impl HostLine {
             Self::CommentFailed { file_id, reason } => {
                 format!("COMMENT_FAILED:{file_id}:{}\n", plain_text(reason))
             }
+            Self::FilePreview {
+                file_id,
+                kind,
+                size,
+            } => format!("FILE_PREVIEW:{file_id}:{kind}:{size}\n"),
+            Self::PreviewData {
+                file_id,
+                kind,
+                size,
+            } => format!("PREVIEW_DATA:{file_id}:{kind}:{size}\n"),
             Self::Version(version) => format!(
                 "VERSION:{}:{}:{}:{}:{}:{}\n",
                 version.file_id,
@@ -1063,6 +1118,19 @@ fn encode_upload_options(options: &ShareOptions) -> String {
     }
     line.push('\n');
     line
+}
+
+/// `<file_id>:<kind>:<size>` after `FILE_PREVIEW:` or `PREVIEW_DATA:` (`command`).
+fn parse_preview_fields(
+    command: &'static str,
+    rest: Option<&[u8]>,
+) -> Result<(FileId, PreviewKind, u64), ProtocolError> {
+    let mut fields = Fields::new(command, rest);
+    let file_id = fields.number("file id")?;
+    let kind = parse_preview_kind(fields.next("kind")?)?;
+    let size = check_preview_size(fields.number("size")?)?;
+    fields.finish()?;
+    Ok((file_id, kind, size))
 }
 
 /// `<file_id>:<number>:<size>:<uploaded_at_ms>:<sha256>:<check>` after `VERSION:`.

@@ -401,11 +401,11 @@ fn library_lines_read_and_encode_exactly() {
     ));
     assert_eq!(
         ClientLine::Features(Features::ALL).encode(),
-        "FEATURES:file-info,access,versions,comments\n"
+        "FEATURES:file-info,access,versions,comments,previews\n"
     );
     // Words a host does not know are ignored.
     assert_eq!(
-        ClientLine::parse(b"FEATURES:later,access,versions,comments,file-info"),
+        ClientLine::parse(b"FEATURES:later,access,versions,previews,comments,file-info"),
         Ok(ClientLine::Features(Features::ALL))
     );
     for bad in [
@@ -635,4 +635,53 @@ fn comment_lines_read_and_encode_exactly() {
         assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
     }
     assert!(HostLine::parse(b"COMMENT_ADDED:7:2:3:Bob:soon:hi").is_err());
+}
+
+#[test]
+fn preview_lines_read_and_encode_exactly() {
+    use crate::protocol::{Features, PreviewKind};
+    assert_eq!(
+        ClientLine::parse(b"PREVIEW:7"),
+        Ok(ClientLine::Preview { file_id: 7 })
+    );
+    assert_eq!(ClientLine::Preview { file_id: 7 }.encode(), "PREVIEW:7\n");
+    let offered = HostLine::FilePreview {
+        file_id: 7,
+        kind: PreviewKind::Png,
+        size: 31_000,
+    };
+    assert_eq!(offered.encode(), "FILE_PREVIEW:7:png:31000\n");
+    assert_eq!(HostLine::parse(b"FILE_PREVIEW:7:png:31000"), Ok(offered));
+    let data = HostLine::PreviewData {
+        file_id: 7,
+        kind: PreviewKind::Text,
+        size: 12,
+    };
+    assert_eq!(data.encode(), "PREVIEW_DATA:7:text:12\n");
+    assert_eq!(HostLine::parse(b"PREVIEW_DATA:7:text:12"), Ok(data));
+    let Ok(ClientLine::Features(features)) = ClientLine::parse(b"FEATURES:file-info,previews")
+    else {
+        panic!("FEATURES");
+    };
+    assert_eq!(
+        features,
+        Features {
+            file_info: true,
+            previews: true,
+            ..Features::default()
+        }
+    );
+    for bad in ["PREVIEW", "PREVIEW:x", "PREVIEW:7:8"] {
+        assert!(ClientLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+    for bad in [
+        "FILE_PREVIEW:7:jpeg:10",
+        "FILE_PREVIEW:7:PNG:10",
+        "FILE_PREVIEW:7:png",
+        "FILE_PREVIEW:7:png:10:11",
+        "FILE_PREVIEW:7:png:1048577",
+        "PREVIEW_DATA:7:text:99999999999",
+    ] {
+        assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
 }

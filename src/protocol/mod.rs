@@ -15,6 +15,7 @@ mod hex;
 mod library;
 mod message;
 mod names;
+mod preview;
 mod values;
 
 pub use constants::{
@@ -34,6 +35,7 @@ pub use library::{
 };
 pub use message::{ClientLine, HostLine, KeyClaim, Role, UploadRequest};
 pub use names::{NameKey, clean_name, visible_text};
+pub use preview::{MAX_PREVIEW_BYTES, PreviewKind};
 pub use values::{
     Passcode, PublicKey, ResumeKey, Sha256Digest, Ticket, TransferCheck, validate_username,
 };

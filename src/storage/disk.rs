@@ -6,6 +6,9 @@
 //!   those of its version `n`;
 //! - `files/<id>.json`: its metadata, written last: a file exists once this exists (a new
 //!   version replaces it, listing the versions kept; data no metadata names is a leftover);
+//! - `files/<id>.preview`: the preview of its latest version, once made: written (synced)
+//!   before the metadata that notes it, so a preview the metadata does not note, or whose size
+//!   differs, is a leftover (removed at start, and the preview made again);
 //! - `lock`: held while a host uses the directory.
 //!
 //! Committing writes the metadata under a temporary name, syncs the data and the metadata
@@ -86,6 +89,14 @@ impl DiskStore {
     /// Counts a stored file against the cap, if there is one.
     pub(super) fn claim(&self, bytes: u64) -> Option<Reservation> {
         self.budget.as_ref().map(|budget| budget.claim(bytes))
+    }
+
+    /// Reserves `bytes` of the cap for a preview, if there is a cap.
+    pub(super) fn reserve(&self, bytes: u64) -> Result<Option<Reservation>, StorageError> {
+        self.budget
+            .as_ref()
+            .map(|budget| budget.reserve(bytes))
+            .transpose()
     }
 
     /// Bytes of files and uploads in progress counted against the cap (0 without a cap).
@@ -190,6 +201,40 @@ impl DiskStore {
         Ok(())
     }
 
+    /// Stores `bytes` as the preview `record` notes: the preview is written under a temporary
+    /// name, synced and renamed into place, then the metadata replaced (crash-safely); a crash
+    /// between the two leaves a preview no metadata notes, removed at the next start.
+    pub(super) fn write_preview(
+        &self,
+        record: &FileRecord,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        let path = metadata::preview_path(&self.files, record.id);
+        let temp = self.files.join(format!("{}.preview.tmp", record.id));
+        let written = (|| -> Result<(), StorageError> {
+            let mut file = File::create(&temp)?;
+            io::Write::write_all(&mut file, bytes)?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)?;
+            metadata::replace(&self.files, record)
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&temp);
+            let _ = fs::remove_file(&path);
+        }
+        written
+    }
+
+    /// Removes the preview of file `id`, if it has one on disk.
+    pub(super) fn remove_preview(&self, id: FileId) -> Result<(), StorageError> {
+        Ok(remove_if_present(&metadata::preview_path(&self.files, id))?)
+    }
+
+    /// Opens the preview of file `id`.
+    pub(super) fn open_preview(&self, id: FileId) -> Result<File, StorageError> {
+        Ok(File::open(metadata::preview_path(&self.files, id))?)
+    }
+
     /// Replaces a stored file's metadata with `record`'s, crash-safely.
     pub(super) fn rewrite(&self, record: &FileRecord) -> Result<(), StorageError> {
         metadata::replace(&self.files, record)
@@ -200,7 +245,8 @@ impl DiskStore {
     pub(super) fn remove(&self, record: &FileRecord) -> Result<(), StorageError> {
         remove_if_present(&self.meta_path(record.id))?;
         let numbers: Vec<u32> = record.versions().iter().map(|v| v.number).collect();
-        self.remove_versions(record.id, &numbers)
+        self.remove_versions(record.id, &numbers)?;
+        self.remove_preview(record.id)
     }
 }
 
@@ -217,8 +263,8 @@ fn start_writeback(file: &File) {
 fn start_writeback(_file: &File) {}
 
 /// Reads `files/`: every `<id>.json` whose latest version's data has the recorded size is a
-/// file (with the older versions whose data is whole); any other entry is a leftover of an
-/// interrupted commit or delete and is removed. Metadata without the transfer check gets it
+/// file (with the older versions whose data is whole, and its preview if whole); any other
+/// entry is a leftover of an interrupted commit or delete and is removed. Metadata without the transfer check gets it
 /// (see [`Metadata::into_record`]).
 fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
     // Listed before anything is read, so that metadata rewritten meanwhile is not seen twice.
@@ -236,7 +282,7 @@ fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
             if let Some(record) = load_record(files, &path, &name)? {
                 records.push(record);
             }
-        } else if name.ends_with(".data") {
+        } else if name.ends_with(".data") || name.ends_with(".preview") {
             data_files.push(path);
         } else {
             tracing::info!("Removing leftover {}", path.display());
@@ -246,10 +292,14 @@ fn load_records(files: &Path) -> Result<Vec<FileRecord>, StorageError> {
     let named: std::collections::HashSet<PathBuf> = records
         .iter()
         .flat_map(|record| {
+            let preview = record
+                .preview_ready()
+                .map(|_| metadata::preview_path(files, record.id));
             record
                 .versions()
                 .into_iter()
                 .map(|version| metadata::version_data_path(files, record.id, version.number))
+                .chain(preview)
         })
         .collect();
     for data in data_files {
@@ -281,6 +331,12 @@ fn load_record(files: &Path, path: &Path, name: &str) -> Result<Option<FileRecor
                 let path = metadata::version_data_path(files, record.id, version.number);
                 size_of(&path) == Some(version.size)
             });
+            // A preview that is not whole is made again.
+            if let Some((_, size)) = record.preview_ready()
+                && size_of(&metadata::preview_path(files, record.id)) != Some(size)
+            {
+                record.preview = None;
+            }
             record
         }),
         None => None,

@@ -34,6 +34,11 @@ impl MemoryStore {
         Ok(MemoryIncoming { data, reservation })
     }
 
+    /// Reserves `bytes` of the cap for a preview.
+    pub(super) fn reserve(&self, bytes: u64) -> Result<Reservation, StorageError> {
+        self.budget.reserve(bytes)
+    }
+
     pub(super) fn in_use(&self) -> u64 {
         self.budget.in_use()
     }

@@ -13,9 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::category::{HEAD_BYTES, categorize};
-use super::record::{Comment, FileRecord, StorageError, Version, Viewer};
+use super::record::{Comment, FileRecord, PreviewNote, StorageError, Version, Viewer};
 use crate::pipeline::{CheckHash, hash_exactly};
-use crate::protocol::{Category, FileId, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex};
+use crate::protocol::{
+    Category, FileId, PreviewKind, PublicKey, Sha256Digest, Tags, TransferCheck, decode_hex,
+};
 
 /// What `files/<id>.json` holds.
 #[derive(Serialize, Deserialize)]
@@ -54,6 +56,42 @@ pub(super) struct Metadata {
     /// The number of the last comment written on it; missing: 0.
     #[serde(default)]
     last_comment: u64,
+    /// What was made for its preview (in `<id>.preview`); missing: nothing yet.
+    #[serde(default)]
+    preview: Option<PreviewMetadata>,
+}
+
+/// A file's preview, as `files/<id>.json` notes it.
+#[derive(Serialize, Deserialize)]
+struct PreviewMetadata {
+    /// The version it was made of.
+    version: u32,
+    /// `png` or `text`; null: that version has no preview.
+    kind: Option<String>,
+    /// The preview's size in bytes.
+    size: u64,
+}
+
+impl PreviewMetadata {
+    fn from_note(note: &PreviewNote) -> Self {
+        Self {
+            version: note.version,
+            kind: note.made.map(|(kind, _)| kind.to_string()),
+            size: note.made.map_or(0, |(_, size)| size),
+        }
+    }
+
+    /// The note; `None` if its kind is not one this host knows (the preview is made again).
+    fn into_note(self) -> Option<PreviewNote> {
+        let made = match self.kind {
+            Some(word) => Some((PreviewKind::from_word(&word)?, self.size)),
+            None => None,
+        };
+        Some(PreviewNote {
+            version: self.version,
+            made,
+        })
+    }
 }
 
 /// One comment, as `files/<id>.json` holds it.
@@ -176,6 +214,7 @@ impl Metadata {
                 .map(CommentMetadata::from_comment)
                 .collect(),
             last_comment: record.last_comment,
+            preview: record.preview.as_ref().map(PreviewMetadata::from_note),
         }
     }
 
@@ -293,6 +332,7 @@ impl Metadata {
                 .filter_map(CommentMetadata::into_comment)
                 .collect(),
             last_comment: self.last_comment,
+            preview: self.preview.and_then(PreviewMetadata::into_note),
         })
     }
 }
@@ -314,6 +354,11 @@ pub(super) fn version_data_path(files: &Path, id: FileId, number: u32) -> PathBu
     } else {
         files.join(format!("{id}-{number}.data"))
     }
+}
+
+/// Where the preview of file `id` is (of the version its metadata notes).
+pub(super) fn preview_path(files: &Path, id: FileId) -> PathBuf {
+    files.join(format!("{id}.preview"))
 }
 
 /// Where `record`'s metadata goes.

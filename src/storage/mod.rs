@@ -18,12 +18,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 use crate::pipeline::{PipelineError, UploadDigests};
-use crate::protocol::{Category, FileId, PublicKey};
+use crate::preview::Preview;
+use crate::protocol::{Category, FileId, PreviewKind, PublicKey};
 pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
 pub use record::{
-    ChangeError, Comment, FileRecord, NewFile, RemoveError, StorageConfig, StorageError, Version,
-    Versioning, Viewer,
+    ChangeError, Comment, FileRecord, NewFile, PreviewNote, RemoveError, StorageConfig,
+    StorageError, Version, Versioning, Viewer,
 };
 
 /// A stored file's bytes, ready to be sent.
@@ -107,6 +108,26 @@ struct Entry {
     record: Arc<FileRecord>,
     /// The bytes of every version kept, by number.
     blobs: BTreeMap<u32, Blob>,
+    /// The latest version's preview, once made.
+    preview: Option<PreviewBlob>,
+}
+
+/// A file's preview, read from the store.
+pub struct StoredPreview {
+    /// The file's record (of the version the preview was made of).
+    pub record: Arc<FileRecord>,
+    /// What the bytes are.
+    pub kind: PreviewKind,
+    /// The preview.
+    pub bytes: Vec<u8>,
+}
+
+/// A preview the store holds, counted against its cap.
+struct PreviewBlob {
+    /// Its bytes, in the memory store (the disk store's are in `files/<id>.preview`).
+    bytes: Option<Arc<[u8]>>,
+    /// Its share of the cap, if the store has one.
+    _space: Option<budget::Reservation>,
 }
 
 enum Blob {
@@ -176,9 +197,17 @@ impl Storage {
                         (version.number, Blob::Disk { _space: space })
                     })
                     .collect();
+                let preview = match (&backend, record.preview_ready()) {
+                    (Backend::Disk(store), Some((_, size))) => Some(PreviewBlob {
+                        bytes: None,
+                        _space: store.claim(size),
+                    }),
+                    _ => None,
+                };
                 let entry = Entry {
                     record: Arc::new(record),
                     blobs,
+                    preview,
                 };
                 (entry.record.id, entry)
             })
@@ -268,6 +297,7 @@ impl Storage {
             older: Vec::new(),
             comments: Vec::new(),
             last_comment: 0,
+            preview: None,
         });
         let blob = self.store(incoming.sink, &record, false)?;
         self.catalog().files.insert(
@@ -275,6 +305,7 @@ impl Storage {
             Entry {
                 record: Arc::clone(&record),
                 blobs: BTreeMap::from([(1, blob)]),
+                preview: None,
             },
         );
         Ok(record)
@@ -334,6 +365,8 @@ impl Storage {
             older,
             comments: previous.comments.clone(),
             last_comment: previous.last_comment,
+            // The new version's preview is made anew.
+            preview: None,
         });
         let blob = self.store(incoming.sink, &record, true)?;
         for number in &pruned {
@@ -341,8 +374,11 @@ impl Storage {
         }
         entry.blobs.insert(record.version, blob);
         entry.record = Arc::clone(&record);
+        entry.preview = None;
         if let Backend::Disk(store) = &self.backend
-            && let Err(error) = store.remove_versions(id, &pruned)
+            && let Err(error) = store
+                .remove_versions(id, &pruned)
+                .and_then(|()| store.remove_preview(id))
         {
             // No longer listed; the next start removes what is left.
             tracing::warn!("Could not remove old versions of file {id}: {error}");
@@ -416,6 +452,107 @@ impl Storage {
             (None, Backend::Memory(_)) => return Ok(None),
         };
         Ok(Some((record, chosen, content)))
+    }
+
+    /// Up to `most` files whose latest version's preview is still to be made and that `wanted`
+    /// approves, newest first.
+    pub fn lacking_previews(
+        &self,
+        most: usize,
+        wanted: impl Fn(&FileRecord) -> bool,
+    ) -> Vec<Arc<FileRecord>> {
+        self.catalog()
+            .files
+            .values()
+            .rev()
+            .filter(|entry| entry.record.lacks_preview() && wanted(&entry.record))
+            .take(most)
+            .map(|entry| Arc::clone(&entry.record))
+            .collect()
+    }
+
+    /// Keeps `preview` (`None`: none could be made) as the preview of version `version` of
+    /// file `id`, counted against the store's cap; a disk store writes it beside the file and
+    /// notes it in the metadata, crash-safely. Returns the record after, or `None` if the file
+    /// is gone or has a newer version by now.
+    pub fn set_preview(
+        &self,
+        id: FileId,
+        version: u32,
+        preview: Option<&Preview>,
+    ) -> Result<Option<Arc<FileRecord>>, StorageError> {
+        let mut catalog = self.catalog();
+        let Some(entry) = catalog.files.get_mut(&id) else {
+            return Ok(None);
+        };
+        if entry.record.version != version {
+            return Ok(None);
+        }
+        let made = preview.map(|preview| (preview.kind, preview.bytes.len() as u64));
+        let changed = Arc::new(FileRecord {
+            preview: Some(PreviewNote { version, made }),
+            ..FileRecord::clone(&entry.record)
+        });
+        let size = made.map_or(0, |(_, size)| size);
+        // Under the catalog's lock, so that the file cannot go (or change) meanwhile.
+        let blob = match (&self.backend, preview) {
+            (Backend::Memory(store), Some(preview)) => Some(PreviewBlob {
+                bytes: Some(Arc::from(preview.bytes.as_slice())),
+                _space: Some(store.reserve(size)?),
+            }),
+            (Backend::Disk(store), Some(preview)) => {
+                let space = store.reserve(size)?;
+                store.write_preview(&changed, &preview.bytes)?;
+                Some(PreviewBlob {
+                    bytes: None,
+                    _space: space,
+                })
+            }
+            (Backend::Disk(store), None) => {
+                store.rewrite(&changed)?;
+                store.remove_preview(id)?;
+                None
+            }
+            (Backend::Memory(_), None) => None,
+        };
+        entry.preview = blob;
+        entry.record = Arc::clone(&changed);
+        Ok(Some(changed))
+    }
+
+    /// The preview of file `id`'s latest version, with its record, if one is made.
+    pub fn open_preview(&self, id: FileId) -> Result<Option<StoredPreview>, StorageError> {
+        let (record, kind, source) = {
+            let catalog = self.catalog();
+            let Some(entry) = catalog.files.get(&id) else {
+                return Ok(None);
+            };
+            let (Some((kind, _)), Some(blob)) = (entry.record.preview_ready(), &entry.preview)
+            else {
+                return Ok(None);
+            };
+            let source = match (&blob.bytes, &self.backend) {
+                (Some(bytes), _) => Ok(Arc::clone(bytes)),
+                // Opened under the lock, so that it is this version's preview.
+                (None, Backend::Disk(store)) => Err(store.open_preview(id)?),
+                (None, Backend::Memory(_)) => return Ok(None),
+            };
+            (Arc::clone(&entry.record), kind, source)
+        };
+        let bytes = match source {
+            Ok(bytes) => bytes.to_vec(),
+            Err(file) => {
+                let mut bytes = Vec::new();
+                file.take(crate::protocol::MAX_PREVIEW_BYTES)
+                    .read_to_end(&mut bytes)?;
+                bytes
+            }
+        };
+        Ok(Some(StoredPreview {
+            record,
+            kind,
+            bytes,
+        }))
     }
 
     /// Removes a file if `allowed` approves its record.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::protocol::{
-    Audience, Category, ClientId, FileId, PublicKey, Sha256Digest, Tags, TransferCheck,
+    Audience, Category, ClientId, FileId, PreviewKind, PublicKey, Sha256Digest, Tags, TransferCheck,
 };
 
 /// A participant a restricted file is shown to: its key, and the name it had when chosen.
@@ -51,6 +51,16 @@ pub struct Comment {
     pub text: String,
 }
 
+/// What the host made of a file's version for its preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewNote {
+    /// The version it was made of.
+    pub version: u32,
+    /// The preview's kind and size in bytes; `None`: that version has none (not an image or
+    /// text, damaged, or too large).
+    pub made: Option<(PreviewKind, u64)>,
+}
+
 /// Everything the host knows about one stored file: its latest version (the fields of the
 /// seed's listing) and the older versions kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +100,8 @@ pub struct FileRecord {
     pub comments: Vec<Comment>,
     /// The number of the last comment written on it (deleted ones included).
     pub last_comment: u64,
+    /// What was made for its preview; `None`: nothing yet.
+    pub preview: Option<PreviewNote>,
 }
 
 impl FileRecord {
@@ -114,6 +126,18 @@ impl FileRecord {
     /// The kept version numbered `number`, if there is one.
     pub fn version(&self, number: u32) -> Option<Version> {
         self.versions().into_iter().find(|v| v.number == number)
+    }
+
+    /// The kind and size of its latest version's preview, once one is made.
+    pub fn preview_ready(&self) -> Option<(PreviewKind, u64)> {
+        self.preview
+            .filter(|note| note.version == self.version)
+            .and_then(|note| note.made)
+    }
+
+    /// Whether its latest version's preview is still to be made (or found to be impossible).
+    pub fn lacks_preview(&self) -> bool {
+        self.preview.is_none_or(|note| note.version != self.version)
     }
 
     /// Whether it has expired by `now`.

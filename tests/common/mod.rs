@@ -253,6 +253,11 @@ pub fn seed_upload(host: SocketAddr, line: &str, bytes: &[u8]) -> anyhow::Result
     Ok(reply)
 }
 
+/// Whether `host` has made (or found it cannot make) the preview of every file it holds.
+pub fn previews_made(host: &Host) -> bool {
+    host.files().iter().all(|file| !file.lacks_preview())
+}
+
 /// Waits until `condition` holds, for at most `limit`.
 pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;

@@ -183,6 +183,11 @@ impl Participant {
                     format!("Could not change who sees {name}: {reason}"),
                 );
             }
+            SessionEvent::PreviewReady { file_id, preview } => {
+                if let Some(file) = self.files.get_mut(&file_id) {
+                    file.details.preview = Some(preview);
+                }
+            }
             SessionEvent::Closed(_) => {}
         }
     }

@@ -18,6 +18,7 @@ mod library;
 mod live_events;
 mod local;
 mod order;
+mod previews;
 mod rows;
 mod toasts;
 mod versions;
@@ -38,7 +39,7 @@ use crate::identity::Identity;
 use crate::participant::live::{LiveEvent, LiveSession};
 use crate::participant::trust::HostKey;
 use crate::participant::worker::{LANES, TransferEvent, TransferId, TransferLanes};
-use crate::participant::{Credentials, FileEntry};
+use crate::participant::{Credentials, FetchedPreview, FileEntry, PreviewAvailable};
 use crate::protocol::{ClientId, FileId, Fingerprint, Passcode, Role};
 use deletes::Deletes;
 use grouping::ShareGroups;
@@ -134,6 +135,8 @@ pub struct Participant {
     versions: versions::VersionsPanel,
     /// The file whose comments are open under its row, and the comment being written.
     comments: comments::CommentsPanel,
+    /// The previews fetched for the rows in view, and the one open over the list.
+    previews: previews::Previews,
     /// The file the keyboard is on.
     selected: Option<FileId>,
     /// Files ticked for "Download selected".
@@ -209,6 +212,12 @@ pub enum Message {
     CommentSend,
     /// × was pressed on a comment.
     CommentDelete(FileId, u64),
+    /// The host answered for a file's preview (the one listed as given), or why not.
+    PreviewFetched(FileId, PreviewAvailable, Result<FetchedPreview, String>),
+    /// A file's thumbnail (or a text preview's badge) was clicked: its larger preview opens.
+    PreviewClicked(FileId),
+    /// "Close preview" was pressed.
+    PreviewClosed,
     /// A file's row was clicked: the keyboard's selection moves there.
     Select(FileId),
     /// A file's box was ticked or unticked for "Download selected".
@@ -326,6 +335,7 @@ impl Participant {
             share_with: ShareWith::default(),
             versions: versions::VersionsPanel::default(),
             comments: comments::CommentsPanel::default(),
+            previews: previews::Previews::default(),
             selected: None,
             ticked: BTreeSet::new(),
             focus: None,
@@ -443,8 +453,32 @@ impl Participant {
         self.may_delete(file)
     }
 
-    /// Handles a message.
+    /// Handles a message; when the rows in view may have changed, asks for their previews.
     pub fn update(&mut self, message: Message) -> Action {
+        let rows_may_change = matches!(
+            message,
+            Message::Live(_)
+                | Message::ListScrolled(..)
+                | Message::FilterChanged(_)
+                | Message::SortBy(_)
+                | Message::CategoryChip(_)
+                | Message::TagChip(_)
+                | Message::PreviewFetched(..)
+        );
+        let action = self.handle(message);
+        if !rows_may_change {
+            return action;
+        }
+        match (action, self.fetch_visible_previews()) {
+            (Action::None, Some(fetch)) => Action::Run(fetch),
+            (Action::Run(task), Some(fetch)) => Action::Run(Task::batch([task, fetch])),
+            // Leaving, or nothing to fetch.
+            (action, _) => action,
+        }
+    }
+
+    /// Handles one message.
+    fn handle(&mut self, message: Message) -> Action {
         match message {
             Message::Live(event) => return self.on_live(event),
             Message::Transfer(event) => {
@@ -490,6 +524,9 @@ impl Participant {
             | Message::CommentDraft(_)
             | Message::CommentSend
             | Message::CommentDelete(..)) => self.on_comments(message),
+            message @ (Message::PreviewFetched(..)
+            | Message::PreviewClicked(_)
+            | Message::PreviewClosed) => self.on_previews(message),
             message @ (Message::VersionsClicked(_)
             | Message::VersionsListed(..)
             | Message::DownloadVersionClicked(..)

@@ -62,7 +62,7 @@ impl Participant {
             row![
                 container(checkbox(ticked).on_toggle(move |on| Message::Ticked(id, on)))
                     .width(list::CHECK_WIDTH),
-                kind_badge(FileKind::of_file(file)),
+                self.thumbnail(file, kind_badge(FileKind::of_file(file))),
                 container(about).width(Length::Fill).clip(true),
                 self.actions(file),
             ]

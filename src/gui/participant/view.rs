@@ -32,6 +32,11 @@ impl Participant {
             .align_left(Length::Fill)
             .padding(gap::XXL);
         let mut layers = self.with_transfers(stack![body, toasts]);
+        if let Some(card) = self.open_preview() {
+            layers = layers.push(opaque(
+                center(card).padding(gap::XXXL).style(theme::backdrop),
+            ));
+        }
         if self.drop_hover {
             layers = layers.push(opaque(
                 center(text("Drop to share with everyone").size(text_size::OVERLAY))

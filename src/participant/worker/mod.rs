@@ -25,7 +25,7 @@ use super::error::Error;
 use super::listing::FileEntry;
 use super::save::Destination;
 use super::session::Credentials;
-use super::transfer::TransferConnection;
+use super::transfer::{FetchedPreview, TransferConnection};
 use crate::protocol::{FileId, Passcode, ShareOptions, VersionInfo};
 
 /// Uploads the file at `path` on a new thread, shared under `name`. With `credentials`, it is
@@ -127,6 +127,17 @@ pub fn spawn_downloads(
 /// its own as the route's participant (or with its passcode). Blocking: a screen runs it in
 /// a task.
 pub fn list_versions(route: &Route, file_id: FileId) -> Result<Vec<VersionInfo>, Error> {
+    connect_as(route)?.versions(file_id)
+}
+
+/// The preview of `file_id` on `route`'s host, asked on a connection of its own as the
+/// route's participant (or with its passcode). Blocking: a screen runs it in a task.
+pub fn fetch_preview(route: &Route, file_id: FileId) -> Result<FetchedPreview, Error> {
+    connect_as(route)?.preview(file_id)
+}
+
+/// A connection to `route`'s host, proven as its participant (or with its passcode).
+fn connect_as(route: &Route) -> Result<TransferConnection, Error> {
     let mut connection = TransferConnection::connect(route.host)?;
     match (&route.credentials, &route.passcode) {
         (Some(credentials), _) => connection.authenticate(credentials)?,
@@ -136,5 +147,5 @@ pub fn list_versions(route: &Route, file_id: FileId) -> Result<Vec<VersionInfo>,
         },
         (None, None) => {}
     }
-    connection.versions(file_id)
+    Ok(connection)
 }
