@@ -152,6 +152,9 @@ fn the_disk_limit_refuses_clearly_and_keeps_every_stored_file_intact() -> TestRe
         let mut pending = Raw::connect(addr)?;
         pending.send(b"UPLOAD:1:Ann:pending.bin:200000\n")?;
         assert_eq!(pending.line()?, "READY");
+        // Moving, at a pace that would finish well within the host's 10 minutes: it is not
+        // stopped to make way for the next one (which waits for it to be judged first).
+        pending.send(&[7u8; 2_000])?;
         assert_eq!(host.disk_in_use(), 900_000);
         assert_eq!(
             seed_upload(addr, "UPLOAD:1:Ann:big.bin:200000\n", b"")?,
