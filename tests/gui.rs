@@ -2255,6 +2255,10 @@ fn thumbnails_show_in_the_list_and_a_larger_preview_on_click_as_committed() -> T
     // A text preview opens the same way, its lines shown as they are.
     let _ = app.update(Message::Participant(ParticipantMessage::PreviewClicked(3)));
     assert!(view_contains(&app, "free range"));
+    assert!(shows(&app, "Close preview"));
+    use iced::keyboard::{Modifiers, key::Named};
+    press(&mut app, key(Named::Escape), Modifiers::default())?;
+    assert!(!shows(&app, "Close preview"), "Escape closes the preview");
     Ok(())
 }
 

@@ -481,3 +481,44 @@ fn the_cli_saves_a_thumbnail_prints_text_and_says_when_there_is_none() -> TestRe
     );
     Ok(())
 }
+
+#[test]
+fn watch_says_when_a_file_gets_its_preview() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let cli = Cli {
+        config_dir: dir.path().join("eve"),
+        host: host.local_addr(),
+    };
+    let mut watch = cli
+        .command(&["watch", "--json", "--user", "Eve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let lines = stdout_lines(&mut watch)?;
+    assert!(wait_until(Duration::from_secs(10), || host.session_count() == 1));
+    let png = encoded(&picture(1000, 500), ImageFormat::Png)?;
+    std::fs::write(dir.path().join("photo.png"), &png)?;
+    let sent = cli.run_in(dir.path(), &["send", "--user", "Bob", "photo.png"])?;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    // The preview is made after the upload: either the offer already carries it, or a
+    // `preview` event follows the offer.
+    let mut told = None;
+    let deadline = Instant::now() + PREVIEWS_WAIT;
+    while told.is_none() && Instant::now() < deadline {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let event: serde_json::Value = serde_json::from_str(&line)?;
+        told = match event["event"].as_str() {
+            Some("preview") => Some((event["id"].clone(), event["kind"].clone())),
+            Some("offer") if !event["preview"].is_null() => {
+                Some((event["id"].clone(), event["preview"]["kind"].clone()))
+            }
+            _ => None,
+        };
+    }
+    assert_eq!(told, Some((1.into(), "png".into())));
+    let _ = watch.kill();
+    Ok(())
+}

@@ -726,8 +726,21 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
         }
         SessionEvent::DeleteFailed { .. }
         | SessionEvent::AccessFailed { .. }
-        | SessionEvent::CommentFailed { .. }
-        | SessionEvent::PreviewReady { .. } => return None,
+        | SessionEvent::CommentFailed { .. } => return None,
+        SessionEvent::PreviewReady { file_id, preview } => {
+            if json {
+                serde_json::json!({"event": "preview", "id": file_id,
+                                   "kind": preview.kind.as_str(), "size": preview.size})
+                .to_string()
+            } else {
+                format!(
+                    "[{}] #{file_id} has a preview ({}, {}): lanshare preview {file_id}",
+                    now(),
+                    preview.kind,
+                    format_size(preview.size)
+                )
+            }
+        }
         SessionEvent::CommentAdded(comment) => {
             if json {
                 let mut object = comment_json(&comment);

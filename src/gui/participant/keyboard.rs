@@ -39,8 +39,12 @@ impl Participant {
         Action::None
     }
 
-    /// Escape: closes the transfers modal if open, else clears the filter, else the selection.
+    /// Escape: closes the large preview or the transfers modal if open, else clears the
+    /// filter, else the selection.
     fn escape(&mut self) {
+        if self.previews.close() {
+            return;
+        }
         if self.history_open || (!self.transfers.is_empty() && !self.transfers_hidden) {
             self.history_open = false;
             self.transfers_hidden = true;

@@ -47,6 +47,11 @@ enum Fetched {
 }
 
 impl Previews {
+    /// Closes the larger preview; false if none was open.
+    pub(super) fn close(&mut self) -> bool {
+        self.open.take().is_some()
+    }
+
     /// What is known of `file`'s preview, if it is still the one listed.
     fn get(&self, file: &FileEntry) -> Option<&Fetched> {
         let listed = file.details.preview?;
