@@ -19,11 +19,12 @@ use lanshare::participant::worker::{
     list_versions,
 };
 use lanshare::participant::{
-    Error, FileEntry, JoinOptions, Session, SessionEvent, Snapshot, TransferConnection,
-    resolve_host, trust,
+    Error, FileEntry, JoinOptions, PreviewAvailable, Session, SessionEvent, Snapshot,
+    TransferConnection, resolve_host, trust,
 };
 use lanshare::protocol::{
-    Expiry, Passcode, ShareOptions, VersionInfo, clean_name, validate_username, visible_text,
+    Expiry, FileId, Passcode, ShareOptions, VersionInfo, clean_name, validate_username,
+    visible_text,
 };
 use lanshare::units::{format_remaining, format_size};
 
@@ -727,20 +728,7 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
         SessionEvent::DeleteFailed { .. }
         | SessionEvent::AccessFailed { .. }
         | SessionEvent::CommentFailed { .. } => return None,
-        SessionEvent::PreviewReady { file_id, preview } => {
-            if json {
-                serde_json::json!({"event": "preview", "id": file_id,
-                                   "kind": preview.kind.as_str(), "size": preview.size})
-                .to_string()
-            } else {
-                format!(
-                    "[{}] #{file_id} has a preview ({}, {}): lanshare preview {file_id}",
-                    now(),
-                    preview.kind,
-                    format_size(preview.size)
-                )
-            }
-        }
+        SessionEvent::PreviewReady { file_id, preview } => preview_line(file_id, preview, json),
         SessionEvent::CommentAdded(comment) => {
             if json {
                 let mut object = comment_json(&comment);
@@ -771,6 +759,22 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
         }
         SessionEvent::Closed(_) => return None,
     })
+}
+
+/// `watch`'s line for a preview the host made of file `file_id`.
+fn preview_line(file_id: FileId, preview: PreviewAvailable, json: bool) -> String {
+    if json {
+        serde_json::json!({"event": "preview", "id": file_id,
+                           "kind": preview.kind.as_str(), "size": preview.size})
+        .to_string()
+    } else {
+        format!(
+            "[{}] #{file_id} has a preview ({}, {}): lanshare preview {file_id}",
+            now(),
+            preview.kind,
+            format_size(preview.size)
+        )
+    }
 }
 
 fn now() -> String {
