@@ -4,12 +4,12 @@
 //! once no download reads it any more) and sleeps again. A new file that expires sooner wakes
 //! it.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
 
 use super::config::HostConfig;
+use super::doorbell::Doorbell;
 use super::registry::Registry;
 use super::wire::printable;
 use crate::protocol::Expiry;
@@ -62,60 +62,9 @@ pub(super) fn remove_expired_at_start(storage: &Storage) {
     }
 }
 
-/// What wakes the expiry thread.
-#[derive(Default)]
-struct Signals {
-    /// A file with an expiry was added.
-    added: bool,
-    /// The host is stopping.
-    stopped: bool,
-}
-
-/// The expiry thread's alarm clock.
-#[derive(Default)]
-pub(super) struct ExpiryClock {
-    signals: Mutex<Signals>,
-    wake: Condvar,
-}
-
-impl ExpiryClock {
-    fn signals(&self) -> MutexGuard<'_, Signals> {
-        // Two flags, each set or cleared at once: a poisoned lock is still consistent.
-        self.signals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Tells the thread a file with an expiry was added (it may be due sooner).
-    pub(super) fn file_added(&self) {
-        self.signals().added = true;
-        self.wake.notify_all();
-    }
-
-    /// Ends the thread.
-    pub(super) fn stop(&self) {
-        self.signals().stopped = true;
-        self.wake.notify_all();
-    }
-
-    /// Sleeps up to `pause`, or until a file is added or the host stops; false once stopped.
-    fn sleep(&self, pause: Duration) -> bool {
-        let mut signals = self.signals();
-        if !signals.added && !signals.stopped {
-            signals = self
-                .wake
-                .wait_timeout(signals, pause)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
-        }
-        signals.added = false;
-        !signals.stopped
-    }
-}
-
 /// Deletes files of `storage` as they expire, telling the `registry`'s sessions, until
 /// `clock` is stopped; runs on a thread of its own.
-pub(super) fn run(storage: &Storage, registry: &Registry, clock: &ExpiryClock) {
+pub(super) fn run(storage: &Storage, registry: &Registry, clock: &Doorbell) {
     loop {
         let now = Utc::now();
         for record in storage.remove_expired(now) {
@@ -131,7 +80,7 @@ pub(super) fn run(storage: &Storage, registry: &Registry, clock: &ExpiryClock) {
             .map(|at| (at - now).to_std().unwrap_or_default() + Duration::from_millis(1))
             .unwrap_or(LONGEST_NAP)
             .min(LONGEST_NAP);
-        if !clock.sleep(pause) {
+        if !clock.sleep(Some(pause)) {
             return;
         }
     }

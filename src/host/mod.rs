@@ -18,6 +18,7 @@ mod client_ids;
 mod comments;
 mod config;
 mod connection;
+mod doorbell;
 mod download;
 mod expiry;
 mod gate;
@@ -331,8 +332,8 @@ fn shared_state(
         activity: Activity::default(),
         tls,
         fingerprint,
-        expiry: expiry::ExpiryClock::default(),
-        previews: previews::PreviewQueue::default(),
+        expiry: doorbell::Doorbell::default(),
+        previews: doorbell::Doorbell::default(),
     }
 }
 

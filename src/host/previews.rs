@@ -8,9 +8,9 @@
 
 use std::collections::HashSet;
 use std::io::Cursor;
-use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::doorbell::Doorbell;
 use super::registry::Registry;
 use super::wire::printable;
 use crate::preview::make_preview;
@@ -24,63 +24,9 @@ const BATCH: usize = 64;
 /// not to retry them at once; past it they are tried again.
 const MAX_GIVEN_UP: usize = 4096;
 
-/// What wakes the previews thread.
-#[derive(Default)]
-struct Signals {
-    /// A file was stored.
-    added: bool,
-    /// The host is stopping.
-    stopped: bool,
-}
-
-/// The previews thread's doorbell.
-#[derive(Default)]
-pub(super) struct PreviewQueue {
-    signals: Mutex<Signals>,
-    wake: Condvar,
-}
-
-impl PreviewQueue {
-    fn signals(&self) -> MutexGuard<'_, Signals> {
-        // Two flags, each set or cleared at once: a poisoned lock is still consistent.
-        self.signals
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Tells the thread a file was stored (its preview is to be made).
-    pub(super) fn file_added(&self) {
-        self.signals().added = true;
-        self.wake.notify_all();
-    }
-
-    /// Ends the thread (after the preview it is making, if any).
-    pub(super) fn stop(&self) {
-        self.signals().stopped = true;
-        self.wake.notify_all();
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.signals().stopped
-    }
-
-    /// Sleeps until a file is stored or the host stops; false once stopped.
-    fn sleep(&self) -> bool {
-        let mut signals = self.signals();
-        while !signals.added && !signals.stopped {
-            signals = self
-                .wake
-                .wait(signals)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        signals.added = false;
-        !signals.stopped
-    }
-}
-
 /// Makes the previews of `storage`'s files, telling the `registry`'s sessions of each one
 /// made, until `queue` is stopped; runs on a thread of its own.
-pub(super) fn run(storage: &Storage, registry: &Registry, queue: &PreviewQueue) {
+pub(super) fn run(storage: &Storage, registry: &Registry, queue: &Doorbell) {
     lower_priority();
     let mut given_up: HashSet<(FileId, u32)> = HashSet::new();
     loop {
@@ -88,7 +34,7 @@ pub(super) fn run(storage: &Storage, registry: &Registry, queue: &PreviewQueue) 
             !given_up.contains(&(record.id, record.version))
         });
         if batch.is_empty() {
-            if !queue.sleep() {
+            if !queue.sleep(None) {
                 return;
             }
             continue;

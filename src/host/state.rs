@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use super::activity::Activity;
 use super::admission::Admission;
 use super::config::HostConfig;
-use super::expiry::ExpiryClock;
+use super::doorbell::Doorbell;
 use super::gate::Gate;
 use super::parked::ParkedUploads;
-use super::previews::PreviewQueue;
 use super::registry::Registry;
 use super::slots::TransferSlots;
 use super::turns::Turns;
@@ -68,9 +67,9 @@ pub(super) struct Shared {
     /// The fingerprint of the host's certificate.
     pub fingerprint: Fingerprint,
     /// Wakes the thread that deletes expired files.
-    pub expiry: ExpiryClock,
+    pub expiry: Doorbell,
     /// Wakes the thread that makes previews.
-    pub previews: PreviewQueue,
+    pub previews: Doorbell,
 }
 
 impl Shared {

@@ -633,10 +633,10 @@ fn commit(
             .remember_stored(resume, &record.name, request.size, (record.id, digests));
     }
     if record.expires_at.is_some() {
-        shared.expiry.file_added();
+        shared.expiry.ring();
     }
     shared.registry.announce_offer(&record, &shared.storage);
-    shared.previews.file_added();
+    shared.previews.ring();
     tracing::info!(
         "Broadcasted file offer: {shown_name} (ID: {}) to {} session(s)",
         record.id,
