@@ -199,23 +199,18 @@ impl Session {
     /// Deletes a file and waits for the host's answer, passing over other events.
     pub fn delete(&self, file_id: FileId, timeout: Duration) -> Result<(), Error> {
         self.request_delete(file_id)?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.events.recv_deadline(deadline) {
-                Ok(SessionEvent::FileDeleted(id)) if id == file_id => return Ok(()),
-                Ok(SessionEvent::DeleteFailed {
+        self.await_reply(
+            timeout,
+            "the host did not answer the delete",
+            |event| match event {
+                SessionEvent::FileDeleted(id) if id == file_id => Some(Ok(())),
+                SessionEvent::DeleteFailed {
                     file_id: id,
                     reason,
-                }) if id == file_id => {
-                    return Err(refused(file_id, reason));
-                }
-                Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
-                Ok(_) => {}
-                Err(_) => {
-                    return Err(no_answer("the host did not answer the delete"));
-                }
-            }
-        }
+                } if id == file_id => Some(Err(refused(file_id, reason))),
+                _ => None,
+            },
+        )
     }
 
     /// Asks the host to change who may see a file this participant shared (`only`: `None` for
@@ -234,25 +229,15 @@ impl Session {
         timeout: Duration,
     ) -> Result<FileEntry, Error> {
         self.request_access(file_id, only)?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.events.recv_deadline(deadline) {
-                Ok(SessionEvent::FileOffered(entry)) if entry.id == file_id => return Ok(*entry),
-                Ok(SessionEvent::AccessFailed {
-                    file_id: id,
-                    reason,
-                }) if id == file_id => {
-                    return Err(refused(file_id, reason));
-                }
-                Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
-                Ok(_) => {}
-                Err(_) => {
-                    return Err(no_answer(
-                        "the host did not answer the change of who sees the file",
-                    ));
-                }
-            }
-        }
+        let unanswered = "the host did not answer the change of who sees the file";
+        self.await_reply(timeout, unanswered, |event| match event {
+            SessionEvent::FileOffered(entry) if entry.id == file_id => Some(Ok(*entry)),
+            SessionEvent::AccessFailed {
+                file_id: id,
+                reason,
+            } if id == file_id => Some(Err(refused(file_id, reason))),
+            _ => None,
+        })
     }
 
     /// Asks the host to add a comment to a file; it arrives as [`SessionEvent::CommentAdded`]
@@ -317,24 +302,34 @@ impl Session {
         timeout: Duration,
         mut wanted: impl FnMut(SessionEvent) -> Option<T>,
     ) -> Result<T, Error> {
+        let unanswered = "the host did not answer about the comment";
+        self.await_reply(timeout, unanswered, |event| match event {
+            SessionEvent::CommentFailed {
+                file_id: id,
+                reason,
+            } if id == file_id => Some(Err(refused(file_id, reason))),
+            event => wanted(event).map(Ok),
+        })
+    }
+
+    /// Waits up to `timeout` for the answer `answer` picks among the events, passing over
+    /// the others; the session's end is a refusal, no answer in time says `unanswered`.
+    fn await_reply<T>(
+        &self,
+        timeout: Duration,
+        unanswered: &str,
+        mut answer: impl FnMut(SessionEvent) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
         let deadline = Instant::now() + timeout;
         loop {
             match self.events.recv_deadline(deadline) {
-                Ok(SessionEvent::CommentFailed {
-                    file_id: id,
-                    reason,
-                }) if id == file_id => {
-                    return Err(refused(file_id, reason));
-                }
                 Ok(SessionEvent::Closed(reason)) => return Err(Error::Refused(reason)),
                 Ok(event) => {
-                    if let Some(found) = wanted(event) {
-                        return Ok(found);
+                    if let Some(answer) = answer(event) {
+                        return answer;
                     }
                 }
-                Err(_) => {
-                    return Err(no_answer("the host did not answer about the comment"));
-                }
+                Err(_) => return Err(no_answer(unanswered)),
             }
         }
     }
