@@ -34,16 +34,6 @@ fn setting(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A line of `/proc/<pid>/status`, as a number (kB for memory).
-fn status_field(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The host's resident memory (kB) once it has run no more than `threads` threads for a few
 /// seconds.
 fn rss_at_rest(pid: u32, threads: u64) -> anyhow::Result<u64> {
