@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use http::{HttpServer, Server};
 use lan::Lan;
 use lanshare::{HostProcess, Participant, Store};
+use raw::ReceiverWork;
 use report::{Comparison, Figure, Results, Row, Target, Unit, rate_unit};
 use workload::Workload;
 
@@ -452,7 +453,7 @@ fn raw_copies(options: &Options, work: &Path, workload: &Workload, results: &mut
     let timed = raw::loopback_copy(&workload.files, &out);
     results.record_rate(&format!("raw/{}", workload.key), workload, timed);
     warm_before(options, workload);
-    let timed = match tls_copy::loopback_copy(&workload.files, &out) {
+    let timed = match tls_copy::loopback_copy(&workload.files, &out, ReceiverWork::default()) {
         Ok((elapsed, suite)) => {
             results.note(format!("TLS: raw TLS copy negotiated {suite}"));
             Ok(elapsed)
@@ -460,6 +461,60 @@ fn raw_copies(options: &Options, work: &Path, workload: &Workload, results: &mut
         Err(error) => Err(error),
     };
     results.record_rate(&format!("tls/{}", workload.key), workload, timed);
+    if workload.key == "big" {
+        for (kind, work) in RECEIVER_WORK {
+            warm_before(options, workload);
+            let timed = tls_copy::loopback_copy(&workload.files, &out, work).map(|(t, _)| t);
+            results.record_rate(&format!("{kind}/{}", workload.key), workload, timed);
+        }
+    }
+}
+
+/// The TLS copies that also do what a lanshare receiver must (measured for the big file only):
+/// the key of their results, and the work.
+const RECEIVER_WORK: [(&str, ReceiverWork); 3] = [
+    (
+        "tls-sha",
+        ReceiverWork {
+            sha256: true,
+            sync: false,
+        },
+    ),
+    (
+        "tls-sha-sync",
+        ReceiverWork {
+            sha256: true,
+            sync: true,
+        },
+    ),
+    (
+        "tls-sync",
+        ReceiverWork {
+            sha256: false,
+            sync: true,
+        },
+    ),
+];
+
+/// For the big file's encrypted rows: the TLS copy doing the receiver's unavoidable work, as
+/// information beside the plain copy (the host hashes every upload with SHA-256, the disk
+/// store syncs it, `lanshare get` syncs what it saves).
+fn copy_with_receiver_work(
+    workload: &Workload,
+    direction: &str,
+    store: Store,
+    results: &Results,
+) -> Option<Comparison> {
+    let (kind, baseline) = match (direction, store) {
+        ("up", Store::Memory) => ("tls-sha", "raw TLS copy, receiver hashing SHA-256"),
+        ("up", Store::Disk) => ("tls-sha-sync", "raw TLS copy, receiver hashing and syncing"),
+        _ => ("tls-sync", "raw TLS copy, receiver syncing the file"),
+    };
+    (workload.key == "big").then(|| Comparison {
+        baseline: baseline.into(),
+        value: results.median(&format!("{kind}/{}", workload.key), rate_unit(workload)),
+        target: None,
+    })
 }
 
 fn loopback_rows(
@@ -516,6 +571,7 @@ fn command_line_row(
             target: None,
         },
     ];
+    comparisons.extend(copy_with_receiver_work(workload, direction, store, results));
     comparisons.extend(encryption::plain_beside_command_line(
         workload, store, direction, results,
     ));

@@ -14,6 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use crate::workload::{SourceFile, StartLine};
 
 /// Buffer of each read and write in the raw copies (the 128 KiB).
@@ -38,9 +40,20 @@ fn send_files_then_close(mut stream: &TcpStream, files: &[PathBuf]) -> io::Resul
     stream.shutdown(std::net::Shutdown::Write)
 }
 
+/// What a receiving copy does besides writing each file: nothing (the baselines proper), or
+/// the work a lanshare receiver cannot skip, to show what that work costs on this machine.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReceiverWork {
+    /// Computes each file's SHA-256 while it arrives, on a second thread, as a host does for
+    /// every upload (with lanshare's own pipeline).
+    pub sha256: bool,
+    /// Syncs each file to the disk before it counts, as the disk store and `lanshare get` do.
+    pub sync: bool,
+}
+
 /// Receives files sent by [`send_files`] into `dir` (as `0`, `1`, …) until the sender
-/// closes; returns how many arrived.
-pub fn receive_files(stream: &mut impl Read, dir: &Path) -> io::Result<usize> {
+/// closes, doing `work` on each; returns how many arrived.
+pub fn receive_files(stream: &mut impl Read, dir: &Path, work: ReceiverWork) -> io::Result<usize> {
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut count = 0;
     loop {
@@ -50,8 +63,17 @@ pub fn receive_files(stream: &mut impl Read, dir: &Path) -> io::Result<usize> {
             8 => {}
             _ => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "cut length")),
         }
+        let size = u64::from_le_bytes(length);
         let mut out = File::create(dir.join(count.to_string()))?;
-        copy_exact(stream, &mut out, u64::from_le_bytes(length), &mut buffer)?;
+        if work.sha256 {
+            lanshare::pipeline::copy_hashing(Sha256::new(), stream, &mut out, size, &mut |_| true)
+                .map_err(io::Error::other)?;
+        } else {
+            copy_exact(stream, &mut out, size, &mut buffer)?;
+        }
+        if work.sync {
+            out.sync_all()?;
+        }
         count += 1;
     }
 }
@@ -101,7 +123,7 @@ pub fn loopback_copy(files: &[SourceFile], out_dir: &Path) -> io::Result<Duratio
     let expected = files.len();
     let receiver = std::thread::spawn(move || -> io::Result<usize> {
         let (stream, _) = listener.accept()?;
-        receive_files(&mut &stream, &dir)
+        receive_files(&mut &stream, &dir, ReceiverWork::default())
     });
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let started = Instant::now();
@@ -139,7 +161,7 @@ pub fn serve_once(bind: SocketAddr, dir: &Path) -> io::Result<()> {
     println!("listening");
     io::stdout().flush()?;
     let (stream, _) = listener.accept()?;
-    let count = receive_files(&mut &stream, dir)?;
+    let count = receive_files(&mut &stream, dir, ReceiverWork::default())?;
     println!("received {count}");
     Ok(())
 }

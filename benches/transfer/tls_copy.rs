@@ -14,7 +14,7 @@ use lanshare::tls::{HostIdentity, SERVER_NAME, Trust, client_config};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
 
-use crate::raw::{self, COPY_BUFFER};
+use crate::raw::{self, COPY_BUFFER, ReceiverWork};
 use crate::workload::SourceFile;
 
 /// A TCP stream read through a buffer of [`COPY_BUFFER`] bytes and written directly.
@@ -84,10 +84,14 @@ pub fn negotiated_with(host: SocketAddr) -> io::Result<String> {
     Ok(suite)
 }
 
-/// Copies the files over a TLS connection on loopback, file to file; returns the time from
-/// connecting (handshake included) until the receiver has written the last byte, and the
-/// cipher suite negotiated.
-pub fn loopback_copy(files: &[SourceFile], out_dir: &Path) -> io::Result<(Duration, String)> {
+/// Copies the files over a TLS connection on loopback, file to file, the receiver doing
+/// `work` besides; returns the time from connecting (handshake included) until the receiver
+/// has written the last byte, and the cipher suite negotiated.
+pub fn loopback_copy(
+    files: &[SourceFile],
+    out_dir: &Path,
+    work: ReceiverWork,
+) -> io::Result<(Duration, String)> {
     std::fs::create_dir_all(out_dir)?;
     let server_config = HostIdentity::generate()
         .map_err(io::Error::other)?
@@ -100,7 +104,7 @@ pub fn loopback_copy(files: &[SourceFile], out_dir: &Path) -> io::Result<(Durati
         let (tcp, _) = listener.accept()?;
         let connection = rustls::ServerConnection::new(server_config).map_err(io::Error::other)?;
         let mut stream = StreamOwned::new(connection, BufferedSocket::new(tcp)?);
-        raw::receive_files(&mut stream, &dir)
+        raw::receive_files(&mut stream, &dir, work)
     });
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let started = Instant::now();
