@@ -471,3 +471,81 @@ fn killable_host(weed: &Weed, config_dir: &Path) -> Command {
         .env("AWS_REGION", "us-east-1");
     command
 }
+
+#[test]
+fn restrictions_and_concurrent_changes_hold_across_hosts() -> TestResult {
+    let Some(weed) = Weed::start("restrictions_and_concurrent_changes_hold_across_hosts")? else {
+        return Ok(());
+    };
+    let library = weed.library("rules", "")?;
+    let first = start(host_on(&library))?;
+    let second = start(host_on(&library))?;
+    let (alice, _) = Person::new("Alice")?.join(first.local_addr())?;
+    let carol = Person::new("Carol")?;
+    let (carol_at_first, _) = carol.join(first.local_addr())?;
+    let (bob_at_second, _) = Person::new("Bob")?.join(second.local_addr())?;
+    let (carol_at_second, _) = carol.join(second.local_addr())?;
+    let id = share(&alice, "plan.txt", b"plan")?;
+    let offered = wait_for_event(
+        &bob_at_second,
+        Duration::from_secs(5),
+        |event| match event {
+            SessionEvent::FileOffered(entry) if entry.id == id => Some(()),
+            _ => None,
+        },
+    );
+    assert!(offered.is_some(), "Bob was not offered the file");
+    // Restricted at the first host to Carol: at the second, Bob is told it is gone and can
+    // neither list nor fetch it; Carol can.
+    let only_carol = lanshare::protocol::Audience::new(vec!["Carol".to_owned()])?;
+    alice.set_access(id, Some(only_carol), Duration::from_secs(5))?;
+    let gone = wait_for_event(
+        &bob_at_second,
+        Duration::from_secs(5),
+        |event| match event {
+            SessionEvent::FileDeleted(gone) if gone == id => Some(()),
+            _ => None,
+        },
+    );
+    assert!(gone.is_some(), "Bob was not told");
+    let listed = proven(&bob_at_second)?.list()?;
+    assert!(listed.iter().all(|file| file.id != id));
+    let mut bytes = Vec::new();
+    let refused =
+        proven(&bob_at_second)?.download(id, &mut bytes, &mut |_| {}, &AtomicBool::new(false));
+    assert!(refused.is_err());
+    let mut bytes = Vec::new();
+    proven(&carol_at_second)?.download(id, &mut bytes, &mut |_| {}, &AtomicBool::new(false))?;
+    assert_eq!(bytes, b"plan");
+    // Comments written at both hosts at once are all kept (If-Match, tried again on 412).
+    std::thread::scope(|scope| {
+        for (session, who) in [(&carol_at_first, "first"), (&carol_at_second, "second")] {
+            scope.spawn(move || {
+                for n in 0..4 {
+                    let _ = session.comment(id, &format!("{who} {n}"), Duration::from_secs(10));
+                }
+            });
+        }
+    });
+    let all_kept = |host: &lanshare::host::Host| {
+        host.files()
+            .iter()
+            .find(|record| record.id == id)
+            .is_some_and(|record| {
+                let mut ids: Vec<u64> = record.comments.iter().map(|c| c.id).collect();
+                ids.dedup();
+                record.comments.len() == 8 && ids.len() == 8
+            })
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || all_kept(&first)
+            && all_kept(&second)),
+        "{:?}",
+        first
+            .files()
+            .iter()
+            .map(|record| record.comments.len())
+            .collect::<Vec<_>>()
+    );
+    Ok(())
+}

@@ -937,7 +937,8 @@ impl Storage {
 
     /// Removes every file expired by `now` (uploads a download is reading stay readable to
     /// it); returns their records. A file whose removal from the disk failed is out of the
-    /// catalog all the same, and returned too.
+    /// catalog all the same, and returned too; one whose metadata an object store did not
+    /// delete stays (and is not returned).
     pub fn remove_expired(&self, now: DateTime<Utc>) -> Vec<Arc<FileRecord>> {
         let expired: Vec<Arc<FileRecord>> = self
             .catalog()
@@ -956,7 +957,9 @@ impl Storage {
                             "Could not delete expired file {} from the store: {error}",
                             record.id
                         );
-                        Some(record)
+                        // Still listed (an object store that could not be reached): tried
+                        // again at the next expiry.
+                        self.get(record.id).is_none().then_some(record)
                     }
                     Err(RemoveError::NotFound | RemoveError::Refused(_)) => None,
                 },
