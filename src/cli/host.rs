@@ -40,6 +40,11 @@ pub(super) struct HostArgs {
         default_value = "memory"
     )]
     storage: String,
+    /// Keep a copy of a folder store in an S3-compatible object store (`s3://BUCKET/PREFIX`,
+    /// reached as for --storage), in step with it; a host started on an empty folder with
+    /// the same --backup restores the files from it.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    backup: Option<String>,
     /// With an object store: unfinished uploads of hosts silent this long (killed, say), and
     /// stored bytes no file names, are removed.
     #[arg(long, value_name = "TIME", value_parser = parse_lifetime,
@@ -196,6 +201,11 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
     Ok(HostConfig {
         bind: args.bind_address()?,
         storage: args.storage()?,
+        backup: args
+            .backup
+            .as_deref()
+            .map(ObjectStoreConfig::from_env)
+            .transpose()?,
         max_file_size: args.max_file_size,
         workers: args.workers,
         max_connections_per_address: args.max_per_address,
@@ -268,6 +278,9 @@ fn log_start(args: &HostArgs, host: &Host) {
                 format_remaining(max)
             ))
         ),
+    }
+    if let Some(backup) = &config.backup {
+        tracing::info!("Keeping a copy of the files in {}", backup.describe());
     }
     if config.passcode.is_some() {
         tracing::info!("Joining, listing and transfers require the passcode");

@@ -152,7 +152,8 @@ impl Host {
         let mut tls = rustls::ServerConfig::clone(&tls);
         tls.alpn_protocols = vec![crate::tls::FEATURES_ALPN.to_vec()];
         let tls = Arc::new(tls);
-        let storage = Storage::open(&config.storage).map_err(HostError::Storage)?;
+        let storage = Storage::open_with_backup(&config.storage, config.backup.as_ref())
+            .map_err(HostError::Storage)?;
         expiry::remove_expired_at_start(&storage);
         let bind = config.bind;
         let listen_failed = |source| HostError::Listen {

@@ -5,6 +5,7 @@
 //! which receives the bytes and becomes a listed file only when [`Storage::commit`] is called
 //! after its last byte; dropping an `Incoming` any earlier removes every trace of it.
 
+mod backup;
 mod budget;
 mod category;
 mod disk;
@@ -285,6 +286,8 @@ enum Backend {
 pub struct Storage {
     backend: Backend,
     catalog: Mutex<Catalog>,
+    /// The disk store's copy in an object store, if it keeps one.
+    backup: Option<backup::Backup>,
 }
 
 impl Storage {
@@ -293,6 +296,28 @@ impl Storage {
     /// open if the store cannot be reached or refuses the credentials) and sweeps what killed
     /// hosts left.
     pub fn open(config: &StorageConfig) -> Result<Self, StorageError> {
+        Self::open_with_backup(config, None)
+    }
+
+    /// Opens a store as [`Storage::open`] does, keeping a disk store's copy in the object
+    /// store `backup` (`--backup`): restored from first if the folder has no files yet, else
+    /// brought in step with them.
+    pub fn open_with_backup(
+        config: &StorageConfig,
+        backup: Option<&ObjectStoreConfig>,
+    ) -> Result<Self, StorageError> {
+        let backup = match (backup, config) {
+            (None, _) => None,
+            (Some(backup), StorageConfig::Disk { dir, .. }) => {
+                Some(backup::Backup::open(backup, dir)?)
+            }
+            (Some(_), _) => {
+                return Err(StorageError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "a backup is kept of a folder store only (--storage DIR --backup s3://…)",
+                )));
+            }
+        };
         let (backend, files, next_id) = match config {
             StorageConfig::Memory { limit } => (
                 Backend::Memory(memory::MemoryStore::new(*limit)),
@@ -318,15 +343,27 @@ impl Storage {
                 (Backend::Object(store), files, next_id)
             }
         };
-        Ok(Self {
+        let storage = Self {
             backend,
+            backup,
             catalog: Mutex::new(Catalog {
                 files,
                 next_id,
                 changed: Vec::new(),
                 deleted: HashSet::new(),
             }),
-        })
+        };
+        if let Some(backup) = &storage.backup {
+            backup.align(&storage.list());
+        }
+        Ok(storage)
+    }
+
+    /// Tells the backup, if there is one, that a file is stored or changed.
+    fn back_up(&self, record: &Arc<FileRecord>) {
+        if let Some(backup) = &self.backup {
+            backup.saved(record);
+        }
     }
 
     fn catalog(&self) -> MutexGuard<'_, Catalog> {
@@ -416,6 +453,7 @@ impl Storage {
                 etag,
             },
         );
+        self.back_up(&record);
         Ok(record)
     }
 
@@ -499,6 +537,7 @@ impl Storage {
             // No longer listed; the next start removes what is left.
             tracing::warn!("Could not remove old versions of file {id}: {error}");
         }
+        self.back_up(&record);
         Ok(record)
     }
 
@@ -719,6 +758,7 @@ impl Storage {
         };
         entry.preview = blob;
         entry.record = Arc::clone(&changed);
+        self.back_up(&changed);
         Ok(Some(changed))
     }
 
@@ -804,6 +844,7 @@ impl Storage {
             }
             let changed = Arc::new(changed);
             entry.record = Arc::clone(&changed);
+            self.back_up(&changed);
             return Ok(Ok(changed));
         }
         Err(StorageError::Busy(id))
@@ -875,7 +916,12 @@ impl Storage {
             catalog.files.remove(&id).ok_or(RemoveError::NotFound)?
         };
         match &self.backend {
-            Backend::Disk(store) => store.remove(&entry.record).map_err(RemoveError::Storage)?,
+            Backend::Disk(store) => {
+                if let Some(backup) = &self.backup {
+                    backup.removed(id);
+                }
+                store.remove(&entry.record).map_err(RemoveError::Storage)?;
+            }
             Backend::Object(store) => {
                 let preview = entry
                     .record
