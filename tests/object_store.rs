@@ -292,6 +292,11 @@ fn two_hosts_share_one_library() -> TestResult {
     assert!(wait_until(Duration::from_secs(5), || first.files().len()
         == 3
         && second.files().len() == 3));
+    // Once in step, nothing is offered again: the host tells only what changed.
+    let again = wait_for_event(&bob_at_second, Duration::from_millis(2500), |event| {
+        matches!(event, SessionEvent::FileOffered(entry) if entry.id == id).then_some(())
+    });
+    assert!(again.is_none(), "an unchanged file was offered again");
     // Ownership holds across hosts: Bob cannot delete Alice's file at the other host.
     assert!(bob_at_second.delete(id, Duration::from_secs(5)).is_err());
     // A host started later on the same library lists what is there.
@@ -375,6 +380,19 @@ fn a_host_refuses_to_start_on_a_store_it_cannot_use() -> TestResult {
     };
     let error = refusal(unreachable);
     assert!(error.contains("cannot be reached"), "{error}");
+    // `lanshare host` says so and stops.
+    let config_dir = tempfile::tempdir()?;
+    let output = HostProcess::command(config_dir.path(), &["--storage", "s3://checked/p"])
+        .env("AWS_ENDPOINT_URL", weed.endpoint())
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .output()?;
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("refuses these credentials"),
+        "{}",
+        stderr(&output)
+    );
     Ok(())
 }
 

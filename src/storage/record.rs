@@ -284,7 +284,13 @@ pub enum StorageError {
     Io(io::Error),
     /// The object store failed or refused.
     #[error("Host storage error: {0}")]
-    ObjectStore(#[from] super::s3::S3Error),
+    ObjectStore(super::s3::S3Error),
+}
+
+impl From<super::s3::S3Error> for StorageError {
+    fn from(error: super::s3::S3Error) -> Self {
+        Self::ObjectStore(error)
+    }
 }
 
 impl StorageError {
