@@ -409,7 +409,20 @@ fn the_store_going_away_fails_clearly_and_the_host_recovers() -> TestResult {
     let (session, _) = alice.join(addr)?;
     let kept = data(3_000_000, 3);
     let id = share(&session, "kept.bin", &kept)?;
+    // An upload under way when the store goes: its parts are freed once the store is back.
+    let mut cut = Raw::connect(addr)?;
+    cut.send(b"UPLOAD:1:Ann:cut.bin:30000000\n")?;
+    assert_eq!(cut.line()?, "READY");
+    cut.send(&data(17_000_000, 4))?;
+    let under_way = wait_until(Duration::from_secs(10), || {
+        weed.contents("outage", "p/")
+            .is_ok_and(|(_, unfinished)| !unfinished.is_empty())
+    });
+    assert!(under_way, "no multipart upload under way");
     weed.stop();
+    let _ = cut.send(&data(13_000_000, 5));
+    let reason = cut.line().unwrap_or_default();
+    assert!(reason.contains("object store"), "{reason:?}");
     // Uploads and downloads fail with a reason; the host still answers everyone else.
     let error = format!(
         "{:#}",
@@ -437,6 +450,11 @@ fn the_store_going_away_fails_clearly_and_the_host_recovers() -> TestResult {
     )
     .is_ok()));
     assert!(fetch(addr, id)? == kept);
+    let freed = wait_until(Duration::from_secs(10), || {
+        weed.contents("outage", "p/")
+            .is_ok_and(|(_, unfinished)| unfinished.is_empty())
+    });
+    assert!(freed, "left behind: {:?}", weed.contents("outage", "p/")?);
     Ok(())
 }
 

@@ -65,7 +65,13 @@ pub(super) struct ObjectStore {
     config: ObjectStoreConfig,
     /// This host's tag: in its upload keys and its heartbeat's key.
     tag: String,
+    /// Multipart uploads of this host that could not be aborted (the store was away):
+    /// `(key, upload id)`, tried again at each sweep.
+    abandoned: Abandoned,
 }
+
+/// Multipart uploads to abort later: `(key, upload id)`.
+type Abandoned = Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
 impl ObjectStore {
     /// Connects to the store (refusing to start if it does not answer, or refuses the
@@ -80,6 +86,7 @@ impl ObjectStore {
             client,
             config: config.clone(),
             tag,
+            abandoned: Abandoned::default(),
         };
         store.heartbeat()?;
         let stored = store.load_all()?;
@@ -194,6 +201,7 @@ impl ObjectStore {
         Ok(ObjectIncoming {
             parts: PartSink {
                 client: Arc::clone(&self.client),
+                abandoned: Arc::clone(&self.abandoned),
                 key: format!("data/{}-{random}", self.tag),
                 part_size,
                 buffer: Vec::new(),
@@ -304,6 +312,17 @@ impl ObjectStore {
     }
 
     fn sweep_unfinished(&self) -> Result<(), StorageError> {
+        let abandoned = std::mem::take(
+            &mut *self
+                .abandoned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (key, upload_id) in abandoned {
+            if self.client.abort_multipart(&key, &upload_id).is_err() {
+                self.note_abandoned(key, upload_id);
+            }
+        }
         let (now, alive) = self.live_hosts()?;
         for upload in self.client.unfinished("data/")? {
             let host = upload
@@ -340,6 +359,21 @@ impl ObjectStore {
         }
         Ok(())
     }
+}
+
+impl ObjectStore {
+    /// Notes a multipart upload to abort at the next sweep.
+    fn note_abandoned(&self, key: String, upload_id: String) {
+        remember_abandoned(&self.abandoned, key, upload_id);
+    }
+}
+
+/// Notes a multipart upload to abort at the next sweep.
+fn remember_abandoned(abandoned: &Abandoned, key: String, upload_id: String) {
+    abandoned
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((key, upload_id));
 }
 
 impl StoredObject {
@@ -508,6 +542,7 @@ impl Multipart {
 /// Where an upload's bytes go: a part's buffer, sent as it fills.
 struct PartSink {
     client: Arc<S3Client>,
+    abandoned: Abandoned,
     key: String,
     part_size: usize,
     buffer: Vec<u8>,
@@ -566,7 +601,8 @@ impl PartSink {
         if let Some(mut upload) = self.upload.take() {
             let _ = upload.wait();
             if let Err(error) = self.client.abort_multipart(&self.key, &upload.upload_id) {
-                tracing::warn!("Could not abort the upload '{}': {error}", self.key);
+                tracing::warn!("Could not abort the upload '{}' yet: {error}", self.key);
+                remember_abandoned(&self.abandoned, self.key.clone(), upload.upload_id);
             }
         }
     }
