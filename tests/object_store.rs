@@ -292,6 +292,17 @@ fn two_hosts_share_one_library() -> TestResult {
     assert!(wait_until(Duration::from_secs(5), || first.files().len()
         == 3
         && second.files().len() == 3));
+    // Each text file's preview, made by the host that stored it, is at both hosts.
+    let previews_of_both = |host: &lanshare::host::Host| {
+        host.files()
+            .iter()
+            .filter(|record| record.id == one || record.id == two)
+            .all(|record| record.preview_ready().is_some())
+    };
+    assert!(wait_until(Duration::from_secs(10), || previews_of_both(
+        &first
+    )
+        && previews_of_both(&second)));
     // Once in step, nothing is offered again: the host tells only what changed.
     let again = wait_for_event(&bob_at_second, Duration::from_millis(2500), |event| {
         matches!(event, SessionEvent::FileOffered(entry) if entry.id == id).then_some(())

@@ -7,15 +7,15 @@
 //! preview is made at a time, within the preview maker's limits ([`crate::preview`]).
 
 use std::collections::HashSet;
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::time::Instant;
 
 use super::doorbell::Doorbell;
 use super::registry::Registry;
 use super::wire::printable;
-use crate::preview::{MAX_IMAGE_FILE_BYTES, make_preview};
+use crate::preview::make_preview;
 use crate::protocol::FileId;
-use crate::storage::{Content, FileRecord, ObjectContent, Storage, StorageError};
+use crate::storage::{Content, FileRecord, Storage, StorageError};
 
 /// How many files the thread takes from the catalog at a time.
 const BATCH: usize = 64;
@@ -72,7 +72,8 @@ fn make_one(
     let made = match content {
         Content::Memory(blob) => make_preview(Cursor::new(blob.bytes())),
         Content::Disk(file) => make_preview(file),
-        Content::Object(object) => make_preview(Cursor::new(object_head(object)?)),
+        // Read as a file is: only what the preview maker looks at is fetched.
+        Content::Object(object) => make_preview(object.seekable(version.size)),
     };
     tracing::debug!(
         "Preview of '{}' (ID: {}): {} in {:?}",
@@ -87,17 +88,6 @@ fn make_one(
         registry.announce_preview(&record);
     }
     Ok(())
-}
-
-/// The first bytes of an object-store file, as many as a preview is ever made of (a larger
-/// picture is refused as it would be from a file).
-fn object_head(object: ObjectContent) -> Result<Vec<u8>, StorageError> {
-    let mut bytes = Vec::new();
-    object
-        .read_from(0)?
-        .take(MAX_IMAGE_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Puts the calling thread at the lowest CPU priority (Linux: niceness is per thread).

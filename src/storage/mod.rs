@@ -26,7 +26,7 @@ use crate::preview::Preview;
 use crate::protocol::{Category, FileId, PreviewKind, PublicKey};
 pub use category::{HEAD_BYTES, categorize};
 pub use memory::MemoryBlob;
-pub use object::{ObjectContent, PART_SIZE};
+pub use object::{ObjectContent, PART_SIZE, SeekableObject};
 pub use record::{
     ChangeError, Comment, FileRecord, NewFile, PreviewNote, RemoveError, StorageConfig,
     StorageError, Version, Versioning, Viewer,

@@ -204,6 +204,7 @@ impl ObjectStore {
                 abandoned: Arc::clone(&self.abandoned),
                 key: format!("data/{}-{random}", self.tag),
                 part_size,
+                size,
                 buffer: Vec::new(),
                 head: Vec::new(),
                 written: 0,
@@ -432,6 +433,60 @@ impl ObjectContent {
             _ => Ok(self.client.read_from(&self.key, offset)?),
         }
     }
+
+    /// The `size` bytes as a file that can be read from anywhere: each seek elsewhere starts a
+    /// new ranged GET, so that only what is read is fetched.
+    pub fn seekable(self, size: u64) -> SeekableObject {
+        SeekableObject {
+            content: self,
+            size,
+            position: 0,
+            reader: None,
+        }
+    }
+}
+
+/// An object read as a file ([`ObjectContent::seekable`]).
+pub struct SeekableObject {
+    content: ObjectContent,
+    size: u64,
+    position: u64,
+    reader: Option<Box<dyn Read + Send>>,
+}
+
+impl Read for SeekableObject {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        if self.position >= self.size {
+            return Ok(0);
+        }
+        let reader = match &mut self.reader {
+            Some(reader) => reader,
+            None => self.reader.insert(
+                self.content
+                    .client
+                    .read_from(&self.content.key, self.position)?,
+            ),
+        };
+        let read = reader.read(buffer)?;
+        self.position += read as u64;
+        Ok(read)
+    }
+}
+
+impl io::Seek for SeekableObject {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let position = match to {
+            io::SeekFrom::Start(at) => Some(at),
+            io::SeekFrom::End(delta) => self.size.checked_add_signed(delta),
+            io::SeekFrom::Current(delta) => self.position.checked_add_signed(delta),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        if position != self.position {
+            self.reader = None;
+            self.position = position;
+        }
+        Ok(position)
+    }
 }
 
 /// An upload on its way into the object store; abandoned (its parts freed) when dropped
@@ -475,6 +530,8 @@ struct Multipart {
     upload_id: String,
     /// Parts to send, by number; dropped to tell the thread that no more come.
     parts: Option<flume::Sender<(u16, Vec<u8>)>>,
+    /// Buffers of parts sent, to be filled again.
+    recycled: flume::Receiver<Vec<u8>>,
     /// Sends the parts; returns their ETags in order.
     sender: Option<JoinHandle<Result<Vec<String>, S3Error>>>,
     /// The next part's number.
@@ -485,15 +542,19 @@ impl Multipart {
     /// Starts a multipart upload of `key` and the thread that sends its parts.
     fn start(client: &Arc<S3Client>, key: &str) -> io::Result<Self> {
         let upload_id = client.start_multipart(key)?;
-        // One part waits while another is sent: with the one filling, three in memory.
+        // One part waits while another is sent: with the one filling, three in memory. Sent
+        // parts' buffers come back to be filled again.
         let (parts, queued) = flume::bounded::<(u16, Vec<u8>)>(1);
+        let (recycle, recycled) = flume::bounded::<Vec<u8>>(2);
         let (sending, key_owned, id) = (Arc::clone(client), key.to_owned(), upload_id.clone());
         let sender = std::thread::Builder::new()
             .name("lanshare-parts".into())
             .spawn(move || {
                 let mut etags = Vec::new();
-                for (number, bytes) in queued.iter() {
+                for (number, mut bytes) in queued.iter() {
                     etags.push(sending.upload_part(&key_owned, &id, number, &bytes)?);
+                    bytes.clear();
+                    let _ = recycle.try_send(bytes);
                 }
                 Ok(etags)
             });
@@ -507,6 +568,7 @@ impl Multipart {
         Ok(Self {
             upload_id,
             parts: Some(parts),
+            recycled,
             sender: Some(sender),
             next: 1,
         })
@@ -545,6 +607,8 @@ struct PartSink {
     abandoned: Abandoned,
     key: String,
     part_size: usize,
+    /// Bytes the upload announced.
+    size: u64,
     buffer: Vec<u8>,
     head: Vec<u8>,
     written: u64,
@@ -558,7 +622,17 @@ impl Write for PartSink {
             self.head.extend_from_slice(&bytes[..wanted]);
         }
         if self.buffer.capacity() == 0 {
-            self.buffer.reserve_exact(self.part_size);
+            let spare = self
+                .upload
+                .as_ref()
+                .and_then(|upload| upload.recycled.try_recv().ok());
+            match spare {
+                Some(spare) => self.buffer = spare,
+                // A file smaller than a part needs no more than its size.
+                None => self.buffer.reserve_exact(self.part_size.min(
+                    usize::try_from(self.size.saturating_sub(self.written)).unwrap_or(usize::MAX),
+                )),
+            }
         }
         let taken = (self.part_size - self.buffer.len()).min(bytes.len());
         self.buffer.extend_from_slice(&bytes[..taken]);
