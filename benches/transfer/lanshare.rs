@@ -20,15 +20,27 @@ pub enum Store {
     Memory,
     /// `--storage DIR`.
     Disk,
+    /// `--storage s3://…` on the SeaweedFS the benchmark started ([`crate::weed`]).
+    Object,
 }
 
 impl Store {
-    /// `memory` or `disk`, for keys and labels.
+    /// `memory`, `disk` or `object`, for keys and labels.
     pub fn name(self) -> &'static str {
         match self {
             Self::Memory => "memory",
             Self::Disk => "disk",
+            Self::Object => "object",
         }
+    }
+
+    /// The stores measured: the object store too once SeaweedFS is running.
+    pub fn all() -> Vec<Self> {
+        let object = crate::weed::host_environment().map(|_| Self::Object);
+        [Self::Memory, Self::Disk]
+            .into_iter()
+            .chain(object)
+            .collect()
     }
 }
 
@@ -51,6 +63,12 @@ impl HostProcess {
         let storage = match store {
             Store::Memory => "memory".to_owned(),
             Store::Disk => dir.join("store").to_string_lossy().into_owned(),
+            // A library of its own for each host started.
+            Store::Object => format!(
+                "s3://{}/{}",
+                crate::weed::BUCKET,
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            ),
         };
         let mut command = wrapped(wrapper, BINARY);
         command
@@ -59,6 +77,7 @@ impl HostProcess {
             .args(["--memory-limit", "4GiB", "--max-file-size", "2GiB"])
             // Every participant of the benchmark connects from 127.0.0.1.
             .args(["--max-per-address", "1024"])
+            .envs(crate::weed::host_environment().into_iter().flatten())
             .env("LANSHARE_CONFIG_DIR", dir.join("host-config"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

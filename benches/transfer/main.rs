@@ -18,6 +18,7 @@ mod report;
 mod scale;
 mod seed;
 mod tls_copy;
+mod weed;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -194,6 +195,23 @@ fn run(options: &Options) -> anyhow::Result<()> {
         .collect();
 
     let mut results = Results::default();
+    // Kept running for every section: the object store's rows need it.
+    let _weed = match weed::Weed::available() {
+        Ok(version) => match weed::Weed::start(&work.join("weed")) {
+            Ok(weed) => {
+                results.note(format!("object store: SeaweedFS {version} on loopback"));
+                Some(weed)
+            }
+            Err(error) => {
+                results.note(format!("object store not measured: {error}"));
+                None
+            }
+        },
+        Err(reason) => {
+            results.note(format!("object store not measured: {reason}"));
+            None
+        }
+    };
     let mut rows = Vec::new();
     for section in &options.sections {
         match section {
@@ -382,6 +400,7 @@ fn loopback(
                 if let Contender::Lanshare {
                     store, host, dir, ..
                 } = contender
+                    && *store != Store::Object
                 {
                     let setting = encryption::Setting {
                         host: host.address,
@@ -407,7 +426,7 @@ fn start_contenders(
     results: &mut Results,
 ) -> Vec<Contender> {
     let mut contenders = Vec::new();
-    for store in [Store::Memory, Store::Disk] {
+    for store in Store::all() {
         let dir = work.join(format!("lanshare-{}", store.name()));
         match Contender::lanshare(store, dir, results) {
             Ok(contender) => contenders.push(contender),
@@ -526,7 +545,7 @@ fn loopback_rows(
     let mut rows = Vec::new();
     for workload in workloads {
         for direction in DIRECTIONS {
-            for store in [Store::Memory, Store::Disk] {
+            for store in Store::all() {
                 rows.push(command_line_row(
                     workload, direction, store, servers, results,
                 ));
@@ -608,9 +627,18 @@ fn command_line_row(
 }
 
 /// The host's peak memory while receiving the big file, for each store.
-fn rss_rows(results: &Results, big: u64) -> [Row; 2] {
+fn rss_rows(results: &Results, big: u64) -> Vec<Row> {
     let big_label = workload::size_label(big);
-    [
+    let object = Store::all().contains(&Store::Object).then(|| Row {
+        what: format!("host peak RSS receiving {big_label}, object store"),
+        lanshare: results.max("rss/object", Unit::Bytes),
+        comparisons: vec![Comparison {
+            baseline: "same host just started".into(),
+            value: results.median("rss/idle/object", Unit::Bytes),
+            target: Some(Target::AtMost(RSS_ALLOWANCE)),
+        }],
+    });
+    vec![
         Row {
             what: format!("host peak RSS receiving {big_label}, disk store"),
             lanshare: results.max("rss/disk", Unit::Bytes),
@@ -630,6 +658,9 @@ fn rss_rows(results: &Results, big: u64) -> [Row; 2] {
             }],
         },
     ]
+    .into_iter()
+    .chain(object)
+    .collect()
 }
 
 fn lan_section(options: &Options, work: &Path, workloads: &[Workload], results: &mut Results) {

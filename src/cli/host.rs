@@ -14,7 +14,7 @@ use lanshare::host::{
 };
 use lanshare::identity::Identity;
 use lanshare::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode};
-use lanshare::storage::StorageConfig;
+use lanshare::storage::{ObjectStoreConfig, StorageConfig};
 use lanshare::tls::HostIdentity;
 use lanshare::units::{format_remaining, format_size, parse_lifetime, parse_size};
 
@@ -30,9 +30,26 @@ pub(super) struct HostArgs {
     /// Port to listen on.
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
-    /// Where to keep files: `memory` (lost when the host stops) or a folder (kept).
-    #[arg(long, value_name = "memory|DIR", default_value = "memory")]
+    /// Where to keep files: `memory` (lost when the host stops), a folder (kept), or an
+    /// S3-compatible object store, `s3://BUCKET/PREFIX`, which several hosts may share (the
+    /// store's address and credentials come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_REGION).
+    #[arg(
+        long,
+        value_name = "memory|DIR|s3://BUCKET/PREFIX",
+        default_value = "memory"
+    )]
     storage: String,
+    /// Keep a copy of a folder store in an S3-compatible object store (`s3://BUCKET/PREFIX`,
+    /// reached as for --storage), in step with it; a host started on an empty folder with
+    /// the same --backup restores the files from it.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    backup: Option<String>,
+    /// With an object store: unfinished uploads of hosts silent this long (killed, say), and
+    /// stored bytes no file names, are removed.
+    #[arg(long, value_name = "TIME", value_parser = parse_lifetime,
+          default_value = "10m")]
+    sweep_after: Duration,
     /// Largest file accepted (units count in 1024s: 100MB = 100 MiB).
     #[arg(long, value_name = "SIZE", value_parser = size_arg,
           default_value_t = DEFAULT_MAX_FILE_SIZE)]
@@ -101,16 +118,22 @@ impl HostArgs {
         Ok(SocketAddr::new(ip, self.port))
     }
 
-    fn storage(&self) -> StorageConfig {
+    fn storage(&self) -> anyhow::Result<StorageConfig> {
         if self.storage.eq_ignore_ascii_case("memory") {
-            StorageConfig::Memory {
+            Ok(StorageConfig::Memory {
                 limit: self.memory_limit,
-            }
+            })
+        } else if ObjectStoreConfig::is_object_url(&self.storage) {
+            let config = ObjectStoreConfig::from_env(&self.storage)?;
+            Ok(StorageConfig::Object(ObjectStoreConfig {
+                stale_after: self.sweep_after,
+                ..config
+            }))
         } else {
-            StorageConfig::Disk {
+            Ok(StorageConfig::Disk {
                 dir: PathBuf::from(&self.storage),
                 limit: self.disk_limit,
-            }
+            })
         }
     }
 }
@@ -177,7 +200,12 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
     });
     Ok(HostConfig {
         bind: args.bind_address()?,
-        storage: args.storage(),
+        storage: args.storage()?,
+        backup: args
+            .backup
+            .as_deref()
+            .map(ObjectStoreConfig::from_env)
+            .transpose()?,
         max_file_size: args.max_file_size,
         workers: args.workers,
         max_connections_per_address: args.max_per_address,
@@ -207,6 +235,11 @@ fn log_start(args: &HostArgs, host: &Host) {
                 ", up to {}",
                 format_size(limit)
             ))
+        ),
+        StorageConfig::Object(store) => format!(
+            "object store {} holding {} file(s)",
+            store.describe(),
+            host.files().len()
         ),
     };
     tracing::info!(
@@ -245,6 +278,9 @@ fn log_start(args: &HostArgs, host: &Host) {
                 format_remaining(max)
             ))
         ),
+    }
+    if let Some(backup) = &config.backup {
+        tracing::info!("Keeping a copy of the files in {}", backup.describe());
     }
     if config.passcode.is_some() {
         tracing::info!("Joining, listing and transfers require the passcode");

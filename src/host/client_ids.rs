@@ -21,14 +21,16 @@ pub(super) struct ClientIds {
 impl ClientIds {
     /// The ids recorded with stored files: `(owner key, uploader id)`.
     pub(super) fn new(owned: impl IntoIterator<Item = (PublicKey, ClientId)>) -> Self {
-        let owners: HashMap<PublicKey, ClientId> = owned.into_iter().collect();
-        let next = owners.values().max().map_or(1, |id| id + 1);
-        Self {
-            next,
-            owners,
+        let mut ids = Self {
+            next: 1,
+            owners: HashMap::new(),
             recent: HashMap::new(),
             clock: 0,
+        };
+        for (key, id) in owned {
+            ids.owns_files(key, id);
         }
+        ids
     }
 
     /// The id of `key`, given now if it has none; keys in `online` are never forgotten.
@@ -51,8 +53,30 @@ impl ClientIds {
         id
     }
 
-    /// `key` owns a stored file now: it keeps its id for good.
+    /// `key` owns a stored file now: it keeps its id for good. In a library shared by several
+    /// hosts the file may carry the id another host gave; if this host gave that id to
+    /// another key, `key` keeps (or gets) an id of this host's instead.
     pub(super) fn owns_files(&mut self, key: PublicKey, id: ClientId) {
+        let taken = self
+            .owners
+            .iter()
+            .any(|(other, owned)| *owned == id && *other != key)
+            || self
+                .recent
+                .iter()
+                .any(|(other, (recent, _))| *recent == id && *other != key);
+        if taken {
+            let own = match self.recent.remove(&key) {
+                Some((own, _)) => own,
+                None => {
+                    self.next += 1;
+                    self.next - 1
+                }
+            };
+            self.owners.entry(key).or_insert(own);
+            return;
+        }
+        self.next = self.next.max(id + 1);
         self.recent.remove(&key);
         self.owners.insert(key, id);
     }
@@ -93,6 +117,24 @@ mod tests {
         let mut bytes = [0u8; 32];
         bytes[..4].copy_from_slice(&n.to_be_bytes());
         PublicKey(bytes)
+    }
+
+    #[test]
+    fn an_id_another_host_gave_never_makes_two_keys_one() {
+        // Files of a shared library: two hosts gave id 3 to different keys.
+        let mut ids = ClientIds::new([(key(0), 3), (key(1), 3)]);
+        let online = HashSet::new();
+        let (first, second) = (ids.id_for(key(0), &online), ids.id_for(key(1), &online));
+        assert_eq!(first, 3);
+        assert_ne!(second, first);
+        // A participant here has id 5; a file arrives from elsewhere whose owner had 5 there.
+        let here = ids.id_for(key(2), &online);
+        ids.owns_files(key(9), here);
+        assert_ne!(ids.id_for(key(9), &online), here);
+        assert_eq!(ids.id_for(key(2), &online), here);
+        // New ids follow every id recorded.
+        ids.owns_files(key(10), 40);
+        assert_eq!(ids.id_for(key(11), &online), 41);
     }
 
     #[test]

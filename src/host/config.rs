@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::protocol::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PORT, Passcode, PublicKey};
-use crate::storage::StorageConfig;
+use crate::storage::{ObjectStoreConfig, StorageConfig};
 use crate::tls::HostIdentity;
 
 /// How long the host waits at each step before giving up on a client.
@@ -48,6 +48,9 @@ pub struct HostConfig {
     pub bind: SocketAddr,
     /// Where files are kept.
     pub storage: StorageConfig,
+    /// An object store that keeps a copy of a disk store's files (`--backup`), restored from
+    /// when the folder is empty.
+    pub backup: Option<ObjectStoreConfig>,
     /// Largest accepted file, in bytes.
     pub max_file_size: u64,
     /// Uploads and downloads served at once; as many more wait up to [`Timeouts::command`] for
@@ -123,6 +126,7 @@ impl Default for HostConfig {
             storage: StorageConfig::Memory {
                 limit: DEFAULT_MEMORY_LIMIT,
             },
+            backup: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             workers: 64,
             max_connections: 2048,

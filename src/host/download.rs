@@ -135,6 +135,18 @@ fn open(
         ));
         return None;
     }
+    let content = match content {
+        // Reading starts now, so that a store that cannot be read is told as an error.
+        Content::Object(object) => match object.start_at(offset) {
+            Ok(started) => Content::Object(started),
+            Err(error) => {
+                tracing::error!("Could not read file {file_id}: {error}");
+                connection.refuse(format_args!("Host storage error: {error}"));
+                return None;
+            }
+        },
+        content => content,
+    };
     Some((record, version, content))
 }
 
@@ -173,7 +185,42 @@ fn send_content(
         Content::Disk(mut file) => file
             .seek(SeekFrom::Start(offset))
             .and_then(|_| send_stored_file(stream, file, remaining, &mut pace)),
+        Content::Object(object) => object
+            .read_from(offset)
+            .and_then(|reader| send_read(stream, reader, remaining, &mut pace)),
     }
+}
+
+/// Copies `size` bytes from a reader (an object store's answer) to the socket, checking the
+/// pace after every step.
+fn send_read(
+    mut stream: &Stream,
+    mut reader: Box<dyn io::Read + Send>,
+    size: u64,
+    pace: &mut Pace,
+) -> io::Result<()> {
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left)
+            .unwrap_or(usize::MAX)
+            .min(buffer.len());
+        let read = match reader.read(&mut buffer[..want]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("the object store sent {} of {size} bytes", size - left),
+                ));
+            }
+            Ok(read) => read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        stream.write_all(&buffer[..read])?;
+        left -= read as u64;
+        pace.moved(read as u64)?;
+    }
+    Ok(())
 }
 
 /// Sends bytes from memory, checking the pace after every write.

@@ -22,6 +22,7 @@ mod doorbell;
 mod download;
 mod expiry;
 mod gate;
+mod library;
 mod listener;
 mod make_way;
 mod memory;
@@ -128,6 +129,7 @@ pub struct Host {
     expiry: Option<JoinHandle<()>>,
     previews: Option<JoinHandle<()>>,
     presence: Option<PresenceThread>,
+    library: Option<PresenceThread>,
     beacon: Option<HostBeacon>,
 }
 
@@ -150,7 +152,8 @@ impl Host {
         let mut tls = rustls::ServerConfig::clone(&tls);
         tls.alpn_protocols = vec![crate::tls::FEATURES_ALPN.to_vec()];
         let tls = Arc::new(tls);
-        let storage = Storage::open(&config.storage).map_err(HostError::Storage)?;
+        let storage = Storage::open_with_backup(&config.storage, config.backup.as_ref())
+            .map_err(HostError::Storage)?;
         expiry::remove_expired_at_start(&storage);
         let bind = config.bind;
         let listen_failed = |source| HostError::Listen {
@@ -170,6 +173,7 @@ impl Host {
         let expiry = spawn_expiry(&shared).inspect_err(stop_helpers)?;
         let previews = spawn_previews(&shared).inspect_err(stop_helpers)?;
         let presence = spawn_presence(&shared).inspect_err(stop_helpers)?;
+        let library = spawn_library(&shared).inspect_err(stop_helpers)?;
         let listener = spawn_listener(&shared, socket, &live).inspect_err(stop_helpers)?;
         let beacon = shared
             .config
@@ -185,6 +189,7 @@ impl Host {
             expiry: Some(expiry),
             previews: Some(previews),
             presence: Some(presence),
+            library,
             beacon,
         })
     }
@@ -282,9 +287,12 @@ impl Host {
         // store is closed once the host is dropped.
         self.live.wait_for_all(SHUTDOWN_WAIT);
         self.shared.parked.stop();
-        if let Some(presence) = self.presence.take() {
-            drop(presence.stop);
-            let _ = presence.thread.join();
+        for helper in [self.presence.take(), self.library.take()]
+            .into_iter()
+            .flatten()
+        {
+            drop(helper.stop);
+            let _ = helper.thread.join();
         }
         if let Some(sweeper) = self.sweeper.take() {
             let _ = sweeper.join();
@@ -367,7 +375,7 @@ fn spawn_previews(shared: &Arc<Shared>) -> Result<JoinHandle<()>, HostError> {
 /// How often who joined and left is told to every session.
 const PRESENCE_EVERY: Duration = Duration::from_millis(200);
 
-/// The thread that tells sessions who joined and left, and how to stop it.
+/// A helper thread that runs until told to stop (who joined and left; the shared library).
 struct PresenceThread {
     thread: JoinHandle<()>,
     /// Dropping it stops the thread at once.
@@ -387,6 +395,20 @@ fn spawn_presence(shared: &Arc<Shared>) -> Result<PresenceThread, HostError> {
         })
         .map_err(HostError::Threads)?;
     Ok(PresenceThread { thread, stop })
+}
+
+/// Starts the thread that follows a library shared with other hosts, if the store is one.
+fn spawn_library(shared: &Arc<Shared>) -> Result<Option<PresenceThread>, HostError> {
+    if shared.storage.object_store().is_none() {
+        return Ok(None);
+    }
+    let shared = Arc::clone(shared);
+    let (stop, stopped) = flume::bounded::<()>(0);
+    let thread = std::thread::Builder::new()
+        .name("lanshare-library".into())
+        .spawn(move || library::run(&shared, &stopped))
+        .map_err(HostError::Threads)?;
+    Ok(Some(PresenceThread { thread, stop }))
 }
 
 /// Starts the thread that accepts connections.

@@ -72,6 +72,8 @@ fn make_one(
     let made = match content {
         Content::Memory(blob) => make_preview(Cursor::new(blob.bytes())),
         Content::Disk(file) => make_preview(file),
+        // Read as a file is: only what the preview maker looks at is fetched.
+        Content::Object(object) => make_preview(object.seekable(version.size)),
     };
     tracing::debug!(
         "Preview of '{}' (ID: {}): {} in {:?}",

@@ -179,7 +179,8 @@ struct ViewerMetadata {
 }
 
 impl Metadata {
-    fn from_record(record: &FileRecord) -> Self {
+    /// What `record`'s metadata says.
+    pub(super) fn from_record(record: &FileRecord) -> Self {
         Self {
             id: record.id,
             name: record.name.clone(),
@@ -276,6 +277,14 @@ impl Metadata {
             }
         };
         Ok(self.with_check(check))
+    }
+
+    /// The record of metadata that has its transfer check and category (as every object
+    /// store's has); `None` if a field is damaged or missing.
+    pub(super) fn into_complete_record(self) -> Option<FileRecord> {
+        self.category.as_ref()?;
+        let check = TransferCheck(decode_hex(self.check.as_deref()?.as_bytes())?);
+        self.with_check(check)
     }
 
     /// The record, with the transfer check given; `None` if a field is damaged.

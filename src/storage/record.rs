@@ -220,6 +220,8 @@ pub enum StorageConfig {
         /// Total bytes the store may hold, counting uploads in progress.
         limit: u64,
     },
+    /// Keep files in an S3-compatible object store, which several hosts may share.
+    Object(super::s3::ObjectStoreConfig),
     /// Keep files in this directory; they survive restarts.
     Disk {
         /// The store's directory (created if missing).
@@ -274,9 +276,28 @@ pub enum StorageError {
     /// The file an upload was to be a new version of was deleted meanwhile.
     #[error("File #{0} was deleted while its new version was uploading")]
     Gone(FileId),
+    /// Other hosts changed the file each time this one tried to.
+    #[error("File #{0} is being changed at another host: try again")]
+    Busy(FileId),
     /// Any other I/O failure in the store.
     #[error("Host storage error: {0}")]
     Io(io::Error),
+    /// The object store failed or refused.
+    #[error("Host storage error: {0}")]
+    ObjectStore(super::s3::S3Error),
+}
+
+impl From<super::s3::S3Error> for StorageError {
+    fn from(error: super::s3::S3Error) -> Self {
+        Self::ObjectStore(error)
+    }
+}
+
+impl StorageError {
+    /// Whether a conditional write found the metadata changed by another host meanwhile.
+    pub(super) fn is_conflict(&self) -> bool {
+        matches!(self, Self::ObjectStore(super::s3::S3Error::Conflict))
+    }
 }
 
 impl From<io::Error> for StorageError {
