@@ -6,6 +6,7 @@ use std::io::{self, BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::workload::{SourceFile, sha256_file};
@@ -51,6 +52,9 @@ pub struct HostProcess {
     pub address: SocketAddr,
 }
 
+/// Object-store libraries started so far, to give each host its own prefix.
+static OBJECT_LIBRARIES: AtomicU64 = AtomicU64::new(0);
+
 impl HostProcess {
     /// Starts a host on `bind` (port 0 picks a free port) with `store`, its config and disk
     /// store under `dir`. `wrapper` runs it inside something, e.g. `ip netns exec NS`.
@@ -63,11 +67,13 @@ impl HostProcess {
         let storage = match store {
             Store::Memory => "memory".to_owned(),
             Store::Disk => dir.join("store").to_string_lossy().into_owned(),
-            // A library of its own for each host started.
+            // A library of its own for each host started (a later repetition's host on the
+            // same folder must not find the files, and the names, of an earlier one).
             Store::Object => format!(
-                "s3://{}/{}",
+                "s3://{}/{}-{}",
                 crate::weed::BUCKET,
-                dir.file_name().unwrap_or_default().to_string_lossy()
+                dir.file_name().unwrap_or_default().to_string_lossy(),
+                OBJECT_LIBRARIES.fetch_add(1, Ordering::Relaxed)
             ),
         };
         let mut command = wrapped(wrapper, BINARY);
