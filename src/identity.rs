@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use crate::protocol::{PublicKey, decode_hex, encode_hex};
+use crate::protocol::{Grant, PublicKey, decode_hex, encode_hex};
 
 /// Domain-separated bytes a participant signs to answer `CHALLENGE:<nonce>`. On an encrypted
 /// connection they include its channel binding, so the answer is good on that connection only:
@@ -52,7 +52,13 @@ pub fn verify_pake_claim(
     )
 }
 
-fn verify_strictly(public_key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
+/// Checks an Ed25519 signature strictly: weak (small-order) keys and signatures not in
+/// canonical form are refused.
+pub(crate) fn verify_strictly(
+    public_key: &PublicKey,
+    message: &[u8],
+    signature: &[u8; 64],
+) -> bool {
     VerifyingKey::from_bytes(&public_key.0).is_ok_and(|key| {
         !key.is_weak()
             && key
@@ -71,6 +77,12 @@ pub fn verify_challenge(
     signature: &[u8; 64],
 ) -> bool {
     verify_strictly(public_key, &challenge_message(nonce, binding), signature)
+}
+
+/// Checks a downloader's proof that `grant` is its own, on a connection with channel binding
+/// `binding` (as [`verify_challenge`] does: strictly, against the grant's downloader key).
+pub fn verify_grant_proof(grant: &Grant, binding: &[u8; 32], proof: &[u8; 64]) -> bool {
+    verify_strictly(&grant.downloader, &grant.proof_message(binding), proof)
 }
 
 /// A participant's key pair.
@@ -138,6 +150,12 @@ impl Identity {
         self.key
             .sign(&pake_claim_message(pake_message, binding))
             .to_bytes()
+    }
+
+    /// Proves to a sharer that `grant` (made out to this identity) is its own, on the
+    /// connection with channel binding `binding` only.
+    pub fn prove_grant(&self, grant: &Grant, binding: &[u8; 32]) -> [u8; 64] {
+        self.key.sign(&grant.proof_message(binding)).to_bytes()
     }
 
     /// Signs the host's challenge, on a connection with channel binding `binding` (`None` in

@@ -5,6 +5,7 @@
 //! desktop app are thin layers over it.
 
 pub mod config;
+pub mod direct;
 pub mod discovery;
 #[cfg(feature = "gui")]
 pub mod gui;

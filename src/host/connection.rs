@@ -281,6 +281,7 @@ fn route(
         | ClientLine::DeleteComment { .. }
         | ClientLine::Proof { .. }
         | ClientLine::PakeProof { .. }
+        | ClientLine::Grant { .. }
         | ClientLine::Delete { .. }
         | ClientLine::Ping => {
             connection.refuse(

@@ -82,12 +82,21 @@ impl Connection {
     /// Connects as [`Connection::connect`] does, trusting the host as `trust` says, and pins
     /// the key it shows.
     pub(super) fn connect_trusting(address: SocketAddr, trust: Trust) -> Result<Self, Error> {
-        let tcp = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT).map_err(|source| {
-            Error::Unreachable {
+        Self::connect_within(address, trust, CONNECT_TIMEOUT)
+    }
+
+    /// Connects as [`Connection::connect_trusting`] does, giving up on the TCP connection
+    /// after `timeout`.
+    pub(super) fn connect_within(
+        address: SocketAddr,
+        trust: Trust,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        let tcp =
+            TcpStream::connect_timeout(&address, timeout).map_err(|source| Error::Unreachable {
                 address: address.to_string(),
                 source,
-            }
-        })?;
+            })?;
         let _ = tcp.set_nodelay(true);
         let (tls, fingerprint) = tls::connect(tcp, trust).map_err(|error| match error {
             SecureError::KeyChanged { pinned, shown } => Error::HostKeyChanged {

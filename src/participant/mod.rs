@@ -12,6 +12,7 @@
 
 mod address;
 mod connection;
+mod direct;
 mod error;
 mod listing;
 pub mod live;
@@ -24,6 +25,7 @@ pub mod worker;
 
 pub use address::resolve_host;
 pub use connection::ShutdownHandle;
+pub use direct::{DIRECT_CONNECT_TIMEOUT, DirectRoute};
 pub use error::{Error, Verification};
 pub use listing::{FileDetails, FileEntry, Peer, PreviewAvailable, Snapshot, VersionCount};
 pub use resume::upload_key;

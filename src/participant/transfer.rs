@@ -92,6 +92,24 @@ impl TransferConnection {
         })
     }
 
+    /// A transfer connection over `connection`, already made.
+    pub(super) fn over(connection: Connection) -> Self {
+        Self {
+            connection,
+            features_sent: false,
+        }
+    }
+
+    /// Sends one line of the caller's (a grant, to a sharer).
+    pub(super) fn send_line(&self, line: &ClientLine) -> Result<(), Error> {
+        self.connection.send(line)
+    }
+
+    /// The connection's channel binding, which proofs on it sign.
+    pub(super) fn channel_binding(&self) -> Result<[u8; 32], Error> {
+        self.connection.channel_binding()
+    }
+
     /// Connects to the host trusting whatever key it shows, and pins that key in place of the
     /// one pinned before: what `lanshare trust` does once people have compared verification
     /// codes.

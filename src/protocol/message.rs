@@ -3,6 +3,7 @@
 use super::constants::{ClientId, FileId, PAKE_MESSAGE_BYTES};
 use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
+use super::grant::Grant;
 use super::hex::{decode_hex, encode_hex};
 use super::library::{
     Audience, CommentInfo, Features, FileInfo, ShareOptions, VersionInfo, encode_audience,
@@ -131,6 +132,15 @@ pub enum ClientLine {
         client_id: ClientId,
         /// SHA-256 of the ticket and the channel binding.
         proof: [u8; 32],
+    },
+    /// `GRANT:<file_id>:<downloader_key>:<expires_at_ms>:<host_signature>:<proof>`: to a
+    /// participant sharing directly, the host's permission to download a file and the
+    /// downloader's proof, bound to this connection, that the grant is its own.
+    Grant {
+        /// The host's grant.
+        grant: Grant,
+        /// The downloader's Ed25519 signature of [`Grant::proof_message`].
+        proof: [u8; 64],
     },
     /// `PAKE:<message>[:<public_key>:<signature>]`: the participant's SPAKE2 message, to prove
     /// it knows the passcode; a participant who joined the host before may say who it is, so
@@ -476,6 +486,20 @@ fn parse_u64(field: &'static str, text: &[u8]) -> Result<u64, ProtocolError> {
     })
 }
 
+/// `GRANT`'s fields.
+fn parse_grant(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> {
+    let mut fields = Fields::new("GRANT", rest);
+    let grant = Grant {
+        file_id: fields.number("file id")?,
+        downloader: PublicKey(fields.hex("downloader key")?),
+        expires_at_ms: fields.number("expiry")?,
+        signature: fields.hex("host signature")?,
+    };
+    let proof = fields.hex("proof")?;
+    fields.finish()?;
+    Ok(ClientLine::Grant { grant, proof })
+}
+
 /// Parses a number that fits in 32 bits (a version number).
 fn parse_u32(field: &'static str, text: &[u8]) -> Result<u32, ProtocolError> {
     u32::try_from(parse_u64(field, text)?).map_err(|_| ProtocolError::BadNumber {
@@ -627,6 +651,7 @@ impl ClientLine {
                 fields.finish()?;
                 Ok(Self::AuthProof { client_id, proof })
             }
+            b"GRANT" => parse_grant(rest),
             b"PAKE" => {
                 let mut fields = Fields::new("PAKE", rest);
                 let message = fields.hex("message")?;
@@ -700,6 +725,14 @@ impl ClientLine {
             Self::AuthProof { client_id, proof } => {
                 format!("AUTH_PROOF:{client_id}:{}\n", encode_hex(proof))
             }
+            Self::Grant { grant, proof } => format!(
+                "GRANT:{}:{}:{}:{}:{}\n",
+                grant.file_id,
+                grant.downloader,
+                grant.expires_at_ms,
+                encode_hex(&grant.signature),
+                encode_hex(proof)
+            ),
             Self::Pake {
                 message,
                 claim: None,

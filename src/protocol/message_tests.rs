@@ -163,6 +163,15 @@ fn every_client_line_round_trips() {
         ClientLine::Proof { signature: [9; 64] },
         ClientLine::Delete { file_id: 12 },
         ClientLine::Ping,
+        ClientLine::Grant {
+            grant: Grant {
+                file_id: 31,
+                downloader: PublicKey([3; 32]),
+                expires_at_ms: 1_800_000_000_000,
+                signature: [0xc4; 64],
+            },
+            proof: [0x2e; 64],
+        },
         ClientLine::Pass {
             passcode: Passcode::new("50%: open sesame").unwrap_or_else(|e| panic!("{e}")),
         },

@@ -11,6 +11,7 @@ mod discovery;
 mod error;
 mod escape;
 mod fingerprint;
+mod grant;
 mod hex;
 mod library;
 mod message;
@@ -27,6 +28,7 @@ pub use discovery::{Announcement, DiscoveryDatagram};
 pub use error::ProtocolError;
 pub use escape::{escape, unescape};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
+pub use grant::Grant;
 pub use hex::{decode_hex, encode_hex};
 pub use library::{
     Audience, AudienceError, Category, CommentError, CommentInfo, Expiry, Features, FileInfo,

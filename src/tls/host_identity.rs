@@ -73,7 +73,12 @@ impl HostIdentity {
 
     /// The identity kept in `dir`, made (and saved, readable by the owner only) on first use.
     pub fn load_or_create(dir: &Path) -> Result<Self, HostIdentityError> {
-        let path = dir.join(HOST_IDENTITY_FILE);
+        Self::load_or_create_at(dir.join(HOST_IDENTITY_FILE))
+    }
+
+    /// The identity kept in the file at `path`, made (and saved, readable by the owner only)
+    /// on first use: a participant's server for its direct shares keeps one of its own.
+    pub fn load_or_create_at(path: PathBuf) -> Result<Self, HostIdentityError> {
         match fs::read_to_string(&path) {
             Ok(text) => Self::from_pem(&text, &text).map_err(|reason| HostIdentityError::Damaged {
                 path,

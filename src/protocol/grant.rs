@@ -1,0 +1,49 @@
+//! A host's permission for one participant to download one file from the participant who
+//! shares it directly (PROTOCOL.md, *Direct transfers*): what is signed, and by whom.
+
+use super::constants::FileId;
+use super::fingerprint::Fingerprint;
+use super::values::PublicKey;
+
+/// A grant: the host says that the participant with key `downloader` may fetch file
+/// `file_id` from the sharer whose certificate is `sharer`, until `expires_at_ms`. The host
+/// signs it with its grant key (Ed25519), which the sharer learned over its control session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The file.
+    pub file_id: FileId,
+    /// The downloader's identity key.
+    pub downloader: PublicKey,
+    /// Milliseconds since 1970-01-01 UTC after which the sharer refuses it.
+    pub expires_at_ms: u64,
+    /// The host's Ed25519 signature of [`Grant::signed_message`].
+    pub signature: [u8; 64],
+}
+
+impl Grant {
+    /// The bytes the host signs for a grant of `file_id` to `downloader` at the sharer whose
+    /// certificate is `sharer`, good until `expires_at_ms`. The sharer's certificate is not on
+    /// the wire (the sharer knows its own), but binds the grant to it.
+    pub fn signed_message(
+        file_id: FileId,
+        downloader: &PublicKey,
+        sharer: &Fingerprint,
+        expires_at_ms: u64,
+    ) -> Vec<u8> {
+        let mut message = b"lanshare direct grant v1\0".to_vec();
+        message.extend_from_slice(&file_id.to_be_bytes());
+        message.extend_from_slice(&downloader.0);
+        message.extend_from_slice(&sharer.0);
+        message.extend_from_slice(&expires_at_ms.to_be_bytes());
+        message
+    }
+
+    /// The bytes the downloader signs with its identity key to show the sharer that it holds
+    /// the grant's key, on the TLS connection whose channel binding is `binding` only.
+    pub fn proof_message(&self, binding: &[u8; 32]) -> Vec<u8> {
+        let mut message = b"lanshare direct proof v1\0".to_vec();
+        message.extend_from_slice(&self.signature);
+        message.extend_from_slice(binding);
+        message
+    }
+}
