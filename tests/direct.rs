@@ -273,3 +273,37 @@ fn a_sharer_showing_another_certificate_than_the_host_vouched_for_is_not_spoken_
     );
     Ok(())
 }
+
+#[test]
+fn a_file_no_longer_shared_or_changed_since_is_not_served() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let host = GrantSigner::generate()?;
+    let bytes = test_bytes(50_000);
+    let server = sharer(dir.path(), &host, &bytes)?;
+    let bob = Identity::generate()?;
+    let cancel = AtomicBool::new(false);
+    let mut sink = Vec::new();
+
+    std::fs::write(dir.path().join("big.bin"), &bytes[..49_999])?;
+    let mut connection =
+        TransferConnection::connect_direct(&route(&host, &server, FILE_ID, &bob), &bob)?;
+    let changed = connection.download(FILE_ID, &mut sink, &mut |_| {}, &cancel);
+    let expected = "'big: one.bin' changed since it was shared: its sharer must share it again";
+    assert!(
+        matches!(&changed, Err(ParticipantError::Refused(reason)) if reason == expected),
+        "{:?}",
+        changed.err()
+    );
+
+    assert!(server.unshare(FILE_ID));
+    let mut connection =
+        TransferConnection::connect_direct(&route(&host, &server, FILE_ID, &bob), &bob)?;
+    let gone = connection.download(FILE_ID, &mut sink, &mut |_| {}, &cancel);
+    assert!(
+        matches!(gone, Err(ParticipantError::NotFound(FILE_ID))),
+        "{:?}",
+        gone.err()
+    );
+    assert!(sink.is_empty(), "{} bytes arrived", sink.len());
+    Ok(())
+}

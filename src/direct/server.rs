@@ -153,6 +153,9 @@ impl DirectServer {
 
     /// Stops listening and cuts off every connection.
     pub fn stop(&mut self) {
+        let Some(accepting) = self.accepting.take() else {
+            return;
+        };
         self.inner.stopping.store(true, Ordering::SeqCst);
         // Wakes the accepting thread, which then sees that it is stopping.
         let _ = TcpStream::connect_timeout(&wake_address(self.address), Duration::from_secs(1));
@@ -165,9 +168,7 @@ impl DirectServer {
         {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
-        if let Some(accepting) = self.accepting.take() {
-            let _ = accepting.join();
-        }
+        let _ = accepting.join();
     }
 }
 
