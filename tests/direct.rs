@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use lanshare::direct::{DirectFile, DirectServer, GRANT_LIFETIME, GrantSigner, now_ms};
 use lanshare::identity::Identity;
-use lanshare::participant::{DirectRoute, Error as ParticipantError, TransferConnection};
-use lanshare::protocol::{ClientLine, Fingerprint, Grant};
+use lanshare::participant::{Error as ParticipantError, TransferConnection};
+use lanshare::protocol::{ClientLine, DirectRoute, Fingerprint, Grant};
 use lanshare::tls::{self, HostIdentity, Trust};
 use sha2::{Digest, Sha256};
 

@@ -97,17 +97,21 @@ fn client_line() -> impl Strategy<Value = ClientLine> {
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
             any::<bool>()
         )
-            .prop_map(|(file_info, access, versions, comments, previews)| {
-                ClientLine::Features(Features {
-                    file_info,
-                    access,
-                    versions,
-                    comments,
-                    previews,
-                })
-            }),
+            .prop_map(
+                |(file_info, access, versions, comments, previews, direct)| {
+                    ClientLine::Features(Features {
+                        file_info,
+                        access,
+                        versions,
+                        comments,
+                        previews,
+                        direct,
+                    })
+                }
+            ),
         any::<u64>().prop_map(|file_id| ClientLine::Preview { file_id }),
         (any::<u64>(), any::<String>())
             .prop_map(|(file_id, text)| ClientLine::Comment { file_id, text }),

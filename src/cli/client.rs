@@ -757,7 +757,9 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
                 format!("[{}] comment {comment_id} on #{file_id} was deleted", now())
             }
         }
-        SessionEvent::Closed(_) => return None,
+        SessionEvent::DirectShared { .. }
+        | SessionEvent::DirectShareFailed { .. }
+        | SessionEvent::Closed(_) => return None,
     })
 }
 

@@ -267,6 +267,10 @@ fn route(
             let key = access.uploader.as_ref().map(|uploader| &uploader.key);
             download::send_preview(shared, connection, file_id, key).into()
         }
+        ClientLine::Direct { file_id } => {
+            let key = access.uploader.as_ref().map(|uploader| &uploader.key);
+            download::send_route(shared, connection, file_id, key).into()
+        }
         ClientLine::NewFile => {
             access.new_file = true;
             Next::Continue
@@ -282,11 +286,12 @@ fn route(
         | ClientLine::Proof { .. }
         | ClientLine::PakeProof { .. }
         | ClientLine::Grant { .. }
+        | ClientLine::DirectShare(_)
         | ClientLine::Delete { .. }
         | ClientLine::Ping => {
             connection.refuse(
                 "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, NEW_FILE, \
-                 DOWNLOAD, VERSIONS, PREVIEW, LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
+                 DOWNLOAD, VERSIONS, PREVIEW, LIST, DIRECT, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
                  outside \
                  a joined session",
             );

@@ -13,8 +13,11 @@ use super::registry::Uploader;
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
+use crate::direct::{GRANT_LIFETIME, now_ms};
 use crate::net::{self, Stream};
-use crate::protocol::{ClientLine, Features, FileId, HostLine, PublicKey, VersionInfo};
+use crate::protocol::{
+    ClientLine, DirectRoute, Features, FileId, HostLine, PublicKey, VersionInfo,
+};
 use crate::storage::{Content, FileRecord, Version};
 
 /// Bytes sent between two pace checks.
@@ -278,6 +281,10 @@ pub(super) fn send_list(
             lines.push_str(&offer);
         }
     }
+    if features.direct {
+        let listed = shared.direct.listed();
+        lines.push_str(&super::registry::direct_offers(&listed, features));
+    }
     lines.push_str(&HostLine::End.encode());
     connection.reply_all(&lines).is_ok()
 }
@@ -349,4 +356,43 @@ pub(super) fn send_preview(
         size: preview.bytes.len() as u64,
     };
     connection.reply_with_bytes(&header, &preview.bytes).is_ok()
+}
+
+/// `DIRECT:<file_id>`: where the proven participant `key` fetches the file, with a grant
+/// signed for it; or why not. Returns whether the connection may carry another command.
+pub(super) fn send_route(
+    shared: &Shared,
+    connection: &Connection,
+    file_id: FileId,
+    key: Option<&PublicKey>,
+) -> bool {
+    let Some(key) = key else {
+        connection.refuse("Prove who you are first (AUTH_PROOF): grants are made out to a key");
+        return false;
+    };
+    let found = shared
+        .direct
+        .find(file_id)
+        .filter(|(record, _)| shared.registry.may_see(record, Some(key)));
+    let Some((record, sharer)) = found else {
+        connection.refuse("File not found");
+        return false;
+    };
+    let Some(sharer) = sharer else {
+        connection.refuse(format_args!(
+            "'{}' is unavailable: {} (who shares it from their machine) is offline",
+            record.name, record.uploader_name
+        ));
+        return false;
+    };
+    let expires = now_ms().saturating_add(GRANT_LIFETIME.as_millis() as u64);
+    let grant = shared
+        .grants
+        .grant(file_id, *key, &sharer.fingerprint, expires);
+    let route = DirectRoute {
+        address: sharer.address,
+        sharer: sharer.fingerprint,
+        grant,
+    };
+    connection.reply(&HostLine::DirectRoute(route)).is_ok()
 }

@@ -18,6 +18,7 @@ mod client_ids;
 mod comments;
 mod config;
 mod connection;
+mod direct;
 mod doorbell;
 mod download;
 mod expiry;
@@ -48,6 +49,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::direct::GrantSigner;
 use crate::discovery::{BeaconInfo, HostBeacon};
 use crate::storage::{FileRecord, Storage, StorageError};
 use crate::tls::{Fingerprint, HostIdentity};
@@ -162,7 +164,10 @@ impl Host {
         };
         let socket = listener::listen(bind).map_err(listen_failed)?;
         let local_addr = socket.local_addr().map_err(listen_failed)?;
-        let shared = Arc::new(shared_state(config, storage, tls, identity.fingerprint()));
+        let grants =
+            GrantSigner::generate().map_err(|error| HostError::Identity(error.to_string()))?;
+        let keys = (tls, identity.fingerprint(), grants);
+        let shared = Arc::new(shared_state(config, storage, keys));
         let live = Arc::new(LiveThreads::default());
         let sweeper = spawn_sweeper(&shared)?;
         let stop_helpers = |_: &HostError| {
@@ -318,8 +323,7 @@ impl Drop for Host {
 fn shared_state(
     config: HostConfig,
     storage: Storage,
-    tls: Arc<rustls::ServerConfig>,
-    fingerprint: Fingerprint,
+    (tls, fingerprint, grants): (Arc<rustls::ServerConfig>, Fingerprint, GrantSigner),
 ) -> Shared {
     let registry = Registry::new(&storage.list(), config.operator, config.max_sessions);
     let workers = config.workers.max(1);
@@ -340,6 +344,8 @@ fn shared_state(
         activity: Activity::default(),
         tls,
         fingerprint,
+        direct: direct::DirectShares::default(),
+        grants,
         expiry: doorbell::Doorbell::default(),
         previews: doorbell::Doorbell::default(),
     }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::client_ids::ClientIds;
+use super::direct::DirectShares;
 use super::presence::Presence;
 use crate::net::Stream;
 use crate::protocol::{
@@ -217,7 +218,11 @@ impl Registry {
     /// Registers a session: assigns the participant's id and ticket, queues `WELCOME` and the
     /// snapshot for it, and tells the others it is online. The name is kept and shown without
     /// the characters that draw nothing or reorder text ([`clean_name`]).
-    pub(crate) fn join(&self, mut join: Join, storage: &Storage) -> Result<Joined, JoinError> {
+    pub(crate) fn join(
+        &self,
+        mut join: Join,
+        (storage, direct): (&Storage, &DirectShares),
+    ) -> Result<Joined, JoinError> {
         join.username = clean_name(&join.username);
         let mut state = self.state();
         if state.sessions.len() >= self.max_sessions {
@@ -256,8 +261,13 @@ impl Registry {
             role,
         };
         let shown = (client_id, join.username.as_str());
-        let snapshot =
-            self.snapshot_locked(&state, welcome, shown, (join.features, &join.key), storage);
+        let snapshot = self.snapshot_locked(
+            &state,
+            welcome,
+            shown,
+            (join.features, &join.key),
+            (storage, direct),
+        );
         // The queue is new and empty, so this cannot fail for lack of room.
         let _ = sender.try_send(Arc::from(snapshot));
 
@@ -278,7 +288,7 @@ impl Registry {
         welcome: HostLine,
         (client_id, username): (ClientId, &str),
         (features, key): (Features, &PublicKey),
-        storage: &Storage,
+        (storage, direct): (&Storage, &DirectShares),
     ) -> String {
         let mut snapshot = welcome.encode();
         let mut peers: Vec<(ClientId, &str)> = state
@@ -303,8 +313,41 @@ impl Registry {
                 snapshot.push_str(&lines);
             }
         }
+        if features.direct {
+            snapshot.push_str(&direct_offers(&direct.listed(), features));
+        }
         snapshot.push_str(&HostLine::End.encode());
         snapshot
+    }
+
+    /// Tells the sessions that take direct files that one is no longer listed (`FILE_DELETED`).
+    pub(crate) fn announce_direct_gone(&self, record: &FileRecord) {
+        let state = self.state();
+        let line: Arc<str> = Arc::from(HostLine::FileDeleted { file_id: record.id }.encode());
+        for session in state.sessions.values().filter(|s| s.features.direct) {
+            deliver(session, Arc::clone(&line));
+        }
+    }
+
+    /// Tells the sessions that take direct files (`FEATURES` `direct`) that one is offered
+    /// and `available` (its offer and `FILE_STATE`), or that it is unavailable now (its
+    /// `FILE_STATE` alone).
+    pub(crate) fn announce_direct(&self, record: &FileRecord, available: bool) {
+        let mut state = self.state();
+        Self::flush_presence_locked(&mut state);
+        let state_line = HostLine::FileState {
+            file_id: record.id,
+            available,
+        }
+        .encode();
+        for session in state.sessions.values().filter(|s| s.features.direct) {
+            let lines = if available {
+                offer_lines(record, session.features, false) + &state_line
+            } else {
+                state_line.clone()
+            };
+            deliver(session, Arc::from(lines));
+        }
     }
 
     /// Removes a session; tells the others when its participant has no session left.
@@ -632,6 +675,21 @@ pub(crate) fn info_line(record: &FileRecord) -> HostLine {
             .map(|at| u64::try_from((at - now).num_milliseconds()).unwrap_or(0)),
         tags: record.tags.clone(),
     })
+}
+
+/// The offers of direct files (from [`DirectShares::listed`]), each followed by its
+/// `FILE_STATE`, for a client that asked for `direct` with `features`.
+pub(crate) fn direct_offers(listed: &[(FileRecord, bool)], features: Features) -> String {
+    let mut lines = String::new();
+    for (record, available) in listed {
+        lines.push_str(&offer_lines(record, features, false));
+        let state = HostLine::FileState {
+            file_id: record.id,
+            available: *available,
+        };
+        lines.push_str(&state.encode());
+    }
+    lines
 }
 
 /// `FILE_OFFER` and its `FILE_META`, as sent for one file, with `FILE_INFO` between them for

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::comments;
+use super::direct;
 use super::registry::{Join, Joined};
 use super::state::Shared;
 use super::wire::{Connection, Silence, printable};
@@ -73,6 +74,16 @@ pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: Joi
                 file_id,
                 comment_id,
             } => comments::delete(shared, &author, file_id, comment_id),
+            ClientLine::DirectShare(share) => {
+                let owner = direct::Owner {
+                    client_id,
+                    username: &request.username,
+                    key: request.public_key,
+                    session_id,
+                    seen_at: connection.peer(),
+                };
+                share_directly(shared, &owner, &share);
+            }
             _ => {
                 let error = HostLine::Error("Unexpected command in a control session".into());
                 shared.registry.send_to(session_id, &error.encode());
@@ -81,7 +92,52 @@ pub(super) fn run(shared: &Arc<Shared>, mut connection: Connection, request: Joi
         }
     }
     shared.registry.leave(session_id);
+    for record in shared.direct.sharer_left(session_id) {
+        shared.registry.announce_direct(&record, false);
+    }
     tracing::info!("{name} left");
+}
+
+/// `DIRECT_SHARE`: lists a file its sharer serves from its own machine, tells the sharer its
+/// id and the key grants are signed with, and offers it to the sessions that take direct files.
+fn share_directly(
+    shared: &Shared,
+    owner: &direct::Owner<'_>,
+    share: &crate::protocol::DirectShare,
+) {
+    let listed = match shared.direct.share(owner, share) {
+        Ok(listed) => listed,
+        Err(refused) => {
+            let failed = HostLine::DirectFailed {
+                sha256: share.sha256,
+                reason: refused.to_string(),
+            };
+            shared.registry.send_to(owner.session_id, &failed.encode());
+            return;
+        }
+    };
+    for record in &listed.forgotten {
+        shared.registry.announce_direct_gone(record);
+    }
+    let record = listed.record;
+    tracing::info!(
+        "{} shares '{}' (ID: {}, {} bytes) directly from {}:{}",
+        printable(owner.username),
+        printable(&record.name),
+        record.id,
+        record.size,
+        owner.seen_at.ip(),
+        share.port
+    );
+    let shared_line = HostLine::DirectShared {
+        file_id: record.id,
+        sha256: record.sha256,
+        grant_key: shared.grants.public_key(),
+    };
+    shared
+        .registry
+        .send_to(owner.session_id, &shared_line.encode());
+    shared.registry.announce_direct(&record, true);
 }
 
 /// Checks the version and name, sends `CHALLENGE` and verifies the `PROOF`. On failure the
@@ -132,7 +188,10 @@ fn register(shared: &Shared, connection: &Connection, request: &JoinRequest) -> 
         stream,
         features: request.features,
     };
-    match shared.registry.join(join, &shared.storage) {
+    match shared
+        .registry
+        .join(join, (&shared.storage, &shared.direct))
+    {
         Ok(joined) => {
             tracing::info!(
                 "{} joined as client {} from {}{}",

@@ -6,12 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use super::activity::Activity;
 use super::admission::Admission;
 use super::config::HostConfig;
+use super::direct::DirectShares;
 use super::doorbell::Doorbell;
 use super::gate::Gate;
 use super::parked::ParkedUploads;
 use super::registry::Registry;
 use super::slots::TransferSlots;
 use super::turns::Turns;
+use crate::direct::GrantSigner;
 use crate::storage::Storage;
 use crate::tls::Fingerprint;
 
@@ -66,6 +68,10 @@ pub(super) struct Shared {
     pub tls: Arc<rustls::ServerConfig>,
     /// The fingerprint of the host's certificate.
     pub fingerprint: Fingerprint,
+    /// The files shared directly, which their sharers serve.
+    pub direct: DirectShares,
+    /// The key that signs grants to fetch them.
+    pub grants: GrantSigner,
     /// Wakes the thread that deletes expired files.
     pub expiry: Doorbell,
     /// Wakes the thread that makes previews.

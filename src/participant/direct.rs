@@ -1,31 +1,36 @@
 //! The downloader's side of a direct transfer: connecting to the participant who shares a
 //! file, pinned to the certificate the host vouched for, and showing the host's grant.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::connection::Connection;
 use super::error::Error;
 use super::transfer::TransferConnection;
 use crate::identity::Identity;
-use crate::protocol::{ClientLine, Fingerprint, Grant};
+use crate::protocol::{ClientLine, DirectRoute, FileId, HostLine};
 use crate::tls::Trust;
 
 /// How long connecting to a sharer may take before the host is asked to relay instead.
 pub const DIRECT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Where and how to fetch a file shared directly, as the host said.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DirectRoute {
-    /// The sharer's server.
-    pub address: SocketAddr,
-    /// SHA-256 of the sharer's certificate: the connection is refused if it shows another.
-    pub sharer: Fingerprint,
-    /// The host's permission for this participant to download the file.
-    pub grant: Grant,
-}
+/// How long the host may take to answer `DIRECT`.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl TransferConnection {
+    /// Asks the host where and how to fetch file `file_id`, shared directly (`DIRECT`; after
+    /// [`TransferConnection::authenticate`]: the grant is made out to this participant).
+    pub fn direct_route(&mut self, file_id: FileId) -> Result<DirectRoute, Error> {
+        self.send_line(&ClientLine::Direct { file_id })?;
+        match self.read_reply(REPLY_TIMEOUT) {
+            Ok(HostLine::DirectRoute(route)) if route.grant.file_id == file_id => Ok(route),
+            Ok(other) => Err(Error::unexpected_reply(&other)),
+            Err(Error::Refused(reason)) if reason == "File not found" => {
+                Err(Error::NotFound(file_id))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     /// Connects to the sharer `route` names (pinned to the certificate the host vouched for,
     /// within [`DIRECT_CONNECT_TIMEOUT`]) and shows the grant with `identity`'s proof that it
     /// is its own on this connection. The sharer answers nothing when it accepts; a refusal

@@ -25,7 +25,7 @@ pub mod worker;
 
 pub use address::resolve_host;
 pub use connection::ShutdownHandle;
-pub use direct::{DIRECT_CONNECT_TIMEOUT, DirectRoute};
+pub use direct::DIRECT_CONNECT_TIMEOUT;
 pub use error::{Error, Verification};
 pub use listing::{FileDetails, FileEntry, Peer, PreviewAvailable, Snapshot, VersionCount};
 pub use resume::upload_key;

@@ -9,8 +9,8 @@ use super::listing::{FileEntry, OfferAssembler, Peer, PreviewAvailable, Snapshot
 use super::trust::HostKey;
 use crate::identity::Identity;
 use crate::protocol::{
-    Audience, ClientId, ClientLine, CommentInfo, Features, FileId, HostLine, PROTOCOL_VERSION,
-    Passcode, Role, Ticket,
+    Audience, ClientId, ClientLine, CommentInfo, DirectShare, Features, FileId, HostLine,
+    PROTOCOL_VERSION, Passcode, PublicKey, Role, Sha256Digest, Ticket,
 };
 
 /// How long the client waits for each reply during the handshake.
@@ -66,6 +66,22 @@ pub enum SessionEvent {
         file_id: FileId,
         /// The preview.
         preview: PreviewAvailable,
+    },
+    /// The host lists a file this session shares directly (`DIRECT_SHARED`).
+    DirectShared {
+        /// The id it is listed under.
+        file_id: FileId,
+        /// The shared file's SHA-256.
+        sha256: Sha256Digest,
+        /// The key the host signs its downloaders' grants with.
+        grant_key: PublicKey,
+    },
+    /// The host did not list a file this session shared directly (`DIRECT_FAILED`).
+    DirectShareFailed {
+        /// The file's SHA-256.
+        sha256: Sha256Digest,
+        /// The host's reason.
+        reason: String,
     },
     /// The session ended; the text says why. No event follows.
     Closed(String),
@@ -211,6 +227,29 @@ impl Session {
                 _ => None,
             },
         )
+    }
+
+    /// Shares a file from this machine (`DIRECT_SHARE`, its server on `share.port`) and waits
+    /// for the host to list it, passing over other events; returns its id and the key the
+    /// host signs grants with (for the server to trust).
+    pub fn share_directly(
+        &self,
+        share: &DirectShare,
+        timeout: Duration,
+    ) -> Result<(FileId, PublicKey), Error> {
+        self.send(&ClientLine::DirectShare(share.clone()))?;
+        let unanswered = "the host did not answer the direct share";
+        self.await_reply(timeout, unanswered, |event| match event {
+            SessionEvent::DirectShared {
+                file_id,
+                sha256,
+                grant_key,
+            } if sha256 == share.sha256 => Some(Ok((file_id, grant_key))),
+            SessionEvent::DirectShareFailed { sha256, reason } if sha256 == share.sha256 => {
+                Some(Err(Error::Refused(reason)))
+            }
+            _ => None,
+        })
     }
 
     /// Asks the host to change who may see a file this participant shared (`only`: `None` for
@@ -487,6 +526,18 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         },
         HostLine::CommentFailed { file_id, reason } => {
             SessionEvent::CommentFailed { file_id, reason }
+        }
+        HostLine::DirectShared {
+            file_id,
+            sha256,
+            grant_key,
+        } => SessionEvent::DirectShared {
+            file_id,
+            sha256,
+            grant_key,
+        },
+        HostLine::DirectFailed { sha256, reason } => {
+            SessionEvent::DirectShareFailed { sha256, reason }
         }
         HostLine::Error(reason) => return Followed::End(reason),
         line @ (HostLine::FileOffer { .. }

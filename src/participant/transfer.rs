@@ -105,6 +105,11 @@ impl TransferConnection {
         self.connection.send(line)
     }
 
+    /// Reads the reply to a line sent with [`TransferConnection::send_line`].
+    pub(super) fn read_reply(&mut self, timeout: Duration) -> Result<HostLine, Error> {
+        self.connection.read_reply(timeout)
+    }
+
     /// The connection's channel binding, which proofs on it sign.
     pub(super) fn channel_binding(&self) -> Result<[u8; 32], Error> {
         self.connection.channel_binding()

@@ -188,6 +188,9 @@ pub struct Features {
     /// `previews`: a `FILE_PREVIEW` line with each listed or offered file whose preview is
     /// made, and one when a preview is made later.
     pub previews: bool,
+    /// `direct`: files shared directly (listed and offered with a `FILE_STATE` line after
+    /// their `FILE_INFO`), which are kept from sessions that did not ask.
+    pub direct: bool,
 }
 
 impl Features {
@@ -198,6 +201,7 @@ impl Features {
         versions: true,
         comments: true,
         previews: true,
+        direct: false,
     };
 }
 
@@ -281,6 +285,7 @@ pub(super) fn parse_features(text: &[u8]) -> Features {
             b"versions" => features.versions = true,
             b"comments" => features.comments = true,
             b"previews" => features.previews = true,
+            b"direct" => features.direct = true,
             _ => {}
         }
     }
@@ -304,6 +309,9 @@ pub(super) fn encode_features(features: Features) -> String {
     }
     if features.previews {
         words.push("previews");
+    }
+    if features.direct {
+        words.push("direct");
     }
     words.join(",")
 }

@@ -1,9 +1,10 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
 use super::constants::{ClientId, FileId, PAKE_MESSAGE_BYTES};
+use super::direct::{DirectRoute, DirectShare, Grant};
 use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
-use super::grant::Grant;
+use super::fingerprint::Fingerprint;
 use super::hex::{decode_hex, encode_hex};
 use super::library::{
     Audience, CommentInfo, Features, FileInfo, ShareOptions, VersionInfo, encode_audience,
@@ -142,6 +143,14 @@ pub enum ClientLine {
         /// The downloader's Ed25519 signature of [`Grant::proof_message`].
         proof: [u8; 64],
     },
+    /// `DIRECT_SHARE:…` (control session): the participant shares a file from its own machine.
+    DirectShare(DirectShare),
+    /// `DIRECT:<file_id>` (transfer connection, after `AUTH_PROOF`): asks where and how to
+    /// fetch a file shared directly.
+    Direct {
+        /// The file.
+        file_id: FileId,
+    },
     /// `PAKE:<message>[:<public_key>:<signature>]`: the participant's SPAKE2 message, to prove
     /// it knows the passcode; a participant who joined the host before may say who it is, so
     /// that its guess is not counted with strangers'.
@@ -198,6 +207,35 @@ pub enum HostLine {
     Ready,
     /// `ERROR:<message>` (seed). The message is plain text, the rest of the line.
     Error(String),
+    /// `DIRECT_SHARED:<file_id>:<sha256>:<grant_key>`: the host lists the file a session shared
+    /// directly (the one with that SHA-256) as `file_id`, and will sign its downloaders'
+    /// grants with `grant_key`.
+    DirectShared {
+        /// The id the host lists it under.
+        file_id: FileId,
+        /// The shared file's SHA-256.
+        sha256: Sha256Digest,
+        /// The host's Ed25519 key for grants.
+        grant_key: PublicKey,
+    },
+    /// `DIRECT_FAILED:<sha256>:<reason>`: the host did not list the file a session shared
+    /// directly (the one with that SHA-256).
+    DirectFailed {
+        /// The file's SHA-256.
+        sha256: Sha256Digest,
+        /// Why, in plain text (the rest of the line).
+        reason: String,
+    },
+    /// `DIRECT_ROUTE:…`: the answer to `DIRECT`.
+    DirectRoute(DirectRoute),
+    /// `FILE_STATE:<file_id>:available|unavailable` (sessions that asked for `direct`): whether
+    /// a file shared directly can be fetched now (its sharer is online).
+    FileState {
+        /// The file.
+        file_id: FileId,
+        /// True while its sharer serves it.
+        available: bool,
+    },
     /// `FILE:<filename>:<filesize>` (seed): the download's bytes follow the client's `READY`.
     File {
         /// The file's name.
@@ -500,6 +538,63 @@ fn parse_grant(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> {
     Ok(ClientLine::Grant { grant, proof })
 }
 
+/// `DIRECT_SHARE`'s fields.
+fn parse_direct_share(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> {
+    let mut fields = Fields::new("DIRECT_SHARE", rest);
+    let name = fields.text("filename")?;
+    let size = fields.number("file size")?;
+    let sha256 = Sha256Digest(fields.hex("sha256")?);
+    let check = TransferCheck(fields.hex("check")?);
+    let port = parse_port(fields.next("port")?)?;
+    let sharer = Fingerprint(fields.hex("fingerprint")?);
+    fields.finish()?;
+    Ok(ClientLine::DirectShare(DirectShare {
+        name,
+        size,
+        sha256,
+        check,
+        port,
+        sharer,
+    }))
+}
+
+/// A TCP port: a number from 1 to 65535.
+fn parse_port(text: &[u8]) -> Result<u16, ProtocolError> {
+    u16::try_from(parse_u64("port", text)?)
+        .ok()
+        .filter(|port| *port != 0)
+        .ok_or_else(|| ProtocolError::BadValue {
+            field: "port",
+            value: shorten_for_message(text),
+        })
+}
+
+/// `DIRECT_ROUTE`'s fields; the address comes last, as an IPv6 one holds `:`.
+fn parse_direct_route(rest: Option<&[u8]>) -> Result<HostLine, ProtocolError> {
+    let mut fields = Fields::new("DIRECT_ROUTE", rest);
+    let grant = Grant {
+        file_id: fields.number("file id")?,
+        downloader: PublicKey(fields.hex("downloader key")?),
+        expires_at_ms: fields.number("expiry")?,
+        signature: fields.hex("host signature")?,
+    };
+    let sharer = Fingerprint(fields.hex("fingerprint")?);
+    let port = parse_port(fields.next("port")?)?;
+    let address = fields.rest.take().unwrap_or_default();
+    let ip: std::net::IpAddr = std::str::from_utf8(address)
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| ProtocolError::BadValue {
+            field: "address",
+            value: shorten_for_message(address),
+        })?;
+    Ok(HostLine::DirectRoute(DirectRoute {
+        address: std::net::SocketAddr::new(ip, port),
+        sharer,
+        grant,
+    }))
+}
+
 /// Parses a number that fits in 32 bits (a version number).
 fn parse_u32(field: &'static str, text: &[u8]) -> Result<u32, ProtocolError> {
     u32::try_from(parse_u64(field, text)?).map_err(|_| ProtocolError::BadNumber {
@@ -652,6 +747,10 @@ impl ClientLine {
                 Ok(Self::AuthProof { client_id, proof })
             }
             b"GRANT" => parse_grant(rest),
+            b"DIRECT_SHARE" => parse_direct_share(rest),
+            b"DIRECT" => Ok(Self::Direct {
+                file_id: Fields::single_number("DIRECT", rest, "file id")?,
+            }),
             b"PAKE" => {
                 let mut fields = Fields::new("PAKE", rest);
                 let message = fields.hex("message")?;
@@ -725,6 +824,16 @@ impl ClientLine {
             Self::AuthProof { client_id, proof } => {
                 format!("AUTH_PROOF:{client_id}:{}\n", encode_hex(proof))
             }
+            Self::DirectShare(share) => format!(
+                "DIRECT_SHARE:{}:{}:{}:{}:{}:{}\n",
+                escape(&share.name),
+                share.size,
+                share.sha256,
+                share.check,
+                share.port,
+                share.sharer
+            ),
+            Self::Direct { file_id } => format!("DIRECT:{file_id}\n"),
             Self::Grant { grant, proof } => format!(
                 "GRANT:{}:{}:{}:{}:{}\n",
                 grant.file_id,
@@ -902,6 +1011,41 @@ impl HostLine {
                     check,
                 })
             }
+            b"DIRECT_SHARED" => {
+                let mut fields = Fields::new("DIRECT_SHARED", rest);
+                let file_id = fields.number("file id")?;
+                let sha256 = Sha256Digest(fields.hex("sha256")?);
+                let grant_key = PublicKey(fields.hex("grant key")?);
+                fields.finish()?;
+                Ok(Self::DirectShared {
+                    file_id,
+                    sha256,
+                    grant_key,
+                })
+            }
+            b"DIRECT_ROUTE" => parse_direct_route(rest),
+            b"DIRECT_FAILED" => {
+                let mut fields = Fields::new("DIRECT_FAILED", rest);
+                let sha256 = Sha256Digest(fields.hex("sha256")?);
+                let reason = String::from_utf8_lossy(fields.remainder("reason")?).into_owned();
+                Ok(Self::DirectFailed { sha256, reason })
+            }
+            b"FILE_STATE" => {
+                let mut fields = Fields::new("FILE_STATE", rest);
+                let file_id = fields.number("file id")?;
+                let available = match fields.next("state")? {
+                    b"available" => true,
+                    b"unavailable" => false,
+                    other => {
+                        return Err(ProtocolError::BadValue {
+                            field: "state",
+                            value: shorten_for_message(other),
+                        });
+                    }
+                };
+                fields.finish()?;
+                Ok(Self::FileState { file_id, available })
+            }
             b"FILE_DELETED" => Ok(Self::FileDeleted {
                 file_id: Fields::single_number("FILE_DELETED", rest, "file id")?,
             }),
@@ -1032,6 +1176,32 @@ impl HostLine {
                 check: None,
             } => format!("FILE_META:{file_id}:{uploaded_at_ms}:{sha256}\n"),
             Self::FileDeleted { file_id } => format!("FILE_DELETED:{file_id}\n"),
+            Self::DirectShared {
+                file_id,
+                sha256,
+                grant_key,
+            } => format!("DIRECT_SHARED:{file_id}:{sha256}:{grant_key}\n"),
+            Self::DirectFailed { sha256, reason } => {
+                format!("DIRECT_FAILED:{sha256}:{}\n", plain_text(reason))
+            }
+            Self::DirectRoute(route) => format!(
+                "DIRECT_ROUTE:{}:{}:{}:{}:{}:{}:{}\n",
+                route.grant.file_id,
+                route.grant.downloader,
+                route.grant.expires_at_ms,
+                encode_hex(&route.grant.signature),
+                route.sharer,
+                route.address.port(),
+                route.address.ip()
+            ),
+            Self::FileState { file_id, available } => format!(
+                "FILE_STATE:{file_id}:{}\n",
+                if *available {
+                    "available"
+                } else {
+                    "unavailable"
+                }
+            ),
             Self::PeerJoined {
                 client_id,
                 username,

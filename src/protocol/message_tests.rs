@@ -172,6 +172,20 @@ fn every_client_line_round_trips() {
             },
             proof: [0x2e; 64],
         },
+        ClientLine::DirectShare(DirectShare {
+            name: "big: 50 GB.iso".into(),
+            size: 50_000_000_000,
+            sha256: Sha256Digest([0x11; 32]),
+            check: TransferCheck([0x22; 16]),
+            port: 40_123,
+            sharer: Fingerprint([0x33; 32]),
+        }),
+        ClientLine::Direct { file_id: 9 },
+        ClientLine::Features(Features {
+            previews: true,
+            direct: true,
+            ..Features::default()
+        }),
         ClientLine::Pass {
             passcode: Passcode::new("50%: open sesame").unwrap_or_else(|e| panic!("{e}")),
         },
@@ -692,5 +706,56 @@ fn preview_lines_read_and_encode_exactly() {
         "PREVIEW_DATA:7:text:99999999999",
     ] {
         assert!(HostLine::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn direct_transfer_host_lines_round_trip_with_either_kind_of_address() {
+    let grant = Grant {
+        file_id: 5,
+        downloader: PublicKey([6; 32]),
+        expires_at_ms: 1_800_000_000_000,
+        signature: [7; 64],
+    };
+    let mut lines = vec![
+        HostLine::DirectShared {
+            file_id: 5,
+            sha256: Sha256Digest([8; 32]),
+            grant_key: PublicKey([9; 32]),
+        },
+        HostLine::FileState {
+            file_id: 5,
+            available: true,
+        },
+        HostLine::DirectFailed {
+            sha256: Sha256Digest([8; 32]),
+            reason: "Too many: stop sharing some: then try".into(),
+        },
+        HostLine::FileState {
+            file_id: 5,
+            available: false,
+        },
+    ];
+    for address in ["192.168.1.20:40123", "[fe80::1]:40123"] {
+        lines.push(HostLine::DirectRoute(DirectRoute {
+            address: address.parse().unwrap_or_else(|e| panic!("{e}")),
+            sharer: Fingerprint([1; 32]),
+            grant,
+        }));
+    }
+    for line in lines {
+        assert_eq!(HostLine::parse(line.encode().as_bytes()), Ok(line));
+    }
+    for bad in [
+        "FILE_STATE:5:gone",
+        "DIRECT_SHARE:a:1:00:00:0:00",
+        "DIRECT:x",
+        "DIRECT_SHARE:a:1:1111111111111111111111111111111111111111111111111111111111111111:\
+         22222222222222222222222222222222:65536:\
+         3333333333333333333333333333333333333333333333333333333333333333",
+    ] {
+        let host = HostLine::parse(bad.as_bytes()).is_err();
+        let client = ClientLine::parse(bad.as_bytes()).is_err();
+        assert!(host && client, "{bad}");
     }
 }

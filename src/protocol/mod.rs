@@ -7,11 +7,11 @@
 //! are one line each too. PROTOCOL.md is the byte-for-byte description.
 
 mod constants;
+mod direct;
 mod discovery;
 mod error;
 mod escape;
 mod fingerprint;
-mod grant;
 mod hex;
 mod library;
 mod message;
@@ -24,11 +24,11 @@ pub use constants::{
     MAX_FILENAME_BYTES, MAX_LINE_BYTES, MAX_PASSCODE_CHARS, MAX_USERNAME_CHARS, PAKE_MESSAGE_BYTES,
     PROTOCOL_VERSION,
 };
+pub use direct::{DirectRoute, DirectShare, Grant};
 pub use discovery::{Announcement, DiscoveryDatagram};
 pub use error::ProtocolError;
 pub use escape::{escape, unescape};
 pub use fingerprint::{BadFingerprint, Fingerprint, VerificationCode};
-pub use grant::Grant;
 pub use hex::{decode_hex, encode_hex};
 pub use library::{
     Audience, AudienceError, Category, CommentError, CommentInfo, Expiry, Features, FileInfo,

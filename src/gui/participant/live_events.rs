@@ -188,7 +188,10 @@ impl Participant {
                     file.details.preview = Some(preview);
                 }
             }
-            SessionEvent::Closed(_) => {}
+            // The app shares nothing directly yet: no answer to wait for.
+            SessionEvent::DirectShared { .. }
+            | SessionEvent::DirectShareFailed { .. }
+            | SessionEvent::Closed(_) => {}
         }
     }
 

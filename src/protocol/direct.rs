@@ -1,9 +1,44 @@
-//! A host's permission for one participant to download one file from the participant who
-//! shares it directly (PROTOCOL.md, *Direct transfers*): what is signed, and by whom.
+//! Direct transfers' values (PROTOCOL.md, *Direct transfers*): what a sharer announces, and the
+//! host's permission for one participant to download one file from it (what is signed, and by
+//! whom).
+
+use std::net::SocketAddr;
 
 use super::constants::FileId;
 use super::fingerprint::Fingerprint;
-use super::values::PublicKey;
+use super::values::{PublicKey, Sha256Digest, TransferCheck};
+
+/// `DIRECT_SHARE:<name>:<size>:<sha256>:<check>:<port>:<fingerprint>`: a participant shares a
+/// file from its own machine, served on `port` of the address its session comes from, by a
+/// server showing the certificate `sharer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectShare {
+    /// The file's name.
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// Its SHA-256.
+    pub sha256: Sha256Digest,
+    /// Its transfer check.
+    pub check: TransferCheck,
+    /// The port of the sharer's server.
+    pub port: u16,
+    /// SHA-256 of the sharer's server's certificate.
+    pub sharer: Fingerprint,
+}
+
+/// `DIRECT_ROUTE:<file_id>:<downloader_key>:<expires_at_ms>:<signature>:<fingerprint>:<port>:<ip>`:
+/// the host's answer to `DIRECT`: where the sharer's server is, the certificate it shows, and
+/// the grant to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectRoute {
+    /// The sharer's server.
+    pub address: SocketAddr,
+    /// SHA-256 of the sharer's certificate: the connection is refused if it shows another.
+    pub sharer: Fingerprint,
+    /// The host's permission for this participant to download the file.
+    pub grant: Grant,
+}
 
 /// A grant: the host says that the participant with key `downloader` may fetch file
 /// `file_id` from the sharer whose certificate is `sharer`, until `expires_at_ms`. The host

@@ -1,0 +1,192 @@
+//! Direct transfers through a real host on loopback: a participant shares a file from its own
+//! machine over its session, the host lists it (to clients that asked for direct files) and
+//! vouches for a downloader, who fetches it from the sharer; when the sharer leaves the file is
+//! unavailable, and it comes back under the same id.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use common::*;
+use lanshare::direct::{DirectFile, DirectServer};
+use lanshare::host::HostConfig;
+use lanshare::identity::Identity;
+use lanshare::participant::{Error, Session, TransferConnection};
+use lanshare::protocol::{DirectShare, Sha256Digest, TransferCheck};
+use lanshare::tls::HostIdentity;
+use sha2::{Digest, Sha256};
+
+const ANSWER: Duration = Duration::from_secs(10);
+
+/// Alice's side: a session, and a server for the file at `path` holding `bytes`.
+struct Sharer {
+    session: Session,
+    server: DirectServer,
+    file_id: u64,
+}
+
+/// Alice joins `host`, starts her server and shares `bytes` (written to `dir`) directly.
+fn share_directly(
+    host: SocketAddr,
+    alice: &Identity,
+    dir: &Path,
+    bytes: &[u8],
+) -> anyhow::Result<Sharer> {
+    let path = dir.join("huge.iso");
+    std::fs::write(&path, bytes)?;
+    let (session, _) = Session::join(host, "Alice", alice)?;
+    let identity = HostIdentity::load_or_create_at(dir.join("direct-identity.pem"))?;
+    let server = DirectServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), &identity)?;
+    let share = DirectShare {
+        name: "huge.iso".into(),
+        size: bytes.len() as u64,
+        sha256: Sha256Digest(Sha256::digest(bytes).into()),
+        check: TransferCheck::of(bytes),
+        port: server.address().port(),
+        sharer: server.fingerprint(),
+    };
+    let (file_id, grant_key) = session.share_directly(&share, ANSWER)?;
+    server.trust_host(grant_key);
+    let size = bytes.len() as u64;
+    let name = share.name.clone();
+    server.share(file_id, DirectFile { path, name, size });
+    Ok(Sharer {
+        session,
+        server,
+        file_id,
+    })
+}
+
+/// Bob asks the host for the way to `file_id` and downloads it from the sharer.
+fn fetch_directly(host: SocketAddr, bob: &Identity, file_id: u64) -> Result<Vec<u8>, Error> {
+    let (session, _) = Session::join(host, "Bob", bob)?;
+    let mut connection = TransferConnection::connect(host)?;
+    connection.authenticate(session.credentials())?;
+    let route = connection.direct_route(file_id)?;
+    let mut direct = TransferConnection::connect_direct(&route, bob)?;
+    let mut bytes = Vec::new();
+    direct.download(file_id, &mut bytes, &mut |_| {}, &AtomicBool::new(false))?;
+    Ok(bytes)
+}
+
+/// The lines a plain-text `LIST` answers after `FEATURES:<features>` (none if empty).
+fn list_lines(host: SocketAddr, features: &str) -> anyhow::Result<Vec<String>> {
+    let mut raw = Raw::connect(host)?;
+    if !features.is_empty() {
+        raw.send(format!("FEATURES:{features}\n").as_bytes())?;
+    }
+    raw.send(b"LIST\n")?;
+    let mut lines = Vec::new();
+    loop {
+        let line = raw.line()?;
+        if line == "END" {
+            return Ok(lines);
+        }
+        lines.push(line);
+    }
+}
+
+#[test]
+fn a_file_ten_times_over_the_hosts_limit_is_shared_and_fetched_directly() -> TestResult {
+    let host = start(HostConfig {
+        max_file_size: 1_000_000,
+        ..config()
+    })?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(10_000_001, 17);
+    let (alice, bob) = (Identity::generate()?, Identity::generate()?);
+    let sharer = share_directly(address, &alice, dir.path(), &bytes)?;
+
+    let fetched = fetch_directly(address, &bob, sharer.file_id)?;
+    assert!(fetched == bytes, "the direct download differs");
+
+    // Listed, with its state, to clients that take direct files; unseen by the others.
+    let direct = list_lines(address, "file-info,direct")?;
+    let offer = format!("FILE_OFFER:{}:huge.iso:10000001:Alice:", sharer.file_id);
+    assert!(
+        direct.iter().any(|line| line.starts_with(&offer)),
+        "{direct:?}"
+    );
+    let available = format!("FILE_STATE:{}:available", sharer.file_id);
+    assert!(direct.contains(&available), "{direct:?}");
+    assert_eq!(list_lines(address, "")?, Vec::<String>::new());
+    assert_eq!(list_lines(address, "file-info")?, Vec::<String>::new());
+    Ok(())
+}
+
+#[test]
+fn a_sharers_files_are_unavailable_while_it_is_away_and_back_under_their_id() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(300_000, 5);
+    let (alice, bob) = (Identity::generate()?, Identity::generate()?);
+
+    // A session that takes direct files hears of the share as it happens.
+    let mut watcher = Raw::connect(address)?;
+    watcher.send(b"FEATURES:file-info,direct\n")?;
+    raw_join_on(&mut watcher, "Watcher", &Identity::generate()?)?;
+
+    let sharer = share_directly(address, &alice, dir.path(), &bytes)?;
+    let file_id = sharer.file_id;
+    let available = format!("FILE_STATE:{file_id}:available");
+    while watcher.line()? != available {}
+
+    drop(sharer);
+    let unavailable = format!("FILE_STATE:{file_id}:unavailable");
+    while watcher.line()? != unavailable {}
+    assert!(list_lines(address, "direct")?.contains(&unavailable));
+    match fetch_directly(address, &bob, file_id) {
+        Err(Error::Refused(reason)) => assert_eq!(
+            reason,
+            "'huge.iso' is unavailable: Alice (who shares it from their machine) is offline"
+        ),
+        other => anyhow::bail!("expected a refusal, got {:?}", other.map(|b| b.len())),
+    }
+
+    let back = share_directly(address, &alice, dir.path(), &bytes)?;
+    assert_eq!(
+        back.file_id, file_id,
+        "the same file came back under another id"
+    );
+    while watcher.line()? != available {}
+    assert!(fetch_directly(address, &bob, file_id)? == bytes);
+    drop(back.session);
+    Ok(())
+}
+
+#[test]
+fn only_a_proven_participant_is_given_a_way_to_a_direct_file() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let sharer = share_directly(address, &Identity::generate()?, dir.path(), b"hello")?;
+
+    let mut stranger = TransferConnection::connect(address)?;
+    match stranger.direct_route(sharer.file_id) {
+        Err(Error::Refused(reason)) => assert_eq!(
+            reason,
+            "Prove who you are first (AUTH_PROOF): grants are made out to a key"
+        ),
+        other => anyhow::bail!("expected a refusal, got {:?}", other.ok()),
+    }
+    let (session, _) = Session::join(address, "Carol", &Identity::generate()?)?;
+    // A refusal closes the connection: each question on a new one. A stored file's id is no
+    // direct file either.
+    for file_id in [sharer.file_id + 1, 1] {
+        let mut proven = TransferConnection::connect(address)?;
+        proven.authenticate(session.credentials())?;
+        let answer = proven.direct_route(file_id);
+        assert!(
+            matches!(answer, Err(Error::NotFound(id)) if id == file_id),
+            "{:?}",
+            answer.err()
+        );
+    }
+    drop(sharer.server);
+    Ok(())
+}
