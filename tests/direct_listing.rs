@@ -14,7 +14,9 @@ use common::*;
 use lanshare::direct::{DirectFile, DirectServer};
 use lanshare::host::HostConfig;
 use lanshare::identity::Identity;
-use lanshare::participant::{Error, Session, TransferConnection};
+use lanshare::participant::save::Destination;
+use lanshare::participant::worker::{Route, TransferLanes, TransferUpdate};
+use lanshare::participant::{Error, Session, SessionEvent, TransferConnection};
 use lanshare::protocol::{DirectShare, Sha256Digest, TransferCheck};
 use lanshare::tls::HostIdentity;
 use sha2::{Digest, Sha256};
@@ -189,4 +191,71 @@ fn only_a_proven_participant_is_given_a_way_to_a_direct_file() -> TestResult {
     }
     drop(sharer.server);
     Ok(())
+}
+
+#[test]
+fn a_participant_sees_a_direct_file_and_its_transfers_fetch_it_from_the_sharer() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(2_500_000, 9);
+    let (alice, bob) = (
+        Identity::generate()?,
+        std::sync::Arc::new(Identity::generate()?),
+    );
+    let sharer = share_directly(address, &alice, dir.path(), &bytes)?;
+
+    let (session, snapshot) = Session::join(address, "Bob", &bob)?;
+    let entry = snapshot
+        .files
+        .iter()
+        .find(|file| file.id == sharer.file_id)
+        .ok_or_else(|| anyhow::anyhow!("Bob's snapshot lacks the direct file"))?
+        .clone();
+    assert_eq!(entry.details.direct, Some(true));
+    assert_eq!(
+        (entry.name.as_str(), entry.size),
+        ("huge.iso", bytes.len() as u64)
+    );
+
+    let saved = tempfile::tempdir()?;
+    let route = Route {
+        host: address,
+        passcode: None,
+        credentials: Some(session.credentials().clone()),
+        identity: Some(bob),
+    };
+    let (events, updates) = flume::unbounded();
+    let destination = Destination::Folder(saved.path().to_path_buf());
+    TransferLanes::new(1).download(route, vec![(entry, destination)], &events);
+    let finished = loop {
+        let event = updates.recv_timeout(ANSWER)?;
+        if event.update.is_final() {
+            break event.update;
+        }
+    };
+    let TransferUpdate::Downloaded(path) = finished else {
+        anyhow::bail!("the download ended with {finished:?}");
+    };
+    assert!(std::fs::read(&path)? == bytes, "the saved file differs");
+
+    // The sharer leaves: Bob's session hears that the file is unavailable.
+    drop(sharer);
+    let heard = loop {
+        match session.events().recv_timeout(ANSWER)? {
+            SessionEvent::FileState { file_id, available } => break (file_id, available),
+            _ => continue,
+        }
+    };
+    assert_eq!(heard, (entry_id(&snapshot, "huge.iso")?, false));
+    Ok(())
+}
+
+fn entry_id(snapshot: &lanshare::participant::Snapshot, name: &str) -> anyhow::Result<u64> {
+    snapshot
+        .files
+        .iter()
+        .find(|file| file.name == name)
+        .map(|file| file.id)
+        .ok_or_else(|| anyhow::anyhow!("no {name}"))
 }

@@ -680,7 +680,8 @@ pub(super) fn watch(args: &WatchArgs) -> anyhow::Result<()> {
     bail!("connection to the host ended")
 }
 
-/// What `watch` prints for an event (a JSON object with `json`), if anything; `names` keeps
+/// What `watch` prints for an event (a JSON object with `json`), if anything (nothing for the
+/// session's end, nor for answers to direct shares, which `watch` never makes); `names` keeps
 /// who is online by client id.
 fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>) -> Option<String> {
     Some(match event {
@@ -757,10 +758,28 @@ fn watch_line(event: SessionEvent, json: bool, names: &mut HashMap<u64, String>)
                 format!("[{}] comment {comment_id} on #{file_id} was deleted", now())
             }
         }
-        SessionEvent::DirectShared { .. }
-        | SessionEvent::DirectShareFailed { .. }
-        | SessionEvent::Closed(_) => return None,
+        SessionEvent::FileState { file_id, available } => file_state_line(file_id, available, json),
+        _ => return None,
     })
+}
+
+/// `watch`'s line for a file shared directly that became available or unavailable.
+fn file_state_line(file_id: FileId, available: bool, json: bool) -> String {
+    let state = if available {
+        "available"
+    } else {
+        "unavailable"
+    };
+    if json {
+        serde_json::json!({"event": "file_state", "file_id": file_id, "state": state}).to_string()
+    } else if available {
+        format!("[{}] #{file_id} is available again from its sharer", now())
+    } else {
+        format!(
+            "[{}] #{file_id} is unavailable: its sharer is offline",
+            now()
+        )
+    }
 }
 
 /// `watch`'s line for a preview the host made of file `file_id`.

@@ -83,6 +83,7 @@ pub(super) fn file_json(file: &FileEntry) -> Value {
             "kind": preview.kind.as_str(),
             "size": preview.size,
         })),
+        "direct": file.details.direct.map(direct_state),
     })
 }
 
@@ -171,7 +172,21 @@ fn name_cell(file: &FileEntry) -> String {
         Some(only) if only.is_empty() => cell.push_str(" (only the sharer)"),
         Some(only) => cell.push_str(&format!(" (only {})", printable(&only.to_string()))),
     }
+    match file.details.direct {
+        None => {}
+        Some(true) => cell.push_str(" (direct from its sharer)"),
+        Some(false) => cell.push_str(" (unavailable: its sharer is offline)"),
+    }
     cell
+}
+
+/// `ls --json`'s word for a file shared directly: whether its sharer serves it now.
+fn direct_state(available: bool) -> &'static str {
+    if available {
+        "available"
+    } else {
+        "unavailable"
+    }
 }
 
 /// Replaces control characters so a name cannot break a table row or fake terminal output,

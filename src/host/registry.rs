@@ -342,7 +342,7 @@ impl Registry {
         .encode();
         for session in state.sessions.values().filter(|s| s.features.direct) {
             let lines = if available {
-                offer_lines(record, session.features, false) + &state_line
+                direct_offer(record, session.features, true)
             } else {
                 state_line.clone()
             };
@@ -677,25 +677,34 @@ pub(crate) fn info_line(record: &FileRecord) -> HostLine {
     })
 }
 
-/// The offers of direct files (from [`DirectShares::listed`]), each followed by its
-/// `FILE_STATE`, for a client that asked for `direct` with `features`.
+/// The offers of direct files (from [`DirectShares::listed`]), each with its `FILE_STATE`,
+/// for a client that asked for `direct` with `features`.
 pub(crate) fn direct_offers(listed: &[(FileRecord, bool)], features: Features) -> String {
     let mut lines = String::new();
     for (record, available) in listed {
-        lines.push_str(&offer_lines(record, features, false));
-        let state = HostLine::FileState {
-            file_id: record.id,
-            available: *available,
-        };
-        lines.push_str(&state.encode());
+        lines.push_str(&direct_offer(record, features, *available));
     }
     lines
+}
+
+/// A direct file's offer, with its `FILE_STATE` before its `FILE_META`.
+fn direct_offer(record: &FileRecord, features: Features, available: bool) -> String {
+    let state = HostLine::FileState {
+        file_id: record.id,
+        available,
+    };
+    offer_head(record, features, false) + &state.encode() + &meta_line(record)
 }
 
 /// `FILE_OFFER` and its `FILE_META`, as sent for one file, with `FILE_INFO` between them for
 /// a client that asked for it, and `FILE_ACCESS` after that if `with_access` (for a
 /// restricted file's sharer and the operator).
 fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> String {
+    offer_head(record, features, with_access) + &meta_line(record)
+}
+
+/// An offer's lines before its `FILE_META`.
+fn offer_head(record: &FileRecord, features: Features, with_access: bool) -> String {
     let mut lines = HostLine::FileOffer {
         file_id: record.id,
         name: record.name.clone(),
@@ -735,14 +744,16 @@ fn offer_lines(record: &FileRecord, features: Features, with_access: bool) -> St
             .encode(),
         );
     }
-    lines.push_str(
-        &HostLine::FileMeta {
-            file_id: record.id,
-            uploaded_at_ms: record.uploaded_at.timestamp_millis(),
-            sha256: record.sha256,
-            check: Some(record.check),
-        }
-        .encode(),
-    );
     lines
+}
+
+/// An offer's last line: `FILE_META`.
+fn meta_line(record: &FileRecord) -> String {
+    HostLine::FileMeta {
+        file_id: record.id,
+        uploaded_at_ms: record.uploaded_at.timestamp_millis(),
+        sha256: record.sha256,
+        check: Some(record.check),
+    }
+    .encode()
 }

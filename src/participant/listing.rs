@@ -59,6 +59,9 @@ pub struct FileDetails {
     pub comments: Vec<CommentInfo>,
     /// Its preview, once the host has made one (`FILE_PREVIEW`); fetched on demand.
     pub preview: Option<PreviewAvailable>,
+    /// For a file shared directly from its sharer's machine: whether its sharer serves it now
+    /// (`FILE_STATE`). `None`: the host stores it.
+    pub direct: Option<bool>,
 }
 
 /// A preview the host holds of a file (`FILE_PREVIEW`).
@@ -98,6 +101,7 @@ impl FileDetails {
             version: None,
             comments: Vec::new(),
             preview: None,
+            direct: None,
         }
     }
 }
@@ -130,6 +134,7 @@ pub(super) struct OfferAssembler {
     versions: HashMap<FileId, VersionCount>,
     comments: HashMap<FileId, Vec<CommentInfo>>,
     previews: HashMap<FileId, PreviewAvailable>,
+    states: HashMap<FileId, bool>,
 }
 
 impl OfferAssembler {
@@ -168,6 +173,10 @@ impl OfferAssembler {
             } if self.pending.contains_key(&file_id) => {
                 self.previews
                     .insert(file_id, PreviewAvailable { kind, size });
+                Ok(None)
+            }
+            HostLine::FileState { file_id, available } if self.pending.contains_key(&file_id) => {
+                self.states.insert(file_id, available);
                 Ok(None)
             }
             HostLine::FileVersions {
@@ -213,6 +222,7 @@ impl OfferAssembler {
                         version: None,
                         comments: self.comments.remove(&file_id).unwrap_or_default(),
                         preview: self.previews.remove(&file_id),
+                        direct: self.states.remove(&file_id),
                         ..self.details.remove(&file_id).unwrap_or_default()
                     },
                 }))

@@ -76,6 +76,14 @@ pub enum SessionEvent {
         /// The key the host signs its downloaders' grants with.
         grant_key: PublicKey,
     },
+    /// A file shared directly became available (its sharer serves it) or unavailable
+    /// (`FILE_STATE`, on its own: an offer carries it in its [`FileEntry`]).
+    FileState {
+        /// The file.
+        file_id: FileId,
+        /// Whether its sharer serves it now.
+        available: bool,
+    },
     /// The host did not list a file this session shared directly (`DIRECT_FAILED`).
     DirectShareFailed {
         /// The file's SHA-256.
@@ -536,6 +544,9 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
             sha256,
             grant_key,
         },
+        HostLine::FileState { file_id, available } if !offers.is_pending(file_id) => {
+            SessionEvent::FileState { file_id, available }
+        }
         HostLine::DirectFailed { sha256, reason } => {
             SessionEvent::DirectShareFailed { sha256, reason }
         }
@@ -546,6 +557,7 @@ fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
         | HostLine::FileVersions { .. }
         | HostLine::FilePreview { .. }
         | HostLine::CommentAdded(_)
+        | HostLine::FileState { .. }
         | HostLine::FileMeta { .. }) => match offers.feed(line) {
             Ok(Some(entry)) => SessionEvent::FileOffered(Box::new(entry)),
             Ok(None) => return Followed::Nothing,

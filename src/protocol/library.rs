@@ -201,7 +201,7 @@ impl Features {
         versions: true,
         comments: true,
         previews: true,
-        direct: false,
+        direct: true,
     };
 }
 

@@ -424,11 +424,11 @@ fn library_lines_read_and_encode_exactly() {
     ));
     assert_eq!(
         ClientLine::Features(Features::ALL).encode(),
-        "FEATURES:file-info,access,versions,comments,previews\n"
+        "FEATURES:file-info,access,versions,comments,previews,direct\n"
     );
     // Words a host does not know are ignored.
     assert_eq!(
-        ClientLine::parse(b"FEATURES:later,access,versions,previews,comments,file-info"),
+        ClientLine::parse(b"FEATURES:later,access,versions,previews,direct,comments,file-info"),
         Ok(ClientLine::Features(Features::ALL))
     );
     for bad in [

@@ -270,7 +270,7 @@ impl Participant {
             host,
             passcode: self.passcode.clone(),
             credentials: Some(credentials.clone()),
-            identity: None,
+            identity: Some(std::sync::Arc::clone(&self.identity)),
         })
     }
 

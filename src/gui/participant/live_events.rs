@@ -188,6 +188,11 @@ impl Participant {
                     file.details.preview = Some(preview);
                 }
             }
+            SessionEvent::FileState { file_id, available } => {
+                if let Some(file) = self.files.get_mut(&file_id) {
+                    file.details.direct = Some(available);
+                }
+            }
             // The app shares nothing directly yet: no answer to wait for.
             SessionEvent::DirectShared { .. }
             | SessionEvent::DirectShareFailed { .. }

@@ -175,7 +175,8 @@ pub struct Route {
     /// stands for the passcode.
     pub credentials: Option<Credentials>,
     /// Who proves the passcode, without credentials: a host this participant joined before
-    /// counts its guess apart from strangers' (see PROTOCOL.md, *Passcode*).
+    /// counts its guess apart from strangers' (see PROTOCOL.md, *Passcode*). With credentials,
+    /// who proves the host's grant to fetch a file shared directly (the same participant).
     pub identity: Option<Arc<Identity>>,
 }
 
@@ -535,6 +536,9 @@ fn download(
     kept: &mut Option<TransferConnection>,
 ) -> Result<TransferUpdate, Error> {
     with_retries(reporter, cancel, kept, |reporter, kept| {
+        if entry.details.direct.is_some() {
+            return download_directly(route, entry, destination, reporter, cancel);
+        }
         let mut connection = connection_for(kept, route, route.credentials.as_ref(), cancel)?;
         let path = download_file(
             &mut connection,
@@ -546,4 +550,39 @@ fn download(
         *kept = Some(connection);
         Ok(TransferUpdate::Downloaded(path))
     })
+}
+
+/// Saves `entry`, shared directly, from its sharer's machine to `destination`, continuing a
+/// `.part` left before: the host gives the way there and a grant (asked on a connection proven
+/// as the route's participant), the sharer the bytes. A lost connection is retried as any.
+fn download_directly(
+    route: &Route,
+    entry: &FileEntry,
+    destination: &Destination,
+    reporter: &mut Reporter,
+    cancel: &Cancel,
+) -> Result<TransferUpdate, Error> {
+    let (Some(credentials), Some(identity)) = (&route.credentials, &route.identity) else {
+        return Err(Error::Refused(format!(
+            "'{}' is shared from its sharer's machine: join the host to fetch it",
+            entry.name
+        )));
+    };
+    let way =
+        connection_for(&mut None, route, Some(credentials), cancel)?.direct_route(entry.id)?;
+    let mut direct = TransferConnection::connect_direct(&way, identity)?;
+    if let (Ok(mut slot), Ok(handle)) = (cancel.connection.lock(), direct.shutdown_handle()) {
+        *slot = Some(handle);
+    }
+    if cancel.requested.load(Ordering::SeqCst) {
+        return Err(Error::Cancelled);
+    }
+    let path = download_file(
+        &mut direct,
+        entry,
+        destination,
+        &mut reporter.attempt_progress(),
+        &cancel.requested,
+    )?;
+    Ok(TransferUpdate::Downloaded(path))
 }
