@@ -159,7 +159,7 @@ pub(super) fn explain(error: Error) -> anyhow::Error {
 }
 
 /// Joins as this user, remembering the name for next time.
-fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
+pub(super) fn join(target: &Target, user: &User) -> anyhow::Result<(Session, Snapshot)> {
     join_as(target, user, true)
 }
 
@@ -254,7 +254,7 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
             ),
             TransferUpdate::Failed(reason) => {
                 failures += 1;
-                eprintln!("lanshare: error: {}: {reason}", path.display());
+                report_not_shared(path, &reason);
             }
             other => {
                 failures += 1;
@@ -266,6 +266,17 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
         bail!("{failures} of {} file(s) not shared", args.files.len());
     }
     Ok(())
+}
+
+/// Says why a file was not shared, and for one too large for the host how to share it anyway.
+fn report_not_shared(path: &std::path::Path, reason: &str) {
+    eprintln!("lanshare: error: {}: {reason}", path.display());
+    if reason.starts_with("File too large") {
+        eprintln!(
+            "lanshare: hint: `lanshare send --direct` shares it from this machine instead, with \
+             no size limit"
+        );
+    }
 }
 
 /// What `send` says of an upload that became a new version: `, version 3`.

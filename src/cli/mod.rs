@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch. Each command lives in its own module.
 
 mod client;
+mod direct;
 mod host;
 mod output;
 mod preview;
@@ -198,6 +199,10 @@ struct SendArgs {
     /// (yours, or any file's as the host's operator).
     #[arg(long, value_name = "ID", conflicts_with = "new_file")]
     version_of: Option<u64>,
+    /// Share them from this machine: the host lists them but stores nothing (no size limit),
+    /// and downloaders fetch them from here while this command runs (Ctrl-C stops sharing).
+    #[arg(long, conflicts_with_all = ["expire", "tag", "only", "new_file", "version_of"])]
+    direct: bool,
 }
 
 #[derive(Args)]
@@ -401,6 +406,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Host(args)) => host::run(&args),
+        Some(Command::Send(args)) if args.direct => direct::send(&args),
         Some(Command::Send(args)) => client::send(&args),
         Some(Command::Ls(args)) => client::ls(&args),
         Some(Command::Get(args)) => client::get(&args),

@@ -1,0 +1,151 @@
+//! `lanshare send --direct`: share files from this machine. The host lists them and vouches
+//! for downloaders; this process serves the bytes until Ctrl-C (or until its session ends).
+
+use std::fs::File;
+use std::io::{IsTerminal, Read};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget};
+use lanshare::config::config_dir;
+use lanshare::direct::{DIRECT_IDENTITY_FILE, DirectFile, DirectServer};
+use lanshare::participant::{Session, SessionEvent};
+use lanshare::pipeline::{StreamHash, UploadDigests, UploadHash};
+use lanshare::protocol::DirectShare;
+use lanshare::tls::HostIdentity;
+use lanshare::units::format_size;
+
+use super::SendArgs;
+use super::client::{join, target};
+use super::output::printable;
+
+/// How long the host may take to list a file shared directly.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes read at a time while hashing.
+const HASH_CHUNK: usize = 1 << 20;
+
+/// Hashes the files, joins, starts this machine's server, shares each file with the host and
+/// serves them until Ctrl-C or the end of the session.
+pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for path in &args.files {
+        files.push(prepare(path)?);
+    }
+    let target = target(&args.address, false)?;
+    let (session, _) = join(&target, &args.user)?;
+    let identity = HostIdentity::load_or_create_at(config_dir().join(DIRECT_IDENTITY_FILE))?;
+    let any = match target.address.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    let server = DirectServer::start(SocketAddr::new(any, 0), &identity)?;
+    for (file, digests) in files {
+        let share = DirectShare {
+            name: file.name.clone(),
+            size: file.size,
+            sha256: digests.sha256,
+            check: digests.check,
+            port: server.address().port(),
+            sharer: server.fingerprint(),
+        };
+        let (file_id, grant_key) = session
+            .share_directly(&share, LISTING_TIMEOUT)
+            .with_context(|| format!("the host did not list {}", file.path.display()))?;
+        server.trust_host(grant_key);
+        println!(
+            "Sharing '{}' ({}) directly as #{file_id}",
+            printable(&file.name),
+            format_size(file.size)
+        );
+        server.share(file_id, file);
+    }
+    println!(
+        "Serving on port {}; downloaders fetch from this machine. Ctrl-C stops sharing.",
+        server.address().port()
+    );
+    serve_until_stopped(&session)
+}
+
+/// Checks the file at `path` and computes what the host lists of it (its digests, with a bar
+/// on a terminal).
+fn prepare(path: &Path) -> anyhow::Result<(DirectFile, UploadDigests)> {
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if metadata.is_dir() {
+        bail!(
+            "{} is a folder; pass the files in it instead",
+            path.display()
+        );
+    }
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .with_context(|| format!("{} has no file name", path.display()))?;
+    let size = metadata.len();
+    let digests = hash(path, size).with_context(|| format!("cannot read {}", path.display()))?;
+    let file = DirectFile {
+        path: path.to_path_buf(),
+        name,
+        size,
+    };
+    Ok((file, digests))
+}
+
+/// SHA-256 and the transfer check of the file at `path` (`size` bytes).
+fn hash(path: &Path, size: u64) -> std::io::Result<UploadDigests> {
+    let bar = ProgressBar::new(size);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar.set_message(format!("Hashing {}", path.display()));
+    let mut file = File::open(path)?;
+    let mut hasher = UploadHash::default();
+    let mut buffer = vec![0u8; HASH_CHUNK];
+    let mut left = size;
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(HASH_CHUNK).min(HASH_CHUNK);
+        let read = file.read(&mut buffer[..want])?;
+        if read == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was hashed",
+            ));
+        }
+        hasher.update(&buffer[..read]);
+        left -= read as u64;
+        bar.inc(read as u64);
+    }
+    bar.finish_and_clear();
+    Ok(hasher.finish())
+}
+
+/// Waits for Ctrl-C (sharing stops: fine) or the session's end (an error: the files are
+/// unavailable until shared again).
+fn serve_until_stopped(session: &Session) -> anyhow::Result<()> {
+    let (stop, stopped) = flume::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = stop.try_send(());
+    })
+    .context("could not install the Ctrl-C handler")?;
+    loop {
+        let next = flume::Selector::new()
+            .recv(session.events(), |event| {
+                Some(event.unwrap_or_else(|_| SessionEvent::Closed("the session ended".into())))
+            })
+            .recv(&stopped, |_| None)
+            .wait();
+        match next {
+            Some(SessionEvent::Closed(reason)) => bail!(
+                "connection to the host ended: {reason}; the files are unavailable until you \
+                 share them again"
+            ),
+            Some(_) => {}
+            None => {
+                println!("Stopped sharing.");
+                return Ok(());
+            }
+        }
+    }
+}
