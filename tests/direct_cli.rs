@@ -84,5 +84,43 @@ fn a_file_over_the_hosts_limit_is_shared_directly_fetched_and_unavailable_after(
     assert!(!refused.status.success());
     let said = stderr(&refused);
     assert!(said.contains("is unavailable: Alice"), "{said}");
+
+    // `serve` shares it again, under the same id.
+    let mut server = alice
+        .command(&["serve", "--user", "Alice"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let lines = stdout_lines(&mut server)?;
+    let again = lines.recv_timeout(Duration::from_secs(30))?;
+    assert!(again.ends_with(&format!(" directly as #{id}")), "{again}");
+    let got = bob.run_in(
+        &downloads,
+        &["get", "--user", "Bob", "-o", "again.mkv", &id],
+    )?;
+    assert!(got.status.success(), "get failed: {}", stderr(&got));
+    assert!(
+        std::fs::read(downloads.join("again.mkv"))? == bytes,
+        "the file differs"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()?;
+    assert!(wait_for_exit(&mut server, Duration::from_secs(10))?.success());
+    Ok(())
+}
+
+#[test]
+fn serve_with_nothing_shared_before_says_how_to_share() -> TestResult {
+    let host = start(config())?;
+    let dir = tempfile::tempdir()?;
+    let alice = Cli::in_folder(dir.path(), "alice", host.local_addr());
+    let output = alice.run(&["serve", "--user", "Alice"])?;
+    assert!(!output.status.success());
+    let said = stderr(&output);
+    assert!(
+        said.contains("share files with `lanshare send --direct`"),
+        "{said}"
+    );
     Ok(())
 }

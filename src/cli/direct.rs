@@ -1,5 +1,6 @@
-//! `lanshare send --direct`: share files from this machine. The host lists them and vouches
-//! for downloaders; this process serves the bytes until Ctrl-C (or until its session ends).
+//! `lanshare send --direct` and `lanshare serve`: share files from this machine. The host lists
+//! them and vouches for downloaders; this process serves the bytes until Ctrl-C (or until its
+//! session ends).
 
 use std::fs::File;
 use std::io::{IsTerminal, Read};
@@ -13,59 +14,121 @@ use lanshare::config::config_dir;
 use lanshare::direct::{DIRECT_IDENTITY_FILE, DirectFile, DirectServer};
 use lanshare::participant::{Session, SessionEvent};
 use lanshare::pipeline::{StreamHash, UploadDigests, UploadHash};
-use lanshare::protocol::DirectShare;
+use lanshare::protocol::{DirectShare, FileId};
 use lanshare::tls::HostIdentity;
 use lanshare::units::format_size;
 
-use super::SendArgs;
-use super::client::{join, target};
+use super::client::{Target, join, target};
+use super::kept_shares::{self, KeptShare};
 use super::output::printable;
+use super::{SendArgs, ServeArgs, User};
 
 /// How long the host may take to list a file shared directly.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read at a time while hashing.
 const HASH_CHUNK: usize = 1 << 20;
 
-/// Hashes the files, joins, starts this machine's server, shares each file with the host and
-/// serves them until Ctrl-C or the end of the session.
+/// Hashes the files, then shares them from this machine and serves them.
 pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     let mut files = Vec::new();
     for path in &args.files {
         files.push(prepare(path)?);
     }
     let target = target(&args.address, false)?;
-    let (session, _) = join(&target, &args.user)?;
+    share_and_serve(&target, &args.user, files)
+}
+
+/// `lanshare serve`: shares again what `send --direct` shared with this host (hashing only the
+/// files changed since), and serves it.
+pub(super) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let target = target(&args.address, false)?;
+    let host = target.address.to_string();
+    let mut files = Vec::new();
+    for kept in kept_shares::load(&config_dir()) {
+        if kept.host != host {
+            continue;
+        }
+        match kept.digests().filter(|_| kept.unchanged()) {
+            Some(digests) => files.push((direct_file(&kept.path, kept.size)?, digests)),
+            None if kept.path.is_file() => files.push(prepare(&kept.path)?),
+            None => eprintln!(
+                "lanshare: warning: {} is gone; not shared any more",
+                kept.path.display()
+            ),
+        }
+    }
+    if files.is_empty() {
+        bail!("nothing is shared directly with {host}: share files with `lanshare send --direct`");
+    }
+    share_and_serve(&target, &args.user, files)
+}
+
+/// Joins, starts this machine's server, shares each file with the host (recording it for
+/// `serve`) and serves them until Ctrl-C or the end of the session.
+fn share_and_serve(
+    target: &Target,
+    user: &User,
+    files: Vec<(DirectFile, UploadDigests)>,
+) -> anyhow::Result<()> {
+    let (session, _) = join(target, user)?;
     let identity = HostIdentity::load_or_create_at(config_dir().join(DIRECT_IDENTITY_FILE))?;
     let any = match target.address.ip() {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     let server = DirectServer::start(SocketAddr::new(any, 0), &identity)?;
+    let mut kept = Vec::new();
     for (file, digests) in files {
-        let share = DirectShare {
-            name: file.name.clone(),
+        let file_id = share_one(&session, &server, &file, digests)?;
+        kept.push(KeptShare {
+            host: target.address.to_string(),
+            path: file.path.clone(),
             size: file.size,
-            sha256: digests.sha256,
-            check: digests.check,
-            port: server.address().port(),
-            sharer: server.fingerprint(),
-        };
-        let (file_id, grant_key) = session
-            .share_directly(&share, LISTING_TIMEOUT)
-            .with_context(|| format!("the host did not list {}", file.path.display()))?;
-        server.trust_host(grant_key);
-        println!(
-            "Sharing '{}' ({}) directly as #{file_id}",
-            printable(&file.name),
-            format_size(file.size)
-        );
+            modified_ms: std::fs::metadata(&file.path)
+                .ok()
+                .and_then(|meta| kept_shares::modified_ms(&meta))
+                .unwrap_or_default(),
+            sha256: digests.sha256.to_string(),
+            check: digests.check.to_string(),
+            id: file_id,
+        });
         server.share(file_id, file);
+    }
+    if let Err(error) = kept_shares::record(&config_dir(), &kept) {
+        eprintln!("lanshare: warning: `lanshare serve` will not know these files: {error}");
     }
     println!(
         "Serving on port {}; downloaders fetch from this machine. Ctrl-C stops sharing.",
         server.address().port()
     );
     serve_until_stopped(&session)
+}
+
+/// Shares `file` with the host through `session`; returns its id once the host listed it.
+fn share_one(
+    session: &Session,
+    server: &DirectServer,
+    file: &DirectFile,
+    digests: UploadDigests,
+) -> anyhow::Result<FileId> {
+    let share = DirectShare {
+        name: file.name.clone(),
+        size: file.size,
+        sha256: digests.sha256,
+        check: digests.check,
+        port: server.address().port(),
+        sharer: server.fingerprint(),
+    };
+    let (file_id, grant_key) = session
+        .share_directly(&share, LISTING_TIMEOUT)
+        .with_context(|| format!("the host did not list {}", file.path.display()))?;
+    server.trust_host(grant_key);
+    println!(
+        "Sharing '{}' ({}) directly as #{file_id}",
+        printable(&file.name),
+        format_size(file.size)
+    );
+    Ok(file_id)
 }
 
 /// Checks the file at `path` and computes what the host lists of it (its digests, with a bar
@@ -79,18 +142,23 @@ fn prepare(path: &Path) -> anyhow::Result<(DirectFile, UploadDigests)> {
             path.display()
         );
     }
+    let file = direct_file(path, metadata.len())?;
+    let digests =
+        hash(path, file.size).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((file, digests))
+}
+
+/// The file at `path`, of `size` bytes, as its server serves it (under its file name).
+fn direct_file(path: &Path, size: u64) -> anyhow::Result<DirectFile> {
     let name = path
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .with_context(|| format!("{} has no file name", path.display()))?;
-    let size = metadata.len();
-    let digests = hash(path, size).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = DirectFile {
+    Ok(DirectFile {
         path: path.to_path_buf(),
         name,
         size,
-    };
-    Ok((file, digests))
+    })
 }
 
 /// SHA-256 and the transfer check of the file at `path` (`size` bytes).

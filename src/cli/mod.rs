@@ -3,6 +3,7 @@
 mod client;
 mod direct;
 mod host;
+mod kept_shares;
 mod output;
 mod preview;
 mod progress;
@@ -39,6 +40,8 @@ enum Command {
     Host(host::HostArgs),
     /// Share files with everyone on the host.
     Send(SendArgs),
+    /// Serve again, from this machine, every file shared with `send --direct` before.
+    Serve(ServeArgs),
     /// List the shared files.
     Ls(LsArgs),
     /// Download shared files by id.
@@ -203,6 +206,14 @@ struct SendArgs {
     /// and downloaders fetch them from here while this command runs (Ctrl-C stops sharing).
     #[arg(long, conflicts_with_all = ["expire", "tag", "only", "new_file", "version_of"])]
     direct: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    address: HostAddress,
+    #[command(flatten)]
+    user: User,
 }
 
 #[derive(Args)]
@@ -408,6 +419,7 @@ pub fn run() -> ExitCode {
         Some(Command::Host(args)) => host::run(&args),
         Some(Command::Send(args)) if args.direct => direct::send(&args),
         Some(Command::Send(args)) => client::send(&args),
+        Some(Command::Serve(args)) => direct::serve(&args),
         Some(Command::Ls(args)) => client::ls(&args),
         Some(Command::Get(args)) => client::get(&args),
         Some(Command::Rm(args)) => client::rm(&args),
