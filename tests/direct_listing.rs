@@ -259,3 +259,46 @@ fn entry_id(snapshot: &lanshare::participant::Snapshot, name: &str) -> anyhow::R
         .map(|file| file.id)
         .ok_or_else(|| anyhow::anyhow!("no {name}"))
 }
+
+#[test]
+fn only_its_sharer_or_the_operator_stops_listing_a_direct_file() -> TestResult {
+    let (host, operator) = start_with_operator(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let alice = Identity::generate()?;
+    let sharer = share_directly(address, &alice, dir.path(), b"first")?;
+    let (bob, _) = Session::join(address, "Bob", &Identity::generate()?)?;
+    match bob.delete(sharer.file_id, ANSWER) {
+        Err(Error::Refused(reason)) => {
+            assert_eq!(
+                reason,
+                "Only Alice (who shared it) or the host can delete 'huge.iso'"
+            );
+        }
+        other => anyhow::bail!("expected a refusal, got {other:?}"),
+    }
+    sharer.session.delete(sharer.file_id, ANSWER)?;
+    // Bob's session hears of it; someone joining now finds nothing to delete.
+    let heard = loop {
+        if let SessionEvent::FileDeleted(id) = bob.events().recv_timeout(ANSWER)? {
+            break id;
+        }
+    };
+    assert_eq!(heard, sharer.file_id);
+    let (carol, _) = Session::join(address, "Carol", &Identity::generate()?)?;
+    assert!(matches!(
+        carol.delete(sharer.file_id, ANSWER),
+        Err(Error::NotFound(_))
+    ));
+
+    let other_dir = tempfile::tempdir()?;
+    let again = share_directly(address, &alice, other_dir.path(), b"second")?;
+    let (host_session, _) = Session::join(address, "Host", &operator)?;
+    host_session.delete(again.file_id, ANSWER)?;
+    assert!(
+        !list_lines(address, "direct")?
+            .iter()
+            .any(|line| line.contains("huge.iso"))
+    );
+    Ok(())
+}

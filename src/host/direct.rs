@@ -35,6 +35,22 @@ pub(super) enum ShareRefused {
     HostFull,
 }
 
+/// Why a direct file's listing was not removed (the text of `DELETE_FAILED`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum RemoveRefused {
+    /// No such direct file.
+    #[error("File not found")]
+    NotFound,
+    /// Only its sharer (or the operator) may.
+    #[error("Only {sharer} (who shared it) or the host can delete '{name}'")]
+    NotTheSharer {
+        /// Who shares it.
+        sharer: String,
+        /// Its name.
+        name: String,
+    },
+}
+
 /// A direct share listed: its record, and the listings forgotten to make room for it.
 pub(super) struct Listed {
     /// The file as listed.
@@ -196,6 +212,26 @@ impl DirectShares {
         listed
             .map(|entry| (entry.record.clone(), entry.sharer.is_some()))
             .collect()
+    }
+
+    /// Stops listing file `file_id` if `allowed` lets its record go; returns the record.
+    pub(super) fn remove_if(
+        &self,
+        file_id: FileId,
+        allowed: impl FnOnce(&FileRecord) -> bool,
+    ) -> Result<FileRecord, RemoveRefused> {
+        let mut files = self.files();
+        let entry = files.get(&file_id).ok_or(RemoveRefused::NotFound)?;
+        if !allowed(&entry.record) {
+            return Err(RemoveRefused::NotTheSharer {
+                sharer: entry.record.uploader_name.clone(),
+                name: entry.record.name.clone(),
+            });
+        }
+        files
+            .remove(&file_id)
+            .map(|entry| entry.record)
+            .ok_or(RemoveRefused::NotFound)
     }
 
     /// The file `file_id` and, while it is available, where its sharer serves it.

@@ -245,6 +245,9 @@ fn write_outbox(mut stream: &Stream, outbox: &flume::Receiver<Arc<str>>, stall: 
 fn delete(shared: &Shared, session_id: u64, request: &JoinRequest, file_id: u64) {
     let key = request.public_key;
     let operator = shared.registry.is_operator(&key);
+    if file_id >= direct::FIRST_DIRECT_ID {
+        return delete_direct(shared, session_id, request, file_id);
+    }
     let known = shared.storage.get(file_id);
     let result = shared
         .storage
@@ -284,6 +287,30 @@ fn delete(shared: &Shared, session_id: u64, request: &JoinRequest, file_id: u64)
         }
         .encode(),
     );
+}
+
+/// `DELETE` of a file shared directly: its sharer or the operator stops its listing; the
+/// sessions that take direct files hear `FILE_DELETED`.
+fn delete_direct(shared: &Shared, session_id: u64, request: &JoinRequest, file_id: u64) {
+    let key = request.public_key;
+    let operator = shared.registry.is_operator(&key);
+    let removed = shared
+        .direct
+        .remove_if(file_id, |record| operator || record.owner == Some(key));
+    let reason = match removed {
+        Ok(record) => {
+            tracing::info!(
+                "Direct file '{}' (ID: {file_id}) no longer listed, by {}",
+                printable(&record.name),
+                printable(&request.username)
+            );
+            shared.registry.announce_direct_gone(&record);
+            return;
+        }
+        Err(refused) => refused.to_string(),
+    };
+    let failed = HostLine::DeleteFailed { file_id, reason };
+    shared.registry.send_to(session_id, &failed.encode());
 }
 
 /// `ACCESS`: the sharer or the operator changes who may see a file (`only`: `None` for
