@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use lanshare::compression::{BlockReader, block_error};
 use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
 use lanshare::net::{LineReader, Stream};
@@ -671,6 +672,28 @@ impl SecureClient {
             if matches!(self.reader.read(&mut sink), Ok(0) | Err(_)) {
                 return;
             }
+        }
+    }
+}
+
+/// The compressed-transfer decoder on any bytes: its first two bytes say how many file bytes
+/// are announced (up to 64 KiB), the rest is the wire. No panic; it gives at most what was
+/// announced, and a failure is a block error or an early end, never anything else.
+pub fn blocks(bytes: &[u8]) {
+    let (announced, wire) = match bytes {
+        [high, low, wire @ ..] => (u64::from(u16::from_be_bytes([*high, *low])), wire),
+        _ => return,
+    };
+    let mut reader = BlockReader::new(wire, announced, None);
+    let mut out = Vec::new();
+    match reader.read_to_end(&mut out) {
+        Ok(_) => assert_eq!(out.len() as u64, announced),
+        Err(error) => {
+            assert!(out.len() as u64 <= announced);
+            assert!(
+                block_error(&error).is_some() || error.kind() == std::io::ErrorKind::UnexpectedEof,
+                "{error}"
+            );
         }
     }
 }
