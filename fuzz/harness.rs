@@ -219,7 +219,7 @@ fn fake_host_identity() -> &'static HostIdentity {
 
 /// A fake host that runs the TLS handshake on the first connection, answers it with `reply`
 /// through TLS (as every lanshare participant speaks TLS to hosts), then closes it.
-fn fake_host(reply: Vec<u8>) -> SocketAddr {
+fn fake_host(reply: Vec<u8>, compression: bool) -> SocketAddr {
     let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
         panic!("could not listen on loopback");
     };
@@ -231,8 +231,14 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
         Ok(config) => rustls::ServerConfig::clone(&config),
         Err(error) => panic!("no TLS configuration for the fake host: {error}"),
     };
-    // A host that takes FEATURES, so that the client reads every line a lanshare host sends.
+    // A host that takes FEATURES, so that the client reads every line a lanshare host sends
+    // (and, if asked, COMPRESS, so that a download reads blocks).
     config.alpn_protocols = vec![tls::FEATURES_ALPN.to_vec()];
+    if compression {
+        config
+            .alpn_protocols
+            .insert(0, tls::COMPRESSION_ALPN.to_vec());
+    }
     let config = Arc::new(config);
     // Another fuzz host of this process may have had this port with another key.
     if let Err(error) = trust::pin(address, identity.fingerprint()) {
@@ -262,7 +268,8 @@ pub fn participant_replies(bytes: &[u8]) {
     let Some((&mode, reply)) = bytes.split_first() else {
         return;
     };
-    let address = fake_host(reply.to_vec());
+    // Modes 6, 10, 14, …: a download from a host that sends compressed blocks.
+    let address = fake_host(reply.to_vec(), mode % 4 == 2 && mode & 4 != 0);
     match mode % 4 {
         0 => {
             if let Ok(mut connection) = TransferConnection::connect(address) {
