@@ -8,9 +8,17 @@
 //! from any byte of the file (resume offsets stay in the file's bytes).
 //!
 //! The sender ([`send_blocks`]) reads the file on a thread of its own and compresses a block
-//! only while the thread writing to the connection has blocks waiting: when the wire is the
-//! slower, compressing costs nothing and saves wire time; when the compressor is the slower
-//! (a fast link), blocks go raw and the transfer runs at the wire's speed. A block that does not
+//! only while compressing is at least [`FASTER`] times as fast as the connection takes raw
+//! blocks (each measured over its last [`WINDOW`] blocks, the connection by the time the
+//! writing thread spends writing raw blocks to it; while compressing, every [`PROBE`]th block
+//! goes raw to keep measuring).
+//! When the wire is the slower, as on a gigabit link, blocks go compressed and the transfer
+//! runs at the compressor's speed (or the wire's times the ratio); when the connection has
+//! room because the compressor fell behind, raw blocks go in instantly, which reads as a fast
+//! connection, so a few raw blocks fill it. When the connection takes raw blocks faster than
+//! the compressor makes them (loopback, a fast link), blocks go raw and the transfer runs at
+//! the wire's speed. Compressed blocks are not timed: a receiver slowed by decompressing them
+//! takes fewer wire bytes a second, and must not read as a slower wire. A block that does not
 //! shrink by 1/16 goes raw, and each one that fails doubles the number of blocks sent raw
 //! without trying (up to 64), so random data costs little CPU; the file's first samples
 //! ([`sample_ratio`]) decide where that starts. The receiver ([`BlockReader`]) checks every
@@ -18,8 +26,10 @@
 //! more than the file has left, and a compressed block must decompress to exactly the bytes it
 //! announced, into a buffer of that size: a lying peer gets an error, never a large allocation.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use zstd::bulk::{Compressor, Decompressor};
 
@@ -49,6 +59,17 @@ const ZSTD: u8 = 1;
 const QUEUED: usize = 2;
 /// The most blocks sent raw without trying, after blocks that did not shrink.
 const MAX_BACKOFF: u32 = 64;
+/// Blocks over which a sender measures how fast it compresses and how fast the connection
+/// takes raw blocks.
+const WINDOW: usize = 32;
+/// While compressing, one block in this many goes raw, to measure the connection.
+const PROBE: u32 = 16;
+/// How many times as fast as the connection takes raw blocks compressing must be. Below
+/// that, compressing would gain less than that factor, and it takes CPU from encrypting and
+/// hashing, and on one machine (loopback) from the receiver, whose stalls make the connection
+/// look slower than it is: measured here, a download over loopback went compressed half the
+/// time at 1×, and 0.88 as fast as without compression.
+const FASTER: f64 = 2.0;
 /// Bytes of each sample [`sample_ratio`] compresses, and how many it takes.
 const SAMPLE: usize = 64 * 1024;
 const SAMPLES: u64 = 4;
@@ -340,12 +361,76 @@ pub fn sample_ratio<S: Read + Seek>(source: &mut S, start: u64, end: u64) -> io:
     Ok(compressed as f64 / original as f64)
 }
 
+/// A recent rate: bytes per nanosecond over the last [`WINDOW`] of running totals.
+struct Recent {
+    /// Running totals (bytes, nanoseconds), oldest first.
+    marks: VecDeque<(u64, u64)>,
+}
+
+impl Recent {
+    fn new() -> Self {
+        Self {
+            marks: VecDeque::from([(0, 0)]),
+        }
+    }
+
+    /// Notes running totals; totals the same as the last ones add nothing.
+    fn mark(&mut self, bytes: u64, nanos: u64) {
+        if self.marks.back() == Some(&(bytes, nanos)) {
+            return;
+        }
+        self.marks.push_back((bytes, nanos));
+        if self.marks.len() > WINDOW + 1 {
+            self.marks.pop_front();
+        }
+    }
+
+    /// Bytes per nanosecond since the oldest mark; `None` before any time has been measured.
+    fn rate(&self) -> Option<f64> {
+        let (&(first_bytes, first_nanos), &(bytes, nanos)) =
+            (self.marks.front()?, self.marks.back()?);
+        (nanos > first_nanos).then(|| (bytes - first_bytes) as f64 / (nanos - first_nanos) as f64)
+    }
+}
+
+/// How fast the writing thread moves raw blocks into the connection, counting only the time
+/// it spends writing them: the wire's pace, or the far side's, whenever the connection has no
+/// room left. Shared with the compressing thread.
+#[derive(Default)]
+struct Drain {
+    bytes: AtomicU64,
+    nanos: AtomicU64,
+}
+
+impl Drain {
+    fn add(&self, bytes: u64, started: Instant) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn totals(&self) -> (u64, u64) {
+        (
+            self.bytes.load(Ordering::Relaxed),
+            self.nanos.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// When a sender tries to compress a block.
 struct Policy {
     /// Blocks to send raw without trying.
     skip: u32,
     /// How many the next failure skips.
     backoff: u32,
+    /// File bytes compressed, and the time it took (running totals).
+    compressed: (u64, u64),
+    /// How fast blocks were compressed lately.
+    compressing: Recent,
+    /// How fast the connection took raw blocks lately.
+    draining: Recent,
+    /// Blocks tried in a row since the last probe.
+    since_probe: u32,
 }
 
 impl Policy {
@@ -356,21 +441,42 @@ impl Policy {
         Self {
             skip: backoff,
             backoff,
+            compressed: (0, 0),
+            compressing: Recent::new(),
+            draining: Recent::new(),
+            since_probe: 0,
         }
     }
 
-    /// Whether to try the next block: while the writer is `busy` (has blocks waiting) and no
-    /// failed block says to wait.
-    fn should_try(&mut self, busy: bool) -> bool {
+    /// Whether to try the next block, given the writer's running totals of raw blocks: when
+    /// no failed block says to wait, and compressing is [`FASTER`] times as fast as the
+    /// connection takes raw blocks, but for a probe now and then (the first block is tried to learn how fast
+    /// compressing is; until the connection's pace is known, blocks go raw).
+    fn should_try(&mut self, drained: (u64, u64)) -> bool {
+        self.draining.mark(drained.0, drained.1);
         if self.skip > 0 {
             self.skip -= 1;
             return false;
         }
-        busy
+        let pays = match (self.compressing.rate(), self.draining.rate()) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(compressing), Some(draining)) => compressing > FASTER * draining,
+        };
+        if !pays || self.since_probe + 1 >= PROBE {
+            self.since_probe = 0;
+            return false;
+        }
+        self.since_probe += 1;
+        true
     }
 
-    /// Learns whether a block tried shrank.
-    fn tried(&mut self, shrank: bool) {
+    /// Learns whether a block of `len` file bytes tried shrank, and how long it took.
+    fn tried(&mut self, shrank: bool, len: usize, started: Instant) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.compressed.0 += len as u64;
+        self.compressed.1 += nanos.max(1);
+        self.compressing.mark(self.compressed.0, self.compressed.1);
         if shrank {
             self.backoff = 0;
         } else {
@@ -439,6 +545,12 @@ struct Sealed {
     file: usize,
 }
 
+impl Sealed {
+    fn raw(&self) -> bool {
+        self.wire == self.file + HEADER
+    }
+}
+
 /// Sends exactly `len` bytes of `source` to `sink` as blocks, compressing them while that
 /// pays (see the module's text); `compressible` is the verdict of [`sample_ratio`]. `progress`
 /// is told the file bytes written so far and returns false to stop; `meter` counts them and
@@ -452,9 +564,11 @@ pub fn send_blocks(
     meter: &WireMeter,
 ) -> Result<(), PipelineError> {
     let mut encoder = Encoder::new().map_err(|error| PipelineError::Sink { error, received: 0 })?;
+    let drain = Drain::default();
     std::thread::scope(|scope| {
         let (to_write, sealed) = flume::bounded::<Sealed>(QUEUED);
         let (written, reusable) = flume::unbounded::<Vec<u8>>();
+        let drain = &drain;
         let reading = scope.spawn(move || {
             let mut policy = Policy::new(compressible);
             let mut read = 0u64;
@@ -475,10 +589,11 @@ pub fn send_blocks(
                 let file = usize::try_from((len - read).min(BLOCK as u64)).unwrap_or(BLOCK);
                 source.read_exact(&mut buffer[HEADER..HEADER + file])?;
                 read += file as u64;
-                let try_zstd = policy.should_try(!to_write.is_empty());
+                let try_zstd = policy.should_try(drain.totals());
+                let started = Instant::now();
                 let (wire, shrank) = encoder.seal(&mut buffer, file, try_zstd);
                 if let Some(shrank) = shrank {
-                    policy.tried(shrank);
+                    policy.tried(shrank, file, started);
                 }
                 if to_write.send(Sealed { buffer, wire, file }).is_err() {
                     return Ok(());
@@ -486,7 +601,7 @@ pub fn send_blocks(
             }
             Ok::<(), io::Error>(())
         });
-        let written_result = write_blocks(&sealed, &written, sink, progress, meter);
+        let written_result = write_blocks(&sealed, &written, sink, progress, (meter, drain));
         drop(sealed);
         let read_result = reading
             .join()
@@ -507,21 +622,26 @@ pub fn send_blocks(
 }
 
 /// Writes the blocks that come from `sealed` to `sink` until there are no more, handing each
-/// buffer back on `written`; returns the file bytes sent.
+/// buffer back on `written` and counting each on the meter and the drain; returns the file
+/// bytes sent.
 fn write_blocks(
     sealed: &flume::Receiver<Sealed>,
     written: &flume::Sender<Vec<u8>>,
     sink: &mut dyn Write,
     progress: &mut dyn FnMut(u64) -> bool,
-    meter: &WireMeter,
+    (meter, drain): (&WireMeter, &Drain),
 ) -> Result<u64, PipelineError> {
     let mut sent = 0u64;
     for block in sealed.iter() {
+        let started = Instant::now();
         sink.write_all(&block.buffer[..block.wire])
             .map_err(|error| PipelineError::Sink {
                 error,
                 received: sent,
             })?;
+        if block.raw() {
+            drain.add(block.wire as u64, started);
+        }
         sent += block.file as u64;
         meter.add(block.file as u64, block.wire as u64);
         let _ = written.send(block.buffer);
@@ -569,12 +689,12 @@ mod tests {
             .collect()
     }
 
-    /// A sink that is slow, so the writer always has blocks waiting (as on a slow wire).
+    /// A sink that takes bytes at 20 MB/s, slower than any compressor (as a slow wire does).
     struct SlowSink(Vec<u8>);
 
     impl Write for SlowSink {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            std::thread::sleep(std::time::Duration::from_micros(300));
+            std::thread::sleep(std::time::Duration::from_nanos(50 * bytes.len() as u64));
             self.0.extend_from_slice(bytes);
             Ok(bytes.len())
         }
@@ -619,6 +739,32 @@ mod tests {
             bytes.len()
         );
         assert_eq!(receive(&wire, bytes.len())?, bytes);
+        Ok(())
+    }
+
+    #[test]
+    fn text_goes_raw_into_a_sink_faster_than_the_compressor() -> io::Result<()> {
+        // Memory takes bytes far faster than zstd makes them, as loopback does: compressing
+        // would only slow the transfer (and take the receiver's CPU on one machine).
+        let bytes = text(64 * BLOCK);
+        let meter = WireMeter::default();
+        let mut sink = Vec::new();
+        let sent = send_blocks(
+            &mut &bytes[..],
+            &mut sink,
+            bytes.len() as u64,
+            true,
+            &mut |_| true,
+            &meter,
+        );
+        assert!(sent.is_ok(), "{sent:?}");
+        assert!(
+            sink.len() > bytes.len() * 3 / 4,
+            "{} of {}",
+            sink.len(),
+            bytes.len()
+        );
+        assert_eq!(receive(&sink, bytes.len())?, bytes);
         Ok(())
     }
 
