@@ -8,10 +8,10 @@
 //! from any byte of the file (resume offsets stay in the file's bytes).
 //!
 //! The sender ([`send_blocks`]) reads the file on a thread of its own and compresses a block
-//! only while compressing is at least [`FASTER`] times as fast as the connection takes raw
-//! blocks (each measured over its last [`WINDOW`] blocks, the connection by the time the
-//! writing thread spends writing raw blocks to it; while compressing, every [`PROBE`]th block
-//! goes raw to keep measuring).
+//! only while compressing is faster than the connection takes raw blocks (compressing
+//! measured over its last [`WINDOW`] blocks, the connection over its last [`DRAIN_WINDOW`]
+//! raw blocks, by the time the writing thread spends writing them; while compressing, every
+//! [`PROBE`]th block goes raw to keep measuring).
 //! When the wire is the slower, as on a gigabit link, blocks go compressed and the transfer
 //! runs at the compressor's speed (or the wire's times the ratio); when the connection has
 //! room because the compressor fell behind, raw blocks go in instantly, which reads as a fast
@@ -59,17 +59,15 @@ const ZSTD: u8 = 1;
 const QUEUED: usize = 2;
 /// The most blocks sent raw without trying, after blocks that did not shrink.
 const MAX_BACKOFF: u32 = 64;
-/// Blocks over which a sender measures how fast it compresses and how fast the connection
-/// takes raw blocks.
+/// Blocks over which a sender measures how fast it compresses.
 const WINDOW: usize = 32;
+/// Raw blocks over which a sender measures how fast the connection takes them: 16 MiB, so
+/// that a receiver's stall of a few milliseconds on one machine (loopback, where compressing
+/// only takes CPU from the receiver) does not read as a slow wire. Measured here over 4 MiB,
+/// a download over loopback went compressed for part of the way.
+const DRAIN_WINDOW: usize = 128;
 /// While compressing, one block in this many goes raw, to measure the connection.
 const PROBE: u32 = 16;
-/// How many times as fast as the connection takes raw blocks compressing must be. Below
-/// that, compressing would gain less than that factor, and it takes CPU from encrypting and
-/// hashing, and on one machine (loopback) from the receiver, whose stalls make the connection
-/// look slower than it is: measured here, a download over loopback went compressed half the
-/// time at 1×, and 0.88 as fast as without compression.
-const FASTER: f64 = 2.0;
 /// Bytes of each sample [`sample_ratio`] compresses, and how many it takes.
 const SAMPLE: usize = 64 * 1024;
 const SAMPLES: u64 = 4;
@@ -361,16 +359,18 @@ pub fn sample_ratio<S: Read + Seek>(source: &mut S, start: u64, end: u64) -> io:
     Ok(compressed as f64 / original as f64)
 }
 
-/// A recent rate: bytes per nanosecond over the last [`WINDOW`] of running totals.
+/// A recent rate: bytes per nanosecond over the last `window` running totals.
 struct Recent {
     /// Running totals (bytes, nanoseconds), oldest first.
     marks: VecDeque<(u64, u64)>,
+    window: usize,
 }
 
 impl Recent {
-    fn new() -> Self {
+    fn new(window: usize) -> Self {
         Self {
             marks: VecDeque::from([(0, 0)]),
+            window,
         }
     }
 
@@ -380,7 +380,7 @@ impl Recent {
             return;
         }
         self.marks.push_back((bytes, nanos));
-        if self.marks.len() > WINDOW + 1 {
+        if self.marks.len() > self.window + 1 {
             self.marks.pop_front();
         }
     }
@@ -442,15 +442,15 @@ impl Policy {
             skip: backoff,
             backoff,
             compressed: (0, 0),
-            compressing: Recent::new(),
-            draining: Recent::new(),
+            compressing: Recent::new(WINDOW),
+            draining: Recent::new(DRAIN_WINDOW),
             since_probe: 0,
         }
     }
 
     /// Whether to try the next block, given the writer's running totals of raw blocks: when
-    /// no failed block says to wait, and compressing is [`FASTER`] times as fast as the
-    /// connection takes raw blocks, but for a probe now and then (the first block is tried to learn how fast
+    /// no failed block says to wait, and compressing is faster than the connection takes raw
+    /// blocks, but for a probe now and then (the first block is tried to learn how fast
     /// compressing is; until the connection's pace is known, blocks go raw).
     fn should_try(&mut self, drained: (u64, u64)) -> bool {
         self.draining.mark(drained.0, drained.1);
@@ -461,7 +461,7 @@ impl Policy {
         let pays = match (self.compressing.rate(), self.draining.rate()) {
             (None, _) => true,
             (Some(_), None) => false,
-            (Some(compressing), Some(draining)) => compressing > FASTER * draining,
+            (Some(compressing), Some(draining)) => compressing > draining,
         };
         if !pays || self.since_probe + 1 >= PROBE {
             self.since_probe = 0;
