@@ -270,11 +270,15 @@ pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What `send` says of an upload sent compressed: `, compressed to 210 MB on the wire`.
+/// What `send` says of an upload sent compressed: `, compressed to 210 MB on the wire`
+/// (nothing when no bytes moved: a resumed upload the host already had whole).
 fn wire_note(stored: &Stored) -> String {
-    stored.compressed.map_or(String::new(), |bytes| {
-        format!(", compressed to {} on the wire", format_size(bytes.wire))
-    })
+    stored
+        .compressed
+        .filter(|bytes| bytes.file > 0)
+        .map_or(String::new(), |bytes| {
+            format!(", compressed to {} on the wire", format_size(bytes.wire))
+        })
 }
 
 /// What `send` says of an upload that became a new version: `, version 3`.
