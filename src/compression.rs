@@ -11,7 +11,8 @@
 //! only while compressing is faster than the connection takes raw blocks (compressing
 //! measured over its last [`WINDOW`] blocks, the connection over its last [`DRAIN_WINDOW`]
 //! raw blocks, by the time the writing thread spends writing them; while compressing, every
-//! [`PROBE`]th block goes raw to keep measuring).
+//! [`PROBE`]th block goes raw to keep measuring, and until both are known, blocks go
+//! compressed).
 //! When the wire is the slower, as on a gigabit link, blocks go compressed and the transfer
 //! runs at the compressor's speed (or the wire's times the ratio); when the connection has
 //! room because the compressor fell behind, raw blocks go in instantly, which reads as a fast
@@ -450,8 +451,9 @@ impl Policy {
 
     /// Whether to try the next block, given the writer's running totals of raw blocks: when
     /// no failed block says to wait, and compressing is faster than the connection takes raw
-    /// blocks, but for a probe now and then (the first block is tried to learn how fast
-    /// compressing is; until the connection's pace is known, blocks go raw).
+    /// blocks, but for a probe now and then (until both speeds are known, blocks are tried:
+    /// the first probe measures the connection, and a file smaller than the socket's buffers,
+    /// which take its raw blocks at once wherever the wire is, still goes compressed).
     fn should_try(&mut self, drained: (u64, u64)) -> bool {
         self.draining.mark(drained.0, drained.1);
         if self.skip > 0 {
@@ -459,9 +461,8 @@ impl Policy {
             return false;
         }
         let pays = match (self.compressing.rate(), self.draining.rate()) {
-            (None, _) => true,
-            (Some(_), None) => false,
             (Some(compressing), Some(draining)) => compressing > draining,
+            _ => true,
         };
         if !pays || self.since_probe + 1 >= PROBE {
             self.since_probe = 0;
@@ -745,8 +746,9 @@ mod tests {
     #[test]
     fn text_goes_raw_into_a_sink_faster_than_the_compressor() -> io::Result<()> {
         // Memory takes bytes far faster than zstd makes them, as loopback does: compressing
-        // would only slow the transfer (and take the receiver's CPU on one machine).
-        let bytes = text(64 * BLOCK);
+        // would only slow the transfer (and take the receiver's CPU on one machine). The first
+        // blocks go compressed until a raw one has measured the sink.
+        let bytes = text(128 * BLOCK);
         let meter = WireMeter::default();
         let mut sink = Vec::new();
         let sent = send_blocks(
