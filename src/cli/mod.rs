@@ -198,6 +198,10 @@ struct SendArgs {
     /// (yours, or any file's as the host's operator).
     #[arg(long, value_name = "ID", conflicts_with = "new_file")]
     version_of: Option<u64>,
+    /// Send the bytes as they are. By default they travel compressed (zstd) when a sample of
+    /// the file shrinks and the host takes compressed transfers.
+    #[arg(long)]
+    no_compression: bool,
 }
 
 #[derive(Args)]
@@ -365,6 +369,10 @@ struct GetArgs {
     /// with one id only.
     #[arg(long, value_name = "N")]
     version: Option<u32>,
+    /// Receive the bytes as they are. By default the host sends them compressed (zstd) where
+    /// that pays, if it takes compressed transfers.
+    #[arg(long)]
+    no_compression: bool,
 }
 
 #[derive(Args)]

@@ -232,7 +232,7 @@ impl Transfers {
             .iter()
             .position(|t| t.handle.id() == event.id)?;
         match event.update {
-            TransferUpdate::Progress { done, total } => {
+            TransferUpdate::Progress { done, total, .. } => {
                 let transfer = &mut self.running[index];
                 transfer.done = done;
                 transfer.total = total;

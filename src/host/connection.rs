@@ -90,6 +90,8 @@ struct Access {
     options: Option<ShareOptions>,
     /// `NEW_FILE`: the next upload is a file of its own, not a new version.
     new_file: bool,
+    /// `COMPRESS`: the next transfer's bytes travel in blocks.
+    compress: bool,
 }
 
 /// What to do with the connection after a command.
@@ -126,6 +128,7 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked
         features: Features::default(),
         options: None,
         new_file: false,
+        compress: false,
     };
     // Until the first command other than PASS, a silent client is told it timed out; after
     // it, a connection idle between commands is closed silently.
@@ -244,6 +247,7 @@ fn route(
                 file_id,
                 offset,
                 version: None,
+                compressed: std::mem::take(&mut access.compress),
             };
             download::send(shared, connection, &wanted, access.uploader.as_ref()).into()
         }
@@ -256,6 +260,7 @@ fn route(
                 file_id,
                 offset,
                 version: Some(version),
+                compressed: std::mem::take(&mut access.compress),
             };
             download::send(shared, connection, &wanted, access.uploader.as_ref()).into()
         }
@@ -269,6 +274,14 @@ fn route(
         }
         ClientLine::NewFile => {
             access.new_file = true;
+            Next::Continue
+        }
+        ClientLine::Compress if !shared.config.compression => {
+            connection.refuse("This host takes no compressed transfers (--no-compression)");
+            Next::Close
+        }
+        ClientLine::Compress => {
+            access.compress = true;
             Next::Continue
         }
         ClientLine::List => {
@@ -285,7 +298,7 @@ fn route(
         | ClientLine::Ping => {
             connection.refuse(
                 "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, NEW_FILE, \
-                 DOWNLOAD, VERSIONS, PREVIEW, LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
+                 COMPRESS, DOWNLOAD, VERSIONS, PREVIEW, LIST, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
                  outside \
                  a joined session",
             );
@@ -307,6 +320,7 @@ fn upload_with(
         file_info: access.features.file_info,
         versions: access.features.versions,
         new_file: std::mem::take(&mut access.new_file),
+        compressed: std::mem::take(&mut access.compress),
     };
     let uploader = access.uploader.as_ref();
     upload::receive(shared, connection, request, uploader, resume_key, &asked).into()

@@ -84,6 +84,10 @@ pub enum ClientLine {
     /// `NEW_FILE`: the next upload on this connection is a file of its own, even if its sharer
     /// already shares one of the same name (which it would otherwise become a version of).
     NewFile,
+    /// `COMPRESS:zstd`: the next transfer on this connection (an upload's bytes, or a
+    /// download's) travels in blocks, each raw or zstd ([`crate::compression`]; PROTOCOL.md,
+    /// *Compression*).
+    Compress,
     /// `READY` (seed): the client is ready for a download's bytes.
     Ready,
     /// `AUTH:<client_id>:<ticket>`: proves that later uploads on this connection come from
@@ -568,6 +572,18 @@ impl ClientLine {
                 file_id: Fields::single_number("VERSIONS", rest, "file id")?,
             }),
             b"NEW_FILE" if rest.is_none() => Ok(Self::NewFile),
+            b"COMPRESS" => {
+                let mut fields = Fields::new("COMPRESS", rest);
+                let method = fields.next("method")?;
+                fields.finish()?;
+                if method != b"zstd" {
+                    return Err(ProtocolError::BadValue {
+                        field: "compression",
+                        value: shorten_for_message(method),
+                    });
+                }
+                Ok(Self::Compress)
+            }
             b"COMMENT" => {
                 let mut fields = Fields::new("COMMENT", rest);
                 let file_id = fields.number("file id")?;
@@ -680,6 +696,7 @@ impl ClientLine {
             Self::Versions { file_id } => format!("VERSIONS:{file_id}\n"),
             Self::Preview { file_id } => format!("PREVIEW:{file_id}\n"),
             Self::NewFile => "NEW_FILE\n".to_owned(),
+            Self::Compress => "COMPRESS:zstd\n".to_owned(),
             Self::Comment { file_id, text } => format!("COMMENT:{file_id}:{}\n", escape(text)),
             Self::DeleteComment {
                 file_id,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::compression::{WireBytes, WireMeter};
 use crate::identity::Identity;
 use crate::participant::connection::ShutdownHandle;
 use crate::participant::error::Error;
@@ -33,6 +34,9 @@ pub enum TransferUpdate {
         done: u64,
         /// Bytes in all.
         total: u64,
+        /// For a transfer travelling compressed: the file bytes this attempt moved so far, and
+        /// the wire bytes they took (for a display of the wire's rate).
+        wire: Option<WireBytes>,
     },
     /// The upload is stored on the host.
     Uploaded(Stored),
@@ -110,6 +114,8 @@ struct Reporter {
     done: u64,
     events: flume::Sender<TransferEvent>,
     last: Option<Instant>,
+    /// The wire bytes of the attempt's connection, if it travels compressed.
+    meter: Option<Arc<WireMeter>>,
 }
 
 impl Reporter {
@@ -120,9 +126,15 @@ impl Reporter {
             .is_none_or(|last| last.elapsed() >= PROGRESS_INTERVAL);
         if due || done == self.total {
             self.last = Some(Instant::now());
+            let wire = self
+                .meter
+                .as_ref()
+                .map(|meter| meter.read())
+                .filter(|bytes| bytes.wire > 0);
             self.send(TransferUpdate::Progress {
                 done,
                 total: self.total,
+                wire,
             });
         }
     }
@@ -177,6 +189,9 @@ pub struct Route {
     /// Who proves the passcode, without credentials: a host this participant joined before
     /// counts its guess apart from strangers' (see PROTOCOL.md, *Passcode*).
     pub identity: Option<Arc<Identity>>,
+    /// Whether transfers may travel compressed with a host that takes them (`--no-compression`
+    /// says not; nor does a host on a loopback address).
+    pub compression: bool,
 }
 
 /// What a job moves.
@@ -223,6 +238,7 @@ impl Job {
             done: 0,
             events,
             last: None,
+            meter: None,
         };
         let job = Self {
             route,
@@ -319,6 +335,10 @@ fn connection_for(
             connection
         }
     };
+    let mut connection = connection;
+    // A host on this machine is reached through memory, faster than any compressor, and
+    // compressing there only takes CPU from the other end (BENCHMARKS.md, "Compression").
+    connection.set_compression(route.compression && !route.host.ip().is_loopback());
     if let (Ok(mut slot), Ok(handle)) = (cancel.connection.lock(), connection.shutdown_handle()) {
         *slot = Some(handle);
     }
@@ -500,6 +520,7 @@ fn upload(
         if item.new_file {
             connection.upload_next_as_new_file()?;
         }
+        reporter.meter = Some(connection.wire_meter());
         let progress = &mut reporter.attempt_progress();
         let stored = match resume_key {
             Some(key) => {
@@ -536,6 +557,7 @@ fn download(
 ) -> Result<TransferUpdate, Error> {
     with_retries(reporter, cancel, kept, |reporter, kept| {
         let mut connection = connection_for(kept, route, route.credentials.as_ref(), cancel)?;
+        reporter.meter = Some(connection.wire_meter());
         let path = download_file(
             &mut connection,
             entry,
