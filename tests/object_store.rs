@@ -347,19 +347,23 @@ fn downloads_resume_from_the_object_store() -> TestResult {
     let offset = 12_345_679;
     let mut prefix = Sha256::new();
     Digest::update(&mut prefix, &content[..offset]);
-    let mut rest = Vec::new();
-    let mut connection = lanshare::participant::TransferConnection::connect(host.local_addr())?;
-    let delivered = connection.download_from(
-        id,
-        offset as u64,
-        prefix,
-        &mut rest,
-        &mut |_| {},
-        &AtomicBool::new(false),
-    )?;
-    assert!(rest == content[offset..]);
-    assert_eq!(delivered.size, content.len() as u64);
-    assert_eq!(delivered.digest.to_string(), sha256_hex(&content));
+    // Raw, and in compressed blocks (the host cannot sample an object ahead: it tries).
+    for compression in [false, true] {
+        let mut rest = Vec::new();
+        let mut connection = lanshare::participant::TransferConnection::connect(host.local_addr())?;
+        connection.set_compression(compression);
+        let delivered = connection.download_from(
+            id,
+            offset as u64,
+            prefix.clone(),
+            &mut rest,
+            &mut |_| {},
+            &AtomicBool::new(false),
+        )?;
+        assert!(rest == content[offset..], "compression {compression}");
+        assert_eq!(delivered.size, content.len() as u64);
+        assert_eq!(delivered.digest.to_string(), sha256_hex(&content));
+    }
     // A host restarted on the store serves the same bytes.
     drop(host);
     let host = start(host_on(&library))?;
