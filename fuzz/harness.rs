@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use lanshare::compression::{BlockReader, block_error};
 use lanshare::host::{Host, HostConfig, Timeouts};
 use lanshare::identity::Identity;
 use lanshare::net::{LineReader, Stream};
@@ -218,7 +219,7 @@ fn fake_host_identity() -> &'static HostIdentity {
 
 /// A fake host that runs the TLS handshake on the first connection, answers it with `reply`
 /// through TLS (as every lanshare participant speaks TLS to hosts), then closes it.
-fn fake_host(reply: Vec<u8>) -> SocketAddr {
+fn fake_host(reply: Vec<u8>, compression: bool) -> SocketAddr {
     let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
         panic!("could not listen on loopback");
     };
@@ -230,8 +231,14 @@ fn fake_host(reply: Vec<u8>) -> SocketAddr {
         Ok(config) => rustls::ServerConfig::clone(&config),
         Err(error) => panic!("no TLS configuration for the fake host: {error}"),
     };
-    // A host that takes FEATURES, so that the client reads every line a lanshare host sends.
+    // A host that takes FEATURES, so that the client reads every line a lanshare host sends
+    // (and, if asked, COMPRESS, so that a download reads blocks).
     config.alpn_protocols = vec![tls::FEATURES_ALPN.to_vec()];
+    if compression {
+        config
+            .alpn_protocols
+            .insert(0, tls::COMPRESSION_ALPN.to_vec());
+    }
     let config = Arc::new(config);
     // Another fuzz host of this process may have had this port with another key.
     if let Err(error) = trust::pin(address, identity.fingerprint()) {
@@ -261,7 +268,8 @@ pub fn participant_replies(bytes: &[u8]) {
     let Some((&mode, reply)) = bytes.split_first() else {
         return;
     };
-    let address = fake_host(reply.to_vec());
+    // Modes 6, 10, 14, …: a download from a host that sends compressed blocks.
+    let address = fake_host(reply.to_vec(), mode % 4 == 2 && mode & 4 != 0);
     match mode % 4 {
         0 => {
             if let Ok(mut connection) = TransferConnection::connect(address) {
@@ -671,6 +679,28 @@ impl SecureClient {
             if matches!(self.reader.read(&mut sink), Ok(0) | Err(_)) {
                 return;
             }
+        }
+    }
+}
+
+/// The compressed-transfer decoder on any bytes: its first two bytes say how many file bytes
+/// are announced (up to 64 KiB), the rest is the wire. No panic; it gives at most what was
+/// announced, and a failure is a block error or an early end, never anything else.
+pub fn blocks(bytes: &[u8]) {
+    let (announced, wire) = match bytes {
+        [high, low, wire @ ..] => (u64::from(u16::from_be_bytes([*high, *low])), wire),
+        _ => return,
+    };
+    let mut reader = BlockReader::new(wire, announced, None);
+    let mut out = Vec::new();
+    match reader.read_to_end(&mut out) {
+        Ok(_) => assert_eq!(out.len() as u64, announced),
+        Err(error) => {
+            assert!(out.len() as u64 <= announced);
+            assert!(
+                block_error(&error).is_some() || error.kind() == std::io::ErrorKind::UnexpectedEof,
+                "{error}"
+            );
         }
     }
 }

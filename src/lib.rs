@@ -4,6 +4,7 @@
 //! [`host`] with its [`storage`], and the [`participant`] side. The command line and the
 //! desktop app are thin layers over it.
 
+pub mod compression;
 pub mod config;
 pub mod direct;
 pub mod discovery;

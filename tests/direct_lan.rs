@@ -3,7 +3,9 @@
 //! The sharer's server is found at the address its session comes from; the downloader fetches a
 //! file ten times over the host's limit from it, byte for byte; a connection to the sharer's
 //! port without the host's grant gets one `ERROR:` line and nothing else; a download cut off
-//! by the sharer stopping resumes once it shares the file again.
+//! by the sharer stopping resumes once it shares the file again; with a firewall (nftables) on
+//! the sharer's machine dropping connections to its port, the download is relayed through the
+//! host, byte for byte.
 //!
 //! Creating namespaces needs root and iproute2, so these tests are ignored by default and fail
 //! (not skip) where namespaces cannot be made; CI runs them with `--include-ignored`. All their
@@ -303,6 +305,68 @@ fn a_download_cut_off_by_the_sharer_resumes_when_it_shares_the_file_again() -> T
     assert!(resumed.status.success(), "get failed: {}", stderr(&resumed));
     assert!(std::fs::read(downloads.path().join("disk.img"))? == bytes);
     stop(&mut again)?;
+    stop(&mut host)?;
+    Ok(())
+}
+
+/// Drops every new connection to `port` on `machine` (as a firewall does: no answer at all).
+fn firewall(lan: &Lan, machine: Machine, port: &str) -> anyhow::Result<()> {
+    let rules = lan.config.path().join("firewall.nft");
+    std::fs::write(
+        &rules,
+        format!(
+            "table inet lanshare_test {{\n  chain input {{\n    type filter hook input \
+             priority 0;\n    tcp dport {port} drop\n  }}\n}}\n"
+        ),
+    )?;
+    let output = Command::new("ip")
+        .args(["netns", "exec", lan.ns(machine), "nft", "-f"])
+        .arg(&rules)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "nft: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "needs root, iproute2 and nftables; .ci/run runs it with --include-ignored"]
+fn a_sharer_behind_a_firewall_is_relayed_through_the_host() -> TestResult {
+    let lan = Lan::create()?;
+    let mut host = lan.host()?;
+    let dir = tempfile::tempdir()?;
+    let bytes = data(10 * LIMIT + 3, 47);
+    let file = dir.path().join("film.mkv");
+    std::fs::write(&file, &bytes)?;
+    let (mut sharer, id, port) = lan.share(&file.to_string_lossy())?;
+    firewall(&lan, Machine::Sharer, &port)?;
+
+    let downloads = tempfile::tempdir()?;
+    let got = lan.get(downloads.path(), &id)?;
+    assert!(got.status.success(), "get failed: {}", stderr(&got));
+    assert!(
+        std::fs::read(downloads.path().join("film.mkv"))? == bytes,
+        "the relayed file differs"
+    );
+    let said = stderr(&got);
+    assert!(
+        said.contains("relayed through the host"),
+        "get did not say it was relayed: {said}"
+    );
+    // The firewall is real: the port answers nothing from the downloader's machine.
+    let probe = Command::new("ip")
+        .args(["netns", "exec", lan.ns(Machine::Downloader)])
+        .args(["timeout", "3", "bash", "-c"])
+        .arg(format!("exec 3<>/dev/tcp/10.214.{}.2/{port}", lan.subnet))
+        .status()?;
+    assert!(
+        !probe.success(),
+        "the sharer's port was reachable through the firewall"
+    );
+
+    stop(&mut sharer)?;
     stop(&mut host)?;
     Ok(())
 }

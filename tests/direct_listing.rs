@@ -10,56 +10,22 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use common::direct::{Sharer, fetch_with_worker, saved_file, share_directly_from};
 use common::*;
-use lanshare::direct::{DirectFile, DirectServer};
 use lanshare::host::HostConfig;
 use lanshare::identity::Identity;
-use lanshare::participant::save::Destination;
-use lanshare::participant::worker::{Route, TransferLanes, TransferUpdate};
 use lanshare::participant::{Error, Session, SessionEvent, TransferConnection};
-use lanshare::protocol::{DirectShare, Sha256Digest, TransferCheck};
-use lanshare::tls::HostIdentity;
-use sha2::{Digest, Sha256};
 
 const ANSWER: Duration = Duration::from_secs(10);
 
-/// Alice's side: a session, and a server for the file at `path` holding `bytes`.
-struct Sharer {
-    session: Session,
-    server: DirectServer,
-    file_id: u64,
-}
-
-/// Alice joins `host`, starts her server and shares `bytes` (written to `dir`) directly.
+/// Alice joins `host` from 127.0.0.1, starts her server there and shares `bytes` directly.
 fn share_directly(
     host: SocketAddr,
     alice: &Identity,
     dir: &Path,
     bytes: &[u8],
 ) -> anyhow::Result<Sharer> {
-    let path = dir.join("huge.iso");
-    std::fs::write(&path, bytes)?;
-    let (session, _) = Session::join(host, "Alice", alice)?;
-    let identity = HostIdentity::load_or_create_at(dir.join("direct-identity.pem"))?;
-    let server = DirectServer::start(SocketAddr::from(([127, 0, 0, 1], 0)), &identity)?;
-    let share = DirectShare {
-        name: "huge.iso".into(),
-        size: bytes.len() as u64,
-        sha256: Sha256Digest(Sha256::digest(bytes).into()),
-        check: TransferCheck::of(bytes),
-        port: server.address().port(),
-        sharer: server.fingerprint(),
-    };
-    let (file_id, grant_key) = session.share_directly(&share, ANSWER)?;
-    server.trust_host(grant_key);
-    let size = bytes.len() as u64;
-    let name = share.name.clone();
-    server.share(file_id, DirectFile { path, name, size });
-    Ok(Sharer {
-        session,
-        server,
-        file_id,
-    })
+    share_directly_from([127, 0, 0, 1], host, alice, dir, bytes)
 }
 
 /// Bob asks the host for the way to `file_id` and downloads it from the sharer.
@@ -210,8 +176,7 @@ fn a_participant_sees_a_direct_file_and_its_transfers_fetch_it_from_the_sharer()
         .files
         .iter()
         .find(|file| file.id == sharer.file_id)
-        .ok_or_else(|| anyhow::anyhow!("Bob's snapshot lacks the direct file"))?
-        .clone();
+        .ok_or_else(|| anyhow::anyhow!("Bob's snapshot lacks the direct file"))?;
     assert_eq!(entry.details.direct, Some(true));
     assert_eq!(
         (entry.name.as_str(), entry.size),
@@ -219,24 +184,8 @@ fn a_participant_sees_a_direct_file_and_its_transfers_fetch_it_from_the_sharer()
     );
 
     let saved = tempfile::tempdir()?;
-    let route = Route {
-        host: address,
-        passcode: None,
-        credentials: Some(session.credentials().clone()),
-        identity: Some(bob),
-    };
-    let (events, updates) = flume::unbounded();
-    let destination = Destination::Folder(saved.path().to_path_buf());
-    TransferLanes::new(1).download(route, vec![(entry, destination)], &events);
-    let finished = loop {
-        let event = updates.recv_timeout(ANSWER)?;
-        if event.update.is_final() {
-            break event.update;
-        }
-    };
-    let TransferUpdate::Downloaded(path) = finished else {
-        anyhow::bail!("the download ended with {finished:?}");
-    };
+    let said = fetch_with_worker(&session, &snapshot, bob, sharer.file_id, saved.path())?;
+    let path = saved_file(&said)?;
     assert!(std::fs::read(&path)? == bytes, "the saved file differs");
 
     // The sharer leaves: Bob's session hears that the file is unavailable.

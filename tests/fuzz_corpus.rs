@@ -55,7 +55,7 @@ fn replay(target: &str, check: Check) -> anyhow::Result<usize> {
 /// blamed on the input that caused it.
 #[test]
 fn every_corpus_file_passes_its_fuzz_target() -> anyhow::Result<()> {
-    let targets: [(&str, Check); 7] = [
+    let targets: [(&str, Check); 8] = [
         ("client_line", harness::client_line),
         ("host_line", harness::host_line),
         ("escaping", harness::escaping),
@@ -63,6 +63,7 @@ fn every_corpus_file_passes_its_fuzz_target() -> anyhow::Result<()> {
         ("participant_replies", harness::participant_replies),
         ("host_secure", harness::host_secure),
         ("preview", harness::preview),
+        ("blocks", harness::blocks),
     ];
     for (target, check) in targets {
         let count = replay(target, check)?;

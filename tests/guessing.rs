@@ -121,9 +121,12 @@ fn a_guessing_spray_gets_about_one_guess_a_second_and_known_participants_still_j
         turned_away > 100 * checked.max(1) / 10,
         "the spray was fast enough to be braked: {turned_away} turned away, {checked} checked"
     );
-    // The budget: a burst of 5, then one a second.
+    // The budget: a burst of 5, then one a second. A guess is paid when it is judged wrong,
+    // so guesses let in on the last token and judged at the same moment overdraw it (the debt
+    // is paid back by waiting longer): at most one per guesser at the end of the spray. (CI
+    // once counted 28 in 20.1 s, three over a bound of 2 spare.)
     assert!(
-        (checked as f64) <= 5.0 + elapsed * 1.0 + 2.0,
+        (checked as f64) <= 5.0 + elapsed * 1.0 + f64::from(GUESSERS),
         "{checked} guesses checked in {elapsed:.1} s"
     );
     assert!(joins.len() >= 8, "Alice tried to join throughout");

@@ -216,6 +216,7 @@ fn lanes_carry_many_files_over_a_few_connections_both_ways() -> TestResult {
         passcode: None,
         credentials: Some(session.credentials().clone()),
         identity: None,
+        compression: true,
     };
     let (sender, events) = flume::unbounded();
     let items = files

@@ -203,6 +203,8 @@ pub struct Participant {
     pub config_dir: PathBuf,
     /// The host, as `--host` takes it.
     pub host: SocketAddr,
+    /// Whether transfers may travel compressed (the default); false says `--no-compression`.
+    pub compression: bool,
 }
 
 impl Participant {
@@ -218,14 +220,40 @@ impl Participant {
         command
     }
 
+    /// The command for a transfer: `args`, then `--no-compression` if compression is off.
+    fn transfer_command(&self, args: &[&str]) -> Command {
+        let mut command = self.command(args);
+        if !self.compression {
+            command.arg("--no-compression");
+        }
+        command
+    }
+
     /// `lanshare send` of the files; returns the time it took and the ids the host gave.
     pub fn send(&self, files: &[SourceFile]) -> io::Result<(Duration, Vec<u64>)> {
-        let mut command = self.command(&["send", "--user", "bench"]);
+        self.send_counting_wire(files)
+            .map(|(elapsed, ids, _)| (elapsed, ids))
+    }
+
+    /// `lanshare send` of the files; returns the time it took, the ids the host gave, and the
+    /// bytes that crossed the wire for those that went compressed (as `send` reports them, to
+    /// three digits), if any did.
+    pub fn send_counting_wire(
+        &self,
+        files: &[SourceFile],
+    ) -> io::Result<(Duration, Vec<u64>, Option<u64>)> {
+        let mut command = self.transfer_command(&["send", "--user", "bench"]);
         command.args(files.iter().map(|f| &f.path));
         let (elapsed, output) = timed_output(command, "lanshare send")?;
-        let ids: Vec<u64> = String::from_utf8_lossy(&output.stdout)
+        let said = String::from_utf8_lossy(&output.stdout);
+        // "Shared 'NAME' (SIZE) as #ID[, notes][, compressed to WIRE on the wire]"
+        let ids: Vec<u64> = said
             .lines()
-            .filter_map(|line| line.rsplit(" as #").next()?.trim().parse().ok())
+            .filter_map(|line| {
+                let after = line.rsplit(" as #").next()?;
+                let digits = after.split(|c: char| !c.is_ascii_digit()).next()?;
+                digits.parse().ok()
+            })
             .collect();
         if ids.len() != files.len() {
             return Err(io::Error::other(format!(
@@ -234,13 +262,20 @@ impl Participant {
                 files.len()
             )));
         }
-        Ok((elapsed, ids))
+        let wire = said
+            .lines()
+            .filter_map(|line| {
+                let size = line.split(", compressed to ").nth(1)?;
+                ::lanshare::units::parse_size(size.strip_suffix(" on the wire")?).ok()
+            })
+            .reduce(|a, b| a + b);
+        Ok((elapsed, ids, wire))
     }
 
     /// `lanshare get` of the ids into `dir` (a new folder); returns the time it took.
     pub fn get(&self, ids: &[u64], dir: &Path) -> io::Result<Duration> {
         std::fs::create_dir_all(dir)?;
-        let mut command = self.command(&["get", "-o", &dir.to_string_lossy()]);
+        let mut command = self.transfer_command(&["get", "-o", &dir.to_string_lossy()]);
         command.args(ids.iter().map(u64::to_string));
         Ok(timed_output(command, "lanshare get")?.0)
     }

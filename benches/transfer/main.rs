@@ -3,10 +3,11 @@
 //! text, dufs, miniserve, the line rate of a shaped gigabit link), as one table. BENCHMARKS.md explains the rows and holds results.
 //!
 //! Options (after `--`): `--reps N` (default 3; each row is the median), `--only
-//! loopback,lan,latency,scale`, `--big SIZE` (default 1GiB), `--small N` (default 1000),
+//! loopback,lan,latency,scale,compression`, `--big SIZE` (default 1GiB), `--small N` (default 1000),
 //! `--workdir DIR` (default: a temporary folder under `target/`), `--no-warm` (do not touch
 //! memory before each timed transfer; see [`workload::warm_memory`]).
 
+mod compression;
 mod encryption;
 mod http;
 mod lan;
@@ -54,10 +55,17 @@ enum Section {
     Lan,
     Latency,
     Scale,
+    Compression,
 }
 
 impl Section {
-    const ALL: [Self; 4] = [Self::Loopback, Self::Lan, Self::Latency, Self::Scale];
+    const ALL: [Self; 5] = [
+        Self::Loopback,
+        Self::Lan,
+        Self::Latency,
+        Self::Scale,
+        Self::Compression,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -65,6 +73,7 @@ impl Section {
             Self::Lan => "lan",
             Self::Latency => "latency",
             Self::Scale => "scale",
+            Self::Compression => "compression",
         }
     }
 }
@@ -189,6 +198,11 @@ fn run(options: &Options) -> anyhow::Result<()> {
     );
     eprintln!("making the files…");
     let workloads = workload::create(&work.join("source"), options.big, options.small)?;
+    let logs = if options.sections.contains(&Section::Compression) {
+        Some(workload::create_logs(&work.join("source"), options.big)?)
+    } else {
+        None
+    };
     let servers: Vec<(Server, Result<String, String>)> = [Server::Dufs, Server::Miniserve]
         .into_iter()
         .map(|server| (server, server.available()))
@@ -230,6 +244,14 @@ fn run(options: &Options) -> anyhow::Result<()> {
             Section::Scale => {
                 scale_section(options, work, &mut results);
                 rows.extend(scale_rows(&results));
+            }
+            Section::Compression => {
+                let random = workloads.iter().find(|w| w.key == "big");
+                if let (Some(logs), Some(random)) = (&logs, random) {
+                    let files = compression::Files { logs, random };
+                    compression::measure(options.reps, options.warm, work, &files, &mut results);
+                    rows.extend(compression::rows(&files, &results));
+                }
             }
         }
     }
@@ -284,6 +306,7 @@ impl Contender {
             wrapper: Vec::new(),
             config_dir: dir.join("participant"),
             host: host.address,
+            compression: true,
         };
         Ok(Self::Lanshare {
             store,
@@ -723,6 +746,7 @@ fn lan_section(options: &Options, work: &Path, workloads: &[Workload], results: 
                     wrapper: lan.in_peer(),
                     config_dir: dir.join("participant"),
                     host: host.address,
+                    compression: true,
                 };
                 match participant.send(&workload.files) {
                     Ok((elapsed, ids)) => {

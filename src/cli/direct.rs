@@ -77,6 +77,8 @@ fn share_and_serve(
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
     let server = DirectServer::start(SocketAddr::new(any, 0), &identity)?;
+    // Downloaders that cannot reach this machine get the bytes relayed through the host.
+    session.serve_relays(&server);
     let mut kept = Vec::new();
     for (file, digests) in files {
         let file_id = share_one(&session, &server, &file, digests)?;

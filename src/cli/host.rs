@@ -84,6 +84,9 @@ pub(super) struct HostArgs {
     /// Turn away plain-text (seed) clients: serve encrypted connections only.
     #[arg(long)]
     require_encryption: bool,
+    /// Take and send no compressed transfers: lanshare peers then move every byte as it is.
+    #[arg(long)]
+    no_compression: bool,
     /// Delete files this long after they are shared, unless their sharer says otherwise
     /// (`send --expire`): 90s, 30m, 24h, 7d. Default: keep them until deleted.
     #[arg(long, value_name = "TIME", value_parser = parse_lifetime)]
@@ -217,6 +220,7 @@ fn host_config(args: &HostArgs) -> anyhow::Result<HostConfig> {
         expire_after: args.expire_after,
         max_expiry: args.max_expiry,
         keep_versions: args.keep_versions,
+        compression: !args.no_compression,
         ..HostConfig::default()
     })
 }

@@ -206,6 +206,10 @@ struct SendArgs {
     /// and downloaders fetch them from here while this command runs (Ctrl-C stops sharing).
     #[arg(long, conflicts_with_all = ["expire", "tag", "only", "new_file", "version_of"])]
     direct: bool,
+    /// Send the bytes as they are. By default they travel compressed (zstd) when a sample of
+    /// the file shrinks and the host takes compressed transfers.
+    #[arg(long)]
+    no_compression: bool,
 }
 
 #[derive(Args)]
@@ -381,6 +385,10 @@ struct GetArgs {
     /// with one id only.
     #[arg(long, value_name = "N")]
     version: Option<u32>,
+    /// Receive the bytes as they are. By default the host sends them compressed (zstd) where
+    /// that pays, if it takes compressed transfers.
+    #[arg(long)]
+    no_compression: bool,
 }
 
 #[derive(Args)]

@@ -26,6 +26,7 @@ pub(super) fn preview(args: &PreviewArgs) -> anyhow::Result<()> {
         passcode: target.passcode.clone(),
         credentials: session.as_ref().map(|s| s.credentials().clone()),
         identity: own_identity(),
+        compression: true,
     };
     let fetched = fetch_preview(&route, args.id).map_err(explain)?;
     match &args.output {

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::fmt;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use lanshare::compression::WireBytes;
 use lanshare::units::{format_rate, format_size};
 
 use lanshare::participant::worker::{TransferEvent, TransferHandle, TransferUpdate};
@@ -50,10 +51,16 @@ pub(super) fn follow(
             .recv(interrupts, |_| Err(true))
             .wait();
         match next {
-            Ok(TransferUpdate::Progress { done, .. }) => {
+            Ok(TransferUpdate::Progress { done, wire, .. }) => {
                 bar.set_message(label.to_owned());
                 bar.set_position(done);
+                bar.set_prefix(wire_rate(bar.per_sec(), wire));
             }
+            Ok(TransferUpdate::Relayed) => bar.suspend(|| {
+                eprintln!(
+                    "{label}: its sharer cannot be reached from here; relayed through the host"
+                );
+            }),
             Ok(TransferUpdate::Resuming { done, total }) => {
                 bar.set_message(format!("Resuming… {label}"));
                 bar.set_position(done);
@@ -93,6 +100,18 @@ pub(super) fn follow(
     }
 }
 
+/// The wire's rate beside the file's (`per_sec`) for a transfer travelling compressed:
+/// ` (wire 980 MB/s)`; empty for one that is not.
+fn wire_rate(per_sec: f64, wire: Option<WireBytes>) -> String {
+    match wire {
+        Some(bytes) if bytes.file > 0 => {
+            let rate = per_sec * bytes.wire as f64 / bytes.file as f64;
+            format!(" (wire {})", format_rate(rate))
+        }
+        _ => String::new(),
+    }
+}
+
 /// A bar for a transfer of `total` bytes with speed and time left, drawn on stderr if it is a
 /// terminal (hidden otherwise).
 fn transfer_bar(total: u64) -> ProgressBar {
@@ -105,7 +124,7 @@ fn transfer_bar(total: u64) -> ProgressBar {
         },
     );
     if let Ok(style) = ProgressStyle::with_template(
-        "{msg:20!} [{bar:30.cyan/blue}] {done:>9} / {total:9} {rate:>11}  ETA {eta}",
+        "{msg:20!} [{bar:30.cyan/blue}] {done:>9} / {total:9} {rate:>11}{prefix}  ETA {eta}",
     ) {
         // Sizes in lanshare's own units (1024s, labelled MB as in the seed).
         let style = style

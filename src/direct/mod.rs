@@ -9,4 +9,4 @@ mod grant;
 mod server;
 
 pub use grant::{GRANT_LIFETIME, GrantRefusal, GrantSigner, check_grant, now_ms};
-pub use server::{DIRECT_IDENTITY_FILE, DirectFile, DirectServer, DirectServerError};
+pub use server::{DIRECT_IDENTITY_FILE, DirectFile, DirectServer, DirectServerError, RelayServing};

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -26,6 +26,8 @@ const MAX_CONNECTIONS: usize = 64;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a download may go without the downloader taking a byte.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the accepting thread looks for new connections and for the server stopping.
+const ACCEPT_POLL: Duration = Duration::from_millis(25);
 /// Bytes handed to the connection at a time.
 const SEND_STEP: u64 = 4 * 1024 * 1024;
 
@@ -151,14 +153,19 @@ impl DirectServer {
         self.inner.shares_mut().remove(&file_id).is_some()
     }
 
+    /// A handle that serves relayed downloads of this server's files (see [`RelayServing`]).
+    pub fn relay_serving(&self) -> RelayServing {
+        RelayServing(Arc::clone(&self.inner))
+    }
+
     /// Stops listening and cuts off every connection.
     pub fn stop(&mut self) {
         let Some(accepting) = self.accepting.take() else {
             return;
         };
+        // The accepting thread sees it within one poll (a firewall in front of the port
+        // must not keep it waiting, so it is not woken with a connection).
         self.inner.stopping.store(true, Ordering::SeqCst);
-        // Wakes the accepting thread, which then sees that it is stopping.
-        let _ = TcpStream::connect_timeout(&wake_address(self.address), Duration::from_secs(1));
         for (_, stream) in self
             .inner
             .open
@@ -193,23 +200,85 @@ impl Inner {
     }
 }
 
-/// The address that reaches a listener bound to `address` from this machine.
-fn wake_address(address: SocketAddr) -> SocketAddr {
-    let ip = match address.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, address.port())
+/// Serves downloads the host relays: when a downloader cannot reach this server, the host asks
+/// the sharer's session for a connection (`RELAY_WANTED`), which the sharer opens to the host
+/// itself; the host vouched for the downloader, so no grant is shown on it.
+#[derive(Clone)]
+pub struct RelayServing(Arc<Inner>);
+
+impl std::fmt::Debug for RelayServing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RelayServing({})", self.0.fingerprint)
+    }
 }
 
-/// Accepts connections until stopped, each served on a thread of its own.
-fn accept_loop(inner: &Arc<Inner>, listener: &TcpListener) {
-    for incoming in listener.incoming() {
+impl RelayServing {
+    /// Serves the one `DOWNLOAD` of file `file_id` the host relays over `reader` (a
+    /// connection to the host, after `RELAY_SEND`), as a granted download is served; returns
+    /// why not if it was refused. The server stopping cuts it off.
+    pub fn serve(&self, mut reader: LineReader, file_id: FileId) -> Result<(), String> {
+        let inner = &self.0;
         if inner.stopping.load(Ordering::SeqCst) {
-            return;
+            reader.stream().shutdown();
+            return Err("this machine stopped sharing".into());
         }
-        let Ok(tcp) = incoming else { continue };
+        let id = inner.next_connection.fetch_add(1, Ordering::Relaxed);
+        if let Ok(handle) = reader.stream().tcp().try_clone() {
+            inner
+                .open
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(id, handle);
+        }
+        let served = send_file(inner, &mut reader, file_id);
+        inner
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        finish(&reader, served)
+    }
+}
+
+/// Ends a served connection as `served` says: closed after the bytes, or after one `ERROR:`
+/// line (returned), or cut.
+fn finish(reader: &LineReader, served: Result<(), Stop>) -> Result<(), String> {
+    match served {
+        Ok(()) => {
+            reader.stream().close_write();
+            Ok(())
+        }
+        Err(Stop::Refuse(reason)) => {
+            let _ = reply(reader.stream(), &HostLine::Error(reason.clone()));
+            reader.stream().close_write();
+            Err(reason)
+        }
+        Err(Stop::Lost) => {
+            reader.stream().shutdown();
+            Err("the connection was lost".into())
+        }
+    }
+}
+
+/// Accepts connections until stopped (polling, see [`ACCEPT_POLL`]), each served on a thread
+/// of its own.
+fn accept_loop(inner: &Arc<Inner>, listener: &TcpListener) {
+    if listener.set_nonblocking(true).is_err() {
+        tracing::error!("The direct server cannot poll its port; it serves nothing");
+        return;
+    }
+    while !inner.stopping.load(Ordering::SeqCst) {
+        let tcp = match listener.accept() {
+            Ok((tcp, _)) => tcp,
+            Err(error) if net::is_timeout(&error) => {
+                std::thread::sleep(ACCEPT_POLL);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        if tcp.set_nonblocking(false).is_err() {
+            continue;
+        }
         let id = inner.next_connection.fetch_add(1, Ordering::Relaxed);
         {
             let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
@@ -262,16 +331,12 @@ fn serve(inner: &Inner, tcp: TcpStream) {
         }
     };
     let mut reader = LineReader::new(Stream::Tls(Arc::new(tls)));
-    let served = admit(inner, &mut reader).and_then(|grant| send_file(inner, &mut reader, &grant));
-    match served {
-        Ok(()) => reader.stream().close_write(),
-        Err(Stop::Refuse(reason)) => {
-            tracing::info!("Direct connection from {peer:?} refused: {reason}");
-            let _ = reply(reader.stream(), &HostLine::Error(reason));
-            reader.stream().close_write();
-        }
-        Err(Stop::Lost) => reader.stream().shutdown(),
+    let served =
+        admit(inner, &mut reader).and_then(|grant| send_file(inner, &mut reader, grant.file_id));
+    if let Err(Stop::Refuse(reason)) = &served {
+        tracing::info!("Direct connection from {peer:?} refused: {reason}");
     }
+    let _ = finish(&reader, served);
 }
 
 /// Reads the downloader's next line as a command.
@@ -306,8 +371,9 @@ fn admit(inner: &Inner, reader: &mut LineReader) -> Result<Grant, Stop> {
     Ok(grant)
 }
 
-/// `DOWNLOAD:<file_id>[:<offset>]` of the granted file: `FILE:`, `READY`, the bytes.
-fn send_file(inner: &Inner, reader: &mut LineReader, grant: &Grant) -> Result<(), Stop> {
+/// `DOWNLOAD:<file_id>[:<offset>]` of the granted (or relayed) file `granted`: `FILE:`,
+/// `READY`, the bytes.
+fn send_file(inner: &Inner, reader: &mut LineReader, granted: FileId) -> Result<(), Stop> {
     let (file_id, offset) = match read_command(reader)? {
         ClientLine::Download { file_id, offset } => (file_id, offset),
         ClientLine::DownloadVersion { .. } => {
@@ -321,7 +387,7 @@ fn send_file(inner: &Inner, reader: &mut LineReader, grant: &Grant) -> Result<()
             ));
         }
     };
-    if file_id != grant.file_id {
+    if file_id != granted {
         return Err(Stop::Refuse("This grant is for another file".into()));
     }
     let (shared, mut file) = open(inner, file_id, offset)?;

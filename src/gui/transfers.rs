@@ -40,6 +40,8 @@ struct Running {
     done_before: u64,
     /// The connection was lost and the transfer is reconnecting.
     resuming: bool,
+    /// A direct file whose sharer cannot be reached: the host relays its bytes.
+    relayed: bool,
 }
 
 impl Running {
@@ -83,8 +85,13 @@ impl Running {
             .eta()
             .map(|eta| format!(" · ETA {}", format_duration(eta)))
             .unwrap_or_default();
+        let relayed = if self.relayed {
+            " · relayed through the host"
+        } else {
+            ""
+        };
         format!(
-            "{} of {} · {:.0}% · {}{eta}",
+            "{} of {} · {:.0}% · {}{eta}{relayed}",
             format_size(self.done),
             format_size(self.total),
             self.percent(),
@@ -222,6 +229,7 @@ impl Transfers {
             started: Instant::now(),
             done_before: 0,
             resuming: false,
+            relayed: false,
         });
     }
 
@@ -232,11 +240,15 @@ impl Transfers {
             .iter()
             .position(|t| t.handle.id() == event.id)?;
         match event.update {
-            TransferUpdate::Progress { done, total } => {
+            TransferUpdate::Progress { done, total, .. } => {
                 let transfer = &mut self.running[index];
                 transfer.done = done;
                 transfer.total = total;
                 transfer.resuming = false;
+                None
+            }
+            TransferUpdate::Relayed => {
+                self.running[index].relayed = true;
                 None
             }
             TransferUpdate::Resuming { done, total } => {

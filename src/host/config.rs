@@ -98,6 +98,10 @@ pub struct HostConfig {
     /// upload of a name it already shares becomes that file's new version, and older ones past
     /// this many are freed.
     pub keep_versions: usize,
+    /// Whether lanshare peers may send and fetch files compressed (`COMPRESS`; off with
+    /// `lanshare host --no-compression`): the host then selects no compression in the TLS
+    /// handshake and refuses the line.
+    pub compression: bool,
 }
 
 /// How many versions of a file are kept by default.
@@ -143,6 +147,7 @@ impl Default for HostConfig {
             expire_after: None,
             max_expiry: None,
             keep_versions: DEFAULT_KEEP_VERSIONS,
+            compression: true,
         }
     }
 }

@@ -14,7 +14,7 @@ use super::gate::Refused;
 use super::registry::Uploader;
 use super::state::Shared;
 use super::wire::{Connection, Silence};
-use super::{download, passcode, session, upload};
+use super::{download, passcode, relay, session, upload};
 use crate::net::{Stream, is_timeout};
 use crate::protocol::{ClientLine, Features, ShareOptions};
 use crate::tls::{self, TLS_FIRST_BYTE};
@@ -90,6 +90,8 @@ struct Access {
     options: Option<ShareOptions>,
     /// `NEW_FILE`: the next upload is a file of its own, not a new version.
     new_file: bool,
+    /// `COMPRESS`: the next transfer's bytes travel in blocks.
+    compress: bool,
 }
 
 /// What to do with the connection after a command.
@@ -100,6 +102,8 @@ enum Next {
     Close,
     /// Hand it to a control session (`JOIN` was accepted).
     Join(session::JoinRequest),
+    /// Hand it to the relay waiting for it (`RELAY_SEND`).
+    Relay(crate::protocol::RelayToken),
 }
 
 impl From<bool> for Next {
@@ -126,6 +130,7 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked
         features: Features::default(),
         options: None,
         new_file: false,
+        compress: false,
     };
     // Until the first command other than PASS, a silent client is told it timed out; after
     // it, a connection idle between commands is closed silently.
@@ -146,6 +151,7 @@ fn serve(shared: &Arc<Shared>, mut connection: Connection, tracked: &mut Tracked
             Next::Continue => started |= !comes_first,
             Next::Close => return,
             Next::Join(request) => return session::run(shared, connection, request),
+            Next::Relay(token) => return relay::take_sharer(shared, connection, &token),
         }
     }
 }
@@ -244,6 +250,7 @@ fn route(
                 file_id,
                 offset,
                 version: None,
+                compressed: std::mem::take(&mut access.compress),
             };
             download::send(shared, connection, &wanted, access.uploader.as_ref()).into()
         }
@@ -256,6 +263,7 @@ fn route(
                 file_id,
                 offset,
                 version: Some(version),
+                compressed: std::mem::take(&mut access.compress),
             };
             download::send(shared, connection, &wanted, access.uploader.as_ref()).into()
         }
@@ -271,8 +279,20 @@ fn route(
             let key = access.uploader.as_ref().map(|uploader| &uploader.key);
             download::send_route(shared, connection, file_id, key).into()
         }
+        ClientLine::Relay { file_id } => {
+            relay::relay(shared, connection, file_id, access.uploader.as_ref()).into()
+        }
+        ClientLine::RelaySend { token } => Next::Relay(token),
         ClientLine::NewFile => {
             access.new_file = true;
+            Next::Continue
+        }
+        ClientLine::Compress if !shared.config.compression => {
+            connection.refuse("This host takes no compressed transfers (--no-compression)");
+            Next::Close
+        }
+        ClientLine::Compress => {
+            access.compress = true;
             Next::Continue
         }
         ClientLine::List => {
@@ -291,7 +311,7 @@ fn route(
         | ClientLine::Ping => {
             connection.refuse(
                 "Unexpected command here: only UPLOAD, UPLOAD_RESUME, UPLOAD_OPTIONS, NEW_FILE, \
-                 DOWNLOAD, VERSIONS, PREVIEW, LIST, DIRECT, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
+                 COMPRESS, DOWNLOAD, VERSIONS, PREVIEW, LIST, DIRECT, RELAY, RELAY_SEND, FEATURES, AUTH, AUTH_PROOF and PAKE are served \
                  outside \
                  a joined session",
             );
@@ -313,6 +333,7 @@ fn upload_with(
         file_info: access.features.file_info,
         versions: access.features.versions,
         new_file: std::mem::take(&mut access.new_file),
+        compressed: std::mem::take(&mut access.compress),
     };
     let uploader = access.uploader.as_ref();
     upload::receive(shared, connection, request, uploader, resume_key, &asked).into()

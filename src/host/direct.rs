@@ -5,12 +5,13 @@
 //! unavailable, and when the same key shares the same bytes (SHA-256) again it is the same
 //! listing once more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use crate::protocol::{ClientId, DirectShare, FileId, Fingerprint, PublicKey, Tags};
+use super::wire::Connection;
+use crate::protocol::{ClientId, DirectShare, FileId, Fingerprint, PublicKey, RelayToken, Tags};
 use crate::storage::{FileRecord, categorize};
 
 /// The first id given to a direct file: far above any stored file's, so the two never meet
@@ -62,7 +63,8 @@ pub(super) struct Listed {
 /// Who shares a direct file now, and where its server is.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Sharer {
-    session_id: u64,
+    /// Its control session, which asks it to serve relays.
+    pub session_id: u64,
     /// The sharer's server.
     pub address: SocketAddr,
     /// SHA-256 of its certificate.
@@ -239,6 +241,36 @@ impl DirectShares {
         let files = self.files();
         let entry = files.get(&file_id)?;
         Some((entry.record.clone(), entry.sharer))
+    }
+}
+
+/// Relays waiting for their sharer's connection, by the token its session was sent.
+#[derive(Default)]
+pub(super) struct Relays {
+    waiting: Mutex<HashMap<RelayToken, flume::Sender<Connection>>>,
+}
+
+impl Relays {
+    /// Opens a relay: the token to send the sharer and where its connection will arrive.
+    pub(super) fn open(&self) -> std::io::Result<(RelayToken, flume::Receiver<Connection>)> {
+        let token = RelayToken(crate::random::random_bytes()?);
+        let (sender, receiver) = flume::bounded(1);
+        self.waiting().insert(token, sender);
+        Ok((token, receiver))
+    }
+
+    /// Forgets a relay that was served or given up on.
+    pub(super) fn close(&self, token: &RelayToken) {
+        self.waiting().remove(token);
+    }
+
+    /// Where the sharer's connection for `token` goes, if a relay waits for it.
+    pub(super) fn take(&self, token: &RelayToken) -> Option<flume::Sender<Connection>> {
+        self.waiting().remove(token)
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, HashMap<RelayToken, flume::Sender<Connection>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

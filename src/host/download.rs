@@ -4,17 +4,20 @@
 //! A download holds a transfer slot from the client's `READY` until its last byte, and keeps up
 //! a minimum pace ([`super::pace`]).
 
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use super::activity::Direction;
+use super::direct::Sharer;
 use super::pace::Pace;
 use super::registry::Uploader;
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, Silence, printable};
+use crate::compression::{WORTH_IT, WireBytes, WireMeter, sample_ratio, send_blocks};
 use crate::direct::{GRANT_LIFETIME, now_ms};
 use crate::net::{self, Stream};
+use crate::pipeline::PipelineError;
 use crate::protocol::{
     ClientLine, DirectRoute, Features, FileId, HostLine, PublicKey, VersionInfo,
 };
@@ -31,6 +34,8 @@ pub(super) struct Wanted {
     pub offset: u64,
     /// The version (`None`: the latest).
     pub version: Option<u32>,
+    /// `COMPRESS`: send the bytes in blocks ([`crate::compression`]).
+    pub compressed: bool,
 }
 
 /// `DOWNLOAD`: `FILE:<name>:<size>`, wait for `READY`, send the bytes from `offset` on, to
@@ -77,7 +82,15 @@ pub(super) fn send(
         return false;
     }
     let sending = (record.name.as_str(), version.size, content, offset);
-    match send_content(shared, connection, sending, participant, slot.made_way()) {
+    let blocks = wanted.compressed;
+    match send_content(
+        shared,
+        connection,
+        sending,
+        participant,
+        slot.made_way(),
+        blocks,
+    ) {
         Ok(()) => {
             tracing::info!("File '{shown_name}' sent completely");
             true
@@ -153,14 +166,15 @@ fn open(
     Some((record, version, content))
 }
 
-/// Sends the file's bytes from `offset` on to `participant`, at a watched pace; `made_way`
-/// if another transfer was stopped to free its slot.
+/// Sends the file's bytes from `offset` on to `participant`, at a watched pace, in blocks if
+/// `compressed`; `made_way` if another transfer was stopped to free its slot.
 fn send_content(
     shared: &Shared,
     connection: &Connection,
     (name, size, content, offset): (&str, u64, Content, u64),
     participant: Option<&str>,
     made_way: bool,
+    compressed: bool,
 ) -> io::Result<()> {
     let remaining = size - offset;
     let stream = connection.stream();
@@ -177,6 +191,14 @@ fn send_content(
         },
     );
     match content {
+        Content::Memory(blob) if compressed => send_compressed(
+            stream,
+            io::Cursor::new(blob.bytes()),
+            offset,
+            size,
+            &mut pace,
+        ),
+        Content::Disk(file) if compressed => send_compressed(stream, file, offset, size, &mut pace),
         Content::Memory(blob) => {
             let start = usize::try_from(offset).unwrap_or(usize::MAX);
             send_bytes(
@@ -188,17 +210,22 @@ fn send_content(
         Content::Disk(mut file) => file
             .seek(SeekFrom::Start(offset))
             .and_then(|_| send_stored_file(stream, file, remaining, &mut pace)),
+        // An object store's answer cannot be sampled ahead: its blocks try compressing, and
+        // the sender soon stops trying if they do not shrink.
+        Content::Object(object) if compressed => object
+            .read_from(offset)
+            .and_then(|mut reader| send_in_blocks(stream, &mut reader, remaining, true, &mut pace)),
         Content::Object(object) => object
             .read_from(offset)
-            .and_then(|reader| send_read(stream, reader, remaining, &mut pace)),
+            .and_then(|mut reader| send_read(stream, &mut reader, remaining, &mut pace)),
     }
 }
 
-/// Copies `size` bytes from a reader (an object store's answer) to the socket, checking the
-/// pace after every step.
-fn send_read(
+/// Copies `size` bytes from a reader (an object store's answer, a sharer's relayed bytes) to
+/// the socket, checking the pace after every step.
+pub(super) fn send_read(
     mut stream: &Stream,
-    mut reader: Box<dyn io::Read + Send>,
+    reader: &mut dyn Read,
     size: u64,
     pace: &mut Pace,
 ) -> io::Result<()> {
@@ -212,7 +239,7 @@ fn send_read(
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    format!("the object store sent {} of {size} bytes", size - left),
+                    format!("the source sent {} of {size} bytes", size - left),
                 ));
             }
             Ok(read) => read,
@@ -224,6 +251,59 @@ fn send_read(
         pace.moved(read as u64)?;
     }
     Ok(())
+}
+
+/// Sends `source`'s bytes from `offset` to `size` in blocks, compressed while it pays (if a
+/// sample of them compresses at all), telling `pace` of each block.
+fn send_compressed<S: Read + Seek + Send>(
+    stream: &Stream,
+    mut source: S,
+    offset: u64,
+    size: u64,
+    pace: &mut Pace,
+) -> io::Result<()> {
+    let compressible = sample_ratio(&mut source, offset, size)? < WORTH_IT;
+    send_in_blocks(stream, &mut source, size - offset, compressible, pace)
+}
+
+/// Sends `len` bytes of `source` in blocks, trying to compress them if `compressible`, telling
+/// `pace` of each block.
+fn send_in_blocks(
+    mut stream: &Stream,
+    source: &mut (dyn Read + Send),
+    len: u64,
+    compressible: bool,
+    pace: &mut Pace,
+) -> io::Result<()> {
+    let meter = WireMeter::default();
+    let mut counted = 0;
+    let mut too_slow = None;
+    let sent = send_blocks(
+        source,
+        &mut stream,
+        len,
+        compressible,
+        &mut |sent| match pace.moved(sent - counted) {
+            Ok(()) => {
+                counted = sent;
+                true
+            }
+            Err(error) => {
+                too_slow = Some(error);
+                false
+            }
+        },
+        &meter,
+    );
+    let WireBytes { file, wire } = meter.read();
+    tracing::debug!("Sent {file} bytes compressed to {wire} on the wire");
+    match sent {
+        Ok(()) => Ok(()),
+        Err(PipelineError::Stopped) => {
+            Err(too_slow.map_or_else(|| io::Error::other("stopped"), io::Error::from))
+        }
+        Err(PipelineError::Source { error, .. } | PipelineError::Sink { error, .. }) => Err(error),
+    }
 }
 
 /// Sends bytes from memory, checking the pace after every write.
@@ -370,19 +450,7 @@ pub(super) fn send_route(
         connection.refuse("Prove who you are first (AUTH_PROOF): grants are made out to a key");
         return false;
     };
-    let found = shared
-        .direct
-        .find(file_id)
-        .filter(|(record, _)| shared.registry.may_see(record, Some(key)));
-    let Some((record, sharer)) = found else {
-        connection.refuse("File not found");
-        return false;
-    };
-    let Some(sharer) = sharer else {
-        connection.refuse(format_args!(
-            "'{}' is unavailable: {} (who shares it from their machine) is offline",
-            record.name, record.uploader_name
-        ));
+    let Some((_, sharer)) = online_sharer(shared, connection, file_id, key) else {
         return false;
     };
     let expires = now_ms().saturating_add(GRANT_LIFETIME.as_millis() as u64);
@@ -395,4 +463,30 @@ pub(super) fn send_route(
         grant,
     };
     connection.reply(&HostLine::DirectRoute(route)).is_ok()
+}
+
+/// The direct file `file_id` (one `key` may see) and its sharer, who must be online; or the
+/// client is told why not.
+pub(super) fn online_sharer(
+    shared: &Shared,
+    connection: &Connection,
+    file_id: FileId,
+    key: &PublicKey,
+) -> Option<(FileRecord, Sharer)> {
+    let found = shared
+        .direct
+        .find(file_id)
+        .filter(|(record, _)| shared.registry.may_see(record, Some(key)));
+    let Some((record, sharer)) = found else {
+        connection.refuse("File not found");
+        return None;
+    };
+    let Some(sharer) = sharer else {
+        connection.refuse(format_args!(
+            "'{}' is unavailable: {} (who shares it from their machine) is offline",
+            record.name, record.uploader_name
+        ));
+        return None;
+    };
+    Some((record, sharer))
 }

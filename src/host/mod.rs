@@ -34,6 +34,7 @@ mod pool;
 mod presence;
 mod previews;
 mod registry;
+mod relay;
 mod session;
 mod slots;
 mod state;
@@ -150,9 +151,13 @@ impl Host {
         let tls = identity
             .server_config()
             .map_err(|error| HostError::Identity(error.to_string()))?;
-        // Said in every handshake: this host understands FEATURES.
+        // Said in every handshake: this host understands FEATURES (and takes COMPRESS).
         let mut tls = rustls::ServerConfig::clone(&tls);
         tls.alpn_protocols = vec![crate::tls::FEATURES_ALPN.to_vec()];
+        if config.compression {
+            tls.alpn_protocols
+                .insert(0, crate::tls::COMPRESSION_ALPN.to_vec());
+        }
         let tls = Arc::new(tls);
         let storage = Storage::open_with_backup(&config.storage, config.backup.as_ref())
             .map_err(HostError::Storage)?;
@@ -346,6 +351,7 @@ fn shared_state(
         fingerprint,
         direct: direct::DirectShares::default(),
         grants,
+        relays: direct::Relays::default(),
         expiry: doorbell::Doorbell::default(),
         previews: doorbell::Doorbell::default(),
     }

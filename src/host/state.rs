@@ -72,6 +72,8 @@ pub(super) struct Shared {
     pub direct: DirectShares,
     /// The key that signs grants to fetch them.
     pub grants: GrantSigner,
+    /// Relays waiting for their sharer's connection.
+    pub relays: super::direct::Relays,
     /// Wakes the thread that deletes expired files.
     pub expiry: Doorbell,
     /// Wakes the thread that makes previews.

@@ -16,6 +16,7 @@ use super::registry::{Uploader, info_line};
 use super::state::Shared;
 use super::transfer::{Stake, start_pace, take_slot};
 use super::wire::{Connection, printable};
+use crate::compression::{BlockReader, WireMeter, block_error};
 use crate::net::{Stream, is_timeout};
 use crate::pipeline::{PipelineError, UploadDigests};
 use crate::protocol::{
@@ -170,6 +171,8 @@ pub(super) struct Asked {
     pub versions: bool,
     /// `NEW_FILE`: a file of its own even if its sharer shares one of the same name.
     pub new_file: bool,
+    /// `COMPRESS`: the bytes come in blocks ([`crate::compression`]).
+    pub compressed: bool,
 }
 
 /// A checked upload request: what it is, whose it is, and where resuming files it.
@@ -465,15 +468,18 @@ fn receive_bytes(
     connection
         .set_read_timeout(shared.config.timeouts.stall)
         .ok()?;
-    let (received, too_slow, counted) = receive_paced(connection, &mut incoming, &mut pace);
+    let meter = checked.asked.compressed.then(WireMeter::default);
+    let (received, too_slow, counted) =
+        receive_paced(connection, &mut incoming, &mut pace, meter.as_ref());
     let cut = pace.cut();
     drop(pace);
     let error = match received {
         Ok(digests) => {
             tracing::info!(
-                "File '{}' received completely ({} bytes)",
+                "File '{}' received completely ({} bytes{})",
                 printable(&request.filename),
-                request.size
+                request.size,
+                wire_note(meter.as_ref())
             );
             return Some((incoming, digests));
         }
@@ -486,6 +492,13 @@ fn receive_bytes(
         return None;
     }
     match error {
+        PipelineError::Source { error, received } if block_error(&error).is_some() => {
+            // Not parked: what the client sends is not to be trusted.
+            tracing::warn!(
+                "Upload of '{shown_name}' refused after {received} bytes: {error}; discarded"
+            );
+            connection.refuse(format_args!("Damaged compressed upload: {error}"));
+        }
         PipelineError::Source { error, .. } => {
             source_failed(shared, connection, checked, incoming, &error);
         }
@@ -515,13 +528,23 @@ fn receive_paced(
     connection: &mut Connection,
     incoming: &mut Incoming,
     pace: &mut Pace,
+    blocks: Option<&WireMeter>,
 ) -> (Result<UploadDigests, PipelineError>, Option<TooSlow>, u64) {
     let mut too_slow = None;
     let mut counted = 0;
     // A second handle to the stream, so the guard does not hold `connection`.
     let stream = connection.try_clone_stream().ok();
     let bulk = stream.as_ref().and_then(Stream::bulk_reads);
-    let received = incoming.receive(connection, &mut |done| {
+    let left = incoming.expected() - incoming.received();
+    let mut decoded;
+    let source: &mut dyn io::Read = match blocks {
+        Some(meter) => {
+            decoded = BlockReader::new(&mut *connection, left, Some(meter));
+            &mut decoded
+        }
+        None => connection,
+    };
+    let received = incoming.receive(source, &mut |done| {
         let moved = pace.moved(done - counted);
         counted = done;
         match moved {
@@ -534,6 +557,13 @@ fn receive_paced(
     });
     drop(bulk);
     (received, too_slow, counted)
+}
+
+/// What the log says of a compressed upload's wire bytes: `, 210 MB on the wire`.
+pub(super) fn wire_note(meter: Option<&WireMeter>) -> String {
+    meter.map_or(String::new(), |meter| {
+        format!(", {} on the wire", format_size(meter.read().wire))
+    })
 }
 
 /// The client's bytes stopped coming: log how far it got, keep a resumable upload for later,

@@ -88,6 +88,15 @@ impl Connection {
         }
     }
 
+    /// Reads the answer of a peer that speaks as a host does (a sharer serving a relay); `None`
+    /// if it closed, failed, timed out or sent something that is not a host line.
+    pub(super) fn read_reply(&mut self, timeout: Duration) -> Option<HostLine> {
+        match self.reader.read_line(timeout) {
+            Ok(Some(line)) => HostLine::parse(&line).ok(),
+            _ => None,
+        }
+    }
+
     /// Sends one reply line as a write of its own (the seed's client reads each with one recv).
     pub(super) fn reply(&self, line: &HostLine) -> io::Result<()> {
         write_line(self.reader.stream(), line)

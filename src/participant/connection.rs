@@ -16,7 +16,7 @@ use super::trust::{self, HostKey};
 use crate::identity::Identity;
 use crate::net::{LineError, LineReader, Stream, send_file};
 use crate::protocol::{ClientLine, HostLine, KeyClaim, Passcode, ProtocolError};
-use crate::tls::{self, FEATURES_ALPN, ParticipantPake, SecureError, Trust};
+use crate::tls::{self, COMPRESSION_ALPN, FEATURES_ALPN, ParticipantPake, SecureError, Trust};
 
 /// What the host answers a passcode proof that does not match its own.
 const WRONG_PASSCODE: &str = "Wrong passcode";
@@ -123,6 +123,12 @@ impl Connection {
         })
     }
 
+    /// The stream and the lines read ahead on it, for a server that answers on a connection
+    /// this side opened (a relay, see [`crate::direct::RelayServing`]).
+    pub(super) fn into_reader(self) -> LineReader {
+        self.reader
+    }
+
     /// The host's key, as checked on connecting.
     pub(super) fn host_key(&self) -> HostKey {
         self.host_key
@@ -131,7 +137,18 @@ impl Connection {
     /// Whether the host said in the handshake that it understands `FEATURES`.
     pub(super) fn host_takes_features(&self) -> bool {
         match self.stream() {
-            Stream::Tls(tls) => tls.negotiated_protocol().as_deref() == Some(FEATURES_ALPN),
+            Stream::Tls(tls) => matches!(
+                tls.negotiated_protocol().as_deref(),
+                Some(FEATURES_ALPN | COMPRESSION_ALPN)
+            ),
+            Stream::Plain(_) => false,
+        }
+    }
+
+    /// Whether the host said in the handshake that it takes compressed transfers (`COMPRESS`).
+    pub(super) fn host_takes_compression(&self) -> bool {
+        match self.stream() {
+            Stream::Tls(tls) => tls.negotiated_protocol().as_deref() == Some(COMPRESSION_ALPN),
             Stream::Plain(_) => false,
         }
     }

@@ -31,6 +31,16 @@ impl TransferConnection {
         }
     }
 
+    /// Asks the host to relay file `file_id` from its sharer (`RELAY`; after
+    /// [`TransferConnection::authenticate`]), for when the sharer cannot be reached. The host
+    /// answers nothing until the download that must follow: `download_from` works as with a
+    /// file of the host's own, a refusal coming in place of its reply.
+    /// The relayed bytes come as the sharer sends them: never compressed.
+    pub fn relay(&mut self, file_id: FileId) -> Result<(), Error> {
+        self.set_compression(false);
+        self.send_line(&ClientLine::Relay { file_id })
+    }
+
     /// Connects to the sharer `route` names (pinned to the certificate the host vouched for,
     /// within [`DIRECT_CONNECT_TIMEOUT`]) and shows the grant with `identity`'s proof that it
     /// is its own on this connection. The sharer answers nothing when it accepts; a refusal

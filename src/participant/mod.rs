@@ -16,6 +16,7 @@ mod direct;
 mod error;
 mod listing;
 pub mod live;
+mod relay;
 mod resume;
 pub mod save;
 mod session;

@@ -1,16 +1,19 @@
 //! The participant's control session: join with proof of identity, then follow the host.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::connection::{Connection, ReadError, SharedWriter};
 use super::error::Error;
 use super::listing::{FileEntry, OfferAssembler, Peer, PreviewAvailable, Snapshot, read_snapshot};
+use super::relay::RelayBack;
 use super::trust::HostKey;
+use crate::direct::DirectServer;
 use crate::identity::Identity;
 use crate::protocol::{
     Audience, ClientId, ClientLine, CommentInfo, DirectShare, Features, FileId, HostLine,
-    PROTOCOL_VERSION, Passcode, PublicKey, Role, Sha256Digest, Ticket,
+    PROTOCOL_VERSION, Passcode, PublicKey, RelayToken, Role, Sha256Digest, Ticket,
 };
 
 /// How long the client waits for each reply during the handshake.
@@ -122,6 +125,7 @@ pub struct Session {
     host_key: HostKey,
     writer: SharedWriter,
     events: flume::Receiver<SessionEvent>,
+    relays: RelayBack,
 }
 
 impl Session {
@@ -155,9 +159,15 @@ impl Session {
         let (sender, events) = flume::unbounded();
         let writer = connection.shared_writer()?;
         let ping_writer = writer.clone();
+        let relays = RelayBack {
+            host,
+            fingerprint: host_key.fingerprint,
+            serving: Arc::default(),
+        };
+        let follower_relays = relays.clone();
         std::thread::Builder::new()
             .name("lanshare-session-reader".into())
-            .spawn(move || follow(connection, &ping_writer, &sender))
+            .spawn(move || follow(connection, &ping_writer, &sender, &follower_relays))
             .map_err(Error::lost)?;
         Ok((
             Self {
@@ -172,6 +182,7 @@ impl Session {
                 host_key,
                 writer,
                 events,
+                relays,
             },
             snapshot,
         ))
@@ -207,6 +218,16 @@ impl Session {
     /// Proof of identity for transfer connections.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// Serves the downloads the host relays from `server`'s files, for downloaders that cannot
+    /// reach it directly (the host asks over this session; the connection goes to the host).
+    pub fn serve_relays(&self, server: &DirectServer) {
+        *self
+            .relays
+            .serving
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(server.relay_serving());
     }
 
     /// Events from the host, in order.
@@ -437,12 +458,19 @@ enum Followed {
     Nothing,
     /// The session is over, for this reason.
     End(String),
+    /// The host asks for a relay connection (`RELAY_WANTED`).
+    Relay(RelayToken, FileId),
 }
 
 /// The reader thread: turns host lines into events and keeps the session alive: it pings
 /// after every [`PING_INTERVAL`] in which it sent nothing, whether or not the host spoke (a
 /// host that keeps telling of others, a join flood for one, still needs to hear from it).
-fn follow(mut connection: Connection, writer: &SharedWriter, events: &flume::Sender<SessionEvent>) {
+fn follow(
+    mut connection: Connection,
+    writer: &SharedWriter,
+    events: &flume::Sender<SessionEvent>,
+    relays: &RelayBack,
+) {
     let mut offers = OfferAssembler::default();
     let mut silent_intervals = 0;
     let mut pinged = Instant::now();
@@ -473,6 +501,10 @@ fn follow(mut connection: Connection, writer: &SharedWriter, events: &flume::Sen
         let event = match meaning(line, &mut offers) {
             Followed::Event(event) => event,
             Followed::Nothing => continue,
+            Followed::Relay(token, file_id) => {
+                relays.answer(token, file_id);
+                continue;
+            }
             Followed::End(reason) => break reason,
         };
         if events.send(event).is_err() {
@@ -499,6 +531,7 @@ fn why_reading_stopped(error: ReadError) -> String {
 fn meaning(line: HostLine, offers: &mut OfferAssembler) -> Followed {
     let event = match line {
         HostLine::Pong => return Followed::Nothing,
+        HostLine::RelayWanted { token, file_id } => return Followed::Relay(token, file_id),
         HostLine::FileDeleted { file_id } => SessionEvent::FileDeleted(file_id),
         HostLine::PeerJoined {
             client_id,

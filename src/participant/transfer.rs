@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use super::error::Error;
 use super::listing::{FileDetails, FileEntry, VersionCount, read_files};
 use super::session::Credentials;
 use super::trust::HostKey;
+use crate::compression::{self, BlockReader, WORTH_IT, WireBytes, WireMeter, block_error};
 use crate::net::{Stream, is_timeout};
 use crate::pipeline::{self, CheckHash, PipelineError, StreamHash};
 use crate::protocol::{
@@ -30,6 +32,9 @@ const UPLOAD_BYTES_PER_SENDFILE: u64 = 4 * 1024 * 1024;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long storing a fully sent upload may take on the host (it syncs to disk).
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Smallest upload sent compressed: below it, sampling and blocks would cost more than they
+/// save.
+const MIN_COMPRESSED: u64 = 64 * 1024;
 /// How long a transfer may go without moving a byte.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -42,6 +47,9 @@ pub struct Stored {
     pub sha256: Sha256Digest,
     /// The category, tags and expiry the host gave it (`None` from a host that does not say).
     pub details: Option<FileDetails>,
+    /// For an upload sent compressed: its bytes, and those that crossed the wire (of this
+    /// attempt, for a resumed one).
+    pub compressed: Option<WireBytes>,
 }
 
 /// A file's preview, as the host sent it (`PREVIEW`).
@@ -81,23 +89,16 @@ pub struct TransferConnection {
     connection: Connection,
     /// Whether `FEATURES` went out on it.
     features_sent: bool,
+    /// Whether transfers may travel compressed, with a host that takes them.
+    compression: bool,
+    /// The bytes of the compressed transfer under way (or last), file and wire.
+    meter: Arc<WireMeter>,
 }
 
 impl TransferConnection {
     /// Connects to the host.
     pub fn connect(host: SocketAddr) -> Result<Self, Error> {
-        Ok(Self {
-            connection: Connection::connect(host)?,
-            features_sent: false,
-        })
-    }
-
-    /// A transfer connection over `connection`, already made.
-    pub(super) fn over(connection: Connection) -> Self {
-        Self {
-            connection,
-            features_sent: false,
-        }
+        Ok(Self::over(Connection::connect(host)?))
     }
 
     /// Sends one line of the caller's (a grant, to a sharer).
@@ -119,10 +120,37 @@ impl TransferConnection {
     /// one pinned before: what `lanshare trust` does once people have compared verification
     /// codes.
     pub fn connect_accepting_new_key(host: SocketAddr) -> Result<Self, Error> {
-        Ok(Self {
-            connection: Connection::connect_trusting(host, Trust::FirstContact)?,
+        Ok(Self::over(Connection::connect_trusting(
+            host,
+            Trust::FirstContact,
+        )?))
+    }
+
+    /// A transfer connection over `connection`, already made.
+    pub(super) fn over(connection: Connection) -> Self {
+        Self {
+            connection,
             features_sent: false,
-        })
+            compression: true,
+            meter: Arc::default(),
+        }
+    }
+
+    /// Whether transfers on this connection may travel compressed, with a host that takes
+    /// compressed transfers (they may by default; `--no-compression` says not).
+    pub fn set_compression(&mut self, allowed: bool) {
+        self.compression = allowed;
+    }
+
+    /// Counts the file and wire bytes of the compressed transfer under way (reset at the start
+    /// of each), for a display of the wire's rate; nothing moves on it for a raw transfer.
+    pub fn wire_meter(&self) -> Arc<WireMeter> {
+        Arc::clone(&self.meter)
+    }
+
+    /// Whether the next transfer may travel compressed: allowed, and the host takes it.
+    fn may_compress(&self) -> bool {
+        self.compression && self.connection.host_takes_compression()
     }
 
     /// A handle that shuts this connection down from another thread, to cancel what it does.
@@ -360,6 +388,11 @@ impl TransferConnection {
         let mut file = File::open(path).map_err(|e| Error::local(path, e))?;
         let mut for_hashing = File::open(path).map_err(|e| Error::local(path, e))?;
         let size = request.size;
+        let compressed = self.worth_compressing(&mut file, size);
+        self.meter.reset();
+        if compressed {
+            self.send(&ClientLine::Compress)?;
+        }
         let offset = self.begin_upload(request, key)?;
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::local(path, e))?;
@@ -369,7 +402,11 @@ impl TransferConnection {
             let hashing = scope.spawn(|| {
                 pipeline::hash_exactly(CheckHash::default(), &mut for_hashing, size, &stop_hashing)
             });
-            let sent = self.send_file_bytes(&mut file, offset, size, progress, cancel);
+            let sent = if compressed {
+                self.send_file_blocks(&mut file, offset, size, progress, cancel)
+            } else {
+                self.send_file_bytes(&mut file, offset, size, progress, cancel)
+            };
             if sent.is_err() {
                 stop_hashing.store(true, Ordering::Relaxed);
             }
@@ -390,7 +427,56 @@ impl TransferConnection {
                 ));
             }
         };
-        self.finish_upload(local)
+        let mut stored = self.finish_upload(local)?;
+        stored.compressed = compressed.then(|| self.meter.read());
+        Ok(stored)
+    }
+
+    /// Whether an upload of `file` (`size` bytes) goes compressed: allowed, the host takes it,
+    /// and a sample of the file shrinks enough. Leaves `file` at its start.
+    fn worth_compressing(&self, file: &mut File, size: u64) -> bool {
+        self.may_compress()
+            && size >= MIN_COMPRESSED
+            && compression::sample_ratio(file, 0, size).is_ok_and(|ratio| ratio < WORTH_IT)
+    }
+
+    /// Sends the bytes of `file` from `offset` (its current position) up to `size` in blocks,
+    /// compressed while that pays (`COMPRESS` went before the upload).
+    fn send_file_blocks(
+        &mut self,
+        file: &mut File,
+        offset: u64,
+        size: u64,
+        progress: &mut dyn FnMut(u64),
+        cancel: &AtomicBool,
+    ) -> Result<(), Error> {
+        let meter = Arc::clone(&self.meter);
+        let sent = compression::send_blocks(
+            file,
+            &mut self.connection,
+            size - offset,
+            true,
+            &mut |sent| {
+                progress(offset + sent);
+                !cancel.load(Ordering::Relaxed)
+            },
+            &meter,
+        );
+        match sent {
+            Ok(()) => Ok(()),
+            Err(PipelineError::Sink { error, .. }) => Err(self.reason_for_broken_upload(error)),
+            Err(PipelineError::Source { error, .. }) => {
+                self.connection.shut_down();
+                Err(Error::Local {
+                    path: "upload source".into(),
+                    source: error,
+                })
+            }
+            Err(PipelineError::Stopped) => {
+                self.connection.shut_down();
+                Err(Error::Cancelled)
+            }
+        }
     }
 
     /// Sends the bytes of `file` from `offset` (its current position) up to `size`,
@@ -485,6 +571,7 @@ impl TransferConnection {
                 file_id,
                 sha256,
                 details,
+                compressed: None,
             }),
             HostLine::Stored { file_id, .. } => Err(Error::UploadDamaged { file_id }),
             other => Err(Error::unexpected_reply(&other)),
@@ -546,6 +633,11 @@ impl TransferConnection {
         progress: &mut dyn FnMut(u64),
         cancel: &AtomicBool,
     ) -> Result<Delivered<H::Output>, Error> {
+        let compressed = self.may_compress();
+        self.meter.reset();
+        if compressed {
+            self.send(&ClientLine::Compress)?;
+        }
         let line = match version {
             None => ClientLine::Download { file_id, offset },
             Some(version) => ClientLine::DownloadVersion {
@@ -575,19 +667,26 @@ impl TransferConnection {
             .map_err(Error::lost)?;
         let stream = self.connection.try_clone_stream().ok();
         let bulk = stream.as_ref().and_then(Stream::bulk_reads);
-        let copied = pipeline::copy_hashing(
-            prefix,
-            &mut self.connection,
-            sink,
-            size - offset,
-            &mut |received| {
-                progress(offset + received);
-                !cancel.load(Ordering::Relaxed)
-            },
-        );
+        let mut blocks;
+        let source: &mut dyn Read = if compressed {
+            blocks = BlockReader::new(&mut self.connection, size - offset, Some(&*self.meter));
+            &mut blocks
+        } else {
+            &mut self.connection
+        };
+        let copied = pipeline::copy_hashing(prefix, source, sink, size - offset, &mut |received| {
+            progress(offset + received);
+            !cancel.load(Ordering::Relaxed)
+        });
         drop(bulk);
         let digest = match copied {
             Ok(digest) => digest,
+            Err(PipelineError::Source { error, .. }) if block_error(&error).is_some() => {
+                self.connection.shut_down();
+                return Err(Error::Protocol(format!(
+                    "the host sent a damaged compressed download: {error}"
+                )));
+            }
             Err(PipelineError::Source { error, received }) => {
                 return Err(download_cut_off(error, offset + received, size));
             }

@@ -2,10 +2,12 @@
 //! host's permission for one participant to download one file from it (what is signed, and by
 //! whom).
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use super::constants::FileId;
 use super::fingerprint::Fingerprint;
+use super::hex::encode_hex;
 use super::values::{PublicKey, Sha256Digest, TransferCheck};
 
 /// `DIRECT_SHARE:<name>:<size>:<sha256>:<check>:<port>:<fingerprint>`: a participant shares a
@@ -80,5 +82,22 @@ impl Grant {
         message.extend_from_slice(&self.signature);
         message.extend_from_slice(binding);
         message
+    }
+}
+
+/// What ties a sharer's `RELAY_SEND` connection to the download it serves: 16 random bytes the
+/// host sends over the sharer's session only. Like a ticket it is a secret, kept out of logs.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RelayToken(pub [u8; 16]);
+
+impl fmt::Display for RelayToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&encode_hex(&self.0))
+    }
+}
+
+impl fmt::Debug for RelayToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RelayToken(…)")
     }
 }

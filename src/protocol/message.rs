@@ -1,7 +1,7 @@
 //! The lines of the protocol, as types, with their parsers and encoders.
 
 use super::constants::{ClientId, FileId, PAKE_MESSAGE_BYTES};
-use super::direct::{DirectRoute, DirectShare, Grant};
+use super::direct::{DirectRoute, DirectShare, Grant, RelayToken};
 use super::error::{ProtocolError, shorten_for_message};
 use super::escape::{escape, unescape};
 use super::fingerprint::Fingerprint;
@@ -86,6 +86,10 @@ pub enum ClientLine {
     /// `NEW_FILE`: the next upload on this connection is a file of its own, even if its sharer
     /// already shares one of the same name (which it would otherwise become a version of).
     NewFile,
+    /// `COMPRESS:zstd`: the next transfer on this connection (an upload's bytes, or a
+    /// download's) travels in blocks, each raw or zstd ([`crate::compression`]; PROTOCOL.md,
+    /// *Compression*).
+    Compress,
     /// `READY` (seed): the client is ready for a download's bytes.
     Ready,
     /// `AUTH:<client_id>:<ticket>`: proves that later uploads on this connection come from
@@ -150,6 +154,18 @@ pub enum ClientLine {
     Direct {
         /// The file.
         file_id: FileId,
+    },
+    /// `RELAY:<file_id>` (transfer connection, after `AUTH_PROOF`): asks the host to relay a
+    /// file shared directly whose sharer cannot be reached; a `DOWNLOAD` of it follows.
+    Relay {
+        /// The file.
+        file_id: FileId,
+    },
+    /// `RELAY_SEND:<token>` (a sharer's new connection to its host): the connection the host
+    /// asked for with `RELAY_WANTED`, to carry one download of a file shared directly.
+    RelaySend {
+        /// The token `RELAY_WANTED` carried.
+        token: RelayToken,
     },
     /// `PAKE:<message>[:<public_key>:<signature>]`: the participant's SPAKE2 message, to prove
     /// it knows the passcode; a participant who joined the host before may say who it is, so
@@ -228,6 +244,14 @@ pub enum HostLine {
     },
     /// `DIRECT_ROUTE:…`: the answer to `DIRECT`.
     DirectRoute(DirectRoute),
+    /// `RELAY_WANTED:<token>:<file_id>` (to a sharer's session): a downloader cannot reach the
+    /// sharer's server; open a connection to the host with `RELAY_SEND:<token>` and serve it.
+    RelayWanted {
+        /// What `RELAY_SEND` shows.
+        token: RelayToken,
+        /// The file wanted.
+        file_id: FileId,
+    },
     /// `FILE_STATE:<file_id>:available|unavailable` (sessions that asked for `direct`): whether
     /// a file shared directly can be fetched now (its sharer is online).
     FileState {
@@ -687,6 +711,18 @@ impl ClientLine {
                 file_id: Fields::single_number("VERSIONS", rest, "file id")?,
             }),
             b"NEW_FILE" if rest.is_none() => Ok(Self::NewFile),
+            b"COMPRESS" => {
+                let mut fields = Fields::new("COMPRESS", rest);
+                let method = fields.next("method")?;
+                fields.finish()?;
+                if method != b"zstd" {
+                    return Err(ProtocolError::BadValue {
+                        field: "compression",
+                        value: shorten_for_message(method),
+                    });
+                }
+                Ok(Self::Compress)
+            }
             b"COMMENT" => {
                 let mut fields = Fields::new("COMMENT", rest);
                 let file_id = fields.number("file id")?;
@@ -751,6 +787,12 @@ impl ClientLine {
             b"DIRECT" => Ok(Self::Direct {
                 file_id: Fields::single_number("DIRECT", rest, "file id")?,
             }),
+            b"RELAY" => Ok(Self::Relay {
+                file_id: Fields::single_number("RELAY", rest, "file id")?,
+            }),
+            b"RELAY_SEND" => Ok(Self::RelaySend {
+                token: RelayToken(Fields::single_hex("RELAY_SEND", rest, "token")?),
+            }),
             b"PAKE" => {
                 let mut fields = Fields::new("PAKE", rest);
                 let message = fields.hex("message")?;
@@ -804,6 +846,7 @@ impl ClientLine {
             Self::Versions { file_id } => format!("VERSIONS:{file_id}\n"),
             Self::Preview { file_id } => format!("PREVIEW:{file_id}\n"),
             Self::NewFile => "NEW_FILE\n".to_owned(),
+            Self::Compress => "COMPRESS:zstd\n".to_owned(),
             Self::Comment { file_id, text } => format!("COMMENT:{file_id}:{}\n", escape(text)),
             Self::DeleteComment {
                 file_id,
@@ -834,6 +877,8 @@ impl ClientLine {
                 share.sharer
             ),
             Self::Direct { file_id } => format!("DIRECT:{file_id}\n"),
+            Self::Relay { file_id } => format!("RELAY:{file_id}\n"),
+            Self::RelaySend { token } => format!("RELAY_SEND:{token}\n"),
             Self::Grant { grant, proof } => format!(
                 "GRANT:{}:{}:{}:{}:{}\n",
                 grant.file_id,
@@ -1024,6 +1069,13 @@ impl HostLine {
                 })
             }
             b"DIRECT_ROUTE" => parse_direct_route(rest),
+            b"RELAY_WANTED" => {
+                let mut fields = Fields::new("RELAY_WANTED", rest);
+                let token = RelayToken(fields.hex("token")?);
+                let file_id = fields.number("file id")?;
+                fields.finish()?;
+                Ok(Self::RelayWanted { token, file_id })
+            }
             b"DIRECT_FAILED" => {
                 let mut fields = Fields::new("DIRECT_FAILED", rest);
                 let sha256 = Sha256Digest(fields.hex("sha256")?);
@@ -1184,6 +1236,7 @@ impl HostLine {
             Self::DirectFailed { sha256, reason } => {
                 format!("DIRECT_FAILED:{sha256}:{}\n", plain_text(reason))
             }
+            Self::RelayWanted { token, file_id } => format!("RELAY_WANTED:{token}:{file_id}\n"),
             Self::DirectRoute(route) => format!(
                 "DIRECT_ROUTE:{}:{}:{}:{}:{}:{}:{}\n",
                 route.grant.file_id,

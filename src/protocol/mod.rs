@@ -24,7 +24,7 @@ pub use constants::{
     MAX_FILENAME_BYTES, MAX_LINE_BYTES, MAX_PASSCODE_CHARS, MAX_USERNAME_CHARS, PAKE_MESSAGE_BYTES,
     PROTOCOL_VERSION,
 };
-pub use direct::{DirectRoute, DirectShare, Grant};
+pub use direct::{DirectRoute, DirectShare, Grant, RelayToken};
 pub use discovery::{Announcement, DiscoveryDatagram};
 pub use error::ProtocolError;
 pub use escape::{escape, unescape};

@@ -461,6 +461,11 @@ impl S3Client {
     pub(super) fn delete(&self, key: &str) -> Result<(), S3Error> {
         let full = self.full_key(key);
         let url = DeleteObject::new(&self.bucket, Some(&self.credentials), &full).sign(SIGNED_FOR);
+        self.send_delete(&url, "deleting", key)
+    }
+
+    /// Sends a signed DELETE for `key`; what is gone already counts as done.
+    fn send_delete(&self, url: &url::Url, doing: &'static str, key: &str) -> Result<(), S3Error> {
         let response = self
             .agent
             .delete(url.as_str())
@@ -468,7 +473,7 @@ impl S3Client {
             .map_err(|error| self.unreachable(error))?;
         match response.status().as_u16() {
             200..=299 | 404 => Ok(()),
-            _ => Err(self.refusal("deleting", key, response)),
+            _ => Err(self.refusal(doing, key, response)),
         }
     }
 
@@ -602,15 +607,7 @@ impl S3Client {
         let url =
             AbortMultipartUpload::new(&self.bucket, Some(&self.credentials), &full, upload_id)
                 .sign(SIGNED_FOR);
-        let response = self
-            .agent
-            .delete(url.as_str())
-            .call()
-            .map_err(|error| self.unreachable(error))?;
-        match response.status().as_u16() {
-            200..=299 | 404 => Ok(()),
-            _ => Err(self.refusal("abandoning the upload of", key, response)),
-        }
+        self.send_delete(&url, "abandoning the upload of", key)
     }
 
     /// The unfinished multipart uploads of keys under `under` (relative to the prefix).

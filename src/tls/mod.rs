@@ -114,7 +114,7 @@ pub fn client_config(
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
-    config.alpn_protocols = vec![FEATURES_ALPN.to_vec()];
+    config.alpn_protocols = vec![COMPRESSION_ALPN.to_vec(), FEATURES_ALPN.to_vec()];
     Ok((Arc::new(config), seen))
 }
 
@@ -122,6 +122,11 @@ pub fn client_config(
 /// library's lines*); lanshare's clients offer it and send `FEATURES` only to a host that
 /// selected it, so an older host never sees a line it does not know.
 pub const FEATURES_ALPN: &[u8] = b"lanshare-features";
+
+/// The ALPN protocol name a host selects, in preference to [`FEATURES_ALPN`], when it also
+/// takes compressed transfers (`COMPRESS`, PROTOCOL.md, *Compression*); lanshare's clients
+/// offer both, and send `COMPRESS` only to a host that selected this one.
+pub const COMPRESSION_ALPN: &[u8] = b"lanshare-features-zstd";
 
 /// The server name lanshare's clients give: hosts are known by their pinned key, not a name.
 pub const SERVER_NAME: &str = "lanshare";

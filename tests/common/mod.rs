@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test file uses a different part of these helpers.
 
 pub mod attackers;
+pub mod direct;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader};

@@ -1,11 +1,13 @@
 //! A TCP proxy on loopback that forwards to a host, counts the bytes it forwards each way, and
-//! cuts connections after a set number of bytes: a network that keeps dropping the link.
+//! cuts connections after a set number of bytes: a network that keeps dropping the link. It
+//! may also pace the counted way: a wire slower than loopback.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Which way the bytes counted for a cut flow.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,9 @@ pub enum Link {
     Dead,
 }
 
+/// The receive buffer of a paced connection's counted way.
+const PACED_WINDOW: usize = 64 * 1024;
+
 struct State {
     flow: Flow,
     /// What the next connections are in for, in order.
@@ -37,6 +42,8 @@ struct State {
     to_client: AtomicU64,
     cuts: AtomicU64,
     connections: AtomicU64,
+    /// Bytes a second the counted way may carry; 0: as fast as loopback.
+    pace: AtomicU64,
 }
 
 /// A running proxy; it runs until the test process ends.
@@ -64,6 +71,7 @@ impl CuttingProxy {
             to_client: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            pace: AtomicU64::new(0),
         });
         let accepting = Arc::clone(&state);
         std::thread::spawn(move || {
@@ -95,6 +103,13 @@ impl CuttingProxy {
         self.state.cuts.load(Ordering::SeqCst)
     }
 
+    /// Carries at most `bytes_per_second` the counted way on connections accepted from now
+    /// on, as a slower wire would.
+    pub fn pace(self, bytes_per_second: u64) -> Self {
+        self.state.pace.store(bytes_per_second, Ordering::SeqCst);
+        self
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.state.connections.load(Ordering::SeqCst)
@@ -119,6 +134,15 @@ fn forward(state: &Arc<State>, client: TcpStream, host: SocketAddr) {
         Link::CutAfter(limit) => Some(limit),
         _ => None,
     };
+    if state.pace.load(Ordering::SeqCst) > 0 {
+        // A small window the paced way, so that the sender waits for the wire as it would on
+        // a real one, instead of loopback's megabytes of buffers taking a whole file at once.
+        let paced = match state.flow {
+            Flow::ToHost => &client,
+            Flow::ToClient => &upstream,
+        };
+        let _ = socket2::SockRef::from(paced).set_recv_buffer_size(PACED_WINDOW);
+    }
     let (Ok(client_reader), Ok(upstream_reader)) = (client.try_clone(), upstream.try_clone())
     else {
         return;
@@ -158,6 +182,9 @@ fn pump(
         Flow::ToHost => &state.to_host,
         Flow::ToClient => &state.to_client,
     };
+    let pace =
+        Some(state.pace.load(Ordering::SeqCst)).filter(|&pace| pace > 0 && flow == state.flow);
+    let started = Instant::now();
     let mut forwarded = 0u64;
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
@@ -176,5 +203,9 @@ fn pump(
         }
         forwarded += read as u64;
         counter.fetch_add(read as u64, Ordering::SeqCst);
+        if let Some(pace) = pace {
+            let due = started + Duration::from_secs_f64(forwarded as f64 / pace as f64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
     }
 }

@@ -225,6 +225,7 @@ impl Participant {
             passcode: self.passcode.clone(),
             credentials: Some(credentials),
             identity: None,
+            compression: true,
         };
         let listed_name = version_of.and_then(|id| self.files.get(&id).map(|f| f.name.clone()));
         for LocalFile { path, name, size } in files {
@@ -271,6 +272,7 @@ impl Participant {
             passcode: self.passcode.clone(),
             credentials: Some(credentials.clone()),
             identity: Some(std::sync::Arc::clone(&self.identity)),
+            compression: true,
         })
     }
 

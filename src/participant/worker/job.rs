@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::compression::{WireBytes, WireMeter};
 use crate::identity::Identity;
 use crate::participant::connection::ShutdownHandle;
 use crate::participant::error::Error;
@@ -33,7 +34,13 @@ pub enum TransferUpdate {
         done: u64,
         /// Bytes in all.
         total: u64,
+        /// For a transfer travelling compressed: the file bytes this attempt moved so far, and
+        /// the wire bytes they took (for a display of the wire's rate).
+        wire: Option<WireBytes>,
     },
+    /// The sharer of a file shared directly cannot be reached from here: its bytes come
+    /// relayed through the host (sent before the progress of that attempt).
+    Relayed,
     /// The upload is stored on the host.
     Uploaded(Stored),
     /// The download is saved here.
@@ -64,7 +71,10 @@ pub struct TransferEvent {
 impl TransferUpdate {
     /// True for the last event a transfer sends.
     pub fn is_final(&self) -> bool {
-        !matches!(self, Self::Progress { .. } | Self::Resuming { .. })
+        !matches!(
+            self,
+            Self::Progress { .. } | Self::Resuming { .. } | Self::Relayed
+        )
     }
 }
 
@@ -110,6 +120,8 @@ struct Reporter {
     done: u64,
     events: flume::Sender<TransferEvent>,
     last: Option<Instant>,
+    /// The wire bytes of the attempt's connection, if it travels compressed.
+    meter: Option<Arc<WireMeter>>,
 }
 
 impl Reporter {
@@ -120,9 +132,15 @@ impl Reporter {
             .is_none_or(|last| last.elapsed() >= PROGRESS_INTERVAL);
         if due || done == self.total {
             self.last = Some(Instant::now());
+            let wire = self
+                .meter
+                .as_ref()
+                .map(|meter| meter.read())
+                .filter(|bytes| bytes.wire > 0);
             self.send(TransferUpdate::Progress {
                 done,
                 total: self.total,
+                wire,
             });
         }
     }
@@ -178,6 +196,9 @@ pub struct Route {
     /// counts its guess apart from strangers' (see PROTOCOL.md, *Passcode*). With credentials,
     /// who proves the host's grant to fetch a file shared directly (the same participant).
     pub identity: Option<Arc<Identity>>,
+    /// Whether transfers may travel compressed with a host that takes them (`--no-compression`
+    /// says not; nor does a host on a loopback address).
+    pub compression: bool,
 }
 
 /// What a job moves.
@@ -224,6 +245,7 @@ impl Job {
             done: 0,
             events,
             last: None,
+            meter: None,
         };
         let job = Self {
             route,
@@ -320,6 +342,10 @@ fn connection_for(
             connection
         }
     };
+    let mut connection = connection;
+    // A host on this machine is reached through memory, faster than any compressor, and
+    // compressing there only takes CPU from the other end (BENCHMARKS.md, "Compression").
+    connection.set_compression(route.compression && !route.host.ip().is_loopback());
     if let (Ok(mut slot), Ok(handle)) = (cancel.connection.lock(), connection.shutdown_handle()) {
         *slot = Some(handle);
     }
@@ -501,6 +527,7 @@ fn upload(
         if item.new_file {
             connection.upload_next_as_new_file()?;
         }
+        reporter.meter = Some(connection.wire_meter());
         let progress = &mut reporter.attempt_progress();
         let stored = match resume_key {
             Some(key) => {
@@ -540,6 +567,7 @@ fn download(
             return download_directly(route, entry, destination, reporter, cancel);
         }
         let mut connection = connection_for(kept, route, route.credentials.as_ref(), cancel)?;
+        reporter.meter = Some(connection.wire_meter());
         let path = download_file(
             &mut connection,
             entry,
@@ -568,9 +596,18 @@ fn download_directly(
             entry.name
         )));
     };
-    let way =
-        connection_for(&mut None, route, Some(credentials), cancel)?.direct_route(entry.id)?;
-    let mut direct = TransferConnection::connect_direct(&way, identity)?;
+    let mut host = connection_for(&mut None, route, Some(credentials), cancel)?;
+    let way = host.direct_route(entry.id)?;
+    let mut direct = match TransferConnection::connect_direct(&way, identity) {
+        Ok(direct) => direct,
+        // A firewall or client isolation between the two: the host relays the bytes.
+        Err(Error::Unreachable { .. }) => {
+            host.relay(entry.id)?;
+            reporter.send(TransferUpdate::Relayed);
+            host
+        }
+        Err(error) => return Err(error),
+    };
     if let (Ok(mut slot), Ok(handle)) = (cancel.connection.lock(), direct.shutdown_handle()) {
         *slot = Some(handle);
     }

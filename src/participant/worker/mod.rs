@@ -75,6 +75,7 @@ pub fn spawn_uploads(
         passcode,
         credentials,
         identity: None,
+        compression: true,
     };
     TransferLanes::new(1).upload(route, items, &events)
 }
@@ -119,6 +120,7 @@ pub fn spawn_downloads(
         passcode,
         credentials: None,
         identity: None,
+        compression: true,
     };
     Ok(TransferLanes::new(1).download(route, items, &events))
 }
