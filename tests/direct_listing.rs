@@ -251,3 +251,57 @@ fn only_its_sharer_or_the_operator_stops_listing_a_direct_file() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_direct_file_its_sharer_uploads_is_listed_once_as_stored() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(200_000, 12);
+    let alice = Identity::generate()?;
+    let mut watcher = Raw::connect(address)?;
+    watcher.send(b"FEATURES:file-info,direct\n")?;
+    raw_join_on(&mut watcher, "Watcher", &Identity::generate()?)?;
+    let sharer = share_directly(address, &alice, dir.path(), &bytes)?;
+
+    // Someone else uploading the same bytes changes nothing of Alice's direct file.
+    let (bob, _) = Session::join(address, "Bob", &Identity::generate()?)?;
+    share(&bob, "copy.iso", &bytes)?;
+    assert!(
+        list_lines(address, "direct")?
+            .contains(&format!("FILE_STATE:{}:available", sharer.file_id))
+    );
+
+    let stored = share(&sharer.session, "huge.iso", &bytes)?;
+    let gone = format!("FILE_DELETED:{}", sharer.file_id);
+    while watcher.line()? != gone {}
+    let listed = list_lines(address, "file-info,direct")?;
+    assert!(
+        !listed
+            .iter()
+            .any(|line| line.contains(&sharer.file_id.to_string())),
+        "{listed:?}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|line| line.starts_with(&format!("FILE_OFFER:{stored}:huge.iso:200000:Alice:"))),
+        "{listed:?}"
+    );
+
+    // Sharing them directly again is refused: they are stored.
+    let other_dir = tempfile::tempdir()?;
+    let again = share_directly(address, &alice, other_dir.path(), &bytes);
+    let refused = again.err().map(|error| format!("{error:#}"));
+    assert_eq!(
+        refused.as_deref(),
+        Some(
+            format!(
+                "You store these bytes on this host already, as 'huge.iso' (ID: \
+                 {stored})"
+            )
+            .as_str()
+        )
+    );
+    Ok(())
+}

@@ -81,7 +81,13 @@ fn share_and_serve(
     session.serve_relays(&server);
     let mut kept = Vec::new();
     for (file, digests) in files {
-        let file_id = share_one(&session, &server, &file, digests)?;
+        let file_id = match share_one(&session, &server, &file, digests) {
+            Ok(file_id) => file_id,
+            Err(error) => {
+                eprintln!("lanshare: error: {error:#}");
+                continue;
+            }
+        };
         kept.push(KeptShare {
             host: target.address.to_string(),
             path: file.path.clone(),
@@ -95,6 +101,9 @@ fn share_and_serve(
             id: file_id,
         });
         server.share(file_id, file);
+    }
+    if kept.is_empty() {
+        bail!("nothing was shared directly");
     }
     if let Err(error) = kept_shares::record(&config_dir(), &kept) {
         eprintln!("lanshare: warning: `lanshare serve` will not know these files: {error}");

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use super::wire::Connection;
-use crate::protocol::{ClientId, DirectShare, FileId, Fingerprint, PublicKey, RelayToken, Tags};
+use crate::protocol::{
+    ClientId, DirectShare, FileId, Fingerprint, PublicKey, RelayToken, Sha256Digest, Tags,
+};
 use crate::storage::{FileRecord, categorize};
 
 /// The first id given to a direct file: far above any stored file's, so the two never meet
@@ -234,6 +236,25 @@ impl DirectShares {
             .remove(&file_id)
             .map(|entry| entry.record)
             .ok_or(RemoveRefused::NotFound)
+    }
+
+    /// Stops listing the direct files of `owner` with these bytes (`sha256`): the owner has
+    /// stored them on the host, which lists them as a file of its own now. Returns their
+    /// records.
+    pub(super) fn now_stored(&self, owner: &PublicKey, sha256: &Sha256Digest) -> Vec<FileRecord> {
+        let mut files = self.files();
+        let stored: Vec<FileId> = files
+            .iter()
+            .filter(|(_, entry)| {
+                entry.record.owner.as_ref() == Some(owner) && entry.record.sha256 == *sha256
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        stored
+            .iter()
+            .filter_map(|id| files.remove(id))
+            .map(|entry| entry.record)
+            .collect()
     }
 
     /// The file `file_id` and, while it is available, where its sharer serves it.

@@ -105,16 +105,27 @@ fn share_directly(
     owner: &direct::Owner<'_>,
     share: &crate::protocol::DirectShare,
 ) {
+    let refuse = |reason: String| {
+        let failed = HostLine::DirectFailed {
+            sha256: share.sha256,
+            reason,
+        };
+        shared.registry.send_to(owner.session_id, &failed.encode());
+    };
+    // Once stored here, the same bytes are not listed a second time as direct.
+    let stored =
+        shared.storage.list().into_iter().find(|record| {
+            record.owner.as_ref() == Some(&owner.key) && record.sha256 == share.sha256
+        });
+    if let Some(stored) = stored {
+        return refuse(format!(
+            "You store these bytes on this host already, as '{}' (ID: {})",
+            stored.name, stored.id
+        ));
+    }
     let listed = match shared.direct.share(owner, share) {
         Ok(listed) => listed,
-        Err(refused) => {
-            let failed = HostLine::DirectFailed {
-                sha256: share.sha256,
-                reason: refused.to_string(),
-            };
-            shared.registry.send_to(owner.session_id, &failed.encode());
-            return;
-        }
+        Err(refused) => return refuse(refused.to_string()),
     };
     for record in &listed.forgotten {
         shared.registry.announce_direct_gone(record);

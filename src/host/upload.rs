@@ -23,7 +23,7 @@ use crate::protocol::{
     ClientId, FileId, GUEST_CLIENT_ID, HostLine, MAX_FILENAME_BYTES, PublicKey, ResumeKey,
     ShareOptions, UploadRequest, clean_name, validate_username,
 };
-use crate::storage::{Incoming, NewFile, StorageError, Versioning, Viewer};
+use crate::storage::{FileRecord, Incoming, NewFile, StorageError, Versioning, Viewer};
 use crate::units::format_size;
 
 /// Who an upload will be listed under, and who may delete it.
@@ -665,6 +665,7 @@ fn commit(
     if record.expires_at.is_some() {
         shared.expiry.ring();
     }
+    stop_listing_as_direct(shared, &record);
     shared.registry.announce_offer(&record, &shared.storage);
     shared.previews.ring();
     tracing::info!(
@@ -694,5 +695,22 @@ fn versioning(
         Some(id) => Versioning::Of { id, keep },
         None if attribution.owner.is_some() && !new_file => Versioning::SameName { keep },
         None => Versioning::NewFile,
+    }
+}
+
+/// A file its owner shared directly and has now stored here is listed once, as stored: its
+/// direct listing goes (`FILE_DELETED` to the sessions that take direct files).
+fn stop_listing_as_direct(shared: &Shared, record: &FileRecord) {
+    let Some(owner) = &record.owner else {
+        return;
+    };
+    for direct in shared.direct.now_stored(owner, &record.sha256) {
+        tracing::info!(
+            "Direct file '{}' (ID: {}) is stored now, as ID {}",
+            printable(&direct.name),
+            direct.id,
+            record.id
+        );
+        shared.registry.announce_direct_gone(&direct);
     }
 }
