@@ -121,6 +121,16 @@ impl HostProcess {
         peak_rss(self.child.id())
     }
 
+    /// The host's resident memory now (VmRSS), in bytes.
+    pub fn rss(&self) -> io::Result<u64> {
+        status_bytes(self.child.id(), "VmRSS:")
+    }
+
+    /// The CPU time the host has used so far, in seconds.
+    pub fn cpu_seconds(&self) -> io::Result<f64> {
+        cpu_seconds(self.child.id())
+    }
+
     /// Stops the host (Ctrl-C, as a person would) and waits for it.
     pub fn stop(mut self) {
         self.interrupt();
@@ -167,10 +177,15 @@ pub fn timed_output(mut command: Command, what: &str) -> io::Result<(Duration, O
 
 /// Peak resident memory (VmHWM) of process `pid`, in bytes.
 pub fn peak_rss(pid: u32) -> io::Result<u64> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// A memory figure (`field`, in kB) of process `pid`'s status, in bytes.
+fn status_bytes(pid: u32, field: &str) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|value| {
             value
                 .trim()
@@ -180,7 +195,29 @@ pub fn peak_rss(pid: u32) -> io::Result<u64> {
                 .ok()
         })
         .map(|kib| kib * 1024)
-        .ok_or_else(|| io::Error::other(format!("no VmHWM in /proc/{pid}/status")))
+        .ok_or_else(|| io::Error::other(format!("no {field} in /proc/{pid}/status")))
+}
+
+/// Clock ticks per second in `/proc/PID/stat` (Linux's USER_HZ, 100 on every architecture
+/// this benchmark runs on).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU time (user and system, all threads) process `pid` has used so far, in seconds.
+fn cpu_seconds(pid: u32) -> io::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may hold spaces): utime and
+    // stime are the 12th and 13th of them.
+    let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
+    let ticks: Vec<f64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|field| field.parse().ok())
+        .collect();
+    if ticks.len() != 2 {
+        return Err(io::Error::other(format!("unexpected /proc/{pid}/stat")));
+    }
+    Ok((ticks[0] + ticks[1]) / TICKS_PER_SECOND)
 }
 
 /// `program` run through `wrapper` (empty: directly).

@@ -3,11 +3,12 @@
 //! text, dufs, miniserve, the line rate of a shaped gigabit link), as one table. BENCHMARKS.md explains the rows and holds results.
 //!
 //! Options (after `--`): `--reps N` (default 3; each row is the median), `--only
-//! loopback,lan,latency,scale,compression`, `--big SIZE` (default 1GiB), `--small N` (default 1000),
+//! loopback,lan,latency,scale,compression,direct`, `--big SIZE` (default 1GiB), `--small N` (default 1000),
 //! `--workdir DIR` (default: a temporary folder under `target/`), `--no-warm` (do not touch
 //! memory before each timed transfer; see [`workload::warm_memory`]).
 
 mod compression;
+mod direct;
 mod encryption;
 mod http;
 mod lan;
@@ -56,15 +57,17 @@ enum Section {
     Latency,
     Scale,
     Compression,
+    Direct,
 }
 
 impl Section {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Loopback,
         Self::Lan,
         Self::Latency,
         Self::Scale,
         Self::Compression,
+        Self::Direct,
     ];
 
     fn name(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Section {
             Self::Latency => "latency",
             Self::Scale => "scale",
             Self::Compression => "compression",
+            Self::Direct => "direct",
         }
     }
 }
@@ -251,6 +255,12 @@ fn run(options: &Options) -> anyhow::Result<()> {
                     let files = compression::Files { logs, random };
                     compression::measure(options.reps, options.warm, work, &files, &mut results);
                     rows.extend(compression::rows(&files, &results));
+                }
+            }
+            Section::Direct => {
+                if let Some(big) = workloads.iter().find(|w| w.key == "big") {
+                    direct::measure(options.reps, options.warm, work, big, &mut results);
+                    rows.extend(direct::rows(big, &results));
                 }
             }
         }

@@ -22,6 +22,8 @@ pub enum Unit {
     Seconds,
     /// A plain count.
     Count,
+    /// A share of one CPU core's time (1 = a whole core; printed in percent).
+    CoreShare,
 }
 
 /// One measured value.
@@ -54,6 +56,7 @@ impl std::fmt::Display for Figure {
             Unit::Seconds if v >= 1.0 => write!(f, "{v:.2} s"),
             Unit::Seconds => write!(f, "{:.2} ms", v * 1e3),
             Unit::Count => write!(f, "{v:.0}"),
+            Unit::CoreShare => write!(f, "{:.0}% of a core", v * 100.0),
         }
     }
 }

@@ -213,6 +213,13 @@ impl std::fmt::Debug for RelayServing {
 }
 
 impl RelayServing {
+    /// Whether the server may take one more connection (it serves at most 64 at once, direct
+    /// and relayed together): a relay asked for beyond that is not answered.
+    pub fn has_room(&self) -> bool {
+        let open = self.0.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.len() < MAX_CONNECTIONS && !self.0.stopping.load(Ordering::SeqCst)
+    }
+
     /// Serves the one `DOWNLOAD` of file `file_id` the host relays over `reader` (a
     /// connection to the host, after `RELAY_SEND`), as a granted download is served; returns
     /// why not if it was refused. The server stopping cuts it off.

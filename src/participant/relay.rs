@@ -32,7 +32,7 @@ impl RelayBack {
     /// files at all.
     pub(super) fn answer(&self, token: RelayToken, file_id: FileId) {
         let serving = self.serving.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(serving) = serving.clone() else {
+        let Some(serving) = serving.clone().filter(RelayServing::has_room) else {
             return;
         };
         let (host, fingerprint) = (self.host, self.fingerprint);

@@ -181,6 +181,10 @@ fn every_client_line_round_trips() {
             sharer: Fingerprint([0x33; 32]),
         }),
         ClientLine::Direct { file_id: 9 },
+        ClientLine::Relay { file_id: 9 },
+        ClientLine::RelaySend {
+            token: RelayToken([0xa5; 16]),
+        },
         ClientLine::Features(Features {
             previews: true,
             direct: true,
@@ -735,6 +739,10 @@ fn direct_transfer_host_lines_round_trip_with_either_kind_of_address() {
             file_id: 5,
             available: false,
         },
+        HostLine::RelayWanted {
+            token: RelayToken([0x5a; 16]),
+            file_id: 5,
+        },
     ];
     for address in ["192.168.1.20:40123", "[fe80::1]:40123"] {
         lines.push(HostLine::DirectRoute(DirectRoute {
@@ -750,6 +758,9 @@ fn direct_transfer_host_lines_round_trip_with_either_kind_of_address() {
         "FILE_STATE:5:gone",
         "DIRECT_SHARE:a:1:00:00:0:00",
         "DIRECT:x",
+        "RELAY:",
+        "RELAY_SEND:abcd",
+        "RELAY_WANTED:5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a",
         "DIRECT_SHARE:a:1:1111111111111111111111111111111111111111111111111111111111111111:\
          22222222222222222222222222222222:65536:\
          3333333333333333333333333333333333333333333333333333333333333333",
