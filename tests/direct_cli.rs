@@ -124,3 +124,55 @@ fn serve_with_nothing_shared_before_says_how_to_share() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn send_direct_only_shares_with_those_named_and_serve_keeps_it_so() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(30_000, 24);
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, &bytes)?;
+    let file = file.to_string_lossy().into_owned();
+    let (alice, bob, carol) = (
+        Cli::in_folder(dir.path(), "alice", address),
+        Cli::in_folder(dir.path(), "bob", address),
+        Cli::in_folder(dir.path(), "carol", address),
+    );
+    // A name can be chosen while its participant is online or owns a file: Bob shares one.
+    let bobs = dir.path().join("bob.txt");
+    std::fs::write(&bobs, b"hello")?;
+    let sent = bob.run(&["send", "--user", "Bob", &bobs.to_string_lossy()])?;
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let lists_it = |cli: &Cli, name: &str| -> anyhow::Result<bool> {
+        Ok(stdout(&cli.run(&["ls", "--user", name])?).contains("notes.txt"))
+    };
+    for serving in [
+        vec![
+            "send",
+            "--direct",
+            "--only",
+            "Bob",
+            "--user",
+            "Alice",
+            file.as_str(),
+        ],
+        vec!["serve", "--user", "Alice"],
+    ] {
+        let mut sharer = alice
+            .command(&serving)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let lines = stdout_lines(&mut sharer)?;
+        let shared = lines.recv_timeout(Duration::from_secs(30))?;
+        assert!(shared.contains("directly as #"), "{shared}");
+        assert!(lists_it(&bob, "Bob")?, "Bob does not see it ({serving:?})");
+        assert!(!lists_it(&carol, "Carol")?, "Carol sees it ({serving:?})");
+        std::process::Command::new("kill")
+            .args(["-INT", &sharer.id().to_string()])
+            .status()?;
+        assert!(wait_for_exit(&mut sharer, Duration::from_secs(10))?.success());
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! The sharer's server is found at the address its session comes from; the downloader fetches a
 //! file ten times over the host's limit from it, byte for byte; a connection to the sharer's
 //! port without the host's grant gets one `ERROR:` line and nothing else; a download cut off
-//! by the sharer stopping resumes once it shares the file again; with a firewall (nftables) on
+//! by killing the sharer resumes once it shares the file again; with a firewall (nftables) on
 //! the sharer's machine dropping connections to its port, the download is relayed through the
 //! host, byte for byte.
 //!
@@ -247,7 +247,7 @@ fn a_file_ten_times_over_the_limit_crosses_the_lan_directly_and_only_with_a_gran
 
 #[test]
 #[ignore = "needs root and iproute2 to create network namespaces; .ci/run runs it with --include-ignored"]
-fn a_download_cut_off_by_the_sharer_resumes_when_it_shares_the_file_again() -> TestResult {
+fn a_download_cut_off_by_killing_the_sharer_resumes_when_it_shares_the_file_again() -> TestResult {
     let lan = Lan::create()?;
     let mut host = lan.host()?;
     let dir = tempfile::tempdir()?;
@@ -293,7 +293,9 @@ fn a_download_cut_off_by_the_sharer_resumes_when_it_shares_the_file_again() -> T
         std::fs::metadata(&part).is_ok_and(|meta| meta.len() > 5_000_000)
     });
     assert!(started, "the download did not start");
-    stop(&mut sharer)?;
+    // The sharer is killed (SIGKILL: no goodbye to the host or the downloader).
+    sharer.kill()?;
+    sharer.wait()?;
     let first = wait_for_exit(&mut getting, Duration::from_secs(60))?;
     let held = std::fs::metadata(&part).map(|meta| meta.len()).unwrap_or(0);
     assert!(!first.success(), "the download finished without its sharer");

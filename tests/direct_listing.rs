@@ -10,7 +10,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use common::direct::{Sharer, fetch_with_worker, saved_file, share_directly_from};
+use common::direct::{
+    Sharer, fetch_with_worker, saved_file, share_directly_from, share_directly_with,
+};
 use common::*;
 use lanshare::host::HostConfig;
 use lanshare::identity::Identity;
@@ -30,11 +32,22 @@ fn share_directly(
 
 /// Bob asks the host for the way to `file_id` and downloads it from the sharer.
 fn fetch_directly(host: SocketAddr, bob: &Identity, file_id: u64) -> Result<Vec<u8>, Error> {
-    let (session, _) = Session::join(host, "Bob", bob)?;
+    fetch_directly_as(host, "Bob", bob, file_id)
+}
+
+/// `name` (proving `identity`) asks the host for the way to `file_id` and downloads it from
+/// the sharer.
+fn fetch_directly_as(
+    host: SocketAddr,
+    name: &str,
+    identity: &Identity,
+    file_id: u64,
+) -> Result<Vec<u8>, Error> {
+    let (session, _) = Session::join(host, name, identity)?;
     let mut connection = TransferConnection::connect(host)?;
     connection.authenticate(session.credentials())?;
     let route = connection.direct_route(file_id)?;
-    let mut direct = TransferConnection::connect_direct(&route, bob)?;
+    let mut direct = TransferConnection::connect_direct(&route, identity)?;
     let mut bytes = Vec::new();
     direct.download(file_id, &mut bytes, &mut |_| {}, &AtomicBool::new(false))?;
     Ok(bytes)
@@ -302,6 +315,103 @@ fn a_direct_file_its_sharer_uploads_is_listed_once_as_stored() -> TestResult {
             )
             .as_str()
         )
+    );
+    Ok(())
+}
+
+/// Alice, Bob and Carol; Bob online (so his name can be chosen), and Carol's session as the
+/// raw lines a client taking direct files is told.
+fn alice_bob_and_carols_view(host: SocketAddr) -> anyhow::Result<([Identity; 3], Session, Raw)> {
+    let people = [
+        Identity::generate()?,
+        Identity::generate()?,
+        Identity::generate()?,
+    ];
+    let (bob_online, _) = Session::join(host, "Bob", &people[1])?;
+    let mut carols_view = Raw::connect(host)?;
+    carols_view.send(b"FEATURES:file-info,direct\n")?;
+    raw_join_on(&mut carols_view, "Carol", &people[2])?;
+    Ok((people, bob_online, carols_view))
+}
+
+#[test]
+fn a_direct_file_its_sharer_restricts_is_listed_and_vouched_for_only_to_those_chosen() -> TestResult
+{
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(150_000, 21);
+    let ([alice, bob, carol], _bob_online, mut carols_view) = alice_bob_and_carols_view(address)?;
+    let sharer = share_directly(address, &alice, dir.path(), &bytes)?;
+    let file_id = sharer.file_id;
+    let available = format!("FILE_STATE:{file_id}:available");
+    while carols_view.line()? != available {}
+
+    let only_bob = lanshare::protocol::Audience::parse_list("Bob")?;
+    sharer.session.set_access(file_id, Some(only_bob), ANSWER)?;
+    // Carol is told it is gone, is not vouched for, and cannot delete it.
+    let gone = format!("FILE_DELETED:{file_id}");
+    while carols_view.line()? != gone {}
+    let carols = fetch_directly_as(address, "Carol", &carol, file_id).map(|bytes| bytes.len());
+    assert!(
+        matches!(carols, Err(Error::NotFound(id)) if id == file_id),
+        "Carol's fetch: {carols:?}"
+    );
+    let (carol_again, snapshot) = Session::join(address, "Carol", &carol)?;
+    assert!(snapshot.files.iter().all(|file| file.id != file_id));
+    let refused = carol_again.delete(file_id, ANSWER);
+    assert!(
+        matches!(refused, Err(Error::NotFound(id)) if id == file_id),
+        "Carol's delete was answered {refused:?}"
+    );
+    // Bob sees it and fetches it.
+    let (_, snapshot) = Session::join(address, "Bob", &bob)?;
+    assert!(snapshot.files.iter().any(|file| file.id == file_id));
+    assert!(fetch_directly(address, &bob, file_id)? == bytes);
+    // Everyone again: Carol is offered it again.
+    sharer.session.set_access(file_id, None, ANSWER)?;
+    while carols_view.line()? != available {}
+    assert!(fetch_directly_as(address, "Carol", &carol, file_id)? == bytes);
+    Ok(())
+}
+
+#[test]
+fn a_direct_file_shared_for_some_is_never_offered_to_others() -> TestResult {
+    let host = start(config())?;
+    let address = host.local_addr();
+    let dir = tempfile::tempdir()?;
+    let bytes = data(50_000, 22);
+    let ([alice, bob, carol], _bob_online, mut carols_view) = alice_bob_and_carols_view(address)?;
+    let only_bob = lanshare::protocol::Audience::parse_list("Bob")?;
+    let bind = [127, 0, 0, 1];
+    let sharer = share_directly_with(bind, address, &alice, (dir.path(), &bytes), Some(only_bob))?;
+    let file_id = sharer.file_id;
+
+    // Carol's view hears of Alice sharing nothing: a later file shared for everyone arrives
+    // first.
+    let other = tempfile::tempdir()?;
+    let for_all = share_directly(address, &alice, other.path(), b"public")?;
+    let names_it = |line: &str| line.split(':').nth(1) == Some(file_id.to_string().as_str());
+    loop {
+        let line = carols_view.line()?;
+        assert!(
+            !names_it(&line),
+            "Carol was told of the restricted file: {line}"
+        );
+        if line == format!("FILE_STATE:{}:available", for_all.file_id) {
+            break;
+        }
+    }
+    let carols = fetch_directly_as(address, "Carol", &carol, file_id).map(|bytes| bytes.len());
+    assert!(
+        matches!(carols, Err(Error::NotFound(id)) if id == file_id),
+        "Carol's fetch: {carols:?}"
+    );
+    assert!(fetch_directly(address, &bob, file_id)? == bytes);
+    let listed = list_lines(address, "file-info,direct")?;
+    assert!(
+        !listed.iter().any(|line| names_it(line)),
+        "an unproven LIST shows the restricted file: {listed:?}"
     );
     Ok(())
 }

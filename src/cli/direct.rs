@@ -14,7 +14,7 @@ use lanshare::config::config_dir;
 use lanshare::direct::{DIRECT_IDENTITY_FILE, DirectFile, DirectServer};
 use lanshare::participant::{Session, SessionEvent};
 use lanshare::pipeline::{StreamHash, UploadDigests, UploadHash};
-use lanshare::protocol::{DirectShare, FileId};
+use lanshare::protocol::{Audience, DirectShare, FileId};
 use lanshare::tls::HostIdentity;
 use lanshare::units::format_size;
 
@@ -28,11 +28,25 @@ const LISTING_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read at a time while hashing.
 const HASH_CHUNK: usize = 1 << 20;
 
+/// A file ready to share: how it is served, its digests, and who may see it (`None`:
+/// everyone).
+struct Prepared {
+    file: DirectFile,
+    digests: UploadDigests,
+    only: Option<Audience>,
+}
+
 /// Hashes the files, then shares them from this machine and serves them.
 pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     let mut files = Vec::new();
     for path in &args.files {
-        files.push(prepare(path)?);
+        let (file, digests) = prepare(path)?;
+        let only = args.only.clone();
+        files.push(Prepared {
+            file,
+            digests,
+            only,
+        });
     }
     let target = target(&args.address, false)?;
     share_and_serve(&target, &args.user, files)
@@ -48,14 +62,26 @@ pub(super) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         if kept.host != host {
             continue;
         }
-        match kept.digests().filter(|_| kept.unchanged()) {
-            Some(digests) => files.push((direct_file(&kept.path, kept.size)?, digests)),
-            None if kept.path.is_file() => files.push(prepare(&kept.path)?),
-            None => eprintln!(
-                "lanshare: warning: {} is gone; not shared any more",
-                kept.path.display()
-            ),
-        }
+        let only = kept
+            .only
+            .clone()
+            .and_then(|names| Audience::new(names).ok());
+        let (file, digests) = match kept.digests().filter(|_| kept.unchanged()) {
+            Some(digests) => (direct_file(&kept.path, kept.size)?, digests),
+            None if kept.path.is_file() => prepare(&kept.path)?,
+            None => {
+                eprintln!(
+                    "lanshare: warning: {} is gone; not shared any more",
+                    kept.path.display()
+                );
+                continue;
+            }
+        };
+        files.push(Prepared {
+            file,
+            digests,
+            only,
+        });
     }
     if files.is_empty() {
         bail!("nothing is shared directly with {host}: share files with `lanshare send --direct`");
@@ -65,11 +91,7 @@ pub(super) fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// Joins, starts this machine's server, shares each file with the host (recording it for
 /// `serve`) and serves them until Ctrl-C or the end of the session.
-fn share_and_serve(
-    target: &Target,
-    user: &User,
-    files: Vec<(DirectFile, UploadDigests)>,
-) -> anyhow::Result<()> {
+fn share_and_serve(target: &Target, user: &User, files: Vec<Prepared>) -> anyhow::Result<()> {
     let (session, _) = join(target, user)?;
     let identity = HostIdentity::load_or_create_at(config_dir().join(DIRECT_IDENTITY_FILE))?;
     let any = match target.address.ip() {
@@ -80,8 +102,13 @@ fn share_and_serve(
     // Downloaders that cannot reach this machine get the bytes relayed through the host.
     session.serve_relays(&server);
     let mut kept = Vec::new();
-    for (file, digests) in files {
-        let file_id = match share_one(&session, &server, &file, digests) {
+    for Prepared {
+        file,
+        digests,
+        only,
+    } in files
+    {
+        let file_id = match share_one(&session, &server, &file, digests, only.clone()) {
             Ok(file_id) => file_id,
             Err(error) => {
                 eprintln!("lanshare: error: {error:#}");
@@ -99,6 +126,7 @@ fn share_and_serve(
             sha256: digests.sha256.to_string(),
             check: digests.check.to_string(),
             id: file_id,
+            only: only.map(|names| names.names().to_vec()),
         });
         server.share(file_id, file);
     }
@@ -121,6 +149,7 @@ fn share_one(
     server: &DirectServer,
     file: &DirectFile,
     digests: UploadDigests,
+    only: Option<Audience>,
 ) -> anyhow::Result<FileId> {
     let share = DirectShare {
         name: file.name.clone(),
@@ -129,6 +158,7 @@ fn share_one(
         check: digests.check,
         port: server.address().port(),
         sharer: server.fingerprint(),
+        only,
     };
     let (file_id, grant_key) = session
         .share_directly(&share, LISTING_TIMEOUT)

@@ -30,6 +30,9 @@ pub(super) struct KeptShare {
     pub check: String,
     /// The id the host listed it under.
     pub id: FileId,
+    /// Who else may see it (names), if not everyone.
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
 }
 
 impl KeptShare {

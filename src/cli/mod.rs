@@ -204,7 +204,7 @@ struct SendArgs {
     version_of: Option<u64>,
     /// Share them from this machine: the host lists them but stores nothing (no size limit),
     /// and downloaders fetch them from here while this command runs (Ctrl-C stops sharing).
-    #[arg(long, conflicts_with_all = ["expire", "tag", "only", "new_file", "version_of"])]
+    #[arg(long, conflicts_with_all = ["expire", "tag", "new_file", "version_of"])]
     direct: bool,
     /// Send the bytes as they are. By default they travel compressed (zstd) when a sample of
     /// the file shrinks and the host takes compressed transfers.

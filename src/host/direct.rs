@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::wire::Connection;
 use crate::protocol::{
     ClientId, DirectShare, FileId, Fingerprint, PublicKey, RelayToken, Sha256Digest, Tags,
 };
-use crate::storage::{FileRecord, categorize};
+use crate::storage::{FileRecord, RemoveError, Viewer, categorize};
 
 /// The first id given to a direct file: far above any stored file's, so the two never meet
 /// without the store having to know of direct files.
@@ -60,6 +60,8 @@ pub(super) struct Listed {
     pub record: FileRecord,
     /// Unavailable files no longer listed.
     pub forgotten: Vec<FileRecord>,
+    /// The listing as it was, if the same key shared the same bytes before.
+    pub before: Option<FileRecord>,
 }
 
 /// Who shares a direct file now, and where its server is.
@@ -141,6 +143,7 @@ impl DirectShares {
         &self,
         owner: &Owner<'_>,
         share: &DirectShare,
+        audience: Option<Vec<Viewer>>,
     ) -> Result<Listed, ShareRefused> {
         let mut files = self.files();
         let known = files
@@ -156,6 +159,12 @@ impl DirectShares {
             None => make_room(&mut files, &owner.key)?,
         };
         let file_id = known.unwrap_or(next);
+        // Shared again without names: it keeps who may see it.
+        let audience = audience.or_else(|| {
+            known
+                .and_then(|id| files.get(&id))
+                .and_then(|entry| entry.record.audience.clone())
+        });
         let record = FileRecord {
             id: file_id,
             name: share.name.clone(),
@@ -169,7 +178,7 @@ impl DirectShares {
             category: categorize(&share.name, &[]),
             tags: Tags::default(),
             expires_at: None,
-            audience: None,
+            audience,
             version: 1,
             older: Vec::new(),
             comments: Vec::new(),
@@ -185,12 +194,16 @@ impl DirectShares {
             record: record.clone(),
             sharer: Some(sharer),
         };
-        files.insert(file_id, entry);
+        let before = files.insert(file_id, entry).map(|entry| entry.record);
         self.last_id.store(
             self.last_id.load(Ordering::Relaxed).max(file_id),
             Ordering::Relaxed,
         );
-        Ok(Listed { record, forgotten })
+        Ok(Listed {
+            record,
+            forgotten,
+            before,
+        })
     }
 
     /// Marks the files session `session_id` served unavailable; returns them.
@@ -236,6 +249,24 @@ impl DirectShares {
             .remove(&file_id)
             .map(|entry| entry.record)
             .ok_or(RemoveRefused::NotFound)
+    }
+
+    /// Changes who may see direct file `file_id` (`None`: everyone) if `allowed` lets its
+    /// record change; returns its record before and after, and whether it is available.
+    pub(super) fn set_audience(
+        &self,
+        file_id: FileId,
+        audience: Option<Vec<Viewer>>,
+        allowed: impl FnOnce(&FileRecord) -> bool,
+    ) -> Result<(FileRecord, FileRecord, bool), RemoveError> {
+        let mut files = self.files();
+        let entry = files.get_mut(&file_id).ok_or(RemoveError::NotFound)?;
+        if !allowed(&entry.record) {
+            return Err(RemoveError::Refused(Arc::new(entry.record.clone())));
+        }
+        let before = entry.record.clone();
+        entry.record.audience = audience;
+        Ok((before, entry.record.clone(), entry.sharer.is_some()))
     }
 
     /// Stops listing the direct files of `owner` with these bytes (`sha256`): the owner has
@@ -319,6 +350,7 @@ mod tests {
             sha256: Sha256Digest(sha256),
             check: TransferCheck([0; 16]),
             port: 40_000,
+            only: None,
             sharer: Fingerprint([9; 32]),
         }
     }
@@ -326,18 +358,24 @@ mod tests {
     #[test]
     fn the_same_bytes_from_the_same_key_keep_their_id_and_others_get_new_ones() {
         let shares = DirectShares::default();
-        let first = shares.share(&owner(1, 1), &share(1)).map(|l| l.record.id);
+        let first = shares
+            .share(&owner(1, 1), &share(1), None)
+            .map(|l| l.record.id);
         assert_eq!(first, Ok(FIRST_DIRECT_ID));
         assert_eq!(shares.sharer_left(1).len(), 1);
         assert_eq!(shares.listed().first().map(|(_, up)| *up), Some(false));
-        let again = shares.share(&owner(1, 2), &share(1)).map(|l| l.record.id);
+        let again = shares
+            .share(&owner(1, 2), &share(1), None)
+            .map(|l| l.record.id);
         assert_eq!(again, Ok(FIRST_DIRECT_ID));
         let (record, sharer) = shares.find(FIRST_DIRECT_ID).unzip();
         assert_eq!(record.map(|r| r.size), Some(1));
         let address = sharer.flatten().map(|s| s.address);
         assert_eq!(address, Some(SocketAddr::from(([192, 168, 1, 20], 40_000))));
         // Another key sharing the same bytes is another listing.
-        let other = shares.share(&owner(2, 3), &share(1)).map(|l| l.record.id);
+        let other = shares
+            .share(&owner(2, 3), &share(1), None)
+            .map(|l| l.record.id);
         assert_eq!(other, Ok(FIRST_DIRECT_ID + 1));
     }
 
@@ -347,15 +385,17 @@ mod tests {
         let alice = owner(1, 1);
         let limit = MAX_DIRECT_FILES_PER_SHARER as u32;
         for n in 0..limit {
-            assert!(shares.share(&alice, &share(n)).is_ok(), "share {n}");
+            assert!(shares.share(&alice, &share(n), None).is_ok(), "share {n}");
         }
-        let refused = shares.share(&alice, &share(limit)).map(|l| l.record.id);
+        let refused = shares
+            .share(&alice, &share(limit), None)
+            .map(|l| l.record.id);
         assert_eq!(refused, Err(ShareRefused::SharerFull));
         // Offline, then back with one new file: the oldest listing makes way, never its id.
         shares.sharer_left(1);
         let back = owner(1, 2);
         let listed = shares
-            .share(&back, &share(limit))
+            .share(&back, &share(limit), None)
             .unwrap_or_else(|refused| panic!("{refused}"));
         assert_eq!(listed.record.id, FIRST_DIRECT_ID + u64::from(limit));
         let forgotten: Vec<FileId> = listed.forgotten.iter().map(|r| r.id).collect();

@@ -363,7 +363,7 @@ pub(super) fn send_list(
     }
     if features.direct {
         let listed = shared.direct.listed();
-        lines.push_str(&super::registry::direct_offers(&listed, features));
+        lines.push_str(&shared.registry.direct_offers(&listed, features, key));
     }
     lines.push_str(&HostLine::End.encode());
     connection.reply_all(&lines).is_ok()

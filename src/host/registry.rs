@@ -314,24 +314,26 @@ impl Registry {
             }
         }
         if features.direct {
-            snapshot.push_str(&direct_offers(&direct.listed(), features));
+            snapshot.push_str(&self.direct_offers(&direct.listed(), features, Some(key)));
         }
         snapshot.push_str(&HostLine::End.encode());
         snapshot
     }
 
-    /// Tells the sessions that take direct files that one is no longer listed (`FILE_DELETED`).
+    /// Tells the sessions that take direct files, and may see this one, that it is no longer
+    /// listed (`FILE_DELETED`).
     pub(crate) fn announce_direct_gone(&self, record: &FileRecord) {
         let state = self.state();
         let line: Arc<str> = Arc::from(HostLine::FileDeleted { file_id: record.id }.encode());
         for session in state.sessions.values().filter(|s| s.features.direct) {
-            deliver(session, Arc::clone(&line));
+            if self.may_see(record, Some(&session.key)) {
+                deliver(session, Arc::clone(&line));
+            }
         }
     }
 
-    /// Tells the sessions that take direct files (`FEATURES` `direct`) that one is offered
-    /// and `available` (its offer and `FILE_STATE`), or that it is unavailable now (its
-    /// `FILE_STATE` alone).
+    /// Tells the sessions that take direct files, and may see this one, that it became
+    /// available (offered again, with `FILE_STATE`) or unavailable (`FILE_STATE` alone).
     pub(crate) fn announce_direct(&self, record: &FileRecord, available: bool) {
         let mut state = self.state();
         Self::flush_presence_locked(&mut state);
@@ -341,13 +343,76 @@ impl Registry {
         }
         .encode();
         for session in state.sessions.values().filter(|s| s.features.direct) {
+            let key = Some(&session.key);
+            if !self.may_see(record, key) {
+                continue;
+            }
             let lines = if available {
-                direct_offer(record, session.features, true)
+                self.direct_offer(record, session.features, key, true)
             } else {
                 state_line.clone()
             };
             deliver(session, Arc::from(lines));
         }
+    }
+
+    /// Tells the sessions that take direct files of a change of who may see one: offered
+    /// (again) to those who may see it now, `FILE_DELETED` to those who could before only.
+    pub(crate) fn announce_direct_access(
+        &self,
+        before: &FileRecord,
+        after: &FileRecord,
+        available: bool,
+    ) {
+        let mut state = self.state();
+        Self::flush_presence_locked(&mut state);
+        let gone: Arc<str> = Arc::from(HostLine::FileDeleted { file_id: after.id }.encode());
+        for session in state.sessions.values().filter(|s| s.features.direct) {
+            let key = Some(&session.key);
+            if self.may_see(after, key) {
+                let lines = self.direct_offer(after, session.features, key, available);
+                deliver(session, Arc::from(lines));
+            } else if self.may_see(before, key) {
+                deliver(session, Arc::clone(&gone));
+            }
+        }
+    }
+
+    /// The offers of the direct files (from [`DirectShares::listed`]) a client proven as
+    /// `key` may see, each with its `FILE_STATE`, for a client that asked for `direct` with
+    /// `features`.
+    pub(crate) fn direct_offers(
+        &self,
+        listed: &[(FileRecord, bool)],
+        features: Features,
+        key: Option<&PublicKey>,
+    ) -> String {
+        let mut lines = String::new();
+        for (record, available) in listed {
+            if self.may_see(record, key) {
+                lines.push_str(&self.direct_offer(record, features, key, *available));
+            }
+        }
+        lines
+    }
+
+    /// A direct file's offer to a client proven as `key`, with its `FILE_STATE` before its
+    /// `FILE_META`; its sharer and the operator get its list of who may see it.
+    fn direct_offer(
+        &self,
+        record: &FileRecord,
+        features: Features,
+        key: Option<&PublicKey>,
+        available: bool,
+    ) -> String {
+        let keeps_list = key.is_some_and(|key| record.owner == Some(*key) || self.is_operator(key));
+        let state = HostLine::FileState {
+            file_id: record.id,
+            available,
+        };
+        offer_head(record, features, features.access && keeps_list)
+            + &state.encode()
+            + &meta_line(record)
     }
 
     /// Removes a session; tells the others when its participant has no session left.
@@ -675,25 +740,6 @@ pub(crate) fn info_line(record: &FileRecord) -> HostLine {
             .map(|at| u64::try_from((at - now).num_milliseconds()).unwrap_or(0)),
         tags: record.tags.clone(),
     })
-}
-
-/// The offers of direct files (from [`DirectShares::listed`]), each with its `FILE_STATE`,
-/// for a client that asked for `direct` with `features`.
-pub(crate) fn direct_offers(listed: &[(FileRecord, bool)], features: Features) -> String {
-    let mut lines = String::new();
-    for (record, available) in listed {
-        lines.push_str(&direct_offer(record, features, *available));
-    }
-    lines
-}
-
-/// A direct file's offer, with its `FILE_STATE` before its `FILE_META`.
-fn direct_offer(record: &FileRecord, features: Features, available: bool) -> String {
-    let state = HostLine::FileState {
-        file_id: record.id,
-        available,
-    };
-    offer_head(record, features, false) + &state.encode() + &meta_line(record)
 }
 
 /// `FILE_OFFER` and its `FILE_META`, as sent for one file, with `FILE_INFO` between them for

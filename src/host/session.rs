@@ -123,14 +123,23 @@ fn share_directly(
             stored.name, stored.id
         ));
     }
-    let listed = match shared.direct.share(owner, share) {
+    let audience = match share
+        .only
+        .as_ref()
+        .map(|names| shared.registry.resolve(names, &shared.storage))
+        .transpose()
+    {
+        Ok(audience) => audience,
+        Err(unknown) => return refuse(unknown.to_string()),
+    };
+    let listed = match shared.direct.share(owner, share, audience) {
         Ok(listed) => listed,
         Err(refused) => return refuse(refused.to_string()),
     };
     for record in &listed.forgotten {
         shared.registry.announce_direct_gone(record);
     }
-    let record = listed.record;
+    let record = &listed.record;
     tracing::info!(
         "{} shares '{}' (ID: {}, {} bytes) directly from {}:{}",
         printable(owner.username),
@@ -148,7 +157,11 @@ fn share_directly(
     shared
         .registry
         .send_to(owner.session_id, &shared_line.encode());
-    shared.registry.announce_direct(&record, true);
+    match &listed.before {
+        // Shared again: who may see it may have changed too.
+        Some(before) => shared.registry.announce_direct_access(before, record, true),
+        None => shared.registry.announce_direct(record, true),
+    }
 }
 
 /// Checks the version and name, sends `CHALLENGE` and verifies the `PROOF`. On failure the
@@ -318,6 +331,15 @@ fn delete_direct(shared: &Shared, session_id: u64, request: &JoinRequest, file_i
             shared.registry.announce_direct_gone(&record);
             return;
         }
+        // Restricted to others: answered as a file that does not exist.
+        Err(direct::RemoveRefused::NotTheSharer { .. })
+            if shared
+                .direct
+                .find(file_id)
+                .is_some_and(|(record, _)| !shared.registry.may_see(&record, Some(&key))) =>
+        {
+            "File not found".to_owned()
+        }
         Err(refused) => refused.to_string(),
     };
     let failed = HostLine::DeleteFailed { file_id, reason };
@@ -343,8 +365,26 @@ fn set_access(
         Err(unknown) => unknown.to_string(),
         Ok(audience) => {
             let owns = |record: &crate::storage::FileRecord| operator || record.owner == Some(key);
-            match shared.storage.set_audience(file_id, audience, owns) {
-                Ok((before, after)) => {
+            let changed = if file_id >= direct::FIRST_DIRECT_ID {
+                shared.direct.set_audience(file_id, audience, owns).map(
+                    |(before, after, available)| {
+                        shared
+                            .registry
+                            .announce_direct_access(&before, &after, available);
+                        Arc::new(after)
+                    },
+                )
+            } else {
+                shared
+                    .storage
+                    .set_audience(file_id, audience, owns)
+                    .map(|(before, after)| {
+                        shared.registry.announce_access(&before, &after);
+                        after
+                    })
+            };
+            match changed {
+                Ok(after) => {
                     tracing::info!(
                         "Who may see '{}' (ID: {file_id}) changed by {}: {}",
                         printable(&after.name),
@@ -353,7 +393,6 @@ fn set_access(
                             .audience_names()
                             .map_or_else(|| "everyone".to_owned(), |names| format!("only {names}"))
                     );
-                    shared.registry.announce_access(&before, &after);
                     return;
                 }
                 Err(RemoveError::NotFound) => "File not found".to_owned(),

@@ -8,11 +8,13 @@ use std::net::SocketAddr;
 use super::constants::FileId;
 use super::fingerprint::Fingerprint;
 use super::hex::encode_hex;
+use super::library::Audience;
 use super::values::{PublicKey, Sha256Digest, TransferCheck};
 
-/// `DIRECT_SHARE:<name>:<size>:<sha256>:<check>:<port>:<fingerprint>`: a participant shares a
-/// file from its own machine, served on `port` of the address its session comes from, by a
-/// server showing the certificate `sharer`.
+/// `DIRECT_SHARE:<name>:<size>:<sha256>:<check>:<port>:<fingerprint>[:<names>]`: a
+/// participant shares a file from its own machine, served on `port` of the address its session
+/// comes from, by a server showing the certificate `sharer`; seen only by `names` (and its
+/// sharer and the operator) if they are given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirectShare {
     /// The file's name.
@@ -27,6 +29,8 @@ pub struct DirectShare {
     pub port: u16,
     /// SHA-256 of the sharer's server's certificate.
     pub sharer: Fingerprint,
+    /// Who else may see it (`None`: everyone), as `UPLOAD_OPTIONS` says it for an upload.
+    pub only: Option<Audience>,
 }
 
 /// `DIRECT_ROUTE:<file_id>:<downloader_key>:<expires_at_ms>:<signature>:<fingerprint>:<port>:<ip>`:

@@ -571,6 +571,10 @@ fn parse_direct_share(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> 
     let check = TransferCheck(fields.hex("check")?);
     let port = parse_port(fields.next("port")?)?;
     let sharer = Fingerprint(fields.hex("fingerprint")?);
+    let only = match fields.rest {
+        Some(_) => Some(parse_audience(fields.next("names")?)?),
+        None => None,
+    };
     fields.finish()?;
     Ok(ClientLine::DirectShare(DirectShare {
         name,
@@ -579,6 +583,7 @@ fn parse_direct_share(rest: Option<&[u8]>) -> Result<ClientLine, ProtocolError> 
         check,
         port,
         sharer,
+        only,
     }))
 }
 
@@ -868,13 +873,17 @@ impl ClientLine {
                 format!("AUTH_PROOF:{client_id}:{}\n", encode_hex(proof))
             }
             Self::DirectShare(share) => format!(
-                "DIRECT_SHARE:{}:{}:{}:{}:{}:{}\n",
+                "DIRECT_SHARE:{}:{}:{}:{}:{}:{}{}\n",
                 escape(&share.name),
                 share.size,
                 share.sha256,
                 share.check,
                 share.port,
-                share.sharer
+                share.sharer,
+                share
+                    .only
+                    .as_ref()
+                    .map_or(String::new(), |only| format!(":{}", encode_audience(only)))
             ),
             Self::Direct { file_id } => format!("DIRECT:{file_id}\n"),
             Self::Relay { file_id } => format!("RELAY:{file_id}\n"),

@@ -11,7 +11,7 @@ use lanshare::identity::Identity;
 use lanshare::participant::save::Destination;
 use lanshare::participant::worker::{Route, TransferLanes, TransferUpdate};
 use lanshare::participant::{Session, Snapshot};
-use lanshare::protocol::{DirectShare, Sha256Digest, TransferCheck};
+use lanshare::protocol::{Audience, DirectShare, Sha256Digest, TransferCheck};
 use lanshare::tls::HostIdentity;
 use sha2::{Digest, Sha256};
 
@@ -27,13 +27,24 @@ pub struct Sharer {
 }
 
 /// `identity` joins `host` as Alice, starts a server on `bind` (port 0) and shares `bytes`
-/// (written to `dir/huge.iso`) directly.
+/// (written to `dir/huge.iso`) directly, for everyone.
 pub fn share_directly_from(
     bind: [u8; 4],
     host: SocketAddr,
     identity: &Identity,
     dir: &Path,
     bytes: &[u8],
+) -> anyhow::Result<Sharer> {
+    share_directly_with(bind, host, identity, (dir, bytes), None)
+}
+
+/// [`share_directly_from`], seen only by `only` (besides Alice and the operator) if given.
+pub fn share_directly_with(
+    bind: [u8; 4],
+    host: SocketAddr,
+    identity: &Identity,
+    (dir, bytes): (&Path, &[u8]),
+    only: Option<Audience>,
 ) -> anyhow::Result<Sharer> {
     let path = dir.join("huge.iso");
     std::fs::write(&path, bytes)?;
@@ -47,6 +58,7 @@ pub fn share_directly_from(
         check: TransferCheck::of(bytes),
         port: server.address().port(),
         sharer: server.fingerprint(),
+        only,
     };
     let (file_id, grant_key) = session.share_directly(&share, ANSWER)?;
     server.trust_host(grant_key);
