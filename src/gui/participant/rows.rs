@@ -153,6 +153,14 @@ impl Participant {
                 theme::primary_button,
             )
             .into(),
+            // Said on the button too: the row's details say why.
+            (None, None) if !is_available(file) => fixed_button(
+                "Unavailable",
+                ButtonShape::ROW,
+                list::DOWNLOAD_WIDTH,
+                theme::primary_button,
+            )
+            .into(),
             (None, None) => fixed_button(
                 "Download",
                 ButtonShape::ROW,
@@ -160,7 +168,8 @@ impl Participant {
                 theme::primary_button,
             )
             .on_press_maybe(
-                (self.connected().is_some() && is_available(file))
+                self.connected()
+                    .is_some()
                     .then_some(Message::DownloadClicked(file.id)),
             )
             .into(),
