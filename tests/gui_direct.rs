@@ -528,3 +528,41 @@ fn available_and_unavailable_direct_rows_look_as_committed() -> TestResult {
     assert!(ui.snapshot(&app.theme())?.matches_image(&path)?);
     Ok(())
 }
+
+#[test]
+fn a_restarted_host_lists_the_apps_direct_files_again_once_the_app_rejoins() -> TestResult {
+    let first = start(config())?;
+    let address = first.local_addr();
+    let dir = tempfile::tempdir()?;
+    let mut app = bob_joined(address, dir.path())?;
+    let bytes = data(1_500_000, 45);
+    let path = dir.path().join("slides.pdf");
+    std::fs::write(&path, &bytes)?;
+    send(
+        &mut app,
+        ParticipantMessage::DirectFilesPicked(dialog(Some(vec![path]))),
+    );
+    pump(&mut app, direct_shared)?;
+
+    // The host restarts (a new grant key, its direct listings forgotten); the app rejoins
+    // and shares the file again, and serves downloaders the new host vouches for.
+    first.shutdown();
+    pump(&mut app, |m| {
+        matches!(live(m), Some(LiveEvent::Lost { .. }))
+    })?;
+    let _second = start(lanshare::host::HostConfig {
+        bind: address,
+        ..config()
+    })?;
+    pump(&mut app, direct_shared)?;
+    let (session, snapshot, identity) = carol(address)?;
+    let listed = snapshot
+        .files
+        .iter()
+        .find(|file| file.name == "slides.pdf" && file.details.direct == Some(true))
+        .ok_or_else(|| anyhow::anyhow!("not listed again: {:?}", snapshot.files))?;
+    let saved = tempfile::tempdir()?;
+    let said = fetch_with_worker(&session, &snapshot, identity, listed.id, saved.path())?;
+    assert!(std::fs::read(saved_file(&said)?)? == bytes);
+    Ok(())
+}

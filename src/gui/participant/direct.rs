@@ -475,3 +475,74 @@ impl Participant {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::protocol::{Sha256Digest, TransferCheck};
+
+    fn prepared(name: &str, digest: u8) -> Prepared {
+        Prepared {
+            file: DirectFile {
+                path: PathBuf::from(name),
+                name: name.into(),
+                size: 1,
+            },
+            digests: UploadDigests {
+                sha256: Sha256Digest([digest; 32]),
+                check: TransferCheck([digest; 16]),
+            },
+        }
+    }
+
+    /// Direct sharing with a server on loopback and `announced` waiting for the host.
+    fn sharing(announced: Vec<Prepared>) -> anyhow::Result<(DirectSharing, tempfile::TempDir)> {
+        let dir = tempfile::tempdir()?;
+        let mut direct = DirectSharing::new(dir.path());
+        let identity = HostIdentity::load_or_create_at(direct.identity_path.clone())?;
+        direct.server = Some(DirectServer::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            &identity,
+        )?);
+        direct.announced = announced;
+        Ok((direct, dir))
+    }
+
+    #[test]
+    fn a_listed_file_is_served_and_listed_again_under_a_new_id_it_moves() -> anyhow::Result<()> {
+        let (mut direct, _dir) = sharing(vec![prepared("a.iso", 1), prepared("b.iso", 2)])?;
+        let key = Identity::generate()?.public_key();
+        let name = direct.listed(10, Sha256Digest([2; 32]), key);
+        assert_eq!(name.as_deref(), Some("b.iso"));
+        assert!(direct.serves(10));
+        // Shared again after a rejoin, by a host that gives it another id: no news, moved.
+        assert_eq!(direct.listed(11, Sha256Digest([2; 32]), key), None);
+        assert!(!direct.serves(10) && direct.serves(11));
+        // An answer for a file nobody asked about changes nothing.
+        assert_eq!(direct.listed(12, Sha256Digest([9; 32]), key), None);
+        assert!(!direct.serves(12));
+        Ok(())
+    }
+
+    #[test]
+    fn refusals_forget_the_file_and_the_server_stops_once_it_serves_nothing() -> anyhow::Result<()>
+    {
+        let (mut direct, _dir) = sharing(vec![prepared("a.iso", 1), prepared("b.iso", 2)])?;
+        let key = Identity::generate()?.public_key();
+        direct.listed(10, Sha256Digest([1; 32]), key);
+        assert_eq!(
+            direct.refused(Sha256Digest([2; 32])).as_deref(),
+            Some("b.iso")
+        );
+        assert!(direct.port().is_some(), "a.iso is still served");
+        // Refused when shared again after a rejoin: no longer served; nothing left to serve.
+        assert_eq!(
+            direct.refused(Sha256Digest([1; 32])).as_deref(),
+            Some("a.iso")
+        );
+        assert!(!direct.serves(10));
+        assert_eq!(direct.port(), None);
+        Ok(())
+    }
+}
