@@ -73,8 +73,9 @@ pub struct DirectSharing {
     served: BTreeMap<FileId, Prepared>,
     /// Uploads under way, and the file each uploads (to offer sharing it directly instead).
     uploads: HashMap<TransferId, LocalFile>,
-    /// "Upload to host" uploads, and the direct file each turns into a stored one.
-    storing: HashMap<TransferId, FileId>,
+    /// "Upload to host" uploads, and the direct file each turns into a stored one (its id and
+    /// name: the host may stop listing it before the upload's end is told).
+    storing: HashMap<TransferId, (FileId, String)>,
 }
 
 impl DirectSharing {
@@ -418,8 +419,9 @@ impl Participant {
             name: prepared.file.name.clone(),
             size: prepared.file.size,
         };
+        let name = file.name.clone();
         for id in self.upload_files(vec![file], None) {
-            self.direct.storing.insert(id, file_id);
+            self.direct.storing.insert(id, (file_id, name.clone()));
         }
     }
 
@@ -432,11 +434,13 @@ impl Participant {
         reason: &str,
     ) -> bool {
         let file = self.direct.uploads.remove(&id);
-        if let Some(file_id) = self.direct.storing.remove(&id) {
+        if let Some((file_id, name)) = self.direct.storing.remove(&id) {
             // A file shared directly already: no offer to share it directly.
-            let Some(name) = stored.then(|| self.direct.unshare(file_id)).flatten() else {
+            if !stored {
                 return false;
-            };
+            }
+            // Served no more (if the host's FILE_DELETED of its listing did not end it first).
+            self.direct.unshare(file_id);
             self.toast(
                 Kind::Success,
                 format!("'{name}' is stored on the host now, no longer shared from this machine"),
