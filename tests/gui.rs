@@ -1125,15 +1125,15 @@ fn the_keyboard_reaches_the_filter_the_list_download_and_delete() -> TestResult 
     assert!(iced_test::runtime::task::into_stream(download).is_some());
 
     // Tab moves through the controls, Enter acts on the one it is on. The order: Transfers,
-    // Upload files, Leave, the filter, Download selected, Download all, the four sorts, the
-    // list (where the keyboard is now); ten steps on is the Uploader sort.
-    for _ in 0..10 {
+    // Upload files, Share directly…, Leave, the filter, Download selected, Download all, the
+    // four sorts, the list (where the keyboard is now); eleven steps on is the Uploader sort.
+    for _ in 0..11 {
         press(&mut app, key(Named::Tab), Modifiers::default())?;
     }
     press(&mut app, key(Named::Enter), Modifiers::default())?;
     assert!(
         shows(&app, "Uploader ▲"),
-        "the tenth control on is the Uploader sort"
+        "the eleventh control on is the Uploader sort"
     );
     press(&mut app, key(Named::Tab), Modifiers::SHIFT)?;
     press(&mut app, key(Named::Enter), Modifiers::default())?;

@@ -70,11 +70,13 @@ pub enum Action {
 
 impl Hosting {
     /// Starts a host as `config` says and joins it as `name` with `identity` (which
-    /// `config` should name as its operator).
+    /// `config` should name as its operator); the participant's files are kept in
+    /// `config_dir`.
     pub fn start(
         config: HostConfig,
         name: String,
         identity: Arc<Identity>,
+        config_dir: &std::path::Path,
     ) -> Result<Self, HostError> {
         let passcode = config.passcode.clone();
         let host = Host::start(config)?;
@@ -91,7 +93,8 @@ impl Hosting {
             identity,
             passcode.clone(),
         )
-        .hosting();
+        .hosting()
+        .keeping_files_in(config_dir);
         Ok(Self {
             host: Some(host),
             code,

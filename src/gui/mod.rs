@@ -205,12 +205,10 @@ impl App {
                 name,
                 passcode,
             } => {
-                self.screen = Screen::Participant(Box::new(Participant::join(
-                    address.clone(),
-                    name.clone(),
-                    identity,
-                    passcode,
-                )));
+                self.screen = Screen::Participant(Box::new(
+                    Participant::join(address.clone(), name.clone(), identity, passcode)
+                        .keeping_files_in(&self.options.config_dir),
+                ));
                 settings.hosting = Some(false);
                 settings.username = Some(name);
                 settings.last_host = Some(address);
@@ -261,7 +259,7 @@ impl App {
             identity: Some(host_identity),
             ..HostConfig::default()
         };
-        let hosting = Hosting::start(config, name, identity).map_err(|error| {
+        let hosting = Hosting::start(config, name, identity, dir).map_err(|error| {
             if error.is_address_in_use() {
                 format!(
                     "Port {port} is in use — is another host running? Choose another port \

@@ -482,6 +482,8 @@ pub mod list {
     pub const BANNER_MAX_HEIGHT: f32 = 150.0;
     /// The thickness of a row's download progress bar.
     pub const ROW_BAR_GIRTH: f32 = 3.0;
+    /// The length of the bar of a file being prepared to be shared directly.
+    pub const PREPARING_BAR_LENGTH: f32 = 120.0;
     /// How many toasts show at once (the oldest make room).
     pub const MAX_TOASTS: usize = 4;
 }
@@ -562,14 +564,24 @@ pub fn toast(tone: Option<Tone>) -> impl Fn(&Theme) -> container::Style {
 }
 
 /// A file row: a card, outlined when the keyboard's selection is on it, tinted when it is
-/// ticked for "Download selected".
-pub fn file_row(selected: bool, ticked: bool) -> impl Fn(&Theme) -> container::Style {
+/// ticked for "Download selected". A row whose file cannot be downloaded now (`available` false: shared from a machine that
+/// is offline) is greyed: fainter card, muted text.
+pub fn file_row(
+    selected: bool,
+    ticked: bool,
+    available: bool,
+) -> impl Fn(&Theme) -> container::Style {
     move |theme| {
         let palette = palette(theme);
-        let background = if ticked {
-            over(palette.card, palette.primary, 0.16)
-        } else {
+        let card = if available {
             palette.card
+        } else {
+            over(palette.background, palette.card, UNAVAILABLE_CARD)
+        };
+        let background = if ticked {
+            over(card, palette.primary, 0.16)
+        } else {
+            card
         };
         container::Style {
             background: Some(Background::Color(background)),
@@ -582,11 +594,18 @@ pub fn file_row(selected: bool, ticked: bool) -> impl Fn(&Theme) -> container::S
                 width: 2.0,
                 radius: radius::CARD.into(),
             },
-            text_color: Some(palette.text),
+            text_color: Some(if available {
+                palette.text
+            } else {
+                palette.muted
+            }),
             ..container::Style::default()
         }
     }
 }
+
+/// How much of the card colour an unavailable file's row keeps over the background.
+const UNAVAILABLE_CARD: f32 = 0.4;
 
 /// The room between a control and the ring drawn around it while the keyboard is on it.
 pub const FOCUS_RING_GAP: f32 = 2.0;

@@ -136,6 +136,8 @@ pub struct Finished {
     pub direction: Direction,
     /// Its last update (uploaded, downloaded, failed or cancelled).
     pub outcome: TransferUpdate,
+    /// A direct file's download whose bytes the host relayed (its sharer was unreachable).
+    pub relayed: bool,
     /// When it ended.
     pub at: DateTime<Local>,
 }
@@ -149,8 +151,18 @@ impl Finished {
         }
     }
 
-    /// One line for the history: what happened, and why if it failed.
+    /// One line for the history: what happened, and why if it failed; a relayed download
+    /// says so.
     pub fn describe(&self) -> String {
+        let line = self.what_happened();
+        if self.relayed {
+            format!("{line} · relayed through the host")
+        } else {
+            line
+        }
+    }
+
+    fn what_happened(&self) -> String {
         let name = &self.name;
         match (&self.outcome, self.direction) {
             (TransferUpdate::Uploaded(_), _) => format!("Shared {name}"),
@@ -267,6 +279,7 @@ impl Transfers {
                     name: transfer.name,
                     direction: transfer.direction,
                     outcome,
+                    relayed: transfer.relayed,
                     at: Local::now(),
                 };
                 self.history.push(finished.clone());

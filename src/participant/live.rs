@@ -13,8 +13,9 @@ use super::error::Error;
 use super::listing::Snapshot;
 use super::session::{Credentials, JoinOptions, Session, SessionEvent};
 use super::trust::HostKey;
+use crate::direct::{DirectServer, RelayServing};
 use crate::identity::Identity;
-use crate::protocol::{FileId, Fingerprint, Passcode, Role};
+use crate::protocol::{DirectShare, FileId, Fingerprint, Passcode, Role};
 
 /// Waits between attempts to rejoin: 1 s, 2 s, 4 s, … up to 30 s.
 pub fn backoff(attempt: u32) -> Duration {
@@ -70,6 +71,10 @@ enum Command {
     Delete(FileId),
     Comment(FileId, String),
     DeleteComment(FileId, u64),
+    /// Ask the host to list a file shared from this machine.
+    ShareDirectly(Box<DirectShare>),
+    /// Serve relays from this server in every session joined from now on.
+    ServeRelays(RelayServing),
     /// Cut the wait before the next attempt to rejoin short.
     RetryNow,
     Stop,
@@ -138,6 +143,21 @@ impl LiveSession {
             .send(Command::DeleteComment(file_id, comment_id));
     }
 
+    /// Asks the host to list a file shared from this machine; the answer arrives as an event
+    /// ([`SessionEvent::DirectShared`] or [`SessionEvent::DirectShareFailed`]). A session
+    /// joined later knows nothing of it: share it again after [`LiveEvent::Connected`].
+    pub fn share_directly(&self, share: DirectShare) {
+        let _ = self.commands.send(Command::ShareDirectly(Box::new(share)));
+    }
+
+    /// Serves the downloads the host relays from `server`'s files, in this session and every
+    /// one joined after (see [`Session::serve_relays`]).
+    pub fn serve_relays(&self, server: &DirectServer) {
+        let _ = self
+            .commands
+            .send(Command::ServeRelays(server.relay_serving()));
+    }
+
     /// While the host is lost, tries to rejoin at once instead of waiting out the backoff.
     pub fn retry_now(&self) {
         let _ = self.commands.send(Command::RetryNow);
@@ -166,12 +186,16 @@ fn run(
 ) {
     let mut ever_connected = false;
     let mut attempt = 0;
+    let mut relays = None;
     loop {
         let joined = resolve_host(address).and_then(|host| {
             Session::join_with(host, username, identity, options).map(|joined| (host, joined))
         });
         let reason = match joined {
             Ok((host, (session, snapshot))) => {
+                if let Some(serving) = &relays {
+                    session.serve_relays_with(RelayServing::clone(serving));
+                }
                 ever_connected = true;
                 attempt = 0;
                 let connected = LiveEvent::Connected {
@@ -185,7 +209,7 @@ fn run(
                 if events.send(connected).is_err() {
                     return;
                 }
-                match follow(&session, commands, events) {
+                match follow(&session, commands, events, &mut relays) {
                     Ended::Lost(reason) => reason,
                     Ended::Stopped => return,
                 }
@@ -215,18 +239,20 @@ fn run(
         if events.send(LiveEvent::Lost { reason, retry_in }).is_err() {
             return;
         }
-        if !wait_out(commands, events, retry_in) {
+        if !wait_out(commands, events, retry_in, &mut relays) {
             return;
         }
     }
 }
 
-/// Waits out the backoff `retry_in`, still answering Stop (false: stop) and RetryNow; deletes
-/// and comments cannot be sent meanwhile, and are refused as such.
+/// Waits out the backoff `retry_in`, still answering Stop (false: stop) and RetryNow, and
+/// keeping the server to serve `relays` from; deletes, comments and direct shares cannot be
+/// sent meanwhile, and are refused as such.
 fn wait_out(
     commands: &flume::Receiver<Command>,
     events: &flume::Sender<LiveEvent>,
     retry_in: Duration,
+    relays: &mut Option<RelayServing>,
 ) -> bool {
     let deadline = std::time::Instant::now() + retry_in;
     let reason = || "not connected to the host".to_owned();
@@ -244,6 +270,14 @@ fn wait_out(
                     reason: reason(),
                 }
             }
+            Ok(Command::ShareDirectly(share)) => SessionEvent::DirectShareFailed {
+                sha256: share.sha256,
+                reason: reason(),
+            },
+            Ok(Command::ServeRelays(serving)) => {
+                *relays = Some(serving);
+                continue;
+            }
         };
         let _ = events.send(LiveEvent::Session(refused));
     }
@@ -257,7 +291,9 @@ fn send_command(session: &Session, command: Command) -> Result<(), Error> {
         Command::DeleteComment(file_id, comment_id) => {
             session.request_delete_comment(file_id, comment_id)
         }
-        Command::RetryNow | Command::Stop => Ok(()),
+        Command::ShareDirectly(share) => session.request_direct_share(&share),
+        // Handled where the server is kept (follow).
+        Command::ServeRelays(_) | Command::RetryNow | Command::Stop => Ok(()),
     }
 }
 
@@ -274,11 +310,13 @@ fn is_final(error: &Error) -> bool {
     )
 }
 
-/// Forwards a joined session's events and carries out commands until either ends.
+/// Forwards a joined session's events and carries out commands until either ends; a server
+/// to serve relays from is kept in `relays` for the sessions after.
 fn follow(
     session: &Session,
     commands: &flume::Receiver<Command>,
     events: &flume::Sender<LiveEvent>,
+    relays: &mut Option<RelayServing>,
 ) -> Ended {
     loop {
         let next = flume::Selector::new()
@@ -292,8 +330,15 @@ fn follow(
                     return Ended::Stopped;
                 }
             }
+            Ok(Err(Command::ServeRelays(serving))) => {
+                session.serve_relays_with(RelayServing::clone(&serving));
+                *relays = Some(serving);
+            }
             Ok(Err(
-                command @ (Command::Delete(_) | Command::Comment(..) | Command::DeleteComment(..)),
+                command @ (Command::Delete(_)
+                | Command::Comment(..)
+                | Command::DeleteComment(..)
+                | Command::ShareDirectly(_)),
             )) => {
                 if send_command(session, command).is_err() {
                     return Ended::Lost("the connection to the host broke".into());

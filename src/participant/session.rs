@@ -9,7 +9,7 @@ use super::error::Error;
 use super::listing::{FileEntry, OfferAssembler, Peer, PreviewAvailable, Snapshot, read_snapshot};
 use super::relay::RelayBack;
 use super::trust::HostKey;
-use crate::direct::DirectServer;
+use crate::direct::{DirectServer, RelayServing};
 use crate::identity::Identity;
 use crate::protocol::{
     Audience, ClientId, ClientLine, CommentInfo, DirectShare, Features, FileId, HostLine,
@@ -223,11 +223,19 @@ impl Session {
     /// Serves the downloads the host relays from `server`'s files, for downloaders that cannot
     /// reach it directly (the host asks over this session; the connection goes to the host).
     pub fn serve_relays(&self, server: &DirectServer) {
+        self.serve_relays_with(server.relay_serving());
+    }
+
+    /// [`Session::serve_relays`] with the server's relay handle (a [`LiveSession`] keeps one
+    /// for every session it joins).
+    ///
+    /// [`LiveSession`]: super::live::LiveSession
+    pub(super) fn serve_relays_with(&self, serving: RelayServing) {
         *self
             .relays
             .serving
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(server.relay_serving());
+            .unwrap_or_else(PoisonError::into_inner) = Some(serving);
     }
 
     /// Events from the host, in order.
@@ -258,6 +266,13 @@ impl Session {
         )
     }
 
+    /// Asks the host to list a file shared from this machine (`DIRECT_SHARE`, its server on
+    /// `share.port`) without waiting: the answer arrives as [`SessionEvent::DirectShared`] or
+    /// [`SessionEvent::DirectShareFailed`], told apart from others by the file's SHA-256.
+    pub fn request_direct_share(&self, share: &DirectShare) -> Result<(), Error> {
+        self.send(&ClientLine::DirectShare(share.clone()))
+    }
+
     /// Shares a file from this machine (`DIRECT_SHARE`, its server on `share.port`) and waits
     /// for the host to list it, passing over other events; returns its id and the key the
     /// host signs grants with (for the server to trust).
@@ -266,7 +281,7 @@ impl Session {
         share: &DirectShare,
         timeout: Duration,
     ) -> Result<(FileId, PublicKey), Error> {
-        self.send(&ClientLine::DirectShare(share.clone()))?;
+        self.request_direct_share(share)?;
         let unanswered = "the host did not answer the direct share";
         self.await_reply(timeout, unanswered, |event| match event {
             SessionEvent::DirectShared {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use iced::Task;
 
 use super::local::{MAX_FOLDER_FILES, downloads_folder, list_uploads};
+use super::rows::is_available;
 use super::toasts::Kind;
 use super::{Action, LocalFile, Message, Participant, UploadList};
 use crate::gui::bridge::{self, DialogResult};
@@ -13,7 +14,7 @@ use crate::gui::transfers::Finished;
 use crate::host::Direction;
 use crate::participant::FileEntry;
 use crate::participant::save::{Destination, safe_file_name};
-use crate::participant::worker::{Route, TransferUpdate, UploadItem};
+use crate::participant::worker::{Route, TransferId, TransferUpdate, UploadItem};
 use crate::protocol::{FileId, ShareOptions, Tags};
 
 impl Participant {
@@ -87,6 +88,15 @@ impl Participant {
         let Some(file) = self.files.get(&file_id) else {
             return Action::None;
         };
+        if !is_available(file) {
+            let why = format!(
+                "'{}' cannot be downloaded now: {}",
+                file.name,
+                self.whence(file)
+            );
+            self.toast(Kind::Error, why);
+            return Action::None;
+        }
         let name = safe_file_name(&file.name);
         Action::Run(
             bridge::pick_save_path(name).map(move |result| Message::SavePicked(file_id, result)),
@@ -158,7 +168,18 @@ impl Participant {
         }
     }
 
-    pub(super) fn on_finished(&mut self, finished: Finished) {
+    /// Transfer `id` ended as `finished` says: a toast says how.
+    pub(super) fn on_finished(&mut self, id: TransferId, finished: Finished) {
+        if finished.direction == Direction::Upload {
+            let (stored, reason) = match &finished.outcome {
+                TransferUpdate::Uploaded(_) => (true, ""),
+                TransferUpdate::Failed(reason) => (false, reason.as_str()),
+                _ => (false, ""),
+            };
+            if self.direct_upload_ended(id, stored, reason) {
+                return;
+            }
+        }
         let name = &finished.name;
         let (kind, text) = match (finished.direction, &finished.outcome) {
             (Direction::Upload, TransferUpdate::Uploaded(_)) => {
@@ -205,30 +226,40 @@ impl Participant {
     /// Starts uploading the listed files: shared as new files, or (`version_of`) the one
     /// picked as the new version of a file, shown under that file's name.
     pub(super) fn upload(&mut self, list: UploadList, version_of: Option<FileId>) {
-        let Some((host, credentials)) = self.connected() else {
-            self.not_connected();
-            return;
-        };
-        let credentials = credentials.clone();
-        let files = match list {
-            UploadList::Files(files) => files,
+        match list {
+            UploadList::Files(files) => {
+                self.upload_files(files, version_of);
+            }
             UploadList::TooMany(count) => {
                 self.toast(
                     Kind::Error,
                     format!("Too many files ({count}); share at most {MAX_FOLDER_FILES} at once"),
                 );
-                return;
             }
+        }
+    }
+
+    /// Starts uploading `files` (as [`Self::upload`]); returns the uploads started.
+    pub(super) fn upload_files(
+        &mut self,
+        files: Vec<LocalFile>,
+        version_of: Option<FileId>,
+    ) -> Vec<TransferId> {
+        let Some((host, credentials)) = self.connected() else {
+            self.not_connected();
+            return Vec::new();
         };
         let route = Route {
             host,
             passcode: self.passcode.clone(),
-            credentials: Some(credentials),
+            credentials: Some(credentials.clone()),
             identity: None,
             compression: true,
         };
+        let mut started = Vec::new();
         let listed_name = version_of.and_then(|id| self.files.get(&id).map(|f| f.name.clone()));
-        for LocalFile { path, name, size } in files {
+        for file in files {
+            let LocalFile { path, name, size } = file.clone();
             let item = UploadItem {
                 path,
                 name: name.clone(),
@@ -251,6 +282,10 @@ impl Participant {
             {
                 Ok(handles) => {
                     for handle in handles {
+                        started.push(handle.id());
+                        if version_of.is_none() {
+                            self.direct.upload_started(handle.id(), file.clone());
+                        }
                         self.transfers
                             .add(handle, name.clone(), Direction::Upload, size);
                     }
@@ -261,6 +296,7 @@ impl Participant {
             }
         }
         self.transfers_hidden = false;
+        started
     }
 
     /// Where this screen's transfers go: the host, with the passcode and the credentials (the
@@ -317,7 +353,7 @@ impl Participant {
         let entries: Vec<_> = files
             .iter()
             .filter(|id| self.transfers.download_percent(**id).is_none())
-            .filter_map(|id| self.files.get(id).cloned())
+            .filter_map(|id| self.files.get(id).filter(|f| is_available(f)).cloned())
             .collect();
         let items = entries
             .iter()

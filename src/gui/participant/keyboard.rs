@@ -61,7 +61,7 @@ impl Participant {
 
     /// The controls Tab goes through, in the order they are drawn.
     fn controls(&self) -> Vec<Control> {
-        let mut controls = vec![Control::Transfers, Control::Upload];
+        let mut controls = vec![Control::Transfers, Control::Upload, Control::ShareDirectly];
         if !self.hosting {
             controls.push(Control::Leave);
         }
@@ -115,6 +115,7 @@ impl Participant {
             Some(Control::DownloadAll) => Message::DownloadAll,
             Some(Control::Transfers) => Message::ShowTransfers,
             Some(Control::Upload) => Message::UploadClicked,
+            Some(Control::ShareDirectly) => Message::ShareDirectlyClicked,
             Some(Control::Leave) => Message::Leave,
             Some(Control::Filter | Control::List) | None => match self.selected {
                 Some(file) => Message::DownloadClicked(file),

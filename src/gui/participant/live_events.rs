@@ -35,6 +35,7 @@ impl Participant {
                     host_key,
                 };
                 self.ever_connected = true;
+                self.share_directly_again();
             }
             LiveEvent::Session(event) => self.on_session(event),
             LiveEvent::Lost { reason, retry_in } => {
@@ -128,6 +129,7 @@ impl Participant {
                 self.files.insert(file.id, file);
             }
             SessionEvent::FileDeleted(file_id) => {
+                self.direct_file_gone(file_id);
                 let removed = self.files.remove(&file_id);
                 self.ticked.remove(&file_id);
                 if self.selected == Some(file_id) {
@@ -193,10 +195,16 @@ impl Participant {
                     file.details.direct = Some(available);
                 }
             }
-            // The app shares nothing directly yet: no answer to wait for.
-            SessionEvent::DirectShared { .. }
-            | SessionEvent::DirectShareFailed { .. }
-            | SessionEvent::Closed(_) => {}
+            SessionEvent::DirectShared {
+                file_id,
+                sha256,
+                grant_key,
+            } => self.on_direct_shared(file_id, sha256, grant_key),
+            SessionEvent::DirectShareFailed { sha256, reason } => {
+                self.on_direct_share_failed(sha256, &reason);
+            }
+            // The live session reports its end as Lost.
+            SessionEvent::Closed(_) => {}
         }
     }
 

@@ -10,8 +10,10 @@
 
 mod comments;
 mod deletes;
+mod direct;
 mod files;
 mod grouping;
+mod hashing;
 mod keyboard;
 mod keys;
 mod library;
@@ -27,7 +29,7 @@ mod wording;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,6 +50,7 @@ use order::Sort;
 use toasts::{Kind, Toasts};
 
 pub use deletes::UNDO_TIME;
+pub use hashing::{HashEvent, HashStep};
 pub use keys::KeyCommand;
 pub use library::{Keep, ShareWith};
 pub use local::{LocalFile, UploadList};
@@ -99,6 +102,7 @@ enum Control {
     List,
     Transfers,
     Upload,
+    ShareDirectly,
     Leave,
 }
 
@@ -163,6 +167,8 @@ pub struct Participant {
     now: Instant,
     drop_hover: bool,
     hosting: bool,
+    /// Files shared directly from this computer, and the server that serves them.
+    direct: direct::DirectSharing,
 }
 
 /// What the participant screen can be told.
@@ -230,6 +236,18 @@ pub enum Message {
     FilesPicked(DialogResult<Vec<PathBuf>>),
     /// The files chosen or dropped were listed (a folder walked, sizes read).
     UploadsListed(UploadList),
+    /// "Share directly…" was pressed.
+    ShareDirectlyClicked,
+    /// The file dialog for sharing directly closed.
+    DirectFilesPicked(DialogResult<Vec<PathBuf>>),
+    /// "Share directly instead" was pressed on the error of a file too large for the host.
+    ShareDirectlyInstead(PathBuf),
+    /// The files to share directly were listed (a folder walked, sizes read).
+    DirectListed(UploadList),
+    /// The thread reading files to share directly reported.
+    Hashed(HashEvent),
+    /// "Upload to host" was pressed on a file shared directly from here.
+    UploadToHost(FileId),
     /// Download was pressed on a file.
     DownloadClicked(FileId),
     /// The save dialog closed.
@@ -356,7 +374,15 @@ impl Participant {
             now: Instant::now(),
             drop_hover: false,
             hosting: false,
+            direct: direct::DirectSharing::new(&crate::config::config_dir()),
         }
+    }
+
+    /// Keeps this screen's files (the certificate of the server that shares files directly)
+    /// in `config_dir` rather than the default config folder.
+    pub fn keeping_files_in(mut self, config_dir: &Path) -> Self {
+        self.direct = direct::DirectSharing::new(config_dir);
+        self
     }
 
     /// Marks this as the host's own session, shown inside the host screen (which has its own
@@ -381,6 +407,7 @@ impl Participant {
             self.shown_feed
                 .subscription()
                 .map(Message::NotificationShown),
+            self.direct.feed().subscription().map(Message::Hashed),
             bridge::file_drops().map(Message::Drop),
             iced::event::listen_with(key_event),
             bridge::every(bridge::TICK).map(Message::Tick),
@@ -401,7 +428,8 @@ impl Participant {
             .drain()
             .into_iter()
             .map(Message::NotificationShown);
-        live.chain(transfers).chain(shown).collect()
+        let hashed = self.direct.feed().drain().into_iter().map(Message::Hashed);
+        live.chain(transfers).chain(shown).chain(hashed).collect()
     }
 
     /// Participants online, by id.
@@ -482,8 +510,9 @@ impl Participant {
         match message {
             Message::Live(event) => return self.on_live(event),
             Message::Transfer(event) => {
+                let id = event.id;
                 if let Some(finished) = self.transfers.apply(event) {
-                    self.on_finished(finished);
+                    self.on_finished(id, finished);
                 }
             }
             Message::Drop(DropEvent::Hovered) => self.drop_hover = true,
@@ -534,6 +563,12 @@ impl Participant {
             | Message::NewVersionClicked(_)
             | Message::NewVersionPicked(..)
             | Message::NewVersionListed(..)) => return self.on_versions(message),
+            message @ (Message::ShareDirectlyClicked
+            | Message::DirectFilesPicked(_)
+            | Message::ShareDirectlyInstead(_)
+            | Message::DirectListed(_)
+            | Message::Hashed(_)
+            | Message::UploadToHost(_)) => return self.on_direct(message),
             other => return self.on_files(other),
         }
         Action::None
@@ -558,6 +593,7 @@ impl Participant {
             self.live.delete(file);
         }
         self.transfers.cancel_all();
+        self.direct.stop();
     }
 
     /// Sends a desktop notification for a group of shares, remembering its files for its

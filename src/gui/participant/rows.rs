@@ -42,6 +42,7 @@ impl Participant {
                     )
                     .push(versions_button(file, self.versions.is_open(file.id)))
                     .push(self.new_version_button(file))
+                    .push(self.upload_to_host_button(file))
                     .push(
                         muted(self.details(file))
                             .size(text_size::DETAIL)
@@ -73,7 +74,7 @@ impl Participant {
         .height(list::ROW_HEIGHT)
         .align_y(Alignment::Center)
         .width(Length::Fill)
-        .style(theme::file_row(selected, ticked))
+        .style(theme::file_row(selected, ticked, is_available(file)))
         .into()
     }
 
@@ -91,9 +92,9 @@ impl Participant {
                     .with_timezone(&Local)
                     .format("%Y-%m-%d %H:%M");
                 let mut details = format!(
-                    "{} • Uploaded by {} • {when}",
+                    "{} • {} • {when}",
                     format_size(file.size),
-                    file.uploader
+                    self.whence(file)
                 );
                 if let Some(expiry) = expiry_words(file, chrono::Utc::now()) {
                     details.push_str(&format!(" • {expiry}"));
@@ -109,6 +110,24 @@ impl Participant {
                 }
                 details
             }
+        }
+    }
+
+    /// Where a file comes from: who uploaded it, or whose machine shares it directly (and
+    /// whether that machine is online).
+    pub(super) fn whence(&self, file: &FileEntry) -> String {
+        let own = Some(file.uploader_id) == self.client_id();
+        match (file.details.direct, own) {
+            (None, _) => format!("Uploaded by {}", file.uploader),
+            (Some(true), true) => "Shared directly from this machine".to_owned(),
+            (Some(true), false) => format!("Shared directly from {}'s machine", file.uploader),
+            (Some(false), true) => {
+                "unavailable: shared from your machine, which is not serving it now".to_owned()
+            }
+            (Some(false), false) => format!(
+                "unavailable: {}, who shares it from their machine, is offline",
+                file.uploader
+            ),
         }
     }
 
@@ -129,6 +148,14 @@ impl Participant {
             (Some(Pending::Sent), _) => space().width(list::DOWNLOAD_WIDTH).into(),
             (None, Some(percent)) => fixed_button(
                 format!("{percent:.0} %"),
+                ButtonShape::ROW,
+                list::DOWNLOAD_WIDTH,
+                theme::primary_button,
+            )
+            .into(),
+            // Said on the button too: the row's details say why.
+            (None, None) if !is_available(file) => fixed_button(
+                "Unavailable",
                 ButtonShape::ROW,
                 list::DOWNLOAD_WIDTH,
                 theme::primary_button,
@@ -164,6 +191,12 @@ impl Participant {
         };
         row![first, second].spacing(gap::M).into()
     }
+}
+
+/// Whether `file` can be downloaded now: any file but one shared directly from a machine that
+/// is offline.
+pub(super) fn is_available(file: &FileEntry) -> bool {
+    file.details.direct != Some(false)
 }
 
 /// A file-type badge: a small coloured square with the kind's label.

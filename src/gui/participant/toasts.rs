@@ -4,6 +4,7 @@
 //!
 //! Time is passed in, so the model is tested without waiting.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use iced::widget::{column, container, row, text};
@@ -43,6 +44,22 @@ impl Kind {
     }
 }
 
+/// What a toast's button beside × does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToastAction {
+    /// "Share directly instead": shares this file from this computer.
+    ShareDirectly(PathBuf),
+}
+
+impl ToastAction {
+    /// The button's label.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::ShareDirectly(_) => "Share directly instead",
+        }
+    }
+}
+
 /// One toast.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Toast {
@@ -54,6 +71,8 @@ pub struct Toast {
     pub text: String,
     /// How many times it was said (shown as "×N" from 2 on).
     pub count: u32,
+    /// What its button beside × does, if it has one.
+    pub action: Option<ToastAction>,
     /// When it goes away by itself (never for warnings and errors).
     expires: Option<Instant>,
 }
@@ -68,12 +87,26 @@ pub struct Toasts {
 impl Toasts {
     /// Shows `text`, or counts it again if it is already on show (and keeps it longer).
     pub fn push(&mut self, kind: Kind, text: impl Into<String>, now: Instant) {
-        let text = text.into();
+        self.show(kind, text.into(), None, now);
+    }
+
+    /// Shows `text` with a button that does `action` (or counts it again, as [`Self::push`]).
+    pub fn push_with_action(
+        &mut self,
+        kind: Kind,
+        text: impl Into<String>,
+        action: ToastAction,
+        now: Instant,
+    ) {
+        self.show(kind, text.into(), Some(action), now);
+    }
+
+    fn show(&mut self, kind: Kind, text: String, action: Option<ToastAction>, now: Instant) {
         let expires = (!kind.lasts()).then(|| now + TOAST_LIFETIME);
         if let Some(toast) = self
             .shown
             .iter_mut()
-            .find(|t| t.kind == kind && t.text == text)
+            .find(|t| t.kind == kind && t.text == text && t.action == action)
         {
             toast.count += 1;
             toast.expires = expires;
@@ -84,6 +117,7 @@ impl Toasts {
             kind,
             text,
             count: 1,
+            action,
             expires,
         });
         self.next_id += 1;
@@ -115,10 +149,12 @@ impl Toasts {
         &self.shown
     }
 
-    /// Draws the toasts one above another (the newest at the bottom), each with ×.
+    /// Draws the toasts one above another (the newest at the bottom), each with × (and its
+    /// action's button, which sends what `act` makes of it).
     pub fn view<'a, Message: Clone + 'a>(
         &'a self,
         dismiss: impl Fn(u64) -> Message,
+        act: impl Fn(&ToastAction) -> Message,
     ) -> Element<'a, Message> {
         column(self.shown.iter().map(|toast| {
             let label = if toast.count > 1 {
@@ -127,13 +163,17 @@ impl Toasts {
                 toast.text.clone()
             };
             container(
-                row![
-                    text(label).size(text_size::BODY).width(Length::Fill),
-                    action_button("×", ButtonShape::DISMISS, theme::secondary_button)
-                        .on_press(dismiss(toast.id)),
-                ]
-                .align_y(Alignment::Center)
-                .spacing(gap::M),
+                row![text(label).size(text_size::BODY).width(Length::Fill)]
+                    .push(toast.action.as_ref().map(|action| {
+                        action_button(action.label(), ButtonShape::COMPACT, theme::primary_button)
+                            .on_press(act(action))
+                    }))
+                    .push(
+                        action_button("×", ButtonShape::DISMISS, theme::secondary_button)
+                            .on_press(dismiss(toast.id)),
+                    )
+                    .align_y(Alignment::Center)
+                    .spacing(gap::M),
             )
             .padding([gap::S, gap::L])
             .width(Length::Fill)

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use iced::widget::progress_bar;
 use iced::widget::{Stack, button, pick_list, text_input};
 use iced::widget::{center, column, container, opaque, row, scrollable, space, stack, text};
 use iced::{Alignment, Element, Length};
 
 use super::library::{self, Keep};
 use super::order::SortKey;
+use super::toasts::ToastAction;
 use super::{Connection, Control, FILE_LIST, FILTER_INPUT, Message, Participant};
 use crate::gui::theme::{self, Tone, gap, list, text_size};
 use crate::gui::transfers::ModalMessages;
@@ -27,10 +29,12 @@ impl Participant {
         ]
         .spacing(gap::XL)
         .padding(gap::XXL);
-        let toasts = container(self.toasts.view(Message::Dismiss))
-            .align_bottom(Length::Fill)
-            .align_left(Length::Fill)
-            .padding(gap::XXL);
+        let toasts = container(self.toasts.view(Message::Dismiss, |action| match action {
+            ToastAction::ShareDirectly(path) => Message::ShareDirectlyInstead(path.clone()),
+        }))
+        .align_bottom(Length::Fill)
+        .align_left(Length::Fill)
+        .padding(gap::XXL);
         let mut layers = self.with_transfers(stack![body, toasts]);
         if let Some(card) = self.open_preview() {
             layers = layers.push(opaque(
@@ -98,12 +102,22 @@ impl Participant {
                 .on_press_maybe(can_upload.then_some(Message::UploadClicked)),
             self.is_focused(Control::Upload),
         );
+        let share_directly = ringed(
+            action_button(
+                "Share directly…",
+                ButtonShape::HEADER,
+                theme::secondary_button,
+            )
+            .on_press_maybe(can_upload.then_some(Message::ShareDirectlyClicked)),
+            self.is_focused(Control::ShareDirectly),
+        );
         let title = row![
             text("Shared files")
                 .size(text_size::TITLE)
                 .width(Length::Fill),
             transfers,
             upload,
+            share_directly,
         ]
         .push(leave)
         .spacing(gap::M)
@@ -121,12 +135,43 @@ impl Participant {
             .align_y(Alignment::Center),
         ]
         .push(self.encryption())
+        .extend(self.reading_for_direct_sharing())
         .spacing(gap::XS)
         .into()
     }
 
+    /// A line for each file being read before it is shared directly, with how far it is.
+    fn reading_for_direct_sharing(&self) -> Vec<Element<'_, Message>> {
+        self.direct
+            .reading()
+            .map(|(name, percent)| {
+                row![
+                    muted(format!(
+                        "Preparing '{name}' to share directly · {percent:.0} %"
+                    ))
+                    .size(text_size::DETAIL),
+                    progress_bar(0.0..=100.0, percent)
+                        .girth(list::ROW_BAR_GIRTH)
+                        .length(list::PREPARING_BAR_LENGTH),
+                ]
+                .spacing(gap::M)
+                .align_y(Alignment::Center)
+                .into()
+            })
+            .collect()
+    }
+
     /// The status line under the title, and the colour of its dot.
     fn status(&self) -> (Tone, String) {
+        let (tone, status) = self.connection_status();
+        match self.direct.port() {
+            Some(port) => (tone, format!("{status} · Sharing directly on port {port}")),
+            None => (tone, status),
+        }
+    }
+
+    /// Where the connection stands, and the colour of the status line's dot.
+    fn connection_status(&self) -> (Tone, String) {
         match &self.connection {
             Connection::Connecting => (Tone::Warning, format!("Connecting to {}…", self.address)),
             Connection::Connected { .. } if self.hosting => (
