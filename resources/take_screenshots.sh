@@ -22,6 +22,10 @@ for n in "Week 3 slides.pdf:2400000" "team photo.jpg:3100000" "budget-2026.xlsx:
   name=${n%%:*}; size=${n##*:}; head -c $size /dev/urandom > "$F/$name"
 done
 LANSHARE_CONFIG_DIR=$ALICE LANSHARE_NO_DISCOVERY=1 $B send --host 127.0.0.1:5005 --user Alice "$F"/* >/dev/null 2>&1
+# Carol shares a recording from her own machine (direct), serving it while the shots are taken.
+CAROL=$(mktemp -d); D=$(mktemp -d); head -c 300000000 /dev/zero > "$D/lecture recording.mkv"
+LANSHARE_CONFIG_DIR=$CAROL LANSHARE_NO_DISCOVERY=1 $B send --direct --host 127.0.0.1:5005 --user Carol "$D/lecture recording.mkv" >/dev/null 2>&1 &
+DP=$!; sleep 3
 shot() { # shot NAME PID (the window's id is left in $w)
   w=""
   for i in $(seq 1 60); do w=$(xdotool search --onlyvisible --pid $2 2>/dev/null | head -1); [ -n "$w" ] && break; sleep 0.5; done
@@ -56,4 +60,4 @@ for theme in dark light; do
   LANSHARE_CONFIG_DIR=$ALICE LANSHARE_NO_DISCOVERY=1 $B send --host 127.0.0.1:$PORT --user Alice "$F/notes.txt" "$F/team photo.jpg" "$F/Week 3 slides.pdf" >/dev/null 2>&1
   shot host$SUFFIX $P; kill $P; wait $P 2>/dev/null
 done
-kill $HP $XV
+kill $DP $HP $XV
