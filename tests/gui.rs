@@ -6,6 +6,7 @@
 #![cfg(feature = "gui")]
 
 mod common;
+mod gui_support;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,32 +14,17 @@ use std::time::{Duration, Instant};
 
 use chrono::{Local, NaiveDate, TimeZone};
 use common::*;
-use iced::futures::StreamExt;
+use gui_support::*;
 use iced::widget;
 use lanshare::config::Settings;
 use lanshare::gui::host::Message as HostMessage;
 use lanshare::gui::participant::Message as ParticipantMessage;
 use lanshare::gui::start::{ADDRESS_INPUT, PASSCODE_INPUT};
-use lanshare::gui::{App, FONT, Launch, Message, Options};
+use lanshare::gui::{App, Launch, Message, Options};
 use lanshare::participant::live::LiveEvent;
-use lanshare::participant::worker::{TransferEvent, TransferUpdate};
+use lanshare::participant::worker::TransferUpdate;
 use lanshare::participant::{Credentials, FileEntry, Peer, SessionEvent, Snapshot};
 use lanshare::protocol::{Role, Sha256Digest, Ticket};
-
-/// Options with a private config folder remembering `name`.
-fn options(dir: &Path, name: &str) -> anyhow::Result<Options> {
-    Settings {
-        username: Some(name.into()),
-        ..Settings::default()
-    }
-    .save(dir)?;
-    Ok(Options {
-        config_dir: dir.to_path_buf(),
-        host_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        // Tests send nothing beyond loopback: no announcing, no looking for hosts.
-        discovery: false,
-    })
-}
 
 /// Feeds the app what its workers report until `done` has seen the message it waits for.
 fn pump(app: &mut App, mut done: impl FnMut(&Message) -> bool) -> anyhow::Result<()> {
@@ -57,48 +43,8 @@ fn pump(app: &mut App, mut done: impl FnMut(&Message) -> bool) -> anyhow::Result
     anyhow::bail!("the awaited message never came")
 }
 
-/// The live-session event in `message`, whichever screen holds the session.
-fn live(message: &Message) -> Option<&LiveEvent> {
-    match message {
-        Message::Participant(ParticipantMessage::Live(event))
-        | Message::Host(HostMessage::Session(ParticipantMessage::Live(event))) => Some(event),
-        _ => None,
-    }
-}
-
-/// The transfer event in `message`, whichever screen holds the transfer.
-fn transfer(message: &Message) -> Option<&TransferEvent> {
-    match message {
-        Message::Participant(ParticipantMessage::Transfer(event))
-        | Message::Host(HostMessage::Session(ParticipantMessage::Transfer(event))) => Some(event),
-        _ => None,
-    }
-}
-
-/// Runs a task `update` returned (file-system work) to its end and feeds the app the
-/// messages it produced, as the runtime does in a window.
-fn perform(app: &mut App, task: iced::Task<Message>) {
-    let Some(stream) = iced_test::runtime::task::into_stream(task) else {
-        return;
-    };
-    let actions: Vec<_> = iced::futures::executor::block_on(stream.collect());
-    for action in actions {
-        if let iced_test::runtime::Action::Output(message) = action {
-            let next = app.update(message);
-            perform(app, next);
-        }
-    }
-}
-
 fn connected(message: &Message) -> bool {
     matches!(live(message), Some(LiveEvent::Connected { .. }))
-}
-
-fn settings() -> iced::Settings {
-    iced::Settings {
-        default_font: FONT,
-        ..iced::Settings::default()
-    }
 }
 
 /// Runs `interact` on a simulator of the app's current view and applies the messages it made.
@@ -115,16 +61,6 @@ fn interact(
         let _ = app.update(message);
     }
     Ok(())
-}
-
-/// The app launched straight into joining `address` as Bob, with its settings in `dir`.
-fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
-    let launch = Launch::Join {
-        address: address.to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    Ok(App::new(launch, options(dir, "Bob")?))
 }
 
 /// The app launched straight into hosting as Hana, with its settings in `dir`, once its own
@@ -486,17 +422,6 @@ fn participant_screen_fits_its_default_size_and_the_smallest() -> TestResult {
     Ok(())
 }
 
-fn dialog<T>(chosen: Option<T>) -> lanshare::gui::bridge::DialogResult<T> {
-    lanshare::gui::bridge::DialogResult {
-        opened: Instant::now() - Duration::from_secs(2),
-        chosen,
-    }
-}
-
-fn transfer_ended(message: &Message) -> bool {
-    matches!(transfer(message), Some(e) if e.update.is_final())
-}
-
 #[test]
 fn downloads_are_saved_where_chosen_and_a_cancelled_one_leaves_nothing() -> TestResult {
     let host = start(lanshare::host::HostConfig {
@@ -787,37 +712,6 @@ fn a_host_whose_key_changed_is_explained_with_both_codes_and_trusted_only_when_a
     assert!(!shows(&app, "The host's identity changed"));
     assert!(shows(&app, "Connecting to 127.0.0.1:1…"));
     Ok(())
-}
-
-/// Every text in the current view.
-fn texts(app: &App) -> Vec<String> {
-    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
-    let mut seen = Vec::new();
-    let _ = ui.find(|candidate: iced_test::selector::Candidate<'_>| {
-        if let iced_test::selector::Candidate::Text { content, .. } = candidate {
-            seen.push(content.to_owned());
-        }
-        None::<()>
-    });
-    seen
-}
-
-/// True if some text in the current view contains `part`.
-fn view_contains(app: &App, part: &str) -> bool {
-    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
-    let part = part.to_owned();
-    ui.find(
-        move |candidate: iced_test::selector::Candidate<'_>| match candidate {
-            // No-break spaces (which keep a verification code on one line) read as spaces.
-            iced_test::selector::Candidate::Text { content, .. }
-                if content.replace('\u{a0}', " ").contains(&part) =>
-            {
-                Some(())
-            }
-            _ => None,
-        },
-    )
-    .is_ok()
 }
 
 // ---- The issue-13 behaviours of the participant screen.

@@ -5,6 +5,7 @@
 #![cfg(feature = "gui")]
 
 mod common;
+mod gui_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,44 +14,17 @@ use std::time::{Duration, Instant};
 
 use common::direct::{fetch_with_worker, saved_file, share_directly_from};
 use common::*;
-use iced::futures::StreamExt;
-use lanshare::config::Settings;
-use lanshare::gui::bridge::DialogResult;
+use gui_support::*;
 use lanshare::gui::participant::Message as ParticipantMessage;
-use lanshare::gui::{App, FONT, Launch, Message, Options};
+use lanshare::gui::{App, Message};
 use lanshare::identity::Identity;
 use lanshare::participant::live::LiveEvent;
-use lanshare::participant::worker::{TransferEvent, TransferUpdate};
+use lanshare::participant::worker::TransferUpdate;
 use lanshare::participant::{
     Credentials, FileDetails, FileEntry, Peer, Session, SessionEvent, Snapshot,
 };
 use lanshare::protocol::{Role, Sha256Digest, Ticket};
 use sha2::{Digest, Sha256};
-
-/// Options with a private config folder remembering `name`.
-fn options(dir: &Path, name: &str) -> anyhow::Result<Options> {
-    Settings {
-        username: Some(name.into()),
-        ..Settings::default()
-    }
-    .save(dir)?;
-    Ok(Options {
-        config_dir: dir.to_path_buf(),
-        host_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        // Tests send nothing beyond loopback: no announcing, no looking for hosts.
-        discovery: false,
-    })
-}
-
-/// The app launched straight into joining `address` as Bob, with its settings in `dir`.
-fn bob_joining(address: impl ToString, dir: &Path) -> anyhow::Result<App> {
-    let launch = Launch::Join {
-        address: address.to_string(),
-        user: Some("Bob".into()),
-        passcode: None,
-    };
-    Ok(App::new(launch, options(dir, "Bob")?))
-}
 
 /// Bob's app joined to `host`.
 fn bob_joined(host: SocketAddr, dir: &Path) -> anyhow::Result<App> {
@@ -79,29 +53,12 @@ fn pump(app: &mut App, mut done: impl FnMut(&Message) -> bool) -> anyhow::Result
     anyhow::bail!("the awaited message never came")
 }
 
-/// The live-session event in `message`.
-fn live(message: &Message) -> Option<&LiveEvent> {
-    match message {
-        Message::Participant(ParticipantMessage::Live(event)) => Some(event),
-        _ => None,
-    }
-}
-
 /// The session event in `message`.
 fn session_event(message: &Message) -> Option<&SessionEvent> {
     match live(message) {
         Some(LiveEvent::Session(event)) => Some(event),
         _ => None,
     }
-}
-
-/// Whether `message` is a transfer's last event.
-fn transfer_ended(message: &Message) -> bool {
-    matches!(
-        message,
-        Message::Participant(ParticipantMessage::Transfer(TransferEvent { update, .. }))
-            if update.is_final()
-    )
 }
 
 /// Whether `message` is the host listing a file the app shares directly.
@@ -112,70 +69,11 @@ fn direct_shared(message: &Message) -> bool {
     )
 }
 
-/// Runs a task `update` returned (file-system work) to its end and feeds the app the
-/// messages it produced, as the runtime does in a window. Dialog tasks are not run: they
-/// would open rfd's windows (tests answer them with [`dialog`]).
-fn perform(app: &mut App, task: iced::Task<Message>) {
-    let Some(stream) = iced_test::runtime::task::into_stream(task) else {
-        return;
-    };
-    let actions: Vec<_> = iced::futures::executor::block_on(stream.collect());
-    for action in actions {
-        if let iced_test::runtime::Action::Output(message) = action {
-            let next = app.update(message);
-            perform(app, next);
-        }
-    }
-}
-
-fn settings() -> iced::Settings {
-    iced::Settings {
-        default_font: FONT,
-        ..iced::Settings::default()
-    }
-}
-
 /// The messages a click on `label` in the current view makes.
 fn click(app: &App, label: &str) -> anyhow::Result<Vec<Message>> {
     let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
     ui.click(label)?;
     Ok(ui.into_messages().collect())
-}
-
-/// True if some text in the current view contains `part`.
-fn view_contains(app: &App, part: &str) -> bool {
-    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
-    let part = part.to_owned();
-    ui.find(
-        move |candidate: iced_test::selector::Candidate<'_>| match candidate {
-            iced_test::selector::Candidate::Text { content, .. } if content.contains(&part) => {
-                Some(())
-            }
-            _ => None,
-        },
-    )
-    .is_ok()
-}
-
-/// Every text in the current view (for failure messages).
-fn texts(app: &App) -> Vec<String> {
-    let mut ui = iced_test::Simulator::with_settings(settings(), app.view());
-    let mut seen = Vec::new();
-    let _ = ui.find(|candidate: iced_test::selector::Candidate<'_>| {
-        if let iced_test::selector::Candidate::Text { content, .. } = candidate {
-            seen.push(content.to_owned());
-        }
-        None::<()>
-    });
-    seen
-}
-
-/// What a file dialog returns when `chosen` was chosen.
-fn dialog<T>(chosen: Option<T>) -> DialogResult<T> {
-    DialogResult {
-        opened: Instant::now() - Duration::from_secs(2),
-        chosen,
-    }
 }
 
 /// Applies `message` to the app and runs the task it returns.
