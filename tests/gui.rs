@@ -316,25 +316,7 @@ fn matches_snapshot(app: &App, name: &str) -> anyhow::Result<bool> {
     matches_snapshot_at(app, name, iced::window::Settings::default().size)
 }
 
-/// Whether the app's view drawn at `size` matches tests/snapshots/`name`-tiny-skia.png.
-fn matches_snapshot_at(app: &App, name: &str, size: iced::Size) -> anyhow::Result<bool> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    let committed = path.with_file_name(format!("{name}-tiny-skia.png"));
-    if !committed.exists() && std::env::var_os("LANSHARE_NEW_SNAPSHOTS").is_none() {
-        anyhow::bail!(
-            "{} is missing: run with LANSHARE_NEW_SNAPSHOTS=1 once, look at it, commit it",
-            committed.display()
-        );
-    }
-    let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
-    let snapshot = ui.snapshot(&app.theme())?;
-    Ok(snapshot.matches_image(&path)?)
-}
-
-/// The app's default window size, and the smallest it allows.
-const DEFAULT_SIZE: iced::Size = iced::Size::new(980.0, 720.0);
+/// The smallest window size the app allows.
 const SMALLEST_SIZE: iced::Size = iced::Size::new(600.0, 400.0);
 
 #[test]
@@ -345,40 +327,13 @@ fn start_screen_looks_as_committed() -> TestResult {
     Ok(())
 }
 
-/// Bob's app showing the host's snapshot `files` (Alice is id 1, Bob id 2), as if the host
-/// at 192.168.1.20 had sent it; nothing listens on port 1, so the session's own events never
-/// come.
+/// Bob's app showing the host's snapshot `files`, Alice (id 1) and Bob (id 2) online.
 fn bob_seeing(dir: &Path, files: Vec<FileEntry>) -> anyhow::Result<App> {
-    let mut app = bob_joining("127.0.0.1:1", dir)?;
-    let connected = LiveEvent::Connected {
-        host: SocketAddr::from(([192, 168, 1, 20], 5005)),
-        client_id: 2,
-        role: Role::Participant,
-        credentials: Credentials {
-            client_id: 2,
-            username: "Bob".into(),
-            ticket: Ticket([0; 16]),
-        },
-        host_key: lanshare::participant::trust::HostKey {
-            fingerprint: lanshare::protocol::Fingerprint([0x42; 32]),
-            first_contact: false,
-        },
-        snapshot: Snapshot {
-            peers: vec![
-                Peer {
-                    client_id: 1,
-                    username: "Alice".into(),
-                },
-                Peer {
-                    client_id: 2,
-                    username: "Bob".into(),
-                },
-            ],
-            files,
-        },
+    let alice = Peer {
+        client_id: 1,
+        username: "Alice".into(),
     };
-    let _ = app.update(Message::Participant(ParticipantMessage::Live(connected)));
-    Ok(app)
+    bob_seeing_with(dir, vec![alice], files)
 }
 
 /// The files of the participant snapshots: several kinds, Bob's own among them.
@@ -1407,22 +1362,6 @@ mod start_and_host {
         assert_eq!(palette(&app.theme()), &LIGHT);
         assert!(matches_snapshot_at(&app, "start-light", DEFAULT)?);
         Ok(())
-    }
-
-    fn matches_snapshot_at(app: &App, name: &str, size: Size) -> anyhow::Result<bool> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/snapshots")
-            .join(name);
-        let committed = path.with_file_name(format!("{name}-tiny-skia.png"));
-        if !committed.exists() && std::env::var_os("LANSHARE_NEW_SNAPSHOTS").is_none() {
-            anyhow::bail!(
-                "{} is missing: run with LANSHARE_NEW_SNAPSHOTS=1 once, look at it, commit it",
-                committed.display()
-            );
-        }
-        let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
-        let snapshot = ui.snapshot(&app.theme())?;
-        Ok(snapshot.matches_image(&path)?)
     }
 
     #[test]

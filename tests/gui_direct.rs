@@ -8,7 +8,7 @@ mod common;
 mod gui_support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,10 +20,8 @@ use lanshare::gui::{App, Message};
 use lanshare::identity::Identity;
 use lanshare::participant::live::LiveEvent;
 use lanshare::participant::worker::TransferUpdate;
-use lanshare::participant::{
-    Credentials, FileDetails, FileEntry, Peer, Session, SessionEvent, Snapshot,
-};
-use lanshare::protocol::{Role, Sha256Digest, Ticket};
+use lanshare::participant::{FileDetails, FileEntry, Session, SessionEvent, Snapshot};
+use lanshare::protocol::Sha256Digest;
 use sha2::{Digest, Sha256};
 
 /// Bob's app joined to `host`.
@@ -382,48 +380,19 @@ fn direct_entry(id: u64, name: &str, size: u64, uploader: &str, available: bool)
 #[test]
 fn available_and_unavailable_direct_rows_look_as_committed() -> TestResult {
     let dir = tempfile::tempdir()?;
-    // Nothing listens on port 1: the session's own events never come.
-    let mut app = bob_joining("127.0.0.1:1", dir.path())?;
     let mut stored = direct_entry(3, "notes.txt", 6, "Carol", true);
     stored.details.direct = None;
-    let connected = LiveEvent::Connected {
-        host: SocketAddr::from(([192, 168, 1, 20], 5005)),
-        client_id: 2,
-        role: Role::Participant,
-        credentials: Credentials {
-            client_id: 2,
-            username: "Bob".into(),
-            ticket: Ticket([0; 16]),
-        },
-        host_key: lanshare::participant::trust::HostKey {
-            fingerprint: lanshare::protocol::Fingerprint([0x42; 32]),
-            first_contact: false,
-        },
-        snapshot: Snapshot {
-            peers: vec![Peer {
-                client_id: 2,
-                username: "Bob".into(),
-            }],
-            files: vec![
-                direct_entry(1, "holiday video.mp4", 52_428_800_000, "Alice", true),
-                direct_entry(2, "disk image.iso", 8_589_934_592, "Dave", false),
-                stored,
-            ],
-        },
-    };
-    let _ = app.update(Message::Participant(ParticipantMessage::Live(connected)));
-    let path: PathBuf =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/participant-direct");
-    let committed = path.with_file_name("participant-direct-tiny-skia.png");
-    if !committed.exists() && std::env::var_os("LANSHARE_NEW_SNAPSHOTS").is_none() {
-        anyhow::bail!(
-            "{} is missing: run with LANSHARE_NEW_SNAPSHOTS=1 once, look at it, commit it",
-            committed.display()
-        );
-    }
-    let mut ui =
-        iced_test::Simulator::with_size(settings(), iced::Size::new(980.0, 720.0), app.view());
-    assert!(ui.snapshot(&app.theme())?.matches_image(&path)?);
+    let files = vec![
+        direct_entry(1, "holiday video.mp4", 52_428_800_000, "Alice", true),
+        direct_entry(2, "disk image.iso", 8_589_934_592, "Dave", false),
+        stored,
+    ];
+    let app = bob_seeing_with(dir.path(), Vec::new(), files)?;
+    assert!(matches_snapshot_at(
+        &app,
+        "participant-direct",
+        DEFAULT_SIZE
+    )?);
     Ok(())
 }
 

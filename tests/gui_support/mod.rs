@@ -12,7 +12,10 @@ use lanshare::gui::host::Message as HostMessage;
 use lanshare::gui::participant::Message as ParticipantMessage;
 use lanshare::gui::{App, FONT, Launch, Message, Options};
 use lanshare::participant::live::LiveEvent;
+use lanshare::participant::trust::HostKey;
 use lanshare::participant::worker::TransferEvent;
+use lanshare::participant::{Credentials, FileEntry, Peer, Snapshot};
+use lanshare::protocol::{Fingerprint, Role, Ticket};
 
 /// Options with a private config folder remembering `name`.
 pub fn options(dir: &Path, name: &str) -> anyhow::Result<Options> {
@@ -123,4 +126,59 @@ pub fn view_contains(app: &App, part: &str) -> bool {
 /// Whether `message` is a transfer's last event.
 pub fn transfer_ended(message: &Message) -> bool {
     matches!(transfer(message), Some(e) if e.update.is_final())
+}
+
+/// The app's default window size.
+pub const DEFAULT_SIZE: iced::Size = iced::Size::new(980.0, 720.0);
+
+/// Whether the app's view drawn at `size` matches tests/snapshots/`name`-tiny-skia.png.
+pub fn matches_snapshot_at(app: &App, name: &str, size: iced::Size) -> anyhow::Result<bool> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    let committed = path.with_file_name(format!("{name}-tiny-skia.png"));
+    if !committed.exists() && std::env::var_os("LANSHARE_NEW_SNAPSHOTS").is_none() {
+        anyhow::bail!(
+            "{} is missing: run with LANSHARE_NEW_SNAPSHOTS=1 once, look at it, commit it",
+            committed.display()
+        );
+    }
+    let mut ui = iced_test::Simulator::with_size(settings(), size, app.view());
+    let snapshot = ui.snapshot(&app.theme())?;
+    Ok(snapshot.matches_image(&path)?)
+}
+
+/// Bob's app showing the host's snapshot `files` with `others` and Bob (id 2) online, as if
+/// the host at 192.168.1.20 had sent it; nothing listens on port 1, so the session's own
+/// events never come.
+pub fn bob_seeing_with(
+    dir: &Path,
+    others: Vec<Peer>,
+    files: Vec<FileEntry>,
+) -> anyhow::Result<App> {
+    let mut app = bob_joining("127.0.0.1:1", dir)?;
+    let bob = Peer {
+        client_id: 2,
+        username: "Bob".into(),
+    };
+    let connected = LiveEvent::Connected {
+        host: SocketAddr::from(([192, 168, 1, 20], 5005)),
+        client_id: 2,
+        role: Role::Participant,
+        credentials: Credentials {
+            client_id: 2,
+            username: "Bob".into(),
+            ticket: Ticket([0; 16]),
+        },
+        host_key: HostKey {
+            fingerprint: Fingerprint([0x42; 32]),
+            first_contact: false,
+        },
+        snapshot: Snapshot {
+            peers: others.into_iter().chain([bob]).collect(),
+            files,
+        },
+    };
+    let _ = app.update(Message::Participant(ParticipantMessage::Live(connected)));
+    Ok(app)
 }

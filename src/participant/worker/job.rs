@@ -568,15 +568,9 @@ fn download(
         }
         let mut connection = connection_for(kept, route, route.credentials.as_ref(), cancel)?;
         reporter.meter = Some(connection.wire_meter());
-        let path = download_file(
-            &mut connection,
-            entry,
-            destination,
-            &mut reporter.attempt_progress(),
-            &cancel.requested,
-        )?;
+        let saved = save(&mut connection, entry, destination, reporter, cancel)?;
         *kept = Some(connection);
-        Ok(TransferUpdate::Downloaded(path))
+        Ok(saved)
     })
 }
 
@@ -614,12 +608,19 @@ fn download_directly(
     if cancel.requested.load(Ordering::SeqCst) {
         return Err(Error::Cancelled);
     }
-    let path = download_file(
-        &mut direct,
-        entry,
-        destination,
-        &mut reporter.attempt_progress(),
-        &cancel.requested,
-    )?;
+    save(&mut direct, entry, destination, reporter, cancel)
+}
+
+/// Downloads `entry` on `connection` (the host's or a sharer's) into `destination`, reporting
+/// this attempt's progress.
+fn save(
+    connection: &mut TransferConnection,
+    entry: &FileEntry,
+    destination: &Destination,
+    reporter: &mut Reporter,
+    cancel: &Cancel,
+) -> Result<TransferUpdate, Error> {
+    let progress = &mut reporter.attempt_progress();
+    let path = download_file(connection, entry, destination, progress, &cancel.requested)?;
     Ok(TransferUpdate::Downloaded(path))
 }
