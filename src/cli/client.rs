@@ -189,16 +189,23 @@ fn join_as(target: &Target, user: &User, remember: bool) -> anyhow::Result<(Sess
     Ok(joined)
 }
 
+/// The metadata of `path`, a file to share; an error for one that cannot be read or is a
+/// folder.
+pub(super) fn file_to_share(path: &std::path::Path) -> anyhow::Result<std::fs::Metadata> {
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if metadata.is_dir() {
+        bail!(
+            "{} is a folder; pass the files in it instead",
+            path.display()
+        );
+    }
+    Ok(metadata)
+}
+
 pub(super) fn send(args: &SendArgs) -> anyhow::Result<()> {
     for path in &args.files {
-        let metadata =
-            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if metadata.is_dir() {
-            bail!(
-                "{} is a folder; pass the files in it instead",
-                path.display()
-            );
-        }
+        file_to_share(path)?;
     }
     if args.version_of.is_some() && args.files.len() > 1 {
         bail!("--version-of takes one file: a file gets one new version at a time");

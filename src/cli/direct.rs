@@ -18,7 +18,7 @@ use lanshare::protocol::{Audience, DirectShare, FileId};
 use lanshare::tls::HostIdentity;
 use lanshare::units::format_size;
 
-use super::client::{Target, join, target};
+use super::client::{Target, file_to_share, join, target};
 use super::kept_shares::{self, KeptShare};
 use super::output::printable;
 use super::{SendArgs, ServeArgs, User};
@@ -175,14 +175,7 @@ fn share_one(
 /// Checks the file at `path` and computes what the host lists of it (its digests, with a bar
 /// on a terminal).
 fn prepare(path: &Path) -> anyhow::Result<(DirectFile, UploadDigests)> {
-    let metadata =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if metadata.is_dir() {
-        bail!(
-            "{} is a folder; pass the files in it instead",
-            path.display()
-        );
-    }
+    let metadata = file_to_share(path)?;
     let file = direct_file(path, metadata.len())?;
     let digests =
         hash(path, file.size).with_context(|| format!("cannot read {}", path.display()))?;

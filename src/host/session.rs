@@ -267,11 +267,11 @@ fn write_outbox(mut stream: &Stream, outbox: &flume::Receiver<Arc<str>>, stall: 
 /// `DELETE`: the uploader or the operator removes a file; everyone who could see it hears
 /// `FILE_DELETED`. A file the participant may not see is, to it, not found.
 fn delete(shared: &Shared, session_id: u64, request: &JoinRequest, file_id: u64) {
-    let key = request.public_key;
-    let operator = shared.registry.is_operator(&key);
     if file_id >= direct::FIRST_DIRECT_ID {
         return delete_direct(shared, session_id, request, file_id);
     }
+    let key = request.public_key;
+    let operator = shared.registry.is_operator(&key);
     let known = shared.storage.get(file_id);
     let result = shared
         .storage
